@@ -1,0 +1,128 @@
+# relayaudit — plain GNU make, pkg-config for the four libraries.
+#
+#   make              bin/relayauditd bin/relayctl bin/relaysim and the unit tests
+#   make SANITIZE=1   the same with AddressSanitizer and UBSan (objects in build/san)
+#   make test         the whole suite with a throwaway PostgreSQL
+#   make run          install what is missing, embedded PostgreSQL under var/, demo data, daemon
+#   make bench        benchmarks (not part of make test)
+#   make fuzz         every libFuzzer target for FUZZ_SECONDS each
+#   make install PREFIX=/usr/local
+
+PREFIX    ?= /usr/local
+CC        ?= cc
+PKGS      := libevent libevent_pthreads libpq jansson libmicrohttpd
+FUZZ_SECONDS ?= 20
+
+ifeq ($(SANITIZE),1)
+VARIANT   := san
+OPT       := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDSAN     := -fsanitize=address,undefined
+else
+VARIANT   := normal
+OPT       := -O2 -g
+LDSAN     :=
+endif
+
+BUILD     := build/$(VARIANT)
+INCLUDES  := -Icommon -Iprobe-engine -Idb -Iapi -Iauditd
+CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+             $(OPT) $(INCLUDES) -MMD -MP $(shell pkg-config --cflags $(PKGS))
+LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+LDFLAGS   += $(LDSAN)
+
+# Every .c under these folders is library code; the mains are listed apart.
+MAINS     := auditd/relayauditd.c auditd/relayctl.c
+LIBSRC    := $(filter-out $(MAINS),$(wildcard common/*.c probe-engine/*.c db/*.c api/*.c auditd/*.c))
+LIBOBJ    := $(LIBSRC:%.c=$(BUILD)/%.o)
+LIB       := $(BUILD)/librelayaudit.a
+
+SIMSRC    := $(wildcard tests/sim/*.c)
+SIMOBJ    := $(SIMSRC:%.c=$(BUILD)/%.o)
+UNITSRC   := $(wildcard tests/unit/test_*.c)
+UNITBIN   := $(UNITSRC:tests/unit/%.c=bin/tests/%)
+BENCHSRC  := $(wildcard tests/bench/*.c)
+BENCHBIN  := $(BENCHSRC:tests/bench/%.c=bin/tests/%)
+FUZZSRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZBIN   := $(FUZZSRC:tests/fuzz/%.c=bin/fuzz/%)
+
+# build/variant is rewritten only when the variant changes, so binaries relink then.
+STAMP     := build/variant
+$(shell mkdir -p build; [ "$$(cat build/variant 2>/dev/null)" = "$(VARIANT)" ] || echo $(VARIANT) > build/variant)
+
+.PHONY: all test run bench fuzz install clean check-config-doc format distclean
+all: bin/relayauditd bin/relayctl bin/relaysim $(UNITBIN) $(BENCHBIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIBOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+bin/relayauditd: $(BUILD)/auditd/relayauditd.o $(LIB) $(STAMP)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/auditd/relayauditd.o $(LIB) $(LDLIBS)
+
+bin/relayctl: $(BUILD)/auditd/relayctl.o $(LIB) $(STAMP)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/auditd/relayctl.o $(LIB) $(LDLIBS)
+
+bin/relaysim: $(SIMOBJ) $(LIB) $(STAMP)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $(SIMOBJ) $(LIB) $(LDLIBS)
+
+bin/tests/%: $(BUILD)/tests/unit/%.o $(LIB) $(STAMP)
+	@mkdir -p bin/tests
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bin/tests/bench_%: $(BUILD)/tests/bench/bench_%.o $(LIB) $(STAMP)
+	@mkdir -p bin/tests
+	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# libFuzzer targets: clang, the fuzz entry point plus the library sources it names.
+FUZZCC    ?= clang
+FUZZFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(INCLUDES) \
+             $(shell pkg-config --cflags $(PKGS))
+bin/fuzz/%: tests/fuzz/%.c $(LIBSRC)
+	@mkdir -p bin/fuzz
+	$(FUZZCC) $(FUZZFLAGS) -o $@ $< $(LIBSRC) $(LDLIBS)
+
+fuzz: $(FUZZBIN)
+	@set -e; for f in $(FUZZBIN); do \
+	  n=$$(basename $$f); mkdir -p build/corpus/$$n; \
+	  seeds=tests/fuzz/corpus/$$n; [ -d $$seeds ] || seeds=; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=0 \
+	      -artifact_prefix=build/ build/corpus/$$n $$seeds 2>build/fuzz-$$n.log \
+	    || { tail -40 build/fuzz-$$n.log; exit 1; }; \
+	  grep -E '^(#[0-9]+ +DONE|Done)' build/fuzz-$$n.log | tail -1; \
+	done
+
+test: all
+	@tests/run.sh
+
+run: 
+	@deploy/run.sh
+
+bench: all
+	@tests/bench/run.sh
+
+install: bin/relayauditd bin/relayctl
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/relayaudit/migrations \
+	   $(DESTDIR)$(PREFIX)/share/relayaudit/enforcers $(DESTDIR)$(PREFIX)/etc
+	install -m 755 bin/relayauditd bin/relayctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/relayaudit/migrations/
+	install -m 755 deploy/enforcers/* $(DESTDIR)$(PREFIX)/share/relayaudit/enforcers/
+	install -m 640 deploy/relayaudit.conf.example $(DESTDIR)$(PREFIX)/etc/relayaudit.conf.example
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build bin
+
+distclean: clean
+	rm -rf var
+
+-include $(LIBOBJ:.o=.d) $(SIMOBJ:.o=.d) $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)

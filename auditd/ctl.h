@@ -1,0 +1,18 @@
+/*
+ * relayctl subcommands. Each lives in auditd/ctl_<name>.c as
+ * ctl_<name>(argc, argv) with argv[0] the subcommand name; it returns the
+ * process exit status (0 ok, 1 failure or "found something", 2 bad usage).
+ */
+#ifndef RELAYAUDIT_CTL_H
+#define RELAYAUDIT_CTL_H
+
+struct config;
+
+int ctl_config(int argc, char **argv);
+
+/* Loads -c FILE (or the default search) into a new config; NULL after printing errors. */
+struct config *ctl_load_config(const char *path);
+/* The config path relayctl and relayauditd use when none is given. */
+const char *ctl_default_config_path(void);
+
+#endif

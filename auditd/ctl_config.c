@@ -1,0 +1,84 @@
+/*
+ * relayctl config check|reference: validate a relayaudit.conf and print the
+ * effective configuration, or print the option table for the README.
+ */
+#include "config.h"
+#include "ctl.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *
+ctl_default_config_path(void)
+{
+	static const char *const candidates[] = {"relayaudit.conf", "var/relayaudit.conf",
+						 "/etc/relayaudit/relayaudit.conf"};
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+		if (access(candidates[i], R_OK) == 0)
+			return candidates[i];
+	}
+	return NULL;
+}
+
+struct config *
+ctl_load_config(const char *path)
+{
+	struct config *cfg = config_new();
+
+	if (path == NULL)
+		path = ctl_default_config_path();
+	if (path != NULL && config_load(cfg, path, NULL, NULL) != 0) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: relayctl config check [-c FILE]\n"
+			"       relayctl config reference\n");
+	return 2;
+}
+
+int
+ctl_config(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct config *cfg;
+	int errors;
+
+	if (argc < 2)
+		return usage();
+	if (strcmp(argv[1], "reference") == 0 && argc == 2) {
+		config_print_reference(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "check") != 0)
+		return usage();
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else
+			return usage();
+	}
+	if (path == NULL)
+		path = ctl_default_config_path();
+	cfg = config_new();
+	if (path != NULL) {
+		errors = config_load(cfg, path, NULL, NULL);
+		if (errors != 0) {
+			fprintf(stderr, "%s: %d error%s\n", path, errors, errors == 1 ? "" : "s");
+			config_free(cfg);
+			return 1;
+		}
+	}
+	printf("# effective configuration%s%s\n", path ? " from " : " (defaults only)",
+	       path ? path : "");
+	config_print(cfg, stdout);
+	config_free(cfg);
+	return 0;
+}

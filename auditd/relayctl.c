@@ -1,0 +1,44 @@
+/*
+ * relayctl: the admin and one-shot command line. Each subcommand is a row in
+ * the table below and lives in its own ctl_<name>.c.
+ */
+#include "ctl.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+	{"config", ctl_config, "check a config file, or print the option reference"},
+};
+
+static int
+usage(FILE *out)
+{
+	fprintf(out, "usage: relayctl COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+	return out == stdout ? 0 : 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0)
+		return usage(stdout);
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		if (strcmp(argv[1], subcommands[i].name) == 0)
+			return subcommands[i].run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "relayctl: unknown command '%s'\n", argv[1]);
+	return usage(stderr);
+}

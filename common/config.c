@@ -1,0 +1,625 @@
+/*
+ * The option table and the relayaudit.conf parser. Adding an option means
+ * one enum entry in config.h and one row here; nothing else.
+ */
+#include "config.h"
+#include "addr.h"
+#include "log.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *valid_listen(const char *v);
+static const char *valid_cidr(const char *v);
+static const char *valid_domain(const char *v);
+static const char *valid_port(const char *v);
+static const char *valid_secret(const char *v);
+static const char *valid_email(const char *v);
+static const char *valid_hostport(const char *v);
+
+#define DAY 86400
+#define MB (1024 * 1024)
+
+static const struct config_option options[CFG__COUNT] = {
+	{CFG_DATABASE, "database", CFGT_STRING, 0, 0, "", NULL,
+	 "PostgreSQL conninfo. Empty: RELAYAUDIT_DATABASE, else the embedded cluster of make run.",
+	 NULL},
+	{CFG_NODE_NAME, "node_name", CFGT_STRING, 0, 0, "", NULL,
+	 "Name of this node in leases and logs; empty means the host name.", valid_domain},
+	{CFG_ROLES, "roles", CFGT_LIST, 0, 0, "probe,sink,workflow,api", "probe|sink|workflow|api",
+	 "Roles this daemon runs in its one event loop.", NULL},
+	{CFG_LOG_LEVEL, "log_level", CFGT_ENUM, 0, 0, "info", "debug|info|warn|error",
+	 "Least severe level logged.", NULL},
+	{CFG_SECRET, "secret", CFGT_STRING, 0, 0, "", NULL,
+	 "HMAC key for probe tokens and re-test links (at least 16 characters). Same on every "
+	 "node.",
+	 valid_secret},
+
+	{CFG_PROBE_PORTS, "probe_ports", CFGT_LIST, 0, 0, "25,587", NULL,
+	 "Ports probed on each target unless the target names its own.", valid_port},
+	{CFG_PROBE_CONCURRENCY, "probe_concurrency", CFGT_INT, 1, 100000, "1000", NULL,
+	 "Probes in flight at once (further capped by the file-descriptor budget).", NULL},
+	{CFG_PROBE_RATE, "probe_rate", CFGT_INT, 0, 1000000, "200", NULL,
+	 "New connections per second; 0 = unlimited.", NULL},
+	{CFG_PROBE_PER_NET, "probe_per_net", CFGT_INT, 0, 100000, "4", NULL,
+	 "Concurrent connections per /24 (IPv4) or /64 (IPv6); 0 = unlimited.", NULL},
+	{CFG_PROBE_TIMEOUT, "probe_timeout", CFGT_DURATION, 1, 3600, "30s", NULL,
+	 "Longest wait for one connect or reply.", NULL},
+	{CFG_PROBE_DEADLINE, "probe_deadline", CFGT_DURATION, 1, DAY, "10m", NULL,
+	 "Longest whole probe of one target, greylisting retries included.", NULL},
+	{CFG_GREYLIST_WAIT, "greylist_wait", CFGT_DURATION, 0, DAY, "5m", NULL,
+	 "Delay before a 4xx attempt is retried.", NULL},
+	{CFG_HELO_NAME, "helo_name", CFGT_STRING, 0, 0, "", NULL,
+	 "Name sent in EHLO/HELO; empty means node_name.", valid_domain},
+	{CFG_OUTSIDE_DOMAIN, "outside_domain", CFGT_STRING, 0, 0, "relayaudit-outside.invalid",
+	 NULL, "Domain of the 'outside' test sender.", valid_domain},
+	{CFG_CONTACT, "contact", CFGT_STRING, 0, 0, "", NULL,
+	 "Contact named in test messages; empty means abuse@ the first sink domain.",
+	 valid_email},
+	{CFG_EXCLUDE, "exclude", CFGT_LIST, 0, 0, "", NULL,
+	 "Ranges never probed (comma-separated CIDRs).", valid_cidr},
+	{CFG_FD_RESERVE, "fd_reserve", CFGT_INT, 16, 100000, "64", NULL,
+	 "File descriptors kept back from probing for the database, sink and API.", NULL},
+
+	{CFG_SINK_LISTEN, "sink_listen", CFGT_STRING, 0, 0, "127.0.0.1:2525", NULL,
+	 "Address:port the sink receives on (the sink domain's MX points here).", valid_listen},
+	{CFG_SINK_DOMAIN, "sink_domain", CFGT_LIST, 0, 0, "sink.relayaudit.test", NULL,
+	 "Domains the sink accepts mail for; every relay test addresses the first.",
+	 valid_domain},
+	{CFG_SINK_MAX_MESSAGE, "sink_max_message", CFGT_INT, 1024, 64 * MB, "1048576", NULL,
+	 "Largest message the sink accepts, in bytes.", NULL},
+	{CFG_SINK_MAX_RCPTS, "sink_max_rcpts", CFGT_INT, 1, 10000, "100", NULL,
+	 "Recipients per message at the sink.", NULL},
+	{CFG_SINK_MAX_SESSIONS, "sink_max_sessions", CFGT_INT, 1, 100000, "500", NULL,
+	 "Concurrent sink sessions.", NULL},
+	{CFG_SINK_PER_PEER, "sink_per_peer", CFGT_INT, 1, 10000, "20", NULL,
+	 "Concurrent sink sessions from one address.", NULL},
+	{CFG_SINK_TIMEOUT, "sink_timeout", CFGT_DURATION, 1, 3600, "60s", NULL,
+	 "Idle time before the sink drops a session.", NULL},
+	{CFG_CONFIRM_WINDOW, "confirm_window", CFGT_DURATION, 0, 7 * DAY, "15m", NULL,
+	 "How long an accepted test waits for delivery before accepted_not_relayed.", NULL},
+
+	{CFG_SCHEDULE_BATCH, "schedule_batch", CFGT_INT, 1, 100000, "500", NULL,
+	 "Targets claimed per lease query.", NULL},
+	{CFG_LEASE_TIME, "lease_time", CFGT_DURATION, 10, DAY, "15m", NULL,
+	 "How long a claimed target stays leased to a node.", NULL},
+	{CFG_POLL_INTERVAL, "poll_interval", CFGT_DURATION, 1, 3600, "5s", NULL,
+	 "How often the scheduler looks for due targets when not woken by NOTIFY.", NULL},
+	{CFG_PROBE_INTERVAL, "probe_interval", CFGT_DURATION, 60, 365 * DAY, "7d", NULL,
+	 "Default time between periodic probes of a target.", NULL},
+	{CFG_INTERVAL_JITTER, "interval_jitter", CFGT_INT, 0, 50, "10", NULL,
+	 "Random spread of the next probe time, in percent of the interval.", NULL},
+	{CFG_NO_SMTP_INTERVAL, "no_smtp_interval", CFGT_DURATION, 60, 365 * DAY, "30d", NULL,
+	 "Time between probes of targets with no SMTP service.", NULL},
+	{CFG_RETENTION, "retention", CFGT_DURATION, DAY, 3650 * DAY, "180d", NULL,
+	 "Probe rows older than this are pruned (cases keep their evidence).", NULL},
+	{CFG_RESULT_BUFFER, "result_buffer", CFGT_INT, 100, 10000000, "200000", NULL,
+	 "Finished results held in memory while the database is away.", NULL},
+	{CFG_SHUTDOWN_GRACE, "shutdown_grace", CFGT_DURATION, 0, 3600, "30s", NULL,
+	 "On TERM, how long in-flight probes may finish before leases are released.", NULL},
+
+	{CFG_IMPORT_MAX_CIDR, "import_max_cidr", CFGT_INT, 1, 16777216, "65536", NULL,
+	 "Largest CIDR range (in addresses) one import row may expand to.", NULL},
+
+	{CFG_ENFORCER_COMMAND, "enforcer_command", CFGT_STRING, 0, 0, "deploy/enforcers/log-only",
+	 NULL, "Executable run as: CMD block|unblock|escalate ADDRESS MODE CASE_ID.", NULL},
+	{CFG_ENFORCE_MODE_DEFAULT, "enforce_mode", CFGT_ENUM, 0, 0, "port25_inbound",
+	 "port25_inbound|smarthost", "Enforcement mode for customers whose access type names none.",
+	 NULL},
+	{CFG_ESCALATE_AFTER, "escalate_after", CFGT_DURATION, 60, 365 * DAY, "3d", NULL,
+	 "An unresolved blocked case escalates after this long.", NULL},
+	{CFG_REMINDER_AFTER, "reminder_after", CFGT_DURATION, 60, 365 * DAY, "1d", NULL,
+	 "A notified case with no re-test gets a reminder after this long.", NULL},
+	{CFG_SMARTHOST, "smarthost", CFGT_STRING, 0, 0, "", NULL,
+	 "host:port notification mail is delivered to; empty writes mails to outbox_dir.",
+	 valid_hostport},
+	{CFG_NOTIFY_FROM, "notify_from", CFGT_STRING, 0, 0, "abuse@isp.example", NULL,
+	 "From: address of notification mails.", valid_email},
+	{CFG_OUTBOX_DIR, "outbox_dir", CFGT_STRING, 0, 0, "var/outbox", NULL,
+	 "Directory notification mails are written to when no smarthost is set.", NULL},
+	{CFG_RETEST_URL, "retest_url", CFGT_STRING, 0, 0, "http://127.0.0.1:8080/r/", NULL,
+	 "Base of customers' self-service re-test links.", NULL},
+	{CFG_RETEST_LINK_TTL, "retest_link_ttl", CFGT_DURATION, 60, 365 * DAY, "14d", NULL,
+	 "How long a re-test link stays valid.", NULL},
+	{CFG_RETEST_MIN_INTERVAL, "retest_min_interval", CFGT_DURATION, 0, DAY, "15m", NULL,
+	 "Least time between two customer re-tests of one case.", NULL},
+
+	{CFG_API_LISTEN, "api_listen", CFGT_STRING, 0, 0, "127.0.0.1:8080", NULL,
+	 "Address:port of the HTTP API.", valid_listen},
+	{CFG_API_THREADS, "api_threads", CFGT_INT, 1, 64, "4", NULL,
+	 "HTTP worker threads, each with its own database connection.", NULL},
+	{CFG_API_PUBLIC_HEALTH, "api_public_health", CFGT_BOOL, 0, 0, "yes", NULL,
+	 "Serve /v1/health and /metrics without a token.", NULL},
+	{CFG_API_MAX_BODY, "api_max_body", CFGT_INT, 1024, 64 * MB, "1048576", NULL,
+	 "Largest request body accepted, in bytes (413 beyond).", NULL},
+};
+
+struct config_value {
+	char *text; /* as written */
+	int64_t num;
+	bool flag;
+	char *origin;
+};
+
+struct config {
+	struct config_value v[CFG__COUNT];
+};
+
+static const char *
+valid_listen(const char *v)
+{
+	struct addr a;
+	int port;
+
+	return addr_port_parse(v, 0, &a, &port) < 0 ? "want IP:PORT or [IPv6]:PORT" : NULL;
+}
+
+static const char *
+valid_hostport(const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	int64_t port;
+
+	if (*v == '\0')
+		return NULL;
+	if (colon == NULL || colon == v || parse_i64(colon + 1, 1, 65535, &port) < 0)
+		return "want HOST:PORT";
+	return NULL;
+}
+
+static const char *
+valid_cidr(const char *v)
+{
+	struct cidr c;
+	const char *why = NULL;
+
+	return cidr_parse(v, &c, &why) < 0 ? why : NULL;
+}
+
+static const char *
+valid_domain(const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len == 0)
+		return NULL;
+	if (len > 253)
+		return "name longer than 253 characters";
+	for (const char *p = v; *p; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+			return "a domain name has only letters, digits, '-' and '.'";
+	}
+	if (v[0] == '.' || v[0] == '-' || strstr(v, "..") != NULL)
+		return "not a domain name";
+	return NULL;
+}
+
+static const char *
+valid_port(const char *v)
+{
+	int64_t port;
+
+	return parse_i64(v, 1, 65535, &port) < 0 ? "want a port number 1..65535" : NULL;
+}
+
+static const char *
+valid_secret(const char *v)
+{
+	return (*v != '\0' && strlen(v) < 16) ? "at least 16 characters" : NULL;
+}
+
+static const char *
+valid_email(const char *v)
+{
+	const char *at;
+
+	if (*v == '\0')
+		return NULL;
+	at = strchr(v, '@');
+	if (at == NULL || at == v || strchr(at + 1, '@') != NULL || strpbrk(v, " <>\",;") != NULL)
+		return "want local@domain";
+	return valid_domain(at + 1);
+}
+
+const struct config_option *
+config_options(void)
+{
+	return options;
+}
+
+const struct config_option *
+config_option_find(const char *name)
+{
+	for (int i = 0; i < CFG__COUNT; i++) {
+		if (strcmp(options[i].name, name) == 0)
+			return &options[i];
+	}
+	return NULL;
+}
+
+static bool
+choice_ok(const char *choices, const char *word, size_t len)
+{
+	const char *p = choices;
+
+	while (p && *p) {
+		const char *bar = strchr(p, '|');
+		size_t n = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (n == len && strncmp(p, word, len) == 0)
+			return true;
+		p = bar ? bar + 1 : NULL;
+	}
+	return false;
+}
+
+/* Parses value for opt into *out; NULL or a message in why_buf. */
+static const char *
+config_parse_value(const struct config_option *opt, const char *value, struct config_value *out,
+		   char *why_buf, size_t why_len)
+{
+	const char *why;
+
+	switch (opt->type) {
+	case CFGT_STRING:
+		if (opt->validate && (why = opt->validate(value)) != NULL)
+			return why;
+		break;
+	case CFGT_INT:
+		if (parse_i64(value, opt->min, opt->max, &out->num) < 0) {
+			snprintf(why_buf, why_len, "want a whole number in %lld..%lld",
+				 (long long)opt->min, (long long)opt->max);
+			return why_buf;
+		}
+		break;
+	case CFGT_DURATION:
+		if (parse_duration(value, &out->num) < 0 || out->num < opt->min ||
+		    out->num > opt->max) {
+			snprintf(why_buf, why_len,
+				 "want a duration (e.g. 30s, 15m, 2h, 3d) in %llds..%llds",
+				 (long long)opt->min, (long long)opt->max);
+			return why_buf;
+		}
+		break;
+	case CFGT_BOOL:
+		if (parse_bool(value, &out->flag) < 0)
+			return "want yes or no";
+		break;
+	case CFGT_ENUM:
+		if (!choice_ok(opt->choices, value, strlen(value))) {
+			snprintf(why_buf, why_len, "want one of %s", opt->choices);
+			return why_buf;
+		}
+		break;
+	case CFGT_LIST: {
+		const char *p = value;
+
+		while (*p) {
+			const char *comma = strchr(p, ',');
+			size_t n = comma ? (size_t)(comma - p) : strlen(p);
+			char word[256];
+
+			while (n > 0 && isspace((unsigned char)*p))
+				p++, n--;
+			while (n > 0 && isspace((unsigned char)p[n - 1]))
+				n--;
+			if (n == 0 || n >= sizeof(word))
+				return "empty or overlong list item";
+			memcpy(word, p, n);
+			word[n] = '\0';
+			if (opt->choices && !choice_ok(opt->choices, word, n)) {
+				snprintf(why_buf, why_len, "'%.64s' is not one of %.120s", word,
+					 opt->choices);
+				return why_buf;
+			}
+			if (opt->validate && (why = opt->validate(word)) != NULL) {
+				snprintf(why_buf, why_len, "'%.64s': %.150s", word, why);
+				return why_buf;
+			}
+			p = comma ? comma + 1 : p + n;
+		}
+		break;
+	}
+	}
+	return NULL;
+}
+
+/* Stores a value known to be valid; lists are normalised to "a,b,c". */
+static void
+config_store(struct config *cfg, const struct config_option *opt, const char *value,
+	     const struct config_value *parsed, const char *origin)
+{
+	struct config_value *v = &cfg->v[opt->key];
+
+	free(v->text);
+	free(v->origin);
+	if (opt->type == CFGT_LIST) {
+		char *norm = xmalloc(strlen(value) + 1), *q = norm;
+
+		for (const char *p = value; *p; p++) {
+			if (!isspace((unsigned char)*p))
+				*q++ = *p;
+		}
+		*q = '\0';
+		v->text = norm;
+	} else {
+		v->text = xstrdup(value);
+	}
+	v->num = parsed->num;
+	v->flag = parsed->flag;
+	v->origin = xstrdup(origin);
+}
+
+struct config *
+config_new(void)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	const char *env;
+	char why[256];
+
+	for (int i = 0; i < CFG__COUNT; i++) {
+		struct config_value parsed = {0};
+
+		if ((int)options[i].key != i)
+			fatal("reason=\"option table out of order\" option=%s", options[i].name);
+		if (config_parse_value(&options[i], options[i].def, &parsed, why, sizeof(why)))
+			fatal("reason=\"bad default\" option=%s", options[i].name);
+		config_store(cfg, &options[i], options[i].def, &parsed, "default");
+	}
+	env = getenv("RELAYAUDIT_DATABASE");
+	if (env != NULL && *env != '\0') {
+		struct config_value parsed = {0};
+
+		config_store(cfg, &options[CFG_DATABASE], env, &parsed, "env RELAYAUDIT_DATABASE");
+	}
+	return cfg;
+}
+
+void
+config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (int i = 0; i < CFG__COUNT; i++) {
+		free(cfg->v[i].text);
+		free(cfg->v[i].origin);
+	}
+	free(cfg);
+}
+
+static void
+report_stderr(void *arg, const char *msg)
+{
+	fprintf(stderr, "%s\n", msg);
+}
+
+static void
+reportf(config_report_fn report, void *arg, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	report(arg, msg);
+}
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+int
+config_load(struct config *cfg, const char *path, config_report_fn report, void *arg)
+{
+	FILE *f;
+	char line[4096], why_buf[256];
+	int lineno = 0, errors = 0;
+	int seen_at[CFG__COUNT] = {0};
+	bool holds_password = false;
+	struct stat st;
+
+	if (report == NULL)
+		report = report_stderr;
+	f = fopen(path, "r");
+	if (f == NULL) {
+		reportf(report, arg, "%s: cannot open: %s", path, strerror(errno));
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *eq, *key, *value;
+		const struct config_option *opt;
+		struct config_value parsed = {0};
+		const char *why;
+		char origin[600];
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			reportf(report, arg, "%s:%d: line longer than %zu bytes", path, lineno,
+				sizeof(line) - 2);
+			errors++;
+			int c;
+			while ((c = fgetc(f)) != EOF && c != '\n')
+				;
+			continue;
+		}
+		key = trim(line);
+		if (*key == '\0' || *key == '#')
+			continue;
+		eq = strchr(key, '=');
+		if (eq == NULL) {
+			reportf(report, arg, "%s:%d: expected 'key = value'", path, lineno);
+			errors++;
+			continue;
+		}
+		*eq = '\0';
+		value = trim(eq + 1);
+		key = trim(key);
+		opt = config_option_find(key);
+		if (opt == NULL) {
+			reportf(report, arg, "%s:%d: unknown option '%s'", path, lineno, key);
+			errors++;
+			continue;
+		}
+		if (seen_at[opt->key]) {
+			reportf(report, arg, "%s:%d: %s is already set at line %d", path, lineno,
+				key, seen_at[opt->key]);
+			errors++;
+			continue;
+		}
+		seen_at[opt->key] = lineno;
+		why = config_parse_value(opt, value, &parsed, why_buf, sizeof(why_buf));
+		if (why != NULL) {
+			reportf(report, arg, "%s:%d: %s = '%s': %s", path, lineno, key, value,
+				why);
+			errors++;
+			continue;
+		}
+		if ((opt->key == CFG_DATABASE && strstr(value, "password") != NULL) ||
+		    (opt->key == CFG_SECRET && *value != '\0'))
+			holds_password = true;
+		snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
+		config_store(cfg, opt, value, &parsed, origin);
+	}
+	fclose(f);
+	if (holds_password && stat(path, &st) == 0 && (st.st_mode & 077) != 0)
+		log_warn("config_readable", "file=%s reason=\"holds a password or secret but is "
+					    "readable by group or others; chmod 600 it\"",
+			 path);
+	return errors;
+}
+
+const char *
+config_set(struct config *cfg, const char *name, const char *value)
+{
+	static char why_buf[256];
+	const struct config_option *opt = config_option_find(name);
+	struct config_value parsed = {0};
+	const char *why;
+
+	if (opt == NULL)
+		return "unknown option";
+	why = config_parse_value(opt, value, &parsed, why_buf, sizeof(why_buf));
+	if (why != NULL)
+		return why;
+	config_store(cfg, opt, value, &parsed, "command line");
+	return NULL;
+}
+
+const char *
+config_str(const struct config *cfg, enum config_key key)
+{
+	return cfg->v[key].text;
+}
+
+int64_t
+config_int(const struct config *cfg, enum config_key key)
+{
+	return cfg->v[key].num;
+}
+
+bool
+config_bool(const struct config *cfg, enum config_key key)
+{
+	return cfg->v[key].flag;
+}
+
+bool
+config_list_has(const struct config *cfg, enum config_key key, const char *word)
+{
+	const char *p = cfg->v[key].text;
+	size_t len = strlen(word);
+
+	while (p && *p) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (n == len && strncmp(p, word, len) == 0)
+			return true;
+		p = comma ? comma + 1 : NULL;
+	}
+	return false;
+}
+
+const char *
+config_origin(const struct config *cfg, enum config_key key)
+{
+	return cfg->v[key].origin;
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	for (int i = 0; i < CFG__COUNT; i++) {
+		const char *text = cfg->v[i].text;
+
+		if (i == CFG_SECRET && *text != '\0')
+			text = "********";
+		if (i == CFG_DATABASE && strstr(text, "password") != NULL)
+			text = "******** (holds a password)";
+		fprintf(out, "%s = %s  # %s\n", options[i].name, text, cfg->v[i].origin);
+	}
+}
+
+static const char *
+type_name(const struct config_option *opt, char *buf, size_t len)
+{
+	switch (opt->type) {
+	case CFGT_STRING: return "string";
+	case CFGT_INT:
+		snprintf(buf, len, "integer %lld..%lld", (long long)opt->min, (long long)opt->max);
+		return buf;
+	case CFGT_DURATION:
+		snprintf(buf, len, "duration %llds..%llds", (long long)opt->min,
+			 (long long)opt->max);
+		return buf;
+	case CFGT_BOOL: return "yes/no";
+	case CFGT_ENUM:
+		snprintf(buf, len, "one of %s", opt->choices);
+		return buf;
+	case CFGT_LIST:
+		if (opt->choices) {
+			snprintf(buf, len, "list of %s", opt->choices);
+			return buf;
+		}
+		return "list";
+	}
+	return "?";
+}
+
+void
+config_print_reference(FILE *out)
+{
+	char buf[128];
+
+	/* '|' would end a Markdown cell; choices are shown with '/' instead. */
+
+	fprintf(out, "| option | type | default | meaning |\n|---|---|---|---|\n");
+	for (int i = 0; i < CFG__COUNT; i++) {
+		const char *t = type_name(&options[i], buf, sizeof(buf));
+		char cell[128];
+		size_t k;
+
+		for (k = 0; t[k] && k + 1 < sizeof(cell); k++)
+			cell[k] = t[k] == '|' ? '/' : t[k];
+		cell[k] = '\0';
+		t = cell;
+
+		fprintf(out, "| `%s` | %s | `%s` | %s |\n", options[i].name, t, options[i].def,
+			options[i].help);
+	}
+}

@@ -1,0 +1,126 @@
+/*
+ * relayaudit.conf: "key = value" lines, '#' comments. Every option is
+ * declared once in the table in config.c (name, type, range, default, help);
+ * the parser, `relayctl config check` and the README reference all read it.
+ */
+#ifndef RELAYAUDIT_CONFIG_H
+#define RELAYAUDIT_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* One enum entry per row of the option table, in the same order. */
+enum config_key {
+	/* general */
+	CFG_DATABASE,
+	CFG_NODE_NAME,
+	CFG_ROLES,
+	CFG_LOG_LEVEL,
+	CFG_SECRET,
+	/* probe engine */
+	CFG_PROBE_PORTS,
+	CFG_PROBE_CONCURRENCY,
+	CFG_PROBE_RATE,
+	CFG_PROBE_PER_NET,
+	CFG_PROBE_TIMEOUT,
+	CFG_PROBE_DEADLINE,
+	CFG_GREYLIST_WAIT,
+	CFG_HELO_NAME,
+	CFG_OUTSIDE_DOMAIN,
+	CFG_CONTACT,
+	CFG_EXCLUDE,
+	CFG_FD_RESERVE,
+	/* sink */
+	CFG_SINK_LISTEN,
+	CFG_SINK_DOMAIN,
+	CFG_SINK_MAX_MESSAGE,
+	CFG_SINK_MAX_RCPTS,
+	CFG_SINK_MAX_SESSIONS,
+	CFG_SINK_PER_PEER,
+	CFG_SINK_TIMEOUT,
+	CFG_CONFIRM_WINDOW,
+	/* scheduler */
+	CFG_SCHEDULE_BATCH,
+	CFG_LEASE_TIME,
+	CFG_POLL_INTERVAL,
+	CFG_PROBE_INTERVAL,
+	CFG_INTERVAL_JITTER,
+	CFG_NO_SMTP_INTERVAL,
+	CFG_RETENTION,
+	CFG_RESULT_BUFFER,
+	CFG_SHUTDOWN_GRACE,
+	/* import */
+	CFG_IMPORT_MAX_CIDR,
+	/* workflow */
+	CFG_ENFORCER_COMMAND,
+	CFG_ENFORCE_MODE_DEFAULT,
+	CFG_ESCALATE_AFTER,
+	CFG_REMINDER_AFTER,
+	CFG_SMARTHOST,
+	CFG_NOTIFY_FROM,
+	CFG_OUTBOX_DIR,
+	CFG_RETEST_URL,
+	CFG_RETEST_LINK_TTL,
+	CFG_RETEST_MIN_INTERVAL,
+	/* api */
+	CFG_API_LISTEN,
+	CFG_API_THREADS,
+	CFG_API_PUBLIC_HEALTH,
+	CFG_API_MAX_BODY,
+	CFG__COUNT
+};
+
+enum config_type {
+	CFGT_STRING,
+	CFGT_INT,      /* integer within [min, max] */
+	CFGT_DURATION, /* seconds within [min, max]; accepts 30s, 15m, 2h, 3d */
+	CFGT_BOOL,
+	CFGT_ENUM,     /* one of the '|'-separated words in choices */
+	CFGT_LIST,     /* comma-separated words, each checked by the option's validator */
+};
+
+struct config_option {
+	enum config_key key;
+	const char *name;
+	enum config_type type;
+	int64_t min, max;
+	const char *def; /* default as it would be written in the file */
+	const char *choices; /* CFGT_ENUM, and CFGT_LIST when the words are fixed */
+	const char *help;
+	/* Extra check for strings and list items; returns NULL or why it is wrong. */
+	const char *(*validate)(const char *value);
+};
+
+struct config;
+
+typedef void (*config_report_fn)(void *arg, const char *msg);
+
+const struct config_option *config_options(void);
+const struct config_option *config_option_find(const char *name);
+
+struct config *config_new(void); /* all defaults; RELAYAUDIT_DATABASE applied */
+void config_free(struct config *cfg);
+
+/*
+ * Reads path into cfg. Every error is reported as "file:line: ..." through
+ * report (stderr when NULL); returns the number of errors (0 = loaded).
+ */
+int config_load(struct config *cfg, const char *path, config_report_fn report, void *arg);
+/* Sets one option (command-line override); NULL or why it was refused. */
+const char *config_set(struct config *cfg, const char *name, const char *value);
+
+const char *config_str(const struct config *cfg, enum config_key key);
+int64_t config_int(const struct config *cfg, enum config_key key);
+bool config_bool(const struct config *cfg, enum config_key key);
+/* True when the list option holds word (case-sensitive). */
+bool config_list_has(const struct config *cfg, enum config_key key, const char *word);
+/* Where the value came from: "default", "env", "FILE:LINE" or "command line". */
+const char *config_origin(const struct config *cfg, enum config_key key);
+
+/* The effective configuration, one "key = value  # origin" line each; secrets masked. */
+void config_print(const struct config *cfg, FILE *out);
+/* The option table as a Markdown table, for the README. */
+void config_print_reference(FILE *out);
+
+#endif

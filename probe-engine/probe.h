@@ -1,0 +1,179 @@
+/*
+ * The probe engine's public face: hand in targets and parameters, get one
+ * result per target through a callback. No database, JSON or HTTP here; the
+ * daemon and `relayctl probe` both sit on top of this header.
+ */
+#ifndef RELAYAUDIT_PROBE_H
+#define RELAYAUDIT_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "token.h"
+
+struct event_base;
+
+enum probe_verdict {
+	VERDICT_NO_SMTP,              /* connect refused, unreachable or timed out */
+	VERDICT_REJECTED_BANNER,      /* 5xx greeting or immediate 421/close */
+	VERDICT_CLOSED,               /* every relay attempt refused (5xx, or 4.7.1 after retry) */
+	VERDICT_TEMPFAIL,             /* 4xx kept the test from concluding */
+	VERDICT_ACCEPTED,             /* a relay attempt accepted through end of DATA */
+	VERDICT_ACCEPTED_NOT_RELAYED, /* accepted, nothing reached the sink in the window */
+	VERDICT_RELAY_CONFIRMED,      /* a test message reached the sink */
+	VERDICT_ERROR,                /* protocol violation or dialogue cut off; inconclusive */
+	VERDICT__COUNT
+};
+
+enum backscatter_result {
+	BACKSCATTER_UNTESTED,
+	BACKSCATTER_REFUSED,   /* unknown local user rejected at RCPT */
+	BACKSCATTER_ACCEPTED,  /* accepted, no bounce seen (yet) */
+	BACKSCATTER_CONFIRMED, /* a bounce carrying the token reached the sink */
+	BACKSCATTER__COUNT
+};
+
+/* Where in the dialogue an attempt was decided. */
+enum probe_stage {
+	STAGE_NONE,
+	STAGE_CONNECT,
+	STAGE_BANNER,
+	STAGE_EHLO,
+	STAGE_MAIL,
+	STAGE_RCPT,
+	STAGE_DATA,
+	STAGE_EOD, /* the reply after the final dot */
+	STAGE_SINK,
+	STAGE__COUNT
+};
+
+enum attempt_outcome {
+	OUTCOME_NOT_RUN,          /* deadline or an earlier decisive reply cut it short */
+	OUTCOME_REFUSED,          /* 5xx at MAIL, RCPT, DATA or end of data */
+	OUTCOME_DEFERRED_REFUSAL, /* 4xx X.7.1 that persisted after the greylisting retry */
+	OUTCOME_TEMPFAIL,         /* other 4xx that persisted */
+	OUTCOME_ACCEPTED,         /* 250 after the final dot */
+	OUTCOME_RELAYED,          /* its token reached the sink */
+	OUTCOME_AUTH_REQUIRED,    /* 530 5.7.0: relay attempts end as closed */
+	OUTCOME_ERROR,            /* the connection broke during this attempt */
+	OUTCOME__COUNT
+};
+
+const char *verdict_name(enum probe_verdict v);
+int verdict_parse(const char *s, enum probe_verdict *out);
+const char *backscatter_name(enum backscatter_result b);
+int backscatter_parse(const char *s, enum backscatter_result *out);
+const char *stage_name(enum probe_stage s);
+const char *outcome_name(enum attempt_outcome o);
+
+/* What the caller hands in. The engine copies everything it keeps. */
+struct probe_target {
+	struct addr addr;
+	int port;           /* 0 = each of params.ports */
+	const char *name;   /* optional host name, used as H in address forms */
+	const char *const *domains; /* customer domains on record (backscatter) */
+	size_t ndomains;
+	uint64_t probe_id;  /* 0 = the engine picks a random one; <= TOKEN_PROBE_ID_MAX */
+	void *user;         /* handed back untouched in the result */
+};
+
+struct probe_params {
+	struct token_key key;        /* HMAC key for tokens */
+	const char *helo_name;       /* our EHLO name */
+	const char *sink_domain;     /* S: every relay test addresses only this domain */
+	const char *outside_domain;  /* X: domain of the "outside" sender */
+	const char *contact;         /* named in the test message */
+	const int *ports;            /* default ports when a target names none */
+	size_t nports;
+	int concurrency;             /* probes in flight (further capped by the fd budget) */
+	int rate;                    /* new connections per second; 0 = unlimited */
+	int per_net;                 /* concurrent connections per /24 or /64; 0 = unlimited */
+	int timeout_ms;              /* one connect or one reply */
+	int deadline_ms;             /* whole probe of one target */
+	int greylist_wait_ms;        /* before a 4xx attempt is retried */
+	const struct cidr *exclude;  /* never probed */
+	size_t nexclude;
+	int fd_reserve;              /* descriptors kept back for the caller */
+	bool test_backscatter;       /* run the backscatter attempt */
+	size_t max_transcript;       /* bytes of transcript kept per target */
+};
+
+/* Defaults polite enough for production; callers override fields. */
+void probe_params_defaults(struct probe_params *p);
+
+struct smtp_reply_rec {
+	int code;            /* 0 = no reply (not sent, or connection lost) */
+	char enhanced[16];   /* "4.7.1" or "" */
+	char *text;          /* censored, bounded text of the last line */
+};
+
+struct probe_attempt {
+	unsigned index;            /* attempt number, also in the token */
+	const char *sender;        /* sender form name ("null", "outside", ...) */
+	const char *form;          /* recipient form name ("plain", "percent-ip", ...) */
+	bool backscatter;          /* the backscatter attempt, not a relay attempt */
+	char *mail_from;           /* the exact argument sent */
+	char *rcpt_to;
+	char token[TOKEN_BUFLEN];
+	struct smtp_reply_rec mail, rcpt, data, eod;
+	enum probe_stage stage;    /* where it was decided */
+	enum attempt_outcome outcome;
+	int tries;                 /* > 1 after greylisting retries or reconnects */
+};
+
+struct probe_result {
+	struct addr addr;
+	int port;
+	char *name;
+	uint64_t probe_id;
+	void *user;
+	enum probe_verdict verdict;
+	enum backscatter_result backscatter;
+	const char *trick;         /* "sender/form" of the first success, or NULL */
+	enum probe_stage stage;    /* the stage that decided the verdict */
+	char *banner;              /* censored greeting (last line) */
+	char *ehlo;                /* censored EHLO reply, lines joined by '\n' */
+	struct probe_attempt *attempts;
+	size_t nattempts;
+	char *transcript;          /* bounded, censored; "C: " / "S: " lines */
+	size_t transcript_len;
+	bool transcript_truncated;
+	int64_t started_ms;        /* wall clock */
+	int64_t duration_ms;
+	int connections;           /* connections opened for this target */
+	char *error;               /* reason when inconclusive (error, tempfail, no_smtp) */
+};
+
+void probe_result_free(struct probe_result *r);
+
+struct probe_engine;
+
+/* Called once per submitted target; the callee owns res (probe_result_free). */
+typedef void (*probe_done_fn)(struct probe_result *res, void *arg);
+
+struct probe_engine *probe_engine_new(struct event_base *base, const struct probe_params *p,
+				      probe_done_fn done, void *arg);
+/* Queues one target (and port). -1 with *why when excluded or invalid; no callback then. */
+int probe_engine_submit(struct probe_engine *e, const struct probe_target *t, const char **why);
+/* Applies new limits and exclusions (SIGHUP); in-flight probes keep running. */
+void probe_engine_set_limits(struct probe_engine *e, int concurrency, int rate, int per_net,
+			     const struct cidr *exclude, size_t nexclude);
+
+struct probe_stats {
+	size_t queued, in_flight, peak_in_flight, done;
+	uint64_t connects, attempts;
+	int fd_budget;
+};
+void probe_engine_stats(const struct probe_engine *e, struct probe_stats *out);
+/* Finishes everything queued and in flight, then frees; callbacks may still fire until it returns. */
+void probe_engine_free(struct probe_engine *e);
+
+/*
+ * Raises RLIMIT_NOFILE's soft limit to the hard one and returns how many
+ * descriptors probes may use after reserve.
+ */
+int probe_fd_budget(int reserve);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * Mints and verifies the per-attempt tokens carried in relay-test recipients,
+ * Subjects and Message-IDs, and finds them again in whatever comes back.
+ */
+#include "token.h"
+#include "hmac.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <strings.h>
+#include <string.h>
+
+#define TOKEN_MAC_BYTES 8
+
+void
+token_key_init(struct token_key *k, const void *secret, size_t len)
+{
+	/* Keys longer than a block are hashed, as HMAC itself would. */
+	if (len > sizeof(k->key)) {
+		sha256(secret, len, k->key);
+		k->len = SHA256_LEN;
+	} else {
+		memcpy(k->key, secret, len);
+		k->len = len;
+	}
+}
+
+static void
+token_mac(const struct token_key *k, uint64_t probe_id, unsigned attempt,
+	  uint8_t mac[SHA256_LEN])
+{
+	uint8_t msg[19 + 7];
+
+	memcpy(msg, "relayaudit-token-v1", 19);
+	for (int i = 0; i < 6; i++)
+		msg[19 + i] = (uint8_t)(probe_id >> (40 - 8 * i));
+	msg[25] = (uint8_t)attempt;
+	hmac_sha256(k->key, k->len, msg, sizeof(msg), mac);
+}
+
+void
+token_make(const struct token_key *k, uint64_t probe_id, unsigned attempt,
+	   char out[TOKEN_BUFLEN])
+{
+	uint8_t id[7], mac[SHA256_LEN];
+
+	probe_id &= TOKEN_PROBE_ID_MAX;
+	attempt &= TOKEN_ATTEMPT_MAX;
+	for (int i = 0; i < 6; i++)
+		id[i] = (uint8_t)(probe_id >> (40 - 8 * i));
+	id[6] = (uint8_t)attempt;
+	token_mac(k, probe_id, attempt, mac);
+	memcpy(out, TOKEN_PREFIX, 2);
+	hex_encode(id, 7, out + 2);
+	hex_encode(mac, TOKEN_MAC_BYTES, out + 16);
+}
+
+int
+token_verify(const struct token_key *k, const char *s, uint64_t *probe_id, unsigned *attempt)
+{
+	char copy[TOKEN_BUFLEN];
+	uint8_t id[7], mac[TOKEN_MAC_BYTES], want[SHA256_LEN];
+	uint64_t pid = 0;
+
+	if (strncasecmp(s, TOKEN_PREFIX, 2) != 0)
+		return -1;
+	for (int i = 2; i < TOKEN_LEN; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return -1;
+	}
+	memcpy(copy, s + 2, 14);
+	copy[14] = '\0';
+	if (hex_decode(copy, id, 7) < 0)
+		return -1;
+	memcpy(copy, s + 16, 16);
+	copy[16] = '\0';
+	if (hex_decode(copy, mac, TOKEN_MAC_BYTES) < 0)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		pid = pid << 8 | id[i];
+	token_mac(k, pid, id[6], want);
+	if (memcmp_ct(mac, want, TOKEN_MAC_BYTES) != 0)
+		return -1;
+	*probe_id = pid;
+	*attempt = id[6];
+	return 0;
+}
+
+int
+token_scan(const struct token_key *k, const char *text, size_t len, token_found_fn fn,
+	   void *arg, int *forged)
+{
+	uint64_t seen_id[64];
+	unsigned seen_attempt[64];
+	int nseen = 0, found = 0;
+
+	if (forged)
+		*forged = 0;
+	for (size_t i = 0; i + TOKEN_LEN <= len; i++) {
+		size_t j;
+		uint64_t pid;
+		unsigned att;
+		bool dup = false;
+
+		if ((text[i] != 'r' && text[i] != 'R') || (text[i + 1] != 't' && text[i + 1] != 'T'))
+			continue;
+		/* A token is bounded by non-hex-word characters on both sides. */
+		if (i > 0 && isalnum((unsigned char)text[i - 1]))
+			continue;
+		for (j = 2; j < TOKEN_LEN && isxdigit((unsigned char)text[i + j]); j++)
+			;
+		if (j < TOKEN_LEN)
+			continue;
+		if (i + TOKEN_LEN < len && isalnum((unsigned char)text[i + TOKEN_LEN]))
+			continue;
+		char tok[TOKEN_BUFLEN];
+
+		memcpy(tok, text + i, TOKEN_LEN);
+		tok[TOKEN_LEN] = '\0';
+		if (token_verify(k, tok, &pid, &att) < 0) {
+			if (forged)
+				(*forged)++;
+			continue;
+		}
+		for (int n = 0; n < nseen; n++)
+			dup |= seen_id[n] == pid && seen_attempt[n] == att;
+		if (dup)
+			continue;
+		if (nseen < 64) {
+			seen_id[nseen] = pid;
+			seen_attempt[nseen++] = att;
+		}
+		found++;
+		if (fn)
+			fn(arg, pid, att);
+		i += TOKEN_LEN - 1;
+	}
+	return found;
+}
