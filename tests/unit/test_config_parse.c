@@ -164,7 +164,7 @@ TEST(every_default_is_valid_and_the_table_is_in_enum_order)
 int
 main(void)
 {
-	test_suite = "config";
+	test_suite = "config_parse";
 	unsetenv("RELAYAUDIT_DATABASE");
 	RUN(defaults_come_from_the_table);
 	RUN(values_are_parsed_and_origins_name_file_and_line);
