@@ -144,6 +144,10 @@ struct probe_result {
 	int64_t duration_ms;
 	int connections;           /* connections opened for this target */
 	char *error;               /* reason when inconclusive (error, tempfail, no_smtp) */
+	/* Set by the sink correlation (confirm.c) when a receipt upgrades the result. */
+	int64_t relay_delay_ms;       /* receipt time - end of probe, when relay_confirmed */
+	int64_t backscatter_delay_ms; /* bounce time - end of probe, when backscatter confirmed */
+	char confirmed_trick[64];     /* "sender/form" of the relayed attempt; trick points here */
 };
 
 void probe_result_free(struct probe_result *r);
