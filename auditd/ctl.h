@@ -9,6 +9,7 @@
 struct config;
 
 int ctl_config(int argc, char **argv);
+int ctl_probe(int argc, char **argv);
 int ctl_sink(int argc, char **argv);
 
 /* Loads -c FILE (or the default search) into a new config; NULL after printing errors. */

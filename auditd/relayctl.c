@@ -16,6 +16,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{"config", ctl_config, "check a config file, or print the option reference"},
+	{"probe", ctl_probe, "relay-test addresses now, without the database"},
 	{"sink", ctl_sink, "run the sink alone and print receipts as JSON lines"},
 };
 

@@ -97,9 +97,10 @@ confirm_apply(struct probe_result *res, const struct sink_receipt *r, const char
 			res->verdict = VERDICT_RELAY_CONFIRMED;
 			res->stage = STAGE_SINK;
 			res->relay_delay_ms = confirm_delay(res, r);
-			snprintf(res->confirmed_trick, sizeof(res->confirmed_trick), "%s/%s",
-				 a->sender ? a->sender : "?", a->form ? a->form : "?");
-			res->trick = res->confirmed_trick;
+			/* The trick that got through, not the first merely accepted. */
+			free(res->trick);
+			res->trick = xasprintf("%s/%s", a->sender ? a->sender : "?",
+					       a->form ? a->form : "?");
 			changed |= CONFIRM_RELAY;
 		}
 	}

@@ -54,8 +54,7 @@ result_new(uint64_t probe_id)
 static void
 result_free(struct probe_result *r)
 {
-	free(r->attempts);
-	free(r);
+	probe_result_free(r);
 }
 
 /* A delivered relay test: the token in the recipient, Subject and Message-ID. */
