@@ -19,6 +19,7 @@ static const struct subcommand subcommands[] = {
 	{"migrate", ctl_migrate, "apply pending database migrations (--status lists them)"},
 	{"import", ctl_import, "import customers and targets from CSV or JSON lines"},
 	{"probe", ctl_probe, "relay-test addresses now, without the database"},
+	{"sink", ctl_sink, "run the sink alone and print receipts as JSON lines"},
 };
 
 static int
