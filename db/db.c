@@ -149,12 +149,16 @@ db_result_message(const PGresult *res)
 PGresult *
 db_exec(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params)
 {
+	int64_t t0 = now_mono_ms();
 	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	char msg[512];
 
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		log_debug("db_exec", "what=%s rows=%s ms=%lld", what,
+			  *PQcmdTuples(res) ? PQcmdTuples(res) : "-", (long long)(now_mono_ms() - t0));
 		return res;
+	}
 	db_message_clean(res ? db_result_message(res) : PQerrorMessage(conn), msg, sizeof(msg));
 	log_error("db_error", "what=%s sqlstate=%s error=\"%s\"", what,
 		  res && PQresultErrorField(res, PG_DIAG_SQLSTATE)

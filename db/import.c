@@ -184,7 +184,11 @@ static const char duplicates_sql[] =
 	" FROM import_targets GROUP BY address HAVING count(*) > 1) d "
 	"ORDER BY lines[2] LIMIT 50";
 
-/* Omitted optional fields (NULL) keep what is stored. */
+/*
+ * Omitted optional fields (NULL) keep what is stored. Inserts skip existing
+ * keys before the CHECK constraints run (ON CONFLICT alone would evaluate
+ * them for every row of a re-import); ON CONFLICT stays for a concurrent import.
+ */
 static const char customers_sql[] =
 	"CREATE TEMP TABLE import_customers ON COMMIT DROP AS"
 	" SELECT ext_id, max(name) AS name, max(contact_email) AS contact_email,"
@@ -203,7 +207,8 @@ static const char customers_update_sql[] =
 static const char customers_insert_sql[] =
 	"INSERT INTO customers (ext_id, name, contact_email, locale, access_type)"
 	" SELECT ext_id, COALESCE(name, ''), contact_email, COALESCE(locale, 'en'),"
-	" COALESCE(access_type, 'business') FROM import_customers"
+	" COALESCE(access_type, 'business') FROM import_customers i"
+	" WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.ext_id = i.ext_id)"
 	" ON CONFLICT (ext_id) DO NOTHING";
 
 /* An address listed under another customer moves to the customer the file names. */
@@ -219,7 +224,8 @@ static const char targets_insert_sql[] =
 	"INSERT INTO targets (customer_id, address, ports, domains)"
 	" SELECT c.id, i.address, COALESCE(i.ports, $1::integer[]), COALESCE(i.domains, '{}')"
 	" FROM import_targets i JOIN customers c ON c.ext_id = i.ext_id"
-	" ON CONFLICT (address) DO NOTHING";
+	" WHERE NOT EXISTS (SELECT 1 FROM targets t WHERE t.address = i.address)"
+	" ORDER BY i.address ON CONFLICT (address) DO NOTHING";
 
 /* Rows changed by a command, from PQcmdTuples; -1 when the command failed. */
 static long
