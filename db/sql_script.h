@@ -20,7 +20,7 @@ struct sql_stmt {
  * a quote or comment is never closed (*err_line says where it opened).
  */
 int sql_script_split(const char *sql, size_t len, struct sql_stmt **out, const char **why,
-		     int *err_line);
+                     int *err_line);
 
 /*
  * The line of the file holding PostgreSQL's error position (1-based, in

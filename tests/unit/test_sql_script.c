@@ -30,11 +30,11 @@ TEST(statements_split_at_semicolons_with_their_lines)
 TEST(semicolons_in_quotes_comments_and_dollar_quotes_do_not_split)
 {
 	const char *sql = "-- a; comment\n"
-			  "/* block; /* nested; */ still; */\n"
-			  "SELECT 'a;''b', \"c;d\", E'x\\';y';\n"
-			  "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $body$\n"
-			  "BEGIN RETURN 1; END $body$;\n"
-			  "SELECT $$;$$;";
+	                  "/* block; /* nested; */ still; */\n"
+	                  "SELECT 'a;''b', \"c;d\", E'x\\';y';\n"
+	                  "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $body$\n"
+	                  "BEGIN RETURN 1; END $body$;\n"
+	                  "SELECT $$;$$;";
 	struct sql_stmt *v;
 
 	CHECK_INT(split(sql, &v), 3);
