@@ -129,6 +129,11 @@ set_address(struct parser *ps, struct import_row *row, const char *v, char *why,
 		         (unsigned long long)ps->limits->max_cidr);
 		return why;
 	}
+	if (ps->res->ntargets + size > IMPORT_MAX_TARGETS) {
+		snprintf(why, wl, "the file expands to more than %d addresses; split it",
+		         IMPORT_MAX_TARGETS);
+		return why;
+	}
 	ps->res->ntargets += size;
 	return NULL;
 }

@@ -16,6 +16,7 @@
 #define IMPORT_MAX_PORTS 8    /* as the targets.ports check allows */
 #define IMPORT_MAX_DOMAINS 32 /* as the targets.domains check allows */
 #define IMPORT_MAX_FIELD 4096 /* bytes in one field */
+#define IMPORT_MAX_TARGETS 16777216 /* addresses one file may expand to in all */
 
 enum import_format { IMPORT_CSV, IMPORT_JSONL };
 

@@ -250,6 +250,17 @@ migration_apply_one(PGconn *conn, struct migration *m)
 		log_error("migrate_failed", "file=%s line=%d error=\"%s\"", m->path, err_line, why);
 		return -1;
 	}
+	for (int i = 0; i < n; i++) {
+		if (sql_script_is_transaction_control(m->sql, &stmts[i])) {
+			log_error(
+			    "migrate_failed",
+			    "file=%s line=%d error=\"transaction control in a migration: each "
+			    "file already runs in its own transaction\"",
+			    m->path, stmts[i].line);
+			free(stmts);
+			return -1;
+		}
+	}
 	if (db_begin(conn) < 0) {
 		free(stmts);
 		return -1;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static bool
 ident_char(char c)
@@ -172,4 +173,20 @@ sql_script_line_at(const char *sql, const struct sql_stmt *stmt, int position)
 			line++;
 	}
 	return stmt->line;
+}
+
+bool
+sql_script_is_transaction_control(const char *sql, const struct sql_stmt *stmt)
+{
+	static const char *const words[] = {"begin", "commit", "rollback", "end", "abort", "start"};
+	const char *p = sql + stmt->offset;
+	size_t n = 0;
+
+	while (n < stmt->len && isalpha((unsigned char)p[n]))
+		n++;
+	for (size_t i = 0; i < ARRAY_LEN(words); i++) {
+		if (strlen(words[i]) == n && strncasecmp(p, words[i], n) == 0)
+			return true;
+	}
+	return false;
 }

@@ -179,6 +179,21 @@ TEST(cidr_within_the_limit_expands_beyond_it_is_an_error)
 	import_result_free(&res);
 }
 
+TEST(a_file_expanding_past_the_total_limit_is_refused)
+{
+	struct import_limits big = {.max_cidr = 16777216};
+	const char *text = "customer,address,contact_email\n"
+	                   "c1,10.0.0.0/8,a@c1.example\n"
+	                   "c2,11.0.0.0/32,a@c2.example\n";
+	struct import_result res;
+
+	CHECK_INT(import_parse(text, strlen(text), IMPORT_CSV, &big, &res), -1);
+	CHECK_INT(res.nerrors, 1);
+	CHECK_INT(res.errors[0].line, 3);
+	CHECK_CONTAINS(res.errors[0].msg, "split it");
+	import_result_free(&res);
+}
+
 TEST(one_customer_with_two_contacts_is_a_conflict)
 {
 	struct import_result res;
@@ -292,6 +307,7 @@ main(void)
 	RUN(every_bad_row_is_reported_with_its_line);
 	RUN(errors_are_bounded_but_counted);
 	RUN(cidr_within_the_limit_expands_beyond_it_is_an_error);
+	RUN(a_file_expanding_past_the_total_limit_is_refused);
 	RUN(one_customer_with_two_contacts_is_a_conflict);
 	RUN(jsonl_same_fields_with_arrays);
 	RUN(jsonl_bad_lines_are_reported);
