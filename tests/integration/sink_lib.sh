@@ -27,3 +27,12 @@ sink_start() {
 json_lines() {
 	grep -c '^{' "$1" 2>/dev/null || true
 }
+
+# The value of a top-level string field in relayctl probe --json output.
+json_field() {
+	grep -o "\"$2\":\"[^\"]*\"" <<<"$1" | head -1 | sed 's/.*:"\(.*\)"/\1/'
+}
+# The value of a top-level number field.
+json_number() {
+	grep -o "\"$2\":[0-9-]*" <<<"$1" | head -1 | sed 's/.*://'
+}
