@@ -1,7 +1,7 @@
 /*
  * Hooks through which relayauditd starts the roles other modules own. Until
  * a module lands, auditd/roles_default.c holds a placeholder for it that
- * logs "role not built" and returns -1; the module replaces its block there
+ * logs "role_not_built" and returns 0; the module replaces its block there
  * by deleting it and defining the same functions in its own file.
  *
  *   workflow: case runner, outbox mailer, enforcer executor (own threads)
@@ -26,10 +26,5 @@ void api_role_stop(void);
  */
 int sink_role_start(struct event_base *base, const struct config *cfg, const char *conninfo);
 void sink_role_stop(void);
-
-/* True when the module is linked in (not the placeholder). */
-int roles_have_workflow(void);
-int roles_have_api(void);
-int roles_have_sink(void);
 
 #endif
