@@ -2,20 +2,27 @@
 # Targets live in 127.0.40.0 - 127.0.44.255, where nothing listens: every
 # probe is a refused connection (no_smtp), fast and local.
 
-# daemon_conf FILE NODE [extra "key = value" lines...]
+# daemon_conf FILE NODE ["key = value" ...]: a config for a test node; the
+# extra lines replace the defaults of the same key.
 daemon_conf() {
-	local f=$1 node=$2; shift 2
+	local f=$1 node=$2 l k; shift 2
+	local defaults=(
+		"node_name = $node"
+		"roles = probe"
+		"secret = daemon-test-secret-0123456789"
+		"probe_rate = 0"
+		"probe_per_net = 0"
+		"probe_timeout = 5s"
+		"poll_interval = 1s"
+		"lease_time = 10s"
+		"shutdown_grace = 5s"
+		"log_level = info"
+	)
 	{
-		echo "node_name = $node"
-		echo "roles = probe"
-		echo "secret = daemon-test-secret-0123456789"
-		echo "probe_rate = 0"
-		echo "probe_per_net = 0"
-		echo "probe_timeout = 5s"
-		echo "poll_interval = 1s"
-		echo "lease_time = 10s"
-		echo "shutdown_grace = 5s"
-		echo "log_level = info"
+		for l in "${defaults[@]}"; do
+			k=${l%% *}
+			printf '%s\n' "$@" | grep -q "^$k *=" || echo "$l"
+		done
 		for l in "$@"; do echo "$l"; done
 	} >"$f"
 	chmod 600 "$f"
