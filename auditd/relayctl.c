@@ -16,6 +16,8 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{"config", ctl_config, "check a config file, or print the option reference"},
+	{"migrate", ctl_migrate, "apply pending database migrations (--status lists them)"},
+	{"import", ctl_import, "import customers and targets from CSV or JSON lines"},
 };
 
 static int
