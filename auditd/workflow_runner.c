@@ -71,6 +71,16 @@ wf_runner_free(struct wf_runner *r)
 	free(r);
 }
 
+/* Now in whole seconds, rounded up, so a timer never fires early. */
+static int64_t
+wf_now_ceil(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec + (ts.tv_nsec > 0);
+}
+
 static void
 wf_format_time(int64_t t, char *buf, size_t len)
 {
@@ -264,7 +274,7 @@ wf_runner_apply(struct wf_runner *r, struct db_case *c, bool have, const struct 
 		snprintf(from, sizeof(from), "%s", c->state);
 	}
 	was_blocked = wc.blocked;
-	wf_apply(&r->policy, &wc, in->ev, (int64_t)time(NULL), &res);
+	wf_apply(&r->policy, &wc, in->ev, wf_now_ceil(), &res);
 	if (!res.accepted) {
 		*why = res.why;
 		return 0;
