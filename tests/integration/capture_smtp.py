@@ -129,6 +129,8 @@ def main():
     host, port = args.listen.rsplit(":", 1)
     os.makedirs(args.dir, exist_ok=True)
     state = State(args)
+    # Continue the numbering of an earlier run into the same directory.
+    state.stored = len([n for n in os.listdir(args.dir) if n.endswith(".eml")])
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((host, int(port)))

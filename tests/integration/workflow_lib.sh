@@ -35,7 +35,8 @@ wf_capture() {
 	local portfile=$TEST_TMP/$SUITE.capture.port
 	[ -n "$CAPTURE_PID" ] && { kill "$CAPTURE_PID" 2>/dev/null; wait "$CAPTURE_PID" 2>/dev/null; }
 	rm -f "$portfile"
-	python3 "$ROOT/tests/integration/capture_smtp.py" --listen "$WF_IP:0" --dir "$WF_MAILDIR" \
+	# A restart keeps the port, so the runner's smarthost stays right.
+	python3 "$ROOT/tests/integration/capture_smtp.py" --listen "$WF_IP:${CAPTURE_PORT:-0}" --dir "$WF_MAILDIR" \
 		--portfile "$portfile" "$@" &
 	CAPTURE_PID=$!
 	BG_PIDS+=("$CAPTURE_PID")
