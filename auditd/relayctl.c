@@ -18,6 +18,7 @@ static const struct subcommand subcommands[] = {
 	{"config", ctl_config, "check a config file, or print the option reference"},
 	{"migrate", ctl_migrate, "apply pending database migrations (--status lists them)"},
 	{"import", ctl_import, "import customers and targets from CSV or JSON lines"},
+	{"workflow", ctl_workflow, "run the case workflow (runner, enforcer, mailer) in the foreground"},
 	{"probe", ctl_probe, "relay-test addresses now, without the database"},
 	{"sink", ctl_sink, "run the sink alone and print receipts as JSON lines"},
 	{"sweep", ctl_sweep, "mark targets due now (--all, --cidr, --customer); --wait follows it"},
