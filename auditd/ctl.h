@@ -9,6 +9,8 @@
 struct config;
 
 int ctl_config(int argc, char **argv);
+int ctl_token(int argc, char **argv);
+int ctl_api(int argc, char **argv);
 
 /* Loads -c FILE (or the default search) into a new config; NULL after printing errors. */
 struct config *ctl_load_config(const char *path);
