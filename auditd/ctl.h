@@ -13,6 +13,7 @@ int ctl_token(int argc, char **argv);
 int ctl_api(int argc, char **argv);
 int ctl_migrate(int argc, char **argv);
 int ctl_import(int argc, char **argv);
+int ctl_probe(int argc, char **argv);
 
 /* Loads -c FILE (or the default search) into a new config; NULL after printing errors. */
 struct config *ctl_load_config(const char *path);

@@ -20,6 +20,7 @@ static const struct subcommand subcommands[] = {
 	{"api", ctl_api, "serve the HTTP API alone in the foreground (api serve)"},
 	{"migrate", ctl_migrate, "apply pending database migrations (--status lists them)"},
 	{"import", ctl_import, "import customers and targets from CSV or JSON lines"},
+	{"probe", ctl_probe, "relay-test addresses now, without the database"},
 };
 
 static int
