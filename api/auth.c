@@ -3,8 +3,8 @@
  * a small cache keeps a hit from costing a query on every request, and its
  * short lifetime bounds how long a revoked token keeps working (about 1 s).
  */
-#include "api_db.h"
-#include "api_tokens.h"
+#include "pstmt.h"
+#include "tokens_query.h"
 #include "handler.h"
 #include "hmac.h"
 #include "util.h"
@@ -113,7 +113,7 @@ auth_lookup(struct api_req *r, const char *hash, struct auth_entry *e)
 
 	if (auth_cache_get(hash, e))
 		return true;
-	s = apidb_exec(r->db, &api_tokens_lookup, params, &res, why, sizeof(why));
+	s = pstmt_exec(r->db, &api_tokens_lookup, params, &res, why, sizeof(why));
 	if (!api_db_ok(r, s, why, "token lookup"))
 		return false;
 	if (PQntuples(res) != 1) {

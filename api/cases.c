@@ -3,7 +3,7 @@
  * workflow runner (202); the API refuses at once (409) an action that makes
  * no sense in the case's current state.
  */
-#include "api_queries.h"
+#include "query.h"
 #include "handler.h"
 
 #include <stdlib.h>
@@ -73,7 +73,7 @@ h_case_action(struct api_req *r)
 	params[1] = action;
 	params[2] = note;
 	params[3] = r->actor;
-	s = apidb_text(r->db, &api_case_command, params, &out, why, sizeof(why));
+	s = pstmt_text(r->db, &api_case_command, params, &out, why, sizeof(why));
 	if (!api_db_ok(r, s, why, "case"))
 		goto out;
 	{

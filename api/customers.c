@@ -1,5 +1,5 @@
 /* /v1/customers: list, get, create, update, delete. Values are checked by the schema. */
-#include "api_queries.h"
+#include "query.h"
 #include "handler.h"
 
 #include <stdlib.h>
@@ -48,7 +48,7 @@ h_customer_get(struct api_req *r)
 
 /* Create (ext_id from the body) and update (ext_id from the path) share the field order. */
 static void
-customer_write(struct api_req *r, const struct apidb_stmt *st, const char *ext_id, int status)
+customer_write(struct api_req *r, const struct pstmt_stmt *st, const char *ext_id, int status)
 {
 	static const char *const names[] = {"name", "contact_email", "locale", "access_type",
 					    "enforce_mode"};

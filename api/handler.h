@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct apidb;
-struct apidb_stmt;
+struct pstmt;
+struct pstmt_stmt;
 struct config;
 struct MHD_Connection;
 
@@ -57,7 +57,7 @@ struct api_req {
 	struct MHD_Connection *conn;
 	const struct config *cfg;
 	const struct api_route *route;
-	struct apidb *db;
+	struct pstmt *db;
 	const char *method;
 	const char *url;
 	const char *path_param[API_MAX_PATH_PARAMS];
@@ -98,8 +98,8 @@ json_t *api_body(struct api_req *r);
 const char *api_header(struct api_req *r, const char *name);
 /* Query parameter or NULL. */
 const char *api_query(struct api_req *r, const char *name);
-/* The status of an apidb call turned into a reply; true when it was APIDB_OK. */
-bool api_db_ok(struct api_req *r, int apidb_status, const char *why, const char *what);
+/* The status of a pstmt call turned into a reply; true when it was PSTMT_OK. */
+bool api_db_ok(struct api_req *r, int pstmt_status, const char *why, const char *what);
 /* A JSON value as text for a statement parameter (strings unquoted); malloc'd or NULL. */
 char *api_json_param(json_t *v);
 
@@ -117,7 +117,7 @@ void api_token_hash_hex(const char *token, char out[65]);
 const char *api_role_name(enum api_role role);
 
 /* Runs a statement answering one JSON document and replies it (or the error). */
-void api_reply_query(struct api_req *r, const struct apidb_stmt *stmt, const char *const *params,
+void api_reply_query(struct api_req *r, const struct pstmt_stmt *stmt, const char *const *params,
 		     int ok_status, const char *what);
 
 /* params.c: path and query parameters; each returns false after replying 400. */

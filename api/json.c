@@ -3,7 +3,7 @@
  * {"error": {"code": ..., "message": ...}}, strict JSON body checking against
  * a route's field table, and the shared pagination parameters.
  */
-#include "api_db.h"
+#include "pstmt.h"
 #include "handler.h"
 #include "util.h"
 
@@ -226,26 +226,26 @@ api_json_param(json_t *v)
 }
 
 static const struct {
-	int apidb;
+	int pstmt;
 	int http;
 	const char *code;
 } api_db_statuses[] = {
-	{APIDB_NOT_FOUND, 404, "not_found"},
-	{APIDB_CONFLICT, 409, "conflict"},
-	{APIDB_INVALID, 422, "invalid_value"},
-	{APIDB_DOWN, 503, "database_unavailable"},
-	{APIDB_ERROR, 500, "internal"},
+	{PSTMT_NOT_FOUND, 404, "not_found"},
+	{PSTMT_CONFLICT, 409, "conflict"},
+	{PSTMT_INVALID, 422, "invalid_value"},
+	{PSTMT_DOWN, 503, "database_unavailable"},
+	{PSTMT_ERROR, 500, "internal"},
 };
 
 bool
 api_db_ok(struct api_req *r, int status, const char *why, const char *what)
 {
-	if (status == APIDB_OK)
+	if (status == PSTMT_OK)
 		return true;
 	for (size_t i = 0; i < ARRAY_LEN(api_db_statuses); i++) {
-		if (api_db_statuses[i].apidb != status)
+		if (api_db_statuses[i].pstmt != status)
 			continue;
-		if (status == APIDB_NOT_FOUND)
+		if (status == PSTMT_NOT_FOUND)
 			api_error(r, 404, "not_found", "no such %s", what);
 		else
 			api_error(r, api_db_statuses[i].http, api_db_statuses[i].code, "%s: %s",
@@ -276,11 +276,11 @@ api_page_params(struct api_req *r, char limit[16], const char **cursor)
 }
 
 void
-api_reply_query(struct api_req *r, const struct apidb_stmt *stmt, const char *const *params, int ok_status,
+api_reply_query(struct api_req *r, const struct pstmt_stmt *stmt, const char *const *params, int ok_status,
 		const char *what)
 {
 	char why[256], *out = NULL;
-	int s = apidb_text(r->db, stmt, params, &out, why, sizeof(why));
+	int s = pstmt_text(r->db, stmt, params, &out, why, sizeof(why));
 
 	if (api_db_ok(r, s, why, what))
 		api_reply_json_text(r, ok_status, out);

@@ -2,8 +2,8 @@
  * Operational endpoints: /v1/health, /metrics (Prometheus text), /v1/stats
  * and /v1/blocklist (plain, rbldnsd or JSON).
  */
-#include "api_db.h"
-#include "api_queries.h"
+#include "pstmt.h"
+#include "query.h"
 #include "config.h"
 #include "handler.h"
 #include "util.h"
@@ -23,9 +23,9 @@ h_health(struct api_req *r)
 	char why[256], *nodes = NULL;
 	json_t *doc, *roles = json_array();
 	const char *list = config_str(r->cfg, CFG_ROLES);
-	int s = r->db ? apidb_text(r->db, &api_health_nodes, NULL, &nodes, why, sizeof(why))
-		      : APIDB_DOWN;
-	bool up = s == APIDB_OK;
+	int s = r->db ? pstmt_text(r->db, &api_health_nodes, NULL, &nodes, why, sizeof(why))
+		      : PSTMT_DOWN;
+	bool up = s == PSTMT_OK;
 
 	for (const char *p = list; p && *p;) {
 		const char *comma = strchr(p, ',');
@@ -70,7 +70,7 @@ static const struct {
 	const char *name;
 	const char *type;
 	const char *help;
-	const struct apidb_stmt *stmt;
+	const struct pstmt_stmt *stmt;
 } metric_families[] = {
 	{"relayaudit_probes_total", "counter", "Finished probes kept in the database, by verdict.",
 	 &api_metric_probes},
@@ -99,7 +99,7 @@ metrics_duration(struct api_req *r, struct mbuf *b)
 	char why[256];
 	PGresult *res;
 
-	if (apidb_exec(r->db, &api_metric_duration, params, &res, why, sizeof(why)) != APIDB_OK)
+	if (pstmt_exec(r->db, &api_metric_duration, params, &res, why, sizeof(why)) != PSTMT_OK)
 		return false;
 	for (int i = 0; i < PQntuples(res); i++) {
 		int64_t idx = 0;
@@ -136,8 +136,8 @@ h_metrics(struct api_req *r)
 		char why[256];
 		PGresult *res;
 
-		if (apidb_exec(r->db, metric_families[f].stmt, NULL, &res, why, sizeof(why)) !=
-		    APIDB_OK) {
+		if (pstmt_exec(r->db, metric_families[f].stmt, NULL, &res, why, sizeof(why)) !=
+		    PSTMT_OK) {
 			up = false;
 			break;
 		}
@@ -159,7 +159,7 @@ h_metrics(struct api_req *r)
 	mbuf_add(&b, "# HELP relayaudit_database_errors_total Database errors seen by the API.\n"
 		     "# TYPE relayaudit_database_errors_total counter\n"
 		     "relayaudit_database_errors_total{component=\"api\"} %lu\n",
-		 apidb_error_count());
+		 pstmt_error_count());
 	mbuf_add(&b, "# HELP relayaudit_api_requests_total API replies by status.\n"
 		     "# TYPE relayaudit_api_requests_total counter\n");
 	for (size_t i = 0; i < nstatus; i++)
@@ -192,7 +192,7 @@ h_blocklist(struct api_req *r)
 		accept = api_header(r, "Accept");
 		fmt = accept && strstr(accept, "application/json") ? "json" : "plain";
 	}
-	s = apidb_exec(r->db, &api_blocklist, NULL, &res, why, sizeof(why));
+	s = pstmt_exec(r->db, &api_blocklist, NULL, &res, why, sizeof(why));
 	if (!api_db_ok(r, s, why, "blocklist")) {
 		free(b.p);
 		return;

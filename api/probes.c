@@ -1,5 +1,5 @@
 /* /v1/probes: list newest first; one probe with its evidence, attempts and receipts. */
-#include "api_queries.h"
+#include "query.h"
 #include "handler.h"
 
 void

@@ -36,7 +36,7 @@ static const struct api_route routes[] = {
 	{"POST", "/v1/targets", ACCESS_OPERATOR, h_target_create, NULL, api_target_fields, 201,
 	 JSON, "Create a target"},
 	{"POST", "/v1/targets/import", ACCESS_OPERATOR, h_targets_import, "dry_run", NULL, 200,
-	 JSON, "Bulk import (the relayctl import CSV format, text/csv)"},
+	 JSON, "Bulk import: the relayctl import file as text/csv or application/x-ndjson, all or nothing"},
 	{"GET", "/v1/targets/{ip}", ACCESS_VIEWER, h_target_get, NULL, NULL, 200, JSON,
 	 "One target with its latest probes and active case"},
 	{"PATCH", "/v1/targets/{ip}", ACCESS_OPERATOR, h_target_update, NULL,

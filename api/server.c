@@ -7,8 +7,8 @@
  */
 #include "addr.h"
 #include "api.h"
-#include "api_db.h"
-#include "api_queries.h"
+#include "pstmt.h"
+#include "query.h"
 #include "config.h"
 #include "handler.h"
 #include "log.h"
@@ -35,11 +35,11 @@ static struct {
 	char *conninfo;
 	size_t max_body;
 	pthread_mutex_t lock; /* guards dbs */
-	struct apidb *dbs[64];
+	struct pstmt *dbs[64];
 	int ndbs;
 } api_server = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static __thread struct apidb *api_tls_db;
+static __thread struct pstmt *api_tls_db;
 
 /* Replies by status, for /metrics. */
 static const int api_statuses[] = {200, 201, 202, 204, 400, 401, 403, 404, 405,
@@ -72,14 +72,14 @@ api_count_status(int status)
 }
 
 /* This worker's connection; NULL when the database cannot be reached. */
-static struct apidb *
+static struct pstmt *
 api_thread_db(void)
 {
 	const char *why = NULL;
 
 	if (api_tls_db != NULL)
-		return apidb_alive(api_tls_db) ? api_tls_db : NULL;
-	api_tls_db = apidb_connect(api_server.conninfo, &why);
+		return pstmt_alive(api_tls_db) ? api_tls_db : NULL;
+	api_tls_db = pstmt_connect(api_server.conninfo, &why);
 	if (api_tls_db == NULL) {
 		log_warn("api_db_down", "reason=\"%s\"", why);
 		return NULL;
@@ -185,7 +185,7 @@ api_audit(struct api_req *r)
 	    strcmp(r->method, "HEAD") == 0)
 		return;
 	str_fmt(status, sizeof(status), "%d", r->status);
-	if (apidb_exec(r->db, &api_audit_write, params, &res, why, sizeof(why)) == APIDB_OK)
+	if (pstmt_exec(r->db, &api_audit_write, params, &res, why, sizeof(why)) == PSTMT_OK)
 		PQclear(res);
 	else
 		log_warn("api_audit_failed", "actor=%s reason=\"%s\"", r->actor, why);
@@ -355,7 +355,7 @@ api_role_stop(void)
 	api_server.mhd = NULL;
 	pthread_mutex_lock(&api_server.lock);
 	for (int i = 0; i < api_server.ndbs; i++)
-		apidb_close(api_server.dbs[i]);
+		pstmt_close(api_server.dbs[i]);
 	api_server.ndbs = 0;
 	pthread_mutex_unlock(&api_server.lock);
 	free(api_server.conninfo);

@@ -1,6 +1,6 @@
 /* /v1/sweeps: probe everything, a range or one customer's targets soon; follow progress. */
 #include "addr.h"
-#include "api_queries.h"
+#include "query.h"
 #include "handler.h"
 
 #include <string.h>
@@ -48,9 +48,9 @@ h_sweep_create(struct api_req *r)
 	params[3] = cust;
 	{
 		char dbwhy[256], *out = NULL;
-		int s = apidb_text(r->db, &api_sweep_create, params, &out, dbwhy, sizeof(dbwhy));
+		int s = pstmt_text(r->db, &api_sweep_create, params, &out, dbwhy, sizeof(dbwhy));
 
-		if (s == APIDB_NOT_FOUND)
+		if (s == PSTMT_NOT_FOUND)
 			api_error(r, 422, "invalid_value", "customer: no customer with that ext_id");
 		else if (api_db_ok(r, s, dbwhy, "sweep"))
 			api_reply_json_text(r, 201, out);

@@ -2,12 +2,15 @@
  * /v1/targets: list with filters, get with the latest probes, create, update,
  * delete, and operator re-test requests (followed at /v1/retests/{id}).
  */
-#include "api_queries.h"
+#include "query.h"
 #include "config.h"
 #include "handler.h"
+#include "import.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const struct api_field api_target_fields[] = {
 	{"address", FT_STRING, true, "IPv4 or IPv6 address"},
@@ -56,7 +59,7 @@ h_target_get(struct api_req *r)
 
 /* Fields 2..6 of both statements: customer, ports, domains, excluded, probe_interval. */
 static void
-target_write(struct api_req *r, const struct apidb_stmt *st, const char *path_addr, int status)
+target_write(struct api_req *r, const struct pstmt_stmt *st, const char *path_addr, int status)
 {
 	static const char *const names[] = {"customer", "ports", "domains", "excluded",
 					    "probe_interval"};
@@ -86,10 +89,10 @@ target_write(struct api_req *r, const struct apidb_stmt *st, const char *path_ad
 	params[6] = config_str(r->cfg, CFG_PROBE_PORTS);
 	{
 		char why[256], *out = NULL;
-		int s = apidb_text(r->db, st, params, &out, why, sizeof(why));
+		int s = pstmt_text(r->db, st, params, &out, why, sizeof(why));
 
 		/* No row from create means the customer is unknown, from update the target. */
-		if (s == APIDB_NOT_FOUND && path_addr == NULL)
+		if (s == PSTMT_NOT_FOUND && path_addr == NULL)
 			api_error(r, 422, "invalid_value", "customer: no customer with that ext_id");
 		else if (api_db_ok(r, s, why, "target"))
 			api_reply_json_text(r, status, out);
@@ -131,7 +134,7 @@ h_target_retest(struct api_req *r)
 
 	if (!api_param_addr(r, r->path_param[0], addr))
 		return;
-	s = apidb_text(r->db, &api_target_state, params, &out, why, sizeof(why));
+	s = pstmt_text(r->db, &api_target_state, params, &out, why, sizeof(why));
 	if (!api_db_ok(r, s, why, "target"))
 		return;
 	if (strcmp(out, "true") == 0) {
@@ -140,7 +143,7 @@ h_target_retest(struct api_req *r)
 		return;
 	}
 	free(out);
-	s = apidb_text(r->db, &api_target_retest, params, &out, why, sizeof(why));
+	s = pstmt_text(r->db, &api_target_retest, params, &out, why, sizeof(why));
 	if (!api_db_ok(r, s, why, "target"))
 		return;
 	{
@@ -162,9 +165,84 @@ h_retest_get(struct api_req *r)
 		api_reply_query(r, &api_retest_get, params, 200, "re-test request");
 }
 
-/* Bulk import lands with the import module's validation (relayctl import). */
+/* Content types of a bulk import body and the parser format each means. */
+static const struct {
+	const char *type;
+	enum import_format format;
+} import_types[] = {
+	{"text/csv", IMPORT_CSV},
+	{"application/x-ndjson", IMPORT_JSONL},
+	{"application/jsonl", IMPORT_JSONL},
+};
+
+/*
+ * POST /v1/targets/import: the relayctl import file (CSV or JSON lines) as
+ * the body, checked by the same parser and written by the same all-or-nothing
+ * import; row errors come back as 422 with their lines.
+ */
 void
 h_targets_import(struct api_req *r)
 {
-	api_error(r, 503, "not_available", "bulk import is not built yet");
+	const char *ct = api_header(r, "Content-Type"), *dry;
+	struct import_limits limits = {(uint64_t)config_int(r->cfg, CFG_IMPORT_MAX_CIDR)};
+	struct import_result res;
+	struct import_counts counts = {0};
+	char ports[96];
+	PGconn *conn;
+	int format = -1, rc;
+
+	for (size_t i = 0; ct && i < sizeof(import_types) / sizeof(import_types[0]); i++) {
+		size_t n = strlen(import_types[i].type);
+
+		if (strncasecmp(ct, import_types[i].type, n) == 0 && (ct[n] == '\0' || ct[n] == ';'))
+			format = (int)import_types[i].format;
+	}
+	if (format < 0) {
+		api_error(r, 415, "unsupported_media_type",
+			  "send the import as text/csv or application/x-ndjson");
+		return;
+	}
+	if (!api_param_bool(r, "dry_run", &dry))
+		return;
+	if (r->body_len == 0) {
+		api_error(r, 400, "empty_body", "the import file is empty");
+		return;
+	}
+	str_fmt(ports, sizeof(ports), "{%s}", config_str(r->cfg, CFG_PROBE_PORTS));
+	rc = import_parse(r->body, r->body_len, (enum import_format)format, &limits, &res);
+	if (rc == 0) {
+		if ((conn = pstmt_conn(r->db)) == NULL) {
+			import_result_free(&res);
+			api_error(r, 503, "database_unavailable", "the database cannot be reached");
+			return;
+		}
+		rc = import_write(conn, &res, ports, dry && strcmp(dry, "true") == 0, &counts);
+		if (rc != 0 && res.errors_total == 0) {
+			import_result_free(&res);
+			api_error(r, 500, "internal", "the import failed; nothing was written");
+			return;
+		}
+	}
+	if (rc != 0) {
+		json_t *errs = json_array();
+
+		for (int i = 0; i < res.nerrors; i++)
+			json_array_append_new(errs, json_pack("{s:i,s:s}", "line", res.errors[i].line,
+							      "message", res.errors[i].msg));
+		api_reply_json(r, 422,
+			       json_pack("{s:{s:s,s:s,s:i,s:o}}", "error", "code", "invalid_rows",
+					 "message", "the import has errors; nothing was written",
+					 "errors_total", res.errors_total, "errors", errs));
+		import_result_free(&res);
+		return;
+	}
+	api_reply_json(r, 200,
+		       json_pack("{s:b,s:I,s:I,s:I,s:I,s:I}", "dry_run",
+				 dry && strcmp(dry, "true") == 0, "customers_new",
+				 (json_int_t)counts.customers_new, "customers_changed",
+				 (json_int_t)counts.customers_changed, "targets_new",
+				 (json_int_t)counts.targets_new, "targets_changed",
+				 (json_int_t)counts.targets_changed, "targets_total",
+				 (json_int_t)counts.targets_total));
+	import_result_free(&res);
 }

@@ -6,11 +6,13 @@
 #include "api.h"
 #include "config.h"
 #include "ctl.h"
+#include "db.h"
 #include "log.h"
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int
@@ -28,6 +30,8 @@ ctl_api(int argc, char **argv)
 	sigset_t set;
 	int sig = 0;
 	enum log_level level;
+	char *conninfo;
+	const char *why = NULL;
 
 	if (argc < 2 || strcmp(argv[1], "serve") != 0)
 		return api_usage();
@@ -43,7 +47,7 @@ ctl_api(int argc, char **argv)
 		return 1;
 	for (int i = 2; i < argc; i++) {
 		char key[64];
-		const char *eq, *why;
+		const char *eq, *bad;
 
 		if (strcmp(argv[i], "-o") != 0) {
 			i += strcmp(argv[i], "-c") == 0;
@@ -56,8 +60,8 @@ ctl_api(int argc, char **argv)
 		}
 		memcpy(key, argv[i], (size_t)(eq - argv[i]));
 		key[eq - argv[i]] = '\0';
-		if ((why = config_set(cfg, key, eq + 1)) != NULL) {
-			fprintf(stderr, "relayctl: %s: %s\n", key, why);
+		if ((bad = config_set(cfg, key, eq + 1)) != NULL) {
+			fprintf(stderr, "relayctl: %s: %s\n", key, bad);
 			config_free(cfg);
 			return 2;
 		}
@@ -70,10 +74,17 @@ ctl_api(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (api_role_start(cfg, config_str(cfg, CFG_DATABASE)) < 0) {
+	if ((conninfo = db_conninfo(cfg, &why)) == NULL) {
+		fprintf(stderr, "relayctl: %s\n", why);
 		config_free(cfg);
 		return 1;
 	}
+	if (api_role_start(cfg, conninfo) < 0) {
+		free(conninfo);
+		config_free(cfg);
+		return 1;
+	}
+	free(conninfo);
 	sigwait(&set, &sig);
 	api_role_stop();
 	config_free(cfg);

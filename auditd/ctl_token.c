@@ -2,10 +2,11 @@
  * relayctl token create|revoke|list: the API's bearer tokens. A token is
  * random, printed once at creation and stored only as its SHA-256 hash.
  */
-#include "api_db.h"
-#include "api_tokens.h"
+#include "pstmt.h"
+#include "tokens_query.h"
 #include "config.h"
 #include "ctl.h"
+#include "db.h"
 #include "handler.h"
 #include "util.h"
 
@@ -25,13 +26,13 @@ token_usage(void)
 }
 
 static int
-token_run(struct apidb *db, const struct apidb_stmt *st, const char *const *params,
+token_run(struct pstmt *db, const struct pstmt_stmt *st, const char *const *params,
 	  PGresult **res)
 {
 	char why[256];
-	int s = apidb_exec(db, st, params, res, why, sizeof(why));
+	int s = pstmt_exec(db, st, params, res, why, sizeof(why));
 
-	if (s != APIDB_OK) {
+	if (s != PSTMT_OK) {
 		fprintf(stderr, "relayctl: token: %s\n", why);
 		return -1;
 	}
@@ -39,7 +40,7 @@ token_run(struct apidb *db, const struct apidb_stmt *st, const char *const *para
 }
 
 static int
-token_create(struct apidb *db, const char *name, const char *role)
+token_create(struct pstmt *db, const char *name, const char *role)
 {
 	uint8_t raw[TOKEN_RANDOM_BYTES];
 	char token[3 + 2 * TOKEN_RANDOM_BYTES + 1] = "ra_", hash[65];
@@ -70,7 +71,7 @@ token_create(struct apidb *db, const char *name, const char *role)
 }
 
 static int
-token_revoke(struct apidb *db, const char *name)
+token_revoke(struct pstmt *db, const char *name)
 {
 	const char *params[] = {name};
 	PGresult *res;
@@ -89,7 +90,7 @@ token_revoke(struct apidb *db, const char *name)
 }
 
 static int
-token_list(struct apidb *db)
+token_list(struct pstmt *db)
 {
 	PGresult *res;
 
@@ -108,7 +109,9 @@ ctl_token(int argc, char **argv)
 {
 	const char *path = NULL, *name = NULL, *role = NULL, *pos = NULL;
 	struct config *cfg;
-	struct apidb *db;
+	struct pstmt *db;
+	char *conninfo;
+	const char *why = NULL;
 	int rc;
 
 	if (argc < 2)
@@ -132,7 +135,11 @@ ctl_token(int argc, char **argv)
 		return token_usage();
 	if ((cfg = ctl_load_config(path)) == NULL)
 		return 1;
-	db = apidb_connect_cli(config_str(cfg, CFG_DATABASE));
+	conninfo = db_conninfo(cfg, &why);
+	db = conninfo ? pstmt_connect_cli(conninfo) : NULL;
+	if (conninfo == NULL)
+		fprintf(stderr, "relayctl: %s\n", why);
+	free(conninfo);
 	if (db == NULL) {
 		config_free(cfg);
 		return 1;
@@ -143,7 +150,7 @@ ctl_token(int argc, char **argv)
 		rc = token_revoke(db, pos);
 	else
 		rc = token_list(db);
-	apidb_close(db);
+	pstmt_close(db);
 	config_free(cfg);
 	return rc;
 }

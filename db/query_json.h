@@ -2,10 +2,10 @@
  * JSON object builders shared by the API's statements, so a target (or a
  * probe, a case) renders the same in every reply. PostgreSQL renders the
  * JSON; the API connection runs in UTC so timestamps are RFC 3339.
- * Internal to db/api_*.c.
+ * Internal to db/<name>_query.c.
  */
-#ifndef RELAYAUDIT_API_SQL_H
-#define RELAYAUDIT_API_SQL_H
+#ifndef RELAYAUDIT_QUERY_JSON_H
+#define RELAYAUDIT_QUERY_JSON_H
 
 /* Customer "cu". */
 #define API_CUSTOMER_JSON                                                                      \

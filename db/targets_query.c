@@ -3,12 +3,12 @@
  * re-test is a row in retest_requests plus the target raised to priority 3
  * and made due now; NOTIFY relayaudit_due wakes the schedulers.
  */
-#include "api_queries.h"
-#include "api_sql.h"
+#include "query.h"
+#include "query_json.h"
 
 #define TARGET_FROM " FROM targets t JOIN customers cu ON cu.id = t.customer_id"
 
-const struct apidb_stmt api_targets_list = {
+const struct pstmt_stmt api_targets_list = {
 	"api_targets_list",
 	API_PAGE_ASC("SELECT t.id AS k, " API_TARGET_JSON " AS obj" TARGET_FROM
 		     " WHERE ($1::verdict IS NULL OR t.last_verdict = $1::verdict)"
@@ -21,7 +21,7 @@ const struct apidb_stmt api_targets_list = {
 		     "$7"),
 	7};
 
-const struct apidb_stmt api_target_get = {
+const struct pstmt_stmt api_target_get = {
 	"api_target_get",
 	"SELECT json_build_object('target', " API_TARGET_JSON ", 'latest_probes',"
 	" coalesce((SELECT json_agg(" API_PROBE_JSON " ORDER BY p.id DESC) FROM (SELECT * FROM"
@@ -33,7 +33,7 @@ const struct apidb_stmt api_target_get = {
 #define PORTS_OF(p) "ARRAY(SELECT jsonb_array_elements_text(" p "::jsonb)::int)"
 #define DOMAINS_OF(p) "ARRAY(SELECT jsonb_array_elements_text(" p "::jsonb))"
 
-const struct apidb_stmt api_target_create = {
+const struct pstmt_stmt api_target_create = {
 	"api_target_create",
 	"WITH ins AS (INSERT INTO targets (customer_id, address, ports, domains, excluded,"
 	" probe_interval) SELECT cu.id, $1::inet,"
@@ -46,7 +46,7 @@ const struct apidb_stmt api_target_create = {
 	" FROM ins t JOIN customers cu ON cu.id = t.customer_id",
 	7};
 
-const struct apidb_stmt api_target_update = {
+const struct pstmt_stmt api_target_update = {
 	"api_target_update",
 	"WITH up AS (UPDATE targets SET"
 	" customer_id = CASE WHEN $2::text IS NULL THEN customer_id"
@@ -60,18 +60,18 @@ const struct apidb_stmt api_target_update = {
 	" SELECT " API_TARGET_JSON " FROM up t JOIN customers cu ON cu.id = t.customer_id",
 	6};
 
-const struct apidb_stmt api_target_delete = {
+const struct pstmt_stmt api_target_delete = {
 	"api_target_delete",
 	"DELETE FROM targets WHERE address = $1::inet"
 	" RETURNING json_build_object('deleted', host(address))",
 	1};
 
-const struct apidb_stmt api_target_state = {
+const struct pstmt_stmt api_target_state = {
 	"api_target_state",
 	"SELECT excluded::text FROM targets WHERE address = $1::inet",
 	1};
 
-const struct apidb_stmt api_target_retest = {
+const struct pstmt_stmt api_target_retest = {
 	"api_target_retest",
 	"WITH t AS (UPDATE targets SET priority = 3, next_probe_at = now(), updated_at = now()"
 	"   WHERE address = $1::inet AND NOT excluded RETURNING id, address),"
@@ -88,7 +88,7 @@ const struct apidb_stmt api_target_retest = {
  * A re-test is done when the runner marked it (done_at), or when every port of
  * the target has a finished probe started after the request.
  */
-const struct apidb_stmt api_retest_get = {
+const struct pstmt_stmt api_retest_get = {
 	"api_retest_get",
 	"SELECT json_build_object('id', rq.id, 'address', host(t.address), 'case_id', rq.case_id,"
 	" 'requested_at', rq.requested_at, 'requested_by', rq.requested_by,"

@@ -3,14 +3,14 @@
  * priority 1 and made due now. Progress is counted live from the targets
  * probed since the sweep began, so it needs nothing from the probe writers.
  */
-#include "api_queries.h"
-#include "api_sql.h"
+#include "query.h"
+#include "query_json.h"
 
 #define SWEEP_MATCH                                                                            \
 	"NOT t.excluded AND ($2 = 'all' OR ($2 = 'cidr' AND t.address <<= $3::cidr)"            \
 	" OR ($2 = 'customer' AND t.customer_id = sc.cust))"
 
-const struct apidb_stmt api_sweep_create = {
+const struct pstmt_stmt api_sweep_create = {
 	"api_sweep_create",
 	"WITH sc AS (SELECT (SELECT id FROM customers WHERE ext_id = $4) AS cust),"
 	" s AS (INSERT INTO sweeps (created_by, scope, cidr, customer_id, priority, total)"
@@ -25,7 +25,7 @@ const struct apidb_stmt api_sweep_create = {
 	" FROM s",
 	4};
 
-const struct apidb_stmt api_sweep_get = {
+const struct pstmt_stmt api_sweep_get = {
 	"api_sweep_get",
 	"SELECT json_build_object('id', s.id, 'scope', s.scope, 'cidr', s.cidr, 'customer',"
 	" (SELECT ext_id FROM customers c WHERE c.id = s.customer_id), 'total', s.total,"

@@ -3,7 +3,7 @@
  * one per HTTP worker thread, so a slow query holds up only its own thread and
  * nothing here needs a lock.
  */
-#include "api_db.h"
+#include "pstmt.h"
 #include "log.h"
 #include "util.h"
 
@@ -12,26 +12,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define APIDB_MAX_PREPARED 128
+#define PSTMT_MAX_PREPARED 128
 
-struct apidb {
+struct pstmt {
 	char *conninfo;
 	PGconn *conn;
 	/* Statements prepared on this connection; forgotten on reconnect. */
-	const struct apidb_stmt *prepared[APIDB_MAX_PREPARED];
+	const struct pstmt_stmt *prepared[PSTMT_MAX_PREPARED];
 	int nprepared;
 };
 
-static atomic_ulong apidb_errors;
+static atomic_ulong pstmt_errors;
 
 unsigned long
-apidb_error_count(void)
+pstmt_error_count(void)
 {
-	return atomic_load(&apidb_errors);
+	return atomic_load(&pstmt_errors);
 }
 
 static PGconn *
-apidb_open(const char *conninfo, const char **why)
+pstmt_open(const char *conninfo, const char **why)
 {
 	/* UTC so every timestamp PostgreSQL renders is RFC 3339 with +00:00. */
 	const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
@@ -50,11 +50,11 @@ apidb_open(const char *conninfo, const char **why)
 	return c;
 }
 
-struct apidb *
-apidb_connect(const char *conninfo, const char **why)
+struct pstmt *
+pstmt_connect(const char *conninfo, const char **why)
 {
-	PGconn *c = apidb_open(conninfo, why);
-	struct apidb *db;
+	PGconn *c = pstmt_open(conninfo, why);
+	struct pstmt *db;
 
 	if (c == NULL)
 		return NULL;
@@ -64,11 +64,11 @@ apidb_connect(const char *conninfo, const char **why)
 	return db;
 }
 
-struct apidb *
-apidb_connect_cli(const char *conninfo)
+struct pstmt *
+pstmt_connect_cli(const char *conninfo)
 {
 	const char *why = NULL;
-	struct apidb *db = apidb_connect(conninfo, &why);
+	struct pstmt *db = pstmt_connect(conninfo, &why);
 
 	if (db == NULL)
 		fprintf(stderr, "relayctl: cannot connect to the database: %s\n", why);
@@ -76,7 +76,7 @@ apidb_connect_cli(const char *conninfo)
 }
 
 void
-apidb_close(struct apidb *db)
+pstmt_close(struct pstmt *db)
 {
 	if (db == NULL)
 		return;
@@ -86,7 +86,7 @@ apidb_close(struct apidb *db)
 }
 
 static bool
-apidb_reconnect(struct apidb *db)
+pstmt_reconnect(struct pstmt *db)
 {
 	const char *why = NULL;
 	PGconn *c;
@@ -94,7 +94,7 @@ apidb_reconnect(struct apidb *db)
 	PQfinish(db->conn);
 	db->conn = NULL;
 	db->nprepared = 0;
-	c = apidb_open(db->conninfo, &why);
+	c = pstmt_open(db->conninfo, &why);
 	if (c == NULL) {
 		log_warn("api_db_down", "reason=\"%s\"", why);
 		return false;
@@ -105,15 +105,21 @@ apidb_reconnect(struct apidb *db)
 }
 
 bool
-apidb_alive(struct apidb *db)
+pstmt_alive(struct pstmt *db)
 {
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return true;
-	return apidb_reconnect(db);
+	return pstmt_reconnect(db);
+}
+
+PGconn *
+pstmt_conn(struct pstmt *db)
+{
+	return pstmt_alive(db) ? db->conn : NULL;
 }
 
 static bool
-apidb_is_prepared(const struct apidb *db, const struct apidb_stmt *st)
+pstmt_is_prepared(const struct pstmt *db, const struct pstmt_stmt *st)
 {
 	for (int i = 0; i < db->nprepared; i++) {
 		if (db->prepared[i] == st)
@@ -125,18 +131,18 @@ apidb_is_prepared(const struct apidb *db, const struct apidb_stmt *st)
 /* SQLSTATE classes that mean "the client sent something wrong". */
 static const struct {
 	const char *prefix;
-	enum apidb_status status;
-} apidb_states[] = {
-	{"23505", APIDB_CONFLICT}, /* unique_violation */
-	{"23P01", APIDB_CONFLICT}, /* exclusion_violation */
-	{"23", APIDB_INVALID}, /* other integrity violations: check, FK, not null */
-	{"22", APIDB_INVALID}, /* data exceptions: bad inet, overflow, bad enum */
-	{"08", APIDB_DOWN}, /* connection exceptions */
-	{"57P", APIDB_DOWN}, /* admin shutdown, crash shutdown, cannot connect now */
+	enum pstmt_status status;
+} pstmt_states[] = {
+	{"23505", PSTMT_CONFLICT}, /* unique_violation */
+	{"23P01", PSTMT_CONFLICT}, /* exclusion_violation */
+	{"23", PSTMT_INVALID}, /* other integrity violations: check, FK, not null */
+	{"22", PSTMT_INVALID}, /* data exceptions: bad inet, overflow, bad enum */
+	{"08", PSTMT_DOWN}, /* connection exceptions */
+	{"57P", PSTMT_DOWN}, /* admin shutdown, crash shutdown, cannot connect now */
 };
 
-static enum apidb_status
-apidb_classify(const PGresult *r, char *why, size_t whylen)
+static enum pstmt_status
+pstmt_classify(const PGresult *r, char *why, size_t whylen)
 {
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
@@ -144,8 +150,8 @@ apidb_classify(const PGresult *r, char *why, size_t whylen)
 
 	if (state == NULL)
 		state = "";
-	for (size_t i = 0; i < ARRAY_LEN(apidb_states); i++) {
-		const char *p = apidb_states[i].prefix;
+	for (size_t i = 0; i < ARRAY_LEN(pstmt_states); i++) {
+		const char *p = pstmt_states[i].prefix;
 
 		if (strncmp(state, p, strlen(p)) != 0)
 			continue;
@@ -153,60 +159,60 @@ apidb_classify(const PGresult *r, char *why, size_t whylen)
 			str_fmt(why, whylen, "violates %s", cons);
 		else
 			str_fmt(why, whylen, "%s", msg ? msg : "invalid value");
-		return apidb_states[i].status;
+		return pstmt_states[i].status;
 	}
 	str_fmt(why, whylen, "database error");
-	return APIDB_ERROR;
+	return PSTMT_ERROR;
 }
 
 static PGresult *
-apidb_run(struct apidb *db, const struct apidb_stmt *st, const char *const *params)
+pstmt_run(struct pstmt *db, const struct pstmt_stmt *st, const char *const *params)
 {
-	if (!apidb_is_prepared(db, st)) {
+	if (!pstmt_is_prepared(db, st)) {
 		PGresult *p = PQprepare(db->conn, st->name, st->sql, st->nparams, NULL);
 
 		if (PQresultStatus(p) != PGRES_COMMAND_OK)
 			return p;
 		PQclear(p);
-		if (db->nprepared < APIDB_MAX_PREPARED)
+		if (db->nprepared < PSTMT_MAX_PREPARED)
 			db->prepared[db->nprepared++] = st;
 		else
-			fatal("reason=\"more API statements than APIDB_MAX_PREPARED\"");
+			fatal("reason=\"more API statements than PSTMT_MAX_PREPARED\"");
 	}
 	return PQexecPrepared(db->conn, st->name, st->nparams, params, NULL, NULL, 0);
 }
 
-enum apidb_status
-apidb_exec(struct apidb *db, const struct apidb_stmt *st, const char *const *params,
+enum pstmt_status
+pstmt_exec(struct pstmt *db, const struct pstmt_stmt *st, const char *const *params,
 	   PGresult **res, char *why, size_t whylen)
 {
-	enum apidb_status s;
+	enum pstmt_status s;
 
 	*res = NULL;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		PGresult *r;
 		ExecStatusType rs;
 
-		if (!apidb_alive(db)) {
-			atomic_fetch_add(&apidb_errors, 1);
+		if (!pstmt_alive(db)) {
+			atomic_fetch_add(&pstmt_errors, 1);
 			str_fmt(why, whylen, "database unavailable");
-			return APIDB_DOWN;
+			return PSTMT_DOWN;
 		}
-		r = apidb_run(db, st, params);
+		r = pstmt_run(db, st, params);
 		rs = PQresultStatus(r);
 		if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
 			*res = r;
-			return APIDB_OK;
+			return PSTMT_OK;
 		}
 		if (PQstatus(db->conn) != CONNECTION_OK) {
 			/* The server went away under us (restart, terminated backend): retry once. */
 			PQclear(r);
-			atomic_fetch_add(&apidb_errors, 1);
+			atomic_fetch_add(&pstmt_errors, 1);
 			continue;
 		}
-		s = apidb_classify(r, why, whylen);
-		if (s == APIDB_ERROR || s == APIDB_DOWN) {
-			atomic_fetch_add(&apidb_errors, 1);
+		s = pstmt_classify(r, why, whylen);
+		if (s == PSTMT_ERROR || s == PSTMT_DOWN) {
+			atomic_fetch_add(&pstmt_errors, 1);
 			log_warn("api_db_error", "statement=%s reason=\"%s\"", st->name,
 				 PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
 					 ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
@@ -216,25 +222,25 @@ apidb_exec(struct apidb *db, const struct apidb_stmt *st, const char *const *par
 		return s;
 	}
 	str_fmt(why, whylen, "database unavailable");
-	return APIDB_DOWN;
+	return PSTMT_DOWN;
 }
 
-enum apidb_status
-apidb_text(struct apidb *db, const struct apidb_stmt *st, const char *const *params, char **out,
+enum pstmt_status
+pstmt_text(struct pstmt *db, const struct pstmt_stmt *st, const char *const *params, char **out,
 	   char *why, size_t whylen)
 {
 	PGresult *r;
-	enum apidb_status s = apidb_exec(db, st, params, &r, why, whylen);
+	enum pstmt_status s = pstmt_exec(db, st, params, &r, why, whylen);
 
 	*out = NULL;
-	if (s != APIDB_OK)
+	if (s != PSTMT_OK)
 		return s;
 	if (PQntuples(r) == 0 || PQnfields(r) == 0 || PQgetisnull(r, 0, 0)) {
 		PQclear(r);
 		str_fmt(why, whylen, "not found");
-		return APIDB_NOT_FOUND;
+		return PSTMT_NOT_FOUND;
 	}
 	*out = xstrdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
-	return APIDB_OK;
+	return PSTMT_OK;
 }

@@ -4,10 +4,10 @@
  * complaints rows, which the workflow runner applies (NOTIFY relayaudit_workflow
  * wakes it).
  */
-#include "api_queries.h"
-#include "api_sql.h"
+#include "query.h"
+#include "query_json.h"
 
-const struct apidb_stmt api_cases_list = {
+const struct pstmt_stmt api_cases_list = {
 	"api_cases_list",
 	API_PAGE_DESC("SELECT k.id AS k, " API_CASE_JSON " AS obj FROM cases k"
 		      " WHERE ($1::case_state IS NULL OR k.state = $1::case_state)"
@@ -17,7 +17,7 @@ const struct apidb_stmt api_cases_list = {
 		      "$5"),
 	5};
 
-const struct apidb_stmt api_case_get = {
+const struct pstmt_stmt api_case_get = {
 	"api_case_get",
 	"SELECT json_build_object('case', " API_CASE_JSON ", 'evidence', k.evidence,"
 	" 'events', coalesce((SELECT json_agg(json_build_object('id', e.id, 'at', e.at, 'event',"
@@ -34,7 +34,7 @@ const struct apidb_stmt api_case_get = {
  * otherwise answers {"conflict": state} so the API can say 409 without racing
  * a second query. No row: no such case.
  */
-const struct apidb_stmt api_case_command = {
+const struct pstmt_stmt api_case_command = {
 	"api_case_command",
 	"WITH k AS (SELECT id, state, blocked FROM cases WHERE id = $1::bigint),"
 	" ok AS (SELECT k.id FROM k WHERE CASE $2"
@@ -52,7 +52,7 @@ const struct apidb_stmt api_case_command = {
 	" pg_notify('relayaudit_workflow', 'case ' || k.id) FROM k",
 	4};
 
-const struct apidb_stmt api_complaint_create = {
+const struct pstmt_stmt api_complaint_create = {
 	"api_complaint_create",
 	"WITH ins AS (INSERT INTO complaints (address, source, raw, actor, case_id)"
 	" SELECT $1::inet, coalesce($2, ''), coalesce($3, ''), $4, (SELECT k.id FROM cases k"

@@ -2,16 +2,16 @@
  * SQL for api_tokens. A revoked token keeps its row (the audit trail names
  * it as actor) until a new token takes over the name.
  */
-#include "api_tokens.h"
+#include "tokens_query.h"
 
-const struct apidb_stmt api_tokens_lookup = {
+const struct pstmt_stmt api_tokens_lookup = {
 	"tokens_lookup",
 	"UPDATE api_tokens SET last_used_at = now()"
 	" WHERE token_hash = decode($1, 'hex') AND revoked_at IS NULL"
 	" RETURNING name, role::text",
 	1};
 
-const struct apidb_stmt api_tokens_create = {
+const struct pstmt_stmt api_tokens_create = {
 	"tokens_create",
 	"INSERT INTO api_tokens (name, role, token_hash) VALUES ($1, $2::api_role, decode($3, 'hex'))"
 	" ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, token_hash = EXCLUDED.token_hash,"
@@ -20,13 +20,13 @@ const struct apidb_stmt api_tokens_create = {
 	" RETURNING id",
 	3};
 
-const struct apidb_stmt api_tokens_revoke = {
+const struct pstmt_stmt api_tokens_revoke = {
 	"tokens_revoke",
 	"UPDATE api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL"
 	" RETURNING name",
 	1};
 
-const struct apidb_stmt api_tokens_list = {
+const struct pstmt_stmt api_tokens_list = {
 	"tokens_list",
 	"SELECT name, role::text,"
 	" to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"

@@ -1,8 +1,8 @@
 /* SQL for the API's customer endpoints. */
-#include "api_queries.h"
-#include "api_sql.h"
+#include "query.h"
+#include "query_json.h"
 
-const struct apidb_stmt api_customers_list = {
+const struct pstmt_stmt api_customers_list = {
 	"api_customers_list",
 	API_PAGE_ASC("SELECT cu.id AS k, " API_CUSTOMER_JSON " AS obj FROM customers cu"
 		     " WHERE ($1::text IS NULL OR strpos(lower(cu.ext_id || ' ' || cu.name || ' '"
@@ -11,7 +11,7 @@ const struct apidb_stmt api_customers_list = {
 		     "$3"),
 	3};
 
-const struct apidb_stmt api_customer_get = {
+const struct pstmt_stmt api_customer_get = {
 	"api_customer_get",
 	"SELECT json_build_object('customer', " API_CUSTOMER_JSON ", 'target_count',"
 	" (SELECT count(*) FROM targets t WHERE t.customer_id = cu.id), 'targets',"
@@ -22,7 +22,7 @@ const struct apidb_stmt api_customer_get = {
 	" FROM customers cu WHERE cu.ext_id = $1",
 	1};
 
-const struct apidb_stmt api_customer_create = {
+const struct pstmt_stmt api_customer_create = {
 	"api_customer_create",
 	"INSERT INTO customers AS cu (ext_id, name, contact_email, locale, access_type,"
 	" enforce_mode) VALUES ($1, coalesce($2, ''), $3, coalesce($4, 'en'),"
@@ -30,7 +30,7 @@ const struct apidb_stmt api_customer_create = {
 	" RETURNING " API_CUSTOMER_JSON,
 	6};
 
-const struct apidb_stmt api_customer_update = {
+const struct pstmt_stmt api_customer_update = {
 	"api_customer_update",
 	"UPDATE customers AS cu SET name = coalesce($2, name),"
 	" contact_email = coalesce($3, contact_email), locale = coalesce($4, locale),"
@@ -39,7 +39,7 @@ const struct apidb_stmt api_customer_update = {
 	" updated_at = now() WHERE ext_id = $1 RETURNING " API_CUSTOMER_JSON,
 	6};
 
-const struct apidb_stmt api_customer_delete = {
+const struct pstmt_stmt api_customer_delete = {
 	"api_customer_delete",
 	"WITH d AS (DELETE FROM customers WHERE ext_id = $1 RETURNING id, ext_id)"
 	" SELECT json_build_object('deleted', d.ext_id, 'targets_deleted',"

@@ -1,8 +1,8 @@
 /* SQL for the API's probe endpoints: lists without evidence, one with all of it. */
-#include "api_queries.h"
-#include "api_sql.h"
+#include "query.h"
+#include "query_json.h"
 
-const struct apidb_stmt api_probes_list = {
+const struct pstmt_stmt api_probes_list = {
 	"api_probes_list",
 	API_PAGE_DESC("SELECT p.id AS k, " API_PROBE_JSON " AS obj FROM probes p"
 		      " WHERE ($1::verdict IS NULL OR p.verdict = $1::verdict)"
@@ -12,7 +12,7 @@ const struct apidb_stmt api_probes_list = {
 		      "$5"),
 	5};
 
-const struct apidb_stmt api_probe_get = {
+const struct pstmt_stmt api_probe_get = {
 	"api_probe_get",
 	"SELECT json_build_object('probe', " API_PROBE_JSON ", 'banner', p.banner,"
 	" 'confirm_deadline', p.confirm_deadline, 'confirmed_at', p.confirmed_at,"
