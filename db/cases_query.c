@@ -25,7 +25,11 @@ const struct pstmt_stmt api_case_get = {
 	" 'detail', e.detail) ORDER BY e.id) FROM case_events e WHERE e.case_id = k.id), '[]'::json),"
 	" 'commands', coalesce((SELECT json_agg(json_build_object('id', c.id, 'action', c.command,"
 	" 'note', c.note, 'actor', c.actor, 'created_at', c.created_at, 'applied_at', c.applied_at,"
-	" 'result', c.result) ORDER BY c.id) FROM case_commands c WHERE c.case_id = k.id), '[]'::json))"
+	" 'result', c.result) ORDER BY c.id) FROM case_commands c WHERE c.case_id = k.id), '[]'::json),"
+	" 'actions', coalesce((SELECT json_agg(json_build_object('executor', a.executor, 'action',"
+	" a.action, 'state', a.state, 'attempts', a.attempts, 'last_error', a.last_error,"
+	" 'created_at', a.created_at, 'done_at', a.done_at) ORDER BY a.created_at, a.id)"
+	" FROM case_actions a WHERE a.case_id = k.id), '[]'::json))"
 	" FROM cases k WHERE k.id = $1::bigint",
 	1};
 
@@ -63,3 +67,38 @@ const struct pstmt_stmt api_complaint_create = {
 	" 'status', 'queued', 'received_at', ins.received_at),"
 	" pg_notify('relayaudit_workflow', 'complaint ' || ins.id) FROM ins",
 	4};
+
+/*
+ * The customer's re-test page: the case behind a verified link, the
+ * customer's language and the latest re-test request of the case.
+ */
+const struct pstmt_stmt api_retest_page_case = {
+	"api_retest_page_case",
+	"SELECT json_build_object('id', k.id, 'state', k.state, 'address', host(k.address),"
+	" 'finding', k.finding, 'trick', k.trick, 'blocked', k.blocked, 'opened_at',"
+	" to_char(k.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'),"
+	" 'locale', coalesce((SELECT locale FROM customers c WHERE c.id = k.customer_id), 'en'),"
+	" 'has_target', k.target_id IS NOT NULL,"
+	" 'retest_wait', CASE WHEN k.last_retest_at IS NULL THEN 0 ELSE greatest(0, ceil($2::int -"
+	"   extract(epoch FROM now() - k.last_retest_at)))::bigint END,"
+	" 'latest_request', (SELECT max(rq.id) FROM retest_requests rq WHERE rq.case_id = k.id))"
+	" FROM cases k WHERE k.id = $1::bigint",
+	2};
+
+/*
+ * Requests a re-test for the case when its rate limit allows: the case's
+ * last_retest_at is the limit, set in the same statement so two clicks at
+ * once make one request. No row: too soon, or nothing to re-test.
+ */
+const struct pstmt_stmt api_retest_page_request = {
+	"api_retest_page_request",
+	"WITH k AS (UPDATE cases SET last_retest_at = now() WHERE id = $1::bigint"
+	"   AND state NOT IN ('resolved', 'closed') AND target_id IS NOT NULL"
+	"   AND (last_retest_at IS NULL OR last_retest_at <= now() - make_interval(secs => $2::int))"
+	"   RETURNING id, target_id),"
+	" t AS (UPDATE targets SET priority = 3, next_probe_at = now(), updated_at = now() FROM k"
+	"   WHERE targets.id = k.target_id AND NOT targets.excluded RETURNING targets.id),"
+	" rq AS (INSERT INTO retest_requests (target_id, case_id, requested_by)"
+	"   SELECT t.id, k.id, 'customer-link' FROM t, k RETURNING id)"
+	" SELECT rq.id::text, pg_notify('relayaudit_due', 'retest ' || rq.id) FROM rq",
+	2};

@@ -6,16 +6,8 @@
 
 API_PORT=${API_PORT:-18080}
 
-# Applies every migration: relayctl migrate once it exists, psql until then.
 api_migrate() {
-	if "$RELAYCTL" migrate --help >/dev/null 2>&1; then
-		"$RELAYCTL" migrate >/dev/null || return 1
-	else
-		local f
-		for f in "$ROOT"/migrations/[0-9]*.sql; do
-			psql -X -q -v ON_ERROR_STOP=1 -1 "$RELAYAUDIT_DATABASE" -f "$f" >/dev/null || return 1
-		done
-	fi
+	"$RELAYCTL" migrate --dir "$ROOT/migrations" >/dev/null 2>&1
 }
 
 # api_start IP [extra config lines...]: config in $API_CONF, server in the background.
