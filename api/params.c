@@ -19,7 +19,8 @@ api_is_choice(const char *choices, const char *s)
 {
 	size_t n = strlen(s);
 
-	for (const char *p = choices; p && *p;) {
+	/* A trailing '|' allows the empty string. */
+	for (const char *p = choices; p != NULL;) {
 		const char *bar = strchr(p, '|');
 		size_t len = bar ? (size_t)(bar - p) : strlen(p);
 
