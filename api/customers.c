@@ -43,7 +43,8 @@ h_customer_get(struct api_req *r)
 {
 	const char *params[] = {r->path_param[0]};
 
-	api_reply_query(r, &api_customer_get, params, 200, "customer");
+	if (api_param_ext_id(r, r->path_param[0]))
+		api_reply_query(r, &api_customer_get, params, 200, "customer");
 }
 
 /* Create (ext_id from the body) and update (ext_id from the path) share the field order. */
@@ -52,11 +53,11 @@ customer_write(struct api_req *r, const struct pstmt_stmt *st, const char *ext_i
 {
 	static const char *const names[] = {"name", "contact_email", "locale", "access_type",
 					    "enforce_mode"};
-	json_t *doc = api_body(r);
+	json_t *doc;
 	char *vals[6] = {0};
 	const char *params[6];
 
-	if (doc == NULL)
+	if (!api_param_ext_id(r, ext_id) || (doc = api_body(r)) == NULL)
 		return;
 	if (!api_body_choice(r, doc, "enforce_mode", "port25_inbound|smarthost|")) {
 		json_decref(doc);
@@ -91,5 +92,6 @@ h_customer_delete(struct api_req *r)
 {
 	const char *params[] = {r->path_param[0]};
 
-	api_reply_query(r, &api_customer_delete, params, 200, "customer");
+	if (api_param_ext_id(r, r->path_param[0]))
+		api_reply_query(r, &api_customer_delete, params, 200, "customer");
 }

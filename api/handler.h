@@ -124,6 +124,7 @@ void api_reply_query(struct api_req *r, const struct pstmt_stmt *stmt, const cha
 bool api_param_addr(struct api_req *r, const char *s, char out[64]); /* canonical text */
 bool api_param_cidr(struct api_req *r, const char *name, const char **out, char buf[64]);
 bool api_param_id(struct api_req *r, const char *s, const char *what);
+bool api_param_ext_id(struct api_req *r, const char *s); /* a customer's ext_id, NULL passes */
 /* Query parameter that must be one of the '|'-separated choices when present. */
 bool api_param_choice(struct api_req *r, const char *name, const char *choices,
 		      const char **out);

@@ -196,3 +196,30 @@ api_body_domains(struct api_req *r, json_t *doc, const char *field)
 	}
 	return true;
 }
+
+/* As the customers.ext_id check: letters, digits and ._:@/- up to 128. */
+static bool
+api_is_ext_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 128)
+		return false;
+	for (; *s; s++) {
+		if (!isalnum((unsigned char)*s) && strchr("._:@/-", *s) == NULL)
+			return false;
+	}
+	return true;
+}
+
+bool
+api_param_ext_id(struct api_req *r, const char *s)
+{
+	char shown[72];
+
+	if (s == NULL || api_is_ext_id(s))
+		return true;
+	api_error(r, 400, "bad_id", "'%s' is not a customer id (letters, digits and ._:@/-)",
+		  api_shown(s, shown, sizeof(shown)));
+	return false;
+}

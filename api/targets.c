@@ -43,6 +43,8 @@ h_targets_list(struct api_req *r)
 	    !api_page_params(r, limit, &params[5]))
 		return;
 	params[3] = api_query(r, "customer");
+	if (!api_param_ext_id(r, params[3]))
+		return;
 	params[6] = limit;
 	api_reply_query(r, &api_targets_list, params, 200, "targets");
 }
