@@ -155,11 +155,32 @@ api_route_match(struct api_req *r)
 			break;
 		p = end;
 	}
+	/*
+	 * The pattern with the most literal segments wins, so /v1/targets/import
+	 * is never taken for /v1/targets/{ip}; then the method picks the row.
+	 */
+	const char *best = NULL;
+	int best_literals = -1;
+
 	for (size_t i = 0; i < ARRAY_LEN(routes); i++) {
 		const char *params[API_MAX_PATH_PARAMS] = {0};
+		int literals = 0;
 
 		if (!api_route_fits(routes[i].pattern, segs, nsegs, params))
 			continue;
+		for (const char *p = routes[i].pattern; *p; p++)
+			literals += p[0] == '/' && p[1] != '{';
+		if (literals > best_literals) {
+			best_literals = literals;
+			best = routes[i].pattern;
+		}
+	}
+	for (size_t i = 0; best != NULL && i < ARRAY_LEN(routes); i++) {
+		const char *params[API_MAX_PATH_PARAMS] = {0};
+
+		if (strcmp(routes[i].pattern, best) != 0)
+			continue;
+		api_route_fits(routes[i].pattern, segs, nsegs, params);
 		if (strcmp(routes[i].method, r->method) == 0 ||
 		    (strcmp(r->method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0)) {
 			memcpy(r->path_param, params, sizeof(params));
