@@ -21,6 +21,9 @@ static const struct subcommand subcommands[] = {
 	{"migrate", ctl_migrate, "apply pending database migrations (--status lists them)"},
 	{"import", ctl_import, "import customers and targets from CSV or JSON lines"},
 	{"probe", ctl_probe, "relay-test addresses now, without the database"},
+	{"sink", ctl_sink, "run the sink alone and print receipts as JSON lines"},
+	{"sweep", ctl_sweep, "mark targets due now (--all, --cidr, --customer); --wait follows it"},
+	{"status", ctl_status, "queue depth, nodes and in-flight probes, verdicts of the last 24 h"},
 };
 
 static int

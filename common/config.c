@@ -434,6 +434,26 @@ trim(char *s)
 	return s;
 }
 
+/*
+ * A conninfo holds a password as "password=..." or, as a URI, as
+ * postgresql://user:secret@host. (common/ has no libpq to parse it.)
+ */
+static bool
+conninfo_has_password(const char *v)
+{
+	const char *rest = NULL, *at;
+
+	if (strstr(v, "password") != NULL)
+		return true;
+	if (strncmp(v, "postgresql://", 13) == 0)
+		rest = v + 13;
+	else if (strncmp(v, "postgres://", 11) == 0)
+		rest = v + 11;
+	if (rest == NULL || (at = strchr(rest, '@')) == NULL)
+		return false;
+	return memchr(rest, ':', (size_t)(at - rest)) != NULL;
+}
+
 int
 config_load(struct config *cfg, const char *path, config_report_fn report, void *arg)
 {
@@ -500,7 +520,7 @@ config_load(struct config *cfg, const char *path, config_report_fn report, void 
 			errors++;
 			continue;
 		}
-		if ((opt->key == CFG_DATABASE && strstr(value, "password") != NULL) ||
+		if ((opt->key == CFG_DATABASE && conninfo_has_password(value)) ||
 		    (opt->key == CFG_SECRET && *value != '\0'))
 			holds_password = true;
 		snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
@@ -580,7 +600,7 @@ config_print(const struct config *cfg, FILE *out)
 
 		if (i == CFG_SECRET && *text != '\0')
 			text = "********";
-		if (i == CFG_DATABASE && strstr(text, "password") != NULL)
+		if (i == CFG_DATABASE && conninfo_has_password(text))
 			text = "******** (holds a password)";
 		fprintf(out, "%s = %s  # %s\n", options[i].name, text, cfg->v[i].origin);
 	}

@@ -54,6 +54,12 @@ out=$("$RELAYCTL" config check -c "$C" 2>&1)
 check_contains "readable_password_warns" "$out" "event=config_readable"
 if [[ $out == *hunter2* ]]; then fail "password_is_masked" "got '$out'"; else pass "password_is_masked"; fi
 
+printf 'database = postgresql://audit:hunter3@db.example/relayaudit\n' >"$C"
+chmod 644 "$C"
+out=$("$RELAYCTL" config check -c "$C" 2>&1)
+check_contains "readable_uri_password_warns" "$out" "event=config_readable"
+if [[ $out == *hunter3* ]]; then fail "uri_password_is_masked" "got '$out'"; else pass "uri_password_is_masked"; fi
+
 # RELAYAUDIT_DATABASE is the database when the file sets none.
 : >"$C"
 out=$(RELAYAUDIT_DATABASE="host=/x dbname=y" "$RELAYCTL" config check -c "$C" 2>&1)
