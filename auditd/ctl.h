@@ -9,6 +9,8 @@
 struct config;
 
 int ctl_config(int argc, char **argv);
+int ctl_token(int argc, char **argv);
+int ctl_api(int argc, char **argv);
 int ctl_migrate(int argc, char **argv);
 int ctl_import(int argc, char **argv);
 int ctl_probe(int argc, char **argv);
