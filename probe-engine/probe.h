@@ -131,7 +131,7 @@ struct probe_result {
 	void *user;
 	enum probe_verdict verdict;
 	enum backscatter_result backscatter;
-	const char *trick;         /* "sender/form" of the first success, or NULL */
+	char *trick;               /* "sender/form" of the first success (by index), or NULL */
 	enum probe_stage stage;    /* the stage that decided the verdict */
 	char *banner;              /* censored greeting (last line) */
 	char *ehlo;                /* censored EHLO reply, lines joined by '\n' */
@@ -144,13 +144,23 @@ struct probe_result {
 	int64_t duration_ms;
 	int connections;           /* connections opened for this target */
 	char *error;               /* reason when inconclusive (error, tempfail, no_smtp) */
+	char *reason;              /* why this verdict, for every verdict ("relay access denied
+				      deferred (4.7.1)", "authentication required", ...) */
+	char *host;                /* H as used in the address forms */
+	bool pipelining;           /* the server advertised PIPELINING */
+	/* Set by the sink correlation (confirm.c) when a receipt upgrades the result. */
+	int64_t relay_delay_ms;       /* receipt time - end of probe, when relay_confirmed */
+	int64_t backscatter_delay_ms; /* bounce time - end of probe, when backscatter confirmed */
 };
 
 void probe_result_free(struct probe_result *r);
 
 struct probe_engine;
 
-/* Called once per submitted target; the callee owns res (probe_result_free). */
+/*
+ * Called once per submitted target and port, from the event loop (never from
+ * inside probe_engine_submit); the callee owns res (probe_result_free).
+ */
 typedef void (*probe_done_fn)(struct probe_result *res, void *arg);
 
 struct probe_engine *probe_engine_new(struct event_base *base, const struct probe_params *p,
@@ -167,6 +177,8 @@ struct probe_stats {
 	int fd_budget;
 };
 void probe_engine_stats(const struct probe_engine *e, struct probe_stats *out);
+/* True while anything is queued, in flight or waiting for a greylisting retry. */
+bool probe_engine_busy(const struct probe_engine *e);
 /* Finishes everything queued and in flight, then frees; callbacks may still fire until it returns. */
 void probe_engine_free(struct probe_engine *e);
 

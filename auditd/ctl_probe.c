@@ -1,0 +1,672 @@
+/*
+ * relayctl probe: the one-shot relay test, no database. Targets come from
+ * the command line or --file; results are held in a list and printed at the
+ * end by ctl_probe_print(), so a later stage (a sink confirmation wait) can
+ * amend them before anything is shown.
+ */
+#include "config.h"
+#include "confirm.h"
+#include "ctl.h"
+#include "log.h"
+#include "probe.h"
+#include "probe_json.h"
+#include "sink.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CTL_PROBE_MAX_TARGETS 1000000
+#define CTL_PROBE_MAX_EXCLUDE 1024
+
+struct ctl_target {
+	struct addr addr;
+	int port;
+	char *name;
+	size_t order;
+};
+
+struct ctl_probe {
+	bool json, transcript;
+	struct ctl_target *targets;
+	size_t ntargets, tcap;
+	struct probe_result **results; /* indexed by target order */
+	size_t nresults;
+	struct cidr exclude[CTL_PROBE_MAX_EXCLUDE];
+	size_t nexclude;
+	int ports[16];
+	size_t nports;
+	struct confirm *confirm; /* --sink: results wait here for the sink's receipts */
+};
+
+static int
+ctl_probe_usage(const char *why)
+{
+	if (why)
+		fprintf(stderr, "relayctl probe: %s\n", why);
+	fprintf(stderr,
+		"usage: relayctl probe [options] HOST[:PORT]... | --file FILE|-\n"
+		"  --port N            port when a target names none (default: probe_ports)\n"
+		"  --concurrency N     probes in flight\n"
+		"  --rate N            new connections per second, 0 = unlimited\n"
+		"  --per-net N         concurrent probes per /24 or /64, 0 = unlimited\n"
+		"  --timeout DUR       one connect or reply (30s, 500ms, ...)\n"
+		"  --deadline DUR      whole probe of one target\n"
+		"  --greylist-wait DUR delay before a 4xx attempt is retried\n"
+		"  --helo NAME         our EHLO name\n"
+		"  --exclude CIDR      never probe this range (repeatable)\n"
+		"  --sink-domain D     the domain every relay test addresses\n"
+		"  --sink ADDR:PORT    run the sink here too, so delivery proves a relay\n"
+		"  --wait DUR          with --sink: how long after each probe to wait for\n"
+		"                      its test messages (default: confirm_window)\n"
+		"  --secret S          token key (default: config secret, else random)\n"
+		"  --no-backscatter    skip the backscatter attempt\n"
+		"  --json              one JSON object per target per line\n"
+		"  --transcript        include the transcript in --json output\n"
+		"  -c FILE             config file\n"
+		"exit status: 0 no relay found, 1 relay found, 2 bad usage\n");
+	return 2;
+}
+
+/* "90", "90s", "2m", "500ms" -> milliseconds. */
+static int
+ctl_parse_ms(const char *s, int64_t *ms)
+{
+	size_t n = strlen(s);
+	int64_t v;
+
+	if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
+		char buf[32];
+
+		if (n - 2 >= sizeof(buf))
+			return -1;
+		memcpy(buf, s, n - 2);
+		buf[n - 2] = '\0';
+		if (parse_i64(buf, 0, INT32_MAX, &v) < 0)
+			return -1;
+		*ms = v;
+		return 0;
+	}
+	if (parse_duration(s, &v) < 0 || v > INT32_MAX / 1000)
+		return -1;
+	*ms = v * 1000;
+	return 0;
+}
+
+static bool
+ctl_looks_like_name(const char *s)
+{
+	bool alpha = false;
+
+	for (const char *p = s; *p; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+			return false;
+		alpha |= isalpha((unsigned char)*p) != 0;
+	}
+	return alpha && *s != '\0';
+}
+
+/* HOST[:PORT]: address literals directly, names resolved here, before the loop runs. */
+static int
+ctl_target_parse(const char *spec, int default_port, struct ctl_target *t, const char **why)
+{
+	char host[256];
+	const char *colon;
+	int64_t port = default_port;
+
+	memset(t, 0, sizeof(*t));
+	/* A bare address takes the default port (0: each of the probe ports). */
+	if (addr_parse(spec, &t->addr) == 0) {
+		t->port = default_port;
+		return 0;
+	}
+	if (addr_port_parse(spec, default_port, &t->addr, &t->port) == 0)
+		return 0;
+	colon = strrchr(spec, ':');
+	if (colon && strchr(spec, ':') == colon) {
+		if (parse_i64(colon + 1, 1, 65535, &port) < 0) {
+			*why = "bad port";
+			return -1;
+		}
+		if ((size_t)(colon - spec) >= sizeof(host)) {
+			*why = "host name too long";
+			return -1;
+		}
+		memcpy(host, spec, (size_t)(colon - spec));
+		host[colon - spec] = '\0';
+	} else if (str_fmt(host, sizeof(host), "%s", spec) < 0) {
+		*why = "host name too long";
+		return -1;
+	}
+	if (!ctl_looks_like_name(host)) {
+		*why = "not an address or host name";
+		return -1;
+	}
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL) {
+		*why = "host name does not resolve";
+		return -1;
+	}
+	int rc = addr_from_sockaddr(res->ai_addr, &t->addr, NULL);
+	freeaddrinfo(res);
+	if (rc < 0) {
+		*why = "host name does not resolve to an address";
+		return -1;
+	}
+	t->port = (int)port;
+	t->name = xstrdup(host);
+	return 0;
+}
+
+static int
+ctl_probe_add(struct ctl_probe *c, const char *spec, int default_port)
+{
+	const char *why = NULL;
+	struct ctl_target t;
+
+	if (c->ntargets >= CTL_PROBE_MAX_TARGETS) {
+		fprintf(stderr, "relayctl probe: more than %d targets\n", CTL_PROBE_MAX_TARGETS);
+		return -1;
+	}
+	if (ctl_target_parse(spec, default_port, &t, &why) < 0) {
+		fprintf(stderr, "relayctl probe: %s: %s\n", spec, why);
+		return -1;
+	}
+	if (c->ntargets == c->tcap) {
+		c->tcap = c->tcap ? c->tcap * 2 : 64;
+		c->targets = xrealloc(c->targets, c->tcap * sizeof(*c->targets));
+	}
+	t.order = c->ntargets;
+	c->targets[c->ntargets++] = t;
+	return 0;
+}
+
+static int
+ctl_probe_read_file(struct ctl_probe *c, const char *path, int default_port)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	char line[512];
+	int rc = 0;
+
+	if (f == NULL) {
+		fprintf(stderr, "relayctl probe: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *s = line, *e;
+
+		while (isspace((unsigned char)*s))
+			s++;
+		e = s + strlen(s);
+		while (e > s && isspace((unsigned char)e[-1]))
+			*--e = '\0';
+		if (*s == '\0' || *s == '#')
+			continue;
+		rc = ctl_probe_add(c, s, default_port);
+	}
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+static void
+ctl_probe_store(struct probe_result *res, void *arg)
+{
+	struct ctl_probe *c = arg;
+	size_t order = (size_t)(uintptr_t)res->user;
+
+	c->results[order] = res;
+	c->nresults++;
+}
+
+static void
+ctl_probe_done(struct probe_result *res, void *arg)
+{
+	struct ctl_probe *c = arg;
+
+	if (c->confirm != NULL)
+		confirm_add(c->confirm, res); /* comes back through ctl_probe_store */
+	else
+		ctl_probe_store(res, arg);
+}
+
+/* --sink: a receipt upgrades held results, and results already handed back too. */
+static void
+ctl_probe_receipt(struct sink_receipt *r, void *arg)
+{
+	struct ctl_probe *c = arg;
+
+	confirm_receipt(c->confirm, r);
+	for (size_t i = 0; i < c->ntargets * c->nports; i++) {
+		if (c->results[i] != NULL)
+			confirm_apply(c->results[i], r, NULL);
+	}
+	sink_receipt_free(r);
+}
+
+static bool
+ctl_relay_found(enum probe_verdict v)
+{
+	return v == VERDICT_ACCEPTED || v == VERDICT_ACCEPTED_NOT_RELAYED ||
+	       v == VERDICT_RELAY_CONFIRMED;
+}
+
+static void
+ctl_probe_print_human(const struct probe_result *r)
+{
+	char ip[ADDR_STRLEN];
+	size_t ran = 0;
+
+	addr_format(&r->addr, ip, sizeof(ip));
+	for (size_t i = 0; i < r->nattempts; i++)
+		ran += r->attempts[i].outcome != OUTCOME_NOT_RUN;
+	printf("%s%s%s port %d: %s", r->addr.family == AF_INET6 ? "[" : "", ip,
+	       r->addr.family == AF_INET6 ? "]" : "", r->port, verdict_name(r->verdict));
+	if (r->trick)
+		printf(" via %s", r->trick);
+	if (r->verdict == VERDICT_RELAY_CONFIRMED)
+		printf(" (delivered to the sink %lld ms after the probe)",
+		       (long long)r->relay_delay_ms);
+	printf(" (%s)\n", r->reason ? r->reason : "");
+	printf("  backscatter %s, %zu attempts over %d connection%s in %lld ms\n",
+	       backscatter_name(r->backscatter), ran, r->connections,
+	       r->connections == 1 ? "" : "s", (long long)r->duration_ms);
+	if (r->banner)
+		printf("  banner: %s\n", r->banner);
+}
+
+/* Prints every held result in target order; returns the exit status. */
+static int
+ctl_probe_print(struct ctl_probe *c)
+{
+	size_t counts[VERDICT__COUNT] = {0};
+	bool found = false;
+
+	for (size_t i = 0; i < c->ntargets * c->nports; i++) {
+		struct probe_result *r = c->results[i];
+
+		if (r == NULL)
+			continue;
+		counts[r->verdict]++;
+		found |= ctl_relay_found(r->verdict);
+		if (c->json) {
+			json_t *o = probe_json_result(r, c->transcript);
+			char *s = json_dumps(o, JSON_COMPACT);
+
+			puts(s);
+			free(s);
+			json_decref(o);
+		} else {
+			ctl_probe_print_human(r);
+		}
+	}
+	if (!c->json) {
+		printf("%zu probe%s:", c->nresults, c->nresults == 1 ? "" : "s");
+		for (int v = 0; v < VERDICT__COUNT; v++) {
+			if (counts[v])
+				printf(" %zu %s", counts[v], verdict_name((enum probe_verdict)v));
+		}
+		printf("\n");
+	}
+	fflush(stdout);
+	return found ? 1 : 0;
+}
+
+/* Options that take a value; the value is checked where it is used. */
+static const char *const ctl_probe_valued[] = {
+	"--port",    "--concurrency",   "--rate",   "--per-net",     "--timeout", "--deadline",
+	"--helo",    "--greylist-wait", "--exclude", "--sink-domain", "--secret", "--file",
+	"-c",        "--sink",          "--wait",
+};
+
+static bool
+ctl_probe_takes_value(const char *opt)
+{
+	for (size_t i = 0; i < ARRAY_LEN(ctl_probe_valued); i++) {
+		if (strcmp(opt, ctl_probe_valued[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int
+ctl_int_opt(const char *name, const char *v, int64_t min, int64_t max, int *out)
+{
+	int64_t n;
+
+	if (parse_i64(v, min, max, &n) < 0) {
+		fprintf(stderr, "relayctl probe: %s: '%s' is not a number in %lld..%lld\n", name, v,
+			(long long)min, (long long)max);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+static int
+ctl_ms_opt(const char *name, const char *v, int *out)
+{
+	int64_t ms;
+
+	if (ctl_parse_ms(v, &ms) < 0) {
+		fprintf(stderr, "relayctl probe: %s: '%s' is not a duration\n", name, v);
+		return -1;
+	}
+	*out = (int)ms;
+	return 0;
+}
+
+/* The config's comma-separated list's first word. */
+static char *
+ctl_first_word(const char *list)
+{
+	size_t n = strcspn(list, ", ");
+
+	return xstrndup(list, n);
+}
+
+int
+ctl_probe(int argc, char **argv)
+{
+	struct ctl_probe c = {0};
+	struct probe_params p;
+	const char *cfgpath = NULL, *secret = NULL, *helo = NULL, *sink = NULL;
+	const char *files[16];
+	size_t nfiles = 0;
+	int port = 0, status = 2;
+	bool no_backscatter = false;
+	struct config *cfg;
+	char *sink_owned = NULL, *helo_owned = NULL;
+	const char *positional[256];
+	size_t npos = 0;
+	struct {
+		bool concurrency, rate, per_net, timeout, deadline, greylist;
+	} set = {0};
+	int concurrency = 0, rate = 0, per_net = 0, timeout = 0, deadline = 0, greylist = 0;
+	const char *sink_listen = NULL;
+	int wait_ms = -1;
+	struct sink *sinksrv = NULL;
+	char **posv = NULL;
+
+	/* pass 1: find -c so the config is loaded before options override it */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			cfgpath = argv[i + 1];
+		else if (ctl_probe_takes_value(argv[i]))
+			i++;
+	}
+	cfg = ctl_load_config(cfgpath);
+	if (cfg == NULL)
+		return 2;
+	probe_params_defaults(&p);
+	posv = xcalloc((size_t)argc, sizeof(char *));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+
+		if (a[0] == '-' && a[1] != '\0' && ctl_probe_takes_value(a)) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "relayctl probe: %s needs a value\n", a);
+				goto out;
+			}
+			v = argv[++i];
+		}
+		if (strcmp(a, "--json") == 0) {
+			c.json = true;
+		} else if (strcmp(a, "--transcript") == 0) {
+			c.transcript = true;
+		} else if (strcmp(a, "--no-backscatter") == 0) {
+			no_backscatter = true;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			ctl_probe_usage(NULL);
+			status = 0;
+			goto out;
+		} else if (strcmp(a, "--port") == 0) {
+			if (ctl_int_opt(a, v, 1, 65535, &port) < 0)
+				goto out;
+		} else if (strcmp(a, "--concurrency") == 0) {
+			if (ctl_int_opt(a, v, 1, 1000000, &concurrency) < 0)
+				goto out;
+			set.concurrency = true;
+		} else if (strcmp(a, "--rate") == 0) {
+			if (ctl_int_opt(a, v, 0, 10000000, &rate) < 0)
+				goto out;
+			set.rate = true;
+		} else if (strcmp(a, "--per-net") == 0) {
+			if (ctl_int_opt(a, v, 0, 1000000, &per_net) < 0)
+				goto out;
+			set.per_net = true;
+		} else if (strcmp(a, "--timeout") == 0) {
+			if (ctl_ms_opt(a, v, &timeout) < 0)
+				goto out;
+			set.timeout = true;
+		} else if (strcmp(a, "--deadline") == 0) {
+			if (ctl_ms_opt(a, v, &deadline) < 0)
+				goto out;
+			set.deadline = true;
+		} else if (strcmp(a, "--greylist-wait") == 0) {
+			if (ctl_ms_opt(a, v, &greylist) < 0)
+				goto out;
+			set.greylist = true;
+		} else if (strcmp(a, "--helo") == 0) {
+			helo = v;
+		} else if (strcmp(a, "--sink-domain") == 0) {
+			sink = v;
+		} else if (strcmp(a, "--secret") == 0) {
+			secret = v;
+		} else if (strcmp(a, "--sink") == 0) {
+			sink_listen = v;
+		} else if (strcmp(a, "--wait") == 0) {
+			if (ctl_ms_opt(a, v, &wait_ms) < 0)
+				goto out;
+		} else if (strcmp(a, "-c") == 0) {
+			/* loaded above */
+		} else if (strcmp(a, "--file") == 0) {
+			if (nfiles == ARRAY_LEN(files)) {
+				fprintf(stderr, "relayctl probe: too many --file options\n");
+				goto out;
+			}
+			files[nfiles++] = v;
+		} else if (strcmp(a, "--exclude") == 0) {
+			const char *why = NULL;
+
+			if (c.nexclude == CTL_PROBE_MAX_EXCLUDE ||
+			    cidr_parse(v, &c.exclude[c.nexclude], &why) < 0) {
+				fprintf(stderr, "relayctl probe: --exclude %s: %s\n", v,
+					why ? why : "too many");
+				goto out;
+			}
+			c.nexclude++;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			ctl_probe_usage(NULL);
+			fprintf(stderr, "relayctl probe: unknown option '%s'\n", a);
+			goto out;
+		} else {
+			if (npos == ARRAY_LEN(positional)) {
+				fprintf(stderr, "relayctl probe: too many targets; use --file\n");
+				goto out;
+			}
+			positional[npos++] = a;
+		}
+	}
+
+	/* ports: --port, else the config's probe_ports */
+	if (port) {
+		c.ports[c.nports++] = port;
+	} else {
+		const char *pl = config_str(cfg, CFG_PROBE_PORTS);
+
+		while (*pl && c.nports < ARRAY_LEN(c.ports)) {
+			char *w = ctl_first_word(pl);
+			int64_t n;
+
+			if (parse_i64(w, 1, 65535, &n) == 0)
+				c.ports[c.nports++] = (int)n;
+			pl += strlen(w);
+			pl += strspn(pl, ", ");
+			free(w);
+		}
+	}
+	for (size_t i = 0; i < npos; i++) {
+		if (ctl_probe_add(&c, positional[i], 0) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < nfiles; i++) {
+		if (ctl_probe_read_file(&c, files[i], 0) < 0)
+			goto out;
+	}
+	if (c.ntargets == 0) {
+		ctl_probe_usage("no targets");
+		goto out;
+	}
+	if (wait_ms >= 0 && sink_listen == NULL) {
+		ctl_probe_usage("--wait needs --sink");
+		goto out;
+	}
+	/* config exclusions apply too */
+	{
+		const char *ex = config_str(cfg, CFG_EXCLUDE);
+
+		while (*ex && c.nexclude < CTL_PROBE_MAX_EXCLUDE) {
+			char *w = ctl_first_word(ex);
+			const char *why;
+
+			if (*w && cidr_parse(w, &c.exclude[c.nexclude], &why) == 0)
+				c.nexclude++;
+			ex += strlen(w);
+			ex += strspn(ex, ", ");
+			free(w);
+		}
+	}
+
+	p.concurrency = set.concurrency ? concurrency : (int)config_int(cfg, CFG_PROBE_CONCURRENCY);
+	p.rate = set.rate ? rate : (int)config_int(cfg, CFG_PROBE_RATE);
+	p.per_net = set.per_net ? per_net : (int)config_int(cfg, CFG_PROBE_PER_NET);
+	p.timeout_ms = set.timeout ? timeout : (int)config_int(cfg, CFG_PROBE_TIMEOUT) * 1000;
+	p.deadline_ms = set.deadline ? deadline : (int)config_int(cfg, CFG_PROBE_DEADLINE) * 1000;
+	p.greylist_wait_ms =
+		set.greylist ? greylist : (int)config_int(cfg, CFG_GREYLIST_WAIT) * 1000;
+	p.fd_reserve = (int)config_int(cfg, CFG_FD_RESERVE);
+	p.test_backscatter = !no_backscatter;
+	if (helo == NULL) {
+		helo = config_str(cfg, CFG_HELO_NAME);
+		if (*helo == '\0')
+			helo = config_str(cfg, CFG_NODE_NAME);
+		if (*helo == '\0') {
+			char hn[256];
+
+			helo_owned = xstrdup(gethostname(hn, sizeof(hn)) == 0 && strchr(hn, '.')
+						     ? hn
+						     : "relayaudit.invalid");
+			helo = helo_owned;
+		}
+	}
+	p.helo_name = helo;
+	if (sink == NULL) {
+		sink_owned = ctl_first_word(config_str(cfg, CFG_SINK_DOMAIN));
+		sink = sink_owned;
+	}
+	p.sink_domain = sink;
+	p.outside_domain = config_str(cfg, CFG_OUTSIDE_DOMAIN);
+	p.contact = *config_str(cfg, CFG_CONTACT) ? config_str(cfg, CFG_CONTACT) : NULL;
+	if (secret == NULL && *config_str(cfg, CFG_SECRET))
+		secret = config_str(cfg, CFG_SECRET);
+	if (secret != NULL) {
+		token_key_init(&p.key, secret, strlen(secret));
+	} else {
+		/* one-shot without a configured secret: tokens only this run can mint */
+		uint8_t k[32];
+
+		random_bytes(k, sizeof(k));
+		token_key_init(&p.key, k, sizeof(k));
+	}
+	p.ports = c.ports;
+	p.nports = c.nports;
+	p.exclude = c.exclude;
+	p.nexclude = c.nexclude;
+
+	struct event_base *base = event_base_new();
+	struct probe_engine *e;
+
+	if (base == NULL)
+		fatal("event_base_new failed");
+	c.results = xcalloc(c.ntargets * c.nports, sizeof(*c.results));
+	if (sink_listen != NULL) {
+		struct sink_params sp;
+		struct addr sa;
+		int sport;
+		const char *why = NULL;
+		const char *const sdomains[1] = {sink};
+
+		if (addr_port_parse(sink_listen, 25, &sa, &sport) < 0) {
+			ctl_probe_usage("--sink wants ADDR:PORT");
+			event_base_free(base);
+			goto out;
+		}
+		sink_params_defaults(&sp);
+		sp.key = p.key;
+		sp.domains = sdomains;
+		sp.ndomains = 1;
+		sp.max_message = (size_t)config_int(cfg, CFG_SINK_MAX_MESSAGE);
+		sp.max_rcpts = (int)config_int(cfg, CFG_SINK_MAX_RCPTS);
+		sp.max_sessions = (int)config_int(cfg, CFG_SINK_MAX_SESSIONS);
+		sp.per_peer = (int)config_int(cfg, CFG_SINK_PER_PEER);
+		sp.timeout_ms = (int)config_int(cfg, CFG_SINK_TIMEOUT) * 1000;
+		sinksrv = sink_new(base, &sp, &sa, sport, ctl_probe_receipt, &c, &why);
+		if (sinksrv == NULL) {
+			fprintf(stderr, "relayctl probe: --sink %s: %s\n", sink_listen, why);
+			event_base_free(base);
+			goto out;
+		}
+		if (wait_ms < 0)
+			wait_ms = (int)config_int(cfg, CFG_CONFIRM_WINDOW) * 1000;
+		c.confirm = confirm_new(base, wait_ms, ctl_probe_store, &c);
+	}
+	e = probe_engine_new(base, &p, ctl_probe_done, &c);
+	for (size_t i = 0; i < c.ntargets; i++) {
+		struct ctl_target *t = &c.targets[i];
+		const char *why = NULL;
+
+		for (size_t k = 0; k < c.nports; k++) {
+			int tp = t->port ? t->port : c.ports[k];
+			struct probe_target pt = {.addr = t->addr, .port = tp, .name = t->name,
+						  .user = (void *)(uintptr_t)(i * c.nports + k)};
+
+			if (t->port && k > 0)
+				break;
+			if (probe_engine_submit(e, &pt, &why) < 0) {
+				char ip[ADDR_STRLEN];
+
+				addr_format(&t->addr, ip, sizeof(ip));
+				fprintf(stderr, "relayctl probe: %s: skipped: %s\n", ip, why);
+			}
+		}
+	}
+	/* runs the loop until every probe has reported */
+	probe_engine_free(e);
+	/* --sink: keep receiving until every accepted probe is confirmed or its wait is over. */
+	while (c.confirm != NULL && confirm_pending(c.confirm) > 0)
+		event_base_loop(base, EVLOOP_ONCE);
+	confirm_free(c.confirm);
+	sink_free(sinksrv);
+	event_base_free(base);
+	status = ctl_probe_print(&c);
+
+out:
+	for (size_t i = 0; c.results && i < c.ntargets * c.nports; i++)
+		probe_result_free(c.results[i]);
+	free(c.results);
+	for (size_t i = 0; i < c.ntargets; i++)
+		free(c.targets[i].name);
+	free(c.targets);
+	free(posv);
+	free(sink_owned);
+	free(helo_owned);
+	config_free(cfg);
+	return status;
+}

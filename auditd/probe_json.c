@@ -1,0 +1,69 @@
+/*
+ * Result -> JSON. Field names are part of the CLI's and the API's contract:
+ * add fields, never rename them.
+ */
+#include "probe_json.h"
+
+static json_t *
+json_str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *
+probe_json_reply(const struct smtp_reply_rec *r)
+{
+	if (r->code == 0)
+		return json_null();
+	return json_pack("{s:i, s:s, s:o}", "code", r->code, "enhanced", r->enhanced, "text",
+			 json_str_or_null(r->text));
+}
+
+json_t *
+probe_json_attempt(const struct probe_attempt *a)
+{
+	return json_pack("{s:i, s:s, s:s, s:b, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:i}",
+			 "index", (int)a->index, "sender", a->sender ? a->sender : "", "form",
+			 a->form ? a->form : "", "backscatter", a->backscatter, "mail_from",
+			 json_str_or_null(a->mail_from), "rcpt_to", json_str_or_null(a->rcpt_to),
+			 "token", a->token, "mail", probe_json_reply(&a->mail), "rcpt",
+			 probe_json_reply(&a->rcpt), "data", probe_json_reply(&a->data), "eod",
+			 probe_json_reply(&a->eod), "stage", stage_name(a->stage), "outcome",
+			 outcome_name(a->outcome), "tries", a->tries);
+}
+
+json_t *
+probe_json_result(const struct probe_result *r, bool with_transcript)
+{
+	char ip[ADDR_STRLEN];
+	json_t *attempts = json_array();
+	json_t *o;
+
+	addr_format(&r->addr, ip, sizeof(ip));
+	for (size_t i = 0; i < r->nattempts; i++)
+		json_array_append_new(attempts, probe_json_attempt(&r->attempts[i]));
+	o = json_pack("{s:s, s:i, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:I, s:I, "
+		      "s:i, s:I}",
+		      "ip", ip, "port", r->port, "verdict", verdict_name(r->verdict),
+		      "backscatter", backscatter_name(r->backscatter), "trick",
+		      json_str_or_null(r->trick), "stage", stage_name(r->stage), "reason",
+		      json_str_or_null(r->reason), "error", json_str_or_null(r->error), "banner",
+		      json_str_or_null(r->banner), "ehlo", json_str_or_null(r->ehlo), "host",
+		      json_str_or_null(r->host), "pipelining", r->pipelining, "duration_ms",
+		      (json_int_t)r->duration_ms, "started_ms", (json_int_t)r->started_ms,
+		      "connections", r->connections, "probe_id", (json_int_t)r->probe_id);
+	if (r->name)
+		json_object_set_new(o, "name", json_string(r->name));
+	json_object_set_new(o, "attempts", attempts);
+	/* Set when the sink's receipts confirmed the result (confirm.c). */
+	if (r->verdict == VERDICT_RELAY_CONFIRMED)
+		json_object_set_new(o, "relay_delay_ms", json_integer(r->relay_delay_ms));
+	if (r->backscatter == BACKSCATTER_CONFIRMED)
+		json_object_set_new(o, "backscatter_delay_ms",
+				    json_integer(r->backscatter_delay_ms));
+	if (with_transcript) {
+		json_object_set_new(o, "transcript", json_str_or_null(r->transcript));
+		json_object_set_new(o, "transcript_truncated", json_boolean(r->transcript_truncated));
+	}
+	return o;
+}

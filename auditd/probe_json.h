@@ -1,0 +1,22 @@
+/*
+ * A probe result as JSON (jansson): the one rendering shared by
+ * `relayctl probe --json` and the daemon's stored evidence.
+ */
+#ifndef RELAYAUDIT_PROBE_JSON_H
+#define RELAYAUDIT_PROBE_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "probe.h"
+
+/* One attempt: index, sender, form, mail_from, rcpt_to, token, replies, stage, outcome. */
+json_t *probe_json_attempt(const struct probe_attempt *a);
+/*
+ * The whole result: ip, port, verdict, backscatter, trick, reason, error,
+ * banner, ehlo, host, duration_ms, connections, attempts (array) and, when
+ * with_transcript, the transcript.
+ */
+json_t *probe_json_result(const struct probe_result *r, bool with_transcript);
+
+#endif

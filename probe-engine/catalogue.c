@@ -1,0 +1,185 @@
+/*
+ * The catalogue tables and their rendering. Every public tester's forms are
+ * here (see shared/RELAY-TESTS.md); each recipient form runs with the four
+ * senders relay rules most often key on, and the plain form also with the
+ * localhost and unqualified senders.
+ */
+#include "catalogue.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static const struct sender_form senders[] = {
+	{"null", "<>"},
+	{"outside", "<probe@{X}>"},
+	{"spoof-local", "<postmaster@{H}>"},
+	{"spoof-ip", "<probe@{L}>"},
+	{"localhost", "<probe@localhost>"},
+	{"unqualified", "<probe>"},
+};
+
+static const struct rcpt_form forms[] = {
+	{"plain", "<{T}@{S}>"},
+	{"percent-ip", "<{T}%{S}@{L}>"},
+	{"percent-host", "<{T}%{S}@{H}>"},
+	{"quoted", "<\"{T}@{S}\">"},
+	{"quoted-percent", "<\"{T}%{S}\">"},
+	{"hidden-at-ip", "<{T}@{S}@{L}>"},
+	{"hidden-at-host", "<{T}@{S}@{H}>"},
+	{"quoted-local-ip", "<\"{T}@{S}\"@{L}>"},
+	{"quoted-local-host", "<\"{T}@{S}\"@{H}>"},
+	{"route-ip", "<@{L}:{T}@{S}>"},
+	{"route-host", "<@{H}:{T}@{S}>"},
+	{"bang", "<{S}!{T}>"},
+	{"bang-ip", "<{S}!{T}@{L}>"},
+	{"bang-host", "<{S}!{T}@{H}>"},
+	{"trailing-at", "<{T}@{S}@>"},
+	{"trailing-dot", "<{T}@{S}.>"},
+	{"unbracketed", "{T}@{S}"},
+	{"mixed-case", "<{T}@{s}>"},
+};
+
+#define NSENDERS ARRAY_LEN(senders)
+#define NFORMS ARRAY_LEN(forms)
+/* senders every form is combined with; the rest run with the plain form only */
+#define NCORE 4
+#define NRELAY (NFORMS * NCORE + (NSENDERS - NCORE))
+
+size_t catalogue_nsenders(void) { return NSENDERS; }
+const struct sender_form *catalogue_sender(size_t i) { return i < NSENDERS ? &senders[i] : NULL; }
+size_t catalogue_nforms(void) { return NFORMS; }
+const struct rcpt_form *catalogue_form(size_t i) { return i < NFORMS ? &forms[i] : NULL; }
+
+int
+catalogue_form_find(const char *name)
+{
+	for (size_t i = 0; i < NFORMS; i++) {
+		if (strcmp(forms[i].name, name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+int
+catalogue_sender_find(const char *name)
+{
+	for (size_t i = 0; i < NSENDERS; i++) {
+		if (strcmp(senders[i].name, name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+size_t
+catalogue_nrelay(void)
+{
+	return NRELAY;
+}
+
+int
+catalogue_relay(size_t index, struct catalogue_attempt *out)
+{
+	/* forms x core senders first, form-major; then the other senders with "plain" */
+	if (index < NFORMS * NCORE)
+		*out = (struct catalogue_attempt){(int)(index % NCORE), (int)(index / NCORE), false};
+	else if (index < NRELAY)
+		*out = (struct catalogue_attempt){(int)(NCORE + index - NFORMS * NCORE), 0, false};
+	else
+		return -1;
+	return 0;
+}
+
+void
+catalogue_mixed_case(const char *domain, char *out, size_t len)
+{
+	size_t i, letters = 0;
+
+	if (len == 0)
+		return;
+	for (i = 0; domain[i] != '\0' && i + 1 < len; i++) {
+		unsigned char c = (unsigned char)domain[i];
+
+		if (isalpha(c))
+			c = (unsigned char)(letters++ % 2 ? toupper(c) : tolower(c));
+		out[i] = (char)c;
+	}
+	out[i] = '\0';
+}
+
+int
+catalogue_render(const char *pattern, const struct form_ctx *ctx, char *out, size_t len)
+{
+	char mixed[256];
+	size_t n = 0;
+
+	for (const char *p = pattern; *p != '\0'; p++) {
+		const char *val = NULL;
+
+		if (p[0] == '{' && p[1] != '\0' && p[2] == '}') {
+			switch (p[1]) {
+			case 'T': val = ctx->token; break;
+			case 'S': val = ctx->sink; break;
+			case 's':
+				catalogue_mixed_case(ctx->sink, mixed, sizeof(mixed));
+				val = mixed;
+				break;
+			case 'H': val = ctx->host; break;
+			case 'L': val = ctx->literal; break;
+			case 'X': val = ctx->outside; break;
+			default: break;
+			}
+		}
+		if (val != NULL) {
+			size_t vl = strlen(val);
+
+			if (n + vl >= len)
+				return -1;
+			memcpy(out + n, val, vl);
+			n += vl;
+			p += 2;
+		} else {
+			if (n + 1 >= len)
+				return -1;
+			out[n++] = *p;
+		}
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+int
+catalogue_backscatter(const struct form_ctx *ctx, const char *domain, char *from, size_t fromlen,
+		      char *rcpt, size_t rcptlen)
+{
+	/* The recipient must not exist: "nx" and the token's MAC part. */
+	const char *mac = strlen(ctx->token) > 16 ? ctx->token + 16 : ctx->token;
+
+	if (str_fmt(from, fromlen, "<%s@%s>", ctx->token, ctx->sink) < 0)
+		return -1;
+	return str_fmt(rcpt, rcptlen, "<nx%s@%s>", mac, domain ? domain : ctx->host);
+}
+
+int
+catalogue_host_from_text(const char *text, char *out, size_t len)
+{
+	size_t n = 0;
+	bool dot = false, alpha = false;
+
+	while (text[n] != '\0' && text[n] != ' ' && text[n] != '\t') {
+		unsigned char c = (unsigned char)text[n];
+
+		if (!isalnum(c) && c != '-' && c != '.')
+			return -1;
+		dot |= c == '.';
+		alpha |= isalpha(c) != 0;
+		n++;
+	}
+	/* a host name has a dot and a letter; bare words and addresses are not names */
+	if (n == 0 || n >= len || n > 253 || !dot || !alpha || text[0] == '.' || text[0] == '-' ||
+	    text[n - 1] == '.')
+		return -1;
+	memcpy(out, text, n);
+	out[n] = '\0';
+	return 0;
+}

@@ -1,0 +1,164 @@
+/*
+ * The names of verdicts, backscatter results, stages and outcomes (one table
+ * each, shared by logs, JSON and the database), parameter defaults, and
+ * freeing a result.
+ */
+#include "probe.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const verdict_names[VERDICT__COUNT] = {
+	[VERDICT_NO_SMTP] = "no_smtp",
+	[VERDICT_REJECTED_BANNER] = "rejected_banner",
+	[VERDICT_CLOSED] = "closed",
+	[VERDICT_TEMPFAIL] = "tempfail",
+	[VERDICT_ACCEPTED] = "accepted",
+	[VERDICT_ACCEPTED_NOT_RELAYED] = "accepted_not_relayed",
+	[VERDICT_RELAY_CONFIRMED] = "relay_confirmed",
+	[VERDICT_ERROR] = "error",
+};
+
+static const char *const backscatter_names[BACKSCATTER__COUNT] = {
+	[BACKSCATTER_UNTESTED] = "untested",
+	[BACKSCATTER_REFUSED] = "refused",
+	[BACKSCATTER_ACCEPTED] = "accepted",
+	[BACKSCATTER_CONFIRMED] = "confirmed",
+};
+
+static const char *const stage_names[STAGE__COUNT] = {
+	[STAGE_NONE] = "none",
+	[STAGE_CONNECT] = "connect",
+	[STAGE_BANNER] = "banner",
+	[STAGE_EHLO] = "ehlo",
+	[STAGE_MAIL] = "mail",
+	[STAGE_RCPT] = "rcpt",
+	[STAGE_DATA] = "data",
+	[STAGE_EOD] = "eod",
+	[STAGE_SINK] = "sink",
+};
+
+static const char *const outcome_names[OUTCOME__COUNT] = {
+	[OUTCOME_NOT_RUN] = "not_run",
+	[OUTCOME_REFUSED] = "refused",
+	[OUTCOME_DEFERRED_REFUSAL] = "deferred_refusal",
+	[OUTCOME_TEMPFAIL] = "tempfail",
+	[OUTCOME_ACCEPTED] = "accepted",
+	[OUTCOME_RELAYED] = "relayed",
+	[OUTCOME_AUTH_REQUIRED] = "auth_required",
+	[OUTCOME_ERROR] = "error",
+};
+
+static int
+name_parse(const char *const *names, int n, const char *s)
+{
+	for (int i = 0; i < n; i++) {
+		if (strcmp(names[i], s) == 0)
+			return i;
+	}
+	return -1;
+}
+
+const char *
+verdict_name(enum probe_verdict v)
+{
+	return (unsigned)v < VERDICT__COUNT ? verdict_names[v] : "?";
+}
+
+int
+verdict_parse(const char *s, enum probe_verdict *out)
+{
+	int i = name_parse(verdict_names, VERDICT__COUNT, s);
+
+	if (i < 0)
+		return -1;
+	*out = (enum probe_verdict)i;
+	return 0;
+}
+
+const char *
+backscatter_name(enum backscatter_result b)
+{
+	return (unsigned)b < BACKSCATTER__COUNT ? backscatter_names[b] : "?";
+}
+
+int
+backscatter_parse(const char *s, enum backscatter_result *out)
+{
+	int i = name_parse(backscatter_names, BACKSCATTER__COUNT, s);
+
+	if (i < 0)
+		return -1;
+	*out = (enum backscatter_result)i;
+	return 0;
+}
+
+const char *
+stage_name(enum probe_stage s)
+{
+	return (unsigned)s < STAGE__COUNT ? stage_names[s] : "?";
+}
+
+const char *
+outcome_name(enum attempt_outcome o)
+{
+	return (unsigned)o < OUTCOME__COUNT ? outcome_names[o] : "?";
+}
+
+void
+probe_params_defaults(struct probe_params *p)
+{
+	static const int default_ports[] = {25, 587};
+
+	memset(p, 0, sizeof(*p));
+	p->helo_name = "relayaudit.invalid";
+	p->sink_domain = "sink.relayaudit.test";
+	p->outside_domain = "relayaudit-outside.invalid";
+	p->contact = "abuse@sink.relayaudit.test";
+	p->ports = default_ports;
+	p->nports = ARRAY_LEN(default_ports);
+	p->concurrency = 1000;
+	p->rate = 200;
+	p->per_net = 4;
+	p->timeout_ms = 30 * 1000;
+	p->deadline_ms = 10 * 60 * 1000;
+	p->greylist_wait_ms = 5 * 60 * 1000;
+	p->fd_reserve = 64;
+	p->test_backscatter = true;
+	p->max_transcript = 16384;
+}
+
+static void
+reply_rec_free(struct smtp_reply_rec *r)
+{
+	free(r->text);
+	r->text = NULL;
+}
+
+void
+probe_result_free(struct probe_result *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->nattempts; i++) {
+		struct probe_attempt *a = &r->attempts[i];
+
+		free(a->mail_from);
+		free(a->rcpt_to);
+		reply_rec_free(&a->mail);
+		reply_rec_free(&a->rcpt);
+		reply_rec_free(&a->data);
+		reply_rec_free(&a->eod);
+	}
+	free(r->attempts);
+	free(r->name);
+	free(r->trick);
+	free(r->banner);
+	free(r->ehlo);
+	free(r->transcript);
+	free(r->error);
+	free(r->reason);
+	free(r->host);
+	free(r);
+}

@@ -1,0 +1,104 @@
+/*
+ * One target's probe as it goes: the attempts (from the catalogue), which of
+ * them are still to run, the rules that turn one reply into an attempt's
+ * outcome, and the bounded transcript. Sessions (one per connection) read
+ * and write it; the engine owns it. Pure bookkeeping, no I/O.
+ */
+#ifndef RELAYAUDIT_RUN_H
+#define RELAYAUDIT_RUN_H
+
+#include "probe.h"
+
+#define RUN_HOST_MAX 256
+#define RUN_BREAKS_MAX 3   /* connection losses one attempt may suffer before it is an error */
+#define RUN_ERR_BUDGET 9   /* 4xx/5xx replies per connection: under Postfix's soft limit of 10 */
+#define RUN_TEXT_KEEP 200  /* bytes of reply text kept per reply in the evidence */
+
+enum att_state {
+	ATT_PENDING,    /* to run as soon as a connection has room */
+	ATT_RUNNING,    /* its commands are on the wire */
+	ATT_WAIT_RETRY, /* got a 4xx; runs again at retry_at */
+	ATT_DONE,
+};
+
+struct run_att {
+	uint8_t state;   /* enum att_state */
+	uint8_t breaks;  /* connection lost while running */
+	uint8_t temps;   /* 4xx replies seen */
+	bool rcpt_ok;    /* RCPT accepted in the current transaction */
+	int64_t retry_at;
+};
+
+struct reply_view {
+	int code;
+	const char *enhanced;
+	const char *text;
+};
+
+struct probe_run {
+	struct probe_result *res;
+	const struct probe_params *params; /* the engine's; outlives the run */
+	struct run_att *st;                /* parallel to res->attempts */
+	size_t nrelay;                     /* res->attempts[0..nrelay) are relay attempts */
+	const char *const *domains;        /* customer domains, copied */
+	size_t ndomains;
+	char literal[ADDR_STRLEN];
+	bool prepared;       /* attempts rendered (H known) */
+	bool relay_stop;     /* 530: no more attempts */
+	bool pipelining;
+	int err_budget;      /* learned from 421s: errors one connection may make */
+	int64_t start_mono, deadline_mono;
+	int decided;         /* attempts decided so far, to tell progress */
+	int no_progress;     /* consecutive connections that decided nothing */
+	size_t transcript_cap;
+	bool banner_seen;    /* a whole greeting arrived once */
+	bool bytes_seen;     /* any byte arrived once */
+	enum probe_verdict conn_verdict; /* when no attempt could run */
+	enum probe_stage conn_stage;
+	char *conn_reason;
+};
+
+/* res is filled from t; the run takes no reference to t. */
+struct probe_run *run_new(const struct probe_params *p, const struct probe_target *t, int port,
+			  uint64_t probe_id, int64_t now_mono);
+void run_free(struct probe_run *r); /* frees res too unless taken */
+
+/* Renders every attempt once H is known (greeting/EHLO name, target name or [IP]). */
+void run_prepare(struct probe_run *r, const char *host);
+
+/*
+ * Picks the next transaction: ready attempts sharing the first ready one's
+ * MAIL FROM, at most max; marks them running. Returns how many went to idx.
+ */
+size_t run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max);
+/*
+ * Attempts not done; *next_retry = the latest retry time among those waiting
+ * (or 0): the first pass sets them within seconds of each other, so waiting
+ * for the last lets one connection retry them all.
+ */
+size_t run_unfinished(const struct probe_run *r, int64_t now, size_t *ready, int64_t *next_retry);
+
+/* A reply to one attempt's command at stage (MAIL, RCPT, DATA, EOD); applies the rules. */
+void run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct reply_view *rv,
+	       int64_t now);
+/* Attempt i got a reply that makes no sense at stage (protocol error). */
+void run_error(struct probe_run *r, size_t i, enum probe_stage stage);
+/* The connection was lost (or 421) while attempt i was running: run it again later. */
+void run_interrupted(struct probe_run *r, size_t i);
+/* Ends everything not yet done with outcome (NOT_RUN after 530/deadline, ERROR otherwise). */
+void run_abandon(struct probe_run *r, enum attempt_outcome outcome);
+
+/* Connection-level end before any attempt could run (no_smtp, rejected_banner, error). */
+void run_set_conn(struct probe_run *r, enum probe_verdict v, enum probe_stage stage,
+		  const char *reason);
+
+/* "C: ..." / "S: ..." into the bounded transcript (text censored here). */
+void run_log(struct probe_run *r, char dir, const char *text, size_t len);
+
+/* Sets verdict, backscatter, trick, stage, reason from the attempts; order-independent. */
+void run_finish(struct probe_run *r, int64_t now_mono);
+
+/* Stores a censored, bounded copy of a reply in rec. */
+void reply_rec_set(struct smtp_reply_rec *rec, const struct reply_view *rv);
+
+#endif

@@ -1,0 +1,766 @@
+/*
+ * One SMTP connection as a state machine. session_send() writes what the
+ * current plan needs, session_reply() picks the next state from each final
+ * reply, session_read()/session_timer() map I/O events onto those two.
+ * Every wait has a per-state timeout (table below) capped by the probe's
+ * overall deadline; every byte read goes through the bounded reply parser.
+ */
+#include "session.h"
+#include "catalogue.h"
+#include "log.h"
+#include "reply.h"
+#include "util.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SESSION_TX_MAX 8       /* transactions per connection (Exim counts RSET as non-mail) */
+#define SESSION_BATCH_MAX 16   /* RCPTs under one MAIL FROM */
+#define SESSION_EHLO_KEEP 1024 /* bytes of the EHLO reply kept as evidence */
+#define SESSION_READ_MAX 4096
+
+static const struct {
+	const char *name;
+	const char *label;
+	int percent; /* of the base timeout */
+} session_states[SS__COUNT] = {
+	[SS_CONNECT] = {"connect", "timeout while connecting", 100},
+	[SS_BANNER] = {"banner", "timeout while waiting for the greeting", 100},
+	[SS_EHLO] = {"ehlo", "timeout while waiting for the EHLO reply", 100},
+	[SS_HELO] = {"helo", "timeout while waiting for the HELO reply", 100},
+	[SS_RSET] = {"rset", "timeout while waiting for the RSET reply", 100},
+	[SS_MAIL] = {"mail", "timeout while waiting for the MAIL FROM reply", 100},
+	[SS_RCPT] = {"rcpt", "timeout while waiting for the RCPT TO reply", 100},
+	[SS_DATA] = {"data", "timeout while waiting for the DATA reply", 100},
+	[SS_EOD] = {"eod", "timeout while waiting for the end-of-data reply", 200},
+	[SS_QUIT] = {"quit", "timeout while waiting for the QUIT reply", 20},
+	[SS_DONE] = {"done", "done", 100},
+};
+
+static const char *const session_end_names[SE__COUNT] = {
+	[SE_NONE] = "none",
+	[SE_FINISHED] = "finished",
+	[SE_BUDGET] = "error_budget",
+	[SE_CONNECT_FAILED] = "connect_failed",
+	[SE_REJECTED] = "rejected",
+	[SE_DROPPED] = "dropped",
+	[SE_TIMEOUT] = "timeout",
+	[SE_PROTOCOL] = "protocol",
+	[SE_DEADLINE] = "deadline",
+	[SE_RESOURCE] = "resource",
+};
+
+/* What a step of the transaction plan is. */
+enum plan_kind { PLAN_RSET, PLAN_MAIL, PLAN_RCPT };
+
+struct session {
+	struct event_base *base;
+	struct probe_run *run;
+	int fd, port;
+	struct event *rev, *wev, *timer, *done_ev;
+	struct reply_parser parser;
+	enum session_state state;
+	enum session_end end, quit_end;
+	enum session_state end_state;
+	char detail[160];
+	session_end_fn end_fn;
+	void *end_arg;
+
+	char *out; /* unwritten bytes (allocated only while some are pending) */
+	size_t outlen, outoff;
+
+	/* the transaction in progress: RSET? MAIL RCPT... */
+	uint8_t plan[2 + SESSION_BATCH_MAX];
+	size_t nplan, sent, answered;
+	size_t batch[SESSION_BATCH_MAX];
+	size_t nbatch;
+	bool mail_ok;
+
+	int errors, transactions;
+	bool greeted, pipelining, ehlo_first;
+	char banner_host[RUN_HOST_MAX];
+	char ehlo_host[RUN_HOST_MAX];
+};
+
+const char *
+session_state_name(enum session_state s)
+{
+	return (unsigned)s < SS__COUNT ? session_states[s].name : "?";
+}
+
+const char *
+session_state_label(enum session_state s)
+{
+	return (unsigned)s < SS__COUNT ? session_states[s].label : "?";
+}
+
+int
+session_state_timeout(enum session_state s, int base_ms)
+{
+	int64_t t = (int64_t)base_ms * session_states[s].percent / 100;
+
+	if (t < 100)
+		t = 100;
+	return t > INT32_MAX ? INT32_MAX : (int)t;
+}
+
+const char *
+session_end_name(enum session_end e)
+{
+	return (unsigned)e < SE__COUNT ? session_end_names[e] : "?";
+}
+
+enum session_end session_end_reason(const struct session *s) { return s->end; }
+enum session_state session_end_state(const struct session *s) { return s->end_state; }
+const char *session_end_detail(const struct session *s) { return s->detail; }
+int session_errors(const struct session *s) { return s->errors; }
+bool session_greeted(const struct session *s) { return s->greeted; }
+
+static void session_next(struct session *s);
+
+/* Arms the state's timer, capped by the probe deadline. */
+static void
+session_arm(struct session *s)
+{
+	int64_t now = now_mono_ms();
+	int64_t ms = session_state_timeout(s->state, s->run->params->timeout_ms);
+	struct timeval tv;
+
+	if (now + ms > s->run->deadline_mono)
+		ms = s->run->deadline_mono - now;
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(s->timer, &tv);
+}
+
+/*
+ * Ends the connection now: descriptors closed at once (they are the scarce
+ * resource), the owner told from a deferred event.
+ */
+static void
+session_finish(struct session *s, enum session_end why, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+session_finish(struct session *s, enum session_end why, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->state == SS_DONE)
+		return;
+	s->end = why;
+	s->end_state = s->state;
+	va_start(ap, fmt);
+	vsnprintf(s->detail, sizeof(s->detail), fmt, ap);
+	va_end(ap);
+	/* attempts whose commands were on the wire run again on the next connection */
+	if (why != SE_FINISHED && why != SE_BUDGET) {
+		for (size_t i = 0; i < s->nbatch; i++)
+			run_interrupted(s->run, s->batch[i]);
+	}
+	s->nbatch = 0;
+	s->state = SS_DONE;
+	event_del(s->rev);
+	event_del(s->wev);
+	event_del(s->timer);
+	if (s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	free(s->out);
+	s->out = NULL;
+	s->outlen = s->outoff = 0;
+	event_active(s->done_ev, EV_TIMEOUT, 0);
+}
+
+static void
+session_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	s->end_fn(s, s->end_arg);
+}
+
+/* Writes as much of the pending output as the socket takes. */
+static void
+session_flush(struct session *s)
+{
+	while (s->outoff < s->outlen) {
+		ssize_t n = send(s->fd, s->out + s->outoff, s->outlen - s->outoff, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			event_add(s->wev, NULL);
+			return;
+		}
+		if (n <= 0) {
+			session_finish(s, SE_DROPPED, "write failed in %s: %s",
+				       session_state_name(s->state), strerror(errno));
+			return;
+		}
+		s->outoff += (size_t)n;
+	}
+	free(s->out);
+	s->out = NULL;
+	s->outlen = s->outoff = 0;
+}
+
+static void
+session_queue(struct session *s, const char *data, size_t len)
+{
+	s->out = xrealloc(s->out, s->outlen + len);
+	memcpy(s->out + s->outlen, data, len);
+	s->outlen += len;
+}
+
+/* One command line: logged, queued (flushed by the caller). */
+static void
+session_cmd(struct session *s, const char *verb, const char *arg)
+{
+	char line[600];
+	int n = snprintf(line, sizeof(line), "%s%s\r\n", verb, arg ? arg : "");
+
+	if (n < 0 || (size_t)n >= sizeof(line))
+		fatal("SMTP command too long: %s", verb);
+	run_log(s->run, 'C', line, (size_t)n - 2);
+	session_queue(s, line, (size_t)n);
+}
+
+static void
+session_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	session_flush(s);
+}
+
+static void
+session_quit(struct session *s, enum session_end why)
+{
+	s->quit_end = why;
+	s->state = SS_QUIT;
+	session_cmd(s, "QUIT", NULL);
+	session_arm(s);
+	session_flush(s);
+}
+
+/* Sends the plan's unsent steps: all of them with PIPELINING, else the next one. */
+static void
+session_send_plan(struct session *s)
+{
+	while (s->sent < s->nplan && (s->pipelining || s->sent == s->answered)) {
+		size_t k = s->sent++;
+		const struct probe_attempt *a;
+
+		switch (s->plan[k]) {
+		case PLAN_RSET:
+			session_cmd(s, "RSET", NULL);
+			break;
+		case PLAN_MAIL:
+			a = &s->run->res->attempts[s->batch[0]];
+			session_cmd(s, "MAIL FROM:", a->mail_from);
+			break;
+		default:
+			a = &s->run->res->attempts[s->batch[k - (s->nplan - s->nbatch)]];
+			session_cmd(s, "RCPT TO:", a->rcpt_to);
+			break;
+		}
+	}
+	session_flush(s);
+}
+
+static const enum session_state plan_state[] = {
+	[PLAN_RSET] = SS_RSET, [PLAN_MAIL] = SS_MAIL, [PLAN_RCPT] = SS_RCPT};
+
+static void
+session_set_plan_state(struct session *s)
+{
+	if (s->answered < s->nplan)
+		s->state = plan_state[s->plan[s->answered]];
+}
+
+/* The short, honest test message, with every token of the transaction. */
+static void
+session_send_body(struct session *s)
+{
+	const struct probe_params *p = s->run->params;
+	const struct probe_attempt *first = NULL;
+	char date[64], buf[4096];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t n = 0;
+	int w;
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	for (size_t i = 0; i < s->nbatch; i++) {
+		if (s->run->st[s->batch[i]].rcpt_ok) {
+			first = &s->run->res->attempts[s->batch[i]];
+			break;
+		}
+	}
+	w = snprintf(buf, sizeof(buf),
+		     "From: relayaudit relay test <%s>\r\n"
+		     "To: <%s@%s>\r\n"
+		     "Date: %s\r\n"
+		     "Message-ID: <%s@%s>\r\n"
+		     "Subject: relayaudit open relay test %s\r\n"
+		     "Auto-Submitted: auto-generated\r\n"
+		     "X-Relayaudit-Tokens:",
+		     p->contact, first->token, p->sink_domain, date, first->token, p->helo_name,
+		     first->token);
+	if (w < 0 || (size_t)w >= sizeof(buf))
+		fatal("test message headers too long");
+	n = (size_t)w;
+	for (size_t i = 0; i < s->nbatch; i++) {
+		if (!s->run->st[s->batch[i]].rcpt_ok)
+			continue;
+		w = snprintf(buf + n, sizeof(buf) - n, "\r\n %s",
+			     s->run->res->attempts[s->batch[i]].token);
+		if (w < 0 || (size_t)w >= sizeof(buf) - n)
+			fatal("test message headers too long");
+		n += (size_t)w;
+	}
+	w = snprintf(buf + n, sizeof(buf) - n,
+		     "\r\n\r\n"
+		     "This is an automated open-relay test by relayaudit on behalf of the\r\n"
+		     "network operator of the server that passed it on. It was addressed\r\n"
+		     "only to the operator's test mailbox; if it reached anyone else, the\r\n"
+		     "server relays mail for anyone and should be fixed.\r\n"
+		     "Questions: %s\r\n"
+		     "\r\n.\r\n",
+		     p->contact);
+	if (w < 0 || (size_t)w >= sizeof(buf) - n)
+		fatal("test message too long");
+	n += (size_t)w;
+	char note[64];
+	int nl = snprintf(note, sizeof(note), "<test message, %zu bytes>", n);
+	run_log(s->run, 'C', note, (size_t)nl);
+	session_queue(s, buf, n);
+	s->state = SS_EOD;
+	session_flush(s);
+}
+
+/* After a transaction (or the greeting): start the next one, or QUIT. */
+static void
+session_next(struct session *s)
+{
+	struct probe_run *r = s->run;
+	int64_t now = now_mono_ms();
+	int left = r->err_budget - s->errors;
+	size_t ready = 0, max;
+
+	s->nbatch = 0;
+	if (now >= r->deadline_mono) {
+		session_finish(s, SE_DEADLINE, "deadline reached");
+		return;
+	}
+	run_unfinished(r, now, &ready, NULL);
+	if (ready == 0 || r->relay_stop) {
+		session_quit(s, SE_FINISHED);
+		return;
+	}
+	if (left < 1 || s->transactions >= SESSION_TX_MAX) {
+		session_quit(s, SE_BUDGET);
+		return;
+	}
+	/* a refused MAIL makes every pipelined RCPT an error too: keep room for it */
+	max = left > 1 ? (size_t)(left - 1) : 1;
+	if (max > SESSION_BATCH_MAX)
+		max = SESSION_BATCH_MAX;
+	s->nbatch = run_next_batch(r, now, s->batch, max);
+	if (s->nbatch == 0) {
+		session_quit(s, SE_FINISHED);
+		return;
+	}
+	s->nplan = 0;
+	if (s->transactions > 0)
+		s->plan[s->nplan++] = PLAN_RSET;
+	s->plan[s->nplan++] = PLAN_MAIL;
+	for (size_t i = 0; i < s->nbatch; i++)
+		s->plan[s->nplan++] = PLAN_RCPT;
+	s->sent = s->answered = 0;
+	s->mail_ok = false;
+	s->transactions++;
+	session_set_plan_state(s);
+	session_send_plan(s);
+}
+
+/* H: the greeting's name, the EHLO reply's, the caller's, or the address literal. */
+static void
+session_prepare_run(struct session *s)
+{
+	struct probe_run *r = s->run;
+	const char *host = s->banner_host[0]  ? s->banner_host
+			   : s->ehlo_host[0]  ? s->ehlo_host
+			   : r->res->name     ? r->res->name
+					      : r->literal;
+
+	run_prepare(r, host);
+}
+
+static void
+session_after_hello(struct session *s)
+{
+	s->run->pipelining = s->pipelining;
+	session_prepare_run(s);
+	session_next(s);
+}
+
+/* The stage of the attempt a reply in state st belongs to. */
+static enum probe_stage
+session_stage(enum session_state st)
+{
+	switch (st) {
+	case SS_MAIL: return STAGE_MAIL;
+	case SS_RCPT: return STAGE_RCPT;
+	case SS_DATA: return STAGE_DATA;
+	default: return STAGE_EOD;
+	}
+}
+
+/* A transaction reply (MAIL, RCPT, DATA, EOD) for every attempt it concerns. */
+static void
+session_tx_reply(struct session *s, const struct reply_view *rv)
+{
+	struct probe_run *r = s->run;
+	int64_t now = now_mono_ms();
+	enum probe_stage stage = session_stage(s->state);
+
+	if (s->state == SS_RCPT) {
+		size_t k = s->answered - (s->nplan - s->nbatch);
+
+		/* after a refused MAIL the RCPT replies say nothing about relaying */
+		if (s->mail_ok)
+			run_reply(r, s->batch[k], stage, rv, now);
+		return;
+	}
+	for (size_t i = 0; i < s->nbatch; i++) {
+		size_t a = s->batch[i];
+
+		if (s->state == SS_MAIL || r->st[a].rcpt_ok)
+			run_reply(r, a, stage, rv, now);
+	}
+}
+
+static void
+session_after_plan(struct session *s)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < s->nbatch; i++)
+		any |= s->run->st[s->batch[i]].rcpt_ok && s->run->st[s->batch[i]].state == ATT_RUNNING;
+	if (s->mail_ok && any) {
+		s->state = SS_DATA;
+		session_cmd(s, "DATA", NULL);
+		session_flush(s);
+		return;
+	}
+	/* nothing accepted: every attempt of the batch is decided or waiting */
+	for (size_t i = 0; i < s->nbatch; i++) {
+		/* a RCPT reply that was neither 2xx, 4xx nor 5xx */
+		run_error(s->run, s->batch[i], STAGE_RCPT);
+	}
+	session_next(s);
+}
+
+/* Picks the next state from one final reply. */
+static void
+session_reply(struct session *s, const struct reply_view *rv)
+{
+	struct probe_run *r = s->run;
+	int code = rv->code;
+
+	if (reply_temp(code) || reply_perm(code)) {
+		if (code != 421)
+			s->errors++;
+	}
+	if (code == 421 && s->state != SS_QUIT) {
+		session_finish(s, s->greeted ? SE_DROPPED : SE_REJECTED, "421 in %s: %s",
+			       session_state_name(s->state), rv->text);
+		return;
+	}
+	switch (s->state) {
+	case SS_BANNER:
+		if (r->res->banner == NULL) {
+			char buf[RUN_TEXT_KEEP + 1];
+
+			r->res->banner = xstrdup(log_censor(buf, sizeof(buf), rv->text,
+							    strlen(rv->text)));
+		}
+		if (code != 220) {
+			session_finish(s, SE_REJECTED, "greeting %d: %s", code, rv->text);
+			return;
+		}
+		s->greeted = true;
+		r->banner_seen = true;
+		s->state = SS_EHLO;
+		s->ehlo_first = true;
+		session_cmd(s, "EHLO ", r->params->helo_name);
+		session_flush(s);
+		return;
+	case SS_EHLO:
+		if (code == 500 || code == 501 || code == 502 || code == 504) {
+			s->state = SS_HELO;
+			session_cmd(s, "HELO ", r->params->helo_name);
+				session_flush(s);
+			return;
+		}
+		/* fall through */
+	case SS_HELO:
+		if (reply_ok(code)) {
+			session_after_hello(s);
+			return;
+		}
+		session_finish(s, reply_perm(code) ? SE_REJECTED : SE_DROPPED, "%s refused: %d %s",
+			       s->state == SS_EHLO ? "EHLO" : "HELO", code, rv->text);
+		return;
+	case SS_RSET:
+	case SS_MAIL:
+	case SS_RCPT:
+		if (s->state == SS_MAIL)
+			s->mail_ok = reply_ok(code);
+		if (s->state != SS_RSET)
+			session_tx_reply(s, rv);
+		s->answered++;
+		if (s->answered < s->nplan) {
+			/* without PIPELINING a refused MAIL ends the transaction here */
+			if (!s->pipelining && !s->mail_ok && s->answered > 0 &&
+			    s->plan[s->answered - 1] == PLAN_MAIL) {
+				session_next(s);
+				return;
+			}
+			session_set_plan_state(s);
+			session_send_plan(s);
+			return;
+		}
+		session_after_plan(s);
+		return;
+	case SS_DATA:
+		if (code == 354) {
+			session_tx_reply(s, rv); /* evidence only: 354 decides nothing */
+			session_send_body(s);
+			return;
+		}
+		session_tx_reply(s, rv);
+		for (size_t i = 0; i < s->nbatch; i++) {
+			run_error(r, s->batch[i], STAGE_DATA); /* 2xx/3xx other than 354 */
+		}
+		session_next(s);
+		return;
+	case SS_EOD:
+		session_tx_reply(s, rv);
+		for (size_t i = 0; i < s->nbatch; i++) {
+			run_error(r, s->batch[i], STAGE_EOD); /* 3xx after the dot */
+		}
+		session_next(s);
+		return;
+	case SS_QUIT:
+		session_finish(s, s->quit_end, "quit");
+		return;
+	default:
+		session_finish(s, SE_PROTOCOL, "reply %d in state %s", code,
+			       session_state_name(s->state));
+		return;
+	}
+}
+
+/* A non-final line: kept for the EHLO evidence and capabilities. */
+static void
+session_line(struct session *s, int code, const char *text, bool final)
+{
+	struct probe_run *r = s->run;
+
+	if (s->state == SS_BANNER && s->banner_host[0] == '\0' && !s->greeted &&
+	    s->parser.nlines == 1)
+		catalogue_host_from_text(text, s->banner_host, sizeof(s->banner_host));
+	if (s->state != SS_EHLO || !reply_ok(code))
+		return;
+	if (s->ehlo_first) {
+		/* the evidence is the latest connection's EHLO reply */
+		catalogue_host_from_text(text, s->ehlo_host, sizeof(s->ehlo_host));
+		s->ehlo_first = false;
+		free(r->res->ehlo);
+		r->res->ehlo = xmalloc(SESSION_EHLO_KEEP);
+		r->res->ehlo[0] = '\0';
+	} else if (strncasecmp(text, "PIPELINING", 10) == 0 && (text[10] == '\0' || text[10] == ' ')) {
+		s->pipelining = true;
+	}
+	size_t have = strlen(r->res->ehlo);
+	char line[RUN_TEXT_KEEP + 8];
+
+	snprintf(line, sizeof(line), "%s%d %s", have ? "\n" : "", code, text);
+	/* censoring would turn the joining newline into '?': censor the text only */
+	if (have < SESSION_EHLO_KEEP - 1) {
+		size_t start = have;
+
+		if (have) {
+			r->res->ehlo[have] = '\n';
+			start++;
+		}
+		log_censor(r->res->ehlo + start, SESSION_EHLO_KEEP - start, line + (have ? 1 : 0),
+			   strlen(line + (have ? 1 : 0)));
+	}
+	(void)final;
+}
+
+static void
+session_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	char buf[SESSION_READ_MAX];
+	ssize_t n = recv(s->fd, buf, sizeof(buf), 0);
+	size_t off = 0;
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (s->state == SS_QUIT)
+			session_finish(s, s->quit_end, "closed after QUIT");
+		else if (!s->greeted)
+			session_finish(s, SE_REJECTED, "connection closed before the greeting");
+		else
+			session_finish(s, SE_DROPPED, "connection closed in %s",
+				       session_state_name(s->state));
+		return;
+	}
+	s->run->bytes_seen = true;
+	while (off < (size_t)n && s->state != SS_DONE) {
+		size_t used;
+		enum reply_event ev = reply_feed(&s->parser, buf + off, (size_t)n - off, &used);
+		char logline[REPLY_KEEP + 8];
+
+		off += used;
+		if (ev == REPLY_NEED_MORE)
+			break;
+		if (ev == REPLY_ERROR) {
+			session_finish(s, SE_PROTOCOL, "%s in %s", s->parser.why,
+				       session_state_name(s->state));
+			return;
+		}
+		int ll = snprintf(logline, sizeof(logline), "%d%c%s", s->parser.code,
+				  ev == REPLY_LINE ? '-' : ' ', s->parser.text);
+		run_log(s->run, 'S', logline, ll > 0 ? (size_t)ll : 0);
+		session_line(s, s->parser.code, s->parser.text, ev == REPLY_FINAL);
+		if (ev != REPLY_FINAL)
+			continue;
+		if (s->state == SS_CONNECT || s->state == SS_DONE ||
+		    (s->state >= SS_RSET && s->state <= SS_RCPT && s->answered >= s->sent)) {
+			/* a reply to nothing we said (only the QUIT path may see one) */
+			session_finish(s, SE_PROTOCOL, "unexpected reply %d in %s", s->parser.code,
+				       session_state_name(s->state));
+			return;
+		}
+		struct reply_view rv = {s->parser.code, s->parser.enhanced, s->parser.text};
+		session_reply(s, &rv);
+		/* each awaited reply gets its state's full time */
+		if (s->state != SS_DONE)
+			session_arm(s);
+	}
+}
+
+static void
+session_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == SS_QUIT) {
+		session_finish(s, s->quit_end, "no reply to QUIT");
+		return;
+	}
+	if (now_mono_ms() >= s->run->deadline_mono) {
+		session_finish(s, SE_DEADLINE, "deadline reached in %s",
+			       session_state_name(s->state));
+		return;
+	}
+	session_finish(s, s->state == SS_CONNECT ? SE_CONNECT_FAILED : SE_TIMEOUT, "%s",
+		       session_state_label(s->state));
+}
+
+static void
+session_connected_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err != 0) {
+		session_finish(s, SE_CONNECT_FAILED, "connect: %s", strerror(err));
+		return;
+	}
+	/* from now on the write event drains pending output */
+	event_del(s->wev);
+	event_assign(s->wev, s->base, s->fd, EV_WRITE, session_write_cb, s);
+	s->state = SS_BANNER;
+	event_add(s->rev, NULL);
+	session_arm(s);
+}
+
+struct session *
+session_start(struct event_base *base, struct probe_run *run, int port, session_end_fn end,
+	      void *arg)
+{
+	struct session *s = xcalloc(1, sizeof(*s));
+	struct sockaddr_storage ss;
+	socklen_t sl = addr_to_sockaddr(&run->res->addr, port, &ss);
+
+	s->base = base;
+	s->run = run;
+	s->port = port;
+	s->end_fn = end;
+	s->end_arg = arg;
+	s->state = SS_CONNECT;
+	reply_init(&s->parser);
+	s->timer = evtimer_new(base, session_timer_cb, s);
+	s->done_ev = event_new(base, -1, 0, session_done_cb, s);
+	s->fd = socket(run->res->addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0) {
+		s->rev = event_new(base, -1, 0, session_read_cb, s);
+		s->wev = event_new(base, -1, 0, session_write_cb, s);
+		session_finish(s, (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+				   errno == ENOMEM)
+					  ? SE_RESOURCE
+					  : SE_CONNECT_FAILED,
+			       "socket: %s", strerror(errno));
+		return s;
+	}
+	s->rev = event_new(base, s->fd, EV_READ | EV_PERSIST, session_read_cb, s);
+	s->wev = event_new(base, s->fd, EV_WRITE, session_connected_cb, s);
+	run->res->connections++;
+	if (connect(s->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+		int e = errno;
+
+		session_finish(s, e == EAGAIN || e == EADDRNOTAVAIL ? SE_RESOURCE : SE_CONNECT_FAILED,
+			       "connect: %s", strerror(e));
+		return s;
+	}
+	event_add(s->wev, NULL);
+	session_arm(s);
+	return s;
+}
+
+void
+session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	event_free(s->rev);
+	event_free(s->wev);
+	event_free(s->timer);
+	event_free(s->done_ev);
+	free(s->out);
+	free(s);
+}
