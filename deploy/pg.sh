@@ -57,6 +57,6 @@ pg_conninfo() {
 
 # pg_createdb DIR DBNAME: a fresh, empty database.
 pg_createdb() {
-	psql -X -q -h "$1" -U "$(pg_owner)" -d postgres -v ON_ERROR_STOP=1 \
+	PGOPTIONS='-c client_min_messages=warning' psql -X -q -h "$1" -U "$(pg_owner)" -d postgres -v ON_ERROR_STOP=1 \
 		-c "DROP DATABASE IF EXISTS \"$2\" WITH (FORCE)" -c "CREATE DATABASE \"$2\"" >/dev/null
 }
