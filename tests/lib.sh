@@ -52,3 +52,7 @@ bg_cleanup() {
 	for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 }
 trap bg_cleanup EXIT
+
+# A random high port, so copies of a test running in other trees at the same
+# time rarely collide; callers retry with another on a failed bind.
+random_port() { echo $((20000 + RANDOM % 40000)); }
