@@ -115,8 +115,15 @@ ctl_target_parse(const char *spec, int default_port, struct ctl_target *t, const
 	int64_t port = default_port;
 
 	memset(t, 0, sizeof(*t));
-	if (addr_port_parse(spec, default_port, &t->addr, &t->port) == 0)
+	if (addr_port_parse(spec, 1, &t->addr, &t->port) == 0) {
+		struct addr again;
+		int p2;
+
+		/* no port in spec: the default (or each of the configured ports) applies */
+		if (addr_port_parse(spec, 2, &again, &p2) == 0 && p2 == 2 && t->port == 1)
+			t->port = default_port;
 		return 0;
+	}
 	colon = strrchr(spec, ':');
 	if (colon && strchr(spec, ':') == colon) {
 		if (parse_i64(colon + 1, 1, 65535, &port) < 0) {
