@@ -14,6 +14,8 @@ TEST_TMP=$(mktemp -d /tmp/relayaudit-test.XXXXXX)
 chmod 755 "$TEST_TMP"
 export TEST_TMP ROOT
 PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+PG_INITDB_OPTS=--no-sync
+export PG_INITDB_OPTS
 
 cleanup() {
 	pg_stop "$TEST_TMP/pg"
@@ -37,10 +39,11 @@ run_one() {
 	db=t_$(echo "$name" | tr -c 'a-zA-Z0-9_\n' '_')
 	pg_createdb "$TEST_TMP/pg" "$db" || { failed=$((failed + 1)); failures+=("$name: createdb"); return; }
 	log=$TEST_TMP/$name.log
-	echo "== $name"
+	local t0=$SECONDS
 	RELAYAUDIT_DATABASE=$(pg_conninfo "$TEST_TMP/pg" "$db") TEST_DB=$db \
 		timeout --kill-after=10 ${TEST_TIMEOUT:-600} "$@" >"$log" 2>&1
 	rc=$?
+	echo "== $name ($((SECONDS - t0)) s)"
 	grep -E '^(PASS|FAIL|SKIP) ' "$log"
 	p=$(grep -c '^PASS ' "$log")
 	f=$(grep -c '^FAIL ' "$log")
