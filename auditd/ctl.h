@@ -6,6 +6,9 @@
 #ifndef RELAYAUDIT_CTL_H
 #define RELAYAUDIT_CTL_H
 
+#include "addr.h"
+#include "sink.h"
+
 struct config;
 
 int ctl_config(int argc, char **argv);
@@ -17,9 +20,7 @@ struct config *ctl_load_config(const char *path);
 /* The config path relayctl and relayauditd use when none is given. */
 const char *ctl_default_config_path(void);
 
-/* The sink as the config describes it (ctl_sink.c); relayctl probe --sink uses it too. */
-#include "addr.h"
-#include "sink.h"
+/* The sink as the config describes it (ctl_sink.c), for relayctl sink and the daemon. */
 struct ctl_sink_conf {
 	struct sink_params p; /* domains point into the fields below */
 	char **domains;

@@ -39,7 +39,7 @@ confirm_delay(const struct probe_result *res, const struct sink_receipt *r)
 /* The refusal reasons, so a log line names each case the same way. */
 static const char *
 confirm_check(struct probe_result *res, const struct sink_receipt *r, const struct sink_token *t,
-	      struct probe_attempt **out)
+              struct probe_attempt **out)
 {
 	struct probe_attempt *a;
 
@@ -100,7 +100,7 @@ confirm_apply(struct probe_result *res, const struct sink_receipt *r, const char
 			/* The trick that got through, not the first merely accepted. */
 			free(res->trick);
 			res->trick = xasprintf("%s/%s", a->sender ? a->sender : "?",
-					       a->form ? a->form : "?");
+			                       a->form ? a->form : "?");
 			changed |= CONFIRM_RELAY;
 		}
 	}
@@ -174,7 +174,7 @@ confirm_release(struct confirm_item *it, bool expire)
 		confirm_expire(it->res);
 		if (was_accepted)
 			log_info("accepted_not_relayed", "probe=%" PRIu64 " window_ms=%" PRId64,
-				 it->res->probe_id, c->window_ms);
+			         it->res->probe_id, c->window_ms);
 	}
 	TAILQ_REMOVE(&c->held, it, link);
 	c->nheld--;
@@ -241,15 +241,15 @@ confirm_receipt(struct confirm *c, const struct sink_receipt *r)
 		changed = confirm_apply(it->res, r, &why);
 		if (why != NULL)
 			log_warn("receipt_refused", "probe=%" PRIu64 " receipt=%s reason=\"%s\"",
-				 it->res->probe_id, r->id, why);
+			         it->res->probe_id, r->id, why);
 		if (changed & CONFIRM_RELAY)
-			log_info("relay_confirmed", "probe=%" PRIu64 " trick=%s delay_ms=%" PRId64
-				 " receipt=%s", it->res->probe_id, it->res->trick,
-				 it->res->relay_delay_ms, r->id);
+			log_info("relay_confirmed",
+			         "probe=%" PRIu64 " trick=%s delay_ms=%" PRId64 " receipt=%s",
+			         it->res->probe_id, it->res->trick, it->res->relay_delay_ms, r->id);
 		if (changed & CONFIRM_BACKSCATTER)
-			log_info("backscatter_confirmed", "probe=%" PRIu64 " delay_ms=%" PRId64
-				 " receipt=%s", it->res->probe_id, it->res->backscatter_delay_ms,
-				 r->id);
+			log_info("backscatter_confirmed",
+			         "probe=%" PRIu64 " delay_ms=%" PRId64 " receipt=%s",
+			         it->res->probe_id, it->res->backscatter_delay_ms, r->id);
 		if (changed)
 			n++;
 		if (!confirm_waiting(it->res))

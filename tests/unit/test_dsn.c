@@ -9,57 +9,57 @@
 
 /* A Postfix "unknown user" bounce, CRLF line ends as it arrives over SMTP. */
 static const char postfix_bounce[] =
-	"Return-Path: <>\r\n"
-	"Received: by mx.customer.test (Postfix)\r\n"
-	"\tid 3F2A1C0A12; Sun, 22 Nov 2026 19:00:01 +0000 (UTC)\r\n"
-	"Date: Sun, 22 Nov 2026 19:00:01 +0000 (UTC)\r\n"
-	"From: MAILER-DAEMON@mx.customer.test (Mail Delivery System)\r\n"
-	"Subject: Undelivered Mail Returned to Sender\r\n"
-	"To: rt000000000001016d4b5e0a0f3c2a1b@sink.relayaudit.test\r\n"
-	"Auto-Submitted: auto-replied\r\n"
-	"MIME-Version: 1.0\r\n"
-	"Content-Type: multipart/report; report-type=delivery-status;\r\n"
-	"\tboundary=\"" BOUNDARY "\"\r\n"
-	"Content-Transfer-Encoding: 8bit\r\n"
-	"Message-Id: <20261122190001.3F2A1C0A12@mx.customer.test>\r\n"
-	"\r\n"
-	"This is a MIME-encapsulated message.\r\n"
-	"\r\n"
-	"--" BOUNDARY "\r\n"
-	"Content-Description: Notification\r\n"
-	"Content-Type: text/plain; charset=us-ascii\r\n"
-	"\r\n"
-	"This is the mail system at host mx.customer.test.\r\n"
-	"\r\n"
-	"<nosuchuser-x7@mx.customer.test>: unknown user: \"nosuchuser-x7\"\r\n"
-	"\r\n"
-	"--" BOUNDARY "\r\n"
-	"Content-Description: Delivery report\r\n"
-	"Content-Type: message/delivery-status\r\n"
-	"\r\n"
-	"Reporting-MTA: dns; mx.customer.test\r\n"
-	"X-Postfix-Queue-ID: 3F2A1C0A12\r\n"
-	"X-Postfix-Sender: rfc822; rt000000000001016d4b5e0a0f3c2a1b@sink.relayaudit.test\r\n"
-	"Arrival-Date: Sun, 22 Nov 2026 19:00:00 +0000 (UTC)\r\n"
-	"\r\n"
-	"Final-Recipient: rfc822; nosuchuser-x7@mx.customer.test\r\n"
-	"Original-Recipient: rfc822;nosuchuser-x7@mx.customer.test\r\n"
-	"Action: failed\r\n"
-	"Status: 5.1.1\r\n"
-	"Diagnostic-Code: X-Postfix; unknown user: \"nosuchuser-x7\"\r\n"
-	"\r\n"
-	"--" BOUNDARY "\r\n"
-	"Content-Description: Undelivered Message\r\n"
-	"Content-Type: message/rfc822\r\n"
-	"Content-Transfer-Encoding: 8bit\r\n"
-	"\r\n"
-	"Return-Path: <rt000000000001016d4b5e0a0f3c2a1b@sink.relayaudit.test>\r\n"
-	"Subject: relayaudit relay test rt000000000001016d4b5e0a0f3c2a1b\r\n"
-	"Message-Id: <rt000000000001016d4b5e0a0f3c2a1b@relayaudit>\r\n"
-	"\r\n"
-	"This is a relay test.\r\n"
-	"\r\n"
-	"--" BOUNDARY "--\r\n";
+    "Return-Path: <>\r\n"
+    "Received: by mx.customer.test (Postfix)\r\n"
+    "\tid 3F2A1C0A12; Sun, 22 Nov 2026 19:00:01 +0000 (UTC)\r\n"
+    "Date: Sun, 22 Nov 2026 19:00:01 +0000 (UTC)\r\n"
+    "From: MAILER-DAEMON@mx.customer.test (Mail Delivery System)\r\n"
+    "Subject: Undelivered Mail Returned to Sender\r\n"
+    "To: rt000000000001016d4b5e0a0f3c2a1b@sink.relayaudit.test\r\n"
+    "Auto-Submitted: auto-replied\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+    "\tboundary=\"" BOUNDARY "\"\r\n"
+    "Content-Transfer-Encoding: 8bit\r\n"
+    "Message-Id: <20261122190001.3F2A1C0A12@mx.customer.test>\r\n"
+    "\r\n"
+    "This is a MIME-encapsulated message.\r\n"
+    "\r\n"
+    "--" BOUNDARY "\r\n"
+    "Content-Description: Notification\r\n"
+    "Content-Type: text/plain; charset=us-ascii\r\n"
+    "\r\n"
+    "This is the mail system at host mx.customer.test.\r\n"
+    "\r\n"
+    "<nosuchuser-x7@mx.customer.test>: unknown user: \"nosuchuser-x7\"\r\n"
+    "\r\n"
+    "--" BOUNDARY "\r\n"
+    "Content-Description: Delivery report\r\n"
+    "Content-Type: message/delivery-status\r\n"
+    "\r\n"
+    "Reporting-MTA: dns; mx.customer.test\r\n"
+    "X-Postfix-Queue-ID: 3F2A1C0A12\r\n"
+    "X-Postfix-Sender: rfc822; rt000000000001016d4b5e0a0f3c2a1b@sink.relayaudit.test\r\n"
+    "Arrival-Date: Sun, 22 Nov 2026 19:00:00 +0000 (UTC)\r\n"
+    "\r\n"
+    "Final-Recipient: rfc822; nosuchuser-x7@mx.customer.test\r\n"
+    "Original-Recipient: rfc822;nosuchuser-x7@mx.customer.test\r\n"
+    "Action: failed\r\n"
+    "Status: 5.1.1\r\n"
+    "Diagnostic-Code: X-Postfix; unknown user: \"nosuchuser-x7\"\r\n"
+    "\r\n"
+    "--" BOUNDARY "\r\n"
+    "Content-Description: Undelivered Message\r\n"
+    "Content-Type: message/rfc822\r\n"
+    "Content-Transfer-Encoding: 8bit\r\n"
+    "\r\n"
+    "Return-Path: <rt000000000001016d4b5e0a0f3c2a1b@sink.relayaudit.test>\r\n"
+    "Subject: relayaudit relay test rt000000000001016d4b5e0a0f3c2a1b\r\n"
+    "Message-Id: <rt000000000001016d4b5e0a0f3c2a1b@relayaudit>\r\n"
+    "\r\n"
+    "This is a relay test.\r\n"
+    "\r\n"
+    "--" BOUNDARY "--\r\n";
 
 TEST(postfix_bounce_recipient_fields)
 {
@@ -111,31 +111,31 @@ TEST(bare_lf_line_ends)
 
 /* Sendmail-style: several recipients, headers only, no Original-Recipient. */
 static const char sendmail_bounce[] =
-	"From: Mail Delivery Subsystem <MAILER-DAEMON@host.test>\n"
-	"Content-Type: multipart/report; report-type=delivery-status; boundary=abc\n"
-	"\n"
-	"--abc\n"
-	"\n"
-	"The original message was received\n"
-	"--abc\n"
-	"Content-Type: message/delivery-status\n"
-	"\n"
-	"Reporting-MTA: dns; host.test\n"
-	"\n"
-	"Final-Recipient: RFC822; a@host.test\n"
-	"Action: failed\n"
-	"Status: 5.1.1\n"
-	"\n"
-	"Final-Recipient: RFC822; b@host.test\n"
-	"X-Actual-Recipient: rfc822; b@host.test\n"
-	"Action: delayed\n"
-	"Status: 4.4.1\n"
-	"\n"
-	"--abc\n"
-	"Content-Type: text/rfc822-headers\n"
-	"\n"
-	"Subject: hello\n"
-	"--abc--\n";
+    "From: Mail Delivery Subsystem <MAILER-DAEMON@host.test>\n"
+    "Content-Type: multipart/report; report-type=delivery-status; boundary=abc\n"
+    "\n"
+    "--abc\n"
+    "\n"
+    "The original message was received\n"
+    "--abc\n"
+    "Content-Type: message/delivery-status\n"
+    "\n"
+    "Reporting-MTA: dns; host.test\n"
+    "\n"
+    "Final-Recipient: RFC822; a@host.test\n"
+    "Action: failed\n"
+    "Status: 5.1.1\n"
+    "\n"
+    "Final-Recipient: RFC822; b@host.test\n"
+    "X-Actual-Recipient: rfc822; b@host.test\n"
+    "Action: delayed\n"
+    "Status: 4.4.1\n"
+    "\n"
+    "--abc\n"
+    "Content-Type: text/rfc822-headers\n"
+    "\n"
+    "Subject: hello\n"
+    "--abc--\n";
 
 TEST(sendmail_several_recipients_headers_only)
 {
@@ -164,7 +164,7 @@ TEST(plain_message_is_not_a_dsn)
 TEST(report_without_status_part_is_not_a_dsn)
 {
 	const char *m = "Content-Type: multipart/report; boundary=x\n\n--x\nContent-Type: "
-			"text/plain\n\nhi\n--x--\n";
+	                "text/plain\n\nhi\n--x--\n";
 	struct dsn d;
 
 	CHECK_INT(dsn_parse(m, strlen(m), &d), -1);
@@ -173,8 +173,8 @@ TEST(report_without_status_part_is_not_a_dsn)
 TEST(missing_closing_delimiter_still_parses)
 {
 	const char *m = "Content-Type: multipart/report; boundary=\"q\"\n\n--q\n"
-			"Content-Type: message/delivery-status\n\nReporting-MTA: dns; x\n\n"
-			"Final-Recipient: rfc822;z@x\nAction: failed\n";
+	                "Content-Type: message/delivery-status\n\nReporting-MTA: dns; x\n\n"
+	                "Final-Recipient: rfc822;z@x\nAction: failed\n";
 	struct dsn d;
 
 	CHECK_INT(dsn_parse(m, strlen(m), &d), 0);
@@ -185,9 +185,10 @@ TEST(missing_closing_delimiter_still_parses)
 TEST(more_recipients_than_kept_are_flagged)
 {
 	char m[8192];
-	int n = snprintf(m, sizeof(m), "Content-Type: multipart/report; boundary=b\n\n--b\n"
-				       "Content-Type: message/delivery-status\n\n"
-				       "Reporting-MTA: dns; x\n");
+	int n = snprintf(m, sizeof(m),
+	                 "Content-Type: multipart/report; boundary=b\n\n--b\n"
+	                 "Content-Type: message/delivery-status\n\n"
+	                 "Reporting-MTA: dns; x\n");
 	struct dsn d;
 
 	for (int i = 0; i < DSN_MAX_RECIPIENTS + 3; i++)
@@ -201,9 +202,10 @@ TEST(more_recipients_than_kept_are_flagged)
 TEST(overlong_fields_are_truncated_not_overrun)
 {
 	char m[4096];
-	int n = snprintf(m, sizeof(m), "Content-Type: multipart/report; boundary=b\n\n--b\n"
-				       "Content-Type: message/delivery-status\n\n\n"
-				       "Final-Recipient: rfc822; ");
+	int n = snprintf(m, sizeof(m),
+	                 "Content-Type: multipart/report; boundary=b\n\n--b\n"
+	                 "Content-Type: message/delivery-status\n\n\n"
+	                 "Final-Recipient: rfc822; ");
 	struct dsn d;
 
 	memset(m + n, 'a', 1000);
