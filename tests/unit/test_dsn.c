@@ -3,6 +3,7 @@
  * Sendmail really send, and against malformed ones.
  */
 #include "dsn.h"
+#include "sink.h"
 #include "../test.h"
 
 #define BOUNDARY "3F2A1C0A12.1795460400/mx.customer.test"
@@ -217,6 +218,44 @@ TEST(overlong_fields_are_truncated_not_overrun)
 	CHECK(strncmp(d.rcpt[0].final, "aaaa", 4) == 0);
 }
 
+/*
+ * A bounce captured from a real Postfix 3.7 instance by the backscatter
+ * integration test's setup (relayctl sink's excerpt), token minted with the
+ * integration tests' secret.
+ */
+TEST(captured_postfix_bounce_yields_backscatter_token)
+{
+	static const char secret[] = "integration-test-secret-0123456789";
+	char buf[8192];
+	FILE *f = fopen("tests/unit/data/postfix-3.7-bounce.eml", "r");
+	size_t n;
+	struct dsn d;
+	struct token_key k;
+	struct sink_receipt *r;
+	const char *rcpts[1] = {"rt894b98829dab4a8391469e898a40ac@sink.relayaudit.test"};
+
+	CHECK_MSG(f != NULL, "tests/unit/data/postfix-3.7-bounce.eml: cannot open (run from the top)");
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	CHECK_INT(dsn_parse(buf, n, &d), 0);
+	CHECK_STR(d.reporting_mta, "dns; mta-127-0-30-48.test");
+	CHECK_INT(d.nrcpt, 1);
+	CHECK_STR(d.rcpt[0].final, "nx8391469e898a40ac@mta-127-0-30-48.test");
+	CHECK_STR(d.rcpt[0].status, "5.1.1");
+	CHECK(!d.headers_only);
+	token_key_init(&k, secret, strlen(secret));
+	r = sink_receipt_make(&k, "mta-127-0-30-48.test", "", rcpts, 1, buf, n, 512);
+	CHECK(r->dsn && r->bounce);
+	CHECK_INT(r->ntokens, 1);
+	CHECK_INT(r->tokens[0].probe_id, 150957774249387);
+	CHECK_INT(r->tokens[0].attempt, 74);
+	CHECK(r->tokens[0].where & SINK_IN_DSN_ORIGINAL);
+	CHECK(r->tokens[0].where & SINK_IN_RCPT);
+	CHECK_INT(r->forged, 0);
+	sink_receipt_free(r);
+}
+
 int
 main(void)
 {
@@ -230,5 +269,6 @@ main(void)
 	RUN(missing_closing_delimiter_still_parses);
 	RUN(more_recipients_than_kept_are_flagged);
 	RUN(overlong_fields_are_truncated_not_overrun);
+	RUN(captured_postfix_bounce_yields_backscatter_token);
 	return test_summary();
 }
