@@ -47,8 +47,9 @@ struct sink_session {
 	char *mail_from;
 	bool null_sender;
 	char **rcpts;
-	size_t nrcpts;
-	char *msg; /* unstuffed message, '\n' line ends, at most max_message bytes */
+	size_t nrcpts, rcpts_cap;
+	bool overload; /* the sink-wide buffer cap was hit during this message */
+	char *msg;     /* unstuffed message, '\n' line ends, at most max_message bytes */
 	size_t msg_len, msg_cap, msg_size;
 	bool line_start;
 };
@@ -72,6 +73,7 @@ struct sink {
 	struct sink_session_list sessions, dead;
 	struct sink_pending *pending, **pending_tail;
 	size_t active, total;
+	size_t buffered; /* message bytes held by all sessions, against max_buffered */
 	sink_receipt_fn fn;
 	void *arg;
 	int port;
@@ -95,6 +97,7 @@ sink_params_defaults(struct sink_params *p)
 	p->max_errors = 20;
 	p->max_messages = 100;
 	p->max_excerpt = 4096;
+	p->max_buffered = 256 * 1024 * 1024;
 }
 
 static const char *const sink_where_names[] = {
@@ -481,8 +484,10 @@ sink_transaction_reset(struct sink_session *ss)
 		free(ss->rcpts[i]);
 	ss->nrcpts = 0;
 	free(ss->msg);
+	ss->sink->buffered -= ss->msg_cap;
 	ss->msg = NULL;
 	ss->msg_len = ss->msg_cap = ss->msg_size = 0;
+	ss->overload = false;
 }
 
 /* Marks the session closed; the reaper frees it outside any of its callbacks. */
@@ -646,6 +651,10 @@ sink_cmd_rcpt(struct sink_session *ss, const struct sink_cmd *c)
 		sink_reply(ss, "452 4.5.3 Too many recipients");
 		return;
 	}
+	if (ss->nrcpts == ss->rcpts_cap) {
+		ss->rcpts_cap = ss->rcpts_cap ? ss->rcpts_cap * 2 : 8;
+		ss->rcpts = xrealloc(ss->rcpts, ss->rcpts_cap * sizeof(char *));
+	}
 	ss->rcpts[ss->nrcpts++] =
 	    postmaster ? xstrdup(path.local) : xasprintf("%s@%s", path.local, path.domain);
 	ss->state = SS_RCPT;
@@ -743,13 +752,21 @@ sink_message_append(struct sink_session *ss, const char *p, size_t n, bool eol)
 	size_t max = ss->sink->p.max_message, add = n + (eol ? 1 : 0);
 
 	ss->msg_size += add;
-	if (ss->msg_size > max)
-		return; /* keep reading to the dot, then refuse with 552 */
+	if (ss->msg_size > max || ss->overload)
+		return; /* keep reading to the dot, then refuse with 552 or 452 */
 	if (ss->msg_len + add + 1 > ss->msg_cap) {
+		struct sink *s = ss->sink;
 		size_t cap = ss->msg_cap ? ss->msg_cap : 4096;
+
 		while (cap < ss->msg_len + add + 1)
 			cap *= 2;
+		/* Many big messages at once must not exhaust memory: defer some instead. */
+		if (s->buffered - ss->msg_cap + cap > s->p.max_buffered) {
+			ss->overload = true;
+			return;
+		}
 		ss->msg = xrealloc(ss->msg, cap);
+		s->buffered += cap - ss->msg_cap;
 		ss->msg_cap = cap;
 	}
 	memcpy(ss->msg + ss->msg_len, p, n);
@@ -772,6 +789,14 @@ sink_message_done(struct sink_session *ss)
 		         ss->msg_size);
 		sink_transaction_reset(ss);
 		sink_reply(ss, "552 5.3.4 Message size exceeds fixed limit");
+		return;
+	}
+	if (ss->overload) {
+		log_warn("sink_message_deferred", "peer=%s reason=memory buffered=%zu",
+		         ss->peer_str, s->buffered);
+		sink_transaction_reset(ss);
+		/* Temporary: the sender keeps the message and retries, so no proof is lost. */
+		sink_reply(ss, "452 4.3.1 Insufficient system storage, try again later");
 		return;
 	}
 	r = sink_receipt_make(&s->p.key, ss->helo ? ss->helo : "", ss->mail_from,
@@ -970,7 +995,6 @@ sink_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 	ss->peer = peer;
 	ss->peer_port = port;
 	addr_format(&peer, ss->peer_str, sizeof(ss->peer_str));
-	ss->rcpts = xcalloc((size_t)s->p.max_rcpts, sizeof(char *));
 	ss->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	ss->deadline = evtimer_new(s->base, sink_deadline_cb, ss);
 	if (ss->bev == NULL || ss->deadline == NULL)
@@ -1037,7 +1061,8 @@ sink_new(struct event_base *base, const struct sink_params *p, const struct addr
 		return NULL;
 	}
 	if (p->max_rcpts < 1 || p->max_sessions < 1 || p->per_peer < 1 || p->max_line < 64 ||
-	    p->timeout_ms < 1 || p->session_ms < 1 || p->max_errors < 1 || p->max_messages < 1) {
+	    p->timeout_ms < 1 || p->session_ms < 1 || p->max_errors < 1 || p->max_messages < 1 ||
+	    p->max_buffered < 4096) {
 		*why = "sink limits out of range";
 		return NULL;
 	}

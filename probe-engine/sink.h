@@ -32,6 +32,7 @@ struct sink_params {
 	int max_errors;       /* bad commands before 421 */
 	int max_messages;     /* per session */
 	size_t max_excerpt;   /* message bytes kept in a receipt */
+	size_t max_buffered;  /* message bytes held by all sessions together (452 beyond) */
 };
 
 void sink_params_defaults(struct sink_params *p);

@@ -458,6 +458,38 @@ TEST(message_size_limit_refuses_with_552_and_session_goes_on)
 	harness_stop(h);
 }
 
+/* The sink-wide memory cap defers (452) rather than refuses, so a relay retries later. */
+TEST(sink_wide_buffer_cap_defers_with_452)
+{
+	struct sink_params p;
+	struct harness *h;
+	int fd;
+	char line[1002];
+
+	harness_params(&p);
+	p.max_buffered = 4096;
+	h = harness_start(&p);
+	fd = client_ready(h, NULL);
+	client_cmd(fd, "MAIL FROM:<a@b.test>");
+	client_cmd(fd, "RCPT TO:<u@sink.relayaudit.test>");
+	CHECK_INT(client_cmd(fd, "DATA"), 354);
+	memset(line, 'y', 998);
+	memcpy(line + 998, "\r\n", 3);
+	for (int i = 0; i < 6; i++)
+		client_send(fd, line);
+	client_send(fd, ".\r\n");
+	CHECK_INT(client_reply(fd, NULL, 0), 452);
+	/* The memory is given back: a small message fits afterwards. */
+	client_cmd(fd, "MAIL FROM:<a@b.test>");
+	client_cmd(fd, "RCPT TO:<u@sink.relayaudit.test>");
+	client_cmd(fd, "DATA");
+	client_send(fd, "Subject: small\r\n\r\n.\r\n");
+	CHECK_INT(client_reply(fd, NULL, 0), 250);
+	CHECK(harness_wait(h, 1));
+	close(fd);
+	harness_stop(h);
+}
+
 TEST(recipient_limit_answers_452)
 {
 	struct sink_params p;
@@ -793,6 +825,7 @@ main(void)
 	RUN(receipt_lists_verified_tokens_and_where);
 	RUN(forged_token_is_counted_not_reported);
 	RUN(message_size_limit_refuses_with_552_and_session_goes_on);
+	RUN(sink_wide_buffer_cap_defers_with_452);
 	RUN(recipient_limit_answers_452);
 	RUN(overlong_command_line_closes_session);
 	RUN(endless_line_without_newline_is_bounded);
