@@ -370,6 +370,28 @@ TEST(receipts_in_window_release_at_once)
 	event_base_free(p.base);
 }
 
+/* A fast relay delivers while the probe is still running, before its result exists. */
+TEST(receipt_before_result_is_applied_when_result_arrives)
+{
+	struct pen p = {event_base_new(), {0}, 0, {0}};
+	struct confirm *c = confirm_new(p.base, 60000, pen_done, &p);
+	struct sink_receipt *d = delivery(12, 2);
+	struct probe_result *res = result_new(12);
+
+	CHECK_INT(confirm_receipt(c, d), 0);
+	sink_receipt_free(d); /* the pen keeps its own copy of what it needs */
+	res->backscatter = BACKSCATTER_REFUSED;
+	confirm_add(c, res);
+	pen_run(&p, 3000);
+	CHECK_INT(p.ndone, 1);
+	CHECK_INT(p.done[0]->verdict, VERDICT_RELAY_CONFIRMED);
+	CHECK_STR(p.done[0]->trick, "spoof-ip/percent-ip");
+	CHECK(p.done[0]->relay_delay_ms >= 0);
+	result_free(p.done[0]);
+	confirm_free(c);
+	event_base_free(p.base);
+}
+
 TEST(decided_results_pass_straight_through)
 {
 	struct pen p = {event_base_new(), {0}, 0, {0}};
@@ -441,6 +463,7 @@ main(void)
 	RUN(expire_leaves_other_verdicts_alone);
 	RUN(window_passes_without_receipt);
 	RUN(receipts_in_window_release_at_once);
+	RUN(receipt_before_result_is_applied_when_result_arrives);
 	RUN(decided_results_pass_straight_through);
 	RUN(receipt_for_other_probe_leaves_held_result_alone);
 	RUN(free_hands_back_everything_held);
