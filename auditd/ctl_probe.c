@@ -121,6 +121,11 @@ ctl_target_parse(const char *spec, int default_port, struct ctl_target *t, const
 	int64_t port = default_port;
 
 	memset(t, 0, sizeof(*t));
+	/* A bare address takes the default port (0: each of the probe ports). */
+	if (addr_parse(spec, &t->addr) == 0) {
+		t->port = default_port;
+		return 0;
+	}
 	if (addr_port_parse(spec, default_port, &t->addr, &t->port) == 0)
 		return 0;
 	colon = strrchr(spec, ':');

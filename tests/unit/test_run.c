@@ -104,7 +104,7 @@ TEST(first_4xx_waits_for_a_retry)
 	CHECK_INT(r->st[0].retry_at, 1100);
 	r->st[1].state = ATT_DONE; /* others do not matter here */
 	run_unfinished(r, 500, &ready, &next);
-	CHECK_INT(next, 1100);
+	CHECK_INT(next, 1100); /* the latest waiting one */
 	run_free(r);
 }
 
