@@ -3,7 +3,7 @@
 # anything is probed; --file, --exclude, the human summary and exit status.
 . "$(dirname "$0")/../lib.sh"
 PEER=$ROOT/tests/integration/probe_peer.py
-ready=$TEST_TMP/peer-ready
+ready=$TEST_TMP/$SUITE.peer-ready; rm -f "$ready"
 export PEER_LOG=$TEST_TMP/peer.log
 : >"$PEER_LOG"
 bg_start python3 "$PEER" "$ready" closed@127.0.10.60:2525 open@127.0.10.61:2525
