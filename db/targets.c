@@ -4,6 +4,7 @@
  * another node holds (SKIP LOCKED) or has leased (lease_expires > now()).
  */
 #include "targets.h"
+#include "db.h"
 #include "log.h"
 #include "pgarray.h"
 #include "util.h"
@@ -37,7 +38,10 @@ db_log_error(const char *what, PGconn *c, PGresult *r)
 	const char *m = r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(c);
 	char buf[512];
 
-	log_censor(buf, sizeof(buf), m, strlen(m));
+	/* A lost connection is the database thread's to report, once. */
+	if (PQstatus(c) == CONNECTION_BAD)
+		return;
+	db_message_clean(m, buf, sizeof(buf));
 	log_warn("db_error", "query=%s reason=\"%s\"", what, buf);
 }
 
