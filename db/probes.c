@@ -84,7 +84,7 @@ static const char update_targets_sql[] =
 	"                    THEN now() ELSE now() + make_interval(secs => r.next_s) END,"
 	"    sweep_id = CASE WHEN t.sweep_id IS DISTINCT FROM r.sweep THEN t.sweep_id END,"
 	"    updated_at = now()"
-	"   FROM r WHERE t.id = r.id AND t.lease_owner = $1"
+	"   FROM r WHERE t.id = r.id AND t.id = ANY($2::bigint[]) AND t.lease_owner = $1"
 	"  RETURNING r.sweep)"
 	" UPDATE sweeps s SET done = s.done + c.n,"
 	"   finished_at = CASE WHEN s.done + c.n >= s.total THEN coalesce(s.finished_at, now())"
