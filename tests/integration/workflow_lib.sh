@@ -45,18 +45,18 @@ wf_capture() {
 }
 
 wf_config() {
+	local -A over=()
+	local kv line
+	for kv in "$@"; do over[${kv%%=*}]=${kv#*=}; done
 	{
-		echo "node_name = wf-test"
-		echo "secret = workflow-test-secret-0123456789"
-		echo "smarthost = $WF_IP:$CAPTURE_PORT"
-		echo "notify_from = abuse@isp.example"
-		echo "helo_name = relayaudit.isp.example"
-		echo "retest_url = https://isp.example/r/"
-		echo "enforcer_command = ${WF_HOOK:-$ROOT/deploy/enforcers/log-only}"
-		echo "poll_interval = 1s"
-		echo "retry_backoff = 1s"
-		echo "outbox_dir = $TEST_TMP/$SUITE.outbox"
-		local kv
+		for line in "node_name=wf-test" "secret=workflow-test-secret-0123456789" \
+			"smarthost=$WF_IP:${CAPTURE_PORT:-25}" "notify_from=abuse@isp.example" \
+			"helo_name=relayaudit.isp.example" "retest_url=https://isp.example/r/" \
+			"enforcer_command=${WF_HOOK:-$ROOT/deploy/enforcers/log-only}" \
+			"poll_interval=1s" "retry_backoff=1s" "outbox_dir=$TEST_TMP/$SUITE.outbox"; do
+			[ -n "${over[${line%%=*}]+set}" ] && continue
+			echo "${line%%=*} = ${line#*=}"
+		done
 		for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
 	} >"$WF_CONF"
 }
@@ -102,7 +102,8 @@ wf_mail_text() {
 }
 
 wf_applied() {
-	grep -c " applied $1 " "$WF_ENFORCER_LOG" 2>/dev/null || true
+	[ -f "$WF_ENFORCER_LOG" ] || { echo 0; return; }
+	grep -c " applied $1 " "$WF_ENFORCER_LOG" || true
 }
 
 wf_case() { # COLUMN [CASE_ID]: a column of the newest (or the given) case
