@@ -29,7 +29,7 @@ wf_probe relay_confirmed >/dev/null
 wait_for 15 wf_eq "wf_case 'enforcement_error IS NOT NULL'" t
 check_contains case_shows_failing_hook "$(wf_case enforcement_error)" "block failing (attempt 1): exit 1: firewall API busy"
 check_eq failure_in_event_log "$(sql "SELECT count(*) FROM case_events WHERE event = 'enforcer_failed'")" 1
-check_eq action_pending_with_error "$(sql "SELECT state || ' ' || (last_error IS NOT NULL) FROM enforcement_actions")" "pending true"
+check_eq action_retried_with_error "$(sql "SELECT (state IN ('pending', 'running')) || ' ' || (last_error IS NOT NULL) FROM enforcement_actions")" "true true"
 wait_for 20 wf_eq "sql 'SELECT state FROM enforcement_actions'" done
 check_eq hook_retried_until_applied "$(sql "SELECT state || ' ' || attempts FROM enforcement_actions")" "done 3"
 check_eq hook_calls "$(cat "$TEST_TMP/calls") $(wf_applied block)" "3 1"

@@ -67,9 +67,18 @@ wf_start() {
 	BG_PIDS+=("$RUNNER_PID")
 }
 
+# Stops the runner with TERM and checks it exits cleanly (0; sanitizers
+# report leaks and errors through the exit status).
 wf_stop() {
-	[ -n "$RUNNER_PID" ] && { kill "$RUNNER_PID" 2>/dev/null; wait "$RUNNER_PID" 2>/dev/null; }
+	local rc
+	[ -n "$RUNNER_PID" ] || return 0
+	kill "$RUNNER_PID" 2>/dev/null
+	wait "$RUNNER_PID" 2>/dev/null
+	rc=$?
 	RUNNER_PID=
+	WF_STOPS=$((${WF_STOPS:-0} + 1))
+	check_eq "runner_stops_cleanly_$WF_STOPS" "$rc" 0
+	[ "$rc" = 0 ] || tail -20 "$TEST_TMP/$SUITE.runner.log"
 }
 
 wf_kill9() {
