@@ -8,6 +8,7 @@
 #define RELAYAUDIT_DAEMON_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 struct config;
 struct event_base;
@@ -37,6 +38,8 @@ struct role_ops {
 	void (*stop)(struct daemon *d);
 };
 
+/* Checks what the roles need beyond the option table; prints problems, returns their count. */
+int daemon_check(const struct config *cfg, FILE *out);
 /* Runs relayauditd with an already loaded configuration; returns the exit status. */
 int daemon_run(struct config *cfg, const char *config_path);
 

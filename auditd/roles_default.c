@@ -6,18 +6,6 @@
 #include "roles.h"
 #include "log.h"
 
-/* ---- api (delete when the API role lands) ---- */
-int
-api_role_start(const struct config *cfg, const char *conninfo)
-{
-	log_warn("role_not_built", "role=api");
-	return 0;
-}
-void
-api_role_stop(void)
-{
-}
-
 /* ---- sink (delete when the sink role lands) ---- */
 int
 sink_role_start(struct event_base *base, const struct config *cfg, const char *conninfo)

@@ -127,5 +127,7 @@ const char *config_origin(const struct config *cfg, enum config_key key);
 void config_print(const struct config *cfg, FILE *out);
 /* The option table as a Markdown table, for the README. */
 void config_print_reference(FILE *out);
+/* A relayaudit.conf with every option commented out at its default (deploy/relayaudit.conf.example). */
+void config_print_example(FILE *out);
 
 #endif

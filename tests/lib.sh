@@ -52,3 +52,13 @@ bg_cleanup() {
 	for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 }
 trap bg_cleanup EXIT
+
+# new_database NAME: an extra empty database beside the test's own (same
+# throwaway cluster); prints its conninfo.
+new_database() {
+	local name=${TEST_DB:-t}_$1
+	local admin=${RELAYAUDIT_DATABASE/dbname=$TEST_DB/dbname=postgres}
+	PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 "$admin" \
+		-c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" -c "CREATE DATABASE \"$name\"" >/dev/null || return 1
+	echo "${RELAYAUDIT_DATABASE/dbname=$TEST_DB/dbname=$name}"
+}

@@ -1,0 +1,147 @@
+#!/bin/bash
+# relaysim on its own, spoken to by a tiny bash SMTP client: every behaviour
+# answers as documented in tests/sim/README.md, forwarding reaches only the
+# loopback sink, and bad specs are refused.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/sim_lib.sh"
+
+P=2525
+N=127.0.20
+name_of() { echo "sim-${1//./-}.relaysim.test"; }
+
+sim_start main --greylist-secs 1 --errors 3 --tarpit-ms 1000 --pregreet-ms 500 \
+	--sink $N.19:$P \
+	$N.1:$P=open $N.2:$P=closed $N.3:$P=datareject $N.4:$P=drop $N.5:$P=percent \
+	$N.6:$P=greylist $N.7:$P=greylist-open $N.8:$P=tarpit $N.9:$P=banner-reject \
+	$N.10:$P=errors421 $N.11:$P=drop-mid $N.12:$P=garbage $N.13:$P=endless \
+	$N.14:$P=hugereply $N.15:$P=split $N.16:$P=noehlo $N.17:$P=auth $N.18:$P=pregreet \
+	$N.19:$P=mailbox $N.20:$P=open $N.21:$P=drop-once $N.22:$P=defer $N.23:$P=datareject-cmd \
+	$N.24:$P=split-open $N.25:$P=tempfail \
+	|| { fail start "relaysim did not start"; exit 1; }
+pass "prints ready once every listener is bound"
+
+out=$(smtp_talk $N.1 $P "EHLO t" "MAIL FROM:<probe@outside.test>" "RCPT TO:<rt1@sink.test>" DATA QUIT)
+check_eq "open accepts a foreign recipient and the message" "$(cut -c1-3 <<<"$out" | tr '\n' ' ')" "220 250 250 250 354 250 221 "
+
+out=$(smtp_talk $N.2 $P "EHLO t" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>" \
+	"RCPT TO:<postmaster@$(name_of $N.2)>" "RCPT TO:<nobody@[$N.2]>")
+check_eq "closed refuses relaying with 554 5.7.1" "$(sed -n 4p <<<"$out" | cut -c1-9)" "554 5.7.1"
+check_eq "closed accepts its own postmaster" "$(reply_code "$out" 5)" 250
+check_eq "closed refuses unknown local users with 550 5.1.1" "$(sed -n 6p <<<"$out" | cut -c1-9)" "550 5.1.1"
+
+out=$(smtp_talk $N.3 $P "EHLO t" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>" DATA)
+check_eq "datareject accepts RCPT and DATA, refuses after the dot" "$(cut -c1-3 <<<"$out" | tr '\n' ' ')" "220 250 250 250 354 554 "
+
+out=$(smtp_talk $N.23 $P "EHLO t" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>" DATA)
+check_eq "datareject-cmd refuses the DATA command" "$(cut -c1-3 <<<"$out" | tr '\n' ' ')" "220 250 250 250 554 "
+
+out=$(smtp_talk $N.4 $P "EHLO t" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>" DATA)
+check_eq "drop accepts through end of data" "$(cut -c1-3 <<<"$out" | tr '\n' ' ')" "220 250 250 250 354 250 "
+
+out=$(smtp_talk $N.5 $P "EHLO t" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>" \
+	"RCPT TO:<rt2%sink.test@[$N.5]>" "RCPT TO:<rt3%sink.test@$(name_of $N.5)>" \
+	'RCPT TO:<"rt4%sink.test">' "RCPT TO:<@[$N.5]:rt5@sink.test>" "RCPT TO:<sink.test!rt6@[$N.5]>")
+check_eq "percent relays only the percent hack" "$(sed -n '4,9p' <<<"$out" | cut -c1-3 | tr '\n' ' ')" "554 250 250 554 554 554 "
+
+out=$(smtp_talk $N.6 $P "EHLO t" "MAIL FROM:<g@outside.test>" "RCPT TO:<rt1@sink.test>" "RCPT TO:<rt1@sink.test>")
+check_eq "greylist defers a new triplet with 450 4.7.1" "$(sed -n 4p <<<"$out" | cut -c1-9)" "450 4.7.1"
+check_eq "greylist defers an early retry" "$(reply_code "$out" 5)" 450
+sleep 1.2 # the greylisting delay itself is what is under test
+out=$(smtp_talk $N.6 $P "EHLO t" "MAIL FROM:<g@outside.test>" "RCPT TO:<rt1@sink.test>" "RCPT TO:<rt9@sink.test>")
+check_eq "greylist refuses a retried triplet as closed" "$(sed -n 4p <<<"$out" | cut -c1-9)" "554 5.7.1"
+check_eq "greylist still defers another triplet" "$(reply_code "$out" 5)" 450
+
+smtp_talk $N.7 $P "EHLO t" "MAIL FROM:<g@outside.test>" "RCPT TO:<rt1@sink.test>" >/dev/null
+sleep 1.2
+out=$(smtp_talk $N.7 $P "EHLO t" "MAIL FROM:<g@outside.test>" "RCPT TO:<rt1@sink.test>")
+check_eq "greylist-open accepts a retried triplet" "$(reply_code "$out" 4)" 250
+
+out=$(smtp_talk $N.22 $P "EHLO t" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>")
+check_eq "defer answers 454 4.7.1" "$(sed -n 4p <<<"$out" | cut -c1-9)" "454 4.7.1"
+out=$(smtp_talk $N.25 $P "EHLO t" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>")
+check_eq "tempfail answers 451 4.3.0" "$(sed -n 4p <<<"$out" | cut -c1-9)" "451 4.3.0"
+
+# Tarpit: in 2.5 s at most three bytes of the greeting arrive.
+got=$(timeout 2.5 bash -c "exec 3<>/dev/tcp/$N.8/$P; cat <&3" | wc -c)
+if [ "$got" -ge 1 ] && [ "$got" -le 3 ]; then pass "tarpit writes one byte per second"
+else fail "tarpit writes one byte per second" "got $got bytes in 2.5 s, want 1..3"; fi
+
+out=$(smtp_talk $N.9 $P "EHLO t" QUIT)
+check_eq "banner-reject greets with 554, answers 503, lets QUIT go" "$(cut -c1-3 <<<"$out" | tr '\n' ' ')" "554 503 221 "
+
+out=$(smtp_talk $N.10 $P "EHLO t" "MAIL FROM:<>" "RCPT TO:<a@x.test>" "RCPT TO:<b@x.test>" \
+	"RCPT TO:<c@x.test>" "RCPT TO:<d@x.test>" NOOP)
+check_eq "errors421 says 421 after three refusals and closes" "$(sed -n '4,8p' <<<"$out" | cut -c1-3 | tr '\n' ' ')" "554 554 554 421 EOF "
+
+out=$(smtp_talk $N.11 $P "EHLO t" "MAIL FROM:<>")
+check_eq "drop-mid closes at MAIL" "$(sed -n 3p <<<"$out")" EOF
+out=$(smtp_talk $N.21 $P "EHLO t" "MAIL FROM:<>")
+check_eq "drop-once closes at MAIL on the first connection" "$(sed -n 3p <<<"$out")" EOF
+out=$(smtp_talk $N.21 $P "EHLO t" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>")
+check_eq "drop-once behaves as closed afterwards" "$(sed -n '3,4p' <<<"$out" | cut -c1-3 | tr '\n' ' ')" "250 554 "
+
+got=$(timeout 2 bash -c "exec 3<>/dev/tcp/$N.12/$P; printf 'EHLO t\r\nMAIL FROM:<>\r\n' >&3; cat <&3" | tail -n +2 | tr -d '\r\0')
+if [ -n "$got" ] && ! grep -qaE '^[0-9]{3}' <<<"$got"; then pass "garbage answers with noise and no reply code"
+else fail "garbage answers with noise and no reply code" "got '${got:0:80}'"; fi
+
+timeout 5 bash -c "exec 3<>/dev/tcp/$N.13/$P; printf 'EHLO t\r\n' >&3; cat <&3" | tail -n +2 | head -c 2000000 >"$TEST_TMP/endless"
+got="$(wc -c <"$TEST_TMP/endless") $(head -c 4 "$TEST_TMP/endless") $(tr -d A <"$TEST_TMP/endless" | wc -c)"
+check_eq "endless sends 2 MB without a line end" "$got" "2000000 250- 4"
+
+got=$(timeout 5 bash -c "exec 3<>/dev/tcp/$N.14/$P; printf 'EHLO t\r\n' >&3; head -c 4000000 <&3" | grep -c '^250-')
+if [ "$got" -ge 90000 ]; then pass "hugereply sends a multi-line reply of megabytes"
+else fail "hugereply sends a multi-line reply of megabytes" "got $got continuation lines, want >= 90000"; fi
+
+out=$(smtp_talk $N.15 $P "EHLO t" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>" QUIT)
+check_eq "split answers like closed" "$(cut -c1-3 <<<"$out" | tr '\n' ' ')" "220 250 250 554 221 "
+out=$(smtp_talk $N.24 $P "EHLO t" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>" QUIT)
+check_eq "split-open answers like open" "$(cut -c1-3 <<<"$out" | tr '\n' ' ')" "220 250 250 250 221 "
+
+out=$(smtp_talk $N.16 $P "EHLO t" "HELO t" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>")
+check_eq "noehlo refuses EHLO with 502, HELO works" "$(cut -c1-3 <<<"$out" | tr '\n' ' ')" "220 502 250 250 554 "
+
+got=$(timeout 3 bash -c "exec 3<>/dev/tcp/$N.17/$P; printf 'EHLO t\r\nMAIL FROM:<>\r\nRCPT TO:<rt1@sink.test>\r\nQUIT\r\n' >&3; cat <&3" | tr -d '\r')
+check_contains "auth advertises AUTH" "$got" "250-AUTH PLAIN LOGIN"
+check_eq "auth answers 530 5.7.0 to MAIL and RCPT" "$(grep -c '^530 5.7.0' <<<"$got")" 2
+
+start=$(date +%s%N)
+out=$(smtp_talk $N.18 $P "EHLO t")
+ms=$((($(date +%s%N) - start) / 1000000))
+check_eq "pregreet serves a client that waits for the final line" "$(cut -c1-3 <<<"$out" | tr '\n' ' ')" "220 250 "
+if [ $ms -ge 450 ]; then pass "pregreet pauses before the final greeting line"
+else fail "pregreet pauses before the final greeting line" "got ${ms} ms, want >= 450"; fi
+got=$(timeout 3 bash -c "exec 3<>/dev/tcp/$N.18/$P; IFS= read -r l <&3; printf 'EHLO early\r\n' >&3; cat <&3" | wc -c)
+check_eq "pregreet drops a client that speaks early" "$got" 0
+
+got=$(timeout 3 bash -c "exec 3<>/dev/tcp/$N.2/$P; IFS= read -r l <&3; head -c 3000 /dev/zero | tr '\0' x >&3; cat <&3" | cut -c1-9)
+check_eq "an over-long command line gets 500 and the connection closes" "$got" "500 5.5.0"
+
+# Forwarding: the open listener relays to --sink, here the same process's mailbox.
+out=$(smtp_talk $N.20 $P "EHLO fwd.test" "MAIL FROM:<probe@outside.test>" "RCPT TO:<rtfwd%sink.test@[$N.20]>" DATA)
+check_eq "open queues the message for the sink" "$(reply_code "$out" 6)" 250
+wait_for 10 grep -q 'event=sim_message.*rtfwd' "$TEST_TMP/main.err"
+line=$(grep 'event=sim_message.*rtfwd' "$TEST_TMP/main.err" | head -1)
+check_contains "the forwarded message reaches the sink" "$line" 'rcpts="rtfwd@sink.test"'
+check_contains "the forwarded message carries a Received: line" "$line" "Received: from fwd.test (127.0.0.1 [127.0.0.1])|?by $(name_of $N.20) (relaysim)"
+check_contains "the forwarded message keeps its headers" "$line" "Subject: relaysim test"
+
+if sim_stop main; then pass "exits cleanly on SIGTERM"; else fail "exits cleanly on SIGTERM" "exit status $?"; fi
+
+# A range of listeners: 1024 of them, every one answering.
+sim_start farm 127.0.24.0/22:$P=closed || fail "farm starts" "no ready"
+ok=0
+for a in 127.0.24.0 127.0.25.77 127.0.27.255; do
+	[ "$(smtp_talk $a $P QUIT | head -1 | cut -c1-3)" = 220 ] && ok=$((ok + 1))
+done
+check_eq "a /22 range gives 1024 answering listeners" "$ok" 3
+sim_stop farm
+
+if "$RELAYSIM" --sink 192.0.2.1:25 $N.30:$P=open >/dev/null 2>&1; then
+	fail "refuses a non-loopback sink" "exit status 0"
+else pass "refuses a non-loopback sink"; fi
+if "$RELAYSIM" 192.0.2.1:$P=open >/dev/null 2>&1; then
+	fail "refuses a non-loopback listener" "exit status 0"
+else pass "refuses a non-loopback listener"; fi
+if "$RELAYSIM" $N.30:$P=nonsense >/dev/null 2>&1; then
+	fail "refuses an unknown behaviour" "exit status 0"
+else pass "refuses an unknown behaviour"; fi

@@ -1,0 +1,345 @@
+/*
+ * relaysim's command line: parses listener specs (single addresses or whole
+ * loopback ranges), binds them all, prints "ready" and runs until SIGTERM.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "log.h"
+#include "sim.h"
+#include "util.h"
+
+#define SIM_MAX_LISTENERS 65536
+#define SIM_FD_RESERVE 64
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: relaysim [options] SPEC... | --file FILE\n"
+		   "  SPEC is ADDR:PORT=BEHAVIOUR, CIDR:PORT=BEHAVIOUR ([V6]:PORT, [V6/N]:PORT);\n"
+		   "  every address must be loopback.\n"
+		   "options:\n"
+		   "  --sink ADDR:PORT      forward mail accepted by 'open' listeners there (loopback)\n"
+		   "  --greylist-secs N     greylisting delay (default 2)\n"
+		   "  --errors N            refusals before errors421 says 421 (default 3)\n"
+		   "  --pregreet-ms N       pause before the final greeting line (default 800)\n"
+		   "  --split-us N          gap between bytes for split (default 300)\n"
+		   "  --tarpit-ms N         gap between bytes for tarpit (default 1000)\n"
+		   "  --idle-secs N         client idle timeout (default 60)\n"
+		   "  --max-size BYTES      message size limit (default 1048576)\n"
+		   "  --file FILE           read specs, one per line (# comments)\n"
+		   "  --verbose             log every session\n"
+		   "behaviours:\n");
+	sim_behaviour_list(f);
+}
+
+/* "a.b.c.d[/n]:port" or "[v6[/n]]:port" -> range and port. */
+static int
+spec_parse_where(char *s, struct cidr *range, int *port)
+{
+	char *host = s, *portstr;
+	const char *why = NULL;
+	int64_t p;
+
+	if (*s == '[') {
+		char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':')
+			return -1;
+		*close = '\0';
+		host = s + 1;
+		portstr = close + 2;
+	} else {
+		char *colon = strrchr(s, ':');
+		if (colon == NULL)
+			return -1;
+		*colon = '\0';
+		portstr = colon + 1;
+	}
+	if (parse_i64(portstr, 1, 65535, &p) != 0)
+		return -1;
+	*port = (int)p;
+	if (strchr(host, '/') != NULL)
+		return cidr_parse(host, range, &why);
+	if (addr_parse(host, &range->base) != 0)
+		return -1;
+	range->prefix = range->base.family == AF_INET ? 32 : 128;
+	return 0;
+}
+
+static void
+listener_name(struct sim_listener *l)
+{
+	char a[ADDR_STRLEN];
+
+	addr_format(&l->addr, a, sizeof(a));
+	addr_literal(&l->addr, l->literal, sizeof(l->literal));
+	for (char *c = a; *c; c++)
+		if (*c == '.' || *c == ':')
+			*c = '-';
+	snprintf(l->name, sizeof(l->name), "sim-%s.relaysim.test", a);
+}
+
+static void
+spec_add(struct sim *sim, const char *spec, size_t *cap)
+{
+	char buf[256];
+	struct cidr range;
+	int port;
+	char *eq;
+	const struct sim_behaviour *b;
+	struct addr last;
+	uint64_t n;
+
+	if (snprintf(buf, sizeof(buf), "%s", spec) >= (int)sizeof(buf) ||
+	    (eq = strchr(buf, '=')) == NULL)
+		fatal("bad spec '%s': want ADDR:PORT=BEHAVIOUR", spec);
+	*eq = '\0';
+	if ((b = sim_behaviour_find(eq + 1)) == NULL)
+		fatal("bad spec '%s': unknown behaviour '%s' (relaysim --help lists them)", spec,
+		      eq + 1);
+	if (spec_parse_where(buf, &range, &port) != 0)
+		fatal("bad spec '%s': want ADDR:PORT or CIDR:PORT", spec);
+	n = cidr_size(&range);
+	if (n > SIM_MAX_LISTENERS || sim->nlisteners + n > SIM_MAX_LISTENERS)
+		fatal("bad spec '%s': more than %d listeners", spec, SIM_MAX_LISTENERS);
+	cidr_nth(&range, n - 1, &last);
+	if (!addr_is_loopback(&range.base) || !addr_is_loopback(&last))
+		fatal("bad spec '%s': relaysim listens on loopback addresses only", spec);
+	if (sim->nlisteners + n > *cap) {
+		while (sim->nlisteners + n > *cap)
+			*cap = *cap ? *cap * 2 : 64;
+		sim->listeners = xrealloc(sim->listeners, *cap * sizeof(*sim->listeners));
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		struct sim_listener *l = &sim->listeners[sim->nlisteners++];
+		memset(l, 0, sizeof(*l));
+		l->sim = sim;
+		cidr_nth(&range, i, &l->addr);
+		l->port = port;
+		l->b = b;
+		listener_name(l);
+	}
+}
+
+static void
+spec_file(struct sim *sim, const char *path, size_t *cap)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	char line[512];
+	int lines = 0;
+
+	if (f == NULL)
+		fatal("cannot open %s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL && lines++ < SIM_MAX_LISTENERS) {
+		char *p = line + strspn(line, " \t");
+		p[strcspn(p, "\r\n#")] = '\0';
+		for (size_t n = strlen(p); n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'); n--)
+			p[n - 1] = '\0';
+		if (*p)
+			spec_add(sim, p, cap);
+	}
+	if (f != stdin)
+		fclose(f);
+}
+
+static void
+accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+	  void *arg)
+{
+	sim_session_start(arg, fd, sa);
+}
+
+/* EMFILE and friends: log and keep serving; the listener retries on the next event. */
+static void
+accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct sim_listener *l = arg;
+
+	log_warn("sim_accept_error", "listener=%s error=%s", l->literal,
+		 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	event_base_loopexit(arg, NULL);
+}
+
+static int
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur > 1 << 24 ? 1 << 24 : (int)rl.rlim_cur;
+}
+
+static int
+opt_int(const char *name, const char *s, int64_t min, int64_t max)
+{
+	int64_t v;
+
+	if (parse_i64(s, min, max, &v) != 0)
+		fatal("bad %s '%s': want %lld..%lld", name, s, (long long)min, (long long)max);
+	return (int)v;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"sink", required_argument, NULL, 's'},
+		{"greylist-secs", required_argument, NULL, 'g'},
+		{"errors", required_argument, NULL, 'e'},
+		{"pregreet-ms", required_argument, NULL, 'p'},
+		{"split-us", required_argument, NULL, 'S'},
+		{"tarpit-ms", required_argument, NULL, 'T'},
+		{"idle-secs", required_argument, NULL, 'i'},
+		{"max-size", required_argument, NULL, 'm'},
+		{"file", required_argument, NULL, 'f'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct sim sim = {0};
+	size_t cap = 0;
+	const char *sink = NULL;
+	struct addr sink_addr;
+	int sink_port = 0, c, nofile;
+
+	sim.opts = (struct sim_opts){
+		.greylist_secs = 2,
+		.errors = 3,
+		.pregreet_ms = 800,
+		.split_us = 300,
+		.tarpit_ms = 1000,
+		.idle_secs = 60,
+		.max_size = 1 << 20,
+		.max_rcpts = 100,
+	};
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			sink = optarg;
+			break;
+		case 'g':
+			sim.opts.greylist_secs = opt_int("--greylist-secs", optarg, 0, 86400);
+			break;
+		case 'e':
+			sim.opts.errors = opt_int("--errors", optarg, 1, 1000);
+			break;
+		case 'p':
+			sim.opts.pregreet_ms = opt_int("--pregreet-ms", optarg, 1, 600000);
+			break;
+		case 'S':
+			sim.opts.split_us = opt_int("--split-us", optarg, 1, 1000000);
+			break;
+		case 'T':
+			sim.opts.tarpit_ms = opt_int("--tarpit-ms", optarg, 1, 600000);
+			break;
+		case 'i':
+			sim.opts.idle_secs = opt_int("--idle-secs", optarg, 1, 86400);
+			break;
+		case 'm':
+			sim.opts.max_size = (size_t)opt_int("--max-size", optarg, 1024, 64 << 20);
+			break;
+		case 'f':
+			spec_file(&sim, optarg, &cap);
+			break;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		spec_add(&sim, argv[i], &cap);
+	if (sim.nlisteners == 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (sink != NULL) {
+		if (addr_port_parse(sink, 25, &sink_addr, &sink_port) != 0)
+			fatal("bad --sink '%s': want ADDR:PORT", sink);
+		if (!addr_is_loopback(&sink_addr))
+			fatal("bad --sink '%s': relaysim forwards to loopback addresses only", sink);
+	}
+
+	nofile = raise_nofile();
+	if ((int64_t)sim.nlisteners + SIM_FD_RESERVE + 16 > nofile)
+		fatal("%zu listeners need more than RLIMIT_NOFILE=%d descriptors", sim.nlisteners,
+		      nofile);
+	sim.opts.max_sessions = nofile - (int)sim.nlisteners - SIM_FD_RESERVE;
+	signal(SIGPIPE, SIG_IGN);
+
+	struct event_config *cfg = event_config_new();
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	sim.base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (sim.base == NULL)
+		fatal("event_base_new failed");
+	sim.grey = sim_greylist_new(sim.opts.greylist_secs);
+	if (sink != NULL)
+		sim.fwd = sim_forward_new(sim.base, &sink_addr, sink_port, "relaysim.test");
+
+	for (size_t i = 0; i < sim.nlisteners; i++) {
+		struct sim_listener *l = &sim.listeners[i];
+		struct sockaddr_storage ss;
+		socklen_t len = addr_to_sockaddr(&l->addr, l->port, &ss);
+		l->lev = evconnlistener_new_bind(sim.base, accept_cb, l,
+						 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+							 LEV_OPT_CLOSE_ON_EXEC,
+						 128, (struct sockaddr *)&ss, (int)len);
+		if (l->lev == NULL)
+			fatal("cannot listen on %s:%d: %s", l->literal, l->port, strerror(errno));
+		evconnlistener_set_error_cb(l->lev, accept_error_cb);
+	}
+
+	struct event *sigterm = evsignal_new(sim.base, SIGTERM, signal_cb, sim.base);
+	struct event *sigint = evsignal_new(sim.base, SIGINT, signal_cb, sim.base);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+
+	log_info("sim_ready", "listeners=%zu max_sessions=%d sink=%s", sim.nlisteners,
+		 sim.opts.max_sessions, sink ? sink : "none");
+	printf("ready\n");
+	fflush(stdout);
+
+	event_base_dispatch(sim.base);
+
+	uint64_t sent = 0, failed = 0;
+	if (sim.fwd)
+		sim_forward_stats(sim.fwd, &sent, &failed);
+	log_info("sim_stop", "sessions_total=%llu forwarded=%llu forward_failed=%llu",
+		 (unsigned long long)sim.accepted_total, (unsigned long long)sent,
+		 (unsigned long long)failed);
+	sim_session_free_all(&sim);
+	sim_forward_free(sim.fwd);
+	for (size_t i = 0; i < sim.nlisteners; i++)
+		evconnlistener_free(sim.listeners[i].lev);
+	free(sim.listeners);
+	sim_greylist_free(sim.grey);
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(sim.base);
+	return 0;
+}

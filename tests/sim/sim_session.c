@@ -1,0 +1,814 @@
+/*
+ * One simulated SMTP server session: reads bounded command lines, answers per
+ * the listener's behaviour row, and writes replies normally, trickled (tarpit,
+ * split), as noise, or as an endless stream.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "sim.h"
+#include "util.h"
+
+#define SESSION_MAX_LINE 2048          /* command line, and a DATA line */
+#define SESSION_STREAM_CHUNK 16384     /* endless/hugereply refill */
+#define SESSION_STREAM_MAX (32u << 20) /* give up streaming after this many bytes */
+#define SESSION_ARG_MAX 510
+
+enum session_state {
+	SS_GREETING, /* pregreet: final greeting line not yet sent */
+	SS_COMMAND,
+	SS_DATA,
+	SS_REJECTED, /* after a 554 greeting */
+	SS_STREAMING,
+	SS_CLOSING, /* close once the output has drained */
+	SS_DEAD,
+};
+
+struct sim_session {
+	struct sim_session *next, *prev;
+	struct sim *sim;
+	struct sim_listener *l;
+	struct bufferevent *bev;
+	struct addr peer;
+	char peer_str[ADDR_STRLEN];
+	enum session_state state;
+	const struct sim_behaviour *b;
+	bool drop_at_mail;
+
+	char helo[128];
+	bool have_mail;
+	char mail_from[SIM_ADDR_MAX];
+	char **rcpts; /* normalised recipients of the transaction */
+	size_t nrcpt;
+	struct evbuffer *msg;
+	size_t msg_bytes;
+	bool msg_too_big;
+	int errors;
+
+	struct evbuffer *slow; /* bytes still to trickle out */
+	struct event *slow_ev;
+	struct event *greet_ev;
+	size_t streamed;
+	bool greeted; /* the final greeting line has been queued */
+};
+
+static void session_write_cb(struct bufferevent *bev, void *arg);
+static void session_kill(struct sim_session *s, const char *why);
+
+static void
+session_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_session *s = arg;
+	struct sim *sim = s->sim;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		sim->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	sim->nsessions--;
+	if (s->bev)
+		bufferevent_free(s->bev);
+	if (s->slow_ev)
+		event_free(s->slow_ev);
+	if (s->greet_ev)
+		event_free(s->greet_ev);
+	if (s->slow)
+		evbuffer_free(s->slow);
+	if (s->msg)
+		evbuffer_free(s->msg);
+	for (size_t i = 0; i < s->nrcpt; i++)
+		free(s->rcpts[i]);
+	free(s->rcpts);
+	free(s);
+}
+
+/* Never frees inside a callback of the session's own bufferevent: defers to the loop. */
+static void
+session_kill(struct sim_session *s, const char *why)
+{
+	static const struct timeval now = {0, 0};
+
+	if (s->state == SS_DEAD)
+		return;
+	log_debug("sim_session_end", "listener=%s peer=%s why=%s", s->l->literal, s->peer_str, why);
+	s->state = SS_DEAD;
+	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	if (s->slow_ev)
+		event_del(s->slow_ev);
+	if (s->greet_ev)
+		event_del(s->greet_ev);
+	if (event_base_once(s->sim->base, -1, EV_TIMEOUT, session_free_cb, s, &now) != 0)
+		fatal("event_base_once failed");
+}
+
+static bool
+session_output_idle(struct sim_session *s)
+{
+	return (s->slow == NULL || evbuffer_get_length(s->slow) == 0) &&
+	       evbuffer_get_length(bufferevent_get_output(s->bev)) == 0;
+}
+
+static void
+session_close_after_output(struct sim_session *s)
+{
+	if (s->state == SS_DEAD)
+		return;
+	s->state = SS_CLOSING;
+	bufferevent_disable(s->bev, EV_READ);
+	if (session_output_idle(s))
+		session_kill(s, "closed");
+}
+
+static void
+session_slow_arm(struct sim_session *s)
+{
+	struct timeval tv;
+	int64_t us = s->b->output == OUT_TARPIT ? (int64_t)s->sim->opts.tarpit_ms * 1000
+						 : s->sim->opts.split_us;
+
+	tv.tv_sec = us / 1000000;
+	tv.tv_usec = us % 1000000;
+	event_add(s->slow_ev, &tv);
+}
+
+/* Trickle: one byte per tick, each its own write and (TCP_NODELAY) its own segment. */
+static void
+session_slow_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_session *s = arg;
+	char c;
+
+	if (s->state == SS_DEAD || evbuffer_remove(s->slow, &c, 1) != 1)
+		return;
+	bufferevent_write(s->bev, &c, 1);
+	if (evbuffer_get_length(s->slow) > 0)
+		session_slow_arm(s);
+}
+
+/* Bytes of noise with no reply code in them: digits are never produced. */
+static void
+session_garbage(struct sim_session *s, size_t len)
+{
+	static const char noise[] = "\x00\x01\x1b[2J\xff\xfe#?!~ZQXJ\x7f\x80\x9b<>{}|";
+	unsigned char rnd[256];
+	char out[300];
+	size_t n = len < sizeof(rnd) ? len : sizeof(rnd);
+
+	random_bytes(rnd, n);
+	for (size_t i = 0; i < n; i++)
+		out[i] = noise[rnd[i] % (sizeof(noise) - 1)];
+	out[n++] = '\r';
+	out[n++] = '\n';
+	bufferevent_write(s->bev, out, n);
+}
+
+/* Writes raw reply bytes through the behaviour's output mode. */
+static void
+session_send(struct sim_session *s, const char *buf, size_t len)
+{
+	if (s->state == SS_DEAD)
+		return;
+	switch (s->b->output) {
+	case OUT_NORMAL:
+		bufferevent_write(s->bev, buf, len);
+		break;
+	case OUT_GARBAGE:
+		if (!s->greeted)
+			bufferevent_write(s->bev, buf, len); /* the greeting stays readable */
+		else
+			session_garbage(s, len + 20);
+		break;
+	case OUT_TARPIT:
+	case OUT_SPLIT: {
+		bool idle = evbuffer_get_length(s->slow) == 0;
+		evbuffer_add(s->slow, buf, len);
+		if (idle && !event_pending(s->slow_ev, EV_TIMEOUT, NULL))
+			session_slow_arm(s);
+		break;
+	}
+	}
+}
+
+static void
+session_reply(struct sim_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One reply line; a 4xx/5xx counts towards the error limit. */
+static void
+session_reply(struct sim_session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 3)
+		n = (int)sizeof(line) - 3;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	if ((line[0] == '4' || line[0] == '5') && line[3] == ' ')
+		s->errors++;
+	session_send(s, line, (size_t)n);
+}
+
+static void
+session_reset_transaction(struct sim_session *s)
+{
+	s->have_mail = false;
+	s->mail_from[0] = '\0';
+	for (size_t i = 0; i < s->nrcpt; i++)
+		free(s->rcpts[i]);
+	s->nrcpt = 0;
+	if (s->msg)
+		evbuffer_drain(s->msg, evbuffer_get_length(s->msg));
+	s->msg_bytes = 0;
+	s->msg_too_big = false;
+}
+
+/* ---- streaming replies (endless line, huge multi-line reply) ---- */
+
+static void
+session_stream_refill(struct sim_session *s)
+{
+	char chunk[SESSION_STREAM_CHUNK];
+	size_t n = 0;
+
+	if (s->streamed >= SESSION_STREAM_MAX) {
+		if (s->b->ehlo == EHLO_HUGE)
+			bufferevent_write(s->bev, "250 HUGE\r\n", 10);
+		session_close_after_output(s);
+		return;
+	}
+	if (s->b->ehlo == EHLO_ENDLESS) {
+		memset(chunk, 'A', sizeof(chunk));
+		n = sizeof(chunk);
+	} else {
+		while (n + 64 < sizeof(chunk)) {
+			int w = snprintf(chunk + n, sizeof(chunk) - n,
+					 "250-X-RELAYSIM-HUGE-REPLY-LINE %010zu\r\n", s->streamed + n);
+			if (w < 0)
+				break;
+			n += (size_t)w;
+		}
+	}
+	s->streamed += n;
+	bufferevent_write(s->bev, chunk, n);
+}
+
+static void
+session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct sim_session *s = arg;
+
+	if (s->state == SS_STREAMING)
+		session_stream_refill(s);
+	else if (s->state == SS_CLOSING && session_output_idle(s))
+		session_kill(s, "closed");
+}
+
+/* ---- commands ---- */
+
+static void
+cmd_ehlo(struct sim_session *s, const char *arg)
+{
+	const struct sim_listener *l = s->l;
+
+	snprintf(s->helo, sizeof(s->helo), "%s", *arg ? arg : "unknown");
+	session_reset_transaction(s);
+	switch (s->b->ehlo) {
+	case EHLO_REFUSED:
+		s->helo[0] = '\0';
+		session_reply(s, "502 5.5.2 Error: command not recognized");
+		return;
+	case EHLO_ENDLESS:
+		bufferevent_write(s->bev, "250-", 4);
+		s->state = SS_STREAMING;
+		session_stream_refill(s);
+		return;
+	case EHLO_HUGE:
+		s->state = SS_STREAMING;
+		session_stream_refill(s);
+		return;
+	case EHLO_NORMAL:
+		break;
+	}
+	char buf[512];
+	int n = snprintf(buf, sizeof(buf),
+			 "250-%s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n%s250-8BITMIME\r\n"
+			 "250 ENHANCEDSTATUSCODES\r\n",
+			 l->name, s->sim->opts.max_size,
+			 s->b->relay == RELAY_AUTH ? "250-AUTH PLAIN LOGIN\r\n" : "");
+	if (n > 0 && (size_t)n < sizeof(buf))
+		session_send(s, buf, (size_t)n);
+}
+
+static void
+cmd_helo(struct sim_session *s, const char *arg)
+{
+	snprintf(s->helo, sizeof(s->helo), "%s", *arg ? arg : "unknown");
+	session_reset_transaction(s);
+	session_reply(s, "250 %s", s->l->name);
+}
+
+/* "FROM:<x> params" / "TO:<x> params" -> the part after the colon, or NULL. */
+static const char *
+cmd_path_arg(const char *arg, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (strncasecmp(arg, prefix, n) != 0)
+		return NULL;
+	arg += n;
+	while (*arg == ' ')
+		arg++;
+	return *arg ? arg : NULL;
+}
+
+static void
+cmd_mail(struct sim_session *s, const char *arg)
+{
+	const char *path = cmd_path_arg(arg, "FROM:");
+
+	if (s->drop_at_mail) {
+		session_kill(s, "drop_at_mail");
+		return;
+	}
+	if (s->b->relay == RELAY_AUTH) {
+		session_reply(s, "530 5.7.0 Authentication required");
+		return;
+	}
+	if (s->have_mail) {
+		session_reply(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if (path == NULL) {
+		session_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		return;
+	}
+	size_t len = strcspn(path, " ");
+	snprintf(s->mail_from, sizeof(s->mail_from), "%.*s", (int)len, path);
+	s->have_mail = true;
+	session_reply(s, "250 2.1.0 Ok");
+}
+
+static void
+rcpt_refuse_local(struct sim_session *s, const struct sim_rcpt *r, bool *ok)
+{
+	if (strcasecmp(r->local, "postmaster") == 0 || strcasecmp(r->local, "abuse") == 0)
+		*ok = true;
+	else
+		session_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown",
+			      r->final);
+}
+
+/* The relay policy for a recipient that is not one of ours. */
+static void
+rcpt_relay_policy(struct sim_session *s, const char *path, const struct sim_rcpt *r, bool *ok)
+{
+	enum sim_relay relay = s->b->relay;
+	int plen = (int)strcspn(path, " ");
+
+	if (plen > 200)
+		plen = 200;
+
+	if (relay == RELAY_GREYLIST || relay == RELAY_GREYLIST_OPEN) {
+		char key[3 * SIM_ADDR_MAX];
+		int n = snprintf(key, sizeof(key), "%s|%s|%s|%s", s->l->literal, s->peer_str,
+				 s->mail_from, path);
+		if (n < 0 || (size_t)n >= sizeof(key))
+			n = (int)sizeof(key) - 1;
+		if (!sim_greylist_pass(s->sim->grey, key, (size_t)n, now_mono_ms())) {
+			session_reply(s, "450 4.7.1 %.*s: Recipient address rejected: "
+					 "Greylisted, try again in %d seconds",
+				      plen, path, s->sim->opts.greylist_secs);
+			return;
+		}
+		relay = relay == RELAY_GREYLIST ? RELAY_CLOSED : RELAY_OPEN;
+	}
+	switch (relay) {
+	case RELAY_OPEN:
+		*ok = true;
+		return;
+	case RELAY_PERCENT:
+		if (r->kind == RCPT_KIND_PERCENT) {
+			*ok = true;
+			return;
+		}
+		break;
+	case RELAY_DEFER:
+		session_reply(s, "454 4.7.1 %.*s: Relay access denied", plen, path);
+		return;
+	case RELAY_TEMPFAIL:
+		session_reply(s, "451 4.3.0 %.*s: Temporary lookup failure", plen, path);
+		return;
+	case RELAY_AUTH:
+		session_reply(s, "530 5.7.0 Authentication required");
+		return;
+	case RELAY_CLOSED:
+	case RELAY_GREYLIST:
+	case RELAY_GREYLIST_OPEN:
+		break;
+	}
+	session_reply(s, "554 5.7.1 %.*s: Relay access denied", plen, path);
+}
+
+static void
+cmd_rcpt(struct sim_session *s, const char *arg)
+{
+	const char *path = cmd_path_arg(arg, "TO:");
+	struct sim_rcpt r;
+	bool ok = false;
+
+	if (s->b->relay == RELAY_AUTH) {
+		session_reply(s, "530 5.7.0 Authentication required");
+		return;
+	}
+	if (!s->have_mail) {
+		session_reply(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (path == NULL) {
+		session_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return;
+	}
+	if (s->nrcpt >= s->sim->opts.max_rcpts) {
+		session_reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	sim_rcpt_parse(path, s->l->name, s->l->literal, &r);
+	if (r.kind == RCPT_KIND_INVALID) {
+		session_reply(s, "501 5.1.3 Bad recipient address syntax");
+		return;
+	}
+	if (r.kind == RCPT_KIND_LOCAL && s->b->relay != RELAY_OPEN)
+		rcpt_refuse_local(s, &r, &ok);
+	else
+		rcpt_relay_policy(s, path, &r, &ok);
+	if (!ok)
+		return;
+	s->rcpts = xrealloc(s->rcpts, (s->nrcpt + 1) * sizeof(*s->rcpts));
+	s->rcpts[s->nrcpt++] = xstrdup(r.final);
+	session_reply(s, "250 2.1.5 Ok");
+}
+
+static void
+cmd_data(struct sim_session *s, const char *arg)
+{
+	if (!s->have_mail) {
+		session_reply(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->nrcpt == 0) {
+		session_reply(s, "554 5.5.1 Error: no valid recipients");
+		return;
+	}
+	if (s->b->data == DATA_REJECT_CMD) {
+		session_reply(s, "554 5.7.1 Error: message refused");
+		return;
+	}
+	if (s->msg == NULL)
+		s->msg = evbuffer_new();
+	s->state = SS_DATA;
+	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void
+cmd_rset(struct sim_session *s, const char *arg)
+{
+	session_reset_transaction(s);
+	session_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+cmd_noop(struct sim_session *s, const char *arg)
+{
+	session_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+cmd_quit(struct sim_session *s, const char *arg)
+{
+	session_reply(s, "221 2.0.0 Bye");
+	session_close_after_output(s);
+}
+
+static void
+cmd_vrfy(struct sim_session *s, const char *arg)
+{
+	session_reply(s, "252 2.0.0 Cannot VRFY user");
+}
+
+static void
+cmd_auth(struct sim_session *s, const char *arg)
+{
+	session_reply(s, "535 5.7.8 Error: authentication failed");
+}
+
+static void
+cmd_starttls(struct sim_session *s, const char *arg)
+{
+	session_reply(s, "454 4.7.0 TLS not available");
+}
+
+static const struct {
+	const char *verb;
+	void (*fn)(struct sim_session *s, const char *arg);
+} commands[] = {
+	{"EHLO", cmd_ehlo}, {"HELO", cmd_helo}, {"MAIL", cmd_mail},         {"RCPT", cmd_rcpt},
+	{"DATA", cmd_data}, {"RSET", cmd_rset}, {"NOOP", cmd_noop},         {"QUIT", cmd_quit},
+	{"VRFY", cmd_vrfy}, {"AUTH", cmd_auth}, {"STARTTLS", cmd_starttls},
+};
+
+static void
+session_command(struct sim_session *s, char *line)
+{
+	char *arg = line + strcspn(line, " ");
+
+	if (*arg)
+		*arg++ = '\0';
+	if (s->b->error_limit && s->errors >= s->sim->opts.errors) {
+		session_reply(s, "421 4.7.0 %s Error: too many errors", s->l->name);
+		session_close_after_output(s);
+		return;
+	}
+	if (s->state == SS_REJECTED) {
+		if (strcasecmp(line, "QUIT") == 0)
+			cmd_quit(s, arg);
+		else
+			session_reply(s, "503 5.5.1 Error: no SMTP service here");
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
+		if (strcasecmp(line, commands[i].verb) == 0) {
+			commands[i].fn(s, arg);
+			return;
+		}
+	}
+	session_reply(s, "502 5.5.2 Error: command not recognized");
+}
+
+/* ---- message data ---- */
+
+/* For the mailbox behaviour: one log line per message, each header line censored. */
+static void
+session_log_message(struct sim_session *s)
+{
+	char rcpts[1024] = "", hdr[2048] = "", c[512];
+	size_t rl = 0, hl = 0;
+
+	for (size_t i = 0; i < s->nrcpt && rl + 2 < sizeof(rcpts); i++) {
+		int n = snprintf(rcpts + rl, sizeof(rcpts) - rl, "%s%s", i ? "," : "", s->rcpts[i]);
+		if (n < 0 || (size_t)n >= sizeof(rcpts) - rl)
+			break;
+		rl += (size_t)n;
+	}
+	/* Header lines up to the blank line, joined with '|'. */
+	for (int i = 0; i < 40; i++) {
+		size_t len;
+		char *line = evbuffer_readln(s->msg, &len, EVBUFFER_EOL_CRLF);
+		if (line == NULL || len == 0) {
+			free(line);
+			break;
+		}
+		log_censor(c, sizeof(c), line, len);
+		free(line);
+		int n = snprintf(hdr + hl, sizeof(hdr) - hl, "%s%s", i ? "|" : "", c);
+		if (n < 0 || (size_t)n >= sizeof(hdr) - hl)
+			break;
+		hl += (size_t)n;
+	}
+	log_censor(c, sizeof(c), s->mail_from, strlen(s->mail_from));
+	log_info("sim_message", "listener=%s peer=%s from=\"%s\" rcpts=\"%s\" headers=\"%s\"",
+		 s->l->literal, s->peer_str, c, rcpts, hdr);
+}
+
+static void
+session_end_of_data(struct sim_session *s)
+{
+	struct sim *sim = s->sim;
+
+	s->state = SS_COMMAND;
+	if (s->msg_too_big) {
+		session_reply(s, "552 5.3.4 Error: message file too big");
+	} else if (s->b->data == DATA_REJECT_EOD) {
+		session_reply(s, "554 5.7.1 Error: message content rejected");
+	} else if (s->b->data == DATA_LOG) {
+		session_log_message(s);
+		session_reply(s, "250 2.0.0 Ok: delivered");
+	} else if (s->b->data == DATA_ACCEPT && sim->fwd != NULL) {
+		struct evbuffer *body = evbuffer_new();
+		char date[64];
+		time_t t = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+		evbuffer_add_printf(body,
+				    "Received: from %s (%s [%s])\r\n\tby %s (relaysim) with ESMTP;"
+				    " %s\r\n",
+				    s->helo[0] ? s->helo : "unknown", s->peer_str, s->peer_str,
+				    s->l->name, date);
+		evbuffer_add_buffer(body, s->msg);
+		if (sim_forward_submit(sim->fwd, s->mail_from, s->rcpts, s->nrcpt, body) == 0)
+			session_reply(s, "250 2.0.0 Ok: queued");
+		else
+			session_reply(s, "451 4.3.0 Error: queue full, try again later");
+	} else {
+		session_reply(s, "250 2.0.0 Ok: queued");
+	}
+	session_reset_transaction(s);
+}
+
+static void
+session_data_line(struct sim_session *s, const char *line, size_t len)
+{
+	if (len == 1 && line[0] == '.') {
+		session_end_of_data(s);
+		return;
+	}
+	s->msg_bytes += len + 2;
+	if (s->msg_bytes > s->sim->opts.max_size) {
+		s->msg_too_big = true;
+		return;
+	}
+	evbuffer_add(s->msg, line, len);
+	evbuffer_add(s->msg, "\r\n", 2);
+}
+
+/* ---- input ---- */
+
+static void
+session_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct sim_session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	if (s->state == SS_GREETING) {
+		log_info("sim_pregreet", "listener=%s peer=%s", s->l->literal, s->peer_str);
+		session_kill(s, "pregreet");
+		return;
+	}
+	/* Bounded: at most this many lines per wake-up, so one client cannot starve others. */
+	for (int i = 0; i < 256; i++) {
+		if (s->state != SS_COMMAND && s->state != SS_DATA && s->state != SS_REJECTED) {
+			evbuffer_drain(in, evbuffer_get_length(in));
+			return;
+		}
+		size_t len;
+		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
+		if (line == NULL) {
+			if (evbuffer_get_length(in) > SESSION_MAX_LINE) {
+				session_reply(s, "500 5.5.0 Error: line too long");
+				session_close_after_output(s);
+			}
+			return;
+		}
+		if (len > SESSION_MAX_LINE) {
+			free(line);
+			session_reply(s, "500 5.5.0 Error: line too long");
+			session_close_after_output(s);
+			return;
+		}
+		if (s->state == SS_DATA)
+			session_data_line(s, line, len);
+		else
+			session_command(s, line);
+		free(line);
+	}
+	/* More lines waiting: come back through the loop. */
+	bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void
+session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct sim_session *s = arg;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (s->state == SS_COMMAND || s->state == SS_DATA) {
+			bufferevent_write(bev, "421 4.4.2 Error: timeout exceeded\r\n", 35);
+			bufferevent_set_timeouts(bev, NULL, NULL);
+			session_close_after_output(s);
+		} else {
+			session_kill(s, "timeout");
+		}
+		return;
+	}
+	session_kill(s, what & BEV_EVENT_EOF ? "eof" : "error");
+}
+
+/* ---- greeting ---- */
+
+static void
+session_greet_final_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_session *s = arg;
+
+	if (s->state != SS_GREETING)
+		return;
+	s->state = SS_COMMAND;
+	session_reply(s, "220 %s ESMTP relaysim", s->l->name);
+	s->greeted = true;
+}
+
+static void
+session_greet(struct sim_session *s)
+{
+	struct sim_listener *l = s->l;
+
+	switch (s->b->greet) {
+	case GREET_NORMAL:
+		s->state = SS_COMMAND;
+		session_reply(s, "220 %s ESMTP relaysim", l->name);
+		s->greeted = true;
+		break;
+	case GREET_REJECT:
+		s->state = SS_REJECTED;
+		session_reply(s, "554 5.7.1 %s relaysim: no SMTP service for you", l->name);
+		break;
+	case GREET_PREGREET: {
+		struct timeval tv = {s->sim->opts.pregreet_ms / 1000,
+				     (s->sim->opts.pregreet_ms % 1000) * 1000};
+		s->state = SS_GREETING;
+		session_send(s, "220-", 4);
+		session_send(s, l->name, strlen(l->name));
+		session_send(s, " relaysim: please wait for the final greeting line\r\n", 52);
+		s->greet_ev = evtimer_new(s->sim->base, session_greet_final_cb, s);
+		evtimer_add(s->greet_ev, &tv);
+		break;
+	}
+	}
+}
+
+void
+sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
+{
+	struct sim *sim = l->sim;
+	struct sim_session *s;
+	struct timeval idle = {sim->opts.idle_secs, 0};
+	int one = 1, port;
+
+	if (sim->nsessions >= sim->opts.max_sessions) {
+		log_warn("sim_session_refused", "listener=%s why=max_sessions", l->literal);
+		close(fd);
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->sim = sim;
+	s->l = l;
+	s->b = l->b;
+	l->connections++;
+	sim->accepted_total++;
+	s->drop_at_mail = s->b->drop == DROP_AT_MAIL ||
+			  (s->b->drop == DROP_AT_MAIL_FIRST && l->connections == 1);
+	if (addr_from_sockaddr(peer, &s->peer, &port) == 0)
+		addr_format(&s->peer, s->peer_str, sizeof(s->peer_str));
+	else
+		snprintf(s->peer_str, sizeof(s->peer_str), "unknown");
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->bev = bufferevent_socket_new(sim->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		close(fd);
+		free(s);
+		return;
+	}
+	if (s->b->output == OUT_TARPIT || s->b->output == OUT_SPLIT) {
+		s->slow = evbuffer_new();
+		s->slow_ev = evtimer_new(sim->base, session_slow_cb, s);
+	}
+	s->next = sim->sessions;
+	if (sim->sessions)
+		sim->sessions->prev = s;
+	sim->sessions = s;
+	sim->nsessions++;
+	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
+	bufferevent_set_timeouts(s->bev, &idle, &idle);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	log_debug("sim_session_start", "listener=%s peer=%s behaviour=%s", l->literal, s->peer_str,
+		  s->b->name);
+	session_greet(s);
+}
+
+void
+sim_session_free_all(struct sim *sim)
+{
+	while (sim->sessions)
+		session_free_cb(-1, 0, sim->sessions);
+}
