@@ -17,6 +17,7 @@ int ctl_probe(int argc, char **argv);
 int ctl_sink(int argc, char **argv);
 int ctl_sweep(int argc, char **argv);
 int ctl_status(int argc, char **argv);
+int ctl_workflow(int argc, char **argv);
 
 /* Loads -c FILE (or the default search) into a new config; NULL after printing errors. */
 struct config *ctl_load_config(const char *path);

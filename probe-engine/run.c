@@ -302,8 +302,6 @@ run_set_conn(struct probe_run *r, enum probe_verdict v, enum probe_stage stage, 
 
 	r->conn_verdict = v;
 	r->conn_stage = stage;
-	char *copy = reason ? xstrdup(reason) : NULL; /* reason may be r->conn_reason itself */
-
 	free(r->conn_reason);
 	r->conn_reason = copy;
 }
