@@ -6,7 +6,14 @@
 . "$(dirname "$0")/daemon_lib.sh"
 . "$ROOT/deploy/pg.sh"
 cd "$TEST_TMP" || exit 1
-PGDIR=${RELAYAUDIT_TEST_PGHOST:?tests/run.sh sets it}
+# Its own cluster: stopping the suite's shared one would break the tests
+# that tests/run.sh runs beside this one.
+PGDIR=$TEST_TMP/pgrestart-pg
+pg_start "$PGDIR" || { fail "pg_start" "could not start a private PostgreSQL"; exit 1; }
+trap 'bg_cleanup; pg_stop "$PGDIR"' EXIT
+pg_createdb "$PGDIR" pgrestart || { fail "createdb" "could not create the database"; exit 1; }
+RELAYAUDIT_DATABASE=$(pg_conninfo "$PGDIR" pgrestart)
+export RELAYAUDIT_DATABASE
 daemon_migrate || { fail "migrate" "relayctl migrate failed"; exit 1; }
 N=3000
 LOG=$TEST_TMP/pgrestart.log
