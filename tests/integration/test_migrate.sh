@@ -95,6 +95,8 @@ RELAYAUDIT_DATABASE=$DB2 "$RELAYCTL" migrate >"$TEST_TMP/m2.out" 2>&1 &
 p2=$!
 wait_for 10 test "$(lock_waiters)" = 2
 check_eq "concurrent_migrations_wait_for_the_lock" "$(lock_waiters)" 2
+check_eq "waiting_migrations_name_themselves_in_pg_stat_activity" \
+	"$(psql -X -t -A "$DB2" -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'relayctl' AND wait_event_type = 'Lock'")" 2
 echo "SELECT pg_advisory_unlock(1919249505);" >&7
 exec 7>&-
 wait $p1; r1=$?
