@@ -8,6 +8,7 @@
 #include "paths.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +116,13 @@ db_message_clean(const char *msg, char *buf, size_t len)
 PGconn *
 db_connect(const char *conninfo)
 {
-	PGconn *conn = PQconnectdb(conninfo);
+	/*
+	 * Keywords before dbname are defaults the conninfo may override: a bounded
+	 * connect, and the program's name in pg_stat_activity.
+	 */
+	const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+	const char *const vals[] = {"15", program_invocation_short_name, conninfo, NULL};
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
 	char msg[512], *shown;
 
 	if (conn != NULL && PQstatus(conn) == CONNECTION_OK) {

@@ -12,6 +12,12 @@ check_eq "make_install_exits_0" "$rc" 0
 for f in bin/relayctl bin/relayauditd etc/relayaudit.conf.example share/relayaudit/migrations/001_schema.sql; do
 	if [ -f "$PREFIX/$f" ]; then pass "installs_$(basename "$f")"; else fail "installs_$(basename "$f")" "$PREFIX/$f missing"; fi
 done
+for f in "$ROOT"/deploy/enforcers/*; do
+	[ -f "$f" ] || continue
+	n=$(basename "$f")
+	if [ -x "$PREFIX/share/relayaudit/enforcers/$n" ]; then pass "installs_enforcer_$n"; else fail "installs_enforcer_$n" "$PREFIX/share/relayaudit/enforcers/$n missing or not executable"; fi
+done
+check_eq "installed_example_is_not_world_readable" "$(stat -c %a "$PREFIX/etc/relayaudit.conf.example")" 640
 cd / || exit 1
 out=$("$PREFIX/bin/relayctl" config check -c "$PREFIX/etc/relayaudit.conf.example" 2>&1); rc=$?
 check_eq "installed_relayctl_checks_the_installed_example" "$rc" 0
