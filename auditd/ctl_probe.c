@@ -36,9 +36,10 @@ struct ctl_probe {
 	struct ctl_target *targets;
 	size_t ntargets, tcap;
 	/*
-	 * Results by target order. Without hold, each is printed as soon as every
-	 * earlier one has been (so output order is stable and memory stays small);
-	 * with hold (a later confirmation stage), all wait for ctl_probe_print().
+	 * Results by target order. Without hold each is printed the moment it
+	 * arrives (completion order: a slow early target must not make thousands
+	 * of finished results wait in memory); with hold (a later confirmation
+	 * stage) all wait for ctl_probe_print(), which prints in target order.
 	 */
 	struct probe_result **results;
 	size_t nresults, nslots, next_print;
@@ -268,11 +269,11 @@ ctl_probe_emit(struct ctl_probe *c, struct probe_result *r)
 	probe_result_free(r);
 }
 
-/* Prints what is due in target order: everything when all is done or held no more. */
+/* Prints the held results in target order. */
 static void
-ctl_probe_flush(struct ctl_probe *c, bool all)
+ctl_probe_flush(struct ctl_probe *c)
 {
-	while (c->next_print < c->nslots && (all || c->results[c->next_print] != NULL)) {
+	while (c->next_print < c->nslots) {
 		struct probe_result *r = c->results[c->next_print];
 
 		c->results[c->next_print++] = NULL;
@@ -293,17 +294,19 @@ ctl_probe_done(struct probe_result *res, void *arg)
 		res->transcript = NULL;
 		res->transcript_len = 0;
 	}
-	c->results[order] = res;
 	c->nresults++;
-	if (!c->hold)
-		ctl_probe_flush(c, false);
+	if (!c->hold) {
+		ctl_probe_emit(c, res);
+		return;
+	}
+	c->results[order] = res;
 }
 
 /* Prints every result not yet printed, in target order, and the summary; the exit status. */
 static int
 ctl_probe_print(struct ctl_probe *c)
 {
-	ctl_probe_flush(c, true);
+	ctl_probe_flush(c);
 	if (!c->json) {
 		printf("%zu probe%s:", c->nresults, c->nresults == 1 ? "" : "s");
 		for (int v = 0; v < VERDICT__COUNT; v++) {
