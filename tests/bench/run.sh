@@ -8,14 +8,14 @@
 #   2. memory: 10,240 tarpit targets (two simulators, 127.1/127.2 on another
 #      port) with 10,000 probes in flight: peak RSS.
 #
-# Environment: BENCH_PORT (587), BENCH_CONCURRENCY (2000), BENCH_NMAP=0 to skip
+# Environment: BENCH_PORT (587), BENCH_CONCURRENCY (1000), BENCH_NMAP=0 to skip
 # nmap, BENCH_SKIP_RSS=1 to skip part 2. Only loopback addresses are used.
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 PORT=${BENCH_PORT:-587}
 RSS_PORT=$((PORT + 1))
-CONC=${BENCH_CONCURRENCY:-2000}
+CONC=${BENCH_CONCURRENCY:-1000}
 TMP=$(mktemp -d /tmp/relayaudit-bench.XXXXXX)
 PIDS=()
 cleanup() {
@@ -41,35 +41,54 @@ sim() { # name args...: start relaysim, wait for "ready" (bounded)
 	exit 1
 }
 stat_of() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" "$2" | tail -1; }
+# CPU seconds (user + system) a running process has used so far
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 echo "== throughput: 4096 closed + 4096 open targets on port $PORT, concurrency $CONC"
 sim farm 127.1.0.0/20:$PORT=closed 127.2.0.0/20:$PORT=open
+farm_pid=${PIDS[-1]}
 for net in 1 2; do
 	for b in $(seq 0 15); do for c in $(seq 0 255); do echo "127.$net.$b.$c:$PORT"; done; done
 done >"$TMP/targets"
-bin/relayctl probe --rate 0 --per-net 0 --concurrency "$CONC" --timeout 30s --deadline 120s \
+sim0=$(cpu_of "$farm_pid")
+/usr/bin/time -f "cpu %U %S" -o "$TMP/ours.time" \
+	bin/relayctl probe --rate 0 --per-net 0 --concurrency "$CONC" --timeout 30s --deadline 120s \
 	--stats --file "$TMP/targets" >"$TMP/summary" 2>"$TMP/stats"
+sim1=$(cpu_of "$farm_pid")
+ours_cpu=$(awk '/^cpu/ {print $2 + $3}' "$TMP/ours.time")
+ours_sim=$(echo "$sim1 - $sim0" | bc -l)
 tail -1 "$TMP/summary"
 grep '^stats' "$TMP/stats"
 ours=$(stat_of targets_per_s "$TMP/stats")
 echo "relayaudit: $(stat_of targets "$TMP/stats") targets in $(stat_of elapsed_s "$TMP/stats") s:" \
 	"$ours targets/s, $(stat_of attempts_per_s "$TMP/stats") attempts/s," \
 	"peak in-flight $(stat_of peak_in_flight "$TMP/stats"), peak RSS $(($(stat_of peak_rss_kb "$TMP/stats") / 1024)) MB"
+printf 'relayaudit CPU: %.2f s prober + %.2f s simulator = %.2f ms per target\n' "$ours_cpu" "$ours_sim" \
+	"$(echo "($ours_cpu + $ours_sim) * 1000 / 8192" | bc -l)"
 
 if [ "${BENCH_NMAP:-1}" != 0 ] && command -v nmap >/dev/null; then
 	echo "== nmap -n -Pn -p $PORT --script smtp-open-relay on the same farm"
 	start=$(date +%s.%N)
-	nmap -n -Pn -p "$PORT" --script smtp-open-relay -oN "$TMP/nmap.txt" \
+	sim0=$(cpu_of "$farm_pid")
+	/usr/bin/time -f "cpu %U %S" -o "$TMP/nmap.time" nmap -n -Pn -p "$PORT" --script smtp-open-relay -oN "$TMP/nmap.txt" \
 		127.1.0.0/20 127.2.0.0/20 >/dev/null 2>"$TMP/nmap.err"
 	end=$(date +%s.%N)
+	sim1=$(cpu_of "$farm_pid")
+	nmap_cpu=$(awk '/^cpu/ {print $2 + $3}' "$TMP/nmap.time")
+	nmap_sim=$(echo "$sim1 - $sim0" | bc -l)
 	secs=$(echo "$end - $start" | bc -l)
 	relays=$(grep -c "Server is an open relay" "$TMP/nmap.txt")
 	notrelay=$(grep -c "doesn't seem to be an open relay" "$TMP/nmap.txt")
 	theirs=$(echo "8192 / $secs" | bc -l)
 	printf 'nmap: 8192 targets in %.1f s: %.1f targets/s (%d reported open relay, %d not)\n' \
 		"$secs" "$theirs" "$relays" "$notrelay"
-	printf 'ratio: relayaudit %.1f targets/s / nmap %.1f targets/s = %.2fx\n' "$ours" "$theirs" \
+	printf 'nmap CPU: %.2f s nmap + %.2f s simulator = %.2f ms per target\n' "$nmap_cpu" "$nmap_sim" \
+		"$(echo "($nmap_cpu + $nmap_sim) * 1000 / 8192" | bc -l)"
+	printf 'ratio: relayaudit %.1f targets/s / nmap %.1f targets/s = %.2fx (wall clock)\n' "$ours" "$theirs" \
 		"$(echo "$ours / $theirs" | bc -l)"
+	printf 'ratio by CPU per target (prober + simulator): %.2fx\n' \
+		"$(echo "($nmap_cpu + $nmap_sim) / ($ours_cpu + $ours_sim)" | bc -l)"
+	echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 else
 	echo "== nmap skipped"
 fi
