@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define CTL_PROBE_MAX_TARGETS 1000000
@@ -33,11 +34,20 @@ struct ctl_target {
 };
 
 struct ctl_probe {
-	bool json, transcript;
+	bool json, transcript, stats;
 	struct ctl_target *targets;
 	size_t ntargets, tcap;
-	struct probe_result **results; /* indexed by target order */
-	size_t nresults;
+	/*
+	 * Results by target order. Without hold each is printed the moment it
+	 * arrives (completion order: a slow early target must not make thousands
+	 * of finished results wait in memory); with hold (a later confirmation
+	 * stage) all wait for ctl_probe_print(), which prints in target order.
+	 */
+	struct probe_result **results;
+	size_t nresults, nslots, next_print;
+	bool hold;
+	size_t counts[VERDICT__COUNT];
+	bool found;
 	struct cidr exclude[CTL_PROBE_MAX_EXCLUDE];
 	size_t nexclude;
 	int ports[16];
@@ -69,6 +79,7 @@ ctl_probe_usage(const char *why)
 		"  --no-backscatter    skip the backscatter attempt\n"
 		"  --json              one JSON object per target per line\n"
 		"  --transcript        include the transcript in --json output\n"
+		"  --stats             print throughput, peak in-flight and peak RSS to stderr\n"
 		"  -c FILE             config file\n"
 		"exit status: 0 no relay found, 1 relay found, 2 bad usage\n");
 	return 2;
@@ -215,41 +226,6 @@ ctl_probe_read_file(struct ctl_probe *c, const char *path, int default_port)
 	return rc;
 }
 
-static void
-ctl_probe_store(struct probe_result *res, void *arg)
-{
-	struct ctl_probe *c = arg;
-	size_t order = (size_t)(uintptr_t)res->user;
-
-	c->results[order] = res;
-	c->nresults++;
-}
-
-static void
-ctl_probe_done(struct probe_result *res, void *arg)
-{
-	struct ctl_probe *c = arg;
-
-	if (c->confirm != NULL)
-		confirm_add(c->confirm, res); /* comes back through ctl_probe_store */
-	else
-		ctl_probe_store(res, arg);
-}
-
-/* --sink: a receipt upgrades held results, and results already handed back too. */
-static void
-ctl_probe_receipt(struct sink_receipt *r, void *arg)
-{
-	struct ctl_probe *c = arg;
-
-	confirm_receipt(c->confirm, r);
-	for (size_t i = 0; i < c->ntargets * c->nports; i++) {
-		if (c->results[i] != NULL)
-			confirm_apply(c->results[i], r, NULL);
-	}
-	sink_receipt_free(r);
-}
-
 static bool
 ctl_relay_found(enum probe_verdict v)
 {
@@ -281,41 +257,119 @@ ctl_probe_print_human(const struct probe_result *r)
 		printf("  banner: %s\n", r->banner);
 }
 
-/* Prints every held result in target order; returns the exit status. */
+/* Prints one result and frees it. */
+static void
+ctl_probe_emit(struct ctl_probe *c, struct probe_result *r)
+{
+	c->counts[r->verdict]++;
+	c->found |= ctl_relay_found(r->verdict);
+	if (c->json) {
+		json_t *o = probe_json_result(r, c->transcript);
+		char *s = json_dumps(o, JSON_COMPACT);
+
+		puts(s);
+		free(s);
+		json_decref(o);
+	} else {
+		ctl_probe_print_human(r);
+	}
+	probe_result_free(r);
+}
+
+/* Prints the held results in target order. */
+static void
+ctl_probe_flush(struct ctl_probe *c)
+{
+	while (c->next_print < c->nslots) {
+		struct probe_result *r = c->results[c->next_print];
+
+		c->results[c->next_print++] = NULL;
+		if (r)
+			ctl_probe_emit(c, r);
+	}
+}
+
+/* With --sink, a result comes here once confirmation has decided it. */
+static void
+ctl_probe_store(struct probe_result *res, void *arg)
+{
+	struct ctl_probe *c = arg;
+	size_t order = (size_t)(uintptr_t)res->user;
+
+	if (!c->transcript) {
+		/* not printed: do not hold it */
+		free(res->transcript);
+		res->transcript = NULL;
+		res->transcript_len = 0;
+	}
+	c->nresults++;
+	if (!c->hold) {
+		ctl_probe_emit(c, res);
+		return;
+	}
+	c->results[order] = res;
+}
+
+static void
+ctl_probe_done(struct probe_result *res, void *arg)
+{
+	struct ctl_probe *c = arg;
+
+	if (c->confirm != NULL)
+		confirm_add(c->confirm, res); /* comes back through ctl_probe_store */
+	else
+		ctl_probe_store(res, arg);
+}
+
+/* --sink: a receipt upgrades held results, and results already handed back too. */
+static void
+ctl_probe_receipt(struct sink_receipt *r, void *arg)
+{
+	struct ctl_probe *c = arg;
+
+	confirm_receipt(c->confirm, r);
+	for (size_t i = 0; i < c->nslots; i++) {
+		if (c->results[i] != NULL)
+			confirm_apply(c->results[i], r, NULL);
+	}
+	sink_receipt_free(r);
+}
+
+/* Prints every result not yet printed, in target order, and the summary; the exit status. */
 static int
 ctl_probe_print(struct ctl_probe *c)
 {
-	size_t counts[VERDICT__COUNT] = {0};
-	bool found = false;
-
-	for (size_t i = 0; i < c->ntargets * c->nports; i++) {
-		struct probe_result *r = c->results[i];
-
-		if (r == NULL)
-			continue;
-		counts[r->verdict]++;
-		found |= ctl_relay_found(r->verdict);
-		if (c->json) {
-			json_t *o = probe_json_result(r, c->transcript);
-			char *s = json_dumps(o, JSON_COMPACT);
-
-			puts(s);
-			free(s);
-			json_decref(o);
-		} else {
-			ctl_probe_print_human(r);
-		}
-	}
+	ctl_probe_flush(c);
 	if (!c->json) {
 		printf("%zu probe%s:", c->nresults, c->nresults == 1 ? "" : "s");
 		for (int v = 0; v < VERDICT__COUNT; v++) {
-			if (counts[v])
-				printf(" %zu %s", counts[v], verdict_name((enum probe_verdict)v));
+			if (c->counts[v])
+				printf(" %zu %s", c->counts[v], verdict_name((enum probe_verdict)v));
 		}
 		printf("\n");
 	}
 	fflush(stdout);
-	return found ? 1 : 0;
+	return c->found ? 1 : 0;
+}
+
+/* One key=value line on stderr for benchmarks. */
+static void
+ctl_probe_print_stats(const struct probe_engine *e, int64_t t0)
+{
+	struct probe_stats st;
+	struct rusage ru;
+	double secs = (double)(now_mono_ms() - t0) / 1000.0;
+
+	probe_engine_stats(e, &st);
+	getrusage(RUSAGE_SELF, &ru);
+	if (secs <= 0)
+		secs = 0.001;
+	fprintf(stderr,
+		"stats targets=%zu attempts=%llu connects=%llu peak_in_flight=%zu fd_budget=%d "
+		"elapsed_s=%.2f targets_per_s=%.1f attempts_per_s=%.1f peak_rss_kb=%ld\n",
+		st.done, (unsigned long long)st.attempts, (unsigned long long)st.connects,
+		st.peak_in_flight, st.fd_budget, secs, (double)st.done / secs,
+		(double)st.attempts / secs, ru.ru_maxrss);
 }
 
 /* Options that take a value; the value is checked where it is used. */
@@ -418,6 +472,8 @@ ctl_probe(int argc, char **argv)
 		}
 		if (strcmp(a, "--json") == 0) {
 			c.json = true;
+		} else if (strcmp(a, "--stats") == 0) {
+			c.stats = true;
 		} else if (strcmp(a, "--transcript") == 0) {
 			c.transcript = true;
 		} else if (strcmp(a, "--no-backscatter") == 0) {
@@ -595,7 +651,10 @@ ctl_probe(int argc, char **argv)
 
 	if (base == NULL)
 		fatal("event_base_new failed");
-	c.results = xcalloc(c.ntargets * c.nports, sizeof(*c.results));
+	int64_t t0 = now_mono_ms();
+
+	c.nslots = c.ntargets * c.nports;
+	c.results = xcalloc(c.nslots, sizeof(*c.results));
 	if (sink_listen != NULL) {
 		struct sink_params sp;
 		struct addr sa;
@@ -626,6 +685,8 @@ ctl_probe(int argc, char **argv)
 		if (wait_ms < 0)
 			wait_ms = (int)config_int(cfg, CFG_CONFIRM_WINDOW) * 1000;
 		c.confirm = confirm_new(base, wait_ms, ctl_probe_store, &c);
+		/* a late receipt may still upgrade a result, so none is printed early */
+		c.hold = true;
 	}
 	e = probe_engine_new(base, &p, ctl_probe_done, &c);
 	for (size_t i = 0; i < c.ntargets; i++) {
@@ -648,6 +709,10 @@ ctl_probe(int argc, char **argv)
 		}
 	}
 	/* runs the loop until every probe has reported */
+	while (probe_engine_busy(e))
+		event_base_loop(base, EVLOOP_ONCE);
+	if (c.stats)
+		ctl_probe_print_stats(e, t0);
 	probe_engine_free(e);
 	/* --sink: keep receiving until every accepted probe is confirmed or its wait is over. */
 	while (c.confirm != NULL && confirm_pending(c.confirm) > 0)
@@ -658,7 +723,7 @@ ctl_probe(int argc, char **argv)
 	status = ctl_probe_print(&c);
 
 out:
-	for (size_t i = 0; c.results && i < c.ntargets * c.nports; i++)
+	for (size_t i = 0; c.results && i < c.nslots; i++)
 		probe_result_free(c.results[i]);
 	free(c.results);
 	for (size_t i = 0; i < c.ntargets; i++)

@@ -623,7 +623,7 @@ engine_pump_cb(evutil_socket_t fd, short what, void *arg)
 	e->nreap = 0;
 
 	/* admit queued targets while there is room and the connect line is short */
-	size_t scanned = 0;
+	size_t scanned = 0, admitted = 0;
 	struct job *j = e->queued.head;
 	while (j != NULL && e->in_flight < engine_limit(e) && scanned < ENGINE_SCAN_MAX &&
 	       (e->p.rate <= 0 || e->connect_wait.n < 64)) {
@@ -637,9 +637,17 @@ engine_pump_cb(evutil_socket_t fd, short what, void *arg)
 				e->peak_in_flight = e->in_flight;
 			j->run = run_new(&e->p, &j->tgt, j->t.port, j->t.probe_id, now);
 			job_move(j, JOB_CONNECT_WAIT);
+			admitted++;
 		}
 		j = next;
 	}
+	/*
+	 * More to admit than one pass looks at: carry on in the next loop turn
+	 * (only after progress, or a queue blocked by per-net limits would spin).
+	 */
+	if (scanned == ENGINE_SCAN_MAX && admitted > 0 && e->in_flight < engine_limit(e) &&
+	    (e->p.rate <= 0 || e->connect_wait.n < 64))
+		engine_wake(e);
 	/* connect as the token bucket allows */
 	while ((j = e->connect_wait.head) != NULL) {
 		if (!engine_take_token(e, now)) {

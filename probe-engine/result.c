@@ -126,7 +126,7 @@ probe_params_defaults(struct probe_params *p)
 	p->greylist_wait_ms = 5 * 60 * 1000;
 	p->fd_reserve = 64;
 	p->test_backscatter = true;
-	p->max_transcript = 16384;
+	p->max_transcript = 8192;
 }
 
 static void

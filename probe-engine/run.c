@@ -264,6 +264,7 @@ run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct re
 		run_decide(r, i, OUTCOME_ACCEPTED, stage);
 	} else if (stage == STAGE_RCPT && reply_ok(rv->code)) {
 		st->rcpt_ok = true;
+		r->rcpt_ok_seen = true;
 	}
 }
 

@@ -46,6 +46,7 @@ struct probe_run {
 	bool prepared;       /* attempts rendered (H known) */
 	bool relay_stop;     /* 530: no more attempts */
 	bool pipelining;
+	bool rcpt_ok_seen;   /* some RCPT was accepted: the server looks open */
 	int err_budget;      /* learned from 421s: errors one connection may make */
 	int64_t start_mono, deadline_mono;
 	int decided;         /* attempts decided so far, to tell progress */

@@ -1,8 +1,13 @@
 #!/bin/bash
 # make bench: each benchmark prints its own figures; not part of make test.
-# One line per benchmark script.
+#   BENCH=probe|import|daemon|api   only that one (default: all)
 set -u
 cd "$(dirname "$0")/../.."
 rc=0
-tests/bench/bench_import.sh || rc=1
+for b in probe import daemon api; do
+	[ -n "${BENCH:-}" ] && [ "$BENCH" != "$b" ] && continue
+	[ -x "tests/bench/bench_$b.sh" ] || continue
+	echo "######## bench_$b"
+	"tests/bench/bench_$b.sh" || rc=1
+done
 exit $rc

@@ -24,7 +24,7 @@ want[::1]=ipv6:closed
 started=
 for try in 1 2 3 4 5; do
 	PORT=$(random_port)
-	if sim_start farm --greylist-secs 1 --tarpit-ms 200 --errors 3 --pregreet-ms 300 \
+	if sim_start farm --greylist-secs 1 --tarpit-ms 200 --errors 3 --pregreet-ms 300 --split-us 50 \
 		"${specs[@]//PORT/$PORT}" "[::1]:$((PORT + 1))=closed" 2>/dev/null; then
 		started=1
 		break
@@ -37,21 +37,22 @@ for ip in "${!want[@]}"; do
 	[ "$ip" = ::1 ] && targets+=("[::1]:$((PORT + 1))") || targets+=("$ip:$PORT")
 done
 start=$SECONDS
-"$RELAYCTL" probe --json --rate 0 --per-net 0 --timeout 2s --deadline 12s --greylist-wait 1500ms \
+"$RELAYCTL" probe --json --rate 0 --per-net 0 --timeout 2s --deadline 20s --greylist-wait 1500ms \
 	"${targets[@]}" >"$TEST_TMP/sim.json" 2>"$TEST_TMP/sim.stderr"
 rc=$?
 elapsed=$((SECONDS - start))
 check_eq exit_status_relay_found "$rc" 1
-[ "$elapsed" -le 16 ] && pass run_bounded || fail run_bounded "took ${elapsed}s, want <= 16"
+[ "$elapsed" -le 25 ] && pass run_bounded || fail run_bounded "took ${elapsed}s, want <= 25"
 
 field() { jq -r --arg ip "$1" "select(.ip == \$ip) | $2 // \"\"" "$TEST_TMP/sim.json"; }
 
 for ip in "${!want[@]}"; do
 	b=${want[$ip]%%:*}
 	check_eq "verdict_$b" "$(field "$ip" .verdict)" "${want[$ip]#*:}"
+	[ "$(field "$ip" .verdict)" = "${want[$ip]#*:}" ] || echo "  $b: reason: $(field "$ip" .reason), duration $(field "$ip" .duration_ms) ms, connections $(field "$ip" .connections)"
 	d=$(field "$ip" .duration_ms)
-	[ -n "$d" ] && [ "$d" -le 12500 ] && pass "within_deadline_$b" ||
-		fail "within_deadline_$b" "duration_ms=$d, want <= 12500"
+	[ -n "$d" ] && [ "$d" -le 20500 ] && pass "within_deadline_$b" ||
+		fail "within_deadline_$b" "duration_ms=$d, want <= 20500"
 done
 ip_of() { for ip in "${!want[@]}"; do [ "${want[$ip]%%:*}" = "$1" ] && echo "$ip"; done; }
 check_contains percent_trick_is_a_percent_form "$(field "$(ip_of percent)" .trick)" percent

@@ -30,6 +30,8 @@ struct peer {
 	bool spoke_early;          /* the client wrote before greeting_rest */
 	bool split;                /* send replies one byte per write */
 	int commands, rcpts, errors;
+	int data_in_group; /* DATA arrived in the same read as a RCPT */
+	int datas;
 	char line[1024];
 	size_t len;
 	char log[8192];
@@ -72,6 +74,8 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 		peer_close(p);
 		return;
 	}
+	bool rcpt_in_read = false;
+
 	if (p->greeting_rest)
 		p->spoke_early = true;
 	for (ssize_t i = 0; i < n && p->fd >= 0; i++) {
@@ -86,6 +90,12 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 		p->len = 0;
 		p->commands++;
 		snprintf(p->log + strlen(p->log), sizeof(p->log) - strlen(p->log), "%s\n", p->line);
+		if (strncmp(p->line, "RCPT", 4) == 0)
+			rcpt_in_read = true;
+		if (strcmp(p->line, "DATA") == 0) {
+			p->datas++;
+			p->data_in_group += rcpt_in_read;
+		}
 		const char *r = p->script(p, p->line);
 
 		if (r == NULL) {
@@ -173,6 +183,28 @@ script_closed(struct peer *p, const char *cmd)
 	if (strcmp(cmd, "QUIT") == 0)
 		return "221 bye\r\n";
 	return "502 5.5.2 what\r\n";
+}
+
+/* An open relay with PIPELINING: the message body is swallowed up to the dot. */
+static const char *
+script_open(struct peer *p, const char *cmd)
+{
+	static bool in_data;
+
+	if (in_data) {
+		if (strcmp(cmd, ".") == 0) {
+			in_data = false;
+			return "250 2.0.0 queued\r\n";
+		}
+		return "";
+	}
+	if (strncmp(cmd, "RCPT", 4) == 0)
+		return "250 2.1.5 ok\r\n";
+	if (strcmp(cmd, "DATA") == 0) {
+		in_data = true;
+		return "354 go on\r\n";
+	}
+	return script_closed(p, cmd);
 }
 
 static const char *
@@ -307,6 +339,9 @@ TEST(error_budget_keeps_under_postfix_soft_limit)
 	struct session *s = session_start(base, r, p.port, on_end, &o);
 	drive(base, s, &o);
 	CHECK_INT(o.why, SE_BUDGET);
+	/* the peer reads the QUIT we sent before closing */
+	for (int64_t until = now_mono_ms() + 1000; p.fd >= 0 && now_mono_ms() < until;)
+		event_base_loop(base, EVLOOP_ONCE);
 	CHECK_MSG(p.errors < 10, "got %d errors on one connection, want < 10", p.errors);
 	CHECK(p.errors >= 8);
 	CHECK_CONTAINS(p.log, "QUIT\n");
@@ -332,6 +367,29 @@ TEST(replies_split_byte_by_byte_keep_the_dialogue_in_step)
 	CHECK_INT(r->res->attempts[0].rcpt.code, 554);
 	CHECK_STR(r->res->attempts[0].rcpt.enhanced, "5.7.1");
 	CHECK_STR(outcome_name(r->res->attempts[0].outcome), "refused");
+	session_free(s);
+	run_free(r);
+	peer_stop(&p);
+	event_base_free(base);
+}
+
+TEST(open_server_gets_data_pipelined_after_its_first_accepted_recipient)
+{
+	struct event_base *base = event_base_new();
+	struct peer p = {.script = script_open, .greeting = "220 peer.example.org\r\n"};
+	struct outcome o = {0};
+	struct probe_run *r = make_run("127.0.10.18");
+
+	peer_start(&p, base, "127.0.10.18");
+	struct session *s = session_start(base, r, p.port, on_end, &o);
+	drive(base, s, &o);
+	CHECK(p.datas >= 2);
+	/* the first DATA waits for the RCPT replies; later ones ride in the group */
+	CHECK_INT(p.data_in_group, p.datas - 1);
+	CHECK_STR(outcome_name(r->res->attempts[0].outcome), "accepted");
+	CHECK_INT(r->res->attempts[0].data.code, 354);
+	CHECK_INT(r->res->attempts[0].eod.code, 250);
+	CHECK_STR(outcome_name(r->res->attempts[1].outcome), "accepted");
 	session_free(s);
 	run_free(r);
 	peer_stop(&p);
@@ -408,6 +466,7 @@ main(void)
 	RUN(ehlo_502_falls_back_to_helo_and_continues);
 	RUN(error_budget_keeps_under_postfix_soft_limit);
 	RUN(replies_split_byte_by_byte_keep_the_dialogue_in_step);
+	RUN(open_server_gets_data_pipelined_after_its_first_accepted_recipient);
 	RUN(reply_timeout_is_labelled_with_its_state);
 	RUN(reply_421_ends_the_connection_and_returns_running_attempts);
 	RUN(connect_refused_ends_as_connect_failed);
