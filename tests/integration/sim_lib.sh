@@ -96,7 +96,9 @@ probe_field() {
 	jq -r "$2 // empty" "$TEST_TMP/probe-$1.json" 2>/dev/null | head -1
 }
 
-# check_probe_ended NAME DEADLINE-MS: the probe exited (not crashed) within its deadline.
+# check_probe_ended NAME DEADLINE-MS: the probe exited (not crashed) within its
+# deadline by its own clock (duration_ms), and by the wall clock give or take the
+# process's start and exit (5 s of slack for sanitizer builds on a busy machine).
 check_probe_ended() {
 	local name=$1 limit=$2 rc ms dur
 	rc=$(cat "$TEST_TMP/probe-$name.rc")
@@ -104,7 +106,7 @@ check_probe_ended() {
 	dur=$(probe_field "$name" .duration_ms)
 	if [ "$rc" -gt 1 ]; then
 		fail "$name: relayctl probe exits normally" "got exit status $rc, want 0 or 1 ($(tail -c 300 "$TEST_TMP/probe-$name.err" | tr '\n' ' '))"
-	elif [ -z "$dur" ] || [ "$dur" -gt "$limit" ] || [ "$ms" -gt $((limit + 3000)) ]; then
+	elif [ -z "$dur" ] || [ "$dur" -gt "$limit" ] || [ "$ms" -gt $((limit + 5000)) ]; then
 		fail "$name: probe ends within its deadline" "got duration_ms=${dur:-none} wall=${ms} ms, want <= $limit ms"
 	else
 		pass "$name: probe ends within its deadline"

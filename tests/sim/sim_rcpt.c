@@ -78,13 +78,14 @@ sim_rcpt_parse(const char *arg, const char *myname, const char *myliteral, struc
 	char *at = strchr(buf, '@');
 	bool one_at = at != NULL && strchr(at + 1, '@') == NULL;
 	bool plain = bracketed && !route && !quoted && !trimmed && one_at && at != buf &&
-		     strpbrk(buf, "%!") == NULL;
+	             strpbrk(buf, "%!") == NULL;
 	bool percent = bracketed && !route && !quoted && !trimmed && one_at &&
-		       rcpt_is_us(at + 1, myname, myliteral) && memchr(buf, '%', (size_t)(at - buf)) &&
-		       strchr(buf, '!') == NULL;
+	               rcpt_is_us(at + 1, myname, myliteral) &&
+	               memchr(buf, '%', (size_t)(at - buf)) && strchr(buf, '!') == NULL;
 
 	if (plain)
-		out->kind = rcpt_is_us(at + 1, myname, myliteral) ? RCPT_KIND_LOCAL : RCPT_KIND_FOREIGN;
+		out->kind =
+		    rcpt_is_us(at + 1, myname, myliteral) ? RCPT_KIND_LOCAL : RCPT_KIND_FOREIGN;
 	else if (percent)
 		out->kind = RCPT_KIND_PERCENT;
 	else
