@@ -145,3 +145,15 @@ else pass "refuses a non-loopback listener"; fi
 if "$RELAYSIM" $N.30:$P=nonsense >/dev/null 2>&1; then
 	fail "refuses an unknown behaviour" "exit status 0"
 else pass "refuses an unknown behaviour"; fi
+
+# A sink that is down: the open listener still accepts, the forwarder gives the
+# message up after its bounded retries, and the simulator keeps serving.
+sim_start deadsink --sink 127.0.20.251:$P $N.40:$P=open || fail "deadsink starts" "no ready"
+out=$(smtp_talk $N.40 $P "EHLO t" "MAIL FROM:<>" "RCPT TO:<rtdead@sink.test>" DATA)
+check_eq "open accepts while the sink is down" "$(reply_code "$out" 6)" 250
+if wait_for 15 grep -q 'event=sim_forward_failed' "$TEST_TMP/deadsink.err"; then
+	pass "the forwarder gives up after bounded retries"
+else fail "the forwarder gives up after bounded retries" "no sim_forward_failed in 15 s"; fi
+check_eq "retries are bounded (two before giving up)" "$(grep -c 'event=sim_forward_retry' "$TEST_TMP/deadsink.err")" 2
+check_eq "still serving after giving up" "$(smtp_talk $N.40 $P QUIT | head -1 | cut -c1-3)" 220
+if sim_stop deadsink; then pass "deadsink exits cleanly"; else fail "deadsink exits cleanly" "exit status $?"; fi
