@@ -220,7 +220,17 @@ fwd_send_rcpt(struct fwd_conn *c)
 	fwd_send(c, FS_RCPT, "RCPT TO:%s\r\n", buf);
 }
 
-/* Acts on one complete reply; 0 to go on, -1 when the connection is done for. */
+/* A permanent refusal: retrying cannot help, so the job is dropped and the connection goes on. */
+static int
+fwd_refused(struct fwd_conn *c, int code)
+{
+	log_warn("sim_forward_refused", "sink=%s code=%d", c->f->sink_str, code);
+	c->f->failed++;
+	fwd_send(c, FS_RSET, "RSET\r\n");
+	return 0;
+}
+
+/* Acts on one complete reply; 0 to go on, -1 when the connection is done for (4xx: retried). */
 static int
 fwd_reply(struct fwd_conn *c, int code)
 {
@@ -245,6 +255,8 @@ fwd_reply(struct fwd_conn *c, int code)
 		fwd_next_job(c);
 		return 0;
 	case FS_MAIL:
+		if (code / 100 == 5)
+			return fwd_refused(c, code);
 		if (code / 100 != 2)
 			return -1;
 		fwd_send_rcpt(c);
@@ -270,6 +282,8 @@ fwd_reply(struct fwd_conn *c, int code)
 		fwd_send(c, FS_EOD, ".\r\n");
 		return 0;
 	case FS_EOD:
+		if (code / 100 == 5)
+			return fwd_refused(c, code);
 		if (code / 100 != 2)
 			return -1;
 		f->sent++;
