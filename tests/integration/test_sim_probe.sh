@@ -9,7 +9,6 @@
 command -v jq >/dev/null || { fail setup "jq is not installed (deploy/install-deps.sh)"; exit 1; }
 [ -x "$RELAYCTL" ] || { fail setup "no $RELAYCTL"; exit 1; }
 
-P=2525
 N=127.0.21
 # behaviour         verdicts allowed (regex)   deadline
 CASES=(
@@ -43,10 +42,11 @@ i=0
 for c in "${CASES[@]}"; do
 	read -r b _ _ <<<"$c"
 	i=$((i + 1))
-	specs+=("$N.$i:$P=$b")
+	specs+=("$N.$i:PORT=$b")
 done
-sim_start sim --greylist-secs 1 --errors 3 --pregreet-ms 300 --split-us 200 --tarpit-ms 1000 \
+sim_start_anyport sim --greylist-secs 1 --errors 3 --pregreet-ms 300 --split-us 200 --tarpit-ms 1000 \
 	"${specs[@]}" || { fail setup "relaysim did not start"; exit 1; }
+P=$SIM_PORT
 
 # Six probes at a time: enough overlap to keep the run short, little enough
 # that two cores under ASan do not stretch one probe's wall time past its deadline.
