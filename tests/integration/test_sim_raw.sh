@@ -164,3 +164,13 @@ else fail "the forwarder gives up after bounded retries" "no sim_forward_failed 
 check_eq "retries are bounded (two before giving up)" "$(grep -c 'event=sim_forward_retry' "$TEST_TMP/deadsink.err")" 2
 check_eq "still serving after giving up" "$(smtp_talk $N.40 $P QUIT | head -1 | cut -c1-3)" 220
 if sim_stop deadsink; then pass "deadsink exits cleanly"; else fail "deadsink exits cleanly" "exit status $?"; fi
+
+# split trickles: with 20 ms between bytes, the ~50-byte greeting takes about a second.
+sim_start_anyport slowsplit --split-us 20000 $N.41:PORT=split || fail "slowsplit starts" "no ready"
+start=$(date +%s%N)
+line=$(timeout 5 bash -c "exec 3<>/dev/tcp/$N.41/$SIM_PORT; IFS= read -r l <&3; echo \"\$l\"")
+ms=$((($(date +%s%N) - start) / 1000000))
+check_eq "split delivers an intact greeting" "${line:0:4}" "220 "
+if [ $ms -ge 700 ]; then pass "split writes the reply byte by byte (${ms} ms for the greeting)"
+else fail "split writes the reply byte by byte" "greeting took ${ms} ms, want >= 700"; fi
+sim_stop slowsplit
