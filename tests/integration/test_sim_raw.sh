@@ -8,7 +8,7 @@
 N=127.0.20
 name_of() { echo "sim-${1//./-}.relaysim.test"; }
 
-sim_start_anyport main --greylist-secs 1 --errors 3 --tarpit-ms 1000 --pregreet-ms 500 \
+sim_start_anyport main --greylist-secs 2 --errors 3 --tarpit-ms 1000 --pregreet-ms 500 \
 	--sink $N.19:PORT \
 	$N.1:PORT=open $N.2:PORT=closed $N.3:PORT=datareject $N.4:PORT=drop $N.5:PORT=percent \
 	$N.6:PORT=greylist $N.7:PORT=greylist-open $N.8:PORT=tarpit $N.9:PORT=banner-reject \
@@ -46,13 +46,13 @@ check_eq "percent relays only the percent hack" "$(sed -n '4,9p' <<<"$out" | cut
 out=$(smtp_talk $N.6 $P "EHLO t" "MAIL FROM:<g@outside.test>" "RCPT TO:<rt1@sink.test>" "RCPT TO:<rt1@sink.test>")
 check_eq "greylist defers a new triplet with 450 4.7.1" "$(sed -n 4p <<<"$out" | cut -c1-9)" "450 4.7.1"
 check_eq "greylist defers an early retry" "$(reply_code "$out" 5)" 450
-sleep 1.2 # the greylisting delay itself is what is under test
+sleep 2.2 # the greylisting delay itself is what is under test
 out=$(smtp_talk $N.6 $P "EHLO t" "MAIL FROM:<g@outside.test>" "RCPT TO:<rt1@sink.test>" "RCPT TO:<rt9@sink.test>")
 check_eq "greylist refuses a retried triplet as closed" "$(sed -n 4p <<<"$out" | cut -c1-9)" "554 5.7.1"
 check_eq "greylist still defers another triplet" "$(reply_code "$out" 5)" 450
 
 smtp_talk $N.7 $P "EHLO t" "MAIL FROM:<g@outside.test>" "RCPT TO:<rt1@sink.test>" >/dev/null
-sleep 1.2
+sleep 2.2
 out=$(smtp_talk $N.7 $P "EHLO t" "MAIL FROM:<g@outside.test>" "RCPT TO:<rt1@sink.test>")
 check_eq "greylist-open accepts a retried triplet" "$(reply_code "$out" 4)" 250
 
