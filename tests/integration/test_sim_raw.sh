@@ -174,3 +174,20 @@ check_eq "split delivers an intact greeting" "${line:0:4}" "220 "
 if [ $ms -ge 700 ]; then pass "split writes the reply byte by byte (${ms} ms for the greeting)"
 else fail "split writes the reply byte by byte" "greeting took ${ms} ms, want >= 700"; fi
 sim_stop slowsplit
+
+# The session limit: past it a connection is closed at once, and counted.
+sim_start_anyport capped --max-sessions 2 $N.42:PORT=closed || fail "capped starts" "no ready"
+exec {c1}<>"/dev/tcp/$N.42/$SIM_PORT"
+exec {c2}<>"/dev/tcp/$N.42/$SIM_PORT"
+IFS= read -t 3 -r l1 <&"$c1"
+IFS= read -t 3 -r l2 <&"$c2"
+out=$(smtp_talk $N.42 $SIM_PORT QUIT)
+exec {c1}>&- {c2}>&-
+check_eq "two sessions within the limit are served" "${l1:0:3} ${l2:0:3}" "220 220"
+check_eq "a third session past --max-sessions is closed at once" "$out" EOF
+check_eq "a session is served again once one ends" "$(wait_for 5 bash -c "[ \"\$(. $ROOT/tests/integration/sim_lib.sh; smtp_talk $N.42 $SIM_PORT QUIT | head -1 | cut -c1-3)\" = 220 ]" && echo yes)" yes
+sim_stop capped
+refused=$(grep -o 'event=sim_stop.*refused_total=[0-9]*' "$TEST_TMP/capped.err" | sed 's/.*refused_total=//')
+if [ "${refused:-0}" -ge 1 ] && grep -q 'event=sim_session_refused' "$TEST_TMP/capped.err"; then
+	pass "refusals are logged and counted ($refused)"
+else fail "refusals are logged and counted" "got refused_total='$refused', want >= 1 and a sim_session_refused line"; fi

@@ -148,6 +148,8 @@ struct sim {
 	struct sim_session *sessions; /* list of live sessions */
 	int nsessions;
 	uint64_t accepted_total;
+	uint64_t refused_total; /* connections closed at once: max_sessions reached */
+	uint64_t accept_errors; /* accept() failures (EMFILE and the like) */
 };
 
 struct sim_listener {

@@ -164,8 +164,10 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 {
 	struct sim_listener *l = arg;
 
-	log_warn("sim_accept_error", "listener=%s error=%s", l->literal,
-	         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if (l->sim->accept_errors++ % 1000 == 0)
+		log_warn("sim_accept_error", "listener=%s error=%s accept_errors=%llu", l->literal,
+		         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
+		         (unsigned long long)l->sim->accept_errors);
 }
 
 static void
@@ -211,6 +213,7 @@ main(int argc, char **argv)
 	    {"tarpit-ms", required_argument, NULL, 'T'},
 	    {"idle-secs", required_argument, NULL, 'i'},
 	    {"max-size", required_argument, NULL, 'm'},
+	    {"max-sessions", required_argument, NULL, 'M'},
 	    {"file", required_argument, NULL, 'f'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
@@ -220,7 +223,7 @@ main(int argc, char **argv)
 	size_t cap = 0;
 	const char *sink = NULL;
 	struct addr sink_addr;
-	int sink_port = 0, c, nofile;
+	int sink_port = 0, c, nofile, max_sessions = 0;
 
 	sim.opts = (struct sim_opts){
 	    .greylist_secs = 2,
@@ -258,6 +261,9 @@ main(int argc, char **argv)
 		case 'm':
 			sim.opts.max_size = (size_t)opt_int("--max-size", optarg, 1024, 64 << 20);
 			break;
+		case 'M':
+			max_sessions = opt_int("--max-sessions", optarg, 1, 1 << 24);
+			break;
 		case 'f':
 			spec_file(&sim, optarg, &cap);
 			break;
@@ -291,6 +297,8 @@ main(int argc, char **argv)
 		fatal("%zu listeners need more than RLIMIT_NOFILE=%d descriptors", sim.nlisteners,
 		      nofile);
 	sim.opts.max_sessions = nofile - (int)sim.nlisteners - SIM_FD_RESERVE;
+	if (max_sessions > 0 && max_sessions < sim.opts.max_sessions)
+		sim.opts.max_sessions = max_sessions;
 	signal(SIGPIPE, SIG_IGN);
 
 	struct event_config *cfg = event_config_new();
@@ -331,8 +339,11 @@ main(int argc, char **argv)
 	uint64_t sent = 0, failed = 0;
 	if (sim.fwd)
 		sim_forward_stats(sim.fwd, &sent, &failed);
-	log_info("sim_stop", "sessions_total=%llu forwarded=%llu forward_failed=%llu",
-	         (unsigned long long)sim.accepted_total, (unsigned long long)sent,
+	log_info("sim_stop",
+	         "sessions_total=%llu refused_total=%llu accept_errors=%llu forwarded=%llu "
+	         "forward_failed=%llu",
+	         (unsigned long long)sim.accepted_total, (unsigned long long)sim.refused_total,
+	         (unsigned long long)sim.accept_errors, (unsigned long long)sent,
 	         (unsigned long long)failed);
 	sim_session_free_all(&sim);
 	sim_forward_free(sim.fwd);

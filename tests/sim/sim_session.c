@@ -768,7 +768,11 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 	int one = 1, port;
 
 	if (sim->nsessions >= sim->opts.max_sessions) {
-		log_warn("sim_session_refused", "listener=%s why=max_sessions", l->literal);
+		/* One line per thousand refusals: a flood must not turn into a log flood. */
+		if (sim->refused_total++ % 1000 == 0)
+			log_warn("sim_session_refused",
+			         "listener=%s why=max_sessions refused_total=%llu", l->literal,
+			         (unsigned long long)sim->refused_total);
 		close(fd);
 		return;
 	}
