@@ -94,7 +94,7 @@ for t in bin/tests/test_*; do
 	[ -x "$t" ] && add_test "$(basename "$t")" "$t"
 done
 for t in tests/integration/test_*.sh; do
-	[ -f "$t" ] && add_test "$(basename "$t" .sh)" "bash $t"
+	[ -f "$t" ] && add_test "$(basename "$t" .sh)" "$t"
 done
 
 run_group() {
@@ -102,8 +102,11 @@ run_group() {
 	for item in ${group_tests[$1]}; do
 		name=${item%%|*}
 		cmd=${item#*|}
-		# shellcheck disable=SC2086
-		run_one "$name" $cmd
+		if [[ $cmd == *.sh ]]; then
+			run_one "$name" bash "$cmd"
+		else
+			run_one "$name" "$cmd"
+		fi
 		echo "   finished $name ($(cut -d' ' -f4 "$TEST_TMP/results/$name.res") s)" >&2
 	done
 }
