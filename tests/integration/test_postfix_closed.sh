@@ -16,22 +16,21 @@ command -v jq >/dev/null || { fail setup "jq is not installed (deploy/install-de
 MTA=$TEST_TMP/mta
 REJECT=127.0.50.1
 STOCK=127.0.50.2
-P=2525
 trap 'postfix_stop "$MTA/reject"; postfix_stop "$MTA/stock"; bg_cleanup' EXIT
 
-postfix_start "$MTA/reject" $REJECT $P \
+postfix_start_anyport "$MTA/reject" $REJECT \
 	"smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination" ||
 	{ fail setup "the reject_unauth_destination instance did not start"; exit 1; }
 # Stock: smtpd_relay_restrictions left at Postfix's default.
-postfix_start "$MTA/stock" $STOCK $P ||
+postfix_start_anyport "$MTA/stock" $STOCK ||
 	{ fail setup "the stock instance did not start"; exit 1; }
 check_eq "stock instance keeps Postfix's default relay restrictions" \
 	"$(postfix_conf "$MTA/stock" smtpd_relay_restrictions)" \
 	"permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination"
 
-probe_run reject $REJECT:$P 90s --timeout 10s --greylist-wait 1s &
+probe_run reject $REJECT:$(postfix_port "$MTA/reject") 90s --timeout 10s --greylist-wait 1s &
 p1=$!
-probe_run stock $STOCK:$P 90s --timeout 10s --greylist-wait 1s &
+probe_run stock $STOCK:$(postfix_port "$MTA/stock") 90s --timeout 10s --greylist-wait 1s &
 p2=$!
 wait $p1 $p2
 

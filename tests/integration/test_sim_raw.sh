@@ -5,19 +5,19 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/sim_lib.sh"
 
-P=2525
 N=127.0.20
 name_of() { echo "sim-${1//./-}.relaysim.test"; }
 
-sim_start main --greylist-secs 1 --errors 3 --tarpit-ms 1000 --pregreet-ms 500 \
-	--sink $N.19:$P \
-	$N.1:$P=open $N.2:$P=closed $N.3:$P=datareject $N.4:$P=drop $N.5:$P=percent \
-	$N.6:$P=greylist $N.7:$P=greylist-open $N.8:$P=tarpit $N.9:$P=banner-reject \
-	$N.10:$P=errors421 $N.11:$P=drop-mid $N.12:$P=garbage $N.13:$P=endless \
-	$N.14:$P=hugereply $N.15:$P=split $N.16:$P=noehlo $N.17:$P=auth $N.18:$P=pregreet \
-	$N.19:$P=mailbox $N.20:$P=open $N.21:$P=drop-once $N.22:$P=defer $N.23:$P=datareject-cmd \
-	$N.24:$P=split-open $N.25:$P=tempfail \
+sim_start_anyport main --greylist-secs 2 --errors 3 --tarpit-ms 1000 --pregreet-ms 500 \
+	--sink $N.19:PORT \
+	$N.1:PORT=open $N.2:PORT=closed $N.3:PORT=datareject $N.4:PORT=drop $N.5:PORT=percent \
+	$N.6:PORT=greylist $N.7:PORT=greylist-open $N.8:PORT=tarpit $N.9:PORT=banner-reject \
+	$N.10:PORT=errors421 $N.11:PORT=drop-mid $N.12:PORT=garbage $N.13:PORT=endless \
+	$N.14:PORT=hugereply $N.15:PORT=split $N.16:PORT=noehlo $N.17:PORT=auth $N.18:PORT=pregreet \
+	$N.19:PORT=mailbox $N.20:PORT=open $N.21:PORT=drop-once $N.22:PORT=defer $N.23:PORT=datareject-cmd \
+	$N.24:PORT=split-open $N.25:PORT=tempfail \
 	|| { fail start "relaysim did not start"; exit 1; }
+P=$SIM_PORT
 pass "prints ready once every listener is bound"
 
 out=$(smtp_talk $N.1 $P "EHLO t" "MAIL FROM:<probe@outside.test>" "RCPT TO:<rt1@sink.test>" DATA QUIT)
@@ -46,13 +46,13 @@ check_eq "percent relays only the percent hack" "$(sed -n '4,9p' <<<"$out" | cut
 out=$(smtp_talk $N.6 $P "EHLO t" "MAIL FROM:<g@outside.test>" "RCPT TO:<rt1@sink.test>" "RCPT TO:<rt1@sink.test>")
 check_eq "greylist defers a new triplet with 450 4.7.1" "$(sed -n 4p <<<"$out" | cut -c1-9)" "450 4.7.1"
 check_eq "greylist defers an early retry" "$(reply_code "$out" 5)" 450
-sleep 1.2 # the greylisting delay itself is what is under test
+sleep 2.2 # the greylisting delay itself is what is under test
 out=$(smtp_talk $N.6 $P "EHLO t" "MAIL FROM:<g@outside.test>" "RCPT TO:<rt1@sink.test>" "RCPT TO:<rt9@sink.test>")
 check_eq "greylist refuses a retried triplet as closed" "$(sed -n 4p <<<"$out" | cut -c1-9)" "554 5.7.1"
 check_eq "greylist still defers another triplet" "$(reply_code "$out" 5)" 450
 
 smtp_talk $N.7 $P "EHLO t" "MAIL FROM:<g@outside.test>" "RCPT TO:<rt1@sink.test>" >/dev/null
-sleep 1.2
+sleep 2.2
 out=$(smtp_talk $N.7 $P "EHLO t" "MAIL FROM:<g@outside.test>" "RCPT TO:<rt1@sink.test>")
 check_eq "greylist-open accepts a retried triplet" "$(reply_code "$out" 4)" 250
 
@@ -128,7 +128,8 @@ check_contains "the forwarded message keeps its headers" "$line" "Subject: relay
 if sim_stop main; then pass "exits cleanly on SIGTERM"; else fail "exits cleanly on SIGTERM" "exit status $?"; fi
 
 # A range of listeners: 1024 of them, every one answering.
-sim_start farm 127.0.24.0/22:$P=closed || fail "farm starts" "no ready"
+sim_start_anyport farm 127.0.24.0/22:PORT=closed || fail "farm starts" "no ready"
+P=$SIM_PORT
 ok=0
 for a in 127.0.24.0 127.0.25.77 127.0.27.255; do
 	[ "$(smtp_talk $a $P QUIT | head -1 | cut -c1-3)" = 220 ] && ok=$((ok + 1))
@@ -136,12 +137,57 @@ done
 check_eq "a /22 range gives 1024 answering listeners" "$ok" 3
 sim_stop farm
 
-if "$RELAYSIM" --sink 192.0.2.1:25 $N.30:$P=open >/dev/null 2>&1; then
-	fail "refuses a non-loopback sink" "exit status 0"
-else pass "refuses a non-loopback sink"; fi
-if "$RELAYSIM" 192.0.2.1:$P=open >/dev/null 2>&1; then
-	fail "refuses a non-loopback listener" "exit status 0"
-else pass "refuses a non-loopback listener"; fi
-if "$RELAYSIM" $N.30:$P=nonsense >/dev/null 2>&1; then
-	fail "refuses an unknown behaviour" "exit status 0"
-else pass "refuses an unknown behaviour"; fi
+# Refusals end the process at once with a reason (bounded: a simulator that
+# started anyway would be killed by timeout and fail the check).
+refused() { # NAME WANT-IN-MESSAGE ARGS...
+	local name=$1 want=$2 out rc
+	shift 2
+	out=$(timeout 5 "$RELAYSIM" "$@" 2>&1 >/dev/null)
+	rc=$?
+	if [ $rc -eq 1 ] && [[ $out == *"$want"* ]]; then pass "$name"
+	else fail "$name" "got exit $rc '${out:0:200}', want exit 1 naming '$want'"; fi
+}
+refused "refuses a non-loopback sink" loopback --sink 192.0.2.1:25 $N.30:$P=open
+refused "refuses a non-loopback listener" loopback 192.0.2.1:$P=open
+refused "refuses a non-loopback range" loopback 126.255.254.0/23:$P=open
+refused "refuses an unknown behaviour" "unknown behaviour" $N.30:$P=nonsense
+
+# A sink that is down: the open listener still accepts, the forwarder gives the
+# message up after its bounded retries, and the simulator keeps serving.
+sim_start_anyport deadsink --sink 127.0.20.251:PORT $N.40:PORT=open || fail "deadsink starts" "no ready"
+P=$SIM_PORT
+out=$(smtp_talk $N.40 $P "EHLO t" "MAIL FROM:<>" "RCPT TO:<rtdead@sink.test>" DATA)
+check_eq "open accepts while the sink is down" "$(reply_code "$out" 6)" 250
+if wait_for 15 grep -q 'event=sim_forward_failed' "$TEST_TMP/deadsink.err"; then
+	pass "the forwarder gives up after bounded retries"
+else fail "the forwarder gives up after bounded retries" "no sim_forward_failed in 15 s"; fi
+check_eq "retries are bounded (two before giving up)" "$(grep -c 'event=sim_forward_retry' "$TEST_TMP/deadsink.err")" 2
+check_eq "still serving after giving up" "$(smtp_talk $N.40 $P QUIT | head -1 | cut -c1-3)" 220
+if sim_stop deadsink; then pass "deadsink exits cleanly"; else fail "deadsink exits cleanly" "exit status $?"; fi
+
+# split trickles: with 20 ms between bytes, the ~50-byte greeting takes about a second.
+sim_start_anyport slowsplit --split-us 20000 $N.41:PORT=split || fail "slowsplit starts" "no ready"
+start=$(date +%s%N)
+line=$(timeout 5 bash -c "exec 3<>/dev/tcp/$N.41/$SIM_PORT; IFS= read -r l <&3; echo \"\$l\"")
+ms=$((($(date +%s%N) - start) / 1000000))
+check_eq "split delivers an intact greeting" "${line:0:4}" "220 "
+if [ $ms -ge 700 ]; then pass "split writes the reply byte by byte (${ms} ms for the greeting)"
+else fail "split writes the reply byte by byte" "greeting took ${ms} ms, want >= 700"; fi
+sim_stop slowsplit
+
+# The session limit: past it a connection is closed at once, and counted.
+sim_start_anyport capped --max-sessions 2 $N.42:PORT=closed || fail "capped starts" "no ready"
+exec {c1}<>"/dev/tcp/$N.42/$SIM_PORT"
+exec {c2}<>"/dev/tcp/$N.42/$SIM_PORT"
+IFS= read -t 3 -r l1 <&"$c1"
+IFS= read -t 3 -r l2 <&"$c2"
+out=$(smtp_talk $N.42 $SIM_PORT QUIT)
+exec {c1}>&- {c2}>&-
+check_eq "two sessions within the limit are served" "${l1:0:3} ${l2:0:3}" "220 220"
+check_eq "a third session past --max-sessions is closed at once" "$out" EOF
+check_eq "a session is served again once one ends" "$(wait_for 5 bash -c "[ \"\$(. $ROOT/tests/integration/sim_lib.sh; smtp_talk $N.42 $SIM_PORT QUIT | head -1 | cut -c1-3)\" = 220 ]" && echo yes)" yes
+sim_stop capped
+refused=$(grep -o 'event=sim_stop.*refused_total=[0-9]*' "$TEST_TMP/capped.err" | sed 's/.*refused_total=//')
+if [ "${refused:-0}" -ge 1 ] && grep -q 'event=sim_session_refused' "$TEST_TMP/capped.err"; then
+	pass "refusals are logged and counted ($refused)"
+else fail "refusals are logged and counted" "got refused_total='$refused', want >= 1 and a sim_session_refused line"; fi

@@ -6,6 +6,10 @@
 # never touches the system instance in /etc/postfix and /var/spool/postfix.
 #
 #   postfix_start DIR ADDR PORT [MAIN_CF_LINE...]   configure and start; waits for the greeting
+#   postfix_start_anyport DIR ADDR [MAIN_CF_LINE...]   the same on a random high port,
+#                                     retried when the bind fails (copies of a test in other
+#                                     trees then rarely collide)
+#   postfix_port DIR                  the port the instance listens on
 #   postfix_stop DIR                  stop it (bounded; kills the master if it will not go)
 #   postfix_conf DIR PARAM            a parameter's effective value
 #   postfix_log DIR                   print the instance's log
@@ -154,6 +158,7 @@ postfix_start() {
 	chmod 700 "$dir/data"
 	_postfix_compose_main_cf "$dir" "$addr" "$port" "$@" >"$dir/etc/main.cf"
 	_postfix_master_cf "$addr" "$port" >"$dir/etc/master.cf"
+	echo "$port" >"$dir/port"
 	: >"$dir/maillog"
 	_postfix_make_queue "$dir/queue"
 	# master -w is what "postfix start" ends in; calling it directly skips
@@ -189,6 +194,19 @@ _postfix_make_queue() {
 	chmod 710 "$q/public"
 	chown root:root "$q/pid"
 	chmod 755 "$q/pid"
+}
+
+postfix_start_anyport() {
+	local dir=$1 addr=$2 try
+	shift 2
+	for try in 1 2 3 4 5; do
+		postfix_start "$dir" "$addr" $((20000 + RANDOM % 40000)) "$@" 2>/dev/null && return 0
+	done
+	postfix_start "$dir" "$addr" $((20000 + RANDOM % 40000)) "$@" # once more, to show why
+}
+
+postfix_port() {
+	cat "$1/port"
 }
 
 _postfix_greets() {

@@ -101,7 +101,7 @@ struct sim_rcpt {
 
 /* arg is what follows "RCPT TO:"; myname and myliteral ("[a.b.c.d]") say who we are. */
 void sim_rcpt_parse(const char *arg, const char *myname, const char *myliteral,
-		    struct sim_rcpt *out);
+                    struct sim_rcpt *out);
 
 /* Greylisting triplets: bounded table, oldest entries overwritten when full. */
 struct sim_greylist;
@@ -113,14 +113,14 @@ bool sim_greylist_pass(struct sim_greylist *g, const char *key, size_t keylen, i
 /* Asynchronous, bounded forwarding of accepted messages to the sink. */
 struct sim_forward;
 struct sim_forward *sim_forward_new(struct event_base *base, const struct addr *sink, int port,
-				    const char *helo);
+                                    const char *helo);
 void sim_forward_free(struct sim_forward *f);
 /*
  * Queues one message: body holds the dot-stuffed message (without the final
  * dot) and is taken over. Returns -1 (and frees body) when the queue is full.
  */
 int sim_forward_submit(struct sim_forward *f, const char *from, char *const *rcpts, size_t nrcpt,
-		       struct evbuffer *body);
+                       struct evbuffer *body);
 void sim_forward_stats(struct sim_forward *f, uint64_t *sent, uint64_t *failed);
 
 struct sim_opts {
@@ -148,6 +148,8 @@ struct sim {
 	struct sim_session *sessions; /* list of live sessions */
 	int nsessions;
 	uint64_t accepted_total;
+	uint64_t refused_total; /* connections closed at once: max_sessions reached */
+	uint64_t accept_errors; /* accept() failures (EMFILE and the like) */
 };
 
 struct sim_listener {

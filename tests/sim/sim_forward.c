@@ -33,7 +33,17 @@ struct fwd_job {
 	int tries;
 };
 
-enum fwd_state { FS_GREETING, FS_EHLO, FS_HELO, FS_MAIL, FS_RCPT, FS_DATA, FS_EOD, FS_RSET, FS_QUIT };
+enum fwd_state {
+	FS_GREETING,
+	FS_EHLO,
+	FS_HELO,
+	FS_MAIL,
+	FS_RCPT,
+	FS_DATA,
+	FS_EOD,
+	FS_RSET,
+	FS_QUIT
+};
 
 struct fwd_conn {
 	struct fwd_conn *next, *prev;
@@ -128,7 +138,8 @@ fwd_charge(struct sim_forward *f, struct fwd_job *j, const char *why)
 	struct timeval tv = {1, 0};
 
 	if (++j->tries < FWD_MAX_TRIES) {
-		log_info("sim_forward_retry", "sink=%s why=%s tries=%d", f->sink_str, why, j->tries);
+		log_info("sim_forward_retry", "sink=%s why=%s tries=%d", f->sink_str, why,
+		         j->tries);
 		event_add(f->retry_ev, &tv);
 		return;
 	}
@@ -167,7 +178,7 @@ fwd_conn_end(struct fwd_conn *c, const char *why)
 }
 
 static void fwd_send(struct fwd_conn *c, enum fwd_state next, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void
 fwd_send(struct fwd_conn *c, enum fwd_state next, const char *fmt, ...)
@@ -209,7 +220,17 @@ fwd_send_rcpt(struct fwd_conn *c)
 	fwd_send(c, FS_RCPT, "RCPT TO:%s\r\n", buf);
 }
 
-/* Acts on one complete reply; 0 to go on, -1 when the connection is done for. */
+/* A permanent refusal: retrying cannot help, so the job is dropped and the connection goes on. */
+static int
+fwd_refused(struct fwd_conn *c, int code)
+{
+	log_warn("sim_forward_refused", "sink=%s code=%d", c->f->sink_str, code);
+	c->f->failed++;
+	fwd_send(c, FS_RSET, "RSET\r\n");
+	return 0;
+}
+
+/* Acts on one complete reply; 0 to go on, -1 when the connection is done for (4xx: retried). */
 static int
 fwd_reply(struct fwd_conn *c, int code)
 {
@@ -234,6 +255,8 @@ fwd_reply(struct fwd_conn *c, int code)
 		fwd_next_job(c);
 		return 0;
 	case FS_MAIL:
+		if (code / 100 == 5)
+			return fwd_refused(c, code);
 		if (code / 100 != 2)
 			return -1;
 		fwd_send_rcpt(c);
@@ -259,6 +282,8 @@ fwd_reply(struct fwd_conn *c, int code)
 		fwd_send(c, FS_EOD, ".\r\n");
 		return 0;
 	case FS_EOD:
+		if (code / 100 == 5)
+			return fwd_refused(c, code);
 		if (code / 100 != 2)
 			return -1;
 		f->sent++;
@@ -289,8 +314,8 @@ fwd_read_cb(struct bufferevent *bev, void *arg)
 			return;
 		}
 		bool ok = len >= 3 && len <= FWD_REPLY_LINE && line[0] >= '2' && line[0] <= '5' &&
-			  line[1] >= '0' && line[1] <= '9' && line[2] >= '0' && line[2] <= '9' &&
-			  (len == 3 || line[3] == ' ' || line[3] == '-');
+		          line[1] >= '0' && line[1] <= '9' && line[2] >= '0' && line[2] <= '9' &&
+		          (len == 3 || line[3] == ' ' || line[3] == '-');
 		bool last = ok && (len == 3 || line[3] == ' ');
 		int code = ok ? (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0') : 0;
 		free(line);
@@ -376,7 +401,7 @@ sim_forward_new(struct event_base *base, const struct addr *sink, int port, cons
 
 int
 sim_forward_submit(struct sim_forward *f, const char *from, char *const *rcpts, size_t nrcpt,
-		   struct evbuffer *body)
+                   struct evbuffer *body)
 {
 	size_t bytes = evbuffer_get_length(body);
 	struct fwd_job *j;

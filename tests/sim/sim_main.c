@@ -23,21 +23,23 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: relaysim [options] SPEC... | --file FILE\n"
-		   "  SPEC is ADDR:PORT=BEHAVIOUR, CIDR:PORT=BEHAVIOUR ([V6]:PORT, [V6/N]:PORT);\n"
-		   "  every address must be loopback.\n"
-		   "options:\n"
-		   "  --sink ADDR:PORT      forward mail accepted by 'open' listeners there (loopback)\n"
-		   "  --greylist-secs N     greylisting delay (default 2)\n"
-		   "  --errors N            refusals before errors421 says 421 (default 3)\n"
-		   "  --pregreet-ms N       pause before the final greeting line (default 800)\n"
-		   "  --split-us N          gap between bytes for split (default 300)\n"
-		   "  --tarpit-ms N         gap between bytes for tarpit (default 1000)\n"
-		   "  --idle-secs N         client idle timeout (default 60)\n"
-		   "  --max-size BYTES      message size limit (default 1048576)\n"
-		   "  --file FILE           read specs, one per line (# comments)\n"
-		   "  --verbose             log every session\n"
-		   "behaviours:\n");
+	fprintf(
+	    f,
+	    "usage: relaysim [options] SPEC... | --file FILE\n"
+	    "  SPEC is ADDR:PORT=BEHAVIOUR, CIDR:PORT=BEHAVIOUR ([V6]:PORT, [V6/N]:PORT);\n"
+	    "  every address must be loopback.\n"
+	    "options:\n"
+	    "  --sink ADDR:PORT      forward mail accepted by 'open' listeners there (loopback)\n"
+	    "  --greylist-secs N     greylisting delay (default 2)\n"
+	    "  --errors N            refusals before errors421 says 421 (default 3)\n"
+	    "  --pregreet-ms N       pause before the final greeting line (default 800)\n"
+	    "  --split-us N          gap between bytes for split (default 300)\n"
+	    "  --tarpit-ms N         gap between bytes for tarpit (default 1000)\n"
+	    "  --idle-secs N         client idle timeout (default 60)\n"
+	    "  --max-size BYTES      message size limit (default 1048576)\n"
+	    "  --file FILE           read specs, one per line (# comments)\n"
+	    "  --verbose             log every session\n"
+	    "behaviours:\n");
 	sim_behaviour_list(f);
 }
 
@@ -151,8 +153,7 @@ spec_file(struct sim *sim, const char *path, size_t *cap)
 }
 
 static void
-accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
-	  void *arg)
+accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	sim_session_start(arg, fd, sa);
 }
@@ -163,8 +164,10 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 {
 	struct sim_listener *l = arg;
 
-	log_warn("sim_accept_error", "listener=%s error=%s", l->literal,
-		 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if (l->sim->accept_errors++ % 1000 == 0)
+		log_warn("sim_accept_error", "listener=%s error=%s accept_errors=%llu", l->literal,
+		         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
+		         (unsigned long long)l->sim->accept_errors);
 }
 
 static void
@@ -202,34 +205,35 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"sink", required_argument, NULL, 's'},
-		{"greylist-secs", required_argument, NULL, 'g'},
-		{"errors", required_argument, NULL, 'e'},
-		{"pregreet-ms", required_argument, NULL, 'p'},
-		{"split-us", required_argument, NULL, 'S'},
-		{"tarpit-ms", required_argument, NULL, 'T'},
-		{"idle-secs", required_argument, NULL, 'i'},
-		{"max-size", required_argument, NULL, 'm'},
-		{"file", required_argument, NULL, 'f'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"sink", required_argument, NULL, 's'},
+	    {"greylist-secs", required_argument, NULL, 'g'},
+	    {"errors", required_argument, NULL, 'e'},
+	    {"pregreet-ms", required_argument, NULL, 'p'},
+	    {"split-us", required_argument, NULL, 'S'},
+	    {"tarpit-ms", required_argument, NULL, 'T'},
+	    {"idle-secs", required_argument, NULL, 'i'},
+	    {"max-size", required_argument, NULL, 'm'},
+	    {"max-sessions", required_argument, NULL, 'M'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct sim sim = {0};
 	size_t cap = 0;
 	const char *sink = NULL;
 	struct addr sink_addr;
-	int sink_port = 0, c, nofile;
+	int sink_port = 0, c, nofile, max_sessions = 0;
 
 	sim.opts = (struct sim_opts){
-		.greylist_secs = 2,
-		.errors = 3,
-		.pregreet_ms = 800,
-		.split_us = 300,
-		.tarpit_ms = 1000,
-		.idle_secs = 60,
-		.max_size = 1 << 20,
-		.max_rcpts = 100,
+	    .greylist_secs = 2,
+	    .errors = 3,
+	    .pregreet_ms = 800,
+	    .split_us = 300,
+	    .tarpit_ms = 1000,
+	    .idle_secs = 60,
+	    .max_size = 1 << 20,
+	    .max_rcpts = 100,
 	};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -257,6 +261,9 @@ main(int argc, char **argv)
 		case 'm':
 			sim.opts.max_size = (size_t)opt_int("--max-size", optarg, 1024, 64 << 20);
 			break;
+		case 'M':
+			max_sessions = opt_int("--max-sessions", optarg, 1, 1 << 24);
+			break;
 		case 'f':
 			spec_file(&sim, optarg, &cap);
 			break;
@@ -281,7 +288,8 @@ main(int argc, char **argv)
 		if (addr_port_parse(sink, 25, &sink_addr, &sink_port) != 0)
 			fatal("bad --sink '%s': want ADDR:PORT", sink);
 		if (!addr_is_loopback(&sink_addr))
-			fatal("bad --sink '%s': relaysim forwards to loopback addresses only", sink);
+			fatal("bad --sink '%s': relaysim forwards to loopback addresses only",
+			      sink);
 	}
 
 	nofile = raise_nofile();
@@ -289,6 +297,8 @@ main(int argc, char **argv)
 		fatal("%zu listeners need more than RLIMIT_NOFILE=%d descriptors", sim.nlisteners,
 		      nofile);
 	sim.opts.max_sessions = nofile - (int)sim.nlisteners - SIM_FD_RESERVE;
+	if (max_sessions > 0 && max_sessions < sim.opts.max_sessions)
+		sim.opts.max_sessions = max_sessions;
 	signal(SIGPIPE, SIG_IGN);
 
 	struct event_config *cfg = event_config_new();
@@ -306,9 +316,9 @@ main(int argc, char **argv)
 		struct sockaddr_storage ss;
 		socklen_t len = addr_to_sockaddr(&l->addr, l->port, &ss);
 		l->lev = evconnlistener_new_bind(sim.base, accept_cb, l,
-						 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-							 LEV_OPT_CLOSE_ON_EXEC,
-						 128, (struct sockaddr *)&ss, (int)len);
+		                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+		                                     LEV_OPT_CLOSE_ON_EXEC,
+		                                 128, (struct sockaddr *)&ss, (int)len);
 		if (l->lev == NULL)
 			fatal("cannot listen on %s:%d: %s", l->literal, l->port, strerror(errno));
 		evconnlistener_set_error_cb(l->lev, accept_error_cb);
@@ -320,7 +330,7 @@ main(int argc, char **argv)
 	evsignal_add(sigint, NULL);
 
 	log_info("sim_ready", "listeners=%zu max_sessions=%d sink=%s", sim.nlisteners,
-		 sim.opts.max_sessions, sink ? sink : "none");
+	         sim.opts.max_sessions, sink ? sink : "none");
 	printf("ready\n");
 	fflush(stdout);
 
@@ -329,9 +339,12 @@ main(int argc, char **argv)
 	uint64_t sent = 0, failed = 0;
 	if (sim.fwd)
 		sim_forward_stats(sim.fwd, &sent, &failed);
-	log_info("sim_stop", "sessions_total=%llu forwarded=%llu forward_failed=%llu",
-		 (unsigned long long)sim.accepted_total, (unsigned long long)sent,
-		 (unsigned long long)failed);
+	log_info("sim_stop",
+	         "sessions_total=%llu refused_total=%llu accept_errors=%llu forwarded=%llu "
+	         "forward_failed=%llu",
+	         (unsigned long long)sim.accepted_total, (unsigned long long)sim.refused_total,
+	         (unsigned long long)sim.accept_errors, (unsigned long long)sent,
+	         (unsigned long long)failed);
 	sim_session_free_all(&sim);
 	sim_forward_free(sim.fwd);
 	for (size_t i = 0; i < sim.nlisteners; i++)

@@ -31,6 +31,15 @@ rcpt_strip_own_domain(char *buf, const char *myname, const char *myliteral)
 	return false;
 }
 
+/* The final address goes into a RCPT TO sent to the sink: no spaces, brackets or controls. */
+static void
+rcpt_clean_final(char *final)
+{
+	for (char *c = final; *c; c++)
+		if (!isprint((unsigned char)*c) || *c == ' ' || *c == '<' || *c == '>')
+			*c = '_';
+}
+
 void
 sim_rcpt_parse(const char *arg, const char *myname, const char *myliteral, struct sim_rcpt *out)
 {
@@ -78,13 +87,19 @@ sim_rcpt_parse(const char *arg, const char *myname, const char *myliteral, struc
 	char *at = strchr(buf, '@');
 	bool one_at = at != NULL && strchr(at + 1, '@') == NULL;
 	bool plain = bracketed && !route && !quoted && !trimmed && one_at && at != buf &&
-		     strpbrk(buf, "%!") == NULL;
+	             strpbrk(buf, "%!") == NULL;
 	bool percent = bracketed && !route && !quoted && !trimmed && one_at &&
-		       rcpt_is_us(at + 1, myname, myliteral) && memchr(buf, '%', (size_t)(at - buf)) &&
-		       strchr(buf, '!') == NULL;
+	               rcpt_is_us(at + 1, myname, myliteral) &&
+	               memchr(buf, '%', (size_t)(at - buf)) && strchr(buf, '!') == NULL;
 
-	if (plain)
-		out->kind = rcpt_is_us(at + 1, myname, myliteral) ? RCPT_KIND_LOCAL : RCPT_KIND_FOREIGN;
+	bool bare_user =
+	    at == NULL && bracketed && !route && !quoted && !trimmed && strpbrk(buf, "%!") == NULL;
+
+	if (bare_user) /* <postmaster>: one of ours */
+		out->kind = RCPT_KIND_LOCAL;
+	else if (plain)
+		out->kind =
+		    rcpt_is_us(at + 1, myname, myliteral) ? RCPT_KIND_LOCAL : RCPT_KIND_FOREIGN;
 	else if (percent)
 		out->kind = RCPT_KIND_PERCENT;
 	else
@@ -117,11 +132,10 @@ sim_rcpt_parse(const char *arg, const char *myname, const char *myliteral, struc
 		}
 		if (out->kind != RCPT_KIND_TRICK)
 			out->kind = RCPT_KIND_LOCAL;
+		rcpt_clean_final(out->final);
 		return;
 	}
 	snprintf(out->local, sizeof(out->local), "%.*s", (int)(at - buf), buf);
 	snprintf(out->final, sizeof(out->final), "%s", buf);
-	for (char *c = out->final; *c; c++)
-		if (!isprint((unsigned char)*c) || *c == ' ' || *c == '<' || *c == '>')
-			*c = '_';
+	rcpt_clean_final(out->final);
 }

@@ -138,7 +138,7 @@ session_slow_arm(struct sim_session *s)
 {
 	struct timeval tv;
 	int64_t us = s->b->output == OUT_TARPIT ? (int64_t)s->sim->opts.tarpit_ms * 1000
-						 : s->sim->opts.split_us;
+	                                        : s->sim->opts.split_us;
 
 	tv.tv_sec = us / 1000000;
 	tv.tv_usec = us % 1000000;
@@ -203,8 +203,8 @@ session_send(struct sim_session *s, const char *buf, size_t len)
 	}
 }
 
-static void
-session_reply(struct sim_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void session_reply(struct sim_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* One reply line; a 4xx/5xx counts towards the error limit. */
 static void
@@ -261,8 +261,9 @@ session_stream_refill(struct sim_session *s)
 		n = sizeof(chunk);
 	} else {
 		while (n + 64 < sizeof(chunk)) {
-			int w = snprintf(chunk + n, sizeof(chunk) - n,
-					 "250-X-RELAYSIM-HUGE-REPLY-LINE %010zu\r\n", s->streamed + n);
+			int w =
+			    snprintf(chunk + n, sizeof(chunk) - n,
+			             "250-X-RELAYSIM-HUGE-REPLY-LINE %010zu\r\n", s->streamed + n);
 			if (w < 0)
 				break;
 			n += (size_t)w;
@@ -311,10 +312,10 @@ cmd_ehlo(struct sim_session *s, const char *arg)
 	}
 	char buf[512];
 	int n = snprintf(buf, sizeof(buf),
-			 "250-%s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n%s250-8BITMIME\r\n"
-			 "250 ENHANCEDSTATUSCODES\r\n",
-			 l->name, s->sim->opts.max_size,
-			 s->b->relay == RELAY_AUTH ? "250-AUTH PLAIN LOGIN\r\n" : "");
+	                 "250-%s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n%s250-8BITMIME\r\n"
+	                 "250 ENHANCEDSTATUSCODES\r\n",
+	                 l->name, s->sim->opts.max_size,
+	                 s->b->relay == RELAY_AUTH ? "250-AUTH PLAIN LOGIN\r\n" : "");
 	if (n > 0 && (size_t)n < sizeof(buf))
 		session_send(s, buf, (size_t)n);
 }
@@ -375,7 +376,7 @@ rcpt_refuse_local(struct sim_session *s, const struct sim_rcpt *r, bool *ok)
 		*ok = true;
 	else
 		session_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown",
-			      r->final);
+		              r->final);
 }
 
 /* The relay policy for a recipient that is not one of ours. */
@@ -391,13 +392,14 @@ rcpt_relay_policy(struct sim_session *s, const char *path, const struct sim_rcpt
 	if (relay == RELAY_GREYLIST || relay == RELAY_GREYLIST_OPEN) {
 		char key[3 * SIM_ADDR_MAX];
 		int n = snprintf(key, sizeof(key), "%s|%s|%s|%s", s->l->literal, s->peer_str,
-				 s->mail_from, path);
+		                 s->mail_from, path);
 		if (n < 0 || (size_t)n >= sizeof(key))
 			n = (int)sizeof(key) - 1;
 		if (!sim_greylist_pass(s->sim->grey, key, (size_t)n, now_mono_ms())) {
-			session_reply(s, "450 4.7.1 %.*s: Recipient address rejected: "
-					 "Greylisted, try again in %d seconds",
-				      plen, path, s->sim->opts.greylist_secs);
+			session_reply(s,
+			              "450 4.7.1 %.*s: Recipient address rejected: "
+			              "Greylisted, try again in %d seconds",
+			              plen, path, s->sim->opts.greylist_secs);
 			return;
 		}
 		relay = relay == RELAY_GREYLIST ? RELAY_CLOSED : RELAY_OPEN;
@@ -531,9 +533,9 @@ static const struct {
 	const char *verb;
 	void (*fn)(struct sim_session *s, const char *arg);
 } commands[] = {
-	{"EHLO", cmd_ehlo}, {"HELO", cmd_helo}, {"MAIL", cmd_mail},         {"RCPT", cmd_rcpt},
-	{"DATA", cmd_data}, {"RSET", cmd_rset}, {"NOOP", cmd_noop},         {"QUIT", cmd_quit},
-	{"VRFY", cmd_vrfy}, {"AUTH", cmd_auth}, {"STARTTLS", cmd_starttls},
+    {"EHLO", cmd_ehlo}, {"HELO", cmd_helo}, {"MAIL", cmd_mail},         {"RCPT", cmd_rcpt},
+    {"DATA", cmd_data}, {"RSET", cmd_rset}, {"NOOP", cmd_noop},         {"QUIT", cmd_quit},
+    {"VRFY", cmd_vrfy}, {"AUTH", cmd_auth}, {"STARTTLS", cmd_starttls},
 };
 
 static void
@@ -596,7 +598,7 @@ session_log_message(struct sim_session *s)
 	}
 	log_censor(c, sizeof(c), s->mail_from, strlen(s->mail_from));
 	log_info("sim_message", "listener=%s peer=%s from=\"%s\" rcpts=\"%s\" headers=\"%s\"",
-		 s->l->literal, s->peer_str, c, rcpts, hdr);
+	         s->l->literal, s->peer_str, c, rcpts, hdr);
 }
 
 static void
@@ -621,10 +623,10 @@ session_end_of_data(struct sim_session *s)
 		gmtime_r(&t, &tm);
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 		evbuffer_add_printf(body,
-				    "Received: from %s (%s [%s])\r\n\tby %s (relaysim) with ESMTP;"
-				    " %s\r\n",
-				    s->helo[0] ? s->helo : "unknown", s->peer_str, s->peer_str,
-				    s->l->name, date);
+		                    "Received: from %s (%s [%s])\r\n\tby %s (relaysim) with ESMTP;"
+		                    " %s\r\n",
+		                    s->helo[0] ? s->helo : "unknown", s->peer_str, s->peer_str,
+		                    s->l->name, date);
 		evbuffer_add_buffer(body, s->msg);
 		if (sim_forward_submit(sim->fwd, s->mail_from, s->rcpts, s->nrcpt, body) == 0)
 			session_reply(s, "250 2.0.0 Ok: queued");
@@ -745,7 +747,7 @@ session_greet(struct sim_session *s)
 		break;
 	case GREET_PREGREET: {
 		struct timeval tv = {s->sim->opts.pregreet_ms / 1000,
-				     (s->sim->opts.pregreet_ms % 1000) * 1000};
+		                     (s->sim->opts.pregreet_ms % 1000) * 1000};
 		s->state = SS_GREETING;
 		session_send(s, "220-", 4);
 		session_send(s, l->name, strlen(l->name));
@@ -766,7 +768,11 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 	int one = 1, port;
 
 	if (sim->nsessions >= sim->opts.max_sessions) {
-		log_warn("sim_session_refused", "listener=%s why=max_sessions", l->literal);
+		/* One line per thousand refusals: a flood must not turn into a log flood. */
+		if (sim->refused_total++ % 1000 == 0)
+			log_warn("sim_session_refused",
+			         "listener=%s why=max_sessions refused_total=%llu", l->literal,
+			         (unsigned long long)sim->refused_total);
 		close(fd);
 		return;
 	}
@@ -776,8 +782,8 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 	s->b = l->b;
 	l->connections++;
 	sim->accepted_total++;
-	s->drop_at_mail = s->b->drop == DROP_AT_MAIL ||
-			  (s->b->drop == DROP_AT_MAIL_FIRST && l->connections == 1);
+	s->drop_at_mail =
+	    s->b->drop == DROP_AT_MAIL || (s->b->drop == DROP_AT_MAIL_FIRST && l->connections == 1);
 	if (addr_from_sockaddr(peer, &s->peer, &port) == 0)
 		addr_format(&s->peer, s->peer_str, sizeof(s->peer_str));
 	else
@@ -802,7 +808,7 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 	bufferevent_set_timeouts(s->bev, &idle, &idle);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	log_debug("sim_session_start", "listener=%s peer=%s behaviour=%s", l->literal, s->peer_str,
-		  s->b->name);
+	          s->b->name);
 	session_greet(s);
 }
 
