@@ -6,14 +6,3 @@
 #include "roles.h"
 #include "log.h"
 
-/* ---- sink (delete when the sink role lands) ---- */
-int
-sink_role_start(struct event_base *base, const struct config *cfg, const char *conninfo)
-{
-	log_warn("role_not_built", "role=sink");
-	return 0;
-}
-void
-sink_role_stop(void)
-{
-}
