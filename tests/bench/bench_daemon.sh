@@ -38,7 +38,7 @@ say() { printf 'bench_daemon: %s\n' "$*"; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # Durability as a production install would run it, minus the fsync per commit.
-PG_EXTRA_OPTS="-c synchronous_commit=off -c shared_buffers=512MB -c max_wal_size=4GB -c checkpoint_timeout=30min"
+PG_EXTRA_OPTS="-c synchronous_commit=off -c shared_buffers=512MB -c max_wal_size=4GB -c checkpoint_timeout=30min ${BENCH_PG_OPTS:-}"
 pg_start "$PGDIR" >/dev/null || { say "PostgreSQL did not start"; exit 1; }
 pg_createdb "$PGDIR" bench || exit 1
 export RELAYAUDIT_DATABASE=$(pg_conninfo "$PGDIR" bench)
@@ -116,6 +116,7 @@ pcpu=$(( $(pg_cpu) - pg_cpu0 ))
 tck=$(getconf CLK_TCK)
 kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID"; DAEMON_PID=
 probes=$(q "SELECT count(*) FROM probes")
+say "autovacuum: $(q "SELECT string_agg(relname || ' vacuum=' || autovacuum_count || ' analyze=' || autoanalyze_count || ' hot=' || n_tup_hot_upd || '/' || n_tup_upd, ', ') FROM pg_stat_user_tables WHERE relname IN ('targets', 'probes')")"
 q "VACUUM ANALYZE probes" >/dev/null
 size=$(q "SELECT pg_total_relation_size('probes') + pg_total_relation_size('probe_attempts')")
 verdicts=$(q "SELECT string_agg(verdict || '=' || n, ' ') FROM (SELECT verdict, count(*) n FROM probes GROUP BY 1 ORDER BY 1) v")
