@@ -73,6 +73,9 @@ bin/relaysim: $(SIMOBJ) $(LIB) $(STAMP)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $(SIMOBJ) $(LIB) $(LDLIBS)
 
+# Keep the test objects make would otherwise delete as intermediates (and rebuild every time).
+.SECONDARY: $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/unit/%.o) $(BENCHSRC:tests/bench/%.c=$(BUILD)/tests/bench/%.o)
+
 bin/tests/%: $(BUILD)/tests/unit/%.o $(LIB) $(STAMP)
 	@mkdir -p bin/tests
 	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)

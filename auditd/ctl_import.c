@@ -23,8 +23,8 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: relayctl import [--dry-run] [-c FILE] DATAFILE\n"
-			"  DATAFILE  CSV with a header row, or JSON lines (.jsonl/.ndjson)\n"
-			"  --dry-run validate and count what would change; write nothing\n");
+	                "  DATAFILE  CSV with a header row, or JSON lines (.jsonl/.ndjson)\n"
+	                "  --dry-run validate and count what would change; write nothing\n");
 	return 2;
 }
 
@@ -60,7 +60,7 @@ print_errors(const char *path, const struct import_result *res)
 		fprintf(stderr, "%s:%d: %s\n", path, res->errors[i].line, res->errors[i].msg);
 	if (res->errors_total > res->nerrors)
 		fprintf(stderr, "%s: ... and %d more errors\n", path,
-			res->errors_total - res->nerrors);
+		        res->errors_total - res->nerrors);
 	log_error("import_failed", "file=%s errors=%d written=0", path, res->errors_total);
 }
 
@@ -126,11 +126,11 @@ ctl_import(int argc, char **argv)
 		return 1;
 	}
 	log_info(dry_run ? "import_checked" : "import_done",
-		 "file=%s rows=%zu targets=%ld customers_new=%ld customers_changed=%ld "
-		 "targets_new=%ld targets_changed=%ld dry_run=%s ms=%lld",
-		 path, res.nrows, counts.targets_total, counts.customers_new,
-		 counts.customers_changed, counts.targets_new, counts.targets_changed,
-		 dry_run ? "yes" : "no", (long long)(now_mono_ms() - t0));
+	         "file=%s rows=%zu targets=%ld customers_new=%ld customers_changed=%ld "
+	         "targets_new=%ld targets_changed=%ld dry_run=%s ms=%lld",
+	         path, res.nrows, counts.targets_total, counts.customers_new,
+	         counts.customers_changed, counts.targets_new, counts.targets_changed,
+	         dry_run ? "yes" : "no", (long long)(now_mono_ms() - t0));
 	import_result_free(&res);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "paths.h"
+#include "util.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,10 +19,10 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: relayctl migrate [--status] [--dir DIR] [-c FILE]\n"
-			"  --dir DIR  migrations directory (default: migrations/ of the build "
-			"tree, or PREFIX/share/relayaudit/migrations)\n"
-			"  --status   list applied and pending migrations; exit 1 when any "
-			"is pending\n");
+	                "  --dir DIR  migrations directory (default: migrations/ of the build "
+	                "tree, or PREFIX/share/relayaudit/migrations)\n"
+	                "  --status   list applied and pending migrations; exit 1 when any "
+	                "is pending\n");
 	return 2;
 }
 
@@ -50,7 +51,7 @@ ctl_migrate(int argc, char **argv)
 		if (strcmp(argv[i], "--status") == 0)
 			status = true;
 		else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
-			dir = strdup(argv[++i]);
+			dir = xstrdup(argv[++i]);
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			config_path = argv[++i];
 		else

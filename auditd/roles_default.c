@@ -6,38 +6,3 @@
 #include "roles.h"
 #include "log.h"
 
-/* ---- workflow (delete when auditd/workflow_role.c lands) ---- */
-int
-workflow_role_start(const struct config *cfg, const char *conninfo)
-{
-	log_warn("role_not_built", "role=workflow");
-	return 0;
-}
-void
-workflow_role_stop(void)
-{
-}
-
-/* ---- api (delete when the API role lands) ---- */
-int
-api_role_start(const struct config *cfg, const char *conninfo)
-{
-	log_warn("role_not_built", "role=api");
-	return 0;
-}
-void
-api_role_stop(void)
-{
-}
-
-/* ---- sink (delete when the sink role lands) ---- */
-int
-sink_role_start(struct event_base *base, const struct config *cfg, const char *conninfo)
-{
-	log_warn("role_not_built", "role=sink");
-	return 0;
-}
-void
-sink_role_stop(void)
-{
-}

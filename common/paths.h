@@ -6,9 +6,11 @@
 #ifndef RELAYAUDIT_PATHS_H
 #define RELAYAUDIT_PATHS_H
 
-/* The parent of the directory holding the executable ("/x" for /x/bin/relayctl); new string or NULL. */
+/* The parent of the directory holding the executable ("/x" for /x/bin/relayctl); new string or
+ * NULL. */
 char *paths_exe_root(void);
-/* The first of root/rel for each rel in rels[] (NULL-terminated) that is a directory; new string or NULL. */
+/* The first of root/rel for each rel in rels[] (NULL-terminated) that is a directory; new string or
+ * NULL. */
 char *paths_find_dir(const char *root, const char *const *rels);
 
 #endif

@@ -25,7 +25,7 @@ db_embedded_conninfo(void)
 	if (data != NULL) {
 		/* As root, make run's cluster belongs to the postgres user (see deploy/pg.sh). */
 		conninfo = xasprintf("host=%s/var/pg dbname=relayaudit%s", root,
-				     geteuid() == 0 ? " user=postgres" : "");
+		                     geteuid() == 0 ? " user=postgres" : "");
 	}
 	free(data);
 	free(root);
@@ -88,7 +88,7 @@ db_conninfo_redact(const char *conninfo)
 		if (o->val == NULL)
 			continue;
 		redact_append(&out, o->keyword,
-			      strcmp(o->keyword, "password") == 0 ? "********" : o->val);
+		              strcmp(o->keyword, "password") == 0 ? "********" : o->val);
 	}
 	PQconninfoFree(opts);
 	return out;
@@ -149,18 +149,23 @@ db_result_message(const PGresult *res)
 PGresult *
 db_exec(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params)
 {
+	int64_t t0 = now_mono_ms();
 	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	char msg[512];
 
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		log_debug("db_exec", "what=%s rows=%s ms=%lld", what,
+		          *PQcmdTuples(res) ? PQcmdTuples(res) : "-",
+		          (long long)(now_mono_ms() - t0));
 		return res;
+	}
 	db_message_clean(res ? db_result_message(res) : PQerrorMessage(conn), msg, sizeof(msg));
 	log_error("db_error", "what=%s sqlstate=%s error=\"%s\"", what,
-		  res && PQresultErrorField(res, PG_DIAG_SQLSTATE)
-			  ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
-			  : "-",
-		  msg);
+	          res && PQresultErrorField(res, PG_DIAG_SQLSTATE)
+	              ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+	              : "-",
+	          msg);
 	PQclear(res);
 	return NULL;
 }

@@ -38,10 +38,9 @@ void db_close(PGconn *conn);
  * returns NULL. The caller PQclear()s the result.
  */
 PGresult *db_exec(PGconn *conn, const char *what, const char *sql, int nparams,
-		  const char *const *params);
+                  const char *const *params);
 /* db_exec that only reports success: 0 or -1. */
-int db_cmd(PGconn *conn, const char *what, const char *sql, int nparams,
-	   const char *const *params);
+int db_cmd(PGconn *conn, const char *what, const char *sql, int nparams, const char *const *params);
 
 int db_begin(PGconn *conn);
 int db_commit(PGconn *conn);

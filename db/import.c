@@ -48,7 +48,10 @@ copy_text(struct copybuf *cb, const char *s, bool last)
 			char esc[2] = {'\\', *s};
 
 			if (*s == '\\' || *s == '\t' || *s == '\n' || *s == '\r') {
-				esc[1] = *s == '\t' ? 't' : *s == '\n' ? 'n' : *s == '\r' ? 'r' : '\\';
+				esc[1] = *s == '\t'   ? 't'
+				         : *s == '\n' ? 'n'
+				         : *s == '\r' ? 'r'
+				                      : '\\';
 				copy_raw(cb, esc, 2);
 			} else {
 				copy_raw(cb, s, 1);
@@ -82,7 +85,7 @@ copy_end(struct copybuf *cb)
 	while ((res = PQgetResult(cb->conn)) != NULL) {
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			log_error("db_error", "what=import_copy error=\"%s\"",
-				  db_result_message(res));
+			          db_result_message(res));
 			rc = -1;
 		}
 		PQclear(res);
@@ -97,7 +100,7 @@ import_copy_rows(PGconn *conn, const struct import_result *res, char *buf)
 	char line[16];
 
 	if (copy_begin(conn, "COPY import_rows (line, ext_id, name, contact_email, locale, "
-			     "access_type) FROM STDIN") < 0)
+	                     "access_type) FROM STDIN") < 0)
 		return -1;
 	for (size_t i = 0; i < res->nrows; i++) {
 		const struct import_row *r = &res->rows[i];
@@ -143,7 +146,7 @@ import_copy_targets(PGconn *conn, const struct import_result *res, char *buf)
 	char line[16], ports[96], addr[ADDR_STRLEN];
 
 	if (copy_begin(conn, "COPY import_targets (line, ext_id, address, ports, domains) "
-			     "FROM STDIN") < 0)
+	                     "FROM STDIN") < 0)
 		return -1;
 	for (size_t i = 0; i < res->nrows; i++) {
 		const struct import_row *r = &res->rows[i];
@@ -171,55 +174,61 @@ import_copy_targets(PGconn *conn, const struct import_result *res, char *buf)
 }
 
 static const char stage_rows_sql[] =
-	"CREATE TEMP TABLE import_rows (line integer, ext_id text, name text, "
-	" contact_email text, locale text, access_type text) ON COMMIT DROP";
+    "CREATE TEMP TABLE import_rows (line integer, ext_id text, name text, "
+    " contact_email text, locale text, access_type text) ON COMMIT DROP";
 static const char stage_targets_sql[] =
-	"CREATE TEMP TABLE import_targets (line integer, ext_id text, address inet, "
-	" ports integer[], domains text[]) ON COMMIT DROP";
+    "CREATE TEMP TABLE import_targets (line integer, ext_id text, address inet, "
+    " ports integer[], domains text[]) ON COMMIT DROP";
 
 /* The file holds each address once; overlapping CIDRs or repeats are errors at the later line. */
 static const char duplicates_sql[] =
-	"SELECT host(address), lines[1], lines[2] FROM ("
-	" SELECT address, (array_agg(line ORDER BY line))[1:2] AS lines"
-	" FROM import_targets GROUP BY address HAVING count(*) > 1) d "
-	"ORDER BY lines[2] LIMIT 50";
+    "SELECT host(address), lines[1], lines[2] FROM ("
+    " SELECT address, (array_agg(line ORDER BY line))[1:2] AS lines"
+    " FROM import_targets GROUP BY address HAVING count(*) > 1) d "
+    "ORDER BY lines[2] LIMIT 50";
 
-/* Omitted optional fields (NULL) keep what is stored. */
+/*
+ * Omitted optional fields (NULL) keep what is stored. Inserts skip existing
+ * keys before the CHECK constraints run (ON CONFLICT alone would evaluate
+ * them for every row of a re-import); ON CONFLICT stays for a concurrent import.
+ */
 static const char customers_sql[] =
-	"CREATE TEMP TABLE import_customers ON COMMIT DROP AS"
-	" SELECT ext_id, max(name) AS name, max(contact_email) AS contact_email,"
-	" max(locale) AS locale, max(access_type) AS access_type"
-	" FROM import_rows GROUP BY ext_id";
+    "CREATE TEMP TABLE import_customers ON COMMIT DROP AS"
+    " SELECT ext_id, max(name) AS name, max(contact_email) AS contact_email,"
+    " max(locale) AS locale, max(access_type) AS access_type"
+    " FROM import_rows GROUP BY ext_id";
 
 static const char customers_update_sql[] =
-	"UPDATE customers c SET name = COALESCE(i.name, c.name),"
-	" contact_email = i.contact_email, locale = COALESCE(i.locale, c.locale),"
-	" access_type = COALESCE(i.access_type, c.access_type), updated_at = now()"
-	" FROM import_customers i WHERE c.ext_id = i.ext_id"
-	" AND (c.name, c.contact_email, c.locale, c.access_type) IS DISTINCT FROM"
-	" (COALESCE(i.name, c.name), i.contact_email, COALESCE(i.locale, c.locale),"
-	"  COALESCE(i.access_type, c.access_type))";
+    "UPDATE customers c SET name = COALESCE(i.name, c.name),"
+    " contact_email = i.contact_email, locale = COALESCE(i.locale, c.locale),"
+    " access_type = COALESCE(i.access_type, c.access_type), updated_at = now()"
+    " FROM import_customers i WHERE c.ext_id = i.ext_id"
+    " AND (c.name, c.contact_email, c.locale, c.access_type) IS DISTINCT FROM"
+    " (COALESCE(i.name, c.name), i.contact_email, COALESCE(i.locale, c.locale),"
+    "  COALESCE(i.access_type, c.access_type))";
 
 static const char customers_insert_sql[] =
-	"INSERT INTO customers (ext_id, name, contact_email, locale, access_type)"
-	" SELECT ext_id, COALESCE(name, ''), contact_email, COALESCE(locale, 'en'),"
-	" COALESCE(access_type, 'business') FROM import_customers"
-	" ON CONFLICT (ext_id) DO NOTHING";
+    "INSERT INTO customers (ext_id, name, contact_email, locale, access_type)"
+    " SELECT ext_id, COALESCE(name, ''), contact_email, COALESCE(locale, 'en'),"
+    " COALESCE(access_type, 'business') FROM import_customers i"
+    " WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.ext_id = i.ext_id)"
+    " ON CONFLICT (ext_id) DO NOTHING";
 
 /* An address listed under another customer moves to the customer the file names. */
 static const char targets_update_sql[] =
-	"UPDATE targets t SET customer_id = c.id, ports = COALESCE(i.ports, t.ports),"
-	" domains = COALESCE(i.domains, t.domains), updated_at = now()"
-	" FROM import_targets i JOIN customers c ON c.ext_id = i.ext_id"
-	" WHERE t.address = i.address"
-	" AND (t.customer_id, t.ports, t.domains) IS DISTINCT FROM"
-	" (c.id, COALESCE(i.ports, t.ports), COALESCE(i.domains, t.domains))";
+    "UPDATE targets t SET customer_id = c.id, ports = COALESCE(i.ports, t.ports),"
+    " domains = COALESCE(i.domains, t.domains), updated_at = now()"
+    " FROM import_targets i JOIN customers c ON c.ext_id = i.ext_id"
+    " WHERE t.address = i.address"
+    " AND (t.customer_id, t.ports, t.domains) IS DISTINCT FROM"
+    " (c.id, COALESCE(i.ports, t.ports), COALESCE(i.domains, t.domains))";
 
 static const char targets_insert_sql[] =
-	"INSERT INTO targets (customer_id, address, ports, domains)"
-	" SELECT c.id, i.address, COALESCE(i.ports, $1::integer[]), COALESCE(i.domains, '{}')"
-	" FROM import_targets i JOIN customers c ON c.ext_id = i.ext_id"
-	" ON CONFLICT (address) DO NOTHING";
+    "INSERT INTO targets (customer_id, address, ports, domains)"
+    " SELECT c.id, i.address, COALESCE(i.ports, $1::integer[]), COALESCE(i.domains, '{}')"
+    " FROM import_targets i JOIN customers c ON c.ext_id = i.ext_id"
+    " WHERE NOT EXISTS (SELECT 1 FROM targets t WHERE t.address = i.address)"
+    " ORDER BY i.address ON CONFLICT (address) DO NOTHING";
 
 /* Rows changed by a command, from PQcmdTuples; -1 when the command failed. */
 static long
@@ -249,7 +258,7 @@ import_check_duplicates(PGconn *conn, struct import_result *res)
 
 		parse_i64(PQgetvalue(r, i, 2), 0, INT32_MAX, &line);
 		import_add_error(res, (int)line, "address %s is also on line %s",
-				 PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+		                 PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
 	}
 	PQclear(r);
 	return n;
@@ -257,7 +266,7 @@ import_check_duplicates(PGconn *conn, struct import_result *res)
 
 int
 import_write(PGconn *conn, struct import_result *res, const char *default_ports, bool dry_run,
-	     struct import_counts *counts)
+             struct import_counts *counts)
 {
 	char *buf = xmalloc(COPY_CHUNK);
 	const char *params[1] = {default_ports};
@@ -282,14 +291,14 @@ import_write(PGconn *conn, struct import_result *res, const char *default_ports,
 		return -1;
 	}
 	if (db_cmd(conn, "import_customers", customers_sql, 0, NULL) < 0 ||
-	    (counts->customers_changed =
-		     import_count(conn, "import_customers_update", customers_update_sql, 0, NULL)) < 0 ||
-	    (counts->customers_new =
-		     import_count(conn, "import_customers_insert", customers_insert_sql, 0, NULL)) < 0 ||
+	    (counts->customers_changed = import_count(conn, "import_customers_update",
+	                                              customers_update_sql, 0, NULL)) < 0 ||
+	    (counts->customers_new = import_count(conn, "import_customers_insert",
+	                                          customers_insert_sql, 0, NULL)) < 0 ||
 	    (counts->targets_changed =
-		     import_count(conn, "import_targets_update", targets_update_sql, 0, NULL)) < 0 ||
+	         import_count(conn, "import_targets_update", targets_update_sql, 0, NULL)) < 0 ||
 	    (counts->targets_new =
-		     import_count(conn, "import_targets_insert", targets_insert_sql, 1, params)) < 0)
+	         import_count(conn, "import_targets_insert", targets_insert_sql, 1, params)) < 0)
 		goto fail;
 	if (dry_run)
 		db_rollback(conn);

@@ -22,7 +22,7 @@ struct import_counts {
  * whose row names no ports. Returns 0; -1 when the database found errors
  * (added to res with their lines; nothing written) or a query failed (logged).
  */
-int import_write(PGconn *conn, struct import_result *res, const char *default_ports,
-		 bool dry_run, struct import_counts *counts);
+int import_write(PGconn *conn, struct import_result *res, const char *default_ports, bool dry_run,
+                 struct import_counts *counts);
 
 #endif

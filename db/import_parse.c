@@ -19,9 +19,8 @@ struct parser {
 	size_t cap;
 };
 
-static void
-parser_error(struct parser *ps, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void parser_error(struct parser *ps, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 result_verror(struct import_result *res, int line, const char *fmt, va_list ap)
@@ -102,7 +101,7 @@ check_email(const char *v)
 /* ---- the field table ---- */
 
 typedef const char *(*field_set_fn)(struct parser *ps, struct import_row *row, const char *v,
-				    char *why, size_t whylen);
+                                    char *why, size_t whylen);
 
 static const char *
 set_customer(struct parser *ps, struct import_row *row, const char *v, char *why, size_t wl)
@@ -126,8 +125,13 @@ set_address(struct parser *ps, struct import_row *row, const char *v, char *why,
 	size = cidr_size(&row->cidr);
 	if (size > ps->limits->max_cidr) {
 		snprintf(why, wl,
-			 "address '%.64s' expands to more than import_max_cidr = %llu addresses",
-			 v, (unsigned long long)ps->limits->max_cidr);
+		         "address '%.64s' expands to more than import_max_cidr = %llu addresses", v,
+		         (unsigned long long)ps->limits->max_cidr);
+		return why;
+	}
+	if (ps->res->ntargets + size > IMPORT_MAX_TARGETS) {
+		snprintf(why, wl, "the file expands to more than %d addresses; split it",
+		         IMPORT_MAX_TARGETS);
 		return why;
 	}
 	ps->res->ntargets += size;
@@ -166,7 +170,7 @@ set_locale(struct parser *ps, struct import_row *row, const char *v, char *why, 
 	size_t len = strlen(v);
 
 	if (!((len == 2 || (len == 5 && v[2] == '-' && isupper((unsigned char)v[3]) &&
-			    isupper((unsigned char)v[4]))) &&
+	                    isupper((unsigned char)v[4]))) &&
 	      islower((unsigned char)v[0]) && islower((unsigned char)v[1]))) {
 		snprintf(why, wl, "locale '%.32s': want a language code like en or de-AT", v);
 		return why;
@@ -181,8 +185,8 @@ set_access_type(struct parser *ps, struct import_row *row, const char *v, char *
 	for (const char *p = v; *p; p++) {
 		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_') {
 			snprintf(why, wl,
-				 "access_type '%.40s': want 1..32 of lower-case letters, digits, _",
-				 v);
+			         "access_type '%.40s': want 1..32 of lower-case letters, digits, _",
+			         v);
 			return why;
 		}
 	}
@@ -195,7 +199,7 @@ set_access_type(struct parser *ps, struct import_row *row, const char *v, char *
 /* Calls item(word) for each ';'- or ','-separated word of v (blanks around words ignored). */
 static const char *
 split_list(const char *v, const char *(*item)(struct import_row *, const char *, char *, size_t),
-	   struct import_row *row, char *why, size_t wl)
+           struct import_row *row, char *why, size_t wl)
 {
 	const char *p = v;
 
@@ -276,14 +280,10 @@ static const struct import_field {
 	bool required;
 	field_set_fn set;
 } fields[] = {
-	{"customer", true, set_customer},
-	{"address", true, set_address},
-	{"contact_email", true, set_contact},
-	{"name", false, set_name},
-	{"locale", false, set_locale},
-	{"access_type", false, set_access_type},
-	{"ports", false, set_ports},
-	{"domains", false, set_domains},
+    {"customer", true, set_customer},     {"address", true, set_address},
+    {"contact_email", true, set_contact}, {"name", false, set_name},
+    {"locale", false, set_locale},        {"access_type", false, set_access_type},
+    {"ports", false, set_ports},          {"domains", false, set_domains},
 };
 #define NFIELDS ((int)ARRAY_LEN(fields))
 
@@ -334,7 +334,7 @@ parser_record(struct parser *ps, int line, char *const *values)
 		}
 		if (strlen(v) > IMPORT_MAX_FIELD) {
 			parser_error(ps, line, "%s longer than %d bytes", fields[i].name,
-				     IMPORT_MAX_FIELD);
+			             IMPORT_MAX_FIELD);
 			bad = true;
 			continue;
 		}
@@ -503,7 +503,8 @@ parse_csv(struct parser *ps, const char *data, size_t len)
 		c.p += 3;
 	rc = csv_next(&c, &line, &why);
 	if (rc <= 0) {
-		parser_error(ps, rc < 0 ? line : 1, "%s", rc < 0 ? why : "empty file: want a header row");
+		parser_error(ps, rc < 0 ? line : 1, "%s",
+		             rc < 0 ? why : "empty file: want a header row");
 		csv_clear(&c);
 		return;
 	}
@@ -511,10 +512,11 @@ parse_csv(struct parser *ps, const char *data, size_t len)
 	for (int i = 0; i < ncols; i++) {
 		map[i] = field_find(c.fields[i], strlen(c.fields[i]));
 		if (map[i] < 0) {
-			parser_error(ps, line, "unknown column '%.64s' (known: customer, address, "
-					       "contact_email, name, locale, access_type, ports, "
-					       "domains)",
-				     c.fields[i]);
+			parser_error(ps, line,
+			             "unknown column '%.64s' (known: customer, address, "
+			             "contact_email, name, locale, access_type, ports, "
+			             "domains)",
+			             c.fields[i]);
 			header_bad = true;
 		} else if (seen[map[i]]) {
 			parser_error(ps, line, "column '%s' appears twice", fields[map[i]].name);
@@ -616,7 +618,8 @@ parse_jsonl_line(struct parser *ps, int line, const char *text, size_t len)
 		json_decref(obj);
 		return;
 	}
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		int f = field_find(key, strlen(key));
 		const char *why = NULL;
 
@@ -709,13 +712,14 @@ parser_check_customers(struct parser *ps)
 				what = "locale", first = o;
 			else if (differ(o->access_type, r->access_type))
 				what = "access_type", first = o;
-			/* Comparing with every earlier row is quadratic; one differing row is enough. */
+			/* Comparing with every earlier row is quadratic; one differing row is
+			 * enough. */
 			if (k - start > 64)
 				break;
 		}
 		if (what != NULL)
 			parser_error(ps, r->line, "customer %s: %s differs from line %d",
-				     r->customer, what, first->line);
+			             r->customer, what, first->line);
 	}
 	free(idx);
 }
@@ -747,7 +751,7 @@ import_detect(const char *filename, const char *data, size_t len)
 
 int
 import_parse(const char *data, size_t len, enum import_format format,
-	     const struct import_limits *limits, struct import_result *res)
+             const struct import_limits *limits, struct import_result *res)
 {
 	struct parser ps = {.limits = limits, .res = res};
 

@@ -16,6 +16,7 @@
 #define IMPORT_MAX_PORTS 8    /* as the targets.ports check allows */
 #define IMPORT_MAX_DOMAINS 32 /* as the targets.domains check allows */
 #define IMPORT_MAX_FIELD 4096 /* bytes in one field */
+#define IMPORT_MAX_TARGETS 16777216 /* addresses one file may expand to in all */
 
 enum import_format { IMPORT_CSV, IMPORT_JSONL };
 
@@ -45,7 +46,7 @@ struct import_result {
 	size_t nrows;
 	uint64_t ntargets; /* addresses after CIDR expansion */
 	struct import_error errors[IMPORT_MAX_ERRORS];
-	int nerrors;     /* kept, sorted by line */
+	int nerrors;      /* kept, sorted by line */
 	int errors_total; /* kept + dropped */
 };
 
@@ -58,11 +59,11 @@ enum import_format import_detect(const char *filename, const char *data, size_t 
 
 /* Parses data into res (zeroed first). Returns 0 when there were no errors. */
 int import_parse(const char *data, size_t len, enum import_format format,
-		 const struct import_limits *limits, struct import_result *res);
+                 const struct import_limits *limits, struct import_result *res);
 void import_result_free(struct import_result *res);
 /* Adds an error found later (e.g. by the database), keeping the list sorted and bounded. */
 void import_add_error(struct import_result *res, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Ports as PostgreSQL array text "{25,587}" into buf; the row's or def's. */
 void import_ports_text(const int *ports, int n, char *buf, size_t len);

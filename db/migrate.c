@@ -104,7 +104,7 @@ migration_read(struct migration *m)
 		if (cap >= MIGRATE_MAX_SIZE) {
 			fclose(f);
 			log_error("migrate_failed", "file=%s error=\"larger than %d bytes\"",
-				  m->path, MIGRATE_MAX_SIZE);
+			          m->path, MIGRATE_MAX_SIZE);
 			return -1;
 		}
 		cap *= 2;
@@ -152,8 +152,8 @@ migration_scan(const char *dir, struct migration_set *set)
 	for (size_t i = 0; i < set->n; i++) {
 		if (i > 0 && set->v[i].version == set->v[i - 1].version) {
 			log_error("migrate_failed",
-				  "dir=%s error=\"two migrations share version %d: %s and %s\"", dir,
-				  set->v[i].version, set->v[i - 1].file, set->v[i].file);
+			          "dir=%s error=\"two migrations share version %d: %s and %s\"",
+			          dir, set->v[i].version, set->v[i - 1].file, set->v[i].file);
 			return -1;
 		}
 		if (migration_read(&set->v[i]) < 0)
@@ -162,12 +162,11 @@ migration_scan(const char *dir, struct migration_set *set)
 	return 0;
 }
 
-static const char create_table_sql[] =
-	"CREATE TABLE IF NOT EXISTS schema_migrations ("
-	" version integer PRIMARY KEY,"
-	" name text NOT NULL,"
-	" checksum text NOT NULL,"
-	" applied_at timestamptz NOT NULL DEFAULT now())";
+static const char create_table_sql[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                       " version integer PRIMARY KEY,"
+                                       " name text NOT NULL,"
+                                       " checksum text NOT NULL,"
+                                       " applied_at timestamptz NOT NULL DEFAULT now())";
 
 /*
  * Marks which files are applied; versions in the database that no file
@@ -177,11 +176,11 @@ static int
 migration_load_applied(PGconn *conn, struct migration_set *set, FILE *status_out)
 {
 	PGresult *res = db_exec(conn, "migrate_applied",
-				"SELECT version, name, checksum, "
-				"to_char(applied_at AT TIME ZONE 'UTC', "
-				"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-				"FROM schema_migrations ORDER BY version",
-				0, NULL);
+	                        "SELECT version, name, checksum, "
+	                        "to_char(applied_at AT TIME ZONE 'UTC', "
+	                        "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	                        "FROM schema_migrations ORDER BY version",
+	                        0, NULL);
 
 	if (res == NULL)
 		return -1;
@@ -198,12 +197,12 @@ migration_load_applied(PGconn *conn, struct migration_set *set, FILE *status_out
 		if (m == NULL) {
 			if (status_out != NULL)
 				fprintf(status_out, "%03d  %-28s %-8s %s\n", (int)version,
-					PQgetvalue(res, r, 1), "unknown", PQgetvalue(res, r, 3));
+				        PQgetvalue(res, r, 1), "unknown", PQgetvalue(res, r, 3));
 			else
 				log_warn("migration_unknown",
-					 "version=%d name=%s reason=\"applied in the database "
-					 "but no file here holds it\"",
-					 (int)version, PQgetvalue(res, r, 1));
+				         "version=%d name=%s reason=\"applied in the database "
+				         "but no file here holds it\"",
+				         (int)version, PQgetvalue(res, r, 1));
 			continue;
 		}
 		m->applied = true;
@@ -216,7 +215,7 @@ migration_load_applied(PGconn *conn, struct migration_set *set, FILE *status_out
 
 static int
 migration_report_failure(const struct migration *m, const struct sql_stmt *stmt, PGresult *res,
-			 PGconn *conn)
+                         PGconn *conn)
 {
 	const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -229,9 +228,9 @@ migration_report_failure(const struct migration *m, const struct sql_stmt *stmt,
 	db_message_clean(res ? db_result_message(res) : PQerrorMessage(conn), msg, sizeof(msg));
 	db_message_clean(detail, det, sizeof(det));
 	log_error("migrate_failed",
-		  "file=%s line=%d sqlstate=%s error=\"%s\"%s%s%s rolled_back=yes", m->path,
-		  sql_script_line_at(m->sql, stmt, (int)position), state ? state : "-", msg,
-		  *det ? " detail=\"" : "", det, *det ? "\"" : "");
+	          "file=%s line=%d sqlstate=%s error=\"%s\"%s%s%s rolled_back=yes", m->path,
+	          sql_script_line_at(m->sql, stmt, (int)position), state ? state : "-", msg,
+	          *det ? " detail=\"" : "", det, *det ? "\"" : "");
 	return -1;
 }
 
@@ -250,6 +249,17 @@ migration_apply_one(PGconn *conn, struct migration *m)
 	if (n < 0) {
 		log_error("migrate_failed", "file=%s line=%d error=\"%s\"", m->path, err_line, why);
 		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (sql_script_is_transaction_control(m->sql, &stmts[i])) {
+			log_error(
+			    "migrate_failed",
+			    "file=%s line=%d error=\"transaction control in a migration: each "
+			    "file already runs in its own transaction\"",
+			    m->path, stmts[i].line);
+			free(stmts);
+			return -1;
+		}
 	}
 	if (db_begin(conn) < 0) {
 		free(stmts);
@@ -277,16 +287,16 @@ migration_apply_one(PGconn *conn, struct migration *m)
 	params[1] = m->name;
 	params[2] = m->checksum;
 	if (db_cmd(conn, "migrate_record",
-		   "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
-		   3, params) < 0 ||
+	           "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)", 3,
+	           params) < 0 ||
 	    db_commit(conn) < 0) {
 		db_rollback(conn);
 		log_error("migrate_failed", "file=%s error=\"could not record the migration\"",
-			  m->path);
+		          m->path);
 		return -1;
 	}
 	log_info("migration_applied", "version=%d file=%s statements=%d ms=%lld", m->version,
-		 m->file, n, (long long)(now_mono_ms() - t0));
+	         m->file, n, (long long)(now_mono_ms() - t0));
 	return 0;
 }
 
@@ -336,9 +346,9 @@ migrate_apply(PGconn *conn, const char *dir)
 
 		if (m->applied && strcmp(m->applied_checksum, m->checksum) != 0) {
 			log_error("migrate_failed",
-				  "file=%s error=\"applied migration changed since it was applied "
-				  "(checksum %.12s, now %.12s); add a new migration instead\"",
-				  m->path, m->applied_checksum, m->checksum);
+			          "file=%s error=\"applied migration changed since it was applied "
+			          "(checksum %.12s, now %.12s); add a new migration instead\"",
+			          m->path, m->applied_checksum, m->checksum);
 			rc = -1;
 			goto done;
 		}
@@ -379,11 +389,12 @@ migrate_status(PGconn *conn, const char *dir, FILE *out)
 		const char *state = "pending";
 
 		if (m->applied)
-			state = strcmp(m->applied_checksum, m->checksum) == 0 ? "applied" : "changed";
+			state =
+			    strcmp(m->applied_checksum, m->checksum) == 0 ? "applied" : "changed";
 		if (!m->applied)
 			pending++;
 		fprintf(out, "%03d  %-28s %-8s %s\n", m->version, m->name, state,
-			m->applied ? m->applied_at : "-");
+		        m->applied ? m->applied_at : "-");
 	}
 	rc = pending;
 done:

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static bool
 ident_char(char c)
@@ -32,7 +33,7 @@ dollar_tag(const char *p, const char *end)
 
 int
 sql_script_split(const char *sql, size_t len, struct sql_stmt **out, const char **why,
-		 int *err_line)
+                 int *err_line)
 {
 	const char *p = sql, *end = sql + len, *start = NULL;
 	struct sql_stmt *v = NULL;
@@ -82,12 +83,12 @@ sql_script_split(const char *sql, size_t len, struct sql_stmt **out, const char 
 		if (c == '\'' || c == '"') {
 			/* E'...' strings take backslash escapes; plain ones only doubling. */
 			bool esc = c == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e') &&
-				   (p - 1 == sql || !ident_char(p[-2]));
+			           (p - 1 == sql || !ident_char(p[-2]));
 
 			for (p++;; p++) {
 				if (p >= end) {
 					*why = c == '"' ? "quoted identifier never closed"
-							: "string never closed";
+					                : "string never closed";
 					goto unclosed;
 				}
 				if (*p == '\n')
@@ -135,11 +136,11 @@ sql_script_split(const char *sql, size_t len, struct sql_stmt **out, const char 
 				v = xrealloc(v, cap * sizeof(*v));
 			}
 			v[n++] = (struct sql_stmt){(size_t)(start - sql), (size_t)(p - start),
-						   start_line};
+			                           start_line};
 			start = NULL;
 		}
 		continue;
-unclosed:
+	unclosed:
 		*err_line = open_line;
 		free(v);
 		return -1;
@@ -149,7 +150,8 @@ unclosed:
 			cap = cap ? cap + 1 : 1;
 			v = xrealloc(v, cap * sizeof(*v));
 		}
-		v[n++] = (struct sql_stmt){(size_t)(start - sql), (size_t)(end - start), start_line};
+		v[n++] =
+		    (struct sql_stmt){(size_t)(start - sql), (size_t)(end - start), start_line};
 	}
 	*out = v;
 	return (int)n;
@@ -171,4 +173,20 @@ sql_script_line_at(const char *sql, const struct sql_stmt *stmt, int position)
 			line++;
 	}
 	return stmt->line;
+}
+
+bool
+sql_script_is_transaction_control(const char *sql, const struct sql_stmt *stmt)
+{
+	static const char *const words[] = {"begin", "commit", "rollback", "end", "abort", "start"};
+	const char *p = sql + stmt->offset;
+	size_t n = 0;
+
+	while (n < stmt->len && isalpha((unsigned char)p[n]))
+		n++;
+	for (size_t i = 0; i < ARRAY_LEN(words); i++) {
+		if (strlen(words[i]) == n && strncasecmp(p, words[i], n) == 0)
+			return true;
+	}
+	return false;
 }

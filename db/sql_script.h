@@ -5,6 +5,7 @@
 #ifndef RELAYAUDIT_SQL_SCRIPT_H
 #define RELAYAUDIT_SQL_SCRIPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct sql_stmt {
@@ -20,7 +21,7 @@ struct sql_stmt {
  * a quote or comment is never closed (*err_line says where it opened).
  */
 int sql_script_split(const char *sql, size_t len, struct sql_stmt **out, const char **why,
-		     int *err_line);
+                     int *err_line);
 
 /*
  * The line of the file holding PostgreSQL's error position (1-based, in
@@ -28,5 +29,12 @@ int sql_script_split(const char *sql, size_t len, struct sql_stmt **out, const c
  * position is 0 or out of range.
  */
 int sql_script_line_at(const char *sql, const struct sql_stmt *stmt, int position);
+
+/*
+ * True when stmt is transaction control (BEGIN, COMMIT, ROLLBACK, END,
+ * ABORT, START TRANSACTION), which a migration must not hold: each file
+ * already runs in a transaction of its own.
+ */
+bool sql_script_is_transaction_control(const char *sql, const struct sql_stmt *stmt);
 
 #endif

@@ -495,6 +495,12 @@ engine_after_session(struct probe_engine *e, struct job *j, struct session *s)
 				     r->conn_reason);
 			engine_finish_job(e, j);
 			return;
+		case SE_PROTOCOL:
+			/* garbage where a greeting belongs: no point asking again */
+			engine_note(r, s);
+			run_set_conn(r, VERDICT_ERROR, STAGE_BANNER, r->conn_reason);
+			engine_finish_job(e, j);
+			return;
 		case SE_TIMEOUT:
 			if (session_end_state(s) == SS_BANNER) {
 				/* silence is no SMTP service; a trickle is an SMTP server too slow */

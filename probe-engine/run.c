@@ -167,7 +167,7 @@ run_unfinished(const struct probe_run *r, int64_t now, size_t *ready, int64_t *n
 		n++;
 		if (run_ready(st, now))
 			rd++;
-		else if (st->state == ATT_WAIT_RETRY && (next == 0 || st->retry_at < next))
+		else if (st->state == ATT_WAIT_RETRY && st->retry_at > next)
 			next = st->retry_at;
 	}
 	if (ready)
@@ -298,10 +298,10 @@ run_abandon(struct probe_run *r, enum attempt_outcome outcome)
 void
 run_set_conn(struct probe_run *r, enum probe_verdict v, enum probe_stage stage, const char *reason)
 {
-	r->conn_verdict = v;
-	r->conn_stage = stage;
 	char *copy = reason ? xstrdup(reason) : NULL; /* reason may be r->conn_reason itself */
 
+	r->conn_verdict = v;
+	r->conn_stage = stage;
 	free(r->conn_reason);
 	r->conn_reason = copy;
 }
@@ -431,8 +431,9 @@ run_finish(struct probe_run *r, int64_t now_mono)
 							   : a->stage == STAGE_RCPT ? &a->rcpt
 							   : a->stage == STAGE_DATA ? &a->data
 										    : &a->eod;
-			res->reason = xasprintf("%s: %d %s %s", run_precedence[k].reason, rec->code,
-						rec->enhanced, rec->text ? rec->text : "");
+			/* the text carries the enhanced code when the server sent one */
+			res->reason = xasprintf("%s: %d %s", run_precedence[k].reason, rec->code,
+						rec->text ? rec->text : "");
 		} else {
 			res->reason = xstrdup(run_precedence[k].reason);
 		}

@@ -71,7 +71,11 @@ void run_prepare(struct probe_run *r, const char *host);
  * MAIL FROM, at most max; marks them running. Returns how many went to idx.
  */
 size_t run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max);
-/* Attempts not done; *next_retry = earliest retry time among those waiting (or 0). */
+/*
+ * Attempts not done; *next_retry = the latest retry time among those waiting
+ * (or 0): the first pass sets them within seconds of each other, so waiting
+ * for the last lets one connection retry them all.
+ */
 size_t run_unfinished(const struct probe_run *r, int64_t now, size_t *ready, int64_t *next_retry);
 
 /* A reply to one attempt's command at stage (MAIL, RCPT, DATA, EOD); applies the rules. */

@@ -14,6 +14,8 @@ TEST_TMP=$(mktemp -d /tmp/relayaudit-test.XXXXXX)
 chmod 755 "$TEST_TMP"
 export TEST_TMP ROOT
 PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+PG_INITDB_OPTS=--no-sync
+export PG_INITDB_OPTS
 
 cleanup() {
 	pg_stop "$TEST_TMP/pg"

@@ -5,7 +5,7 @@ just enough to pin the engine's dialogue rules.
 
     probe_peer.py READYFILE BEHAVIOUR@IP:PORT[,ARG] ...
 """
-import asyncio, sys, time
+import asyncio, os, sys, time
 
 LOCAL = "local.test"
 
@@ -29,6 +29,10 @@ class Peer:
 
     async def handle(self, r, w):
         self.connections += 1
+        log = os.environ.get("PEER_LOG")
+        if log:
+            with open(log, "a") as f:
+                f.write("%s connect\n" % self.b)
         try:
             await self.session(r, w)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -166,5 +170,7 @@ async def main():
         servers.append(await asyncio.start_server(peer.handle, host, int(port)))
     open(ready, "w").write("ready\n")
     await asyncio.sleep(120)  # bounded lifetime
+    sys.stdout.flush()
+    os._exit(0)  # no teardown noise from connections still held open
 
 asyncio.run(main())

@@ -57,6 +57,10 @@ printf 'CREATE TABLE broken_before (id integer);\n\n\nCREATE TABLE customers (id
 out=$("$RELAYCTL" migrate --dir "$MDIR" 2>&1)
 check_contains "error_without_position_names_the_statement_line" "$out" "900_broken.sql line=4"
 
+printf 'CREATE TABLE broken_before (id integer);\nCOMMIT;\n' >"$MDIR/900_broken.sql"
+out=$("$RELAYCTL" migrate --dir "$MDIR" 2>&1)
+check_contains "commit_inside_a_migration_is_refused_with_its_line" "$out" "900_broken.sql line=2 error=\"transaction control"
+
 printf 'CREATE TABLE later_ok (id integer);\n' >"$MDIR/900_broken.sql"
 out=$("$RELAYCTL" migrate --dir "$MDIR" 2>&1); rc=$?
 check_eq "fixed_migration_applies" "$rc:$(sql "SELECT to_regclass('later_ok') IS NOT NULL")" "0:t"

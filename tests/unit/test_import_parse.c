@@ -23,7 +23,7 @@ errors_of(const struct import_result *res)
 	buf[0] = '\0';
 	for (int i = 0; i < res->nerrors && off < sizeof(buf); i++)
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%d: %s|",
-					res->errors[i].line, res->errors[i].msg);
+		                        res->errors[i].line, res->errors[i].msg);
 	return buf;
 }
 
@@ -33,10 +33,10 @@ TEST(csv_good_file_gives_rows_with_defaults_left_empty)
 	char a[ADDR_STRLEN];
 
 	CHECK_INT(parse("customer,address,contact_email\n"
-			"c1,192.0.2.1,ops@c1.example\n"
-			"c2,2001:db8::5,ops@c2.example\n",
-			IMPORT_CSV, &res),
-		  0);
+	                "c1,192.0.2.1,ops@c1.example\n"
+	                "c2,2001:db8::5,ops@c2.example\n",
+	                IMPORT_CSV, &res),
+	          0);
 	CHECK_INT(res.nrows, 2);
 	CHECK_STR(res.rows[0].customer, "c1");
 	CHECK_INT(res.rows[0].line, 2);
@@ -53,19 +53,19 @@ TEST(csv_quoted_fields_hold_commas_quotes_and_newlines)
 	struct import_result res;
 
 	CHECK_INT(parse("customer,name,address,contact_email\r\n"
-			"c1,\"Acme, \"\"the\"\" Inc.\",192.0.2.1,a@c1.example\r\n"
-			"c2,\"two\nlines\",192.0.2.2,a@c2.example\r\n"
-			"c3,three,192.0.2.3,a@c3.example\r\n",
-			IMPORT_CSV, &res),
-		  -1); /* a newline is a control character in a name */
+	                "c1,\"Acme, \"\"the\"\" Inc.\",192.0.2.1,a@c1.example\r\n"
+	                "c2,\"two\nlines\",192.0.2.2,a@c2.example\r\n"
+	                "c3,three,192.0.2.3,a@c3.example\r\n",
+	                IMPORT_CSV, &res),
+	          -1); /* a newline is a control character in a name */
 	CHECK_INT(res.nerrors, 1);
 	CHECK_INT(res.errors[0].line, 3);
 	import_result_free(&res);
 	CHECK_INT(parse("customer,name,address,contact_email\r\n"
-			"c1,\"Acme, \"\"the\"\" Inc.\",192.0.2.1,a@c1.example\r\n"
-			"c3,three,192.0.2.3,a@c3.example\r\n",
-			IMPORT_CSV, &res),
-		  0);
+	                "c1,\"Acme, \"\"the\"\" Inc.\",192.0.2.1,a@c1.example\r\n"
+	                "c3,three,192.0.2.3,a@c3.example\r\n",
+	                IMPORT_CSV, &res),
+	          0);
 	CHECK_STR(res.rows[0].name, "Acme, \"the\" Inc.");
 	CHECK_INT(res.rows[1].line, 3);
 	import_result_free(&res);
@@ -76,12 +76,12 @@ TEST(csv_line_numbers_count_newlines_inside_quotes)
 	struct import_result res;
 
 	CHECK_INT(parse("customer,address,contact_email,domains\n"
-			"c1,192.0.2.1,a@c1.example,\"a.example;\nb.example\"\n"
-			"c2,bad,a@c2.example,\n",
-			IMPORT_CSV, &res),
-		  -1);
+	                "c1,192.0.2.1,a@c1.example,\"a.example;\nb.example\"\n"
+	                "c2,bad,a@c2.example,\n",
+	                IMPORT_CSV, &res),
+	          -1);
 	CHECK_MSG(res.nerrors == 1 && res.errors[0].line == 4, "errors %s, want one on line 4",
-		  errors_of(&res));
+	          errors_of(&res));
 	import_result_free(&res);
 }
 
@@ -90,9 +90,9 @@ TEST(csv_lists_split_on_semicolons)
 	struct import_result res;
 
 	CHECK_INT(parse("customer,address,contact_email,ports,domains\n"
-			"c1,192.0.2.1,a@c1.example,25;587; 2525,mx.c1.example;c1.example\n",
-			IMPORT_CSV, &res),
-		  0);
+	                "c1,192.0.2.1,a@c1.example,25;587; 2525,mx.c1.example;c1.example\n",
+	                IMPORT_CSV, &res),
+	          0);
 	CHECK_INT(res.rows[0].nports, 3);
 	CHECK_INT(res.rows[0].ports[2], 2525);
 	CHECK_INT(res.rows[0].ndomains, 2);
@@ -105,8 +105,8 @@ TEST(csv_unknown_column_is_an_error_on_the_header_line)
 	struct import_result res;
 
 	CHECK_INT(parse("customer,address,contact_email,colour\nc1,192.0.2.1,a@c1.example,red\n",
-			IMPORT_CSV, &res),
-		  -1);
+	                IMPORT_CSV, &res),
+	          -1);
 	CHECK_INT(res.errors[0].line, 1);
 	CHECK_CONTAINS(res.errors[0].msg, "unknown column 'colour'");
 	CHECK_INT(res.nrows, 0);
@@ -127,16 +127,16 @@ TEST(every_bad_row_is_reported_with_its_line)
 	struct import_result res;
 
 	CHECK_INT(parse("customer,address,contact_email,locale,ports\n"
-			"c1,192.0.2.1,a@c1.example,en,25\n"
-			"c2,192.0.2.300,a@c2.example,en,25\n"  /* bad address */
-			"c3,192.0.2.3,,en,25\n"                /* missing contact */
-			"c4,192.0.2.4,not-an-email,en,25\n"    /* bad email */
-			"c5,192.0.2.5,a@c5.example,english,25\n" /* bad locale */
-			"c6,192.0.2.6,a@c6.example,en,70000\n" /* bad port */
-			"c7,192.0.2.7,a@c7.example,en\n"       /* too few fields */
-			"c8,192.0.2.8/24,a@c8.example,en,25\n", /* host bits set */
-			IMPORT_CSV, &res),
-		  -1);
+	                "c1,192.0.2.1,a@c1.example,en,25\n"
+	                "c2,192.0.2.300,a@c2.example,en,25\n"    /* bad address */
+	                "c3,192.0.2.3,,en,25\n"                  /* missing contact */
+	                "c4,192.0.2.4,not-an-email,en,25\n"      /* bad email */
+	                "c5,192.0.2.5,a@c5.example,english,25\n" /* bad locale */
+	                "c6,192.0.2.6,a@c6.example,en,70000\n"   /* bad port */
+	                "c7,192.0.2.7,a@c7.example,en\n"         /* too few fields */
+	                "c8,192.0.2.8/24,a@c8.example,en,25\n",  /* host bits set */
+	                IMPORT_CSV, &res),
+	          -1);
 	CHECK_MSG(res.nerrors == 7, "got %d errors (%s), want 7", res.nerrors, errors_of(&res));
 	for (int i = 0; i < 7; i++)
 		CHECK_INT(res.errors[i].line, i + 3);
@@ -166,16 +166,31 @@ TEST(cidr_within_the_limit_expands_beyond_it_is_an_error)
 	struct import_result res;
 
 	CHECK_INT(parse("customer,address,contact_email\n"
-			"c1,192.0.2.0/24,a@c1.example\n"
-			"c2,2001:db8::/120,a@c2.example\n",
-			IMPORT_CSV, &res),
-		  0);
+	                "c1,192.0.2.0/24,a@c1.example\n"
+	                "c2,2001:db8::/120,a@c2.example\n",
+	                IMPORT_CSV, &res),
+	          0);
 	CHECK_INT(res.ntargets, 512);
 	import_result_free(&res);
-	CHECK_INT(parse("customer,address,contact_email\nc1,10.0.0.0/23,a@c1.example\n",
-			IMPORT_CSV, &res),
-		  -1);
+	CHECK_INT(parse("customer,address,contact_email\nc1,10.0.0.0/23,a@c1.example\n", IMPORT_CSV,
+	                &res),
+	          -1);
 	CHECK_CONTAINS(res.errors[0].msg, "import_max_cidr");
+	import_result_free(&res);
+}
+
+TEST(a_file_expanding_past_the_total_limit_is_refused)
+{
+	struct import_limits big = {.max_cidr = 16777216};
+	const char *text = "customer,address,contact_email\n"
+	                   "c1,10.0.0.0/8,a@c1.example\n"
+	                   "c2,11.0.0.0/32,a@c2.example\n";
+	struct import_result res;
+
+	CHECK_INT(import_parse(text, strlen(text), IMPORT_CSV, &big, &res), -1);
+	CHECK_INT(res.nerrors, 1);
+	CHECK_INT(res.errors[0].line, 3);
+	CHECK_CONTAINS(res.errors[0].msg, "split it");
 	import_result_free(&res);
 }
 
@@ -184,11 +199,11 @@ TEST(one_customer_with_two_contacts_is_a_conflict)
 	struct import_result res;
 
 	CHECK_INT(parse("customer,address,contact_email,name\n"
-			"c1,192.0.2.1,a@c1.example,Acme\n"
-			"c1,192.0.2.2,a@c1.example,\n"
-			"c1,192.0.2.3,b@c1.example,Acme\n",
-			IMPORT_CSV, &res),
-		  -1);
+	                "c1,192.0.2.1,a@c1.example,Acme\n"
+	                "c1,192.0.2.2,a@c1.example,\n"
+	                "c1,192.0.2.3,b@c1.example,Acme\n",
+	                IMPORT_CSV, &res),
+	          -1);
 	CHECK_INT(res.nerrors, 1);
 	CHECK_INT(res.errors[0].line, 4);
 	CHECK_CONTAINS(res.errors[0].msg, "contact_email differs from line 2");
@@ -199,13 +214,14 @@ TEST(jsonl_same_fields_with_arrays)
 {
 	struct import_result res;
 
-	CHECK_INT(parse("{\"customer\":\"c1\",\"address\":\"2001:db8::/126\","
-			"\"contact_email\":\"a@c1.example\",\"ports\":[25,465],"
-			"\"domains\":[\"c1.example\"],\"locale\":\"de\"}\n"
-			"\n"
-			"{\"customer\":42,\"address\":\"192.0.2.9\",\"contact_email\":\"x@y.example\"}\n",
-			IMPORT_JSONL, &res),
-		  0);
+	CHECK_INT(
+	    parse("{\"customer\":\"c1\",\"address\":\"2001:db8::/126\","
+	          "\"contact_email\":\"a@c1.example\",\"ports\":[25,465],"
+	          "\"domains\":[\"c1.example\"],\"locale\":\"de\"}\n"
+	          "\n"
+	          "{\"customer\":42,\"address\":\"192.0.2.9\",\"contact_email\":\"x@y.example\"}\n",
+	          IMPORT_JSONL, &res),
+	    0);
 	CHECK_INT(res.nrows, 2);
 	CHECK_INT(res.rows[0].nports, 2);
 	CHECK_INT(res.rows[0].ports[1], 465);
@@ -220,13 +236,15 @@ TEST(jsonl_bad_lines_are_reported)
 {
 	struct import_result res;
 
-	CHECK_INT(parse("{\"customer\":\"c1\",\"address\":\"192.0.2.1\",\"contact_email\":\"a@c1.example\"}\n"
-			"{\"customer\":\"c2\",\"address\":\"192.0.2.2\",\"contact_email\":\"a@c2.example\",\"colour\":1}\n"
-			"{not json\n"
-			"[1,2]\n"
-			"{\"customer\":\"c3\",\"address\":\"192.0.2.3\"}\n",
-			IMPORT_JSONL, &res),
-		  -1);
+	CHECK_INT(parse("{\"customer\":\"c1\",\"address\":\"192.0.2.1\",\"contact_email\":\"a@c1."
+	                "example\"}\n"
+	                "{\"customer\":\"c2\",\"address\":\"192.0.2.2\",\"contact_email\":\"a@c2."
+	                "example\",\"colour\":1}\n"
+	                "{not json\n"
+	                "[1,2]\n"
+	                "{\"customer\":\"c3\",\"address\":\"192.0.2.3\"}\n",
+	                IMPORT_JSONL, &res),
+	          -1);
 	CHECK_MSG(res.nerrors == 4, "got %s, want 4 errors", errors_of(&res));
 	CHECK_INT(res.errors[0].line, 2);
 	CHECK_CONTAINS(res.errors[0].msg, "unknown field 'colour'");
@@ -260,9 +278,10 @@ TEST(byte_order_mark_is_ignored)
 {
 	struct import_result res;
 
-	CHECK_INT(parse("\xef\xbb\xbf" "customer,address,contact_email\nc1,192.0.2.1,a@c1.example\n",
-			IMPORT_CSV, &res),
-		  0);
+	CHECK_INT(parse("\xef\xbb\xbf"
+	                "customer,address,contact_email\nc1,192.0.2.1,a@c1.example\n",
+	                IMPORT_CSV, &res),
+	          0);
 	import_result_free(&res);
 }
 
@@ -288,6 +307,7 @@ main(void)
 	RUN(every_bad_row_is_reported_with_its_line);
 	RUN(errors_are_bounded_but_counted);
 	RUN(cidr_within_the_limit_expands_beyond_it_is_an_error);
+	RUN(a_file_expanding_past_the_total_limit_is_refused);
 	RUN(one_customer_with_two_contacts_is_a_conflict);
 	RUN(jsonl_same_fields_with_arrays);
 	RUN(jsonl_bad_lines_are_reported);

@@ -30,11 +30,11 @@ TEST(statements_split_at_semicolons_with_their_lines)
 TEST(semicolons_in_quotes_comments_and_dollar_quotes_do_not_split)
 {
 	const char *sql = "-- a; comment\n"
-			  "/* block; /* nested; */ still; */\n"
-			  "SELECT 'a;''b', \"c;d\", E'x\\';y';\n"
-			  "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $body$\n"
-			  "BEGIN RETURN 1; END $body$;\n"
-			  "SELECT $$;$$;";
+	                  "/* block; /* nested; */ still; */\n"
+	                  "SELECT 'a;''b', \"c;d\", E'x\\';y';\n"
+	                  "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $body$\n"
+	                  "BEGIN RETURN 1; END $body$;\n"
+	                  "SELECT $$;$$;";
 	struct sql_stmt *v;
 
 	CHECK_INT(split(sql, &v), 3);
@@ -98,6 +98,21 @@ TEST(parameter_dollar_is_not_a_dollar_quote)
 	free(v);
 }
 
+TEST(transaction_control_is_recognised)
+{
+	const char *sql = "BEGIN;\ncommit;\nStart Transaction;\nCREATE TABLE beginning (x int);\n"
+	                  "SELECT 1;";
+	struct sql_stmt *v;
+
+	CHECK_INT(split(sql, &v), 5);
+	CHECK(sql_script_is_transaction_control(sql, &v[0]));
+	CHECK(sql_script_is_transaction_control(sql, &v[1]));
+	CHECK(sql_script_is_transaction_control(sql, &v[2]));
+	CHECK(!sql_script_is_transaction_control(sql, &v[3]));
+	CHECK(!sql_script_is_transaction_control(sql, &v[4]));
+	free(v);
+}
+
 int
 main(void)
 {
@@ -109,5 +124,6 @@ main(void)
 	RUN(error_position_maps_to_the_line_inside_the_statement);
 	RUN(error_position_counts_characters_not_bytes);
 	RUN(parameter_dollar_is_not_a_dollar_quote);
+	RUN(transaction_control_is_recognised);
 	return test_summary();
 }

@@ -49,10 +49,11 @@ TEST(values_are_parsed_and_origins_name_file_and_line)
 	struct config *cfg = config_new();
 	char path[64], want[96];
 
-	CHECK_INT(load(cfg, "# comment\n\nprobe_rate = 50\nprobe_timeout=2m\n"
-			    "roles = probe, sink\napi_public_health = no\n",
-		       path, sizeof(path)),
-		  0);
+	CHECK_INT(load(cfg,
+	               "# comment\n\nprobe_rate = 50\nprobe_timeout=2m\n"
+	               "roles = probe, sink\napi_public_health = no\n",
+	               path, sizeof(path)),
+	          0);
 	CHECK_INT(config_int(cfg, CFG_PROBE_RATE), 50);
 	CHECK_INT(config_int(cfg, CFG_PROBE_TIMEOUT), 120);
 	CHECK_STR(config_str(cfg, CFG_ROLES), "probe,sink");
@@ -82,8 +83,8 @@ TEST(out_of_range_is_an_error_and_the_default_stays)
 	char path[64], want[128];
 
 	CHECK_INT(load(cfg, "\nprobe_concurrency = 0\n", path, sizeof(path)), 1);
-	snprintf(want, sizeof(want), "%s:2: probe_concurrency = '0': want a whole number in 1..100000",
-		 path);
+	snprintf(want, sizeof(want),
+	         "%s:2: probe_concurrency = '0': want a whole number in 1..100000", path);
 	CHECK_CONTAINS(errors, want);
 	CHECK_INT(config_int(cfg, CFG_PROBE_CONCURRENCY), 1000);
 	unlink(path);
@@ -96,16 +97,16 @@ TEST(bad_values_of_each_type_are_errors)
 	char path[64];
 
 	CHECK_INT(load(cfg,
-		       "probe_timeout = soon\n"          /* duration */
-		       "api_public_health = maybe\n"     /* bool */
-		       "log_level = loud\n"              /* enum */
-		       "roles = probe,mailer\n"          /* list with choices */
-		       "api_listen = localhost:80\n"     /* validated string */
-		       "exclude = 10.0.0.0/8,10.1.2.3/8\n" /* CIDR with host bits */
-		       "secret = short\n"                /* too short */
-		       "no equals sign here\n",
-		       path, sizeof(path)),
-		  8);
+	               "probe_timeout = soon\n"            /* duration */
+	               "api_public_health = maybe\n"       /* bool */
+	               "log_level = loud\n"                /* enum */
+	               "roles = probe,mailer\n"            /* list with choices */
+	               "api_listen = localhost:80\n"       /* validated string */
+	               "exclude = 10.0.0.0/8,10.1.2.3/8\n" /* CIDR with host bits */
+	               "secret = short\n"                  /* too short */
+	               "no equals sign here\n",
+	               path, sizeof(path)),
+	          8);
 	CHECK_CONTAINS(errors, ":1: probe_timeout");
 	CHECK_CONTAINS(errors, ":4: roles");
 	CHECK_CONTAINS(errors, ":8: expected 'key = value'");
@@ -156,7 +157,7 @@ TEST(every_default_is_valid_and_the_table_is_in_enum_order)
 
 		CHECK_INT(opts[i].key, i);
 		CHECK_MSG(config_set(cfg, opts[i].name, opts[i].def) == NULL,
-			  "default of %s refused", opts[i].name);
+		          "default of %s refused", opts[i].name);
 		config_free(cfg);
 	}
 }
@@ -164,7 +165,7 @@ TEST(every_default_is_valid_and_the_table_is_in_enum_order)
 int
 main(void)
 {
-	test_suite = "config";
+	test_suite = "config_parse";
 	unsetenv("RELAYAUDIT_DATABASE");
 	RUN(defaults_come_from_the_table);
 	RUN(values_are_parsed_and_origins_name_file_and_line);

@@ -1,0 +1,216 @@
+/*
+ * The common/ pieces the probe engine stands on: SHA-256 and HMAC test
+ * vectors (FIPS 180-4, RFC 4231), tokens (round trip, case folding,
+ * forgery), and address/CIDR handling.
+ */
+#include "addr.h"
+#include "hmac.h"
+#include "token.h"
+#include "util.h"
+#include "../test.h"
+
+static void
+hexof(const uint8_t *b, size_t n, char *out)
+{
+	hex_encode(b, n, out);
+}
+
+TEST(sha256_matches_fips_vectors)
+{
+	uint8_t d[SHA256_LEN];
+	char h[65];
+
+	sha256("abc", 3, d);
+	hexof(d, sizeof(d), h);
+	CHECK_STR(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha256("", 0, d);
+	hexof(d, sizeof(d), h);
+	CHECK_STR(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	/* incremental updates across the block boundary give the same digest */
+	struct sha256 c;
+	const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	sha256_init(&c);
+	for (size_t i = 0; m[i]; i++)
+		sha256_update(&c, m + i, 1);
+	sha256_final(&c, d);
+	hexof(d, sizeof(d), h);
+	CHECK_STR(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+TEST(hmac_sha256_matches_rfc4231)
+{
+	uint8_t key[131], d[SHA256_LEN];
+	char h[65];
+
+	memset(key, 0x0b, 20);
+	hmac_sha256(key, 20, "Hi There", 8, d);
+	hexof(d, sizeof(d), h);
+	CHECK_STR(h, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+	hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, d);
+	hexof(d, sizeof(d), h);
+	CHECK_STR(h, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	memset(key, 0xaa, sizeof(key));
+	const char *m = "Test Using Larger Than Block-Size Key - Hash Key First";
+	hmac_sha256(key, sizeof(key), m, strlen(m), d);
+	hexof(d, sizeof(d), h);
+	CHECK_STR(h, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+TEST(memcmp_ct_tells_equal_from_different)
+{
+	CHECK(memcmp_ct("abcd", "abcd", 4) == 0);
+	CHECK(memcmp_ct("abcd", "abce", 4) != 0);
+}
+
+static struct token_key key;
+
+TEST(token_round_trips_and_is_lower_case)
+{
+	char t[TOKEN_BUFLEN];
+	uint64_t id;
+	unsigned att;
+
+	token_make(&key, 123456789, 73, t);
+	CHECK_INT(strlen(t), TOKEN_LEN);
+	CHECK(strncmp(t, "rt", 2) == 0);
+	for (int i = 0; t[i]; i++)
+		CHECK(!(t[i] >= 'A' && t[i] <= 'Z'));
+	CHECK(token_verify(&key, t, &id, &att) == 0);
+	CHECK_INT(id, 123456789);
+	CHECK_INT(att, 73);
+}
+
+TEST(token_verifies_after_a_relay_folds_its_case)
+{
+	char t[TOKEN_BUFLEN];
+	uint64_t id;
+	unsigned att;
+
+	token_make(&key, 5, 2, t);
+	for (int i = 0; t[i]; i++)
+		t[i] = (char)((t[i] >= 'a' && t[i] <= 'z') ? t[i] - 32 : t[i]);
+	CHECK(token_verify(&key, t, &id, &att) == 0);
+	CHECK_INT(att, 2);
+}
+
+TEST(forged_or_altered_tokens_fail)
+{
+	char t[TOKEN_BUFLEN], t2[TOKEN_BUFLEN];
+	uint64_t id;
+	unsigned att;
+	struct token_key other;
+
+	token_make(&key, 77, 1, t);
+	memcpy(t2, t, sizeof(t));
+	t2[TOKEN_LEN - 1] = t2[TOKEN_LEN - 1] == '0' ? '1' : '0';
+	CHECK(token_verify(&key, t2, &id, &att) < 0);
+	/* another probe's id with this MAC */
+	memcpy(t2, t, sizeof(t));
+	t2[13] = t2[13] == '0' ? '1' : '0';
+	CHECK(token_verify(&key, t2, &id, &att) < 0);
+	token_key_init(&other, "another secret!!", 16);
+	CHECK(token_verify(&other, t, &id, &att) < 0);
+	CHECK(token_verify(&key, "rtzz", &id, &att) < 0);
+}
+
+static void
+found(void *arg, uint64_t id, unsigned att)
+{
+	int *n = arg;
+
+	(*n)++;
+	(void)id;
+	(void)att;
+}
+
+TEST(token_scan_finds_each_token_once_and_counts_forgeries)
+{
+	char t[TOKEN_BUFLEN], text[512];
+	int n = 0, forged = 0;
+
+	token_make(&key, 99, 4, t);
+	snprintf(text, sizeof(text),
+		 "To: <%s@sink>\r\nSubject: test %s\r\nX: rt000000000000000000000000000000\r\n", t, t);
+	CHECK_INT(token_scan(&key, text, strlen(text), found, &n, &forged), 1);
+	CHECK_INT(n, 1);
+	CHECK_INT(forged, 1);
+}
+
+TEST(addresses_parse_and_format_both_families)
+{
+	struct addr a;
+	char buf[ADDR_STRLEN];
+	int port;
+
+	CHECK(addr_parse("192.0.2.1", &a) == 0);
+	CHECK_INT(a.family, AF_INET);
+	addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "192.0.2.1");
+	CHECK(addr_parse("2001:DB8::1", &a) == 0);
+	addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "2001:db8::1");
+	CHECK(addr_parse("999.1.1.1", &a) < 0);
+	CHECK(addr_parse("host.example", &a) < 0);
+	CHECK(addr_port_parse("[::1]:2525", 25, &a, &port) == 0);
+	CHECK_INT(port, 2525);
+	CHECK(addr_port_parse("127.0.10.1", 25, &a, &port) == 0);
+	CHECK_INT(port, 25);
+	CHECK(addr_port_parse("127.0.10.1:99999", 25, &a, &port) < 0);
+}
+
+TEST(cidr_containment_and_host_bits)
+{
+	struct cidr c;
+	struct addr a;
+	const char *why;
+
+	CHECK(cidr_parse("192.0.2.0/24", &c, &why) == 0);
+	CHECK(addr_parse("192.0.2.200", &a) == 0);
+	CHECK(cidr_contains(&c, &a));
+	CHECK(addr_parse("192.0.3.1", &a) == 0);
+	CHECK(!cidr_contains(&c, &a));
+	CHECK(cidr_parse("192.0.2.1/24", &c, &why) < 0);
+	CHECK(cidr_parse("2001:db8::/32", &c, &why) == 0);
+	CHECK(addr_parse("2001:db8:1::5", &a) == 0);
+	CHECK(cidr_contains(&c, &a));
+	CHECK(addr_parse("192.0.2.1", &a) == 0);
+	CHECK(!cidr_contains(&c, &a));
+	CHECK(cidr_parse("10.0.0.0/30", &c, &why) == 0);
+	CHECK_INT(cidr_size(&c), 4);
+}
+
+TEST(net_key_groups_by_24_and_64)
+{
+	struct addr a, b;
+
+	addr_parse("192.0.2.1", &a);
+	addr_parse("192.0.2.254", &b);
+	CHECK(addr_net_key(&a) == addr_net_key(&b));
+	addr_parse("192.0.3.1", &b);
+	CHECK(addr_net_key(&a) != addr_net_key(&b));
+	addr_parse("2001:db8:0:1::1", &a);
+	addr_parse("2001:db8:0:1:ffff::9", &b);
+	CHECK(addr_net_key(&a) == addr_net_key(&b));
+	addr_parse("2001:db8:0:2::1", &b);
+	CHECK(addr_net_key(&a) != addr_net_key(&b));
+	addr_parse("127.0.10.3", &a);
+	CHECK(addr_is_loopback(&a));
+}
+
+int
+main(void)
+{
+	test_suite = "common";
+	token_key_init(&key, "0123456789abcdef-secret", 23);
+	RUN(sha256_matches_fips_vectors);
+	RUN(hmac_sha256_matches_rfc4231);
+	RUN(memcmp_ct_tells_equal_from_different);
+	RUN(token_round_trips_and_is_lower_case);
+	RUN(token_verifies_after_a_relay_folds_its_case);
+	RUN(forged_or_altered_tokens_fail);
+	RUN(token_scan_finds_each_token_once_and_counts_forgeries);
+	RUN(addresses_parse_and_format_both_families);
+	RUN(cidr_containment_and_host_bits);
+	RUN(net_key_groups_by_24_and_64);
+	return test_summary();
+}

@@ -1,0 +1,276 @@
+/*
+ * The attempt rules and the verdict: 4xx retried once, X.7.1 after the
+ * retry a deferred refusal, 530 closed, DATA/EOD refusals closed, and the
+ * verdict independent of the order attempts ran in.
+ */
+#include "run.h"
+#include "util.h"
+#include "../test.h"
+
+static struct probe_params params;
+
+static struct probe_run *
+new_run(void)
+{
+	struct probe_target t = {0};
+	struct probe_run *r;
+
+	probe_params_defaults(&params);
+	token_key_init(&params.key, "0123456789abcdef", 16);
+	params.greylist_wait_ms = 1000;
+	addr_parse("192.0.2.9", &t.addr);
+	r = run_new(&params, &t, 25, 42, 0);
+	run_prepare(r, "mx.example.org");
+	return r;
+}
+
+static void
+reply(struct probe_run *r, size_t i, enum probe_stage st, int code, const char *enh, int64_t now)
+{
+	struct reply_view rv = {code, enh, "text"};
+
+	run_reply(r, i, st, &rv, now);
+}
+
+/* Runs attempt i to the end: MAIL 250, then the given RCPT/DATA/EOD codes (0 = stop). */
+static void
+run_one(struct probe_run *r, size_t i, int rcpt, int data, int eod, const char *enh, int64_t now)
+{
+	r->st[i].state = ATT_RUNNING;
+	reply(r, i, STAGE_MAIL, 250, "2.1.0", now);
+	reply(r, i, STAGE_RCPT, rcpt, enh, now);
+	if (data && r->st[i].state == ATT_RUNNING)
+		reply(r, i, STAGE_DATA, data, "", now);
+	if (eod && r->st[i].state == ATT_RUNNING)
+		reply(r, i, STAGE_EOD, eod, enh, now);
+}
+
+static void
+refuse_all_but(struct probe_run *r, size_t skip)
+{
+	for (size_t i = 0; i < r->res->nattempts; i++) {
+		if (i != skip)
+			run_one(r, i, 554, 0, 0, "5.7.1", 0);
+	}
+}
+
+TEST(all_refused_is_closed_and_backscatter_refused)
+{
+	struct probe_run *r = new_run();
+
+	refuse_all_but(r, (size_t)-1);
+	run_finish(r, 10);
+	CHECK_STR(verdict_name(r->res->verdict), "closed");
+	CHECK_STR(backscatter_name(r->res->backscatter), "refused");
+	CHECK_STR(stage_name(r->res->stage), "rcpt");
+	CHECK(r->res->trick == NULL);
+	run_free(r);
+}
+
+TEST(accepted_through_eod_is_accepted_with_its_trick)
+{
+	struct probe_run *r = new_run();
+
+	refuse_all_but(r, 9);
+	run_one(r, 9, 250, 354, 250, "2.0.0", 0);
+	run_finish(r, 10);
+	CHECK_STR(verdict_name(r->res->verdict), "accepted");
+	CHECK_STR(r->res->trick, "outside/percent-host");
+	CHECK_STR(stage_name(r->res->stage), "eod");
+	run_free(r);
+}
+
+TEST(rcpt_accepted_but_refused_after_the_dot_is_closed_at_eod)
+{
+	struct probe_run *r = new_run();
+
+	refuse_all_but(r, 0);
+	run_one(r, 0, 250, 354, 554, "5.7.1", 0);
+	run_finish(r, 10);
+	CHECK_STR(verdict_name(r->res->verdict), "closed");
+	CHECK_STR(outcome_name(r->res->attempts[0].outcome), "refused");
+	CHECK_STR(stage_name(r->res->attempts[0].stage), "eod");
+	run_free(r);
+}
+
+TEST(first_4xx_waits_for_a_retry)
+{
+	struct probe_run *r = new_run();
+	size_t ready;
+	int64_t next;
+
+	run_one(r, 0, 450, 0, 0, "4.2.0", 100);
+	CHECK_INT(r->st[0].state, ATT_WAIT_RETRY);
+	CHECK_INT(r->st[0].retry_at, 1100);
+	r->st[1].state = ATT_DONE; /* others do not matter here */
+	run_unfinished(r, 500, &ready, &next);
+	CHECK_INT(next, 1100); /* the latest waiting one */
+	run_free(r);
+}
+
+TEST(persistent_471_is_a_deferred_refusal_counted_closed)
+{
+	struct probe_run *r = new_run();
+
+	for (size_t i = 0; i < r->res->nattempts; i++) {
+		run_one(r, i, 454, 0, 0, "4.7.1", 0);
+		run_one(r, i, 454, 0, 0, "4.7.1", 2000);
+	}
+	run_finish(r, 3000);
+	CHECK_STR(outcome_name(r->res->attempts[0].outcome), "deferred_refusal");
+	CHECK_STR(verdict_name(r->res->verdict), "closed");
+	CHECK_CONTAINS(r->res->reason, "4.7.1");
+	CHECK_INT(r->res->attempts[0].tries, 0); /* run_one bypasses run_next_batch */
+	run_free(r);
+}
+
+TEST(other_persistent_4xx_is_tempfail)
+{
+	struct probe_run *r = new_run();
+
+	refuse_all_but(r, 3);
+	run_one(r, 3, 451, 0, 0, "4.3.0", 0);
+	run_one(r, 3, 451, 0, 0, "4.3.0", 2000);
+	run_finish(r, 3000);
+	CHECK_STR(verdict_name(r->res->verdict), "tempfail");
+	CHECK(r->res->error != NULL);
+	run_free(r);
+}
+
+TEST(greylisted_then_accepted_is_accepted)
+{
+	struct probe_run *r = new_run();
+
+	refuse_all_but(r, 0);
+	run_one(r, 0, 450, 0, 0, "4.2.0", 0);
+	run_one(r, 0, 250, 354, 250, "2.0.0", 2000);
+	run_finish(r, 3000);
+	CHECK_STR(verdict_name(r->res->verdict), "accepted");
+	run_free(r);
+}
+
+TEST(no_time_left_for_a_retry_is_tempfail_at_once)
+{
+	struct probe_run *r = new_run();
+
+	r->deadline_mono = 500;
+	run_one(r, 0, 450, 0, 0, "4.2.0", 0);
+	CHECK_INT(r->st[0].state, ATT_DONE);
+	CHECK_STR(outcome_name(r->res->attempts[0].outcome), "tempfail");
+	run_free(r);
+}
+
+TEST(auth_required_ends_relay_attempts_as_closed)
+{
+	struct probe_run *r = new_run();
+
+	r->st[0].state = ATT_RUNNING;
+	reply(r, 0, STAGE_MAIL, 530, "5.7.0", 0);
+	CHECK(r->relay_stop);
+	run_abandon(r, OUTCOME_NOT_RUN);
+	run_finish(r, 10);
+	CHECK_STR(verdict_name(r->res->verdict), "closed");
+	CHECK_CONTAINS(r->res->reason, "authentication required");
+	run_free(r);
+}
+
+TEST(attempt_cut_off_three_times_is_an_error)
+{
+	struct probe_run *r = new_run();
+
+	for (int k = 0; k < RUN_BREAKS_MAX; k++) {
+		r->st[0].state = ATT_RUNNING;
+		run_interrupted(r, 0);
+	}
+	CHECK_STR(outcome_name(r->res->attempts[0].outcome), "error");
+	refuse_all_but(r, 0);
+	run_finish(r, 10);
+	CHECK_STR(verdict_name(r->res->verdict), "error");
+	run_free(r);
+}
+
+TEST(batch_takes_ready_attempts_sharing_one_sender)
+{
+	struct probe_run *r = new_run();
+	size_t idx[16], n = run_next_batch(r, 0, idx, 16);
+
+	CHECK_INT(n, 16);
+	for (size_t i = 0; i < n; i++) {
+		CHECK_STR(r->res->attempts[idx[i]].sender, "null");
+		CHECK_INT(r->st[idx[i]].state, ATT_RUNNING);
+	}
+	CHECK_INT(r->res->attempts[idx[0]].tries, 1);
+	run_free(r);
+}
+
+/* The verdict of a set of outcomes is the same whatever order they were decided in. */
+TEST(verdict_does_not_depend_on_attempt_order)
+{
+	static const int codes[][3] = {{554, 0, 0}, {250, 354, 554}, {250, 554, 0}, {250, 354, 250}};
+	const char *want = NULL, *want_trick = NULL;
+	uint64_t seed = 12345;
+
+	for (int round = 0; round < 20; round++) {
+		struct probe_run *r = new_run();
+		size_t n = r->res->nattempts, order[256];
+
+		for (size_t i = 0; i < n; i++)
+			order[i] = i;
+		for (size_t i = n - 1; i > 0; i--) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			size_t j = (size_t)(seed >> 33) % (i + 1), t = order[i];
+
+			order[i] = order[j];
+			order[j] = t;
+		}
+		for (size_t k = 0; k < n; k++) {
+			size_t i = order[k];
+			const int *c = codes[i % 4];
+
+			run_one(r, i, c[0], c[1], c[2], "", (int64_t)k);
+		}
+		run_finish(r, 1000);
+		if (want == NULL) {
+			want = verdict_name(r->res->verdict);
+			want_trick = r->res->trick ? xstrdup(r->res->trick) : NULL;
+		}
+		CHECK_STR(verdict_name(r->res->verdict), want);
+		CHECK_STR(r->res->trick, want_trick);
+		run_free(r);
+	}
+	CHECK_STR(want, "accepted");
+	free((char *)want_trick);
+}
+
+TEST(transcript_is_bounded_and_marked_truncated)
+{
+	struct probe_run *r = new_run();
+
+	r->transcript_cap = 100;
+	for (int i = 0; i < 50; i++)
+		run_log(r, 'S', "250 ok\x01", 7);
+	CHECK(r->res->transcript_len <= 100);
+	CHECK(r->res->transcript_truncated);
+	CHECK_CONTAINS(r->res->transcript, "S: 250 ok?\n");
+	run_free(r);
+}
+
+int
+main(void)
+{
+	test_suite = "run";
+	RUN(all_refused_is_closed_and_backscatter_refused);
+	RUN(accepted_through_eod_is_accepted_with_its_trick);
+	RUN(rcpt_accepted_but_refused_after_the_dot_is_closed_at_eod);
+	RUN(first_4xx_waits_for_a_retry);
+	RUN(persistent_471_is_a_deferred_refusal_counted_closed);
+	RUN(other_persistent_4xx_is_tempfail);
+	RUN(greylisted_then_accepted_is_accepted);
+	RUN(no_time_left_for_a_retry_is_tempfail_at_once);
+	RUN(auth_required_ends_relay_attempts_as_closed);
+	RUN(attempt_cut_off_three_times_is_an_error);
+	RUN(batch_takes_ready_attempts_sharing_one_sender);
+	RUN(verdict_does_not_depend_on_attempt_order);
+	RUN(transcript_is_bounded_and_marked_truncated);
+	return test_summary();
+}

@@ -1,0 +1,415 @@
+/*
+ * The session state machine against a scripted peer on a real loopback
+ * socket (127.0.10.x): it waits for the final greeting line, falls back to
+ * HELO, reads replies split anywhere, labels its timeouts, and gives back
+ * the attempts a 421 interrupted.
+ */
+#include "session.h"
+#include "log.h"
+#include "util.h"
+#include "../test.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* The peer: answers each command line with the reply its script gives. */
+struct peer {
+	struct event_base *base;
+	struct evconnlistener *lis;
+	int port;
+	int fd;
+	struct event *rev, *later;
+	const char *(*script)(struct peer *p, const char *cmd);
+	const char *greeting;      /* sent at accept */
+	const char *greeting_rest; /* sent 200 ms later */
+	bool spoke_early;          /* the client wrote before greeting_rest */
+	bool split;                /* send replies one byte per write */
+	int commands, rcpts, errors;
+	char line[1024];
+	size_t len;
+	char log[8192];
+};
+
+static void
+peer_send(struct peer *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (p->split) {
+		for (size_t i = 0; i < n; i++) {
+			if (write(p->fd, s + i, 1) != 1)
+				return;
+			usleep(200);
+		}
+	} else if (write(p->fd, s, n) != (ssize_t)n) {
+		return;
+	}
+}
+
+static void
+peer_close(struct peer *p)
+{
+	if (p->fd >= 0) {
+		event_del(p->rev);
+		close(p->fd);
+		p->fd = -1;
+	}
+}
+
+static void
+peer_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n <= 0) {
+		peer_close(p);
+		return;
+	}
+	if (p->greeting_rest)
+		p->spoke_early = true;
+	for (ssize_t i = 0; i < n && p->fd >= 0; i++) {
+		if (buf[i] != '\n') {
+			if (p->len < sizeof(p->line) - 1)
+				p->line[p->len++] = buf[i];
+			continue;
+		}
+		if (p->len && p->line[p->len - 1] == '\r')
+			p->len--;
+		p->line[p->len] = '\0';
+		p->len = 0;
+		p->commands++;
+		snprintf(p->log + strlen(p->log), sizeof(p->log) - strlen(p->log), "%s\n", p->line);
+		const char *r = p->script(p, p->line);
+
+		if (r == NULL) {
+			peer_close(p);
+			return;
+		}
+		if (*r)
+			peer_send(p, r);
+	}
+}
+
+static void
+peer_later(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	if (p->fd >= 0 && p->greeting_rest) {
+		peer_send(p, p->greeting_rest);
+		p->greeting_rest = NULL;
+	}
+}
+
+static void
+peer_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+{
+	struct peer *p = arg;
+	struct timeval tv = {0, 200000};
+
+	p->fd = fd;
+	p->rev = event_new(p->base, fd, EV_READ | EV_PERSIST, peer_read, p);
+	event_add(p->rev, NULL);
+	if (p->greeting)
+		peer_send(p, p->greeting);
+	if (p->greeting_rest) {
+		p->later = evtimer_new(p->base, peer_later, p);
+		evtimer_add(p->later, &tv);
+	}
+}
+
+static void
+peer_start(struct peer *p, struct event_base *base, const char *ip)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sin);
+
+	p->base = base;
+	p->fd = -1;
+	inet_pton(AF_INET, ip, &sin.sin_addr);
+	p->lis = evconnlistener_new_bind(base, peer_accept, p, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+					 16, (struct sockaddr *)&sin, sizeof(sin));
+	if (p->lis == NULL)
+		fatal("cannot listen on %s: %s", ip, strerror(errno));
+	getsockname(evconnlistener_get_fd(p->lis), (struct sockaddr *)&sin, &sl);
+	p->port = ntohs(sin.sin_port);
+}
+
+static void
+peer_stop(struct peer *p)
+{
+	peer_close(p);
+	if (p->rev)
+		event_free(p->rev);
+	if (p->later)
+		event_free(p->later);
+	evconnlistener_free(p->lis);
+}
+
+/* A closed server: 554 to every RCPT. */
+static const char *
+script_closed(struct peer *p, const char *cmd)
+{
+	if (strncmp(cmd, "EHLO", 4) == 0)
+		return "250-peer.example.org\r\n250 PIPELINING\r\n";
+	if (strncmp(cmd, "HELO", 4) == 0)
+		return "250 peer.example.org\r\n";
+	if (strncmp(cmd, "MAIL", 4) == 0)
+		return "250 2.1.0 ok\r\n";
+	if (strncmp(cmd, "RCPT", 4) == 0) {
+		p->rcpts++;
+		p->errors++;
+		return "554 5.7.1 Relay access denied\r\n";
+	}
+	if (strcmp(cmd, "RSET") == 0)
+		return "250 ok\r\n";
+	if (strcmp(cmd, "QUIT") == 0)
+		return "221 bye\r\n";
+	return "502 5.5.2 what\r\n";
+}
+
+static const char *
+script_no_ehlo(struct peer *p, const char *cmd)
+{
+	if (strncmp(cmd, "EHLO", 4) == 0)
+		return "502 5.5.2 Error: command not recognized\r\n";
+	return script_closed(p, cmd);
+}
+
+static const char *
+script_silent_after_ehlo(struct peer *p, const char *cmd)
+{
+	return strncmp(cmd, "EHLO", 4) == 0 ? "" : script_closed(p, cmd);
+}
+
+static const char *
+script_421_after_2_errors(struct peer *p, const char *cmd)
+{
+	if (strncmp(cmd, "RCPT", 4) == 0 && p->errors >= 2)
+		return "421 4.7.0 too many errors\r\n";
+	return script_closed(p, cmd);
+}
+
+struct outcome {
+	bool ended;
+	enum session_end why;
+	enum session_state state;
+	char detail[200];
+};
+
+static void
+on_end(struct session *s, void *arg)
+{
+	struct outcome *o = arg;
+
+	o->ended = true;
+	o->why = session_end_reason(s);
+	o->state = session_end_state(s);
+	snprintf(o->detail, sizeof(o->detail), "%s", session_end_detail(s));
+}
+
+static struct probe_params params;
+
+static struct probe_run *
+make_run(const char *ip)
+{
+	struct probe_target t = {0};
+
+	probe_params_defaults(&params);
+	token_key_init(&params.key, "0123456789abcdef", 16);
+	params.timeout_ms = 2000;
+	params.deadline_ms = 10000;
+	addr_parse(ip, &t.addr);
+	return run_new(&params, &t, 0, 7, now_mono_ms());
+}
+
+/* Runs one session to its end, at most 5 s. */
+static void
+drive(struct event_base *base, struct session *s, struct outcome *o)
+{
+	int64_t until = now_mono_ms() + 5000;
+
+	(void)s;
+	while (!o->ended && now_mono_ms() < until)
+		event_base_loop(base, EVLOOP_ONCE);
+}
+
+TEST(state_table_names_every_state)
+{
+	for (int s = 0; s < SS__COUNT; s++) {
+		CHECK(session_state_name((enum session_state)s)[0] != '?');
+		CHECK(session_state_label((enum session_state)s)[0] != '?');
+		CHECK(session_state_timeout((enum session_state)s, 1000) > 0);
+	}
+	CHECK_STR(session_state_label(SS_RCPT), "timeout while waiting for the RCPT TO reply");
+	CHECK(session_state_timeout(SS_EOD, 1000) > session_state_timeout(SS_RCPT, 1000));
+	for (int e = 0; e < SE__COUNT; e++)
+		CHECK(session_end_name((enum session_end)e)[0] != '?');
+}
+
+TEST(waits_for_the_final_greeting_line_before_speaking)
+{
+	struct event_base *base = event_base_new();
+	struct peer p = {.script = script_closed, .greeting = "220-peer.example.org hold on\r\n",
+			 .greeting_rest = "220 peer.example.org ESMTP\r\n"};
+	struct outcome o = {0};
+	struct probe_run *r = make_run("127.0.10.11");
+
+	peer_start(&p, base, "127.0.10.11");
+	struct session *s = session_start(base, r, p.port, on_end, &o);
+	drive(base, s, &o);
+	CHECK(o.ended);
+	CHECK_MSG(!p.spoke_early, "client spoke before the final greeting line");
+	CHECK(p.commands > 0);
+	CHECK_STR(r->res->banner, "peer.example.org ESMTP");
+	session_free(s);
+	run_free(r);
+	peer_stop(&p);
+	event_base_free(base);
+}
+
+TEST(ehlo_502_falls_back_to_helo_and_continues)
+{
+	struct event_base *base = event_base_new();
+	struct peer p = {.script = script_no_ehlo, .greeting = "220 peer.example.org ESMTP\r\n"};
+	struct outcome o = {0};
+	struct probe_run *r = make_run("127.0.10.12");
+
+	peer_start(&p, base, "127.0.10.12");
+	struct session *s = session_start(base, r, p.port, on_end, &o);
+	drive(base, s, &o);
+	CHECK_CONTAINS(p.log, "EHLO relayaudit.invalid\nHELO relayaudit.invalid\nMAIL FROM:");
+	CHECK(p.rcpts > 0);
+	CHECK(!r->pipelining);
+	/* without PIPELINING, never more than one command in flight: replies kept in step */
+	CHECK_INT(o.why, SE_BUDGET);
+	session_free(s);
+	run_free(r);
+	peer_stop(&p);
+	event_base_free(base);
+}
+
+TEST(error_budget_keeps_under_postfix_soft_limit)
+{
+	struct event_base *base = event_base_new();
+	struct peer p = {.script = script_closed, .greeting = "220 peer.example.org\r\n"};
+	struct outcome o = {0};
+	struct probe_run *r = make_run("127.0.10.13");
+
+	peer_start(&p, base, "127.0.10.13");
+	struct session *s = session_start(base, r, p.port, on_end, &o);
+	drive(base, s, &o);
+	CHECK_INT(o.why, SE_BUDGET);
+	CHECK_MSG(p.errors < 10, "got %d errors on one connection, want < 10", p.errors);
+	CHECK(p.errors >= 8);
+	CHECK_CONTAINS(p.log, "QUIT\n");
+	session_free(s);
+	run_free(r);
+	peer_stop(&p);
+	event_base_free(base);
+}
+
+TEST(replies_split_byte_by_byte_keep_the_dialogue_in_step)
+{
+	struct event_base *base = event_base_new();
+	struct peer p = {.script = script_closed, .greeting = "220-peer.example.org\r\n220 ok\r\n",
+			 .split = true};
+	struct outcome o = {0};
+	struct probe_run *r = make_run("127.0.10.14");
+
+	peer_start(&p, base, "127.0.10.14");
+	struct session *s = session_start(base, r, p.port, on_end, &o);
+	drive(base, s, &o);
+	CHECK_INT(o.why, SE_BUDGET);
+	CHECK(r->pipelining);
+	CHECK_INT(r->res->attempts[0].rcpt.code, 554);
+	CHECK_STR(r->res->attempts[0].rcpt.enhanced, "5.7.1");
+	CHECK_STR(outcome_name(r->res->attempts[0].outcome), "refused");
+	session_free(s);
+	run_free(r);
+	peer_stop(&p);
+	event_base_free(base);
+}
+
+TEST(reply_timeout_is_labelled_with_its_state)
+{
+	struct event_base *base = event_base_new();
+	struct peer p = {.script = script_silent_after_ehlo, .greeting = "220 peer.example.org\r\n"};
+	struct outcome o = {0};
+	struct probe_run *r = make_run("127.0.10.15");
+
+	params.timeout_ms = 300;
+	peer_start(&p, base, "127.0.10.15");
+	int64_t t0 = now_mono_ms();
+	struct session *s = session_start(base, r, p.port, on_end, &o);
+	drive(base, s, &o);
+	CHECK_INT(o.why, SE_TIMEOUT);
+	CHECK_STR(session_state_name(o.state), "ehlo");
+	CHECK_STR(o.detail, "timeout while waiting for the EHLO reply");
+	CHECK(now_mono_ms() - t0 < 2000);
+	session_free(s);
+	run_free(r);
+	peer_stop(&p);
+	event_base_free(base);
+}
+
+TEST(reply_421_ends_the_connection_and_returns_running_attempts)
+{
+	struct event_base *base = event_base_new();
+	struct peer p = {.script = script_421_after_2_errors, .greeting = "220 peer.example.org\r\n"};
+	struct outcome o = {0};
+	struct probe_run *r = make_run("127.0.10.16");
+	size_t ready = 0;
+
+	peer_start(&p, base, "127.0.10.16");
+	struct session *s = session_start(base, r, p.port, on_end, &o);
+	drive(base, s, &o);
+	CHECK_INT(o.why, SE_DROPPED);
+	CHECK_INT(session_errors(s), 2);
+	CHECK_INT(r->decided, 2);
+	/* nothing stays "running" after the connection is gone */
+	for (size_t i = 0; i < r->res->nattempts; i++)
+		CHECK(r->st[i].state != ATT_RUNNING);
+	CHECK_INT(run_unfinished(r, now_mono_ms(), &ready, NULL), r->res->nattempts - 2);
+	session_free(s);
+	run_free(r);
+	peer_stop(&p);
+	event_base_free(base);
+}
+
+TEST(connect_refused_ends_as_connect_failed)
+{
+	struct event_base *base = event_base_new();
+	struct outcome o = {0};
+	struct probe_run *r = make_run("127.0.10.17");
+
+	/* port 1 on a loopback address nobody listens on */
+	struct session *s = session_start(base, r, 1, on_end, &o);
+	drive(base, s, &o);
+	CHECK_INT(o.why, SE_CONNECT_FAILED);
+	session_free(s);
+	run_free(r);
+	event_base_free(base);
+}
+
+int
+main(void)
+{
+	test_suite = "session";
+	RUN(state_table_names_every_state);
+	RUN(waits_for_the_final_greeting_line_before_speaking);
+	RUN(ehlo_502_falls_back_to_helo_and_continues);
+	RUN(error_budget_keeps_under_postfix_soft_limit);
+	RUN(replies_split_byte_by_byte_keep_the_dialogue_in_step);
+	RUN(reply_timeout_is_labelled_with_its_state);
+	RUN(reply_421_ends_the_connection_and_returns_running_attempts);
+	RUN(connect_refused_ends_as_connect_failed);
+	return test_summary();
+}
