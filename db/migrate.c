@@ -162,7 +162,7 @@ migration_scan(const char *dir, struct migration_set *set)
 	return 0;
 }
 
-static const char create_table_sql[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+static const char create_table_sql[] = "CREATE TABLE schema_migrations ("
                                        " version integer PRIMARY KEY,"
                                        " name text NOT NULL,"
                                        " checksum text NOT NULL,"
@@ -316,19 +316,43 @@ migrate_unlock(PGconn *conn)
 	db_cmd(conn, "migrate_unlock", "SELECT pg_advisory_unlock($1::bigint)", 1, &key);
 }
 
-/* Scans dir, takes the lock, loads what is applied; checks checksums. */
+/* 1 when schema_migrations exists, 0 when not, -1 on error. */
+static int
+migrate_table_exists(PGconn *conn)
+{
+	PGresult *res = db_exec(conn, "migrate_table",
+	                        "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL);
+	int exists;
+
+	if (res == NULL)
+		return -1;
+	exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return exists;
+}
+
+/*
+ * Scans dir, takes the lock and loads what is applied. The table is created
+ * only when migrating (status writes nothing), and only when missing, so a
+ * role without CREATE on the schema can still run an up-to-date migrate.
+ */
 static int
 migrate_prepare(PGconn *conn, const char *dir, struct migration_set *set, FILE *status_out)
 {
+	int exists;
+
 	if (migration_scan(dir, set) < 0)
 		return -1;
 	if (migrate_lock(conn) < 0)
 		return -1;
 	set->locked = true;
-	if (db_cmd(conn, "migrate_table", create_table_sql, 0, NULL) < 0 ||
-	    migration_load_applied(conn, set, status_out) < 0)
+	if ((exists = migrate_table_exists(conn)) < 0)
 		return -1;
-	return 0;
+	if (!exists && status_out != NULL)
+		return 0;
+	if (!exists && db_cmd(conn, "migrate_table", create_table_sql, 0, NULL) < 0)
+		return -1;
+	return migration_load_applied(conn, set, status_out);
 }
 
 int

@@ -12,6 +12,12 @@ check_eq "make_install_exits_0" "$rc" 0
 for f in bin/relayctl bin/relayauditd etc/relayaudit.conf.example share/relayaudit/migrations/001_schema.sql; do
 	if [ -f "$PREFIX/$f" ]; then pass "installs_$(basename "$f")"; else fail "installs_$(basename "$f")" "$PREFIX/$f missing"; fi
 done
+for f in "$ROOT"/deploy/enforcers/*; do
+	[ -f "$f" ] || continue
+	n=$(basename "$f")
+	if [ -x "$PREFIX/share/relayaudit/enforcers/$n" ]; then pass "installs_enforcer_$n"; else fail "installs_enforcer_$n" "$PREFIX/share/relayaudit/enforcers/$n missing or not executable"; fi
+done
+check_eq "installed_example_is_not_world_readable" "$(stat -c %a "$PREFIX/etc/relayaudit.conf.example")" 640
 cd / || exit 1
 out=$("$PREFIX/bin/relayctl" config check -c "$PREFIX/etc/relayaudit.conf.example" 2>&1); rc=$?
 check_eq "installed_relayctl_checks_the_installed_example" "$rc" 0
@@ -22,5 +28,11 @@ out=$("$PREFIX/bin/relayctl" migrate 2>&1); rc=$?
 check_contains "installed_relayctl_finds_its_share_dir_by_itself" "$rc $out" "0 "
 check_contains "installed_default_dir_is_the_share_dir" "$out" "applied=0 version="
 check_contains "installed_default_dir_path" "$out" "dir=$PREFIX/share/relayaudit/migrations"
+# The example leaves `secret` empty, which the probe role refuses; with one set it is accepted.
 out=$("$PREFIX/bin/relayauditd" -n -c "$PREFIX/etc/relayaudit.conf.example" 2>&1); rc=$?
-check_eq "installed_daemon_accepts_the_example" "$rc" 0
+check_contains "installed_daemon_asks_for_a_secret" "$rc $out" "1 "
+check_contains "installed_daemon_names_the_missing_secret" "$out" "secret"
+{ cat "$PREFIX/etc/relayaudit.conf.example"; echo "secret = 0123456789abcdef0123456789"; } >"$TEST_TMP/site.conf"
+chmod 600 "$TEST_TMP/site.conf"
+out=$("$PREFIX/bin/relayauditd" -n -c "$TEST_TMP/site.conf" 2>&1); rc=$?
+check_eq "installed_daemon_accepts_the_example_with_a_secret" "$rc" 0

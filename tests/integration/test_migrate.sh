@@ -6,6 +6,12 @@ cd "$TEST_TMP" || exit 1  # keep any relayaudit.conf of the build tree out of th
 NFILES=$(ls "$ROOT"/migrations/[0-9]*_*.sql | wc -l)
 MAXV=$(ls "$ROOT"/migrations/[0-9]*_*.sql | sed 's#.*/##; s#_.*##' | sort -n | tail -1 | sed 's/^0*//')
 
+# -- status on an empty database lists everything pending and writes nothing
+out=$("$RELAYCTL" migrate --status 2>&1); rc=$?
+check_contains "status_on_empty_lists_pending" "$rc $out" "1 ver"
+check_contains "status_on_empty_names_the_first_file" "$out" "001  schema                       pending"
+check_eq "status_on_empty_creates_nothing" "$(sql "SELECT to_regclass('schema_migrations') IS NULL")" t
+
 # -- from empty
 out=$("$RELAYCTL" migrate 2>&1); rc=$?
 check_eq "migrate_from_empty_exits_0" "$rc" 0
