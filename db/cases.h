@@ -124,15 +124,4 @@ int db_command_done(PGconn *conn, int64_t id, const char *result);
 /* A case whose timer is due, locked (SKIP LOCKED): 1 with *case_id, 0 none, -1. */
 int db_case_timer_next(PGconn *conn, int64_t *case_id);
 
-/*
- * A customer's (or operator's) re-test of a case through the API: in one
- * transaction, refuses when the case is not active or the last re-test was
- * less than min_interval ago (*wait = seconds left), else records
- * last_retest_at, a retest_requests row, the target due now at priority 3
- * and a "retest_requested" event with actor. Returns 0 started, 1 too soon,
- * 2 no such active case, -1 error. *request_id is the new row's id.
- */
-int db_case_request_retest(PGconn *conn, int64_t case_id, const char *actor,
-			   int64_t min_interval, int64_t *wait, int64_t *request_id);
-
 #endif

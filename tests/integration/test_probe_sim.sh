@@ -16,18 +16,25 @@ i=1
 for row in $table; do
 	b=${row%%:*}
 	want[127.0.11.$i]=$row
-	specs+=("127.0.11.$i:2525=$b")
+	specs+=("127.0.11.$i:PORT=$b")
 	i=$((i + 1))
 done
-specs+=("[::1]:25252=closed")
 want[::1]=ipv6:closed
 
-sim_start farm --greylist-secs 1 --tarpit-ms 200 --errors 3 --pregreet-ms 300 "${specs[@]}" ||
-	{ fail sim_started "relaysim did not start"; exit 0; }
+started=
+for try in 1 2 3 4 5; do
+	PORT=$(random_port)
+	if sim_start farm --greylist-secs 1 --tarpit-ms 200 --errors 3 --pregreet-ms 300 \
+		"${specs[@]//PORT/$PORT}" "[::1]:$((PORT + 1))=closed" 2>/dev/null; then
+		started=1
+		break
+	fi
+done
+[ -n "$started" ] || { fail sim_started "relaysim did not start"; exit 0; }
 
 targets=()
 for ip in "${!want[@]}"; do
-	[ "$ip" = ::1 ] && targets+=("[::1]:25252") || targets+=("$ip:2525")
+	[ "$ip" = ::1 ] && targets+=("[::1]:$((PORT + 1))") || targets+=("$ip:$PORT")
 done
 start=$SECONDS
 "$RELAYCTL" probe --json --rate 0 --per-net 0 --timeout 2s --deadline 12s --greylist-wait 1500ms \

@@ -4,7 +4,6 @@
 # verdict, within its deadline, in one run of relayctl.
 . "$(dirname "$0")/../lib.sh"
 PEER=$ROOT/tests/integration/probe_peer.py
-PORT=2525
 ready=$TEST_TMP/$SUITE.peer-ready; rm -f "$ready"
 declare -A want reason names
 i=20
@@ -12,7 +11,7 @@ specs=()
 add() { # behaviour[,arg] verdict [reason substring]
 	local b=${1%%,*} arg=
 	[[ $1 == *,* ]] && arg=,${1#*,}
-	specs+=("$b@127.0.10.$i:$PORT$arg")
+	specs+=("$b@127.0.10.$i:PORT$arg")
 	want[127.0.10.$i]=$2
 	reason[127.0.10.$i]=${3:-}
 	names[127.0.10.$i]=$1
@@ -40,13 +39,22 @@ add endless error "too long"
 add silent no_smtp "timeout while waiting for the greeting"
 add pregreet closed
 
-bg_start python3 "$PEER" "$ready" "${specs[@]}" "closed@[::1]:25251"
-wait_for 10 test -s "$ready" || { fail peer_started "scripted peers did not start"; exit 0; }
+# the peer specs name $PORT: pick one, retry another when it is taken
+started=
+for try in 1 2 3 4 5; do
+	PORT=$(random_port)
+	bg_start python3 "$PEER" "$ready" "${specs[@]//PORT/$PORT}" "closed@[::1]:$((PORT + 1))" 2>"$TEST_TMP/peer.err"
+	if wait_for 10 sh -c "test -s '$ready' || ! kill -0 ${BG_PIDS[-1]}" && [ -s "$ready" ]; then
+		started=1
+		break
+	fi
+done
+[ -n "$started" ] || { fail peer_started "scripted peers did not start"; exit 0; }
 
 targets=()
 for ip in "${!want[@]}"; do targets+=("$ip:$PORT"); done
 targets+=("127.0.10.99:$PORT") # nobody listens: connect refused
-targets+=("[::1]:25251")
+targets+=("[::1]:$((PORT + 1))")
 want[127.0.10.99]=no_smtp
 want[::1]=closed
 

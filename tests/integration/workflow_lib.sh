@@ -45,18 +45,18 @@ wf_capture() {
 }
 
 wf_config() {
+	local -A over=()
+	local kv line
+	for kv in "$@"; do over[${kv%%=*}]=${kv#*=}; done
 	{
-		echo "node_name = wf-test"
-		echo "secret = workflow-test-secret-0123456789"
-		echo "smarthost = $WF_IP:$CAPTURE_PORT"
-		echo "notify_from = abuse@isp.example"
-		echo "helo_name = relayaudit.isp.example"
-		echo "retest_url = https://isp.example/r/"
-		echo "enforcer_command = ${WF_HOOK:-$ROOT/deploy/enforcers/log-only}"
-		echo "poll_interval = 1s"
-		echo "retry_backoff = 1s"
-		echo "outbox_dir = $TEST_TMP/$SUITE.outbox"
-		local kv
+		for line in "node_name=wf-test" "secret=workflow-test-secret-0123456789" \
+			"smarthost=$WF_IP:${CAPTURE_PORT:-25}" "notify_from=abuse@isp.example" \
+			"helo_name=relayaudit.isp.example" "retest_url=https://isp.example/r/" \
+			"enforcer_command=${WF_HOOK:-$ROOT/deploy/enforcers/log-only}" \
+			"poll_interval=1s" "retry_backoff=1s" "outbox_dir=$TEST_TMP/$SUITE.outbox"; do
+			[ -n "${over[${line%%=*}]+set}" ] && continue
+			echo "${line%%=*} = ${line#*=}"
+		done
 		for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
 	} >"$WF_CONF"
 }
@@ -67,9 +67,18 @@ wf_start() {
 	BG_PIDS+=("$RUNNER_PID")
 }
 
+# Stops the runner with TERM and checks it exits cleanly (0; sanitizers
+# report leaks and errors through the exit status).
 wf_stop() {
-	[ -n "$RUNNER_PID" ] && { kill "$RUNNER_PID" 2>/dev/null; wait "$RUNNER_PID" 2>/dev/null; }
+	local rc
+	[ -n "$RUNNER_PID" ] || return 0
+	kill "$RUNNER_PID" 2>/dev/null
+	wait "$RUNNER_PID" 2>/dev/null
+	rc=$?
 	RUNNER_PID=
+	WF_STOPS=$((${WF_STOPS:-0} + 1))
+	check_eq "runner_stops_cleanly_$WF_STOPS" "$rc" 0
+	[ "$rc" = 0 ] || tail -20 "$TEST_TMP/$SUITE.runner.log"
 }
 
 wf_kill9() {
@@ -102,7 +111,8 @@ wf_mail_text() {
 }
 
 wf_applied() {
-	grep -c " applied $1 " "$WF_ENFORCER_LOG" 2>/dev/null || true
+	[ -f "$WF_ENFORCER_LOG" ] || { echo 0; return; }
+	grep -c " applied $1 " "$WF_ENFORCER_LOG" || true
 }
 
 wf_case() { # COLUMN [CASE_ID]: a column of the newest (or the given) case
