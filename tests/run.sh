@@ -87,7 +87,8 @@ add_test() {
 	[ -n "$pattern" ] && [[ $name != *"$pattern"* ]] && return
 	g=$(GROUP "$name")
 	[ -z "${group_tests[$g]+x}" ] && groups+=("$g")
-	group_tests[$g]+="$name|$cmd "
+	# The list is split on spaces later: keep each command one word (%% for its spaces).
+	group_tests[$g]+="$name|${cmd// /%} "
 	names+=("$name")
 }
 for t in bin/tests/test_*; do
@@ -102,6 +103,7 @@ run_group() {
 	for item in ${group_tests[$1]}; do
 		name=${item%%|*}
 		cmd=${item#*|}
+		cmd=${cmd//%/ }
 		# shellcheck disable=SC2086
 		run_one "$name" $cmd
 		echo "   finished $name ($(cut -d' ' -f4 "$TEST_TMP/results/$name.res") s)" >&2
