@@ -386,8 +386,14 @@ sched_kick(struct scheduler *s)
 
 	if (s->draining || s->claiming || !s->more)
 		return;
-	if (persist_full(s->persist))
-		return; /* persist's written callback kicks again */
+	/*
+	 * Results not yet written keep their targets leased, and leased rows
+	 * are skipped at the head of the due index by every claim: claiming
+	 * ahead of the writers would make each claim slower. Wait for them
+	 * (persist's written callback kicks again).
+	 */
+	if (persist_full(s->persist) || persist_buffered(s->persist) > (size_t)s->p.batch * 2)
+		return;
 	room = s->p.max_in_flight - (int)s->in_flight;
 	want = room < s->p.batch ? room : s->p.batch;
 	/* Wait for a worthwhile batch unless almost nothing is in flight. */

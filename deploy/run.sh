@@ -55,6 +55,13 @@ api_listen = $RUN_ADDR:8080
 sink_listen = $RUN_ADDR:2525
 retest_url = http://$RUN_ADDR:8080/r/
 outbox_dir = $VAR/outbox
+# Demo pace: the demo servers are probed again every few minutes, and the
+# greylisting one is retried after 10 s instead of 5 minutes.
+probe_interval = 3m
+no_smtp_interval = 5m
+interval_jitter = 20
+greylist_wait = 10s
+confirm_window = 1m
 CONF
 	)
 	chmod 600 "$CONF"
@@ -95,9 +102,29 @@ step_demo_data() {
 }
 
 # Hook: helpers that stand in for customers' servers (simulators) start here
-# and append their pids to EXTRA_PIDS.
+# and append their pids to EXTRA_PIDS. The demo customers' servers are
+# relaysim listeners: an open relay that forwards to our sink (so the daemon
+# proves it: relay_confirmed), a closed server, a greylisting one, one that
+# accepts and drops (accepted, then accepted_not_relayed when the
+# confirmation window passes) and a closed /30; demo-nosmtp has no server.
+DEMO_SIMS=(
+	127.0.70.10:2525=open
+	127.0.70.11:2525=closed
+	127.0.70.12:2525=greylist
+	127.0.70.13:2525=drop
+	127.0.70.16/30:2525=closed
+)
 step_helpers() {
-	:
+	local out=$VAR/relaysim.out i
+	: >"$out"
+	bin/relaysim --sink "$(conf_value sink_listen)" "${DEMO_SIMS[@]}" >"$out" 2>"$VAR/relaysim.log" &
+	EXTRA_PIDS+=($!)
+	for i in $(seq 1 50); do
+		grep -q '^ready' "$out" && break
+		sleep 0.1
+	done
+	grep -q '^ready' "$out" || die "relaysim did not start (log: $VAR/relaysim.log)"
+	say "demo servers (relaysim): ${DEMO_SIMS[*]}"
 }
 
 step_daemon() {
