@@ -54,25 +54,39 @@ workflow_config_copy(const struct config *cfg)
 	return copy;
 }
 
+/* Drains NOTIFYs libpq has read; true when there was one. */
+static bool
+workflow_notified(PGconn *conn)
+{
+	PGnotify *n;
+	bool any = false;
+
+	PQconsumeInput(conn);
+	while ((n = PQnotifies(conn)) != NULL) {
+		PQfreemem(n);
+		any = true;
+	}
+	return any;
+}
+
 /* Sleeps up to ms, waking early on NOTIFY or a stop request. */
 static void
 workflow_sleep(struct workflow_loop *w, PGconn *conn, int ms)
 {
 	struct pollfd fds[2] = {{.fd = w->wake[0], .events = POLLIN},
 				{.fd = conn ? PQsocket(conn) : -1, .events = POLLIN}};
-	PGnotify *n;
 
+	/* A NOTIFY read along with a query's results is already buffered. */
+	if (conn && workflow_notified(conn))
+		return;
 	if (poll(fds, conn ? 2 : 1, ms) > 0 && (fds[0].revents & POLLIN)) {
 		char b[16];
 		ssize_t r = read(w->wake[0], b, sizeof(b));
 
 		(void)r;
 	}
-	if (conn) {
-		PQconsumeInput(conn);
-		while ((n = PQnotifies(conn)) != NULL)
-			PQfreemem(n);
-	}
+	if (conn)
+		workflow_notified(conn);
 }
 
 /* One pass of all three; how much work was done, or -1 on a database error. */
