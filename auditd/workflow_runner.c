@@ -400,7 +400,10 @@ wf_runner_round(struct wf_runner *r)
 	}
 	if (target_id == 0 && db_target_of(r->conn, address, &target_id, &customer_id) < 0)
 		goto fail;
-	if (target_id && (answered = db_retest_answer(r->conn, target_id, 0, p[n - 1].id)) < 0)
+	/* An inconclusive round (tempfail, error) leaves the requests open for
+	 * the next probe, which then still answers the customer. */
+	if (target_id && outcome != WF_PROBE_INCONCLUSIVE &&
+	    (answered = db_retest_answer(r->conn, target_id, p[n - 1].id)) < 0)
 		goto fail;
 	ev = wf_classify(state, outcome, answered > 0);
 	if (ev >= 0) {

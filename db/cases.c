@@ -402,14 +402,13 @@ db_target_retest(PGconn *conn, int64_t target_id, int64_t case_id, const char *a
 }
 
 int
-db_retest_answer(PGconn *conn, int64_t target_id, int64_t started_at, int64_t probe_id)
+db_retest_answer(PGconn *conn, int64_t target_id, int64_t probe_id)
 {
 	char id[24], pid[24];
 	const char *params[] = {id, pid};
 	PGresult *res;
 	int n;
 
-	(void)started_at;
 	i64(id, target_id);
 	i64(pid, probe_id);
 	/* A probe answers the requests made before it started. */

@@ -96,11 +96,11 @@ int db_target_reprobe(PGconn *conn, int64_t target_id, int64_t seconds);
 /* A priority re-test: a retest_requests row and the target due now at priority 3. */
 int db_target_retest(PGconn *conn, int64_t target_id, int64_t case_id, const char *actor);
 /*
- * Answers the open re-test requests of target that were made before the
- * round started (started_at, unix seconds) with probe_id. Returns how many
- * (> 0: the round was a requested re-test), or -1.
+ * Answers with probe_id the open re-test requests of target made before
+ * that probe started. Returns how many (> 0: the round was a requested
+ * re-test), or -1.
  */
-int db_retest_answer(PGconn *conn, int64_t target_id, int64_t started_at, int64_t probe_id);
+int db_retest_answer(PGconn *conn, int64_t target_id, int64_t probe_id);
 
 struct db_customer {
 	char *email;
