@@ -77,7 +77,8 @@ enforcer_env(char *const extra[])
 	while (extra && extra[k])
 		k++;
 	envp = xcalloc(n + k + 1, sizeof(*envp));
-	memcpy(envp, extra, k * sizeof(*envp));
+	if (k > 0)
+		memcpy(envp, extra, k * sizeof(*envp));
 	memcpy(envp + k, environ, n * sizeof(*envp));
 	return envp;
 }
