@@ -444,6 +444,15 @@ fail:
 	return -1;
 }
 
+/* Quiet probes in bulk: 1 when some were skipped, 0 when none, -1. */
+static int
+wf_runner_quiet(struct wf_runner *r)
+{
+	int n = db_probes_skip_quiet(r->conn, 1000);
+
+	return n < 0 ? -1 : n > 0;
+}
+
 static int
 wf_runner_complaint(struct wf_runner *r)
 {
@@ -613,6 +622,7 @@ wf_runner_step(struct wf_runner *r, int limit)
 	static int (*const inputs[])(struct wf_runner *) = {
 		wf_runner_command,
 		wf_runner_complaint,
+		wf_runner_quiet,
 		wf_runner_round,
 		wf_runner_timer,
 	};

@@ -285,6 +285,33 @@ db_probe_round_next(PGconn *conn, char *address, size_t len)
 }
 
 int
+db_probes_skip_quiet(PGconn *conn, int limit)
+{
+	char lim[24];
+	const char *params[] = {lim};
+	PGresult *res;
+	int64_t n = 0;
+
+	i64(lim, limit);
+	res = db_exec(conn, "probes_skip_quiet",
+		      "UPDATE probes SET workflow_done_at = now() WHERE id IN (SELECT p.id FROM probes p "
+		      "WHERE p.workflow_done_at IS NULL "
+		      "AND p.verdict IN ('closed', 'rejected_banner', 'no_smtp', 'tempfail', 'error') "
+		      "AND p.backscatter IN ('untested', 'refused') "
+		      "AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.address = p.address "
+		      "AND c.state NOT IN ('resolved', 'closed')) "
+		      "AND NOT EXISTS (SELECT 1 FROM retest_requests r WHERE r.target_id = p.target_id "
+		      "AND r.done_at IS NULL) "
+		      "LIMIT $1::int FOR UPDATE OF p SKIP LOCKED)",
+		      1, params);
+	if (res == NULL)
+		return -1;
+	parse_i64(PQcmdTuples(res), 0, INT32_MAX, &n);
+	PQclear(res);
+	return (int)n;
+}
+
+int
 db_probe_round_load(PGconn *conn, const char *address, struct db_probe **out, int *n)
 {
 	const char *params[] = {address};

@@ -84,6 +84,13 @@ void db_probes_free(struct db_probe *p, int n);
  * 1 with address set, 0 when none, -1 on error. Takes no lock.
  */
 int db_probe_round_next(PGconn *conn, char *address, size_t len);
+/*
+ * Marks judged, in one statement, up to limit probes that cannot cause an
+ * event: clean or inconclusive, no backscatter, on an address with no
+ * active case and no open re-test request. Keeps a sweep of a million quiet
+ * targets from costing a transaction each. Returns how many, or -1.
+ */
+int db_probes_skip_quiet(PGconn *conn, int limit);
 /* The round's finished, unjudged probes of address, locked. *n may be 0. */
 int db_probe_round_load(PGconn *conn, const char *address, struct db_probe **out, int *n);
 /* Marks the loaded probes judged. */
