@@ -57,10 +57,10 @@ int db_case_insert(PGconn *conn, struct db_case *c);
 int db_case_save(PGconn *conn, const struct db_case *c, unsigned stamps);
 /* Appends to case_events; from_state NULL for the event that opened it. Returns id or -1. */
 int64_t db_case_event(PGconn *conn, int64_t case_id, const char *event, const char *from_state,
-		      const char *to_state, const char *actor, const char *detail_json);
+                      const char *to_state, const char *actor, const char *detail_json);
 /* Appends an event that leaves the state as it is (executor news, re-test requests). */
 int db_case_note_event(PGconn *conn, int64_t case_id, const char *event, const char *actor,
-		       const char *detail_json);
+                       const char *detail_json);
 /* Shows (error != NULL) or clears the failing-enforcer note on a case. */
 int db_case_enforcement_error(PGconn *conn, int64_t case_id, const char *error);
 
@@ -125,7 +125,7 @@ int db_complaint_done(PGconn *conn, int64_t id, int64_t case_id);
 
 /* The oldest unapplied operator command, locked (SKIP LOCKED): 1, 0 none, -1. */
 int db_command_next(PGconn *conn, int64_t *id, int64_t *case_id, char *command, size_t clen,
-		    char **note, char **actor);
+                    char **note, char **actor);
 int db_command_done(PGconn *conn, int64_t id, const char *result);
 
 /* A case whose timer is due, locked (SKIP LOCKED): 1 with *case_id, 0 none, -1. */
