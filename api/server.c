@@ -329,12 +329,13 @@ api_role_start(const struct config *cfg, const char *conninfo)
 	api_server.cfg = cfg;
 	api_server.conninfo = xstrdup(conninfo ? conninfo : "");
 	api_server.max_body = (size_t)config_int(cfg, CFG_API_MAX_BODY);
+	/* The logger goes first, or microhttpd logs the options before it to stderr itself. */
 	api_server.mhd = MHD_start_daemon(
-		flags, 0, NULL, NULL, api_handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		flags, 0, NULL, NULL, api_handle, NULL, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 		MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, api_completed, NULL,
-		MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL, MHD_OPTION_END);
+		(size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, api_completed, NULL, MHD_OPTION_END);
 	if (api_server.mhd == NULL) {
 		log_error("api_start_failed", "reason=\"cannot listen\" listen=%s", listen);
 		free(api_server.conninfo);

@@ -6,6 +6,9 @@
 #ifndef RELAYAUDIT_CTL_H
 #define RELAYAUDIT_CTL_H
 
+#include "addr.h"
+#include "sink.h"
+
 struct config;
 
 int ctl_config(int argc, char **argv);
@@ -28,9 +31,7 @@ const char *ctl_default_config_path(void);
 struct pg_conn *ctl_db_connect(const struct config *cfg);
 /* migrations/ of the build tree or the installed share dir; new string or NULL. */
 char *ctl_migrations_dir(void);
-/* The sink as the config describes it (ctl_sink.c); relayctl probe --sink uses it too. */
-#include "addr.h"
-#include "sink.h"
+/* The sink as the config describes it (ctl_sink.c), for relayctl sink and the daemon. */
 struct ctl_sink_conf {
 	struct sink_params p; /* domains point into the fields below */
 	char **domains;

@@ -173,11 +173,11 @@ static int
 ctl_sink_usage(void)
 {
 	fprintf(stderr,
-		"usage: relayctl sink [-c FILE] [--listen ADDR:PORT] [--sink-domain DOMAIN]...\n"
-		"                     [--secret SECRET] [--count N] [--max-time SECS]\n"
-		"Runs the sink alone and prints each received message as a JSON line.\n"
-		"  --count N       exit after N messages\n"
-		"  --max-time SECS exit after SECS seconds\n");
+	        "usage: relayctl sink [-c FILE] [--listen ADDR:PORT] [--sink-domain DOMAIN]...\n"
+	        "                     [--secret SECRET] [--count N] [--max-time SECS]\n"
+	        "Runs the sink alone and prints each received message as a JSON line.\n"
+	        "  --count N       exit after N messages\n"
+	        "  --max-time SECS exit after SECS seconds\n");
 	return 2;
 }
 
@@ -248,7 +248,7 @@ ctl_sink(int argc, char **argv)
 	}
 	if (config_str(cfg, CFG_SECRET)[0] == '\0') {
 		fprintf(stderr, "relayctl sink: no secret (set secret in the config or --secret); "
-				"without it no token can be verified\n");
+		                "without it no token can be verified\n");
 		config_free(cfg);
 		return 2;
 	}
@@ -264,7 +264,8 @@ ctl_sink(int argc, char **argv)
 	if (s == NULL) {
 		char a[ADDR_STRLEN];
 		addr_format(&sc.addr, a, sizeof(a));
-		fprintf(stderr, "relayctl sink: cannot listen on %s port %d: %s\n", a, sc.port, why);
+		fprintf(stderr, "relayctl sink: cannot listen on %s port %d: %s\n", a, sc.port,
+		        why);
 		ctl_sink_conf_free(&sc);
 		event_base_free(run.base);
 		return 1;
@@ -273,7 +274,7 @@ ctl_sink(int argc, char **argv)
 		char a[ADDR_STRLEN];
 		addr_format(&sc.addr, a, sizeof(a));
 		log_info("sink_listening", "addr=%s port=%d domains=%zu", a, sink_port(s),
-			 sc.ndomains);
+		         sc.ndomains);
 	}
 	sigint = evsignal_new(run.base, SIGINT, ctl_sink_signal, run.base);
 	sigterm = evsignal_new(run.base, SIGTERM, ctl_sink_signal, run.base);

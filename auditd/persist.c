@@ -15,6 +15,13 @@
 
 #define BATCH_MAX 1000
 #define FLUSH_DELAY_MS 100
+/*
+ * Batches written at once, each on its own connection: a batch is mostly
+ * index maintenance in one backend, so two keep both cores of the database
+ * busy. Batches never share a target (a target is claimed again only after
+ * its result is committed), so they do not wait on each other's rows.
+ */
+#define WRITERS 2
 
 struct batch {
 	struct persist *p;
@@ -23,19 +30,23 @@ struct batch {
 	struct probe_row **rows;
 	size_t nrows, cap_rows;
 	size_t units; /* persist_add calls: targets, or rows-only results */
+	int64_t sent_ms;
+	struct writer *writer;
 	struct batch *next;
 };
 
 struct persist {
 	struct event_base *base;
 	char *node;
-	struct dbthread *db;
+	struct writer {
+		struct dbthread *db;
+		struct batch *inflight;
+	} w[WRITERS];
 	size_t max_buffer;
 	persist_written_fn written;
 	void *written_arg;
 	struct batch *queue_head, *queue_tail; /* full batches not yet sent */
 	struct batch *filling;                 /* gathering new results */
-	struct batch *inflight;                /* on the database thread */
 	size_t buffered;                       /* targets in all of them */
 	uint64_t written_total, dropped_total;
 	struct event *flush_timer;
@@ -81,8 +92,10 @@ persist_done(void *arg, int status)
 	struct persist *p = b->p;
 	size_t n = b->units;
 
-	p->inflight = NULL;
+	b->writer->inflight = NULL;
 	p->buffered -= n;
+	log_debug("results_written", "targets=%zu probes=%zu ms=%lld status=%d", n, b->nrows,
+		  (long long)(now_mono_ms() - b->sent_ms), status);
 	if (status == 0) {
 		p->written_total += n;
 	} else {
@@ -97,23 +110,42 @@ persist_done(void *arg, int status)
 		p->written(p->written_arg, n);
 }
 
-/* Moves the filling batch to the queue and sends the next one if none is in flight. */
+static bool
+persist_busy(const struct persist *p)
+{
+	for (int i = 0; i < WRITERS; i++) {
+		if (p->w[i].inflight != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* Gives each idle writer the next full batch, else what is filling. */
 static void
 persist_send(struct persist *p)
 {
-	if (p->inflight != NULL)
-		return;
-	if (p->queue_head == NULL && p->filling != NULL && p->filling->units > 0) {
-		p->queue_head = p->queue_tail = p->filling;
-		p->filling = NULL;
+	for (int i = 0; i < WRITERS; i++) {
+		struct writer *w = &p->w[i];
+		struct batch *b;
+
+		if (w->inflight != NULL)
+			continue;
+		if (p->queue_head == NULL && p->filling != NULL && p->filling->units > 0) {
+			p->queue_head = p->queue_tail = p->filling;
+			p->filling = NULL;
+		}
+		if (p->queue_head == NULL)
+			return;
+		b = p->queue_head;
+		p->queue_head = b->next;
+		if (p->queue_head == NULL)
+			p->queue_tail = NULL;
+		b->next = NULL;
+		b->sent_ms = now_mono_ms();
+		b->writer = w;
+		w->inflight = b;
+		dbthread_submit(w->db, persist_run, persist_done, b, true);
 	}
-	if (p->queue_head == NULL)
-		return;
-	p->inflight = p->queue_head;
-	p->queue_head = p->inflight->next;
-	if (p->queue_head == NULL)
-		p->queue_tail = NULL;
-	dbthread_submit(p->db, persist_run, persist_done, p->inflight, true);
 }
 
 static void
@@ -136,7 +168,12 @@ persist_new(struct event_base *base, const char *conninfo, const char *node, siz
 	p->max_buffer = max_buffer;
 	p->written = written;
 	p->written_arg = arg;
-	p->db = dbthread_new(base, "persist", conninfo, NULL, NULL, NULL);
+	for (int i = 0; i < WRITERS; i++) {
+		char name[16];
+
+		str_fmt(name, sizeof(name), "persist%d", i + 1);
+		p->w[i].db = dbthread_new(base, name, conninfo, NULL, NULL, NULL);
+	}
 	p->flush_timer = evtimer_new(base, persist_on_timer, p);
 	return p;
 }
@@ -176,7 +213,7 @@ persist_add(struct persist *p, const struct target_done *t, struct probe_row *ro
 		p->queue_tail = b;
 		p->filling = NULL;
 		persist_send(p);
-	} else if (p->inflight == NULL && !p->timer_armed) {
+	} else if (!persist_busy(p) && !p->timer_armed) {
 		/* Wait a moment so a burst of results shares one transaction. */
 		struct timeval tv = {0, FLUSH_DELAY_MS * 1000};
 
@@ -206,28 +243,32 @@ persist_written_total(const struct persist *p)
 void
 persist_free(struct persist *p, int grace_ms)
 {
-	struct batch *rest = p != NULL ? p->queue_head : NULL;
+	struct batch *rest;
+	int k = 0;
 
 	if (p == NULL)
 		return;
 	evtimer_del(p->flush_timer);
 	p->written = NULL;
-	/* Hand every batch to the thread at once; persist_done then finds nothing left to send. */
+	/* Hand every batch to a thread at once; persist_done then finds nothing left to send. */
 	if (p->filling != NULL && p->filling->units > 0) {
 		p->filling->next = NULL;
 		if (p->queue_tail != NULL)
 			p->queue_tail->next = p->filling;
 		else
-			rest = p->filling;
+			p->queue_head = p->filling;
 	} else if (p->filling != NULL) {
 		batch_free(p->filling);
 	}
+	rest = p->queue_head;
 	p->queue_head = p->queue_tail = p->filling = NULL;
 	for (struct batch *b = rest, *next; b != NULL; b = next) {
 		next = b->next;
-		dbthread_submit(p->db, persist_run, persist_done, b, true);
+		b->writer = &p->w[k++ % WRITERS];
+		dbthread_submit(b->writer->db, persist_run, persist_done, b, true);
 	}
-	dbthread_free(p->db, grace_ms);
+	for (int i = 0; i < WRITERS; i++)
+		dbthread_free(p->w[i].db, grace_ms);
 	if (p->buffered > 0)
 		log_error("results_lost", "targets=%zu reason=\"database unavailable at shutdown\"",
 			  p->buffered);

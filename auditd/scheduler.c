@@ -244,7 +244,7 @@ struct claim_job {
 	struct scheduler *s;
 	char *node;
 	int limit;
-	int64_t lease_s;
+	int64_t lease_s, submitted_ms;
 	struct claimed_target *rows;
 	size_t n;
 };
@@ -351,7 +351,8 @@ claim_done(void *arg, int status)
 		s->stats.claims++;
 		s->more = j->n == (size_t)j->limit;
 		if (j->n > 0)
-			log_debug("claimed", "targets=%zu in_flight=%zu", j->n, s->in_flight);
+			log_debug("claimed", "targets=%zu in_flight=%zu ms=%lld", j->n, s->in_flight,
+				  (long long)(now_mono_ms() - j->submitted_ms));
 		for (size_t i = 0; i < j->n; i++)
 			sched_start_item(s, &j->rows[i]);
 	}
@@ -373,6 +374,7 @@ sched_claim(struct scheduler *s, int limit)
 	j->node = xstrdup(s->node);
 	j->limit = limit;
 	j->lease_s = s->p.lease_s;
+	j->submitted_ms = now_mono_ms();
 	s->claiming = true;
 	dbthread_submit(s->db, claim_run, claim_done, j, false);
 }

@@ -4,6 +4,7 @@
  * another pipe watched by a libevent event.
  */
 #include "dbthread.h"
+#include "db.h"
 #include "log.h"
 #include "util.h"
 
@@ -153,14 +154,17 @@ dbthread_lost(struct dbthread *t, const char *why)
 static void
 dbthread_reason(PGconn *c, char *buf, size_t len)
 {
-	const char *m = c != NULL ? PQerrorMessage(c) : "out of memory";
+	db_message_clean(c != NULL ? PQerrorMessage(c) : "out of memory", buf, len);
+}
 
-	log_censor(buf, len, m, strlen(m));
-	/* The last line of libpq's message is enough for a log line. */
-	for (char *p = buf; *p != '\0'; p++) {
-		if (*p == '"')
-			*p = '\'';
-	}
+/* Server notices (e.g. "terminating connection" at shutdown) go to the debug log, not stderr. */
+static void
+dbthread_notice(void *arg, const char *message)
+{
+	char buf[256];
+
+	db_message_clean(message, buf, sizeof(buf));
+	log_debug("db_notice", "conn=%s message=\"%s\"", (const char *)arg, buf);
 }
 
 /* True when connected, connecting now if the backoff allows. */
@@ -179,6 +183,8 @@ dbthread_connect(struct dbthread *t)
 		dbthread_lost(t, why);
 		return false;
 	}
+	PQsetNoticeProcessor(t->conn, dbthread_notice, t->name);
+	PQclear(PQexec(t->conn, "SET client_min_messages = warning"));
 	for (size_t i = 0; i < t->nchannels; i++) {
 		char *ident = PQescapeIdentifier(t->conn, t->channels[i], strlen(t->channels[i]));
 		char *q = xasprintf("LISTEN %s", ident != NULL ? ident : "\"\"");

@@ -4,6 +4,7 @@
  * handful of statements in one transaction.
  */
 #include "probes.h"
+#include "db.h"
 #include "log.h"
 #include "pgarray.h"
 #include "util.h"
@@ -83,7 +84,7 @@ static const char update_targets_sql[] =
 	"                    THEN now() ELSE now() + make_interval(secs => r.next_s) END,"
 	"    sweep_id = CASE WHEN t.sweep_id IS DISTINCT FROM r.sweep THEN t.sweep_id END,"
 	"    updated_at = now()"
-	"   FROM r WHERE t.id = r.id AND t.lease_owner = $1"
+	"   FROM r WHERE t.id = r.id AND t.id = ANY($2::bigint[]) AND t.lease_owner = $1"
 	"  RETURNING r.sweep)"
 	" UPDATE sweeps s SET done = s.done + c.n,"
 	"   finished_at = CASE WHEN s.done + c.n >= s.total THEN coalesce(s.finished_at, now())"
@@ -103,11 +104,13 @@ probes_exec(PGconn *c, const char *what, const char *sql, int n, const char *con
 	int rc = 0;
 
 	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-		const char *m = PQresultErrorMessage(r);
 		char buf[512];
 
-		log_censor(buf, sizeof(buf), m, strlen(m));
-		log_warn("db_error", "query=%s reason=\"%s\"", what, buf);
+		/* A lost connection is the database thread's to report, once. */
+		if (PQstatus(c) != CONNECTION_BAD) {
+			db_message_clean(PQresultErrorMessage(r), buf, sizeof(buf));
+			log_warn("db_error", "query=%s reason=\"%s\"", what, buf);
+		}
 		rc = -1;
 	}
 	PQclear(r);
@@ -294,11 +297,12 @@ probes_count(PGconn *c, const char *what, const char *sql, int n, const char *co
 	if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK) {
 		parse_i64(PQcmdTuples(r), 0, INT64_MAX, &count);
 	} else {
-		const char *m = PQresultErrorMessage(r);
 		char buf[512];
 
-		log_censor(buf, sizeof(buf), m, strlen(m));
-		log_warn("db_error", "query=%s reason=\"%s\"", what, buf);
+		if (PQstatus(c) != CONNECTION_BAD) {
+			db_message_clean(PQresultErrorMessage(r), buf, sizeof(buf));
+			log_warn("db_error", "query=%s reason=\"%s\"", what, buf);
+		}
 	}
 	PQclear(r);
 	return count;

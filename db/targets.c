@@ -4,6 +4,7 @@
  * another node holds (SKIP LOCKED) or has leased (lease_expires > now()).
  */
 #include "targets.h"
+#include "db.h"
 #include "log.h"
 #include "pgarray.h"
 #include "util.h"
@@ -14,17 +15,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Only lease_owner and lease_expires change, and no index covers them
+ * (migration 002), so a claim is a HOT update: no index entry is written.
+ * Leased rows keep their place in targets_due_idx and are skipped by the
+ * filter; a lease that runs out makes its row claimable again as it stands.
+ * The ids go through an array so the update reaches rows by primary key.
+ */
 static const char claim_sql[] =
-	"WITH c AS ("
+	"UPDATE targets t"
+	"   SET lease_owner = $1, lease_expires = now() + make_interval(secs => $3)"
+	" WHERE t.id = ANY(ARRAY("
 	"  SELECT id FROM targets"
 	"   WHERE NOT excluded AND next_probe_at <= now()"
 	"     AND (lease_owner IS NULL OR lease_expires <= now())"
 	"   ORDER BY priority DESC, next_probe_at"
-	"   LIMIT $2 FOR UPDATE SKIP LOCKED)"
-	" UPDATE targets t"
-	"    SET lease_owner = $1, lease_expires = now() + make_interval(secs => $3),"
-	"        next_probe_at = now() + make_interval(secs => $3)"
-	"   FROM c WHERE t.id = c.id"
+	"   LIMIT $2 FOR UPDATE SKIP LOCKED))"
 	" RETURNING t.id, host(t.address), array_to_string(t.ports, ','),"
 	"   array_to_json(t.domains)::text, t.priority, coalesce(t.sweep_id, 0),"
 	"   coalesce(extract(epoch FROM t.probe_interval)::bigint, 0),"
@@ -37,7 +43,10 @@ db_log_error(const char *what, PGconn *c, PGresult *r)
 	const char *m = r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(c);
 	char buf[512];
 
-	log_censor(buf, sizeof(buf), m, strlen(m));
+	/* A lost connection is the database thread's to report, once. */
+	if (PQstatus(c) == CONNECTION_BAD)
+		return;
+	db_message_clean(m, buf, sizeof(buf));
 	log_warn("db_error", "query=%s reason=\"%s\"", what, buf);
 }
 

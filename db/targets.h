@@ -30,8 +30,8 @@ void claimed_target_free(struct claimed_target *t);
 
 /*
  * Claims up to limit due targets for node, highest priority first, leased
- * for lease_s seconds (next_probe_at moves to the lease expiry, so a crashed
- * node's targets fall due again by themselves). *out is an array of *n.
+ * for lease_s seconds (a crashed node's targets are claimable again once
+ * their lease runs out). *out is an array of *n.
  */
 int targets_claim(PGconn *c, const char *node, int limit, int64_t lease_s,
 		  struct claimed_target **out, size_t *n);

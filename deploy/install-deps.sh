@@ -6,7 +6,8 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libevent-dev libpq-dev libjansson-dev libmicrohttpd-dev
-postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps"
+postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3
+netcat-openbsd"
 
 missing=()
 for p in $PACKAGES; do

@@ -39,7 +39,7 @@ confirm_delay(const struct probe_result *res, const struct sink_receipt *r)
 /* The refusal reasons, so a log line names each case the same way. */
 static const char *
 confirm_check(struct probe_result *res, const struct sink_receipt *r, const struct sink_token *t,
-	      struct probe_attempt **out)
+              struct probe_attempt **out)
 {
 	struct probe_attempt *a;
 
@@ -100,7 +100,7 @@ confirm_apply(struct probe_result *res, const struct sink_receipt *r, const char
 			/* The trick that got through, not the first merely accepted. */
 			free(res->trick);
 			res->trick = xasprintf("%s/%s", a->sender ? a->sender : "?",
-					       a->form ? a->form : "?");
+			                       a->form ? a->form : "?");
 			changed |= CONFIRM_RELAY;
 		}
 	}
@@ -132,7 +132,16 @@ struct confirm_item {
 
 TAILQ_HEAD(confirm_list, confirm_item);
 
+/*
+ * A fast relay delivers its test message while the probe is still running,
+ * before the result reaches the pen. Such early receipts are kept (only what
+ * confirm_apply reads, bounded) and applied when the result arrives.
+ */
+#define CONFIRM_EARLY_MAX 256
+
 struct confirm {
+	struct sink_receipt early[CONFIRM_EARLY_MAX]; /* ring; pointer fields cleared */
+	size_t nearly, early_next;
 	struct event_base *base;
 	int64_t window_ms;
 	confirm_done_fn done;
@@ -174,7 +183,7 @@ confirm_release(struct confirm_item *it, bool expire)
 		confirm_expire(it->res);
 		if (was_accepted)
 			log_info("accepted_not_relayed", "probe=%" PRIu64 " window_ms=%" PRId64,
-				 it->res->probe_id, c->window_ms);
+			         it->res->probe_id, c->window_ms);
 	}
 	TAILQ_REMOVE(&c->held, it, link);
 	c->nheld--;
@@ -204,6 +213,78 @@ confirm_new(struct event_base *base, int64_t window_ms, confirm_done_fn done, vo
 	return c;
 }
 
+static bool
+confirm_names(const struct sink_receipt *r, uint64_t probe_id)
+{
+	for (size_t i = 0; i < r->ntokens; i++) {
+		if (r->tokens[i].probe_id == probe_id)
+			return true;
+	}
+	return false;
+}
+
+/* Applies r to one held result, logs, and releases it once decided; 1 when it changed. */
+static int
+confirm_one(struct confirm_item *it, const struct sink_receipt *r)
+{
+	const char *why = NULL;
+	int changed = confirm_apply(it->res, r, &why);
+
+	if (why != NULL)
+		log_warn("receipt_refused", "probe=%" PRIu64 " receipt=%s reason=\"%s\"",
+		         it->res->probe_id, r->id, why);
+	if (changed & CONFIRM_RELAY)
+		log_info("relay_confirmed",
+		         "probe=%" PRIu64 " trick=%s delay_ms=%" PRId64 " receipt=%s",
+		         it->res->probe_id, it->res->trick, it->res->relay_delay_ms, r->id);
+	if (changed & CONFIRM_BACKSCATTER)
+		log_info("backscatter_confirmed",
+		         "probe=%" PRIu64 " delay_ms=%" PRId64 " receipt=%s", it->res->probe_id,
+		         it->res->backscatter_delay_ms, r->id);
+	if (!confirm_waiting(it->res))
+		confirm_release(it, false);
+	return changed != 0;
+}
+
+/* Keeps the parts of r that confirm_apply reads, for a result not yet added. */
+static void
+confirm_keep_early(struct confirm *c, const struct sink_receipt *r)
+{
+	struct sink_receipt *e = &c->early[c->early_next];
+
+	memset(e, 0, sizeof(*e));
+	memcpy(e->id, r->id, sizeof(e->id));
+	memcpy(e->tokens, r->tokens, sizeof(e->tokens));
+	e->ntokens = r->ntokens;
+	e->null_sender = r->null_sender;
+	e->dsn = r->dsn;
+	e->bounce = r->bounce;
+	e->received_ms = r->received_ms;
+	c->early_next = (c->early_next + 1) % CONFIRM_EARLY_MAX;
+	if (c->nearly < CONFIRM_EARLY_MAX)
+		c->nearly++;
+}
+
+int
+confirm_receipt(struct confirm *c, const struct sink_receipt *r)
+{
+	struct confirm_item *it, *next;
+	int n = 0;
+	size_t matched = 0;
+
+	for (it = TAILQ_FIRST(&c->held); it != NULL; it = next) {
+		next = TAILQ_NEXT(it, link);
+		if (!confirm_names(r, it->res->probe_id))
+			continue;
+		matched++;
+		n += confirm_one(it, r);
+	}
+	/* Some token names no held probe: perhaps one still running. */
+	if (r->ntokens > matched)
+		confirm_keep_early(c, r);
+	return n;
+}
+
 void
 confirm_add(struct confirm *c, struct probe_result *res)
 {
@@ -220,42 +301,11 @@ confirm_add(struct confirm *c, struct probe_result *res)
 		return;
 	}
 	evtimer_add(it->timer, &tv);
-}
-
-int
-confirm_receipt(struct confirm *c, const struct sink_receipt *r)
-{
-	struct confirm_item *it, *next;
-	int n = 0;
-
-	for (it = TAILQ_FIRST(&c->held); it != NULL; it = next) {
-		const char *why = NULL;
-		bool ours = false;
-		int changed;
-
-		next = TAILQ_NEXT(it, link);
-		for (size_t i = 0; i < r->ntokens; i++)
-			ours |= r->tokens[i].probe_id == it->res->probe_id;
-		if (!ours)
-			continue;
-		changed = confirm_apply(it->res, r, &why);
-		if (why != NULL)
-			log_warn("receipt_refused", "probe=%" PRIu64 " receipt=%s reason=\"%s\"",
-				 it->res->probe_id, r->id, why);
-		if (changed & CONFIRM_RELAY)
-			log_info("relay_confirmed", "probe=%" PRIu64 " trick=%s delay_ms=%" PRId64
-				 " receipt=%s", it->res->probe_id, it->res->trick,
-				 it->res->relay_delay_ms, r->id);
-		if (changed & CONFIRM_BACKSCATTER)
-			log_info("backscatter_confirmed", "probe=%" PRIu64 " delay_ms=%" PRId64
-				 " receipt=%s", it->res->probe_id, it->res->backscatter_delay_ms,
-				 r->id);
-		if (changed)
-			n++;
-		if (!confirm_waiting(it->res))
-			confirm_release(it, false);
+	/* Test messages that arrived while this probe was still running. */
+	for (size_t i = 0; i < c->nearly && !it->released; i++) {
+		if (confirm_names(&c->early[i], res->probe_id))
+			confirm_one(it, &c->early[i]);
 	}
-	return n;
 }
 
 size_t

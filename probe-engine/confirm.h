@@ -44,7 +44,7 @@ struct confirm;
 typedef void (*confirm_done_fn)(struct probe_result *res, void *arg);
 
 struct confirm *confirm_new(struct event_base *base, int64_t window_ms, confirm_done_fn done,
-			    void *arg);
+                            void *arg);
 /*
  * Takes res. Results with nothing to wait for come back at once (from the
  * loop, never from inside this call); the rest when decided or when the

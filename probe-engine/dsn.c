@@ -32,11 +32,11 @@ struct dsn_field {
 };
 
 static const struct dsn_field dsn_recipient_fields[] = {
-	{"Original-Recipient", offsetof(struct dsn_recipient, original), DSN_FIELD_MAX, true},
-	{"Final-Recipient", offsetof(struct dsn_recipient, final), DSN_FIELD_MAX, true},
-	{"Action", offsetof(struct dsn_recipient, action), 32, false},
-	{"Status", offsetof(struct dsn_recipient, status), 32, false},
-	{"Diagnostic-Code", offsetof(struct dsn_recipient, diagnostic), DSN_FIELD_MAX, false},
+    {"Original-Recipient", offsetof(struct dsn_recipient, original), DSN_FIELD_MAX, true},
+    {"Final-Recipient", offsetof(struct dsn_recipient, final), DSN_FIELD_MAX, true},
+    {"Action", offsetof(struct dsn_recipient, action), 32, false},
+    {"Status", offsetof(struct dsn_recipient, status), 32, false},
+    {"Diagnostic-Code", offsetof(struct dsn_recipient, diagnostic), DSN_FIELD_MAX, false},
 };
 
 /*
@@ -111,7 +111,7 @@ dsn_parse(const char *msg, size_t len, struct dsn *out)
 	body_off = mailmsg_body_offset(msg, len);
 	/* Bounded: each part advances pos by at least one delimiter line. */
 	while (mailmsg_next_part(msg + body_off, len - body_off, boundary, &pos, &part,
-				 &part_len) == 1) {
+	                         &part_len) == 1) {
 		char ptype[256];
 		size_t pbody = mailmsg_body_offset(part, part_len);
 
@@ -122,14 +122,14 @@ dsn_parse(const char *msg, size_t len, struct dsn *out)
 			dsn_parse_status(part + pbody, part_len - pbody, out);
 			have_status = true;
 		} else if (out->original == NULL &&
-			   (mailmsg_type_is(ptype, "message/rfc822") ||
-			    mailmsg_type_is(ptype, "message/global") ||
-			    mailmsg_type_is(ptype, "text/rfc822-headers") ||
-			    mailmsg_type_is(ptype, "message/global-headers"))) {
+		           (mailmsg_type_is(ptype, "message/rfc822") ||
+		            mailmsg_type_is(ptype, "message/global") ||
+		            mailmsg_type_is(ptype, "text/rfc822-headers") ||
+		            mailmsg_type_is(ptype, "message/global-headers"))) {
 			out->original = part + pbody;
 			out->original_len = part_len - pbody;
 			out->headers_only = mailmsg_type_is(ptype, "text/rfc822-headers") ||
-					    mailmsg_type_is(ptype, "message/global-headers");
+			                    mailmsg_type_is(ptype, "message/global-headers");
 		}
 	}
 	if (!have_status) {

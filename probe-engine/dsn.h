@@ -25,10 +25,10 @@ struct dsn {
 	char reporting_mta[DSN_FIELD_MAX];
 	struct dsn_recipient rcpt[DSN_MAX_RECIPIENTS];
 	size_t nrcpt;
-	bool rcpt_truncated;   /* more recipient blocks than DSN_MAX_RECIPIENTS */
-	const char *original;  /* the returned message or headers, pointing into the input */
+	bool rcpt_truncated;  /* more recipient blocks than DSN_MAX_RECIPIENTS */
+	const char *original; /* the returned message or headers, pointing into the input */
 	size_t original_len;
-	bool headers_only;     /* text/rfc822-headers rather than message/rfc822 */
+	bool headers_only; /* text/rfc822-headers rather than message/rfc822 */
 };
 
 /*

@@ -182,7 +182,7 @@ mailmsg_param(const char *value, const char *param, char *dst, size_t dstlen)
 /* 1 when the line at text[p..eol) is "--boundary" (2) or "--boundary--" (1 + closing). */
 static int
 mailmsg_delimiter(const char *text, size_t p, size_t eol, const char *boundary, size_t blen,
-		  bool *closing)
+                  bool *closing)
 {
 	size_t n = mailmsg_trim_cr(text, p, eol);
 
@@ -204,7 +204,7 @@ mailmsg_delimiter(const char *text, size_t p, size_t eol, const char *boundary, 
 
 int
 mailmsg_next_part(const char *body, size_t len, const char *boundary, size_t *pos,
-		  const char **part, size_t *part_len)
+                  const char **part, size_t *part_len)
 {
 	size_t blen = strlen(boundary), p = *pos, start = 0;
 	bool closing, open = false;

@@ -40,6 +40,6 @@ int mailmsg_param(const char *value, const char *param, char *dst, size_t dstlen
  * closing delimiter or when no further delimiter exists.
  */
 int mailmsg_next_part(const char *body, size_t len, const char *boundary, size_t *pos,
-		      const char **part, size_t *part_len);
+                      const char **part, size_t *part_len);
 
 #endif

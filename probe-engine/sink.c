@@ -24,9 +24,9 @@
 #include <sys/queue.h>
 #include <unistd.h>
 
-#define SINK_DATA_CHUNK 8192      /* longest data line taken whole; longer ones are split */
-#define SINK_OUTPUT_MAX 65536     /* unsent replies before we stop reading commands */
-#define SINK_HEADER_MAX 1000      /* Subject, Message-ID, Received values kept */
+#define SINK_DATA_CHUNK 8192  /* longest data line taken whole; longer ones are split */
+#define SINK_OUTPUT_MAX 65536 /* unsent replies before we stop reading commands */
+#define SINK_HEADER_MAX 1000  /* Subject, Message-ID, Received values kept */
 #define SINK_HELO_MAX 256
 
 enum sink_state { SS_GREET, SS_READY, SS_MAIL, SS_RCPT, SS_DATA, SS_CLOSING };
@@ -47,8 +47,9 @@ struct sink_session {
 	char *mail_from;
 	bool null_sender;
 	char **rcpts;
-	size_t nrcpts;
-	char *msg; /* unstuffed message, '\n' line ends, at most max_message bytes */
+	size_t nrcpts, rcpts_cap;
+	bool overload; /* the sink-wide buffer cap was hit during this message */
+	char *msg;     /* unstuffed message, '\n' line ends, at most max_message bytes */
 	size_t msg_len, msg_cap, msg_size;
 	bool line_start;
 };
@@ -66,12 +67,13 @@ struct sink {
 	char **domains;
 	char *hostname;
 	struct evconnlistener *listener;
-	struct event *reaper;   /* frees closed sessions outside their callbacks */
-	struct event *deliver;  /* hands receipts to the owner outside session callbacks */
-	struct event *resume;   /* re-enables accepting after an accept error */
+	struct event *reaper;  /* frees closed sessions outside their callbacks */
+	struct event *deliver; /* hands receipts to the owner outside session callbacks */
+	struct event *resume;  /* re-enables accepting after an accept error */
 	struct sink_session_list sessions, dead;
 	struct sink_pending *pending, **pending_tail;
 	size_t active, total;
+	size_t buffered; /* message bytes held by all sessions, against max_buffered */
 	sink_receipt_fn fn;
 	void *arg;
 	int port;
@@ -95,11 +97,11 @@ sink_params_defaults(struct sink_params *p)
 	p->max_errors = 20;
 	p->max_messages = 100;
 	p->max_excerpt = 4096;
+	p->max_buffered = 256 * 1024 * 1024;
 }
 
-static const char *const sink_where_names[] = {"rcpt",		"sender", "subject",
-					       "message_id",	"dsn_recipient",
-					       "dsn_original", "body"};
+static const char *const sink_where_names[] = {
+    "rcpt", "sender", "subject", "message_id", "dsn_recipient", "dsn_original", "body"};
 
 const char *
 sink_where_name(unsigned bit)
@@ -118,15 +120,15 @@ static const struct {
 	enum sink_verb verb;
 	const char *keyword; /* "FROM:" / "TO:" that must follow MAIL / RCPT */
 } sink_verbs[] = {
-	{"HELO", SINK_CMD_HELO, NULL},	{"EHLO", SINK_CMD_EHLO, NULL},
-	{"MAIL", SINK_CMD_MAIL, "FROM:"}, {"RCPT", SINK_CMD_RCPT, "TO:"},
-	{"DATA", SINK_CMD_DATA, NULL},	{"RSET", SINK_CMD_RSET, NULL},
-	{"NOOP", SINK_CMD_NOOP, NULL},	{"QUIT", SINK_CMD_QUIT, NULL},
-	{"VRFY", SINK_CMD_VRFY, NULL},	{"HELP", SINK_CMD_HELP, NULL},
-	{"AUTH", SINK_CMD_UNSUPPORTED, NULL}, {"STARTTLS", SINK_CMD_UNSUPPORTED, NULL},
-	{"BDAT", SINK_CMD_UNSUPPORTED, NULL}, {"EXPN", SINK_CMD_UNSUPPORTED, NULL},
-	{"ETRN", SINK_CMD_UNSUPPORTED, NULL}, {"TURN", SINK_CMD_UNSUPPORTED, NULL},
-	{"XCLIENT", SINK_CMD_UNSUPPORTED, NULL},
+    {"HELO", SINK_CMD_HELO, NULL},           {"EHLO", SINK_CMD_EHLO, NULL},
+    {"MAIL", SINK_CMD_MAIL, "FROM:"},        {"RCPT", SINK_CMD_RCPT, "TO:"},
+    {"DATA", SINK_CMD_DATA, NULL},           {"RSET", SINK_CMD_RSET, NULL},
+    {"NOOP", SINK_CMD_NOOP, NULL},           {"QUIT", SINK_CMD_QUIT, NULL},
+    {"VRFY", SINK_CMD_VRFY, NULL},           {"HELP", SINK_CMD_HELP, NULL},
+    {"AUTH", SINK_CMD_UNSUPPORTED, NULL},    {"STARTTLS", SINK_CMD_UNSUPPORTED, NULL},
+    {"BDAT", SINK_CMD_UNSUPPORTED, NULL},    {"EXPN", SINK_CMD_UNSUPPORTED, NULL},
+    {"ETRN", SINK_CMD_UNSUPPORTED, NULL},    {"TURN", SINK_CMD_UNSUPPORTED, NULL},
+    {"XCLIENT", SINK_CMD_UNSUPPORTED, NULL},
 };
 
 int
@@ -142,7 +144,8 @@ sink_cmd_parse(const char *line, size_t len, struct sink_cmd *out)
 	for (size_t i = 0; i < ARRAY_LEN(sink_verbs); i++) {
 		size_t kl;
 
-		if (strlen(sink_verbs[i].word) != w || strncasecmp(line, sink_verbs[i].word, w) != 0)
+		if (strlen(sink_verbs[i].word) != w ||
+		    strncasecmp(line, sink_verbs[i].word, w) != 0)
 			continue;
 		out->verb = sink_verbs[i].verb;
 		p = w;
@@ -255,7 +258,8 @@ sink_path_parse(const char *arg, size_t len, struct sink_path *out, const char *
 			return -1;
 		}
 		if (sink_path_copy(out->local, sizeof(out->local), arg + start, at - start) < 0 ||
-		    sink_path_copy(out->domain, sizeof(out->domain), arg + at + 1, end - at - 1) < 0) {
+		    sink_path_copy(out->domain, sizeof(out->domain), arg + at + 1, end - at - 1) <
+		        0) {
 			*why = "address too long";
 			return -1;
 		}
@@ -390,8 +394,8 @@ sink_opt(const char *s)
 
 struct sink_receipt *
 sink_receipt_make(const struct token_key *key, const char *helo, const char *mail_from,
-		  const char *const *rcpts, size_t nrcpts, const char *msg, size_t len,
-		  size_t max_excerpt)
+                  const char *const *rcpts, size_t nrcpts, const char *msg, size_t len,
+                  size_t max_excerpt)
 {
 	struct sink_receipt *r = xcalloc(1, sizeof(*r));
 	struct sink_scan sc = {r, key, 0};
@@ -431,9 +435,9 @@ sink_receipt_make(const struct token_key *key, const char *helo, const char *mai
 		r->dsn = true;
 		for (size_t i = 0; i < dsn.nrcpt; i++) {
 			sink_scan(&sc, SINK_IN_DSN_RECIPIENT, dsn.rcpt[i].original,
-				  strlen(dsn.rcpt[i].original));
+			          strlen(dsn.rcpt[i].original));
 			sink_scan(&sc, SINK_IN_DSN_RECIPIENT, dsn.rcpt[i].final,
-				  strlen(dsn.rcpt[i].final));
+			          strlen(dsn.rcpt[i].final));
 		}
 		if (dsn.nrcpt > 0) {
 			r->dsn_action = sink_opt(dsn.rcpt[0].action);
@@ -480,8 +484,10 @@ sink_transaction_reset(struct sink_session *ss)
 		free(ss->rcpts[i]);
 	ss->nrcpts = 0;
 	free(ss->msg);
+	ss->sink->buffered -= ss->msg_cap;
 	ss->msg = NULL;
 	ss->msg_len = ss->msg_cap = ss->msg_size = 0;
+	ss->overload = false;
 }
 
 /* Marks the session closed; the reaper frees it outside any of its callbacks. */
@@ -495,7 +501,7 @@ sink_session_close(struct sink_session *ss, const char *why)
 	ss->dead = true;
 	ss->state = SS_CLOSING;
 	log_debug("sink_session_end", "peer=%s reason=%s messages=%d", ss->peer_str, why,
-		  ss->messages);
+	          ss->messages);
 	TAILQ_REMOVE(&s->sessions, ss, link);
 	TAILQ_INSERT_TAIL(&s->dead, ss, link);
 	if (ss->counted)
@@ -612,9 +618,9 @@ sink_cmd_mail(struct sink_session *ss, const struct sink_cmd *c)
 		return;
 	}
 	ss->null_sender = path.null;
-	ss->mail_from = path.null ? xstrdup("")
-		: path.domain[0] ? xasprintf("%s@%s", path.local, path.domain)
-				 : xstrdup(path.local);
+	ss->mail_from = path.null        ? xstrdup("")
+	                : path.domain[0] ? xasprintf("%s@%s", path.local, path.domain)
+	                                 : xstrdup(path.local);
 	ss->state = SS_MAIL;
 	sink_reply(ss, "250 2.1.0 Ok");
 }
@@ -637,7 +643,7 @@ sink_cmd_rcpt(struct sink_session *ss, const struct sink_cmd *c)
 	    !sink_domain_match(path.domain, (const char *const *)s->domains, s->p.ndomains)) {
 		s->st.refused_rcpts++;
 		log_info("sink_rcpt_refused", "peer=%s domain=\"%s\"", ss->peer_str,
-			 log_censor(clean, sizeof(clean), path.domain, strlen(path.domain)));
+		         log_censor(clean, sizeof(clean), path.domain, strlen(path.domain)));
 		sink_error(ss, "550 5.7.1 Relay access denied");
 		return;
 	}
@@ -645,8 +651,12 @@ sink_cmd_rcpt(struct sink_session *ss, const struct sink_cmd *c)
 		sink_reply(ss, "452 4.5.3 Too many recipients");
 		return;
 	}
-	ss->rcpts[ss->nrcpts++] = postmaster ? xstrdup(path.local)
-					     : xasprintf("%s@%s", path.local, path.domain);
+	if (ss->nrcpts == ss->rcpts_cap) {
+		ss->rcpts_cap = ss->rcpts_cap ? ss->rcpts_cap * 2 : 8;
+		ss->rcpts = xrealloc(ss->rcpts, ss->rcpts_cap * sizeof(char *));
+	}
+	ss->rcpts[ss->nrcpts++] =
+	    postmaster ? xstrdup(path.local) : xasprintf("%s@%s", path.local, path.domain);
 	ss->state = SS_RCPT;
 	sink_reply(ss, "250 2.1.5 Ok");
 }
@@ -675,9 +685,9 @@ static void
 sink_cmd_simple(struct sink_session *ss, const struct sink_cmd *c)
 {
 	static const char *const replies[SINK_CMD__COUNT] = {
-		[SINK_CMD_NOOP] = "250 2.0.0 Ok",
-		[SINK_CMD_VRFY] = "252 2.0.0 Cannot VRFY user; try RCPT",
-		[SINK_CMD_HELP] = "214 2.0.0 relayaudit sink: see the abuse desk's documentation",
+	    [SINK_CMD_NOOP] = "250 2.0.0 Ok",
+	    [SINK_CMD_VRFY] = "252 2.0.0 Cannot VRFY user; try RCPT",
+	    [SINK_CMD_HELP] = "214 2.0.0 relayaudit sink: see the abuse desk's documentation",
 	};
 	sink_reply(ss, "%s", replies[c->verb]);
 }
@@ -701,17 +711,17 @@ static const struct {
 	void (*fn)(struct sink_session *, const struct sink_cmd *);
 	unsigned states; /* where the verb is in sequence */
 } sink_handlers[SINK_CMD__COUNT] = {
-	[SINK_CMD_HELO] = {sink_cmd_helo, ST_ANY},
-	[SINK_CMD_EHLO] = {sink_cmd_helo, ST_ANY},
-	[SINK_CMD_MAIL] = {sink_cmd_mail, ST(SS_READY)},
-	[SINK_CMD_RCPT] = {sink_cmd_rcpt, ST(SS_MAIL) | ST(SS_RCPT)},
-	[SINK_CMD_DATA] = {sink_cmd_data, ST(SS_MAIL) | ST(SS_RCPT)},
-	[SINK_CMD_RSET] = {sink_cmd_rset, ST_ANY},
-	[SINK_CMD_NOOP] = {sink_cmd_simple, ST_ANY},
-	[SINK_CMD_VRFY] = {sink_cmd_simple, ST_ANY},
-	[SINK_CMD_HELP] = {sink_cmd_simple, ST_ANY},
-	[SINK_CMD_QUIT] = {sink_cmd_quit, ST_ANY},
-	[SINK_CMD_UNSUPPORTED] = {sink_cmd_unsupported, ST_ANY},
+    [SINK_CMD_HELO] = {sink_cmd_helo, ST_ANY},
+    [SINK_CMD_EHLO] = {sink_cmd_helo, ST_ANY},
+    [SINK_CMD_MAIL] = {sink_cmd_mail, ST(SS_READY)},
+    [SINK_CMD_RCPT] = {sink_cmd_rcpt, ST(SS_MAIL) | ST(SS_RCPT)},
+    [SINK_CMD_DATA] = {sink_cmd_data, ST(SS_MAIL) | ST(SS_RCPT)},
+    [SINK_CMD_RSET] = {sink_cmd_rset, ST_ANY},
+    [SINK_CMD_NOOP] = {sink_cmd_simple, ST_ANY},
+    [SINK_CMD_VRFY] = {sink_cmd_simple, ST_ANY},
+    [SINK_CMD_HELP] = {sink_cmd_simple, ST_ANY},
+    [SINK_CMD_QUIT] = {sink_cmd_quit, ST_ANY},
+    [SINK_CMD_UNSUPPORTED] = {sink_cmd_unsupported, ST_ANY},
 };
 
 static void
@@ -742,13 +752,21 @@ sink_message_append(struct sink_session *ss, const char *p, size_t n, bool eol)
 	size_t max = ss->sink->p.max_message, add = n + (eol ? 1 : 0);
 
 	ss->msg_size += add;
-	if (ss->msg_size > max)
-		return; /* keep reading to the dot, then refuse with 552 */
+	if (ss->msg_size > max || ss->overload)
+		return; /* keep reading to the dot, then refuse with 552 or 452 */
 	if (ss->msg_len + add + 1 > ss->msg_cap) {
+		struct sink *s = ss->sink;
 		size_t cap = ss->msg_cap ? ss->msg_cap : 4096;
+
 		while (cap < ss->msg_len + add + 1)
 			cap *= 2;
+		/* Many big messages at once must not exhaust memory: defer some instead. */
+		if (s->buffered - ss->msg_cap + cap > s->p.max_buffered) {
+			ss->overload = true;
+			return;
+		}
 		ss->msg = xrealloc(ss->msg, cap);
+		s->buffered += cap - ss->msg_cap;
 		ss->msg_cap = cap;
 	}
 	memcpy(ss->msg + ss->msg_len, p, n);
@@ -768,29 +786,37 @@ sink_message_done(struct sink_session *ss)
 	ss->state = SS_READY;
 	if (ss->msg_size > s->p.max_message) {
 		log_info("sink_message_refused", "peer=%s reason=size size=%zu", ss->peer_str,
-			 ss->msg_size);
+		         ss->msg_size);
 		sink_transaction_reset(ss);
 		sink_reply(ss, "552 5.3.4 Message size exceeds fixed limit");
 		return;
 	}
+	if (ss->overload) {
+		log_warn("sink_message_deferred", "peer=%s reason=memory buffered=%zu",
+		         ss->peer_str, s->buffered);
+		sink_transaction_reset(ss);
+		/* Temporary: the sender keeps the message and retries, so no proof is lost. */
+		sink_reply(ss, "452 4.3.1 Insufficient system storage, try again later");
+		return;
+	}
 	r = sink_receipt_make(&s->p.key, ss->helo ? ss->helo : "", ss->mail_from,
-			      (const char *const *)ss->rcpts, ss->nrcpts,
-			      ss->msg ? ss->msg : "", ss->msg_len, s->p.max_excerpt);
+	                      (const char *const *)ss->rcpts, ss->nrcpts, ss->msg ? ss->msg : "",
+	                      ss->msg_len, s->p.max_excerpt);
 	r->peer = ss->peer;
 	r->peer_port = ss->peer_port;
 	s->seq++;
 	snprintf(r->id, sizeof(r->id), "%08" PRIx64 "%06" PRIx64,
-		 (uint64_t)(r->received_ms / 1000) & 0xffffffff, s->seq & 0xffffff);
+	         (uint64_t)(r->received_ms / 1000) & 0xffffffff, s->seq & 0xffffff);
 	ss->messages++;
 	s->st.messages++;
 	s->st.tokens += r->ntokens;
 	s->st.forged += (uint64_t)r->forged;
 	log_info("sink_message",
-		 "id=%s peer=%s rcpts=%zu size=%zu bounce=%d dsn=%d tokens=%zu forged=%d", r->id,
-		 ss->peer_str, r->nrcpts, r->size, r->bounce, r->dsn, r->ntokens, r->forged);
+	         "id=%s peer=%s rcpts=%zu size=%zu bounce=%d dsn=%d tokens=%zu forged=%d", r->id,
+	         ss->peer_str, r->nrcpts, r->size, r->bounce, r->dsn, r->ntokens, r->forged);
 	if (r->forged > 0)
 		log_warn("sink_forged_token", "id=%s peer=%s count=%d", r->id, ss->peer_str,
-			 r->forged);
+		         r->forged);
 	sink_reply(ss, "250 2.0.0 Ok: queued as %s", r->id);
 	sink_transaction_reset(ss);
 
@@ -905,8 +931,8 @@ sink_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct sink_session *ss = arg;
 
 	sink_session_close(ss, (what & BEV_EVENT_TIMEOUT) ? "timeout"
-			       : (what & BEV_EVENT_EOF)   ? "eof"
-							  : "error");
+	                       : (what & BEV_EVENT_EOF)   ? "eof"
+	                                                  : "error");
 }
 
 static void
@@ -934,13 +960,13 @@ sink_peer_count(const struct sink *s, const struct addr *a)
 	const struct sink_session *ss;
 
 	TAILQ_FOREACH(ss, &s->sessions, link)
-		n += ss->counted && addr_equal(&ss->peer, a);
+	n += ss->counted && addr_equal(&ss->peer, a);
 	return n;
 }
 
 static void
 sink_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-	       void *arg)
+               void *arg)
 {
 	struct sink *s = arg;
 	struct sink_session *ss;
@@ -969,7 +995,6 @@ sink_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 	ss->peer = peer;
 	ss->peer_port = port;
 	addr_format(&peer, ss->peer_str, sizeof(ss->peer_str));
-	ss->rcpts = xcalloc((size_t)s->p.max_rcpts, sizeof(char *));
 	ss->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	ss->deadline = evtimer_new(s->base, sink_deadline_cb, ss);
 	if (ss->bev == NULL || ss->deadline == NULL)
@@ -984,9 +1009,9 @@ sink_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 	whole.tv_usec = (s->p.session_ms % 1000) * 1000;
 	bufferevent_set_timeouts(ss->bev, &idle, &idle);
 	/* Stop reading while a whole line or data chunk is already waiting. */
-	bufferevent_setwatermark(ss->bev, EV_READ, 0,
-				 2 * (s->p.max_line > SINK_DATA_CHUNK ? s->p.max_line
-								      : SINK_DATA_CHUNK));
+	bufferevent_setwatermark(
+	    ss->bev, EV_READ, 0,
+	    2 * (s->p.max_line > SINK_DATA_CHUNK ? s->p.max_line : SINK_DATA_CHUNK));
 	evtimer_add(ss->deadline, &whole);
 	if (busy) {
 		s->st.refused_sessions++;
@@ -1024,8 +1049,8 @@ sink_accept_error_cb(struct evconnlistener *l, void *arg)
 }
 
 struct sink *
-sink_new(struct event_base *base, const struct sink_params *p, const struct addr *addr,
-	 int port, sink_receipt_fn fn, void *arg, const char **why)
+sink_new(struct event_base *base, const struct sink_params *p, const struct addr *addr, int port,
+         sink_receipt_fn fn, void *arg, const char **why)
 {
 	struct sink *s;
 	struct sockaddr_storage ss;
@@ -1036,7 +1061,8 @@ sink_new(struct event_base *base, const struct sink_params *p, const struct addr
 		return NULL;
 	}
 	if (p->max_rcpts < 1 || p->max_sessions < 1 || p->per_peer < 1 || p->max_line < 64 ||
-	    p->timeout_ms < 1 || p->session_ms < 1 || p->max_errors < 1 || p->max_messages < 1) {
+	    p->timeout_ms < 1 || p->session_ms < 1 || p->max_errors < 1 || p->max_messages < 1 ||
+	    p->max_buffered < 4096) {
 		*why = "sink limits out of range";
 		return NULL;
 	}
@@ -1059,8 +1085,8 @@ sink_new(struct event_base *base, const struct sink_params *p, const struct addr
 	s->resume = evtimer_new(base, sink_resume_cb, s);
 	sl = addr_to_sockaddr(addr, port, &ss);
 	s->listener = evconnlistener_new_bind(base, sink_accept_cb, s,
-					      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
-					      (struct sockaddr *)&ss, (int)sl);
+	                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
+	                                      (struct sockaddr *)&ss, (int)sl);
 	if (s->listener == NULL) {
 		*why = strerror(errno);
 		sink_destroy(s);
@@ -1073,7 +1099,7 @@ sink_new(struct event_base *base, const struct sink_params *p, const struct addr
 		struct addr a;
 
 		if (getsockname(evconnlistener_get_fd(s->listener), (struct sockaddr *)&bound,
-				&bl) == 0)
+		                &bl) == 0)
 			addr_from_sockaddr((struct sockaddr *)&bound, &a, &s->port);
 	}
 	return s;

@@ -18,28 +18,29 @@
 struct event_base;
 
 struct sink_params {
-	struct token_key key;         /* verifies the tokens of received messages */
-	const char *const *domains;   /* accepted recipient domains (copied) */
+	struct token_key key;       /* verifies the tokens of received messages */
+	const char *const *domains; /* accepted recipient domains (copied) */
 	size_t ndomains;
-	const char *hostname;         /* in the greeting and Received-style ids */
-	size_t max_line;              /* command line incl. CRLF (RFC 5321: 512) */
-	size_t max_message;           /* bytes after dot-unstuffing */
-	int max_rcpts;                /* per message */
-	int max_sessions;             /* concurrent */
-	int per_peer;                 /* concurrent from one address */
-	int timeout_ms;               /* idle time per command or data line */
-	int session_ms;               /* whole session, against slow trickling */
-	int max_errors;               /* bad commands before 421 */
-	int max_messages;             /* per session */
-	size_t max_excerpt;           /* message bytes kept in a receipt */
+	const char *hostname; /* in the greeting and Received-style ids */
+	size_t max_line;      /* command line incl. CRLF (RFC 5321: 512) */
+	size_t max_message;   /* bytes after dot-unstuffing */
+	int max_rcpts;        /* per message */
+	int max_sessions;     /* concurrent */
+	int per_peer;         /* concurrent from one address */
+	int timeout_ms;       /* idle time per command or data line */
+	int session_ms;       /* whole session, against slow trickling */
+	int max_errors;       /* bad commands before 421 */
+	int max_messages;     /* per session */
+	size_t max_excerpt;   /* message bytes kept in a receipt */
+	size_t max_buffered;  /* message bytes held by all sessions together (452 beyond) */
 };
 
 void sink_params_defaults(struct sink_params *p);
 
 /* Where a token was found in a message (bits of sink_token.where). */
 enum sink_where {
-	SINK_IN_RCPT = 1 << 0,          /* envelope recipient local part */
-	SINK_IN_SENDER = 1 << 1,        /* envelope sender */
+	SINK_IN_RCPT = 1 << 0,   /* envelope recipient local part */
+	SINK_IN_SENDER = 1 << 1, /* envelope sender */
 	SINK_IN_SUBJECT = 1 << 2,
 	SINK_IN_MESSAGE_ID = 1 << 3,
 	SINK_IN_DSN_RECIPIENT = 1 << 4, /* a DSN's Original-/Final-Recipient */
@@ -62,31 +63,31 @@ struct sink_token {
 
 /* One received message. Strings are printable ASCII ('?' replaces the rest). */
 struct sink_receipt {
-	char id[24];              /* the sink's queue id, also in its 250 reply */
+	char id[24]; /* the sink's queue id, also in its 250 reply */
 	struct addr peer;
 	int peer_port;
 	char *helo;
-	char *mail_from;          /* reverse path without brackets; "" for <> */
-	char **rcpts;             /* accepted recipients */
+	char *mail_from; /* reverse path without brackets; "" for <> */
+	char **rcpts;    /* accepted recipients */
 	size_t nrcpts;
-	char *subject;            /* NULL when absent */
+	char *subject; /* NULL when absent */
 	char *message_id;
-	char **received;          /* Received: values, newest first, bounded */
+	char **received; /* Received: values, newest first, bounded */
 	size_t nreceived;
 	bool null_sender;
-	bool dsn;                 /* a multipart/report delivery status notification */
-	bool bounce;              /* dsn or null sender */
-	char *dsn_action;         /* of the first DSN recipient; NULL when not a DSN */
+	bool dsn;         /* a multipart/report delivery status notification */
+	bool bounce;      /* dsn or null sender */
+	char *dsn_action; /* of the first DSN recipient; NULL when not a DSN */
 	char *dsn_status;
 	char *dsn_original_rcpt;
 	char *dsn_final_rcpt;
 	struct sink_token tokens[SINK_MAX_TOKENS]; /* verified only */
 	size_t ntokens;
-	int forged;               /* token-shaped strings whose MAC failed */
-	size_t size;              /* message bytes after unstuffing */
-	char *excerpt;            /* the first max_excerpt bytes, '\n' line ends */
+	int forged;    /* token-shaped strings whose MAC failed */
+	size_t size;   /* message bytes after unstuffing */
+	char *excerpt; /* the first max_excerpt bytes, '\n' line ends */
 	bool excerpt_truncated;
-	int64_t received_ms;      /* wall clock at the final dot */
+	int64_t received_ms; /* wall clock at the final dot */
 };
 
 void sink_receipt_free(struct sink_receipt *r);
@@ -97,9 +98,9 @@ void sink_receipt_free(struct sink_receipt *r);
  * clock; the server calls it at the final dot.
  */
 struct sink_receipt *sink_receipt_make(const struct token_key *key, const char *helo,
-				       const char *mail_from, const char *const *rcpts,
-				       size_t nrcpts, const char *msg, size_t len,
-				       size_t max_excerpt);
+                                       const char *mail_from, const char *const *rcpts,
+                                       size_t nrcpts, const char *msg, size_t len,
+                                       size_t max_excerpt);
 
 /* Called for every accepted message; the callee owns r (sink_receipt_free). */
 typedef void (*sink_receipt_fn)(struct sink_receipt *r, void *arg);
@@ -107,9 +108,8 @@ typedef void (*sink_receipt_fn)(struct sink_receipt *r, void *arg);
 struct sink;
 
 /* Listens on addr:port (port 0 = any; see sink_port). NULL with *why on failure. */
-struct sink *sink_new(struct event_base *base, const struct sink_params *p,
-		      const struct addr *addr, int port, sink_receipt_fn fn, void *arg,
-		      const char **why);
+struct sink *sink_new(struct event_base *base, const struct sink_params *p, const struct addr *addr,
+                      int port, sink_receipt_fn fn, void *arg, const char **why);
 int sink_port(const struct sink *s);
 
 struct sink_stats {
@@ -152,10 +152,10 @@ int sink_cmd_parse(const char *line, size_t len, struct sink_cmd *out);
 #define SINK_DOMAIN_MAX 256
 
 struct sink_path {
-	bool null;                       /* "<>" */
-	char local[SINK_LOCAL_MAX];      /* quotes kept as sent */
-	char domain[SINK_DOMAIN_MAX];    /* after the last unquoted '@'; "" when none */
-	size_t size;                     /* SIZE= parameter, 0 when absent */
+	bool null;                    /* "<>" */
+	char local[SINK_LOCAL_MAX];   /* quotes kept as sent */
+	char domain[SINK_DOMAIN_MAX]; /* after the last unquoted '@'; "" when none */
+	size_t size;                  /* SIZE= parameter, 0 when absent */
 };
 
 /* "<local@domain> PARAMS" (brackets optional, source route dropped). 0 or -1 with *why. */

@@ -62,3 +62,6 @@ new_database() {
 		-c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" -c "CREATE DATABASE \"$name\"" >/dev/null || return 1
 	echo "${RELAYAUDIT_DATABASE/dbname=$TEST_DB/dbname=$name}"
 }
+# A random high port, so copies of a test running in other trees at the same
+# time rarely collide; callers retry with another on a failed bind.
+random_port() { echo $((20000 + RANDOM % 40000)); }

@@ -25,9 +25,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		init = 1;
 	}
 	if (dsn_parse((const char *)data, size, &d) == 0) {
-		if (d.original != NULL &&
-		    (d.original < (const char *)data ||
-		     d.original + d.original_len > (const char *)data + size))
+		if (d.original != NULL && (d.original < (const char *)data ||
+		                           d.original + d.original_len > (const char *)data + size))
 			abort();
 		if (d.nrcpt > DSN_MAX_RECIPIENTS)
 			abort();

@@ -24,10 +24,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(line, data, size);
 	line[size] = '\0';
-	if (sink_cmd_parse(line, size, &c) == 0 && c.arg >= line && c.arg + c.arg_len <= line + size &&
+	if (sink_cmd_parse(line, size, &c) == 0 && c.arg >= line &&
+	    c.arg + c.arg_len <= line + size &&
 	    (c.verb == SINK_CMD_MAIL || c.verb == SINK_CMD_RCPT)) {
 		if (sink_path_parse(c.arg, c.arg_len, &p, &why) == 0) {
-			if (strlen(p.local) >= sizeof(p.local) || strlen(p.domain) >= sizeof(p.domain))
+			if (strlen(p.local) >= sizeof(p.local) ||
+			    strlen(p.domain) >= sizeof(p.domain))
 				abort();
 			(void)sink_domain_match(p.domain, domains, 1);
 		} else if (why == NULL) {

@@ -50,4 +50,4 @@ daemon_stop "$DAEMON_PID"
 check_eq "term_exits_0" "$DAEMON_RC" 0
 check_eq "no_lease_left_after_term" "$(sql "SELECT count(*) FROM targets WHERE lease_owner IS NOT NULL")" 0
 check_contains "stop_is_logged" "$(cat "$LOG")" "event=stopped status=0"
-echo "--- daemon log:"; if grep -q "ERROR: AddressSanitizer\|runtime error" "$LOG"; then grep -A12 "ERROR: AddressSanitizer\|runtime error" "$LOG" | head -24; else grep -v "event=verdict" "$LOG" | tail -15; fi
+[ -n "${DAEMON_TEST_LOGDIR:-}" ] && grep -v "event=verdict" "$LOG" >"$DAEMON_TEST_LOGDIR/$SUITE.log"; echo "--- daemon log:"; if grep -q "ERROR: AddressSanitizer\|runtime error" "$LOG"; then grep -A12 "ERROR: AddressSanitizer\|runtime error" "$LOG" | head -24; else grep -v "event=verdict" "$LOG" | tail -15; fi

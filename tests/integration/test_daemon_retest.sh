@@ -29,4 +29,4 @@ done
 check_eq "retest_resets_priority" "$(sql "SELECT count(*) FROM targets WHERE priority <> 0")" 0
 daemon_stop "$DAEMON_PID"
 check_eq "term_exits_0" "$DAEMON_RC" 0
-echo "--- daemon log:"; grep -v "event=verdict" "$LOG" | tail -15
+[ -n "${DAEMON_TEST_LOGDIR:-}" ] && grep -v "event=verdict" "$LOG" >"$DAEMON_TEST_LOGDIR/$SUITE.log"; echo "--- daemon log:"; grep -v "event=verdict" "$LOG" | tail -15

@@ -47,4 +47,4 @@ check_contains "status_lists_the_live_node" "$out" "node sweep-1"
 check_contains "status_counts_verdicts" "$out" "no_smtp                613"
 daemon_stop "$DAEMON_PID"
 check_eq "term_exits_0" "$DAEMON_RC" 0
-echo "--- daemon log:"; grep -v "event=verdict" "$LOG" | tail -15
+[ -n "${DAEMON_TEST_LOGDIR:-}" ] && grep -v "event=verdict" "$LOG" >"$DAEMON_TEST_LOGDIR/$SUITE.log"; echo "--- daemon log:"; grep -v "event=verdict" "$LOG" | tail -15

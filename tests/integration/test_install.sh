@@ -22,5 +22,11 @@ out=$("$PREFIX/bin/relayctl" migrate 2>&1); rc=$?
 check_contains "installed_relayctl_finds_its_share_dir_by_itself" "$rc $out" "0 "
 check_contains "installed_default_dir_is_the_share_dir" "$out" "applied=0 version="
 check_contains "installed_default_dir_path" "$out" "dir=$PREFIX/share/relayaudit/migrations"
+# The example leaves `secret` empty, which the probe role refuses; with one set it is accepted.
 out=$("$PREFIX/bin/relayauditd" -n -c "$PREFIX/etc/relayaudit.conf.example" 2>&1); rc=$?
-check_eq "installed_daemon_accepts_the_example" "$rc" 0
+check_contains "installed_daemon_asks_for_a_secret" "$rc $out" "1 "
+check_contains "installed_daemon_names_the_missing_secret" "$out" "secret"
+{ cat "$PREFIX/etc/relayaudit.conf.example"; echo "secret = 0123456789abcdef0123456789"; } >"$TEST_TMP/site.conf"
+chmod 600 "$TEST_TMP/site.conf"
+out=$("$PREFIX/bin/relayauditd" -n -c "$TEST_TMP/site.conf" 2>&1); rc=$?
+check_eq "installed_daemon_accepts_the_example_with_a_secret" "$rc" 0

@@ -71,6 +71,10 @@ if pf backscatter 127.0.30.44 127.0.30.45 "local_recipient_maps =" \
 	check_eq postfix_backscatter_confirmed "$(json_field "$out" backscatter)" confirmed
 	delay=$(json_number "$out" backscatter_delay_ms)
 	if [ -n "$delay" ]; then pass postfix_backscatter_delay; else fail postfix_backscatter_delay "no backscatter_delay_ms"; fi
+	# The bounce was read as a DSN, its token found in the returned message.
+	grep -qE 'event=sink_message .* bounce=1 dsn=1 tokens=1 forged=0' "$TEST_TMP/probe.err" &&
+		pass postfix_bounce_parsed_as_dsn ||
+		fail postfix_bounce_parsed_as_dsn "no sink_message line with dsn=1 tokens=1 in the log"
 	[ "$(json_field "$out" backscatter)" = confirmed ] || show_log backscatter
 else
 	fail postfix_backscatter_started "postfix_start failed"

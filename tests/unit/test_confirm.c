@@ -14,7 +14,8 @@
 
 static struct token_key key;
 
-/* A probe with: 0 backscatter (accepted), 1 outside/plain refused at RCPT, 2 spoof-ip/percent-ip accepted. */
+/* A probe with: 0 backscatter (accepted), 1 outside/plain refused at RCPT, 2 spoof-ip/percent-ip
+ * accepted. */
 static struct probe_result *
 result_new(uint64_t probe_id)
 {
@@ -25,9 +26,9 @@ result_new(uint64_t probe_id)
 		int eod;
 		enum attempt_outcome outcome;
 	} at[] = {
-		{"spoof-sink", "backscatter", true, 250, OUTCOME_ACCEPTED},
-		{"outside", "plain", false, 0, OUTCOME_REFUSED},
-		{"spoof-ip", "percent-ip", false, 250, OUTCOME_ACCEPTED},
+	    {"spoof-sink", "backscatter", true, 250, OUTCOME_ACCEPTED},
+	    {"outside", "plain", false, 0, OUTCOME_REFUSED},
+	    {"spoof-ip", "percent-ip", false, 250, OUTCOME_ACCEPTED},
 	};
 
 	r->probe_id = probe_id;
@@ -66,10 +67,10 @@ delivery(uint64_t probe_id, unsigned attempt)
 
 	token_make(&key, probe_id, attempt, tok);
 	snprintf(rcpt, sizeof(rcpt), "%s@" SINK, tok);
-	snprintf(msg, sizeof(msg), "Subject: relay test %s\r\nMessage-ID: <%s@x>\r\n\r\nhi\r\n", tok,
-		 tok);
+	snprintf(msg, sizeof(msg), "Subject: relay test %s\r\nMessage-ID: <%s@x>\r\n\r\nhi\r\n",
+	         tok, tok);
 	return sink_receipt_make(&key, "relay.customer.test", "probe@outside.test", rcpts, 1, msg,
-				 strlen(msg), 1024);
+	                         strlen(msg), 1024);
 }
 
 /* A Postfix-style bounce to the backscatter sender, quoting the original headers. */
@@ -82,12 +83,12 @@ bounce(uint64_t probe_id, unsigned attempt)
 	token_make(&key, probe_id, attempt, tok);
 	snprintf(rcpt, sizeof(rcpt), "%s@" SINK, tok);
 	snprintf(msg, sizeof(msg),
-		 "Subject: Undelivered Mail Returned to Sender\n"
-		 "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n"
-		 "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx\n\n"
-		 "Final-Recipient: rfc822; nosuch@customer.test\nAction: failed\nStatus: 5.1.1\n\n"
-		 "--b\nContent-Type: text/rfc822-headers\n\nSubject: test %s\n--b--\n",
-		 tok);
+	         "Subject: Undelivered Mail Returned to Sender\n"
+	         "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n"
+	         "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx\n\n"
+	         "Final-Recipient: rfc822; nosuch@customer.test\nAction: failed\nStatus: 5.1.1\n\n"
+	         "--b\nContent-Type: text/rfc822-headers\n\nSubject: test %s\n--b--\n",
+	         tok);
 	return sink_receipt_make(&key, "mx.customer.test", "", rcpts, 1, msg, strlen(msg), 1024);
 }
 
@@ -197,6 +198,27 @@ TEST(backscatter_token_in_bounce_confirms_backscatter_only)
 	CHECK_INT(res->backscatter, BACKSCATTER_CONFIRMED);
 	CHECK_INT(res->verdict, VERDICT_ACCEPTED);
 	CHECK(res->backscatter_delay_ms > 0);
+	sink_receipt_free(r);
+	result_free(res);
+}
+
+/* Bounces that are not DSNs (plain-text, null sender) count too: only a bounce goes to that sender. */
+TEST(backscatter_token_in_plain_text_bounce_confirms)
+{
+	struct probe_result *res = result_new(1001);
+	char tok[TOKEN_BUFLEN], rcpt[64];
+	const char *rcpts[1] = {rcpt};
+	const char *msg = "Subject: Mail delivery failed\n\nA message that you sent could not be "
+			  "delivered.\n";
+	struct sink_receipt *r;
+
+	token_make(&key, 1001, 0, tok);
+	snprintf(rcpt, sizeof(rcpt), "%s@" SINK, tok);
+	r = sink_receipt_make(&key, "mx", "", rcpts, 1, msg, strlen(msg), 100);
+	CHECK(!r->dsn);
+	CHECK(r->bounce);
+	CHECK_INT(confirm_apply(res, r, NULL), CONFIRM_BACKSCATTER);
+	CHECK_INT(res->backscatter, BACKSCATTER_CONFIRMED);
 	sink_receipt_free(r);
 	result_free(res);
 }
@@ -348,6 +370,28 @@ TEST(receipts_in_window_release_at_once)
 	event_base_free(p.base);
 }
 
+/* A fast relay delivers while the probe is still running, before its result exists. */
+TEST(receipt_before_result_is_applied_when_result_arrives)
+{
+	struct pen p = {event_base_new(), {0}, 0, {0}};
+	struct confirm *c = confirm_new(p.base, 60000, pen_done, &p);
+	struct sink_receipt *d = delivery(12, 2);
+	struct probe_result *res = result_new(12);
+
+	CHECK_INT(confirm_receipt(c, d), 0);
+	sink_receipt_free(d); /* the pen keeps its own copy of what it needs */
+	res->backscatter = BACKSCATTER_REFUSED;
+	confirm_add(c, res);
+	pen_run(&p, 3000);
+	CHECK_INT(p.ndone, 1);
+	CHECK_INT(p.done[0]->verdict, VERDICT_RELAY_CONFIRMED);
+	CHECK_STR(p.done[0]->trick, "spoof-ip/percent-ip");
+	CHECK(p.done[0]->relay_delay_ms >= 0);
+	result_free(p.done[0]);
+	confirm_free(c);
+	event_base_free(p.base);
+}
+
 TEST(decided_results_pass_straight_through)
 {
 	struct pen p = {event_base_new(), {0}, 0, {0}};
@@ -411,6 +455,7 @@ main(void)
 	RUN(attempt_index_not_in_probe_is_refused);
 	RUN(attempt_sent_with_other_token_is_refused);
 	RUN(backscatter_token_in_bounce_confirms_backscatter_only);
+	RUN(backscatter_token_in_plain_text_bounce_confirms);
 	RUN(backscatter_token_in_plain_delivery_is_refused);
 	RUN(relay_token_in_bounce_is_refused);
 	RUN(relay_token_only_in_body_is_refused);
@@ -418,6 +463,7 @@ main(void)
 	RUN(expire_leaves_other_verdicts_alone);
 	RUN(window_passes_without_receipt);
 	RUN(receipts_in_window_release_at_once);
+	RUN(receipt_before_result_is_applied_when_result_arrives);
 	RUN(decided_results_pass_straight_through);
 	RUN(receipt_for_other_probe_leaves_held_result_alone);
 	RUN(free_hands_back_everything_held);

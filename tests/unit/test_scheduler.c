@@ -140,7 +140,10 @@ TEST(claim_takes_due_targets_and_leases_them)
 	CHECK_INT(q_int("SELECT count(*) FROM targets WHERE lease_owner = 'node-a'"
 			" AND lease_expires > now() + interval '50 s'"),
 		  5);
-	CHECK_INT(q_int("SELECT count(*) FROM targets WHERE next_probe_at <= now()"), 0);
+	/* Leased: due, but nobody else may take them. */
+	CHECK_INT(targets_claim(db, "node-b", 100, 60, &t, &n), 0);
+	CHECK_INT(n, 0);
+	free(t);
 }
 
 TEST(claim_skips_targets_another_node_holds)

@@ -345,8 +345,9 @@ TEST(pipelined_transaction_in_one_write)
 	int fd = client_connect(NULL, h->port);
 	int codes[8], want[8] = {220, 250, 250, 250, 354, 250, 221, 0};
 
-	client_send(fd, "EHLO p.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<u@sink.relayaudit.test>\r\n"
-			"DATA\r\nSubject: piped\r\n\r\nx\r\n.\r\nQUIT\r\n");
+	client_send(fd,
+	            "EHLO p.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<u@sink.relayaudit.test>\r\n"
+	            "DATA\r\nSubject: piped\r\n\r\nx\r\n.\r\nQUIT\r\n");
 	for (int i = 0; i < 8; i++)
 		codes[i] = client_reply(fd, NULL, 0);
 	for (int i = 0; i < 8; i++)
@@ -370,9 +371,9 @@ TEST(receipt_lists_verified_tokens_and_where)
 	CHECK_INT(client_cmd(fd, rcpt), 250);
 	CHECK_INT(client_cmd(fd, "DATA"), 354);
 	snprintf(msg, sizeof(msg),
-		 "Received: from a by b; now\r\nReceived: from c by d; then\r\n"
-		 "Subject: relay test %s\r\nMessage-ID: <%s@relayaudit>\r\n\r\nhello\r\n.\r\n",
-		 tok, tok);
+	         "Received: from a by b; now\r\nReceived: from c by d; then\r\n"
+	         "Subject: relay test %s\r\nMessage-ID: <%s@relayaudit>\r\n\r\nhello\r\n.\r\n",
+	         tok, tok);
 	client_send(fd, msg);
 	CHECK_INT(client_reply(fd, NULL, 0), 250);
 	CHECK(harness_wait(h, 1));
@@ -453,6 +454,38 @@ TEST(message_size_limit_refuses_with_552_and_session_goes_on)
 	CHECK(harness_wait(h, 1));
 	CHECK_INT(h->nreceipts, 1);
 	CHECK_STR(h->receipts[0]->subject, "small");
+	close(fd);
+	harness_stop(h);
+}
+
+/* The sink-wide memory cap defers (452) rather than refuses, so a relay retries later. */
+TEST(sink_wide_buffer_cap_defers_with_452)
+{
+	struct sink_params p;
+	struct harness *h;
+	int fd;
+	char line[1002];
+
+	harness_params(&p);
+	p.max_buffered = 4096;
+	h = harness_start(&p);
+	fd = client_ready(h, NULL);
+	client_cmd(fd, "MAIL FROM:<a@b.test>");
+	client_cmd(fd, "RCPT TO:<u@sink.relayaudit.test>");
+	CHECK_INT(client_cmd(fd, "DATA"), 354);
+	memset(line, 'y', 998);
+	memcpy(line + 998, "\r\n", 3);
+	for (int i = 0; i < 6; i++)
+		client_send(fd, line);
+	client_send(fd, ".\r\n");
+	CHECK_INT(client_reply(fd, NULL, 0), 452);
+	/* The memory is given back: a small message fits afterwards. */
+	client_cmd(fd, "MAIL FROM:<a@b.test>");
+	client_cmd(fd, "RCPT TO:<u@sink.relayaudit.test>");
+	client_cmd(fd, "DATA");
+	client_send(fd, "Subject: small\r\n\r\n.\r\n");
+	CHECK_INT(client_reply(fd, NULL, 0), 250);
+	CHECK(harness_wait(h, 1));
 	close(fd);
 	harness_stop(h);
 }
@@ -633,15 +666,15 @@ TEST(null_sender_dsn_is_a_bounce_with_token_from_attached_headers)
 	CHECK_INT(client_cmd(fd, rcpt), 250);
 	client_cmd(fd, "DATA");
 	snprintf(msg, sizeof(msg),
-		 "Subject: Undelivered Mail Returned to Sender\r\n"
-		 "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n"
-		 "\r\n--B\r\nContent-Type: text/plain\r\n\r\nsorry\r\n"
-		 "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n"
-		 "Final-Recipient: rfc822; nobody@customer.test\r\nAction: failed\r\n"
-		 "Status: 5.1.1\r\n\r\n"
-		 "--B\r\nContent-Type: text/rfc822-headers\r\n\r\nSubject: test %s\r\n"
-		 "..dotted\r\n--B--\r\n.\r\n",
-		 tok);
+	         "Subject: Undelivered Mail Returned to Sender\r\n"
+	         "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n"
+	         "\r\n--B\r\nContent-Type: text/plain\r\n\r\nsorry\r\n"
+	         "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n"
+	         "Final-Recipient: rfc822; nobody@customer.test\r\nAction: failed\r\n"
+	         "Status: 5.1.1\r\n\r\n"
+	         "--B\r\nContent-Type: text/rfc822-headers\r\n\r\nSubject: test %s\r\n"
+	         "..dotted\r\n--B--\r\n.\r\n",
+	         tok);
 	client_send(fd, msg);
 	CHECK_INT(client_reply(fd, NULL, 0), 250);
 	CHECK(harness_wait(h, 1));
@@ -764,9 +797,11 @@ TEST(receipt_make_counts_token_for_another_key_as_forged)
 
 TEST(receipt_make_replaces_unprintable_peer_text)
 {
-	const char *rcpts[1] = {"a\x01" "b@" SINK_DOMAIN};
+	const char *rcpts[1] = {"a\x01"
+	                        "b@" SINK_DOMAIN};
 	const char *msg = "Subject: caf\xc3\xa9\r\n\r\nx\x7f\r\n";
-	struct sink_receipt *r = sink_receipt_make(&key, "h\x1b", "", rcpts, 1, msg, strlen(msg), 100);
+	struct sink_receipt *r =
+	    sink_receipt_make(&key, "h\x1b", "", rcpts, 1, msg, strlen(msg), 100);
 
 	CHECK_STR(r->helo, "h?");
 	CHECK_STR(r->rcpts[0], "a?b@" SINK_DOMAIN);
@@ -790,6 +825,7 @@ main(void)
 	RUN(receipt_lists_verified_tokens_and_where);
 	RUN(forged_token_is_counted_not_reported);
 	RUN(message_size_limit_refuses_with_552_and_session_goes_on);
+	RUN(sink_wide_buffer_cap_defers_with_452);
 	RUN(recipient_limit_answers_452);
 	RUN(overlong_command_line_closes_session);
 	RUN(endless_line_without_newline_is_bounded);
