@@ -26,7 +26,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: relayctl workflow run [--once] [-c FILE]\n"
-			"  --once   handle what is waiting, then exit\n");
+	                "  --once   handle what is waiting, then exit\n");
 	return 2;
 }
 

@@ -77,14 +77,15 @@ enforcer_env(char *const extra[])
 	while (extra && extra[k])
 		k++;
 	envp = xcalloc(n + k + 1, sizeof(*envp));
-	memcpy(envp, extra, k * sizeof(*envp));
+	if (k > 0)
+		memcpy(envp, extra, k * sizeof(*envp));
 	memcpy(envp + k, environ, n * sizeof(*envp));
 	return envp;
 }
 
 int
 enforcer_exec(char *const argv[], char *const envp_extra[], const char *input, int timeout_ms,
-	      char *err, size_t errlen)
+              char *err, size_t errlen)
 {
 	int inp[2], errp[2], status = 0;
 	size_t inlen = strlen(input), written = 0, got = 0;
@@ -161,8 +162,9 @@ enforcer_exec(char *const argv[], char *const envp_extra[], const char *input, i
 				ssize_t r = read(errp[0], chunk, sizeof(chunk));
 
 				if (r > 0 && got < sizeof(buf) - 1) {
-					size_t take = (size_t)r < sizeof(buf) - 1 - got ? (size_t)r
-										       : sizeof(buf) - 1 - got;
+					size_t take = (size_t)r < sizeof(buf) - 1 - got
+					                  ? (size_t)r
+					                  : sizeof(buf) - 1 - got;
 					memcpy(buf + got, chunk, take);
 					got += take;
 				}
@@ -211,8 +213,12 @@ static int
 enforcer_one(PGconn *conn, const struct config *cfg, const struct db_enforcement_job *job)
 {
 	char case_id[24], key_env[600], id_env[64], attempt_env[64], err[ENFORCER_ERR_MAX];
-	char *argv[] = {(char *)config_str(cfg, CFG_ENFORCER_COMMAND), job->action, job->address,
-			job->mode, case_id, NULL};
+	char *argv[] = {(char *)config_str(cfg, CFG_ENFORCER_COMMAND),
+	                job->action,
+	                job->address,
+	                job->mode,
+	                case_id,
+	                NULL};
 	char *envp[] = {key_env, id_env, attempt_env, NULL};
 	int status;
 
@@ -221,20 +227,22 @@ enforcer_one(PGconn *conn, const struct config *cfg, const struct db_enforcement
 	snprintf(id_env, sizeof(id_env), "RELAYAUDIT_ACTION_ID=%" PRId64, job->id);
 	snprintf(attempt_env, sizeof(attempt_env), "RELAYAUDIT_ATTEMPT=%d", job->attempts);
 	status = enforcer_exec(argv, envp, job->json,
-			       (int)config_int(cfg, CFG_ENFORCER_TIMEOUT) * 1000, err, sizeof(err));
+	                       (int)config_int(cfg, CFG_ENFORCER_TIMEOUT) * 1000, err, sizeof(err));
 	if (status == 0) {
-		log_info("enforcer_applied", "action_id=%" PRId64 " case=%" PRId64
-			 " action=%s address=%s mode=%s attempt=%d",
-			 job->id, job->case_id, job->action, job->address, job->mode, job->attempts);
+		log_info("enforcer_applied",
+		         "action_id=%" PRId64 " case=%" PRId64
+		         " action=%s address=%s mode=%s attempt=%d",
+		         job->id, job->case_id, job->action, job->address, job->mode,
+		         job->attempts);
 		if (db_begin(conn) < 0 || db_enforcement_done(conn, job->id) < 0)
 			goto fail;
 		if (job->case_id) {
 			char *detail = xasprintf("{\"action\": \"%s\", \"action_id\": %" PRId64
-						 ", \"attempt\": %d}",
-						 job->action, job->id, job->attempts);
+			                         ", \"attempt\": %d}",
+			                         job->action, job->id, job->attempts);
 			int rc = db_case_enforcement_error(conn, job->case_id, NULL) < 0 ||
-				 db_case_note_event(conn, job->case_id, "enforcer_applied", "system",
-						    detail) < 0;
+			         db_case_note_event(conn, job->case_id, "enforcer_applied",
+			                            "system", detail) < 0;
 
 			free(detail);
 			if (rc)
@@ -244,15 +252,17 @@ enforcer_one(PGconn *conn, const struct config *cfg, const struct db_enforcement
 	}
 	{
 		long delay = enforcer_backoff(config_int(cfg, CFG_RETRY_BACKOFF), job->attempts);
-		char *shown = status < 0 ? xasprintf("%s failing (attempt %d): %s", job->action,
-						     job->attempts, err)
-					 : xasprintf("%s failing (attempt %d): exit %d%s%s",
-						     job->action, job->attempts, status,
-						     err[0] ? ": " : "", err);
+		char *shown =
+		    status < 0
+		        ? xasprintf("%s failing (attempt %d): %s", job->action, job->attempts, err)
+		        : xasprintf("%s failing (attempt %d): exit %d%s%s", job->action,
+		                    job->attempts, status, err[0] ? ": " : "", err);
 
-		log_warn("enforcer_failed", "action_id=%" PRId64 " case=%" PRId64
-			 " action=%s address=%s attempt=%d retry_in=%ld error=\"%s\"",
-			 job->id, job->case_id, job->action, job->address, job->attempts, delay, shown);
+		log_warn("enforcer_failed",
+		         "action_id=%" PRId64 " case=%" PRId64
+		         " action=%s address=%s attempt=%d retry_in=%ld error=\"%s\"",
+		         job->id, job->case_id, job->action, job->address, job->attempts, delay,
+		         shown);
 		if (db_begin(conn) < 0 || db_enforcement_retry(conn, job->id, shown, delay) < 0 ||
 		    (job->case_id && db_case_enforcement_error(conn, job->case_id, shown) < 0)) {
 			free(shown);
@@ -261,9 +271,9 @@ enforcer_one(PGconn *conn, const struct config *cfg, const struct db_enforcement
 		/* The event log notes the first failure; the case row shows the latest. */
 		if (job->case_id && job->attempts == 1) {
 			char *detail = xasprintf("{\"action\": \"%s\", \"action_id\": %" PRId64 "}",
-						 job->action, job->id);
+			                         job->action, job->id);
 			int rc = db_case_note_event(conn, job->case_id, "enforcer_failed", "system",
-						    detail);
+			                            detail);
 
 			free(detail);
 			if (rc < 0) {

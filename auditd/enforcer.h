@@ -23,7 +23,7 @@ struct config;
  * by a signal or timed out; err holds the first line of its stderr or why.
  */
 int enforcer_exec(char *const argv[], char *const envp_extra[], const char *input, int timeout_ms,
-		  char *err, size_t errlen);
+                  char *err, size_t errlen);
 
 /* Claims and runs due actions (at most max); returns how many ran, or -1. */
 int enforcer_run(PGconn *conn, const struct config *cfg, const char *node, int max);

@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #define MAILER_TIMEOUT_MS 60000
-#define UNCERTAIN_NOTE                                                                         \
-	"hand-off unconfirmed: the connection ended after the final dot, so the smarthost "   \
+#define UNCERTAIN_NOTE                                                                             \
+	"hand-off unconfirmed: the connection ended after the final dot, so the smarthost "        \
 	"may hold the message; not sent again (RFC 1047)"
 
 static int
@@ -60,7 +60,7 @@ mailer_mkdirs(const char *dir)
 /* Writes the message to DIR/ID-KIND.eml through a temporary file and rename. */
 static int
 mailer_write_file(const char *dir, const struct db_outbox_job *job, char **path_out,
-		  const char **why)
+                  const char **why)
 {
 	char *path = xasprintf("%s/%" PRId64 "-%s.eml", dir, job->id, job->kind);
 	char *tmp = xasprintf("%s.tmp", path);
@@ -108,7 +108,7 @@ mailer_case_event(PGconn *conn, const struct db_outbox_job *job, const char *eve
 	if (job->case_id == 0)
 		return 0;
 	detail = xasprintf("{\"kind\": \"%s\", \"outbox_id\": %" PRId64 ", \"attempt\": %d}",
-			   job->kind, job->id, job->attempts);
+	                   job->kind, job->id, job->attempts);
 	rc = db_case_note_event(conn, job->case_id, event, "system", detail);
 	free(detail);
 	return rc;
@@ -117,7 +117,7 @@ mailer_case_event(PGconn *conn, const struct db_outbox_job *job, const char *eve
 /* Records one delivery outcome in its own transaction. */
 static int
 mailer_record(PGconn *conn, const struct config *cfg, const struct db_outbox_job *job,
-	      enum smtpc_result result, const char *delivered_to, const char *reply)
+              enum smtpc_result result, const char *delivered_to, const char *reply)
 {
 	int max = (int)config_int(cfg, CFG_MAIL_MAX_ATTEMPTS);
 	int rc;
@@ -127,21 +127,25 @@ mailer_record(PGconn *conn, const struct config *cfg, const struct db_outbox_job
 	switch (result) {
 	case SMTPC_SENT:
 	case SMTPC_UNCERTAIN:
-		log_info("mail_sent", "outbox_id=%" PRId64 " case=%" PRId64
-			 " kind=%s to=%s via=\"%s\" result=%s reply=\"%s\"",
-			 job->id, job->case_id, job->kind, job->to, delivered_to,
-			 smtpc_result_name(result), reply);
+		log_info("mail_sent",
+		         "outbox_id=%" PRId64 " case=%" PRId64
+		         " kind=%s to=%s via=\"%s\" result=%s reply=\"%s\"",
+		         job->id, job->case_id, job->kind, job->to, delivered_to,
+		         smtpc_result_name(result), reply);
 		rc = db_outbox_sent(conn, job->id, delivered_to,
-				    result == SMTPC_UNCERTAIN ? UNCERTAIN_NOTE : NULL);
+		                    result == SMTPC_UNCERTAIN ? UNCERTAIN_NOTE : NULL);
 		if (rc == 0)
 			rc = mailer_case_event(conn, job, "mail_sent");
 		break;
 	case SMTPC_TEMPFAIL:
 		if (job->attempts < max) {
-			long delay = enforcer_backoff(config_int(cfg, CFG_RETRY_BACKOFF), job->attempts);
+			long delay =
+			    enforcer_backoff(config_int(cfg, CFG_RETRY_BACKOFF), job->attempts);
 
-			log_warn("mail_deferred", "outbox_id=%" PRId64 " attempt=%d retry_in=%ld "
-				 "error=\"%s\"", job->id, job->attempts, delay, reply);
+			log_warn("mail_deferred",
+			         "outbox_id=%" PRId64 " attempt=%d retry_in=%ld "
+			         "error=\"%s\"",
+			         job->id, job->attempts, delay, reply);
 			rc = db_outbox_retry(conn, job->id, reply, delay);
 			break;
 		}
@@ -149,11 +153,12 @@ mailer_record(PGconn *conn, const struct config *cfg, const struct db_outbox_job
 		__attribute__((fallthrough));
 	default: {
 		char *err = result == SMTPC_PERMFAIL
-				    ? xstrdup(reply)
-				    : xasprintf("gave up after %d attempts: %s", job->attempts, reply);
+		                ? xstrdup(reply)
+		                : xasprintf("gave up after %d attempts: %s", job->attempts, reply);
 
-		log_error("mail_failed", "outbox_id=%" PRId64 " case=%" PRId64 " to=%s error=\"%s\"",
-			  job->id, job->case_id, job->to, err);
+		log_error("mail_failed",
+		          "outbox_id=%" PRId64 " case=%" PRId64 " to=%s error=\"%s\"", job->id,
+		          job->case_id, job->to, err);
 		rc = db_outbox_failed(conn, job->id, err);
 		if (rc == 0)
 			rc = mailer_case_event(conn, job, "mail_failed");
@@ -170,7 +175,7 @@ mailer_record(PGconn *conn, const struct config *cfg, const struct db_outbox_job
 
 int
 mailer_run(PGconn *conn, const struct config *cfg, const char *node, struct event_base *base,
-	   struct evdns_base *dns, int max)
+           struct evdns_base *dns, int max)
 {
 	const char *smarthost = config_str(cfg, CFG_SMARTHOST);
 	struct db_outbox_job *jobs = NULL;
@@ -187,14 +192,16 @@ mailer_run(PGconn *conn, const struct config *cfg, const char *node, struct even
 
 		if (job->handed_off) {
 			/* An earlier attempt died after the dot: sending again could duplicate. */
-			rc = mailer_record(conn, cfg, job, SMTPC_UNCERTAIN, "unknown", UNCERTAIN_NOTE);
+			rc = mailer_record(conn, cfg, job, SMTPC_UNCERTAIN, "unknown",
+			                   UNCERTAIN_NOTE);
 		} else if (*smarthost == '\0') {
 			const char *why = NULL;
 			char *path = NULL;
 
-			if (mailer_write_file(config_str(cfg, CFG_OUTBOX_DIR), job, &path, &why) < 0)
+			if (mailer_write_file(config_str(cfg, CFG_OUTBOX_DIR), job, &path, &why) <
+			    0)
 				rc = mailer_record(conn, cfg, job, SMTPC_TEMPFAIL, "",
-						   why ? why : "cannot write the outbox file");
+				                   why ? why : "cannot write the outbox file");
 			else
 				rc = mailer_record(conn, cfg, job, SMTPC_SENT, path, "written");
 			free(path);
@@ -210,8 +217,8 @@ mailer_run(PGconn *conn, const struct config *cfg, const char *node, struct even
 		char *host = xstrdup(smarthost), *colon = strrchr(host, ':');
 		const char *helo = config_str(cfg, CFG_HELO_NAME);
 		struct smtpc_params p = {host, colon ? colon + 1 : "25",
-					 *helo ? helo : (*node ? node : "relayaudit.invalid"),
-					 MAILER_TIMEOUT_MS};
+		                         *helo ? helo : (*node ? node : "relayaudit.invalid"),
+		                         MAILER_TIMEOUT_MS};
 
 		if (colon)
 			*colon = '\0';
@@ -223,7 +230,7 @@ mailer_run(PGconn *conn, const struct config *cfg, const char *node, struct even
 		smtpc_deliver(base, dns, &p, msgs, nmsgs, mailer_handoff, conn);
 		for (size_t i = 0; i < nmsgs && rc == 0; i++)
 			rc = mailer_record(conn, cfg, msgs[i].user, msgs[i].result, smarthost,
-					   msgs[i].reply);
+			                   msgs[i].reply);
 		free(host);
 	}
 	free(msgs);

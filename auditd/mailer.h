@@ -22,6 +22,6 @@ struct evdns_base;
  * probe loop); dns may be NULL when the smarthost is an address.
  */
 int mailer_run(PGconn *conn, const struct config *cfg, const char *node, struct event_base *base,
-	       struct evdns_base *dns, int max);
+               struct evdns_base *dns, int max);
 
 #endif

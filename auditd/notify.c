@@ -34,7 +34,7 @@ notify_lookup(const struct notify_var *vars, size_t nvars, const char *name, siz
 /* Copies tmpl to out with each {{name}} replaced; -1 on an unknown name. */
 static int
 notify_expand(FILE *out, const char *tmpl, const struct notify_var *vars, size_t nvars,
-	      const char **why)
+              const char **why)
 {
 	const char *p = tmpl;
 
@@ -188,7 +188,7 @@ static void
 notify_subject_header(FILE *out, const char *subject)
 {
 	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t len = strlen(subject), i = 0;
 
 	fputs("Subject:", out);
@@ -247,14 +247,14 @@ notify_date(char *buf, size_t len, int64_t t)
 {
 	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	time_t tt = (time_t)t;
 	struct tm tm;
 
 	/* Names spelled out here: RFC 5322 wants English whatever LC_TIME says. */
 	gmtime_r(&tt, &tm);
 	snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
-		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	         months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 char *
@@ -296,40 +296,41 @@ notify_render(const struct notify_mail *m, char **subject, char **message, const
 	gmtime_r(&exp, &tm);
 	strftime(expires, sizeof(expires), "%Y-%m-%d %H:%M UTC", &tm);
 	snprintf(interval, sizeof(interval), "%" PRId64,
-		 m->retest_min_interval > 60 ? m->retest_min_interval / 60 : 1);
-	name_part = m->customer_name && *m->customer_name ?
-			    xasprintf(" %s", m->customer_name) : xstrdup("");
+	         m->retest_min_interval > 60 ? m->retest_min_interval / 60 : 1);
+	name_part = m->customer_name && *m->customer_name ? xasprintf(" %s", m->customer_name)
+	                                                  : xstrdup("");
 	{
 		char *clean = notify_one_line(name_part);
 
 		free(name_part);
 		name_part = clean;
 	}
-	transcript = m->transcript && *m->transcript ?
-			     notify_transcript_excerpt(m->transcript, 24, 2000) :
-			     xstrdup(loc->no_transcript);
+	transcript = m->transcript && *m->transcript
+	                 ? notify_transcript_excerpt(m->transcript, 24, 2000)
+	                 : xstrdup(loc->no_transcript);
 
 	struct notify_var vars[] = {
-		{"name", name_part},
-		{"address", m->address},
-		{"port", port},
-		{"case", case_id},
-		{"time", m->found_at ? m->found_at : "-"},
-		{"opened", m->opened_at ? m->opened_at : "-"},
-		{"trick", m->trick && *m->trick ? m->trick : "-"},
-		{"transcript", transcript},
-		{"mode", loc->mode_text[m->mode && strcmp(m->mode, "smarthost") == 0]},
-		{"link", m->retest_link},
-		{"expires", expires},
-		{"interval", interval},
-		{"from", m->from},
-		{"unblock_note", ""},
-		{"block_note", ""},
+	    {"name", name_part},
+	    {"address", m->address},
+	    {"port", port},
+	    {"case", case_id},
+	    {"time", m->found_at ? m->found_at : "-"},
+	    {"opened", m->opened_at ? m->opened_at : "-"},
+	    {"trick", m->trick && *m->trick ? m->trick : "-"},
+	    {"transcript", transcript},
+	    {"mode", loc->mode_text[m->mode && strcmp(m->mode, "smarthost") == 0]},
+	    {"link", m->retest_link},
+	    {"expires", expires},
+	    {"interval", interval},
+	    {"from", m->from},
+	    {"unblock_note", ""},
+	    {"block_note", ""},
 	};
 	size_t nvars = sizeof(vars) / sizeof(vars[0]);
 
 	/* The notes name the mode, so they are expanded first. */
-	unblock_note = notify_expand_str(m->was_blocked ? loc->unblocked_note : "", vars, nvars, why);
+	unblock_note =
+	    notify_expand_str(m->was_blocked ? loc->unblocked_note : "", vars, nvars, why);
 	block_note = notify_expand_str(m->was_blocked ? loc->still_blocked : "", vars, nvars, why);
 	if (unblock_note == NULL || block_note == NULL)
 		goto out;
@@ -349,10 +350,10 @@ notify_render(const struct notify_mail *m, char **subject, char **message, const
 		unsigned flag;
 		size_t offset;
 	} parts[] = {
-		{NOTIFY_EVIDENCE, offsetof(struct notify_locale, evidence)},
-		{NOTIFY_FIX, offsetof(struct notify_locale, fix)},
-		{NOTIFY_FLUSH, offsetof(struct notify_locale, flush)},
-		{NOTIFY_LINK, offsetof(struct notify_locale, link)},
+	    {NOTIFY_EVIDENCE, offsetof(struct notify_locale, evidence)},
+	    {NOTIFY_FIX, offsetof(struct notify_locale, fix)},
+	    {NOTIFY_FLUSH, offsetof(struct notify_locale, flush)},
+	    {NOTIFY_LINK, offsetof(struct notify_locale, link)},
 	};
 	rc = notify_expand(f, loc->greeting, vars, nvars, why);
 	fputc('\n', f);
@@ -362,8 +363,8 @@ notify_render(const struct notify_mail *m, char **subject, char **message, const
 		if (!(blocks & parts[i].flag))
 			continue;
 		fputc('\n', f);
-		rc = notify_expand(f, *(const char *const *)((const char *)loc + parts[i].offset), vars,
-				   nvars, why);
+		rc = notify_expand(f, *(const char *const *)((const char *)loc + parts[i].offset),
+		                   vars, nvars, why);
 	}
 	fputc('\n', f);
 	if (rc == 0)

@@ -30,9 +30,9 @@ struct notify_locale {
 	const char *flush;
 	const char *link;
 	const char *signature;
-	const char *mode_text[2];    /* port25_inbound, smarthost */
-	const char *unblocked_note;  /* resolved: the block was lifted */
-	const char *still_blocked;   /* still open: the block stays */
+	const char *mode_text[2];   /* port25_inbound, smarthost */
+	const char *unblocked_note; /* resolved: the block was lifted */
+	const char *still_blocked;  /* still open: the block stays */
 	const char *no_transcript;
 	struct {
 		const char *subject;
@@ -55,18 +55,18 @@ struct notify_mail {
 	const char *customer_name; /* may be empty */
 	uint64_t case_id;
 	const char *address;
-	int port;                  /* 0: unknown (complaint) */
-	const char *found_at;      /* time of the evidence, as shown */
-	const char *opened_at;     /* time the case was opened, as shown */
-	const char *trick;         /* the test that succeeded; may be NULL */
-	const char *transcript;    /* "C: "/"S: " lines; may be NULL */
-	const char *mode;          /* "port25_inbound" or "smarthost" */
+	int port;               /* 0: unknown (complaint) */
+	const char *found_at;   /* time of the evidence, as shown */
+	const char *opened_at;  /* time the case was opened, as shown */
+	const char *trick;      /* the test that succeeded; may be NULL */
+	const char *transcript; /* "C: "/"S: " lines; may be NULL */
+	const char *mode;       /* "port25_inbound" or "smarthost" */
 	const char *retest_link;
-	int64_t link_expires;      /* unix seconds */
+	int64_t link_expires;        /* unix seconds */
 	int64_t retest_min_interval; /* seconds */
-	bool was_blocked;          /* resolved/still open: a block was in place */
-	const char *message_id;    /* "<...>" from notify_message_id() */
-	int64_t date;              /* unix seconds of the Date: header */
+	bool was_blocked;            /* resolved/still open: a block was in place */
+	const char *message_id;      /* "<...>" from notify_message_id() */
+	int64_t date;                /* unix seconds of the Date: header */
 };
 
 /*

@@ -33,11 +33,11 @@ enum smtpc_state {
 
 /* Label for "timeout while ..." / "connection lost while ..." reasons. */
 static const char *const state_labels[] = {
-	[SMTPC_CONNECT] = "connecting", [SMTPC_BANNER] = "waiting for the greeting",
-	[SMTPC_EHLO] = "sending EHLO",  [SMTPC_HELO] = "sending HELO",
-	[SMTPC_MAIL] = "sending MAIL FROM", [SMTPC_RCPT] = "sending RCPT TO",
-	[SMTPC_DATA] = "sending DATA",  [SMTPC_BODY] = "waiting for the reply to the final dot",
-	[SMTPC_QUIT] = "sending QUIT",  [SMTPC_END] = "done",
+    [SMTPC_CONNECT] = "connecting",     [SMTPC_BANNER] = "waiting for the greeting",
+    [SMTPC_EHLO] = "sending EHLO",      [SMTPC_HELO] = "sending HELO",
+    [SMTPC_MAIL] = "sending MAIL FROM", [SMTPC_RCPT] = "sending RCPT TO",
+    [SMTPC_DATA] = "sending DATA",      [SMTPC_BODY] = "waiting for the reply to the final dot",
+    [SMTPC_QUIT] = "sending QUIT",      [SMTPC_END] = "done",
 };
 
 struct smtpc_batch {
@@ -61,10 +61,10 @@ const char *
 smtpc_result_name(enum smtpc_result r)
 {
 	static const char *const names[] = {
-		[SMTPC_SENT] = "sent",
-		[SMTPC_TEMPFAIL] = "tempfail",
-		[SMTPC_PERMFAIL] = "permfail",
-		[SMTPC_UNCERTAIN] = "uncertain",
+	    [SMTPC_SENT] = "sent",
+	    [SMTPC_TEMPFAIL] = "tempfail",
+	    [SMTPC_PERMFAIL] = "permfail",
+	    [SMTPC_UNCERTAIN] = "uncertain",
 	};
 	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
 }
@@ -180,24 +180,25 @@ smtpc_next(struct smtpc_session *s, int code, const char *text)
 	case SMTPC_RCPT:
 		if (cls != 2)
 			return smtpc_finish(s, cls == 5 ? SMTPC_PERMFAIL : SMTPC_TEMPFAIL,
-					    s->state == SMTPC_MAIL ? "MAIL FROM refused: %s"
-								   : "RCPT TO refused: %s",
-					    text);
+			                    s->state == SMTPC_MAIL ? "MAIL FROM refused: %s"
+			                                           : "RCPT TO refused: %s",
+			                    text);
 		s->state = s->state == SMTPC_MAIL ? SMTPC_RCPT : SMTPC_DATA;
 		break;
 	case SMTPC_DATA:
 		if (cls != 3)
 			return smtpc_finish(s, cls == 5 ? SMTPC_PERMFAIL : SMTPC_TEMPFAIL,
-					    "DATA refused: %s", text);
+			                    "DATA refused: %s", text);
 		/* The point of no return: the owner records it before the dot. */
 		if (s->batch->handoff && s->batch->handoff(s->batch->arg, s->m) != 0)
-			return smtpc_finish(s, SMTPC_TEMPFAIL, "%s", "hand-off could not be recorded");
+			return smtpc_finish(s, SMTPC_TEMPFAIL, "%s",
+			                    "hand-off could not be recorded");
 		s->state = SMTPC_BODY;
 		break;
 	case SMTPC_BODY:
 		if (cls != 2) {
 			smtpc_finish(s, cls == 5 ? SMTPC_PERMFAIL : SMTPC_TEMPFAIL,
-				     "message refused: %s", text);
+			             "message refused: %s", text);
 			return;
 		}
 		s->m->result = SMTPC_SENT;
@@ -236,7 +237,7 @@ smtpc_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, used);
 		if (ev == REPLY_ERROR) {
 			smtpc_finish(s, s->state == SMTPC_BODY ? SMTPC_UNCERTAIN : SMTPC_TEMPFAIL,
-				     "bad reply from the smarthost: %s", s->rp.why);
+			             "bad reply from the smarthost: %s", s->rp.why);
 			return;
 		}
 		if (ev == REPLY_FINAL) {
@@ -258,7 +259,8 @@ smtpc_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	snprintf(why, sizeof(why), "%s while %s",
-		 (what & BEV_EVENT_TIMEOUT) ? "timeout" : "connection lost", state_labels[s->state]);
+	         (what & BEV_EVENT_TIMEOUT) ? "timeout" : "connection lost",
+	         state_labels[s->state]);
 	if (s->state == SMTPC_QUIT || s->state == SMTPC_END) {
 		smtpc_finish(s, SMTPC_SENT, "%s", s->m->reply);
 		return;
@@ -269,7 +271,7 @@ smtpc_event(struct bufferevent *bev, short what, void *arg)
 
 void
 smtpc_deliver(struct event_base *base, struct evdns_base *dns, const struct smtpc_params *p,
-	      struct smtpc_msg *msgs, size_t n, smtpc_handoff_fn handoff, void *arg)
+              struct smtpc_msg *msgs, size_t n, smtpc_handoff_fn handoff, void *arg)
 {
 	struct smtpc_batch b = {base, 0, handoff, arg};
 	struct timeval tv = {p->timeout_ms / 1000, (p->timeout_ms % 1000) * 1000};
@@ -295,8 +297,8 @@ smtpc_deliver(struct event_base *base, struct evdns_base *dns, const struct smtp
 		bufferevent_setcb(s->bev, smtpc_read, NULL, smtpc_event, s);
 		bufferevent_set_timeouts(s->bev, &tv, &tv);
 		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-		if (bufferevent_socket_connect_hostname(s->bev, dns, AF_UNSPEC, p->host, (int)port) <
-		    0)
+		if (bufferevent_socket_connect_hostname(s->bev, dns, AF_UNSPEC, p->host,
+		                                        (int)port) < 0)
 			smtpc_finish(s, SMTPC_TEMPFAIL, "cannot connect to the smarthost%s", "");
 	}
 	if (b.live > 0)

@@ -45,7 +45,7 @@ typedef int (*smtpc_handoff_fn)(void *arg, struct smtpc_msg *m);
  * (each bounded by its timeouts). dns may be NULL for a literal address.
  */
 void smtpc_deliver(struct event_base *base, struct evdns_base *dns, const struct smtpc_params *p,
-		   struct smtpc_msg *msgs, size_t n, smtpc_handoff_fn handoff, void *arg);
+                   struct smtpc_msg *msgs, size_t n, smtpc_handoff_fn handoff, void *arg);
 
 const char *smtpc_result_name(enum smtpc_result r);
 

@@ -88,16 +88,16 @@ struct wf_policy {
 struct wf_case {
 	enum wf_state state;
 	bool blocked;
-	int reminders;          /* reminders sent so far */
-	int64_t next_timer_at;  /* unix seconds; 0 = none */
+	int reminders;            /* reminders sent so far */
+	int64_t next_timer_at;    /* unix seconds; 0 = none */
 	enum wf_event next_timer; /* WF_EV_TIMER_* when next_timer_at != 0 */
 };
 
 /* What happened: an accepted transition or a refusal. */
 struct wf_result {
-	bool accepted;     /* false: the event does not apply in this state */
-	const char *why;   /* refusal reason (accepted == false) */
-	bool opens_case;   /* the transition creates a new case */
+	bool accepted;   /* false: the event does not apply in this state */
+	const char *why; /* refusal reason (accepted == false) */
+	bool opens_case; /* the transition creates a new case */
 	enum wf_state from, to;
 	struct wf_action actions[WF_MAX_ACTIONS];
 	int nactions;
@@ -111,7 +111,7 @@ void wf_policy_defaults(struct wf_policy *p);
  * For WF_NONE the caller starts from a zeroed case.
  */
 void wf_apply(const struct wf_policy *p, struct wf_case *c, enum wf_event ev, int64_t now,
-	      struct wf_result *res);
+              struct wf_result *res);
 
 /* The aggregated outcome of the probes of one address (one round). */
 enum wf_probe_outcome {

@@ -49,9 +49,25 @@ workflow_config_copy(const struct config *cfg)
 		const char *why = config_set(copy, opts[i].name, config_str(cfg, opts[i].key));
 
 		if (why != NULL)
-			log_warn("workflow_config_copy", "option=%s error=\"%s\"", opts[i].name, why);
+			log_warn("workflow_config_copy", "option=%s error=\"%s\"", opts[i].name,
+			         why);
 	}
 	return copy;
+}
+
+/* Drains NOTIFYs libpq has read; true when there was one. */
+static bool
+workflow_notified(PGconn *conn)
+{
+	PGnotify *n;
+	bool any = false;
+
+	PQconsumeInput(conn);
+	while ((n = PQnotifies(conn)) != NULL) {
+		PQfreemem(n);
+		any = true;
+	}
+	return any;
 }
 
 /* Sleeps up to ms, waking early on NOTIFY or a stop request. */
@@ -59,26 +75,25 @@ static void
 workflow_sleep(struct workflow_loop *w, PGconn *conn, int ms)
 {
 	struct pollfd fds[2] = {{.fd = w->wake[0], .events = POLLIN},
-				{.fd = conn ? PQsocket(conn) : -1, .events = POLLIN}};
-	PGnotify *n;
+	                        {.fd = conn ? PQsocket(conn) : -1, .events = POLLIN}};
 
+	/* A NOTIFY read along with a query's results is already buffered. */
+	if (conn && workflow_notified(conn))
+		return;
 	if (poll(fds, conn ? 2 : 1, ms) > 0 && (fds[0].revents & POLLIN)) {
 		char b[16];
 		ssize_t r = read(w->wake[0], b, sizeof(b));
 
 		(void)r;
 	}
-	if (conn) {
-		PQconsumeInput(conn);
-		while ((n = PQnotifies(conn)) != NULL)
-			PQfreemem(n);
-	}
+	if (conn)
+		workflow_notified(conn);
 }
 
 /* One pass of all three; how much work was done, or -1 on a database error. */
 static int
-workflow_pass(struct workflow_loop *w, PGconn *conn, struct wf_runner *r,
-	      struct event_base *base, struct evdns_base *dns)
+workflow_pass(struct workflow_loop *w, PGconn *conn, struct wf_runner *r, struct event_base *base,
+              struct evdns_base *dns)
 {
 	int cases, enforced, mailed;
 
@@ -111,7 +126,7 @@ workflow_loop_run(struct workflow_loop *w, bool once)
 		log_warn("workflow_dns", "error=\"no resolver; the smarthost must be an address\"");
 	if (*config_str(w->cfg, CFG_SECRET) == '\0')
 		log_warn("workflow_no_secret",
-			 "error=\"secret is empty: re-test links can be forged; set secret\"");
+		         "error=\"secret is empty: re-test links can be forged; set secret\"");
 	while (!atomic_load(&w->stop)) {
 		int done;
 

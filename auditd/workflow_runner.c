@@ -94,9 +94,10 @@ wf_format_time(int64_t t, char *buf, size_t len)
 static char *
 wf_evidence_json(const struct wf_evidence *e)
 {
-	json_t *o = json_pack("{s:I, s:i, s:s, s:s?, s:s?, s:s?}", "probe_id", (json_int_t)e->probe_id,
-			      "port", e->port, "verdict", e->verdict ? e->verdict : "", "trick",
-			      e->trick, "found_at", e->found_at, "transcript", e->transcript);
+	json_t *o =
+	    json_pack("{s:I, s:i, s:s, s:s?, s:s?, s:s?}", "probe_id", (json_int_t)e->probe_id,
+	              "port", e->port, "verdict", e->verdict ? e->verdict : "", "trick", e->trick,
+	              "found_at", e->found_at, "transcript", e->transcript);
 	char *s = json_dumps(o, JSON_COMPACT);
 
 	json_decref(o);
@@ -106,7 +107,7 @@ wf_evidence_json(const struct wf_evidence *e)
 /* Queues one notification of kind for case c. */
 static int
 wf_runner_mail(struct wf_runner *r, const struct db_case *c, enum wf_mail kind, int64_t event_id,
-	       const struct wf_evidence *round, bool was_blocked)
+               const struct wf_evidence *round, bool was_blocked)
 {
 	struct db_customer cu;
 	struct notify_mail m = {0};
@@ -120,8 +121,9 @@ wf_runner_mail(struct wf_runner *r, const struct db_case *c, enum wf_mail kind, 
 	if (found < 0)
 		return -1;
 	if (found == 0) {
-		log_warn("notify_skipped", "case=%" PRId64 " kind=%s reason=\"no customer contact\"",
-			 c->id, wf_mail_name(kind));
+		log_warn("notify_skipped",
+		         "case=%" PRId64 " kind=%s reason=\"no customer contact\"", c->id,
+		         wf_mail_name(kind));
 		return 0;
 	}
 	/* Evidence: this round's probe, else the one the case was opened on. */
@@ -137,28 +139,29 @@ wf_runner_mail(struct wf_runner *r, const struct db_case *c, enum wf_mail kind, 
 	m.port = round ? round->port : (int)json_integer_value(json_object_get(ev, "port"));
 	m.found_at = round ? round->found_at : json_string_value(json_object_get(ev, "found_at"));
 	m.trick = round ? round->trick : json_string_value(json_object_get(ev, "trick"));
-	m.transcript = round ? round->transcript
-			     : json_string_value(json_object_get(ev, "transcript"));
+	m.transcript =
+	    round ? round->transcript : json_string_value(json_object_get(ev, "transcript"));
 	wf_format_time(c->opened_at, opened, sizeof(opened));
 	m.opened_at = opened;
 	m.mode = c->mode;
 	m.link_expires = now + config_int(r->cfg, CFG_RETEST_LINK_TTL);
 	link = retest_link_url(config_str(r->cfg, CFG_SECRET), config_str(r->cfg, CFG_RETEST_URL),
-			       (uint64_t)c->id, m.link_expires);
+	                       (uint64_t)c->id, m.link_expires);
 	m.retest_link = link;
 	m.retest_min_interval = config_int(r->cfg, CFG_RETEST_MIN_INTERVAL);
 	m.was_blocked = was_blocked;
 	key = xasprintf("case:%" PRId64 ":ev:%" PRId64 ":mail:%s", c->id, event_id,
-			wf_mail_name(kind));
+	                wf_mail_name(kind));
 	mid = notify_message_id(key, from);
 	m.message_id = mid;
 	m.date = now;
 	if (notify_render(&m, &subject, &msg, &why) < 0) {
 		log_error("notify_render_failed", "case=%" PRId64 " kind=%s error=\"%s\"", c->id,
-			  wf_mail_name(kind), why);
+		          wf_mail_name(kind), why);
 	} else {
 		rc = db_outbox_queue(r->conn, c->id, key, wf_mail_name(kind),
-				     notify_locale_find(cu.locale)->locale, cu.email, subject, mid, msg);
+		                     notify_locale_find(cu.locale)->locale, cu.email, subject, mid,
+		                     msg);
 	}
 	free(subject);
 	free(msg);
@@ -172,7 +175,7 @@ wf_runner_mail(struct wf_runner *r, const struct db_case *c, enum wf_mail kind, 
 
 static int
 wf_runner_action(struct wf_runner *r, const struct db_case *c, const struct wf_action *a,
-		 int64_t event_id, const struct wf_input *in, bool was_blocked)
+                 int64_t event_id, const struct wf_input *in, bool was_blocked)
 {
 	char *key;
 	int rc;
@@ -184,18 +187,19 @@ wf_runner_action(struct wf_runner *r, const struct db_case *c, const struct wf_a
 	case WF_ACT_UNBLOCK:
 	case WF_ACT_ESCALATE:
 		key = xasprintf("case:%" PRId64 ":ev:%" PRId64 ":%s", c->id, event_id,
-				wf_action_name(a->kind));
+		                wf_action_name(a->kind));
 		rc = db_enforcement_queue(r->conn, c->id, key, wf_action_name(a->kind), c->address,
-					  c->mode);
+		                          c->mode);
 		free(key);
 		return rc;
 	case WF_ACT_REPROBE:
-		return c->target_id ? db_target_reprobe(r->conn, c->target_id, r->policy.reprobe_after)
-				    : 0;
+		return c->target_id
+		           ? db_target_reprobe(r->conn, c->target_id, r->policy.reprobe_after)
+		           : 0;
 	case WF_ACT_RETEST:
 		if (c->target_id == 0) {
-			log_warn("retest_skipped", "case=%" PRId64 " reason=\"address is no target\"",
-				 c->id);
+			log_warn("retest_skipped",
+			         "case=%" PRId64 " reason=\"address is no target\"", c->id);
 			return 0;
 		}
 		return db_target_retest(r->conn, c->target_id, c->id, in->actor);
@@ -228,9 +232,9 @@ wf_runner_stamps(const struct wf_result *res, enum wf_event ev)
 		enum wf_state to;
 		unsigned stamp;
 	} by_state[] = {
-		{WF_ESCALATED, DB_STAMP_ESCALATED},
-		{WF_RESOLVED, DB_STAMP_RESOLVED},
-		{WF_CLOSED, DB_STAMP_CLOSED},
+	    {WF_ESCALATED, DB_STAMP_ESCALATED},
+	    {WF_RESOLVED, DB_STAMP_RESOLVED},
+	    {WF_CLOSED, DB_STAMP_CLOSED},
 	};
 	unsigned stamps = ev == WF_EV_OP_REOPEN ? DB_STAMP_REOPENED : 0;
 
@@ -253,7 +257,7 @@ wf_runner_stamps(const struct wf_result *res, enum wf_event ev)
  */
 static int
 wf_runner_apply(struct wf_runner *r, struct db_case *c, bool have, const struct wf_input *in,
-		const char **why)
+                const char **why)
 {
 	struct wf_case wc = {.state = WF_NONE};
 	struct wf_result res;
@@ -270,7 +274,7 @@ wf_runner_apply(struct wf_runner *r, struct db_case *c, bool have, const struct 
 		wc.reminders = c->reminders;
 		wc.next_timer_at = c->next_timer_at;
 		wc.next_timer = strcmp(c->timer_kind, "escalation") == 0 ? WF_EV_TIMER_ESCALATION
-									 : WF_EV_TIMER_REMINDER;
+		                                                         : WF_EV_TIMER_REMINDER;
 		snprintf(from, sizeof(from), "%s", c->state);
 	}
 	was_blocked = wc.blocked;
@@ -301,9 +305,9 @@ wf_runner_apply(struct wf_runner *r, struct db_case *c, bool have, const struct 
 	c->reminders = wc.reminders;
 	c->next_timer_at = wc.next_timer_at;
 	snprintf(c->timer_kind, sizeof(c->timer_kind), "%s",
-		 wc.next_timer_at == 0 ? ""
-		 : wc.next_timer == WF_EV_TIMER_ESCALATION ? "escalation"
-							 : "reminder");
+	         wc.next_timer_at == 0                     ? ""
+	         : wc.next_timer == WF_EV_TIMER_ESCALATION ? "escalation"
+	                                                   : "reminder");
 	if (db_case_save(r->conn, c, wf_runner_stamps(&res, in->ev)) < 0)
 		return -1;
 
@@ -313,20 +317,22 @@ wf_runner_apply(struct wf_runner *r, struct db_case *c, bool have, const struct 
 		const struct wf_action *a = &res.actions[i];
 
 		if (a->kind == WF_ACT_MAIL)
-			json_array_append_new(actions, json_sprintf("mail:%s", wf_mail_name(a->mail)));
+			json_array_append_new(actions,
+			                      json_sprintf("mail:%s", wf_mail_name(a->mail)));
 		else
 			json_array_append_new(actions, json_string(wf_action_name(a->kind)));
 	}
 	json_object_set_new(detail, "actions", actions);
 	detail_s = json_dumps(detail, JSON_COMPACT);
 	json_decref(detail);
-	event_id = db_case_event(r->conn, c->id, wf_event_name(in->ev), have ? from : NULL, c->state,
-				 in->actor, detail_s);
+	event_id = db_case_event(r->conn, c->id, wf_event_name(in->ev), have ? from : NULL,
+	                         c->state, in->actor, detail_s);
 	free(detail_s);
 	if (event_id < 0)
 		return -1;
 	log_info("case_transition", "case=%" PRId64 " address=%s event=%s from=%s to=%s actor=%s",
-		 c->id, c->address, wf_event_name(in->ev), have ? from : "none", c->state, in->actor);
+	         c->id, c->address, wf_event_name(in->ev), have ? from : "none", c->state,
+	         in->actor);
 	for (int i = 0; i < res.nactions; i++) {
 		if (wf_runner_action(r, c, &res.actions[i], event_id, in, was_blocked) < 0)
 			return -1;
@@ -362,11 +368,11 @@ wf_round_outcome(const struct db_probe *p, int n, int *decisive)
 }
 
 static const char *const outcome_names[] = {
-	[WF_PROBE_INCONCLUSIVE] = "inconclusive",
-	[WF_PROBE_CLEAN] = "clean",
-	[WF_PROBE_BACKSCATTER] = "backscatter",
-	[WF_PROBE_ACCEPTED_NOT_RELAYED] = "accepted_not_relayed",
-	[WF_PROBE_RELAY_CONFIRMED] = "relay_confirmed",
+    [WF_PROBE_INCONCLUSIVE] = "inconclusive",
+    [WF_PROBE_CLEAN] = "clean",
+    [WF_PROBE_BACKSCATTER] = "backscatter",
+    [WF_PROBE_ACCEPTED_NOT_RELAYED] = "accepted_not_relayed",
+    [WF_PROBE_RELAY_CONFIRMED] = "relay_confirmed",
 };
 
 /* One probe round: 1 handled, 0 nothing waiting, -1 error (rolled back). */
@@ -400,29 +406,33 @@ wf_runner_round(struct wf_runner *r)
 	}
 	if (target_id == 0 && db_target_of(r->conn, address, &target_id, &customer_id) < 0)
 		goto fail;
-	if (target_id && (answered = db_retest_answer(r->conn, target_id, 0, p[n - 1].id)) < 0)
+	/* An inconclusive round (tempfail, error) leaves the requests open for
+	 * the next probe, which then still answers the customer. */
+	if (target_id && outcome != WF_PROBE_INCONCLUSIVE &&
+	    (answered = db_retest_answer(r->conn, target_id, p[n - 1].id)) < 0)
 		goto fail;
 	ev = wf_classify(state, outcome, answered > 0);
 	if (ev >= 0) {
-		struct wf_evidence e = {p[decisive].id,	  p[decisive].port,	  p[decisive].verdict,
-					p[decisive].trick, p[decisive].transcript, p[decisive].finished};
-		json_t *detail = json_pack("{s:s, s:b, s:I, s:[]}", "outcome", outcome_names[outcome],
-					   "requested", answered > 0, "probe_id",
-					   (json_int_t)p[decisive].id, "probes");
-		struct wf_input in = {(enum wf_event)ev, "system", detail, &e, address,
-				      target_id, customer_id};
+		struct wf_evidence e = {p[decisive].id,         p[decisive].port,
+		                        p[decisive].verdict,    p[decisive].trick,
+		                        p[decisive].transcript, p[decisive].finished};
+		json_t *detail = json_pack("{s:s, s:b, s:I, s:[]}", "outcome",
+		                           outcome_names[outcome], "requested", answered > 0,
+		                           "probe_id", (json_int_t)p[decisive].id, "probes");
+		struct wf_input in = {(enum wf_event)ev, "system",  detail,     &e,
+		                      address,           target_id, customer_id};
 		const char *why = NULL;
 
 		for (int i = 0; i < n; i++)
 			json_array_append_new(json_object_get(detail, "probes"),
-					      json_integer(p[i].id));
+			                      json_integer(p[i].id));
 		rc = wf_runner_apply(r, &c, have, &in, &why);
 		json_decref(detail);
 		if (rc < 0)
 			goto fail;
 		if (rc == 0)
 			log_debug("finding_covered", "address=%s event=%s reason=\"%s\"", address,
-				  wf_event_name((enum wf_event)ev), why);
+			          wf_event_name((enum wf_event)ev), why);
 	}
 	if (db_probe_round_done(r->conn, p, n) < 0)
 		goto fail;
@@ -439,6 +449,15 @@ fail:
 	db_case_clear(&c);
 	db_rollback(r->conn);
 	return -1;
+}
+
+/* Quiet probes in bulk: 1 when some were skipped, 0 when none, -1. */
+static int
+wf_runner_quiet(struct wf_runner *r)
+{
+	int n = db_probes_skip_quiet(r->conn, 1000);
+
+	return n < 0 ? -1 : n > 0;
 }
 
 static int
@@ -462,8 +481,8 @@ wf_runner_complaint(struct wf_runner *r)
 		goto fail;
 	{
 		json_t *detail = json_pack("{s:I}", "complaint_id", (json_int_t)id);
-		struct wf_input in = {WF_EV_COMPLAINT, actor, detail, NULL, address, target_id,
-				      customer_id};
+		struct wf_input in = {WF_EV_COMPLAINT, actor,     detail,     NULL,
+		                      address,         target_id, customer_id};
 
 		rc = wf_runner_apply(r, &c, have, &in, &why);
 		json_decref(detail);
@@ -489,8 +508,8 @@ static const struct {
 	const char *command;
 	enum wf_event event;
 } commands[] = {
-	{"block", WF_EV_OP_BLOCK}, {"unblock", WF_EV_OP_UNBLOCK}, {"close", WF_EV_OP_CLOSE},
-	{"reopen", WF_EV_OP_REOPEN}, {"note", WF_EV_OP_NOTE},
+    {"block", WF_EV_OP_BLOCK},   {"unblock", WF_EV_OP_UNBLOCK}, {"close", WF_EV_OP_CLOSE},
+    {"reopen", WF_EV_OP_REOPEN}, {"note", WF_EV_OP_NOTE},
 };
 
 static int
@@ -526,7 +545,8 @@ wf_runner_command(struct wf_runner *r)
 			rc = 0;
 			break;
 		}
-		detail = json_pack("{s:I, s:s}", "command_id", (json_int_t)id, "note", note ? note : "");
+		detail =
+		    json_pack("{s:I, s:s}", "command_id", (json_int_t)id, "note", note ? note : "");
 		in.detail = detail;
 		rc = wf_runner_apply(r, &c, true, &in, &why);
 		json_decref(detail);
@@ -538,7 +558,7 @@ wf_runner_command(struct wf_runner *r)
 	if (db_command_done(r->conn, id, result) < 0)
 		goto fail;
 	log_info("case_command", "command_id=%" PRId64 " case=%" PRId64 " command=%s result=\"%s\"",
-		 id, case_id, command, result);
+	         id, case_id, command, result);
 end:
 	free(note);
 	free(actor);
@@ -574,9 +594,15 @@ wf_runner_timer(struct wf_runner *r)
 	if (db_case_get(r->conn, case_id, &c) <= 0)
 		goto fail;
 	{
-		struct wf_input in = {strcmp(c.timer_kind, "escalation") == 0 ? WF_EV_TIMER_ESCALATION
-									    : WF_EV_TIMER_REMINDER,
-				      "system", NULL, NULL, c.address, 0, 0};
+		struct wf_input in = {strcmp(c.timer_kind, "escalation") == 0
+		                          ? WF_EV_TIMER_ESCALATION
+		                          : WF_EV_TIMER_REMINDER,
+		                      "system",
+		                      NULL,
+		                      NULL,
+		                      c.address,
+		                      0,
+		                      0};
 
 		rc = wf_runner_apply(r, &c, true, &in, &why);
 	}
@@ -585,7 +611,7 @@ wf_runner_timer(struct wf_runner *r)
 	if (rc == 0) {
 		/* A timer the state no longer wants: drop it, or it fires forever. */
 		log_info("timer_dropped", "case=%" PRId64 " timer=%s reason=\"%s\"", c.id,
-			 c.timer_kind, why);
+		         c.timer_kind, why);
 		c.next_timer_at = 0;
 		if (db_case_save(r->conn, &c, 0) < 0)
 			goto fail;
@@ -608,10 +634,8 @@ wf_runner_step(struct wf_runner *r, int limit)
 {
 	/* Operator intent first, then complaints, findings and timers. */
 	static int (*const inputs[])(struct wf_runner *) = {
-		wf_runner_command,
-		wf_runner_complaint,
-		wf_runner_round,
-		wf_runner_timer,
+	    wf_runner_command, wf_runner_complaint, wf_runner_quiet,
+	    wf_runner_round,   wf_runner_timer,
 	};
 	int handled = 0;
 

@@ -16,21 +16,20 @@
 
 static void
 retest_link_mac(const char *secret, uint64_t case_id, int64_t expires,
-		char hex[RETEST_LINK_MAC_HEX + 1])
+                char hex[RETEST_LINK_MAC_HEX + 1])
 {
 	char msg[96];
 	uint8_t mac[SHA256_LEN];
 	int n;
 
 	n = snprintf(msg, sizeof(msg), RETEST_LINK_CONTEXT "%" PRIu64 ".%" PRId64, case_id,
-		     expires);
+	             expires);
 	hmac_sha256(secret, strlen(secret), msg, (size_t)n, mac);
 	hex_encode(mac, RETEST_LINK_MAC_HEX / 2, hex);
 }
 
 int
-retest_link_token(const char *secret, uint64_t case_id, int64_t expires, char *out,
-		  size_t outlen)
+retest_link_token(const char *secret, uint64_t case_id, int64_t expires, char *out, size_t outlen)
 {
 	char hex[RETEST_LINK_MAC_HEX + 1];
 
@@ -66,7 +65,7 @@ retest_link_number(const char *s, size_t len, int64_t *out)
 
 enum retest_link_status
 retest_link_verify(const char *secret, const char *token, int64_t now, uint64_t *case_id,
-		   int64_t *expires)
+                   int64_t *expires)
 {
 	const char *dot1, *dot2, *mac;
 	char want[RETEST_LINK_MAC_HEX + 1];
@@ -81,7 +80,8 @@ retest_link_verify(const char *secret, const char *token, int64_t now, uint64_t 
 	mac = dot2 + 1;
 	if (!retest_link_number(token, (size_t)(dot1 - token), &id) || id == 0 ||
 	    !retest_link_number(dot1 + 1, (size_t)(dot2 - dot1 - 1), &exp) ||
-	    strlen(mac) != RETEST_LINK_MAC_HEX || strspn(mac, "0123456789abcdef") != RETEST_LINK_MAC_HEX)
+	    strlen(mac) != RETEST_LINK_MAC_HEX ||
+	    strspn(mac, "0123456789abcdef") != RETEST_LINK_MAC_HEX)
 		return RETEST_LINK_MALFORMED;
 	retest_link_mac(secret, (uint64_t)id, exp, want);
 	if (memcmp_ct(want, mac, RETEST_LINK_MAC_HEX) != 0)
@@ -95,10 +95,10 @@ const char *
 retest_link_status_name(enum retest_link_status s)
 {
 	static const char *const names[] = {
-		[RETEST_LINK_OK] = "ok",
-		[RETEST_LINK_MALFORMED] = "malformed",
-		[RETEST_LINK_BAD_SIGNATURE] = "bad_signature",
-		[RETEST_LINK_EXPIRED] = "expired",
+	    [RETEST_LINK_OK] = "ok",
+	    [RETEST_LINK_MALFORMED] = "malformed",
+	    [RETEST_LINK_BAD_SIGNATURE] = "bad_signature",
+	    [RETEST_LINK_EXPIRED] = "expired",
 	};
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }

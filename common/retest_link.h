@@ -25,18 +25,17 @@ enum retest_link_status {
 
 /* The token for case_id valid until expires; 0, or -1 when out is too small. */
 int retest_link_token(const char *secret, uint64_t case_id, int64_t expires, char *out,
-		      size_t outlen);
+                      size_t outlen);
 
 /* The whole link: base_url + token (malloc'd). */
-char *retest_link_url(const char *secret, const char *base_url, uint64_t case_id,
-		      int64_t expires);
+char *retest_link_url(const char *secret, const char *base_url, uint64_t case_id, int64_t expires);
 
 /*
  * Checks a token (as found in the link's last path segment) at time now.
  * On RETEST_LINK_OK and RETEST_LINK_EXPIRED, *case_id and *expires are set.
  */
 enum retest_link_status retest_link_verify(const char *secret, const char *token, int64_t now,
-					   uint64_t *case_id, int64_t *expires);
+                                           uint64_t *case_id, int64_t *expires);
 
 /* Stable name ("ok", "malformed", "bad_signature", "expired"). */
 const char *retest_link_status_name(enum retest_link_status s);

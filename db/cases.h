@@ -57,10 +57,10 @@ int db_case_insert(PGconn *conn, struct db_case *c);
 int db_case_save(PGconn *conn, const struct db_case *c, unsigned stamps);
 /* Appends to case_events; from_state NULL for the event that opened it. Returns id or -1. */
 int64_t db_case_event(PGconn *conn, int64_t case_id, const char *event, const char *from_state,
-		      const char *to_state, const char *actor, const char *detail_json);
+                      const char *to_state, const char *actor, const char *detail_json);
 /* Appends an event that leaves the state as it is (executor news, re-test requests). */
 int db_case_note_event(PGconn *conn, int64_t case_id, const char *event, const char *actor,
-		       const char *detail_json);
+                       const char *detail_json);
 /* Shows (error != NULL) or clears the failing-enforcer note on a case. */
 int db_case_enforcement_error(PGconn *conn, int64_t case_id, const char *error);
 
@@ -84,6 +84,13 @@ void db_probes_free(struct db_probe *p, int n);
  * 1 with address set, 0 when none, -1 on error. Takes no lock.
  */
 int db_probe_round_next(PGconn *conn, char *address, size_t len);
+/*
+ * Marks judged, in one statement, up to limit probes that cannot cause an
+ * event: clean or inconclusive, no backscatter, on an address with no
+ * active case and no open re-test request. Keeps a sweep of a million quiet
+ * targets from costing a transaction each. Returns how many, or -1.
+ */
+int db_probes_skip_quiet(PGconn *conn, int limit);
 /* The round's finished, unjudged probes of address, locked. *n may be 0. */
 int db_probe_round_load(PGconn *conn, const char *address, struct db_probe **out, int *n);
 /* Marks the loaded probes judged. */
@@ -96,11 +103,11 @@ int db_target_reprobe(PGconn *conn, int64_t target_id, int64_t seconds);
 /* A priority re-test: a retest_requests row and the target due now at priority 3. */
 int db_target_retest(PGconn *conn, int64_t target_id, int64_t case_id, const char *actor);
 /*
- * Answers the open re-test requests of target that were made before the
- * round started (started_at, unix seconds) with probe_id. Returns how many
- * (> 0: the round was a requested re-test), or -1.
+ * Answers with probe_id the open re-test requests of target made before
+ * that probe started. Returns how many (> 0: the round was a requested
+ * re-test), or -1.
  */
-int db_retest_answer(PGconn *conn, int64_t target_id, int64_t started_at, int64_t probe_id);
+int db_retest_answer(PGconn *conn, int64_t target_id, int64_t probe_id);
 
 struct db_customer {
 	char *email;
@@ -118,7 +125,7 @@ int db_complaint_done(PGconn *conn, int64_t id, int64_t case_id);
 
 /* The oldest unapplied operator command, locked (SKIP LOCKED): 1, 0 none, -1. */
 int db_command_next(PGconn *conn, int64_t *id, int64_t *case_id, char *command, size_t clen,
-		    char **note, char **actor);
+                    char **note, char **actor);
 int db_command_done(PGconn *conn, int64_t id, const char *result);
 
 /* A case whose timer is due, locked (SKIP LOCKED): 1 with *case_id, 0 none, -1. */

@@ -18,10 +18,10 @@ struct db_enforcement_job {
 
 /* Queues an action; a second call with the same key changes nothing. 0 or -1. */
 int db_enforcement_queue(PGconn *conn, int64_t case_id, const char *key, const char *action,
-			 const char *address, const char *mode);
+                         const char *address, const char *mode);
 /* Claims the next due action for node for lease seconds: 1, 0 none, -1. */
 int db_enforcement_claim(PGconn *conn, const char *node, int64_t lease,
-			 struct db_enforcement_job *job);
+                         struct db_enforcement_job *job);
 void db_enforcement_job_clear(struct db_enforcement_job *job);
 int db_enforcement_done(PGconn *conn, int64_t id);
 /* Failed this time: again after delay seconds, error shown. */

@@ -19,23 +19,24 @@ i64(char buf[24], int64_t v)
 
 int
 db_outbox_queue(PGconn *conn, int64_t case_id, const char *key, const char *kind,
-		const char *locale, const char *to, const char *subject, const char *message_id,
-		const char *body)
+                const char *locale, const char *to, const char *subject, const char *message_id,
+                const char *body)
 {
 	char cid[24];
 	const char *params[] = {cid, key, kind, locale, to, subject, message_id, body};
 
 	i64(cid, case_id);
-	return db_cmd(conn, "outbox_queue",
-		      "INSERT INTO outbox (case_id, idempotency_key, kind, locale, to_addr, subject, "
-		      "message_id, body) VALUES (nullif($1, '0')::bigint, $2, $3, $4, $5, $6, $7, $8) "
-		      "ON CONFLICT (idempotency_key) DO NOTHING",
-		      8, params);
+	return db_cmd(
+	    conn, "outbox_queue",
+	    "INSERT INTO outbox (case_id, idempotency_key, kind, locale, to_addr, subject, "
+	    "message_id, body) VALUES (nullif($1, '0')::bigint, $2, $3, $4, $5, $6, $7, $8) "
+	    "ON CONFLICT (idempotency_key) DO NOTHING",
+	    8, params);
 }
 
 int
-db_outbox_claim(PGconn *conn, const char *node, int64_t lease, int max,
-		struct db_outbox_job **jobs, int *n)
+db_outbox_claim(PGconn *conn, const char *node, int64_t lease, int max, struct db_outbox_job **jobs,
+                int *n)
 {
 	char secs[24], lim[24];
 	const char *params[] = {node, secs, lim};
@@ -45,16 +46,17 @@ db_outbox_claim(PGconn *conn, const char *node, int64_t lease, int max,
 	i64(lim, max);
 	*jobs = NULL;
 	*n = 0;
-	res = db_exec(conn, "outbox_claim",
-		      "UPDATE outbox SET state = 'running', claimed_by = $1, "
-		      "claimed_until = now() + make_interval(secs => $2::bigint), "
-		      "attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox "
-		      "WHERE (state = 'pending' AND next_attempt_at <= now()) "
-		      "OR (state = 'running' AND claimed_until < now()) "
-		      "ORDER BY id LIMIT $3::int FOR UPDATE SKIP LOCKED) "
-		      "RETURNING id, coalesce(case_id, 0), idempotency_key, kind, to_addr, message_id, "
-		      "body, attempts, handoff_at IS NOT NULL",
-		      3, params);
+	res = db_exec(
+	    conn, "outbox_claim",
+	    "UPDATE outbox SET state = 'running', claimed_by = $1, "
+	    "claimed_until = now() + make_interval(secs => $2::bigint), "
+	    "attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox "
+	    "WHERE (state = 'pending' AND next_attempt_at <= now()) "
+	    "OR (state = 'running' AND claimed_until < now()) "
+	    "ORDER BY id LIMIT $3::int FOR UPDATE SKIP LOCKED) "
+	    "RETURNING id, coalesce(case_id, 0), idempotency_key, kind, to_addr, message_id, "
+	    "body, attempts, handoff_at IS NOT NULL",
+	    3, params);
 	if (res == NULL)
 		return -1;
 	*n = PQntuples(res);
@@ -99,7 +101,7 @@ db_outbox_handoff(PGconn *conn, int64_t id)
 
 	i64(ids, id);
 	return db_cmd(conn, "outbox_handoff", "UPDATE outbox SET handoff_at = now() WHERE id = $1",
-		      1, params);
+	              1, params);
 }
 
 int
@@ -110,9 +112,9 @@ db_outbox_sent(PGconn *conn, int64_t id, const char *delivered_to, const char *n
 
 	i64(ids, id);
 	return db_cmd(conn, "outbox_sent",
-		      "UPDATE outbox SET state = 'done', sent_at = coalesce(handoff_at, now()), "
-		      "delivered_to = $2, last_error = $3, claimed_until = NULL WHERE id = $1",
-		      3, params);
+	              "UPDATE outbox SET state = 'done', sent_at = coalesce(handoff_at, now()), "
+	              "delivered_to = $2, last_error = $3, claimed_until = NULL WHERE id = $1",
+	              3, params);
 }
 
 int
@@ -124,10 +126,10 @@ db_outbox_retry(PGconn *conn, int64_t id, const char *error, int64_t delay)
 	i64(ids, id);
 	i64(secs, delay);
 	return db_cmd(conn, "outbox_retry",
-		      "UPDATE outbox SET state = 'pending', last_error = $2, handoff_at = NULL, "
-		      "claimed_until = NULL, "
-		      "next_attempt_at = now() + make_interval(secs => $3::bigint) WHERE id = $1",
-		      3, params);
+	              "UPDATE outbox SET state = 'pending', last_error = $2, handoff_at = NULL, "
+	              "claimed_until = NULL, "
+	              "next_attempt_at = now() + make_interval(secs => $3::bigint) WHERE id = $1",
+	              3, params);
 }
 
 int
@@ -138,9 +140,9 @@ db_outbox_failed(PGconn *conn, int64_t id, const char *error)
 
 	i64(ids, id);
 	return db_cmd(conn, "outbox_failed",
-		      "UPDATE outbox SET state = 'failed', last_error = $2, claimed_until = NULL "
-		      "WHERE id = $1",
-		      2, params);
+	              "UPDATE outbox SET state = 'failed', last_error = $2, claimed_until = NULL "
+	              "WHERE id = $1",
+	              2, params);
 }
 
 int
@@ -149,12 +151,12 @@ db_executor_recover_node(PGconn *conn, const char *node)
 	const char *params[] = {node};
 
 	if (db_cmd(conn, "outbox_recover",
-		   "UPDATE outbox SET claimed_until = now() - interval '1 second' "
-		   "WHERE state = 'running' AND claimed_by = $1",
-		   1, params) < 0)
+	           "UPDATE outbox SET claimed_until = now() - interval '1 second' "
+	           "WHERE state = 'running' AND claimed_by = $1",
+	           1, params) < 0)
 		return -1;
 	return db_cmd(conn, "enforcement_recover",
-		      "UPDATE enforcement_actions SET claimed_until = now() - interval '1 second' "
-		      "WHERE state = 'running' AND claimed_by = $1",
-		      1, params);
+	              "UPDATE enforcement_actions SET claimed_until = now() - interval '1 second' "
+	              "WHERE state = 'running' AND claimed_by = $1",
+	              1, params);
 }

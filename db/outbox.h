@@ -14,18 +14,18 @@
 struct db_outbox_job {
 	int64_t id, case_id;
 	char *key, *kind, *to, *message_id, *body;
-	int attempts;     /* including this one */
-	bool handed_off;  /* an earlier attempt got as far as the final dot */
+	int attempts;    /* including this one */
+	bool handed_off; /* an earlier attempt got as far as the final dot */
 };
 
 /* Queues a message; a second call with the same key changes nothing. 0 or -1. */
 int db_outbox_queue(PGconn *conn, int64_t case_id, const char *key, const char *kind,
-		    const char *locale, const char *to, const char *subject,
-		    const char *message_id, const char *body);
+                    const char *locale, const char *to, const char *subject, const char *message_id,
+                    const char *body);
 
 /* Claims up to max due rows for node for lease seconds. */
 int db_outbox_claim(PGconn *conn, const char *node, int64_t lease, int max,
-		    struct db_outbox_job **jobs, int *n);
+                    struct db_outbox_job **jobs, int *n);
 void db_outbox_jobs_free(struct db_outbox_job *jobs, int n);
 
 /* The final dot is about to be sent. */

@@ -10,6 +10,14 @@ wf_capture
 wf_config
 wf_start
 
+# A sweep's worth of quiet results is judged in bulk and opens nothing.
+sql "INSERT INTO probes (address, port, started_at, finished_at, verdict, backscatter)
+     SELECT ('10.9.' || (i / 250) || '.' || (i % 250 + 1))::inet, 25, now(), now(),
+            (ARRAY['closed', 'no_smtp', 'tempfail', 'rejected_banner'])[i % 4 + 1]::verdict, 'refused'
+       FROM generate_series(0, 4999) i" >/dev/null
+wait_for 20 wf_eq "sql 'SELECT count(*) FROM probes WHERE workflow_done_at IS NULL'" 0
+check_eq quiet_sweep_judged "$(sql "SELECT count(*) FROM probes WHERE workflow_done_at IS NOT NULL") $(sql "SELECT count(*) FROM cases")" "5000 0"
+
 probe=$(wf_probe relay_confirmed)
 wait_for 15 wf_eq "wf_applied block" 1 && wait_for 15 wf_eq wf_mails 1
 check_eq relay_opens_blocked_case "$(wf_case "state || ' ' || finding || ' ' || blocked")" \

@@ -27,7 +27,9 @@ wf_start
 
 wf_probe relay_confirmed >/dev/null
 wait_for 15 wf_eq "wf_case 'enforcement_error IS NOT NULL'" t
-check_contains case_shows_failing_hook "$(wf_case enforcement_error)" "block failing (attempt 1): exit 1: firewall API busy"
+err=$(wf_case enforcement_error)
+check_contains case_shows_failing_hook "$err" "block failing (attempt "
+check_contains case_shows_hook_error "$err" "): exit 1: firewall API busy"
 check_eq failure_in_event_log "$(sql "SELECT count(*) FROM case_events WHERE event = 'enforcer_failed'")" 1
 check_eq action_retried_with_error "$(sql "SELECT (state IN ('pending', 'running')) || ' ' || (last_error IS NOT NULL) FROM enforcement_actions")" "true true"
 wait_for 20 wf_eq "sql 'SELECT state FROM enforcement_actions'" done

@@ -54,10 +54,11 @@ TEST(arguments_stdin_and_environment_reach_the_hook)
 	char *env[] = {"RELAYAUDIT_ACTION_KEY=case:7:ev:1:block", NULL};
 	char *got;
 
-	snprintf(body, sizeof(body),
-		 "printf '%%s|' \"$@\" > %s/args\ncat > %s/stdin\necho \"$RELAYAUDIT_ACTION_KEY\" > "
-		 "%s/env\n",
-		 dir, dir, dir);
+	snprintf(
+	    body, sizeof(body),
+	    "printf '%%s|' \"$@\" > %s/args\ncat > %s/stdin\necho \"$RELAYAUDIT_ACTION_KEY\" > "
+	    "%s/env\n",
+	    dir, dir, dir);
 	argv[0] = (char *)script("record", body);
 	CHECK_INT(enforcer_exec(argv, env, "{\"action\":\"block\"}", 5000, err, sizeof(err)), 0);
 	got = slurp("args");
@@ -75,8 +76,8 @@ TEST(arguments_stdin_and_environment_reach_the_hook)
 TEST(exit_status_and_first_stderr_line)
 {
 	char err[256];
-	char *argv[] = {(char *)script("fail", "echo 'firewall busy' >&2\necho second >&2\nexit 3\n"),
-			NULL};
+	char *argv[] = {
+	    (char *)script("fail", "echo 'firewall busy' >&2\necho second >&2\nexit 3\n"), NULL};
 
 	CHECK_INT(enforcer_exec(argv, NULL, "{}", 5000, err, sizeof(err)), 3);
 	CHECK_STR(err, "firewall busy");

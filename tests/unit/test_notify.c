@@ -12,26 +12,26 @@ static struct notify_mail
 sample(enum wf_mail kind, const char *locale)
 {
 	struct notify_mail m = {
-		.kind = kind,
-		.locale = locale,
-		.from = "abuse@isp.example",
-		.to = "postmaster@customer.example",
-		.customer_name = "Example BV",
-		.case_id = 42,
-		.address = "192.0.2.25",
-		.port = 25,
-		.found_at = "2026-11-22 19:41:25 UTC",
-		.opened_at = "2026-11-20 08:00:00 UTC",
-		.trick = "outside/percent-hack",
-		.transcript = "S: 220 mail.customer.example ESMTP\nC: EHLO probe.isp.example\n"
-			      "S: 250 OK\nC: MAIL FROM:<x@outside.invalid>\nS: 250 OK\n",
-		.mode = "port25_inbound",
-		.retest_link = "https://isp.example/r/42.1800000000.0123456789abcdef0123456789abcdef",
-		.link_expires = 1800000000,
-		.retest_min_interval = 900,
-		.was_blocked = true,
-		.message_id = "<relayaudit.abc@isp.example>",
-		.date = 1795376485,
+	    .kind = kind,
+	    .locale = locale,
+	    .from = "abuse@isp.example",
+	    .to = "postmaster@customer.example",
+	    .customer_name = "Example BV",
+	    .case_id = 42,
+	    .address = "192.0.2.25",
+	    .port = 25,
+	    .found_at = "2026-11-22 19:41:25 UTC",
+	    .opened_at = "2026-11-20 08:00:00 UTC",
+	    .trick = "outside/percent-hack",
+	    .transcript = "S: 220 mail.customer.example ESMTP\nC: EHLO probe.isp.example\n"
+	                  "S: 250 OK\nC: MAIL FROM:<x@outside.invalid>\nS: 250 OK\n",
+	    .mode = "port25_inbound",
+	    .retest_link = "https://isp.example/r/42.1800000000.0123456789abcdef0123456789abcdef",
+	    .link_expires = 1800000000,
+	    .retest_min_interval = 900,
+	    .was_blocked = true,
+	    .message_id = "<relayaudit.abc@isp.example>",
+	    .date = 1795376485,
 	};
 	return m;
 }
@@ -50,7 +50,8 @@ decode_body(const char *msg)
 	while (*p) {
 		if (p[0] == '=' && p[1] == '\r' && p[2] == '\n') {
 			p += 3;
-		} else if (p[0] == '=' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+		} else if (p[0] == '=' && isxdigit((unsigned char)p[1]) &&
+		           isxdigit((unsigned char)p[2])) {
 			char hex[3] = {p[1], p[2], 0};
 
 			*o++ = (char)strtol(hex, NULL, 16);
@@ -93,15 +94,16 @@ TEST(every_kind_renders_in_every_locale)
 			char *subject, *msg, *body;
 			const char *why = NULL;
 
-			CHECK_MSG(notify_render(&m, &subject, &msg, &why) == 0, "%s/%s: %s", locales[l],
-				  wf_mail_name((enum wf_mail)k), why);
+			CHECK_MSG(notify_render(&m, &subject, &msg, &why) == 0, "%s/%s: %s",
+			          locales[l], wf_mail_name((enum wf_mail)k), why);
 			body = decode_body(msg);
 			CHECK_MSG(strstr(msg, "{{") == NULL && strstr(body, "{{") == NULL,
-				  "%s/%s: unexpanded placeholder", locales[l], wf_mail_name(k));
+			          "%s/%s: unexpanded placeholder", locales[l], wf_mail_name(k));
 			CHECK_CONTAINS(subject, "192.0.2.25");
 			CHECK_CONTAINS(body, "#42");
-			CHECK_MSG(longest_line(msg) <= 78, "%s/%s: a line of %d characters, want <= 78",
-				  locales[l], wf_mail_name(k), longest_line(msg));
+			CHECK_MSG(longest_line(msg) <= 78,
+			          "%s/%s: a line of %d characters, want <= 78", locales[l],
+			          wf_mail_name(k), longest_line(msg));
 			CHECK_MSG(strstr(msg, "\n") == NULL || strstr(msg, "\r\n") != NULL, "CRLF");
 			free(subject);
 			free(msg);
@@ -145,7 +147,7 @@ TEST(relay_mail_carries_evidence_fix_flush_and_link)
 	CHECK_CONTAINS(body, "Test:    outside/percent-hack");
 	CHECK_CONTAINS(body, "  C: MAIL FROM:<x@outside.invalid>");
 	CHECK_CONTAINS(body, "smtpd_relay_restrictions = permit_mynetworks, "
-			     "permit_sasl_authenticated, reject_unauth_destination");
+	                     "permit_sasl_authenticated, reject_unauth_destination");
 	CHECK_CONTAINS(body, "Exim");
 	CHECK_CONTAINS(body, "Exchange");
 	CHECK_CONTAINS(body, "postsuper -d ALL");

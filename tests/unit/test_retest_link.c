@@ -64,27 +64,33 @@ TEST(other_secret_is_refused)
 
 	retest_link_token(secret, 42, 2000, tok, sizeof(tok));
 	CHECK_INT(retest_link_verify("another-secret-of-16", tok, 1000, &id, &exp),
-		  RETEST_LINK_BAD_SIGNATURE);
+	          RETEST_LINK_BAD_SIGNATURE);
 }
 
 TEST(malformed_tokens)
 {
 	static const char *const bad[] = {
-		"", "42", "42.2000", "42.2000.", "x.2000.00000000000000000000000000000000",
-		"042.2000.00000000000000000000000000000000", "42.-1.00000000000000000000000000000000",
-		"42.2000.0000000000000000000000000000000", /* 31 hex */
-		"42.2000.0000000000000000000000000000000G",
-		"0.2000.00000000000000000000000000000000",
-		"42.2000.00000000000000000000000000000000.extra",
-		"99999999999999999999.2000.00000000000000000000000000000000",
+	    "",
+	    "42",
+	    "42.2000",
+	    "42.2000.",
+	    "x.2000.00000000000000000000000000000000",
+	    "042.2000.00000000000000000000000000000000",
+	    "42.-1.00000000000000000000000000000000",
+	    "42.2000.0000000000000000000000000000000", /* 31 hex */
+	    "42.2000.0000000000000000000000000000000G",
+	    "0.2000.00000000000000000000000000000000",
+	    "42.2000.00000000000000000000000000000000.extra",
+	    "99999999999999999999.2000.00000000000000000000000000000000",
 	};
 	uint64_t id;
 	int64_t exp;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		CHECK_MSG(retest_link_verify(secret, bad[i], 1000, &id, &exp) == RETEST_LINK_MALFORMED,
-			  "token \"%s\": got %s, want malformed", bad[i],
-			  retest_link_status_name(retest_link_verify(secret, bad[i], 1000, &id, &exp)));
+		CHECK_MSG(
+		    retest_link_verify(secret, bad[i], 1000, &id, &exp) == RETEST_LINK_MALFORMED,
+		    "token \"%s\": got %s, want malformed", bad[i],
+		    retest_link_status_name(retest_link_verify(secret, bad[i], 1000, &id, &exp)));
 	CHECK_INT(retest_link_verify(secret, NULL, 1000, &id, &exp), RETEST_LINK_MALFORMED);
 }
 

@@ -20,77 +20,77 @@ struct expect {
 
 /* The policy, written out independently of auditd/workflow.c. */
 static const struct expect expected[] = {
-	{WF_NONE, WF_EV_RELAY_CONFIRMED, "blocked", "mail:relay_blocked,block,timer_escalation"},
-	{WF_NONE, WF_EV_ACCEPTED_NOT_RELAYED, "notified", "mail:suspicious,reprobe,timer_reminder"},
-	{WF_NONE, WF_EV_BACKSCATTER, "notified", "mail:backscatter,reprobe,timer_reminder"},
-	{WF_NONE, WF_EV_COMPLAINT, "blocked", "block,retest,mail:complaint_blocked,timer_escalation"},
-	{WF_NONE, WF_EV_RETEST_CLEAN, NULL, "no active case"},
-	{WF_NONE, WF_EV_RETEST_OPEN, NULL, "no active case"},
+    {WF_NONE, WF_EV_RELAY_CONFIRMED, "blocked", "mail:relay_blocked,block,timer_escalation"},
+    {WF_NONE, WF_EV_ACCEPTED_NOT_RELAYED, "notified", "mail:suspicious,reprobe,timer_reminder"},
+    {WF_NONE, WF_EV_BACKSCATTER, "notified", "mail:backscatter,reprobe,timer_reminder"},
+    {WF_NONE, WF_EV_COMPLAINT, "blocked", "block,retest,mail:complaint_blocked,timer_escalation"},
+    {WF_NONE, WF_EV_RETEST_CLEAN, NULL, "no active case"},
+    {WF_NONE, WF_EV_RETEST_OPEN, NULL, "no active case"},
 
-	{WF_OPEN, WF_EV_RELAY_CONFIRMED, "blocked", "mail:relay_blocked,block,timer_escalation"},
-	{WF_OPEN, WF_EV_ACCEPTED_NOT_RELAYED, "notified", "mail:suspicious,reprobe,timer_reminder"},
-	{WF_OPEN, WF_EV_BACKSCATTER, "notified", "mail:backscatter,reprobe,timer_reminder"},
-	{WF_OPEN, WF_EV_RETEST_CLEAN, "resolved", "timer_clear"},
-	{WF_OPEN, WF_EV_RETEST_OPEN, "notified", "mail:still_open,timer_reminder"},
-	{WF_OPEN, WF_EV_COMPLAINT, "blocked", "block,retest,mail:complaint_blocked,timer_escalation"},
-	{WF_OPEN, WF_EV_OP_BLOCK, "blocked", "block,timer_escalation"},
-	{WF_OPEN, WF_EV_OP_UNBLOCK, NULL, "not blocked"},
-	{WF_OPEN, WF_EV_OP_CLOSE, "closed", "timer_clear"},
-	{WF_OPEN, WF_EV_OP_REOPEN, NULL, "already open"},
-	{WF_OPEN, WF_EV_OP_NOTE, "open", ""},
+    {WF_OPEN, WF_EV_RELAY_CONFIRMED, "blocked", "mail:relay_blocked,block,timer_escalation"},
+    {WF_OPEN, WF_EV_ACCEPTED_NOT_RELAYED, "notified", "mail:suspicious,reprobe,timer_reminder"},
+    {WF_OPEN, WF_EV_BACKSCATTER, "notified", "mail:backscatter,reprobe,timer_reminder"},
+    {WF_OPEN, WF_EV_RETEST_CLEAN, "resolved", "timer_clear"},
+    {WF_OPEN, WF_EV_RETEST_OPEN, "notified", "mail:still_open,timer_reminder"},
+    {WF_OPEN, WF_EV_COMPLAINT, "blocked", "block,retest,mail:complaint_blocked,timer_escalation"},
+    {WF_OPEN, WF_EV_OP_BLOCK, "blocked", "block,timer_escalation"},
+    {WF_OPEN, WF_EV_OP_UNBLOCK, NULL, "not blocked"},
+    {WF_OPEN, WF_EV_OP_CLOSE, "closed", "timer_clear"},
+    {WF_OPEN, WF_EV_OP_REOPEN, NULL, "already open"},
+    {WF_OPEN, WF_EV_OP_NOTE, "open", ""},
 
-	{WF_NOTIFIED, WF_EV_RELAY_CONFIRMED, "blocked", "mail:relay_blocked,block,timer_escalation"},
-	{WF_NOTIFIED, WF_EV_ACCEPTED_NOT_RELAYED, NULL, "already notified"},
-	{WF_NOTIFIED, WF_EV_BACKSCATTER, NULL, "already notified"},
-	{WF_NOTIFIED, WF_EV_RETEST_CLEAN, "resolved", "mail:resolved,timer_clear"},
-	{WF_NOTIFIED, WF_EV_RETEST_OPEN, "notified", "mail:still_open,timer_reminder"},
-	{WF_NOTIFIED, WF_EV_COMPLAINT, "blocked",
-	 "block,retest,mail:complaint_blocked,timer_escalation"},
-	{WF_NOTIFIED, WF_EV_OP_BLOCK, "blocked", "block,timer_escalation"},
-	{WF_NOTIFIED, WF_EV_OP_UNBLOCK, NULL, "not blocked"},
-	{WF_NOTIFIED, WF_EV_OP_CLOSE, "closed", "timer_clear"},
-	{WF_NOTIFIED, WF_EV_OP_REOPEN, NULL, "already open"},
-	{WF_NOTIFIED, WF_EV_OP_NOTE, "notified", ""},
-	{WF_NOTIFIED, WF_EV_TIMER_REMINDER, "notified", "mail:reminder,timer_reminder"},
-	{WF_NOTIFIED, WF_EV_TIMER_ESCALATION, NULL, "not blocked"},
+    {WF_NOTIFIED, WF_EV_RELAY_CONFIRMED, "blocked", "mail:relay_blocked,block,timer_escalation"},
+    {WF_NOTIFIED, WF_EV_ACCEPTED_NOT_RELAYED, NULL, "already notified"},
+    {WF_NOTIFIED, WF_EV_BACKSCATTER, NULL, "already notified"},
+    {WF_NOTIFIED, WF_EV_RETEST_CLEAN, "resolved", "mail:resolved,timer_clear"},
+    {WF_NOTIFIED, WF_EV_RETEST_OPEN, "notified", "mail:still_open,timer_reminder"},
+    {WF_NOTIFIED, WF_EV_COMPLAINT, "blocked",
+     "block,retest,mail:complaint_blocked,timer_escalation"},
+    {WF_NOTIFIED, WF_EV_OP_BLOCK, "blocked", "block,timer_escalation"},
+    {WF_NOTIFIED, WF_EV_OP_UNBLOCK, NULL, "not blocked"},
+    {WF_NOTIFIED, WF_EV_OP_CLOSE, "closed", "timer_clear"},
+    {WF_NOTIFIED, WF_EV_OP_REOPEN, NULL, "already open"},
+    {WF_NOTIFIED, WF_EV_OP_NOTE, "notified", ""},
+    {WF_NOTIFIED, WF_EV_TIMER_REMINDER, "notified", "mail:reminder,timer_reminder"},
+    {WF_NOTIFIED, WF_EV_TIMER_ESCALATION, NULL, "not blocked"},
 
-	{WF_BLOCKED, WF_EV_RELAY_CONFIRMED, NULL, "already blocked"},
-	{WF_BLOCKED, WF_EV_ACCEPTED_NOT_RELAYED, NULL, "already blocked"},
-	{WF_BLOCKED, WF_EV_BACKSCATTER, NULL, "already blocked"},
-	{WF_BLOCKED, WF_EV_RETEST_CLEAN, "resolved", "unblock,mail:resolved,timer_clear"},
-	{WF_BLOCKED, WF_EV_RETEST_OPEN, "blocked", "mail:still_open"},
-	{WF_BLOCKED, WF_EV_COMPLAINT, "blocked", "retest"},
-	{WF_BLOCKED, WF_EV_OP_BLOCK, NULL, "already blocked"},
-	{WF_BLOCKED, WF_EV_OP_UNBLOCK, "notified", "unblock,timer_reminder"},
-	{WF_BLOCKED, WF_EV_OP_CLOSE, "closed", "unblock,timer_clear"},
-	{WF_BLOCKED, WF_EV_OP_REOPEN, NULL, "already open"},
-	{WF_BLOCKED, WF_EV_OP_NOTE, "blocked", ""},
-	{WF_BLOCKED, WF_EV_TIMER_REMINDER, NULL, "blocked cases escalate instead"},
-	{WF_BLOCKED, WF_EV_TIMER_ESCALATION, "escalated", "escalate,mail:escalation,timer_clear"},
+    {WF_BLOCKED, WF_EV_RELAY_CONFIRMED, NULL, "already blocked"},
+    {WF_BLOCKED, WF_EV_ACCEPTED_NOT_RELAYED, NULL, "already blocked"},
+    {WF_BLOCKED, WF_EV_BACKSCATTER, NULL, "already blocked"},
+    {WF_BLOCKED, WF_EV_RETEST_CLEAN, "resolved", "unblock,mail:resolved,timer_clear"},
+    {WF_BLOCKED, WF_EV_RETEST_OPEN, "blocked", "mail:still_open"},
+    {WF_BLOCKED, WF_EV_COMPLAINT, "blocked", "retest"},
+    {WF_BLOCKED, WF_EV_OP_BLOCK, NULL, "already blocked"},
+    {WF_BLOCKED, WF_EV_OP_UNBLOCK, "notified", "unblock,timer_reminder"},
+    {WF_BLOCKED, WF_EV_OP_CLOSE, "closed", "unblock,timer_clear"},
+    {WF_BLOCKED, WF_EV_OP_REOPEN, NULL, "already open"},
+    {WF_BLOCKED, WF_EV_OP_NOTE, "blocked", ""},
+    {WF_BLOCKED, WF_EV_TIMER_REMINDER, NULL, "blocked cases escalate instead"},
+    {WF_BLOCKED, WF_EV_TIMER_ESCALATION, "escalated", "escalate,mail:escalation,timer_clear"},
 
-	{WF_ESCALATED, WF_EV_RELAY_CONFIRMED, NULL, "already escalated"},
-	{WF_ESCALATED, WF_EV_ACCEPTED_NOT_RELAYED, NULL, "already escalated"},
-	{WF_ESCALATED, WF_EV_BACKSCATTER, NULL, "already escalated"},
-	{WF_ESCALATED, WF_EV_RETEST_CLEAN, "resolved", "unblock,mail:resolved,timer_clear"},
-	{WF_ESCALATED, WF_EV_RETEST_OPEN, "escalated", "mail:still_open"},
-	{WF_ESCALATED, WF_EV_COMPLAINT, "escalated", "retest"},
-	{WF_ESCALATED, WF_EV_OP_BLOCK, NULL, "already blocked"},
-	{WF_ESCALATED, WF_EV_OP_UNBLOCK, "notified", "unblock,timer_reminder"},
-	{WF_ESCALATED, WF_EV_OP_CLOSE, "closed", "unblock,timer_clear"},
-	{WF_ESCALATED, WF_EV_OP_REOPEN, NULL, "already open"},
-	{WF_ESCALATED, WF_EV_OP_NOTE, "escalated", ""},
-	{WF_ESCALATED, WF_EV_TIMER_ESCALATION, NULL, "already escalated"},
+    {WF_ESCALATED, WF_EV_RELAY_CONFIRMED, NULL, "already escalated"},
+    {WF_ESCALATED, WF_EV_ACCEPTED_NOT_RELAYED, NULL, "already escalated"},
+    {WF_ESCALATED, WF_EV_BACKSCATTER, NULL, "already escalated"},
+    {WF_ESCALATED, WF_EV_RETEST_CLEAN, "resolved", "unblock,mail:resolved,timer_clear"},
+    {WF_ESCALATED, WF_EV_RETEST_OPEN, "escalated", "mail:still_open"},
+    {WF_ESCALATED, WF_EV_COMPLAINT, "escalated", "retest"},
+    {WF_ESCALATED, WF_EV_OP_BLOCK, NULL, "already blocked"},
+    {WF_ESCALATED, WF_EV_OP_UNBLOCK, "notified", "unblock,timer_reminder"},
+    {WF_ESCALATED, WF_EV_OP_CLOSE, "closed", "unblock,timer_clear"},
+    {WF_ESCALATED, WF_EV_OP_REOPEN, NULL, "already open"},
+    {WF_ESCALATED, WF_EV_OP_NOTE, "escalated", ""},
+    {WF_ESCALATED, WF_EV_TIMER_ESCALATION, NULL, "already escalated"},
 
-	{WF_RESOLVED, WF_EV_OP_CLOSE, "closed", ""},
-	{WF_RESOLVED, WF_EV_OP_REOPEN, "open", ""},
-	{WF_RESOLVED, WF_EV_OP_NOTE, "resolved", ""},
-	{WF_RESOLVED, WF_EV_OP_BLOCK, NULL, "case is resolved; reopen it first"},
-	{WF_RESOLVED, WF_EV_OP_UNBLOCK, NULL, "not blocked"},
-	{WF_CLOSED, WF_EV_OP_CLOSE, NULL, "already closed"},
-	{WF_CLOSED, WF_EV_OP_REOPEN, "open", ""},
-	{WF_CLOSED, WF_EV_OP_NOTE, "closed", ""},
-	{WF_CLOSED, WF_EV_OP_BLOCK, NULL, "case is closed; reopen it first"},
-	{WF_CLOSED, WF_EV_OP_UNBLOCK, NULL, "not blocked"},
+    {WF_RESOLVED, WF_EV_OP_CLOSE, "closed", ""},
+    {WF_RESOLVED, WF_EV_OP_REOPEN, "open", ""},
+    {WF_RESOLVED, WF_EV_OP_NOTE, "resolved", ""},
+    {WF_RESOLVED, WF_EV_OP_BLOCK, NULL, "case is resolved; reopen it first"},
+    {WF_RESOLVED, WF_EV_OP_UNBLOCK, NULL, "not blocked"},
+    {WF_CLOSED, WF_EV_OP_CLOSE, NULL, "already closed"},
+    {WF_CLOSED, WF_EV_OP_REOPEN, "open", ""},
+    {WF_CLOSED, WF_EV_OP_NOTE, "closed", ""},
+    {WF_CLOSED, WF_EV_OP_BLOCK, NULL, "case is closed; reopen it first"},
+    {WF_CLOSED, WF_EV_OP_UNBLOCK, NULL, "not blocked"},
 };
 
 static struct wf_policy policy;
@@ -106,10 +106,10 @@ format_actions(const struct wf_result *r, char *buf, size_t len)
 
 		if (a->kind == WF_ACT_MAIL)
 			used += snprintf(buf + used, len - used, "%smail:%s", i ? "," : "",
-					 wf_mail_name(a->mail));
+			                 wf_mail_name(a->mail));
 		else
 			used += snprintf(buf + used, len - used, "%s%s", i ? "," : "",
-					 wf_action_name(a->kind));
+			                 wf_action_name(a->kind));
 	}
 }
 
@@ -134,8 +134,8 @@ check_row(const struct expect *e)
 	if (e->to == NULL) {
 		if (r.accepted) {
 			TEST_FAIL("%s + %s: got accepted -> %s, want refused (%s)",
-				  wf_state_name(e->from), wf_event_name(e->event), wf_state_name(r.to),
-				  e->actions);
+			          wf_state_name(e->from), wf_event_name(e->event),
+			          wf_state_name(r.to), e->actions);
 			return;
 		}
 		CHECK_STR(r.why, e->actions);
@@ -143,12 +143,12 @@ check_row(const struct expect *e)
 		return;
 	}
 	CHECK_MSG(r.accepted, "%s + %s: got refused (%s), want -> %s", wf_state_name(e->from),
-		  wf_event_name(e->event), r.why, e->to);
+	          wf_event_name(e->event), r.why, e->to);
 	CHECK_STR(wf_state_name(r.to), e->to);
 	CHECK_STR(wf_state_name(c.state), e->to);
 	format_actions(&r, got, sizeof(got));
 	CHECK_MSG(strcmp(got, e->actions) == 0, "%s + %s: got actions \"%s\", want \"%s\"",
-		  wf_state_name(e->from), wf_event_name(e->event), got, e->actions);
+	          wf_state_name(e->from), wf_event_name(e->event), got, e->actions);
 	CHECK_INT(r.opens_case, e->from == WF_NONE);
 }
 
@@ -160,7 +160,7 @@ run_rows(void)
 		char name[128];
 
 		snprintf(name, sizeof(name), "%s_%s", wf_state_name(expected[i].from),
-			 wf_event_name(expected[i].event));
+		         wf_event_name(expected[i].event));
 		test_current = name;
 		test_current_failed = 0;
 		check_row(&expected[i]);
@@ -184,13 +184,13 @@ TEST(unlisted_pairs_are_refused)
 
 			for (size_t i = 0; i < ARRAY_LEN_T(expected); i++)
 				listed |= expected[i].from == (enum wf_state)s &&
-					  expected[i].event == (enum wf_event)e;
+				          expected[i].event == (enum wf_event)e;
 			if (listed)
 				continue;
 			wf_apply(&policy, &c, (enum wf_event)e, NOW, &r);
 			CHECK_MSG(!r.accepted, "%s + %s: got accepted -> %s, want refused",
-				  wf_state_name((enum wf_state)s), wf_event_name((enum wf_event)e),
-				  wf_state_name(r.to));
+			          wf_state_name((enum wf_state)s), wf_event_name((enum wf_event)e),
+			          wf_state_name(r.to));
 			CHECK_INT(c.state, s);
 		}
 	}
@@ -299,14 +299,14 @@ TEST(classify_periodic_probe_is_a_finding)
 {
 	CHECK_INT(wf_classify(WF_BLOCKED, WF_PROBE_RELAY_CONFIRMED, false), WF_EV_RELAY_CONFIRMED);
 	CHECK_INT(wf_classify(WF_NOTIFIED, WF_PROBE_ACCEPTED_NOT_RELAYED, false),
-		  WF_EV_ACCEPTED_NOT_RELAYED);
+	          WF_EV_ACCEPTED_NOT_RELAYED);
 }
 
 TEST(probe_outcome_from_verdicts)
 {
 	CHECK_INT(wf_probe_outcome("relay_confirmed", "confirmed"), WF_PROBE_RELAY_CONFIRMED);
 	CHECK_INT(wf_probe_outcome("accepted_not_relayed", "untested"),
-		  WF_PROBE_ACCEPTED_NOT_RELAYED);
+	          WF_PROBE_ACCEPTED_NOT_RELAYED);
 	CHECK_INT(wf_probe_outcome("closed", "confirmed"), WF_PROBE_BACKSCATTER);
 	CHECK_INT(wf_probe_outcome("closed", "refused"), WF_PROBE_CLEAN);
 	CHECK_INT(wf_probe_outcome("no_smtp", "untested"), WF_PROBE_CLEAN);

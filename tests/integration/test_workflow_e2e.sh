@@ -1,0 +1,51 @@
+#!/bin/bash
+# The whole chain in one daemon (probe, sink, workflow roles): a simulated
+# open relay is probed, the relayed test message reaches the sink, the case
+# notifies and blocks; after the "fix" (the simulator turns closed) a
+# re-test resolves it and unblocks.
+SUITE=workflow_e2e
+WF_ADDR=127.0.46.10
+. "$(dirname "$0")/workflow_lib.sh"
+SINK=127.0.46.1:2526
+
+wf_setup
+sql "UPDATE targets SET ports = '{2525}', next_probe_at = now()" >/dev/null
+wf_capture
+wf_config roles=probe,sink,workflow sink_listen=$SINK probe_ports=2525 confirm_window=20s \
+	probe_timeout=5s greylist_wait=1s
+start_sim() {
+	"$RELAYSIM" "$WF_ADDR:2525=$1" --sink "$SINK" >>"$TEST_TMP/sim.log" 2>&1 &
+	SIM_PID=$!
+	BG_PIDS+=("$SIM_PID")
+	wait_for 5 bash -c "exec 3<>/dev/tcp/${WF_ADDR}/2525" 2>/dev/null
+}
+start_sim open
+"$RELAYAUDITD" -c "$WF_CONF" >"$TEST_TMP/daemon.log" 2>&1 &
+DAEMON=$!
+BG_PIDS+=("$DAEMON")
+wait_for 10 grep -q "event=started" "$TEST_TMP/daemon.log"
+if grep -q "role_not_built role=sink" "$TEST_TMP/daemon.log"; then
+	echo "SKIP $SUITE: the sink role is not built in this tree"
+	exit 0
+fi
+
+wait_for 60 wf_eq "wf_applied block" 1 && wait_for 20 wf_eq wf_mails 1
+check_eq open_relay_case_blocked "$(wf_case "state || ' ' || finding")" "blocked relay_confirmed"
+check_eq e2e_one_block "$(wf_applied block)" 1
+check_eq e2e_one_mail "$(wf_mails)" 1
+text=$(wf_mail_text 1)
+check_contains e2e_mail_names_the_trick "$text" "Test:    $(wf_case trick)"
+check_contains e2e_mail_has_transcript "$text" "S: 220"
+check_contains e2e_mail_has_link "$text" "https://isp.example/r/$(wf_case id)."
+
+# The customer closes the relay and asks for a re-test.
+kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
+start_sim closed
+sql "INSERT INTO retest_requests (target_id, case_id, requested_by) SELECT target_id, id, 'customer-link' FROM cases" >/dev/null
+sql "UPDATE targets SET next_probe_at = now(), priority = 3" >/dev/null
+wait_for 60 wf_eq "wf_applied unblock" 1 && wait_for 20 wf_eq wf_mails 2
+check_eq e2e_resolved "$(wf_case "state || ' ' || blocked")" "resolved false"
+check_contains e2e_resolved_mail "$(wf_mail 2)" "X-Relayaudit-Kind: resolved"
+kill -TERM "$DAEMON"
+wait "$DAEMON"
+check_eq e2e_daemon_stops_cleanly "$?" 0
