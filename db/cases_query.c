@@ -36,13 +36,15 @@ const struct pstmt_stmt api_cases_list_state = {
 /*
  * The dashboards' poll, "cases in state X, newest first", with no other
  * filter: prepared once, every condition indexable ($1 state $2 cursor $3 limit).
+ * The ids drive the rows, so even the generic plan cannot start from the
+ * primary key.
  */
 const struct pstmt_stmt api_cases_by_state = {
 	"api_cases_by_state",
-	API_PAGE_DESC("SELECT k.id AS k, " API_CASE_JSON " AS obj FROM cases k WHERE k.id IN"
-		      " (SELECT c.id FROM cases c WHERE c.state = $1::case_state"
+	API_PAGE_DESC("SELECT ids.id AS k, (SELECT " API_CASE_JSON " FROM cases k WHERE k.id = ids.id)"
+		      " AS obj FROM (SELECT c.id FROM cases c WHERE c.state = $1::case_state"
 		      " AND c.id < coalesce($2::bigint, 9223372036854775807)"
-		      " ORDER BY c.state DESC, c.id DESC LIMIT $3::int + 1)",
+		      " ORDER BY c.state DESC, c.id DESC LIMIT $3::int + 1) ids",
 		      "$3"),
 	3, false};
 
