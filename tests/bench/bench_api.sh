@@ -83,16 +83,31 @@ for p in /v1/targets/10.0.1.2 "/v1/cases?state=blocked"; do
 	[ "$code" = 200 ] || { echo "bench_api: GET $p answered $code"; exit 1; }
 done
 
+# CPU ticks (user + system) used so far by the API process and its database backends.
+cpu_ticks() {
+	local pids p t=0
+	pids="$API_PID $(psql -X -q -t -A "$RELAYAUDIT_DATABASE" -c \
+		"SELECT pid FROM pg_stat_activity WHERE application_name = 'relayaudit-api'")"
+	for p in $pids; do
+		[ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo "$t"
+}
+
 bench() { # bench LABEL LUA PATH
-	local out
+	local out c0 c1
+	c0=$(cpu_ticks)
 	out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$2" "http://$IP:$PORT$3" 2>&1)
-	awk -v label="$1" '
-		/Requests\/sec/ { rps = $2 }
+	c1=$(cpu_ticks)
+	# CPU per request (API process + its PostgreSQL backends) does not depend on
+	# what else the machine is doing; req/s and latency do.
+	awk -v label="$1" -v ticks=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '
+		/Requests\/sec/ { rps = $2 } / requests in / { n = $1 }
 		/^ +50%/ { p50 = $2 } /^ +90%/ { p90 = $2 } /^ +99%/ { p99 = $2 }
 		/Non-2xx/ { bad = $NF }
-		END { printf "bench_api: %-30s %9.0f req/s  p50 %-8s p90 %-8s p99 %-8s%s\n", label, rps, p50, p90, p99,
-		      bad ? "  NON-2XX " bad : "" }' <<<"$out"
+		END { printf "bench_api: %-30s %7.0f req/s  p50 %-8s p90 %-8s p99 %-8s cpu %.3f ms/req%s\n", label, rps,
+		      p50, p90, p99, n ? ticks * 1000 / hz / n : 0, bad ? "  NON-2XX " bad : "" }' <<<"$out"
 }
-echo "bench_api: $TARGETS targets, wrk -t2 -c$CONNS -d${SECS}s, api_threads=${API_THREADS:-4}"
+echo "bench_api: $TARGETS targets, wrk -t2 -c$CONNS -d${SECS}s, api_threads=${API_THREADS:-4}, load average $(cut -d' ' -f1 /proc/loadavg)"
 bench "GET /v1/targets/{ip}" "$TMP/target.lua" /v1/targets/10.0.0.1
 bench "GET /v1/cases?state=blocked" "$TMP/cases.lua" "/v1/cases?state=blocked"

@@ -5,4 +5,5 @@ set -u
 cd "$(dirname "$0")/../.."
 rc=0
 tests/bench/bench_import.sh || rc=1
+tests/bench/bench_api.sh || rc=1
 exit $rc
