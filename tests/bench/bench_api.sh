@@ -14,7 +14,7 @@ SECS=${1:-10}
 CONNS=${2:-32}
 TARGETS=100000
 IP=127.0.63.1
-PORT=18090
+PORT=$((20000 + RANDOM % 20000))
 . deploy/pg.sh
 command -v wrk >/dev/null || { echo "bench_api: wrk is not installed (apt-get install wrk)"; exit 1; }
 TMP=$(mktemp -d /tmp/relayaudit-bench.XXXXXX)
