@@ -34,7 +34,13 @@ h_cases_list(struct api_req *r)
 		return;
 	params[1] = age[0] ? age : NULL;
 	params[4] = limit;
-	api_reply_query(r, &api_cases_list, params, 200, "cases");
+	if (params[0] != NULL && params[1] == NULL && params[2] == NULL) {
+		const char *by_state[] = {params[0], params[3], params[4]};
+
+		api_reply_query(r, &api_cases_by_state, by_state, 200, "cases");
+		return;
+	}
+	api_reply_query(r, params[0] ? &api_cases_list_state : &api_cases_list, params, 200, "cases");
 }
 
 void

@@ -46,7 +46,8 @@ h_targets_list(struct api_req *r)
 	if (!api_param_ext_id(r, params[3]))
 		return;
 	params[6] = limit;
-	api_reply_query(r, &api_targets_list, params, 200, "targets");
+	api_reply_query(r, params[0] ? &api_targets_list_verdict : &api_targets_list, params, 200,
+			"targets");
 }
 
 void

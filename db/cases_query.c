@@ -7,15 +7,46 @@
 #include "query.h"
 #include "query_json.h"
 
+/*
+ * Lists are planned on each run (adhoc) so the optional filters fold away. With
+ * a state, the page's ids come from cases_state_id_idx alone: dashboards poll
+ * "blocked", and a scan of the primary key backwards would step over every
+ * newer case of another state first.
+ */
+#define CASES_FILTERS(c)                                                                       \
+	" AND ($2::bigint IS NULL OR " c ".opened_at <= now() - make_interval(secs =>"            \
+	" $2::bigint)) AND ($3::cidr IS NULL OR " c ".address <<= $3::cidr)"                      \
+	" AND ($4::bigint IS NULL OR " c ".id < $4::bigint)"
+
 const struct pstmt_stmt api_cases_list = {
 	"api_cases_list",
-	API_PAGE_DESC("SELECT k.id AS k, " API_CASE_JSON " AS obj FROM cases k"
-		      " WHERE ($1::case_state IS NULL OR k.state = $1::case_state)"
-		      " AND ($2::bigint IS NULL OR k.opened_at <= now() - make_interval(secs => $2::bigint))"
-		      " AND ($3::cidr IS NULL OR k.address <<= $3::cidr)"
-		      " AND ($4::bigint IS NULL OR k.id < $4::bigint)",
+	API_PAGE_DESC("SELECT k.id AS k, " API_CASE_JSON " AS obj FROM cases k WHERE"
+		      " $1::case_state IS NULL" CASES_FILTERS("k"),
 		      "$5"),
-	5};
+	5, true};
+
+const struct pstmt_stmt api_cases_list_state = {
+	"api_cases_list_state",
+	API_PAGE_DESC("SELECT k.id AS k, " API_CASE_JSON " AS obj FROM cases k WHERE k.id IN"
+		      " (SELECT c.id FROM cases c WHERE c.state = $1::case_state" CASES_FILTERS("c")
+		      " ORDER BY c.state DESC, c.id DESC LIMIT $5::int + 1)",
+		      "$5"),
+	5, true};
+
+/*
+ * The dashboards' poll, "cases in state X, newest first", with no other
+ * filter: prepared once, every condition indexable ($1 state $2 cursor $3 limit).
+ * The ids drive the rows, so even the generic plan cannot start from the
+ * primary key.
+ */
+const struct pstmt_stmt api_cases_by_state = {
+	"api_cases_by_state",
+	API_PAGE_DESC("SELECT ids.id AS k, (SELECT " API_CASE_JSON " FROM cases k WHERE k.id = ids.id)"
+		      " AS obj FROM (SELECT c.id FROM cases c WHERE c.state = $1::case_state"
+		      " AND c.id < coalesce($2::bigint, 9223372036854775807)"
+		      " ORDER BY c.state DESC, c.id DESC LIMIT $3::int + 1) ids",
+		      "$3"),
+	3, false};
 
 const struct pstmt_stmt api_case_get = {
 	"api_case_get",
@@ -31,7 +62,7 @@ const struct pstmt_stmt api_case_get = {
 	" 'created_at', a.created_at, 'done_at', a.done_at) ORDER BY a.created_at, a.id)"
 	" FROM case_actions a WHERE a.case_id = k.id), '[]'::json))"
 	" FROM cases k WHERE k.id = $1::bigint",
-	1};
+	1, false};
 
 /*
  * Queues the command when it makes sense in the case's current state;
@@ -54,7 +85,7 @@ const struct pstmt_stmt api_case_command = {
 	" ins.created_at, 'url', '/v1/cases/' || ins.case_id) FROM ins)"
 	" ELSE json_build_object('conflict', k.state, 'blocked', k.blocked) END,"
 	" pg_notify('relayaudit_workflow', 'case ' || k.id) FROM k",
-	4};
+	4, false};
 
 const struct pstmt_stmt api_complaint_create = {
 	"api_complaint_create",
@@ -66,7 +97,7 @@ const struct pstmt_stmt api_complaint_create = {
 	" 'known_target', EXISTS (SELECT 1 FROM targets t WHERE t.address = ins.address),"
 	" 'status', 'queued', 'received_at', ins.received_at),"
 	" pg_notify('relayaudit_workflow', 'complaint ' || ins.id) FROM ins",
-	4};
+	4, false};
 
 /*
  * The customer's re-test page: the case behind a verified link, the
@@ -83,7 +114,7 @@ const struct pstmt_stmt api_retest_page_case = {
 	"   extract(epoch FROM now() - k.last_retest_at)))::bigint END,"
 	" 'latest_request', (SELECT max(rq.id) FROM retest_requests rq WHERE rq.case_id = k.id))"
 	" FROM cases k WHERE k.id = $1::bigint",
-	2};
+	2, false};
 
 /*
  * Requests a re-test for the case when its rate limit allows: the case's
@@ -101,4 +132,4 @@ const struct pstmt_stmt api_retest_page_request = {
 	" rq AS (INSERT INTO retest_requests (target_id, case_id, requested_by)"
 	"   SELECT t.id, k.id, 'customer-link' FROM t, k RETURNING id)"
 	" SELECT rq.id::text, pg_notify('relayaudit_due', 'retest ' || rq.id) FROM rq",
-	2};
+	2, false};

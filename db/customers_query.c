@@ -9,7 +9,7 @@ const struct pstmt_stmt api_customers_list = {
 		     " || cu.contact_email), lower($1)) > 0)"
 		     " AND ($2::bigint IS NULL OR cu.id > $2::bigint)",
 		     "$3"),
-	3};
+	3, true};
 
 const struct pstmt_stmt api_customer_get = {
 	"api_customer_get",
@@ -20,7 +20,7 @@ const struct pstmt_stmt api_customer_get = {
 	" 'active_cases', (SELECT count(*) FROM cases k WHERE k.customer_id = cu.id"
 	" AND k.state NOT IN ('resolved', 'closed')))"
 	" FROM customers cu WHERE cu.ext_id = $1",
-	1};
+	1, false};
 
 const struct pstmt_stmt api_customer_create = {
 	"api_customer_create",
@@ -28,7 +28,7 @@ const struct pstmt_stmt api_customer_create = {
 	" enforce_mode) VALUES ($1, coalesce($2, ''), $3, coalesce($4, 'en'),"
 	" coalesce($5, 'business'), nullif($6, ''))"
 	" RETURNING " API_CUSTOMER_JSON,
-	6};
+	6, false};
 
 const struct pstmt_stmt api_customer_update = {
 	"api_customer_update",
@@ -37,11 +37,11 @@ const struct pstmt_stmt api_customer_update = {
 	" access_type = coalesce($5, access_type),"
 	" enforce_mode = CASE WHEN $6::text IS NULL THEN enforce_mode ELSE nullif($6, '') END,"
 	" updated_at = now() WHERE ext_id = $1 RETURNING " API_CUSTOMER_JSON,
-	6};
+	6, false};
 
 const struct pstmt_stmt api_customer_delete = {
 	"api_customer_delete",
 	"WITH d AS (DELETE FROM customers WHERE ext_id = $1 RETURNING id, ext_id)"
 	" SELECT json_build_object('deleted', d.ext_id, 'targets_deleted',"
 	" (SELECT count(*) FROM targets t WHERE t.customer_id = d.id)) FROM d",
-	1};
+	1, false};

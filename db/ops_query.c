@@ -12,7 +12,7 @@ const struct pstmt_stmt api_health_nodes = {
 	" 'started_at', n.started_at, 'last_seen', n.last_seen, 'in_flight', n.in_flight,"
 	" 'alive', n.last_seen > now() - interval '2 minutes') ORDER BY n.name), '[]'::json)"
 	" FROM nodes n",
-	0};
+	0, false};
 
 const struct pstmt_stmt api_stats = {
 	"api_stats",
@@ -40,63 +40,63 @@ const struct pstmt_stmt api_stats = {
 	"   'p90_seconds', round(percentile_cont(0.9) WITHIN GROUP (ORDER BY s)::numeric))"
 	"   FROM (SELECT extract(epoch FROM resolved_at - opened_at) AS s FROM cases"
 	"   WHERE resolved_at >= now() - interval '30 days') x))",
-	0};
+	0, false};
 
 const struct pstmt_stmt api_blocklist = {
 	"api_blocklist",
 	"SELECT host(address), id::text, coalesce(blocked_at, updated_at), family(address)::text"
 	" FROM cases WHERE blocked AND state NOT IN ('resolved', 'closed') ORDER BY address",
-	0};
+	0, false};
 
 const struct pstmt_stmt api_audit_write = {
 	"api_audit_write",
 	"INSERT INTO api_audit (actor, method, path, status) VALUES ($1, $2, $3, $4::int)",
-	4};
+	4, false};
 
 /* Metric families: rows of (labels, value). */
 const struct pstmt_stmt api_metric_probes = {
 	"api_metric_probes",
 	"SELECT 'verdict=\"' || verdict || '\"', count(*) FROM probes WHERE verdict IS NOT NULL"
 	" GROUP BY verdict ORDER BY verdict",
-	0};
+	0, false};
 
 /* Buckets by width_bucket(duration_ms - 1, bounds) = how many bounds are below the duration. */
 const struct pstmt_stmt api_metric_duration = {
 	"api_metric_duration",
 	"SELECT width_bucket(duration_ms - 1, $1::int[])::text, count(*), sum(duration_ms)"
 	" FROM probes WHERE duration_ms IS NOT NULL GROUP BY 1",
-	1};
+	1, false};
 
 const struct pstmt_stmt api_metric_in_flight = {
 	"api_metric_in_flight",
 	"SELECT 'node=\"' || name || '\"', in_flight FROM nodes"
 	" WHERE last_seen > now() - interval '2 minutes' ORDER BY name",
-	0};
+	0, false};
 
 const struct pstmt_stmt api_metric_due = {
 	"api_metric_due",
 	"SELECT '', count(*) FROM targets WHERE NOT excluded AND next_probe_at <= now()",
-	0};
+	0, false};
 
 const struct pstmt_stmt api_metric_cases = {
 	"api_metric_cases",
 	"SELECT 'state=\"' || s || '\"', (SELECT count(*) FROM cases WHERE state = s)"
 	" FROM unnest(enum_range(NULL::case_state)) s",
-	0};
+	0, false};
 
 const struct pstmt_stmt api_metric_outbox = {
 	"api_metric_outbox",
 	"SELECT 'state=\"' || s || '\"', (SELECT count(*) FROM outbox WHERE state = s)"
 	" FROM unnest(ARRAY['pending', 'failed']::job_state[]) s",
-	0};
+	0, false};
 
 const struct pstmt_stmt api_metric_enforcer = {
 	"api_metric_enforcer",
 	"SELECT '', count(*) FROM enforcement_actions WHERE state = 'failed'",
-	0};
+	0, false};
 
 const struct pstmt_stmt api_metric_receipts = {
 	"api_metric_receipts",
 	"SELECT 'bounce=\"' || is_bounce || '\"', count(*) FROM sink_receipts GROUP BY is_bounce"
 	" ORDER BY is_bounce",
-	0};
+	0, false};

@@ -10,7 +10,7 @@ const struct pstmt_stmt api_probes_list = {
 		      " AND ($3::cidr IS NULL OR p.address <<= $3::cidr)"
 		      " AND ($4::bigint IS NULL OR p.id < $4::bigint)",
 		      "$5"),
-	5};
+	5, true};
 
 const struct pstmt_stmt api_probe_get = {
 	"api_probe_get",
@@ -27,4 +27,4 @@ const struct pstmt_stmt api_probe_get = {
 	" 'token_where', s.token_where) ORDER BY s.id) FROM sink_receipts s"
 	" WHERE s.probe_id = p.id), '[]'::json))"
 	" FROM probes p WHERE p.id = $1::bigint",
-	1};
+	1, false};

@@ -168,6 +168,8 @@ pstmt_classify(const PGresult *r, char *why, size_t whylen)
 static PGresult *
 pstmt_run(struct pstmt *db, const struct pstmt_stmt *st, const char *const *params)
 {
+	if (st->adhoc)
+		return PQexecParams(db->conn, st->sql, st->nparams, NULL, params, NULL, NULL, 0);
 	if (!pstmt_is_prepared(db, st)) {
 		PGresult *p = PQprepare(db->conn, st->name, st->sql, st->nparams, NULL);
 

@@ -23,6 +23,11 @@ struct pstmt_stmt {
 	const char *name; /* unique prepared-statement name */
 	const char *sql;
 	int nparams;
+	/*
+	 * Planned afresh on every run instead of prepared once: for lists whose
+	 * optional filters decide which index fits, a generic plan cannot know.
+	 */
+	bool adhoc;
 };
 
 struct pstmt;

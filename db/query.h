@@ -19,7 +19,7 @@ extern const struct pstmt_stmt api_customer_delete; /* $1 ext_id */
 
 /* db/targets_query.c */
 /* $1 verdict $2 case state $3 cidr $4 customer $5 excluded $6 cursor $7 limit */
-extern const struct pstmt_stmt api_targets_list;
+extern const struct pstmt_stmt api_targets_list, api_targets_list_verdict;
 extern const struct pstmt_stmt api_target_get; /* $1 address */
 /* $1 address $2 customer $3 ports (JSON) $4 domains (JSON) $5 excluded $6 interval s $7 default ports */
 extern const struct pstmt_stmt api_target_create;
@@ -34,7 +34,8 @@ extern const struct pstmt_stmt api_probes_list; /* $1 verdict $2 target $3 cidr 
 extern const struct pstmt_stmt api_probe_get; /* $1 id */
 
 /* db/cases_query.c */
-extern const struct pstmt_stmt api_cases_list; /* $1 state $2 older_than s $3 cidr $4 cursor $5 limit */
+extern const struct pstmt_stmt api_cases_list, api_cases_list_state; /* $1 state $2 older_than s $3 cidr $4 cursor $5 limit */
+extern const struct pstmt_stmt api_cases_by_state; /* $1 state $2 cursor $3 limit */
 extern const struct pstmt_stmt api_case_get; /* $1 id */
 extern const struct pstmt_stmt api_case_command; /* $1 id $2 action $3 note $4 actor */
 extern const struct pstmt_stmt api_complaint_create; /* $1 address $2 source $3 raw $4 actor */

@@ -43,16 +43,20 @@
 
 /*
  * One page of a keyset-paginated list. inner selects "k" (the bigint key) and
- * "obj" (the item) with its WHERE clause; lim is the limit parameter ("$7").
+ * "obj" (the item) with its WHERE clause, ordered by ord (the key's order, or
+ * an equivalent one an index provides); lim is the limit parameter ("$7").
  * The page fetches one row more than asked to know whether there is a next.
  */
-#define API_PAGE(inner, order, lim, edge)                                                      \
-	"WITH page AS (" inner " ORDER BY k " order " LIMIT " lim "::int + 1), "                  \
+#define API_PAGE(inner, ord, order, lim, edge)                                                 \
+	"WITH page AS (" inner " ORDER BY " ord " LIMIT " lim "::int + 1), "                      \
 	"numbered AS (SELECT k, obj, row_number() OVER (ORDER BY k " order ") AS n FROM page) "  \
 	"SELECT json_build_object('items', coalesce(json_agg(obj ORDER BY n) FILTER (WHERE n <= " \
 	lim "::int), '[]'::json), 'next_cursor', CASE WHEN count(*) > " lim "::int THEN (" edge   \
 	"(k) FILTER (WHERE n <= " lim "::int))::text END) FROM numbered"
-#define API_PAGE_ASC(inner, lim) API_PAGE(inner, "ASC", lim, "max")
-#define API_PAGE_DESC(inner, lim) API_PAGE(inner, "DESC", lim, "min")
+#define API_PAGE_ASC(inner, lim) API_PAGE(inner, "k ASC", "ASC", lim, "max")
+#define API_PAGE_DESC(inner, lim) API_PAGE(inner, "k DESC", "DESC", lim, "min")
+/* Pages of one value of an indexed column: ordered as (col, id) so that index serves it. */
+#define API_PAGE_ASC_BY(inner, col, lim) API_PAGE(inner, col " ASC, k ASC", "ASC", lim, "max")
+#define API_PAGE_DESC_BY(inner, col, lim) API_PAGE(inner, col " DESC, k DESC", "DESC", lim, "min")
 
 #endif

@@ -23,7 +23,7 @@ const struct pstmt_stmt api_sweep_create = {
 	" 'total', s.total, 'done', 0, 'created_at', s.created_at, 'created_by', s.created_by,"
 	" 'url', '/v1/sweeps/' || s.id), (SELECT count(*) FROM u), pg_notify('relayaudit_due', '')"
 	" FROM s",
-	4};
+	4, false};
 
 const struct pstmt_stmt api_sweep_get = {
 	"api_sweep_get",
@@ -37,4 +37,4 @@ const struct pstmt_stmt api_sweep_get = {
 	" FROM sweeps s, LATERAL (SELECT count(*) AS done, max(t.last_probed_at) AS last"
 	"   FROM targets t WHERE t.sweep_id = s.id AND t.last_probed_at >= s.created_at) d"
 	" WHERE s.id = $1::bigint",
-	1};
+	1, false};

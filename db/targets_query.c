@@ -8,18 +8,29 @@
 
 #define TARGET_FROM " FROM targets t JOIN customers cu ON cu.id = t.customer_id"
 
+/* As the case lists (db/cases_query.c): adhoc, and by verdict through targets_verdict_id_idx. */
+#define TARGETS_FILTERS(t)                                                                     \
+	" AND ($2::case_state IS NULL OR EXISTS (SELECT 1 FROM cases k"                           \
+	" WHERE k.address = " t ".address AND k.state = $2::case_state))"                        \
+	" AND ($3::cidr IS NULL OR " t ".address <<= $3::cidr)"                                  \
+	" AND ($4::text IS NULL OR " t ".customer_id = (SELECT id FROM customers WHERE ext_id = $4))" \
+	" AND ($5::boolean IS NULL OR " t ".excluded = $5::boolean)"                             \
+	" AND ($6::bigint IS NULL OR " t ".id > $6::bigint)"
+
 const struct pstmt_stmt api_targets_list = {
 	"api_targets_list",
 	API_PAGE_ASC("SELECT t.id AS k, " API_TARGET_JSON " AS obj" TARGET_FROM
-		     " WHERE ($1::verdict IS NULL OR t.last_verdict = $1::verdict)"
-		     " AND ($2::case_state IS NULL OR EXISTS (SELECT 1 FROM cases k WHERE"
-		     " k.address = t.address AND k.state = $2::case_state))"
-		     " AND ($3::cidr IS NULL OR t.address <<= $3::cidr)"
-		     " AND ($4::text IS NULL OR cu.ext_id = $4)"
-		     " AND ($5::boolean IS NULL OR t.excluded = $5::boolean)"
-		     " AND ($6::bigint IS NULL OR t.id > $6::bigint)",
+		     " WHERE $1::verdict IS NULL" TARGETS_FILTERS("t"),
 		     "$7"),
-	7};
+	7, true};
+
+const struct pstmt_stmt api_targets_list_verdict = {
+	"api_targets_list_verdict",
+	API_PAGE_ASC("SELECT t.id AS k, " API_TARGET_JSON " AS obj" TARGET_FROM " WHERE t.id IN"
+		     " (SELECT v.id FROM targets v WHERE v.last_verdict = $1::verdict"
+		     TARGETS_FILTERS("v") " ORDER BY v.last_verdict, v.id LIMIT $7::int + 1)",
+		     "$7"),
+	7, true};
 
 const struct pstmt_stmt api_target_get = {
 	"api_target_get",
@@ -27,7 +38,7 @@ const struct pstmt_stmt api_target_get = {
 	" coalesce((SELECT json_agg(" API_PROBE_JSON " ORDER BY p.id DESC) FROM (SELECT * FROM"
 	" probes p WHERE p.target_id = t.id ORDER BY p.started_at DESC LIMIT 10) p), '[]'::json))"
 	TARGET_FROM " WHERE t.address = $1::inet",
-	1};
+	1, false};
 
 /* ports and domains arrive as JSON arrays; a NULL keeps the default or the old value. */
 #define PORTS_OF(p) "ARRAY(SELECT jsonb_array_elements_text(" p "::jsonb)::int)"
@@ -44,7 +55,7 @@ const struct pstmt_stmt api_target_create = {
 	" FROM customers cu WHERE cu.ext_id = $2 RETURNING *)"
 	" SELECT " API_TARGET_JSON ", pg_notify('relayaudit_due', host(t.address))"
 	" FROM ins t JOIN customers cu ON cu.id = t.customer_id",
-	7};
+	7, false};
 
 const struct pstmt_stmt api_target_update = {
 	"api_target_update",
@@ -58,18 +69,18 @@ const struct pstmt_stmt api_target_update = {
 	"   ELSE make_interval(secs => $6::int) END,"
 	" updated_at = now() WHERE address = $1::inet RETURNING *)"
 	" SELECT " API_TARGET_JSON " FROM up t JOIN customers cu ON cu.id = t.customer_id",
-	6};
+	6, false};
 
 const struct pstmt_stmt api_target_delete = {
 	"api_target_delete",
 	"DELETE FROM targets WHERE address = $1::inet"
 	" RETURNING json_build_object('deleted', host(address))",
-	1};
+	1, false};
 
 const struct pstmt_stmt api_target_state = {
 	"api_target_state",
 	"SELECT excluded::text FROM targets WHERE address = $1::inet",
-	1};
+	1, false};
 
 const struct pstmt_stmt api_target_retest = {
 	"api_target_retest",
@@ -82,7 +93,7 @@ const struct pstmt_stmt api_target_retest = {
 	" SELECT json_build_object('id', rq.id, 'address', host($1::inet), 'case_id', rq.case_id,"
 	" 'status', 'pending', 'requested_at', rq.requested_at, 'url', '/v1/retests/' || rq.id),"
 	" pg_notify('relayaudit_due', host($1::inet)) FROM rq",
-	2};
+	2, false};
 
 /*
  * A re-test is done when the runner marked it (done_at), or when every port of
@@ -107,4 +118,4 @@ const struct pstmt_stmt api_retest_get = {
 	"   OR (p.target_id = rq.target_id AND p.started_at >= rq.requested_at"
 	"   AND (rq.done_at IS NULL OR p.started_at <= rq.done_at))) ps"
 	" WHERE rq.id = $1::bigint",
-	1};
+	1, false};

@@ -9,7 +9,7 @@ const struct pstmt_stmt api_tokens_lookup = {
 	"UPDATE api_tokens SET last_used_at = now()"
 	" WHERE token_hash = decode($1, 'hex') AND revoked_at IS NULL"
 	" RETURNING name, role::text",
-	1};
+	1, false};
 
 const struct pstmt_stmt api_tokens_create = {
 	"tokens_create",
@@ -18,13 +18,13 @@ const struct pstmt_stmt api_tokens_create = {
 	"   created_at = now(), revoked_at = NULL, last_used_at = NULL"
 	"   WHERE api_tokens.revoked_at IS NOT NULL"
 	" RETURNING id",
-	3};
+	3, false};
 
 const struct pstmt_stmt api_tokens_revoke = {
 	"tokens_revoke",
 	"UPDATE api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL"
 	" RETURNING name",
-	1};
+	1, false};
 
 const struct pstmt_stmt api_tokens_list = {
 	"tokens_list",
@@ -33,4 +33,4 @@ const struct pstmt_stmt api_tokens_list = {
 	" coalesce(to_char(last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-'),"
 	" coalesce(to_char(revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-')"
 	" FROM api_tokens ORDER BY name",
-	0};
+	0, false};

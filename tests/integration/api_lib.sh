@@ -4,7 +4,8 @@
 # curl wrapper that leaves the status in CODE and the body in BODY.
 . "$ROOT/tests/lib.sh"
 
-API_PORT=${API_PORT:-18080}
+# A random port, so two runs of the suite on one machine do not collide.
+API_PORT=${API_PORT:-$((20000 + RANDOM % 20000))}
 
 api_migrate() {
 	"$RELAYCTL" migrate --dir "$ROOT/migrations" >/dev/null 2>&1
@@ -23,10 +24,19 @@ api_start() {
 		echo "log_level = warn"
 		local l; for l in "$@"; do echo "$l"; done
 	} >"$API_CONF"
-	bg_start "$RELAYCTL" api serve -c "$API_CONF" 2>>"$TEST_TMP/$SUITE.api.log"
-	API_PID=$!
-	wait_for 10 curl -sf -o /dev/null "$API_BASE/v1/openapi.json" ||
-		{ fail "api starts" "no answer on $API_BASE"; tail -5 "$TEST_TMP/$SUITE.api.log"; exit 1; }
+	chmod 600 "$API_CONF"
+	local try
+	for try in 1 2 3; do
+		bg_start "$RELAYCTL" api serve -c "$API_CONF" 2>>"$TEST_TMP/$SUITE.api.log"
+		API_PID=$!
+		wait_for 10 curl -sf -o /dev/null "$API_BASE/v1/openapi.json" && kill -0 "$API_PID" 2>/dev/null && return 0
+		# Most likely the port was taken: another one.
+		kill "$API_PID" 2>/dev/null; wait "$API_PID" 2>/dev/null
+		API_PORT=$((20000 + RANDOM % 20000))
+		API_BASE=http://$ip:$API_PORT
+		sed -i "s/^api_listen = .*/api_listen = $ip:$API_PORT/; s|^retest_url = .*|retest_url = $API_BASE/r/|" "$API_CONF"
+	done
+	fail "api starts" "no answer on $API_BASE"; tail -5 "$TEST_TMP/$SUITE.api.log"; exit 1
 }
 
 # One token per role: $VIEWER $OPERATOR $ADMIN.
@@ -90,4 +100,19 @@ api_seed() {
 	       FROM targets t WHERE address = '192.0.2.10';
 	     INSERT INTO case_events (case_id, event, from_state, to_state, actor)
 	       SELECT id, 'finding', NULL, 'open', 'system' FROM cases;" >/dev/null
+}
+
+# api_finish: stops the server started by api_start; it must exit 0 on TERM and
+# its log must hold no sanitizer report (a background crash fails no check by itself).
+api_finish() {
+	local rc log=$TEST_TMP/$SUITE.api.log
+	kill -TERM "$API_PID" 2>/dev/null
+	wait "$API_PID" 2>/dev/null
+	rc=$?
+	check_eq "api server exits 0 on TERM" "$rc" "0"
+	if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$log" 2>/dev/null; then
+		fail "api server log is free of sanitizer reports" "$(grep -m3 -E "Sanitizer|runtime error:" "$log")"
+	else
+		pass "api server log is free of sanitizer reports"
+	fi
 }

@@ -82,3 +82,4 @@ check_eq "unknown role is refused" "$?" "2"
 # Health and metrics are public by default, need a token with api_public_health = no.
 check_req "health is public by default" 200 GET /v1/health
 check_req "metrics are public by default" 200 GET /metrics
+api_finish

@@ -156,3 +156,4 @@ req GET /metrics
 check_contains "database down: metrics still answer" "$BODY" "relayaudit_database_up 0"
 check_req "database down: the OpenAPI document is still served" 200 GET /v1/openapi.json
 API_BASE=$saved
+api_finish

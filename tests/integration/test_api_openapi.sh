@@ -91,3 +91,4 @@ while read -r path; do
 		check_eq "GET $path refuses an undocumented parameter" "$CODE $(jqr .error.code)" "400 bad_parameter"
 	done
 done < <(jq -r '.paths | keys[]' <<<"$DOC")
+api_finish

@@ -112,3 +112,4 @@ check_contains "metrics: outbox" "$BODY" 'relayaudit_outbox{state="failed"} 0'
 check_contains "metrics: enforcer failures" "$BODY" "relayaudit_enforcer_failures 0"
 check_contains "metrics: database errors" "$BODY" "relayaudit_database_errors_total"
 check_contains "metrics: database up" "$BODY" "relayaudit_database_up 1"
+api_finish

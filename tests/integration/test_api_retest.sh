@@ -10,7 +10,7 @@
 . "$(dirname "$0")/sim_lib.sh"
 
 SECRET=api-retest-secret-0123456789
-IP=127.0.62.1 T1=127.0.62.10 T2=127.0.62.11
+IP=127.0.62.1 T1=127.0.62.10 T2=127.0.62.11 T3=127.0.62.12
 api_migrate || { fail "migrate" "migrations failed"; exit 1; }
 sql "INSERT INTO customers (ext_id, name, contact_email, locale) VALUES
        ('kunde-1', 'Kunde Eins', 'postmaster@kunde.example', 'de'),
@@ -126,11 +126,13 @@ wait_for 20 done_ && pass "operator re-test is done ($(( ($(date +%s%N) - t0) / 
 check_eq "operator re-test result" "$(jqr '.probes[0].verdict'):$(jqr .relay_confirmed)" "closed:false"
 check_eq "operator re-test probed the simulator" "$(jqr '.probes[0].port')" "2525"
 
-# Rate limits: a second case on T2 with a recent customer re-test is refused with 429.
-sql "INSERT INTO cases (target_id, customer_id, address, state, finding, blocked, last_retest_at)
+# Rate limits: a case on T3 (never probed here) with a recent customer re-test is refused with 429.
+sql "INSERT INTO targets (customer_id, address, ports, next_probe_at)
+       SELECT id, '$T3', '{2525}', now() + interval '7 days' FROM customers WHERE ext_id = 'cust-2';
+     INSERT INTO cases (target_id, customer_id, address, state, finding, blocked, last_retest_at)
      SELECT id, customer_id, address, 'notified', 'accepted_not_relayed', false, now() - interval '5 minutes'
-     FROM targets WHERE address = '$T2'" >/dev/null
-CASE2=$(sql "SELECT id FROM cases WHERE address = '$T2'")
+     FROM targets WHERE address = '$T3'" >/dev/null
+CASE2=$(sql "SELECT id FROM cases WHERE address = '$T3'")
 L2=$(link "$CASE2" $((now + 3600)) "$SECRET")
 n=$(sql "SELECT count(*) FROM retest_requests")
 req GET "/r/$L2"
@@ -143,4 +145,9 @@ check_contains "the page is rate limited per client" "$codes" "429"
 
 kill -TERM "$DPID"; wait "$DPID"; rc=$?
 check_eq "relayauditd stops cleanly with the api role" "$rc" "0"
+if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$TEST_TMP/daemon.log"; then
+	fail "relayauditd log is free of sanitizer reports" "$(grep -m3 -E "Sanitizer|runtime error:" "$TEST_TMP/daemon.log")"
+else
+	pass "relayauditd log is free of sanitizer reports"
+fi
 sim_stop targets

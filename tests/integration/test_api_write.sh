@@ -119,3 +119,4 @@ check_eq "targets went with it" "$(sql "SELECT count(*) FROM targets WHERE addre
 # every write above is in the audit log with its token
 check_eq "audit log has every write" "$(sql "SELECT count(*) FROM api_audit WHERE actor NOT LIKE 'token:t-%'")" "0"
 check_eq "audit log has the deletes as admin" "$(sql "SELECT count(*) FROM api_audit WHERE method = 'DELETE' AND actor = 'token:t-admin'")" "3"
+api_finish
