@@ -50,7 +50,8 @@ STAMP     := build/variant
 $(shell mkdir -p build; [ "$$(cat build/variant 2>/dev/null)" = "$(VARIANT)" ] || echo $(VARIANT) > build/variant)
 
 .PHONY: all test run bench fuzz install clean check-config-doc format distclean
-all: bin/relayauditd bin/relayctl bin/relaysim $(UNITBIN) $(BENCHBIN)
+# relaysim appears once tests/sim/ holds its sources.
+all: bin/relayauditd bin/relayctl $(if $(SIMSRC),bin/relaysim) $(UNITBIN) $(BENCHBIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -71,6 +72,9 @@ bin/relayctl: $(BUILD)/auditd/relayctl.o $(LIB) $(STAMP)
 bin/relaysim: $(SIMOBJ) $(LIB) $(STAMP)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $(SIMOBJ) $(LIB) $(LDLIBS)
+
+# Keep the test objects make would otherwise delete as intermediates (and rebuild every time).
+.SECONDARY: $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/unit/%.o) $(BENCHSRC:tests/bench/%.c=$(BUILD)/tests/bench/%.o)
 
 bin/tests/%: $(BUILD)/tests/unit/%.o $(LIB) $(STAMP)
 	@mkdir -p bin/tests
@@ -113,7 +117,7 @@ install: bin/relayauditd bin/relayctl
 	   $(DESTDIR)$(PREFIX)/share/relayaudit/enforcers $(DESTDIR)$(PREFIX)/etc
 	install -m 755 bin/relayauditd bin/relayctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/relayaudit/migrations/
-	install -m 755 deploy/enforcers/* $(DESTDIR)$(PREFIX)/share/relayaudit/enforcers/
+	$(if $(wildcard deploy/enforcers/*),install -m 755 deploy/enforcers/* $(DESTDIR)$(PREFIX)/share/relayaudit/enforcers/)
 	install -m 640 deploy/relayaudit.conf.example $(DESTDIR)$(PREFIX)/etc/relayaudit.conf.example
 
 format:

@@ -1,6 +1,7 @@
 /*
- * relayctl config check|reference: validate a relayaudit.conf and print the
- * effective configuration, or print the option table for the README.
+ * relayctl config check|reference|example: validate a relayaudit.conf and
+ * print the effective configuration, or print the option table as the
+ * README reference or as a commented example file.
  */
 #include "config.h"
 #include "ctl.h"
@@ -40,7 +41,8 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: relayctl config check [-c FILE]\n"
-			"       relayctl config reference\n");
+			"       relayctl config reference   (Markdown table for the README)\n"
+			"       relayctl config example     (commented relayaudit.conf)\n");
 	return 2;
 }
 
@@ -55,6 +57,10 @@ ctl_config(int argc, char **argv)
 		return usage();
 	if (strcmp(argv[1], "reference") == 0 && argc == 2) {
 		config_print_reference(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "example") == 0 && argc == 2) {
+		config_print_example(stdout);
 		return 0;
 	}
 	if (strcmp(argv[1], "check") != 0)

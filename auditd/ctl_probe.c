@@ -5,10 +5,12 @@
  * amend them before anything is shown.
  */
 #include "config.h"
+#include "confirm.h"
 #include "ctl.h"
 #include "log.h"
 #include "probe.h"
 #include "probe_json.h"
+#include "sink.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -50,6 +52,7 @@ struct ctl_probe {
 	size_t nexclude;
 	int ports[16];
 	size_t nports;
+	struct confirm *confirm; /* --sink: results wait here for the sink's receipts */
 };
 
 static int
@@ -69,6 +72,9 @@ ctl_probe_usage(const char *why)
 		"  --helo NAME         our EHLO name\n"
 		"  --exclude CIDR      never probe this range (repeatable)\n"
 		"  --sink-domain D     the domain every relay test addresses\n"
+		"  --sink ADDR:PORT    run the sink here too, so delivery proves a relay\n"
+		"  --wait DUR          with --sink: how long after each probe to wait for\n"
+		"                      its test messages (default: confirm_window)\n"
 		"  --secret S          token key (default: config secret, else random)\n"
 		"  --no-backscatter    skip the backscatter attempt\n"
 		"  --json              one JSON object per target per line\n"
@@ -126,15 +132,13 @@ ctl_target_parse(const char *spec, int default_port, struct ctl_target *t, const
 	int64_t port = default_port;
 
 	memset(t, 0, sizeof(*t));
-	if (addr_port_parse(spec, 1, &t->addr, &t->port) == 0) {
-		struct addr again;
-		int p2;
-
-		/* no port in spec: the default (or each of the configured ports) applies */
-		if (addr_port_parse(spec, 2, &again, &p2) == 0 && p2 == 2 && t->port == 1)
-			t->port = default_port;
+	/* A bare address takes the default port (0: each of the probe ports). */
+	if (addr_parse(spec, &t->addr) == 0) {
+		t->port = default_port;
 		return 0;
 	}
+	if (addr_port_parse(spec, default_port, &t->addr, &t->port) == 0)
+		return 0;
 	colon = strrchr(spec, ':');
 	if (colon && strchr(spec, ':') == colon) {
 		if (parse_i64(colon + 1, 1, 65535, &port) < 0) {
@@ -222,6 +226,20 @@ ctl_probe_read_file(struct ctl_probe *c, const char *path, int default_port)
 	return rc;
 }
 
+/* --sink: a receipt upgrades held results, and results already handed back too. */
+static void
+ctl_probe_receipt(struct sink_receipt *r, void *arg)
+{
+	struct ctl_probe *c = arg;
+
+	confirm_receipt(c->confirm, r);
+	for (size_t i = 0; i < c->nslots; i++) {
+		if (c->results[i] != NULL)
+			confirm_apply(c->results[i], r, NULL);
+	}
+	sink_receipt_free(r);
+}
+
 static bool
 ctl_relay_found(enum probe_verdict v)
 {
@@ -242,6 +260,9 @@ ctl_probe_print_human(const struct probe_result *r)
 	       r->addr.family == AF_INET6 ? "]" : "", r->port, verdict_name(r->verdict));
 	if (r->trick)
 		printf(" via %s", r->trick);
+	if (r->verdict == VERDICT_RELAY_CONFIRMED)
+		printf(" (delivered to the sink %lld ms after the probe)",
+		       (long long)r->relay_delay_ms);
 	printf(" (%s)\n", r->reason ? r->reason : "");
 	printf("  backscatter %s, %zu attempts over %d connection%s in %lld ms\n",
 	       backscatter_name(r->backscatter), ran, r->connections,
@@ -283,7 +304,7 @@ ctl_probe_flush(struct ctl_probe *c)
 }
 
 static void
-ctl_probe_done(struct probe_result *res, void *arg)
+ctl_probe_store(struct probe_result *res, void *arg)
 {
 	struct ctl_probe *c = arg;
 	size_t order = (size_t)(uintptr_t)res->user;
@@ -300,6 +321,17 @@ ctl_probe_done(struct probe_result *res, void *arg)
 		return;
 	}
 	c->results[order] = res;
+}
+
+static void
+ctl_probe_done(struct probe_result *res, void *arg)
+{
+	struct ctl_probe *c = arg;
+
+	if (c->confirm != NULL)
+		confirm_add(c->confirm, res); /* comes back through ctl_probe_store */
+	else
+		ctl_probe_store(res, arg);
 }
 
 /* Prints every result not yet printed, in target order, and the summary; the exit status. */
@@ -343,7 +375,7 @@ ctl_probe_print_stats(const struct probe_engine *e, int64_t t0)
 static const char *const ctl_probe_valued[] = {
 	"--port",    "--concurrency",   "--rate",   "--per-net",     "--timeout", "--deadline",
 	"--helo",    "--greylist-wait", "--exclude", "--sink-domain", "--secret", "--file",
-	"-c",
+	"-c",        "--sink",          "--wait",
 };
 
 static bool
@@ -410,6 +442,9 @@ ctl_probe(int argc, char **argv)
 		bool concurrency, rate, per_net, timeout, deadline, greylist;
 	} set = {0};
 	int concurrency = 0, rate = 0, per_net = 0, timeout = 0, deadline = 0, greylist = 0;
+	const char *sink_listen = NULL;
+	int wait_ms = -1;
+	struct sink *sinksrv = NULL;
 	char **posv = NULL;
 
 	/* pass 1: find -c so the config is loaded before options override it */
@@ -479,6 +514,11 @@ ctl_probe(int argc, char **argv)
 			sink = v;
 		} else if (strcmp(a, "--secret") == 0) {
 			secret = v;
+		} else if (strcmp(a, "--sink") == 0) {
+			sink_listen = v;
+		} else if (strcmp(a, "--wait") == 0) {
+			if (ctl_ms_opt(a, v, &wait_ms) < 0)
+				goto out;
 		} else if (strcmp(a, "-c") == 0) {
 			/* loaded above */
 		} else if (strcmp(a, "--file") == 0) {
@@ -537,6 +577,10 @@ ctl_probe(int argc, char **argv)
 	}
 	if (c.ntargets == 0) {
 		ctl_probe_usage("no targets");
+		goto out;
+	}
+	if (wait_ms >= 0 && sink_listen == NULL) {
+		ctl_probe_usage("--wait needs --sink");
 		goto out;
 	}
 	/* config exclusions apply too */
@@ -608,9 +652,42 @@ ctl_probe(int argc, char **argv)
 		fatal("event_base_new failed");
 	int64_t t0 = now_mono_ms();
 
-	e = probe_engine_new(base, &p, ctl_probe_done, &c);
 	c.nslots = c.ntargets * c.nports;
 	c.results = xcalloc(c.nslots, sizeof(*c.results));
+	if (sink_listen != NULL) {
+		struct sink_params sp;
+		struct addr sa;
+		int sport;
+		const char *why = NULL;
+		const char *const sdomains[1] = {sink};
+
+		if (addr_port_parse(sink_listen, 25, &sa, &sport) < 0) {
+			ctl_probe_usage("--sink wants ADDR:PORT");
+			event_base_free(base);
+			goto out;
+		}
+		sink_params_defaults(&sp);
+		sp.key = p.key;
+		sp.domains = sdomains;
+		sp.ndomains = 1;
+		sp.max_message = (size_t)config_int(cfg, CFG_SINK_MAX_MESSAGE);
+		sp.max_rcpts = (int)config_int(cfg, CFG_SINK_MAX_RCPTS);
+		sp.max_sessions = (int)config_int(cfg, CFG_SINK_MAX_SESSIONS);
+		sp.per_peer = (int)config_int(cfg, CFG_SINK_PER_PEER);
+		sp.timeout_ms = (int)config_int(cfg, CFG_SINK_TIMEOUT) * 1000;
+		sinksrv = sink_new(base, &sp, &sa, sport, ctl_probe_receipt, &c, &why);
+		if (sinksrv == NULL) {
+			fprintf(stderr, "relayctl probe: --sink %s: %s\n", sink_listen, why);
+			event_base_free(base);
+			goto out;
+		}
+		if (wait_ms < 0)
+			wait_ms = (int)config_int(cfg, CFG_CONFIRM_WINDOW) * 1000;
+		c.confirm = confirm_new(base, wait_ms, ctl_probe_store, &c);
+		/* a late receipt may still upgrade a handed-back result: print at the end */
+		c.hold = true;
+	}
+	e = probe_engine_new(base, &p, ctl_probe_done, &c);
 	for (size_t i = 0; i < c.ntargets; i++) {
 		struct ctl_target *t = &c.targets[i];
 		const char *why = NULL;
@@ -636,6 +713,11 @@ ctl_probe(int argc, char **argv)
 	if (c.stats)
 		ctl_probe_print_stats(e, t0);
 	probe_engine_free(e);
+	/* --sink: keep receiving until every accepted probe is confirmed or its wait is over. */
+	while (c.confirm != NULL && confirm_pending(c.confirm) > 0)
+		event_base_loop(base, EVLOOP_ONCE);
+	confirm_free(c.confirm);
+	sink_free(sinksrv);
 	event_base_free(base);
 	status = ctl_probe_print(&c);
 

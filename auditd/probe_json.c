@@ -55,6 +55,12 @@ probe_json_result(const struct probe_result *r, bool with_transcript)
 	if (r->name)
 		json_object_set_new(o, "name", json_string(r->name));
 	json_object_set_new(o, "attempts", attempts);
+	/* Set when the sink's receipts confirmed the result (confirm.c). */
+	if (r->verdict == VERDICT_RELAY_CONFIRMED)
+		json_object_set_new(o, "relay_delay_ms", json_integer(r->relay_delay_ms));
+	if (r->backscatter == BACKSCATTER_CONFIRMED)
+		json_object_set_new(o, "backscatter_delay_ms",
+				    json_integer(r->backscatter_delay_ms));
 	if (with_transcript) {
 		json_object_set_new(o, "transcript", json_str_or_null(r->transcript));
 		json_object_set_new(o, "transcript_truncated", json_boolean(r->transcript_truncated));

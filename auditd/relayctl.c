@@ -16,7 +16,15 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{"config", ctl_config, "check a config file, or print the option reference"},
+	{"token", ctl_token, "create, revoke or list HTTP API tokens"},
+	{"api", ctl_api, "serve the HTTP API alone in the foreground (api serve)"},
+	{"migrate", ctl_migrate, "apply pending database migrations (--status lists them)"},
+	{"import", ctl_import, "import customers and targets from CSV or JSON lines"},
+	{"workflow", ctl_workflow, "run the case workflow (runner, enforcer, mailer) in the foreground"},
 	{"probe", ctl_probe, "relay-test addresses now, without the database"},
+	{"sink", ctl_sink, "run the sink alone and print receipts as JSON lines"},
+	{"sweep", ctl_sweep, "mark targets due now (--all, --cidr, --customer); --wait follows it"},
+	{"status", ctl_status, "queue depth, nodes and in-flight probes, verdicts of the last 24 h"},
 };
 
 static int

@@ -111,9 +111,9 @@ static const struct config_option options[CFG__COUNT] = {
 	{CFG_ENFORCE_MODE_DEFAULT, "enforce_mode", CFGT_ENUM, 0, 0, "port25_inbound",
 	 "port25_inbound|smarthost", "Enforcement mode for customers whose access type names none.",
 	 NULL},
-	{CFG_ESCALATE_AFTER, "escalate_after", CFGT_DURATION, 60, 365 * DAY, "3d", NULL,
+	{CFG_ESCALATE_AFTER, "escalate_after", CFGT_DURATION, 1, 365 * DAY, "3d", NULL,
 	 "An unresolved blocked case escalates after this long.", NULL},
-	{CFG_REMINDER_AFTER, "reminder_after", CFGT_DURATION, 60, 365 * DAY, "1d", NULL,
+	{CFG_REMINDER_AFTER, "reminder_after", CFGT_DURATION, 1, 365 * DAY, "1d", NULL,
 	 "A notified case with no re-test gets a reminder after this long.", NULL},
 	{CFG_SMARTHOST, "smarthost", CFGT_STRING, 0, 0, "", NULL,
 	 "host:port notification mail is delivered to; empty writes mails to outbox_dir.",
@@ -128,6 +128,17 @@ static const struct config_option options[CFG__COUNT] = {
 	 "How long a re-test link stays valid.", NULL},
 	{CFG_RETEST_MIN_INTERVAL, "retest_min_interval", CFGT_DURATION, 0, DAY, "15m", NULL,
 	 "Least time between two customer re-tests of one case.", NULL},
+	{CFG_REPROBE_AFTER, "reprobe_after", CFGT_DURATION, 1, 30 * DAY, "6h", NULL,
+	 "A suspicious acceptance or backscatter is probed again this soon.", NULL},
+	{CFG_MAX_REMINDERS, "max_reminders", CFGT_INT, 0, 100, "3", NULL,
+	 "Reminders sent for a notified case before only the periodic probes follow it.", NULL},
+	{CFG_RETRY_BACKOFF, "retry_backoff", CFGT_DURATION, 1, DAY, "1m", NULL,
+	 "First retry delay of a failed mail or enforcer hook; doubles per attempt up to 1h.",
+	 NULL},
+	{CFG_MAIL_MAX_ATTEMPTS, "mail_max_attempts", CFGT_INT, 1, 1000, "12", NULL,
+	 "Delivery attempts of one notification mail before it is recorded as failed.", NULL},
+	{CFG_ENFORCER_TIMEOUT, "enforcer_timeout", CFGT_DURATION, 1, 3600, "30s", NULL,
+	 "Longest run of one enforcer hook call; it is killed and retried after this.", NULL},
 
 	{CFG_API_LISTEN, "api_listen", CFGT_STRING, 0, 0, "127.0.0.1:8080", NULL,
 	 "Address:port of the HTTP API.", valid_listen},
@@ -423,6 +434,26 @@ trim(char *s)
 	return s;
 }
 
+/*
+ * A conninfo holds a password as "password=..." or, as a URI, as
+ * postgresql://user:secret@host. (common/ has no libpq to parse it.)
+ */
+static bool
+conninfo_has_password(const char *v)
+{
+	const char *rest = NULL, *at;
+
+	if (strstr(v, "password") != NULL)
+		return true;
+	if (strncmp(v, "postgresql://", 13) == 0)
+		rest = v + 13;
+	else if (strncmp(v, "postgres://", 11) == 0)
+		rest = v + 11;
+	if (rest == NULL || (at = strchr(rest, '@')) == NULL)
+		return false;
+	return memchr(rest, ':', (size_t)(at - rest)) != NULL;
+}
+
 int
 config_load(struct config *cfg, const char *path, config_report_fn report, void *arg)
 {
@@ -489,7 +520,7 @@ config_load(struct config *cfg, const char *path, config_report_fn report, void 
 			errors++;
 			continue;
 		}
-		if ((opt->key == CFG_DATABASE && strstr(value, "password") != NULL) ||
+		if ((opt->key == CFG_DATABASE && conninfo_has_password(value)) ||
 		    (opt->key == CFG_SECRET && *value != '\0'))
 			holds_password = true;
 		snprintf(origin, sizeof(origin), "%s:%d", path, lineno);
@@ -569,7 +600,7 @@ config_print(const struct config *cfg, FILE *out)
 
 		if (i == CFG_SECRET && *text != '\0')
 			text = "********";
-		if (i == CFG_DATABASE && strstr(text, "password") != NULL)
+		if (i == CFG_DATABASE && conninfo_has_password(text))
 			text = "******** (holds a password)";
 		fprintf(out, "%s = %s  # %s\n", options[i].name, text, cfg->v[i].origin);
 	}
@@ -601,25 +632,53 @@ type_name(const struct config_option *opt, char *buf, size_t len)
 	return "?";
 }
 
+/* Writes s with '|' as "\|" (or as '/' when slash), so it stays inside one Markdown cell. */
+static void
+print_cell(FILE *out, const char *s, bool slash)
+{
+	for (; *s; s++) {
+		if (*s == '|')
+			fputs(slash ? "/" : "\\|", out);
+		else
+			fputc(*s, out);
+	}
+}
+
 void
 config_print_reference(FILE *out)
 {
 	char buf[128];
 
-	/* '|' would end a Markdown cell; choices are shown with '/' instead. */
-
 	fprintf(out, "| option | type | default | meaning |\n|---|---|---|---|\n");
 	for (int i = 0; i < CFG__COUNT; i++) {
-		const char *t = type_name(&options[i], buf, sizeof(buf));
-		char cell[128];
-		size_t k;
+		fprintf(out, "| `%s` | ", options[i].name);
+		/* Choices read better as probe/sink than as escaped bars. */
+		print_cell(out, type_name(&options[i], buf, sizeof(buf)), true);
+		if (*options[i].def) {
+			fputs(" | `", out);
+			print_cell(out, options[i].def, false);
+			fputs("` | ", out);
+		} else {
+			fputs(" | (empty) | ", out);
+		}
+		print_cell(out, options[i].help, false);
+		fputs(" |\n", out);
+	}
+}
 
-		for (k = 0; t[k] && k + 1 < sizeof(cell); k++)
-			cell[k] = t[k] == '|' ? '/' : t[k];
-		cell[k] = '\0';
-		t = cell;
+void
+config_print_example(FILE *out)
+{
+	char buf[128];
 
-		fprintf(out, "| `%s` | %s | `%s` | %s |\n", options[i].name, t, options[i].def,
-			options[i].help);
+	fprintf(out, "# relayaudit.conf: every option with its default, commented out.\n"
+		     "# Generated by `relayctl config example` from the option table;\n"
+		     "# `relayctl config check -c FILE` validates a file. Lines are\n"
+		     "# \"key = value\"; '#' starts a comment. A file that sets `secret` or a\n"
+		     "# database password should be mode 600.\n");
+	for (int i = 0; i < CFG__COUNT; i++) {
+		fprintf(out, "\n# %s\n# (%s)\n#%s =%s%s\n", options[i].help,
+			type_name(&options[i], buf, sizeof(buf)), options[i].name,
+			*options[i].def ? " " : "", options[i].def);
 	}
 }

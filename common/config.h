@@ -63,6 +63,11 @@ enum config_key {
 	CFG_RETEST_URL,
 	CFG_RETEST_LINK_TTL,
 	CFG_RETEST_MIN_INTERVAL,
+	CFG_REPROBE_AFTER,
+	CFG_MAX_REMINDERS,
+	CFG_RETRY_BACKOFF,
+	CFG_MAIL_MAX_ATTEMPTS,
+	CFG_ENFORCER_TIMEOUT,
 	/* api */
 	CFG_API_LISTEN,
 	CFG_API_THREADS,
@@ -122,5 +127,7 @@ const char *config_origin(const struct config *cfg, enum config_key key);
 void config_print(const struct config *cfg, FILE *out);
 /* The option table as a Markdown table, for the README. */
 void config_print_reference(FILE *out);
+/* A relayaudit.conf with every option commented out at its default (deploy/relayaudit.conf.example). */
+void config_print_example(FILE *out);
 
 #endif

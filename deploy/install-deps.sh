@@ -6,11 +6,15 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libevent-dev libpq-dev libjansson-dev libmicrohttpd-dev
-postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3 bc"
+postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3
+netcat-openbsd bc"
 
 missing=()
 for p in $PACKAGES; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
+	# A versioned package (postgresql-client-15) satisfies its unversioned metapackage.
+	dpkg-query -W -f='${Status}\n' "$p-[0-9]*" 2>/dev/null | grep -q 'install ok installed' && continue
+	missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

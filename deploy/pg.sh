@@ -2,6 +2,8 @@
 # Sourced by deploy/run.sh and tests/run.sh. PostgreSQL refuses to run as
 # root, so as root the cluster belongs to the unprivileged user "postgres".
 # Only a unix socket inside the cluster directory is opened: no TCP port.
+# PG_INITDB_OPTS (e.g. --no-sync for throwaway clusters) and PG_EXTRA_OPTS
+# (server -c settings) tune them.
 
 PG_BINDIR=${PG_BINDIR:-$(pg_config --bindir 2>/dev/null)}
 [ -x "$PG_BINDIR/initdb" ] || PG_BINDIR=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -32,7 +34,7 @@ pg_start() {
 	chmod 700 "$dir"
 	if [ ! -f "$dir/data/PG_VERSION" ]; then
 		pg_as_owner "$PG_BINDIR/initdb" -D "$dir/data" --auth=trust --encoding=UTF8 \
-			--locale=C.UTF-8 -U "$(pg_owner)" >"$dir/initdb.log" 2>&1 ||
+			--locale=C.UTF-8 -U "$(pg_owner)" ${PG_INITDB_OPTS:-} >"$dir/initdb.log" 2>&1 ||
 			{ cat "$dir/initdb.log" >&2; return 1; }
 	fi
 	if ! pg_as_owner "$PG_BINDIR/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then

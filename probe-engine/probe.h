@@ -148,6 +148,9 @@ struct probe_result {
 				      deferred (4.7.1)", "authentication required", ...) */
 	char *host;                /* H as used in the address forms */
 	bool pipelining;           /* the server advertised PIPELINING */
+	/* Set by the sink correlation (confirm.c) when a receipt upgrades the result. */
+	int64_t relay_delay_ms;       /* receipt time - end of probe, when relay_confirmed */
+	int64_t backscatter_delay_ms; /* bounce time - end of probe, when backscatter confirmed */
 };
 
 void probe_result_free(struct probe_result *r);

@@ -53,6 +53,15 @@ bg_cleanup() {
 }
 trap bg_cleanup EXIT
 
+# new_database NAME: an extra empty database beside the test's own (same
+# throwaway cluster); prints its conninfo.
+new_database() {
+	local name=${TEST_DB:-t}_$1
+	local admin=${RELAYAUDIT_DATABASE/dbname=$TEST_DB/dbname=postgres}
+	PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 "$admin" \
+		-c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" -c "CREATE DATABASE \"$name\"" >/dev/null || return 1
+	echo "${RELAYAUDIT_DATABASE/dbname=$TEST_DB/dbname=$name}"
+}
 # A random high port, so copies of a test running in other trees at the same
 # time rarely collide; callers retry with another on a failed bind.
 random_port() { echo $((20000 + RANDOM % 40000)); }

@@ -76,3 +76,37 @@ smtp_talk() {
 reply_code() {
 	sed -n "${2}p" <<<"$1" | cut -c1-3
 }
+
+# probe_run NAME TARGET DEADLINE [RELAYCTL ARGS...]: runs relayctl probe --json on
+# one target (in the background when called with &) and leaves its JSON line in
+# $TEST_TMP/probe-NAME.json, stderr in .err, exit status in .rc and wall ms in .ms.
+probe_run() {
+	local name=$1 target=$2 deadline=$3 start rc
+	shift 3
+	start=$(date +%s%N)
+	timeout 120 "$RELAYCTL" probe --json --rate 0 --per-net 0 --deadline "$deadline" "$@" \
+		"$target" >"$TEST_TMP/probe-$name.json" 2>"$TEST_TMP/probe-$name.err"
+	rc=$?
+	echo $(((($(date +%s%N) - start) / 1000000))) >"$TEST_TMP/probe-$name.ms"
+	echo $rc >"$TEST_TMP/probe-$name.rc"
+}
+
+# probe_field NAME JQ-EXPR: a value from probe NAME's JSON line ("" when missing).
+probe_field() {
+	jq -r "$2 // empty" "$TEST_TMP/probe-$1.json" 2>/dev/null | head -1
+}
+
+# check_probe_ended NAME DEADLINE-MS: the probe exited (not crashed) within its deadline.
+check_probe_ended() {
+	local name=$1 limit=$2 rc ms dur
+	rc=$(cat "$TEST_TMP/probe-$name.rc")
+	ms=$(cat "$TEST_TMP/probe-$name.ms")
+	dur=$(probe_field "$name" .duration_ms)
+	if [ "$rc" -gt 1 ]; then
+		fail "$name: relayctl probe exits normally" "got exit status $rc, want 0 or 1 ($(tail -c 300 "$TEST_TMP/probe-$name.err" | tr '\n' ' '))"
+	elif [ -z "$dur" ] || [ "$dur" -gt "$limit" ] || [ "$ms" -gt $((limit + 3000)) ]; then
+		fail "$name: probe ends within its deadline" "got duration_ms=${dur:-none} wall=${ms} ms, want <= $limit ms"
+	else
+		pass "$name: probe ends within its deadline"
+	fi
+}

@@ -1,0 +1,114 @@
+/*
+ * /v1/cases and /v1/complaints. Actions and complaints are queued for the
+ * workflow runner (202); the API refuses at once (409) an action that makes
+ * no sense in the case's current state.
+ */
+#include "query.h"
+#include "handler.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const struct api_field api_case_action_fields[] = {
+	{"action", FT_STRING, true, "block, unblock, close, reopen or note"},
+	{"note", FT_STRING, false, "free text kept with the case (required for note)"},
+	{NULL, 0, false, NULL},
+};
+
+const struct api_field api_complaint_fields[] = {
+	{"address", FT_STRING, true, "the address the complaint is about"},
+	{"raw", FT_STRING, false, "the raw report (ARF or the spam message)"},
+	{"source", FT_STRING, false, "who sent it, e.g. a feedback loop name"},
+	{NULL, 0, false, NULL},
+};
+
+void
+h_cases_list(struct api_req *r)
+{
+	char limit[16], cidr[64], age[24];
+	const char *params[5];
+
+	if (!api_param_choice(r, "state", API_CASE_STATES, &params[0]) ||
+	    !api_param_duration(r, "older_than", age) || !api_param_cidr(r, "cidr", &params[2], cidr) ||
+	    !api_page_params(r, limit, &params[3]))
+		return;
+	params[1] = age[0] ? age : NULL;
+	params[4] = limit;
+	api_reply_query(r, &api_cases_list, params, 200, "cases");
+}
+
+void
+h_case_get(struct api_req *r)
+{
+	const char *params[] = {r->path_param[0]};
+
+	if (api_param_id(r, r->path_param[0], "case"))
+		api_reply_query(r, &api_case_get, params, 200, "case");
+}
+
+void
+h_case_action(struct api_req *r)
+{
+	json_t *doc, *conflict;
+	const char *action, *note;
+	const char *params[4];
+	char why[256], *out = NULL;
+	int s;
+
+	if (!api_param_id(r, r->path_param[0], "case") || (doc = api_body(r)) == NULL)
+		return;
+	action = json_string_value(json_object_get(doc, "action"));
+	note = json_string_value(json_object_get(doc, "note"));
+	if (!api_body_choice(r, doc, "action", "block|unblock|close|reopen|note"))
+		goto out;
+	if (strcmp(action, "note") == 0 && (note == NULL || note[0] == '\0')) {
+		api_error(r, 422, "missing_field", "a note action needs a non-empty note");
+		goto out;
+	}
+	if (note != NULL && strlen(note) > 65536) {
+		api_error(r, 422, "invalid_value", "note: at most 65536 bytes");
+		goto out;
+	}
+	params[0] = r->path_param[0];
+	params[1] = action;
+	params[2] = note;
+	params[3] = r->actor;
+	s = pstmt_text(r->db, &api_case_command, params, &out, why, sizeof(why));
+	if (!api_db_ok(r, s, why, "case"))
+		goto out;
+	{
+		json_t *res = json_loads(out, 0, NULL);
+
+		conflict = json_object_get(res, "conflict");
+		if (conflict != NULL) {
+			api_error(r, 409, "conflict", "cannot %s a case that is %s%s", action,
+				  json_string_value(conflict),
+				  json_is_true(json_object_get(res, "blocked")) ? " and blocked" : "");
+			free(out);
+		} else {
+			api_reply_json_text(r, 202, out);
+		}
+		json_decref(res);
+	}
+out:
+	json_decref(doc);
+}
+
+void
+h_complaint_create(struct api_req *r)
+{
+	json_t *doc = api_body(r);
+	char addr[64];
+	const char *params[4];
+
+	if (doc == NULL)
+		return;
+	if (api_body_addr(r, doc, "address", addr)) {
+		params[0] = addr;
+		params[1] = json_string_value(json_object_get(doc, "source"));
+		params[2] = json_string_value(json_object_get(doc, "raw"));
+		params[3] = r->actor;
+		api_reply_query(r, &api_complaint_create, params, 202, "complaint");
+	}
+	json_decref(doc);
+}

@@ -1,0 +1,228 @@
+/*
+ * Operational endpoints: /v1/health, /metrics (Prometheus text), /v1/stats
+ * and /v1/blocklist (plain, rbldnsd or JSON).
+ */
+#include "pstmt.h"
+#include "query.h"
+#include "config.h"
+#include "handler.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* server.c: replies counted by status. */
+size_t api_status_list(const int **statuses);
+unsigned long api_status_requests(size_t i);
+
+void
+h_health(struct api_req *r)
+{
+	char why[256], *nodes = NULL;
+	json_t *doc, *roles = json_array();
+	const char *list = config_str(r->cfg, CFG_ROLES);
+	int s = r->db ? pstmt_text(r->db, &api_health_nodes, NULL, &nodes, why, sizeof(why))
+		      : PSTMT_DOWN;
+	bool up = s == PSTMT_OK;
+
+	for (const char *p = list; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+		json_array_append_new(roles, json_stringn(p, n));
+		p = comma ? comma + 1 : NULL;
+	}
+	doc = json_pack("{s:s,s:s,s:o,s:o}", "status", up ? "ok" : "unavailable", "database",
+			up ? "ok" : "unreachable", "roles", roles, "nodes",
+			up ? json_loads(nodes, 0, NULL) : json_array());
+	free(nodes);
+	api_reply_json(r, up ? 200 : 503, doc);
+}
+
+/* A growing text buffer for the metrics page. */
+struct mbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+mbuf_add(struct mbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = b->cap * 2 + (size_t)n + 1;
+		b->p = xrealloc(b->p, b->cap);
+	}
+}
+
+static const struct {
+	const char *name;
+	const char *type;
+	const char *help;
+	const struct pstmt_stmt *stmt;
+} metric_families[] = {
+	{"relayaudit_probes_total", "counter", "Finished probes kept in the database, by verdict.",
+	 &api_metric_probes},
+	{"relayaudit_probes_in_flight", "gauge", "Probes running now, by node.",
+	 &api_metric_in_flight},
+	{"relayaudit_due_targets", "gauge", "Targets due for a probe (the queue depth).",
+	 &api_metric_due},
+	{"relayaudit_cases", "gauge", "Cases by state.", &api_metric_cases},
+	{"relayaudit_outbox", "gauge", "Notification mails pending or failed.", &api_metric_outbox},
+	{"relayaudit_enforcer_failures", "gauge", "Enforcement actions that failed for good.",
+	 &api_metric_enforcer},
+	{"relayaudit_sink_receipts_total", "counter", "Messages received by the sink.",
+	 &api_metric_receipts},
+};
+
+/* Bucket bounds in milliseconds; the metric is in seconds. */
+#define DURATION_BOUNDS "{100,250,500,1000,2500,5000,10000,30000,60000,300000}"
+static const int duration_bounds[] = {100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000};
+
+static bool
+metrics_duration(struct api_req *r, struct mbuf *b)
+{
+	const char *params[] = {DURATION_BOUNDS};
+	uint64_t per[ARRAY_LEN(duration_bounds) + 1] = {0}, total = 0, cum = 0;
+	double sum = 0;
+	char why[256];
+	PGresult *res;
+
+	if (pstmt_exec(r->db, &api_metric_duration, params, &res, why, sizeof(why)) != PSTMT_OK)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t idx = 0;
+
+		parse_i64(PQgetvalue(res, i, 0), 0, ARRAY_LEN(duration_bounds), &idx);
+		per[idx] += strtoull(PQgetvalue(res, i, 1), NULL, 10);
+		sum += strtod(PQgetvalue(res, i, 2), NULL);
+	}
+	PQclear(res);
+	mbuf_add(b, "# HELP relayaudit_probe_duration_seconds Probe duration.\n"
+		    "# TYPE relayaudit_probe_duration_seconds histogram\n");
+	for (size_t i = 0; i < ARRAY_LEN(duration_bounds); i++) {
+		cum += per[i];
+		mbuf_add(b, "relayaudit_probe_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			 duration_bounds[i] / 1000.0, (unsigned long long)cum);
+	}
+	total = cum + per[ARRAY_LEN(duration_bounds)];
+	mbuf_add(b, "relayaudit_probe_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+		 (unsigned long long)total);
+	mbuf_add(b, "relayaudit_probe_duration_seconds_sum %.3f\n", sum / 1000.0);
+	mbuf_add(b, "relayaudit_probe_duration_seconds_count %llu\n", (unsigned long long)total);
+	return true;
+}
+
+void
+h_metrics(struct api_req *r)
+{
+	struct mbuf b = {xmalloc(4096), 0, 4096};
+	bool up = r->db != NULL;
+	const int *statuses;
+	size_t nstatus = api_status_list(&statuses);
+
+	for (size_t f = 0; up && f < ARRAY_LEN(metric_families); f++) {
+		char why[256];
+		PGresult *res;
+
+		if (pstmt_exec(r->db, metric_families[f].stmt, NULL, &res, why, sizeof(why)) !=
+		    PSTMT_OK) {
+			up = false;
+			break;
+		}
+		mbuf_add(&b, "# HELP %s %s\n# TYPE %s %s\n", metric_families[f].name,
+			 metric_families[f].help, metric_families[f].name, metric_families[f].type);
+		for (int i = 0; i < PQntuples(res); i++) {
+			const char *labels = PQgetvalue(res, i, 0);
+
+			mbuf_add(&b, "%s%s%s%s %s\n", metric_families[f].name, *labels ? "{" : "",
+				 labels, *labels ? "}" : "", PQgetvalue(res, i, 1));
+		}
+		PQclear(res);
+	}
+	if (up)
+		up = metrics_duration(r, &b);
+	mbuf_add(&b, "# HELP relayaudit_database_up Whether the API reaches the database.\n"
+		     "# TYPE relayaudit_database_up gauge\nrelayaudit_database_up %d\n",
+		 up ? 1 : 0);
+	mbuf_add(&b, "# HELP relayaudit_database_errors_total Database errors seen by the API.\n"
+		     "# TYPE relayaudit_database_errors_total counter\n"
+		     "relayaudit_database_errors_total{component=\"api\"} %lu\n",
+		 pstmt_error_count());
+	mbuf_add(&b, "# HELP relayaudit_api_requests_total API replies by status.\n"
+		     "# TYPE relayaudit_api_requests_total counter\n");
+	for (size_t i = 0; i < nstatus; i++)
+		mbuf_add(&b, "relayaudit_api_requests_total{code=\"%d\"} %lu\n", statuses[i],
+			 api_status_requests(i));
+	api_reply_text(r, 200, "text/plain; version=0.0.4", b.p, b.len);
+}
+
+void
+h_stats(struct api_req *r)
+{
+	api_reply_query(r, &api_stats, NULL, 200, "stats");
+}
+
+void
+h_blocklist(struct api_req *r)
+{
+	const char *fmt;
+	const char *accept = NULL;
+	struct mbuf b = {xmalloc(4096), 0, 4096};
+	char why[256];
+	PGresult *res;
+	int s;
+
+	if (!api_param_choice(r, "format", "plain|rbldnsd|json", &fmt)) {
+		free(b.p);
+		return;
+	}
+	if (fmt == NULL) {
+		accept = api_header(r, "Accept");
+		fmt = accept && strstr(accept, "application/json") ? "json" : "plain";
+	}
+	s = pstmt_exec(r->db, &api_blocklist, NULL, &res, why, sizeof(why));
+	if (!api_db_ok(r, s, why, "blocklist")) {
+		free(b.p);
+		return;
+	}
+	if (strcmp(fmt, "json") == 0) {
+		json_t *items = json_array();
+
+		for (int i = 0; i < PQntuples(res); i++)
+			json_array_append_new(items,
+					      json_pack("{s:s,s:I,s:s}", "address", PQgetvalue(res, i, 0),
+							"case_id",
+							(json_int_t)strtoll(PQgetvalue(res, i, 1), NULL, 10),
+							"blocked_at", PQgetvalue(res, i, 2)));
+		PQclear(res);
+		free(b.p);
+		api_reply_json(r, 200, json_pack("{s:o,s:i}", "items", items, "count",
+						 (int)json_array_size(items)));
+		return;
+	}
+	if (strcmp(fmt, "rbldnsd") == 0) {
+		/* An ip4set zone for IPv4; IPv6 entries are listed for an ip6trie dataset. */
+		mbuf_add(&b, "# relayaudit blocklist: open SMTP relays (rbldnsd ip4set/ip6trie)\n"
+			     ":127.0.0.2:Open SMTP relay, blocked by relayaudit\n");
+		for (int i = 0; i < PQntuples(res); i++)
+			mbuf_add(&b, "%s%s\n", PQgetvalue(res, i, 0),
+				 strcmp(PQgetvalue(res, i, 3), "6") == 0 ? "/128" : "");
+	} else {
+		for (int i = 0; i < PQntuples(res); i++)
+			mbuf_add(&b, "%s\n", PQgetvalue(res, i, 0));
+	}
+	PQclear(res);
+	api_reply_text(r, 200, "text/plain; charset=utf-8", b.p, b.len);
+}

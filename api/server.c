@@ -1,0 +1,365 @@
+/*
+ * The api role: libmicrohttpd on its own pool of api_threads worker threads.
+ * Each worker has its own database connection (thread-local, opened on first
+ * use), so a slow query holds up only that worker and never the daemon's
+ * event loop. This file owns the request life cycle: body collection within
+ * api_max_body, route lookup, auth, dispatch, and sending the reply.
+ */
+#include "addr.h"
+#include "api.h"
+#include "pstmt.h"
+#include "query.h"
+#include "config.h"
+#include "handler.h"
+#include "log.h"
+#include "util.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The body of one request, collected across access-handler calls. */
+struct api_upload {
+	char *buf;
+	size_t len, cap;
+	bool too_large;
+};
+
+static struct {
+	struct MHD_Daemon *mhd;
+	const struct config *cfg;
+	char *conninfo;
+	size_t max_body;
+	pthread_mutex_t lock; /* guards dbs */
+	struct pstmt *dbs[64];
+	int ndbs;
+} api_server = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static __thread struct pstmt *api_tls_db;
+
+/* Replies by status, for /metrics. */
+static const int api_statuses[] = {200, 201, 202, 204, 400, 401, 403, 404, 405,
+				   409, 413, 415, 422, 429, 500, 503};
+static atomic_ulong api_status_count[ARRAY_LEN(api_statuses) + 1];
+
+size_t
+api_status_list(const int **statuses)
+{
+	*statuses = api_statuses;
+	return ARRAY_LEN(api_statuses);
+}
+
+unsigned long
+api_status_requests(size_t i)
+{
+	return atomic_load(&api_status_count[i]);
+}
+
+static void
+api_count_status(int status)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(api_statuses); i++) {
+		if (api_statuses[i] == status)
+			break;
+	}
+	atomic_fetch_add(&api_status_count[i], 1);
+}
+
+/* This worker's connection; NULL when the database cannot be reached. */
+static struct pstmt *
+api_thread_db(void)
+{
+	const char *why = NULL;
+
+	if (api_tls_db != NULL)
+		return pstmt_alive(api_tls_db) ? api_tls_db : NULL;
+	api_tls_db = pstmt_connect(api_server.conninfo, &why);
+	if (api_tls_db == NULL) {
+		log_warn("api_db_down", "reason=\"%s\"", why);
+		return NULL;
+	}
+	pthread_mutex_lock(&api_server.lock);
+	if (api_server.ndbs < (int)ARRAY_LEN(api_server.dbs)) {
+		api_server.dbs[api_server.ndbs++] = api_tls_db;
+	}
+	pthread_mutex_unlock(&api_server.lock);
+	return api_tls_db;
+}
+
+static enum MHD_Result
+api_send(struct MHD_Connection *c, struct api_req *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (r->resp == NULL)
+		api_error(r, 500, "internal", "the handler sent no reply");
+	resp = MHD_create_response_from_buffer(r->resp_len, r->resp, MHD_RESPMEM_MUST_FREE);
+	r->resp = NULL; /* microhttpd frees it */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (r->hdr_name != NULL)
+		MHD_add_response_header(resp, r->hdr_name, r->hdr_value);
+	ret = MHD_queue_response(c, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	api_count_status(r->status);
+	log_debug("api_request", "method=%s status=%d actor=%s", r->method, r->status,
+		  r->actor[0] ? r->actor : "-");
+	return ret;
+}
+
+struct api_qcheck {
+	const struct api_route *rt;
+	const char *unknown;
+};
+
+static enum MHD_Result
+api_query_check(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct api_qcheck *q = cls;
+
+	(void)kind;
+	(void)value;
+	if (!api_route_has_query(q->rt, key)) {
+		q->unknown = key;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static bool
+api_access_ok(struct api_req *r)
+{
+	enum api_access need = r->route->access;
+
+	if (need == ACCESS_PUBLIC)
+		return true;
+	if (need == ACCESS_HEALTH) {
+		if (config_bool(r->cfg, CFG_API_PUBLIC_HEALTH))
+			return true;
+		need = ACCESS_VIEWER;
+	}
+	if (r->db == NULL) {
+		api_error(r, 503, "database_unavailable", "the database cannot be reached");
+		return false;
+	}
+	if (!api_auth(r))
+		return false;
+	if ((int)r->role < (int)need) {
+		api_error(r, 403, "forbidden", "this needs the %s role; the token has %s",
+			  api_role_name((enum api_role)need), api_role_name(r->role));
+		return false;
+	}
+	return true;
+}
+
+static void
+api_client_ip(struct MHD_Connection *c, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct addr a;
+	int port;
+
+	str_fmt(buf, len, "-");
+	if (ci != NULL && ci->client_addr != NULL &&
+	    addr_from_sockaddr(ci->client_addr, &a, &port) == 0)
+		addr_format(&a, buf, len);
+}
+
+/* Every write through the API is logged with the token that made it, refused ones too. */
+static void
+api_audit(struct api_req *r)
+{
+	char status[8], why[128];
+	const char *params[] = {r->actor, r->method, r->url, status};
+	PGresult *res;
+
+	if (r->actor[0] == '\0' || r->db == NULL || strcmp(r->method, "GET") == 0 ||
+	    strcmp(r->method, "HEAD") == 0)
+		return;
+	str_fmt(status, sizeof(status), "%d", r->status);
+	if (pstmt_exec(r->db, &api_audit_write, params, &res, why, sizeof(why)) == PSTMT_OK)
+		PQclear(res);
+	else
+		log_warn("api_audit_failed", "actor=%s reason=\"%s\"", r->actor, why);
+}
+
+static void
+api_dispatch(struct api_req *r)
+{
+	struct api_qcheck q = {0};
+
+	r->route = api_route_match(r);
+	if (r->route == NULL)
+		return; /* 404 or 405 already set */
+	q.rt = r->route;
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, api_query_check, &q);
+	if (q.unknown != NULL) {
+		char shown[65];
+
+		str_fmt(shown, sizeof(shown), "%.64s", q.unknown);
+		api_error(r, 400, "bad_parameter", "unknown query parameter '%s'", shown);
+		return;
+	}
+	r->db = api_thread_db();
+	if (!api_access_ok(r))
+		return;
+	if (r->db == NULL && r->route->access != ACCESS_HEALTH && r->route->fn != h_openapi) {
+		api_error(r, 503, "database_unavailable", "the database cannot be reached");
+		return;
+	}
+	r->route->fn(r);
+	api_audit(r);
+}
+
+static enum MHD_Result
+api_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+	   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct api_upload *up = *con_cls;
+	struct api_req r;
+	enum MHD_Result ret;
+
+	(void)cls;
+	(void)version;
+	if (up == NULL) {
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		int64_t n;
+
+		up = xcalloc(1, sizeof(*up));
+		*con_cls = up;
+		/* A declared oversize body is refused before a byte of it is read. */
+		if (cl != NULL && parse_i64(cl, 0, INT64_MAX, &n) == 0 &&
+		    (uint64_t)n > api_server.max_body)
+			up->too_large = true;
+		else
+			return MHD_YES;
+	} else if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (up->too_large || up->len + n > api_server.max_body) {
+			up->too_large = true;
+			return MHD_YES;
+		}
+		if (up->len + n + 1 > up->cap) {
+			up->cap = (up->len + n + 1) * 2;
+			if (up->cap > api_server.max_body + 1)
+				up->cap = api_server.max_body + 1;
+			up->buf = xrealloc(up->buf, up->cap);
+		}
+		memcpy(up->buf + up->len, upload_data, n);
+		up->len += n;
+		up->buf[up->len] = '\0';
+		return MHD_YES;
+	}
+
+	memset(&r, 0, sizeof(r));
+	r.conn = c;
+	r.cfg = api_server.cfg;
+	r.method = method;
+	r.url = url;
+	r.body = up->buf;
+	r.body_len = up->len;
+	api_client_ip(c, r.client_ip, sizeof(r.client_ip));
+	if (up->too_large)
+		api_error(&r, 413, "body_too_large", "the body is larger than %zu bytes",
+			  api_server.max_body);
+	else
+		api_dispatch(&r);
+	ret = api_send(c, &r);
+	free(r.resp);
+	return ret;
+}
+
+static void
+api_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+	      enum MHD_RequestTerminationCode toe)
+{
+	struct api_upload *up = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (up != NULL) {
+		free(up->buf);
+		free(up);
+		*con_cls = NULL;
+	}
+}
+
+static void
+api_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256], clean[256];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_censor(clean, sizeof(clean), msg, strlen(msg));
+	log_warn("api_http", "reason=\"%s\"", clean);
+}
+
+int
+api_role_start(const struct config *cfg, const char *conninfo)
+{
+	struct addr a;
+	int port;
+	struct sockaddr_storage ss;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned threads = (unsigned)config_int(cfg, CFG_API_THREADS);
+	const char *listen = config_str(cfg, CFG_API_LISTEN);
+
+	if (api_server.mhd != NULL)
+		return -1;
+	if (addr_port_parse(listen, 8080, &a, &port) < 0) {
+		log_error("api_start_failed", "reason=\"bad api_listen\" listen=%s", listen);
+		return -1;
+	}
+	addr_to_sockaddr(&a, port, &ss);
+	if (a.family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	api_server.cfg = cfg;
+	api_server.conninfo = xstrdup(conninfo ? conninfo : "");
+	api_server.max_body = (size_t)config_int(cfg, CFG_API_MAX_BODY);
+	/* The logger goes first, or microhttpd logs the options before it to stderr itself. */
+	api_server.mhd = MHD_start_daemon(
+		flags, 0, NULL, NULL, api_handle, NULL, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+		MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, api_completed, NULL, MHD_OPTION_END);
+	if (api_server.mhd == NULL) {
+		log_error("api_start_failed", "reason=\"cannot listen\" listen=%s", listen);
+		free(api_server.conninfo);
+		api_server.conninfo = NULL;
+		return -1;
+	}
+	log_info("api_started", "listen=%s threads=%u", listen, threads);
+	return 0;
+}
+
+void
+api_role_stop(void)
+{
+	if (api_server.mhd == NULL)
+		return;
+	/* Joins the workers, so no thread still uses a connection closed below. */
+	MHD_stop_daemon(api_server.mhd);
+	api_server.mhd = NULL;
+	pthread_mutex_lock(&api_server.lock);
+	for (int i = 0; i < api_server.ndbs; i++)
+		pstmt_close(api_server.dbs[i]);
+	api_server.ndbs = 0;
+	pthread_mutex_unlock(&api_server.lock);
+	free(api_server.conninfo);
+	api_server.conninfo = NULL;
+	log_info("api_stopped", "%s", "");
+}

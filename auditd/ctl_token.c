@@ -1,0 +1,156 @@
+/*
+ * relayctl token create|revoke|list: the API's bearer tokens. A token is
+ * random, printed once at creation and stored only as its SHA-256 hash.
+ */
+#include "pstmt.h"
+#include "tokens_query.h"
+#include "config.h"
+#include "ctl.h"
+#include "db.h"
+#include "handler.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOKEN_RANDOM_BYTES 24
+
+static int
+token_usage(void)
+{
+	fprintf(stderr, "usage: relayctl token create --name NAME --role viewer|operator|admin [-c FILE]\n"
+			"       relayctl token revoke NAME [-c FILE]\n"
+			"       relayctl token list [-c FILE]\n");
+	return 2;
+}
+
+static int
+token_run(struct pstmt *db, const struct pstmt_stmt *st, const char *const *params,
+	  PGresult **res)
+{
+	char why[256];
+	int s = pstmt_exec(db, st, params, res, why, sizeof(why));
+
+	if (s != PSTMT_OK) {
+		fprintf(stderr, "relayctl: token: %s\n", why);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+token_create(struct pstmt *db, const char *name, const char *role)
+{
+	uint8_t raw[TOKEN_RANDOM_BYTES];
+	char token[3 + 2 * TOKEN_RANDOM_BYTES + 1] = "ra_", hash[65];
+	const char *params[] = {name, role, hash};
+	PGresult *res;
+	int rows;
+
+	if (strcmp(role, "viewer") != 0 && strcmp(role, "operator") != 0 &&
+	    strcmp(role, "admin") != 0) {
+		fprintf(stderr, "relayctl: token: role must be viewer, operator or admin\n");
+		return 2;
+	}
+	random_bytes(raw, sizeof(raw));
+	hex_encode(raw, sizeof(raw), token + 3);
+	api_token_hash_hex(token, hash);
+	if (token_run(db, &api_tokens_create, params, &res) < 0)
+		return 1;
+	rows = PQntuples(res);
+	PQclear(res);
+	if (rows != 1) {
+		fprintf(stderr, "relayctl: token: a live token named '%s' exists; revoke it first\n",
+			name);
+		return 1;
+	}
+	printf("%s\n", token);
+	fprintf(stderr, "token '%s' (%s) created; it is shown only this once\n", name, role);
+	return 0;
+}
+
+static int
+token_revoke(struct pstmt *db, const char *name)
+{
+	const char *params[] = {name};
+	PGresult *res;
+	int rows;
+
+	if (token_run(db, &api_tokens_revoke, params, &res) < 0)
+		return 1;
+	rows = PQntuples(res);
+	PQclear(res);
+	if (rows != 1) {
+		fprintf(stderr, "relayctl: token: no live token named '%s'\n", name);
+		return 1;
+	}
+	printf("revoked %s\n", name);
+	return 0;
+}
+
+static int
+token_list(struct pstmt *db)
+{
+	PGresult *res;
+
+	if (token_run(db, &api_tokens_list, NULL, &res) < 0)
+		return 1;
+	printf("%-24s %-9s %-21s %-21s %s\n", "NAME", "ROLE", "CREATED", "LAST USED", "REVOKED");
+	for (int i = 0; i < PQntuples(res); i++)
+		printf("%-24s %-9s %-21s %-21s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+		       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+	PQclear(res);
+	return 0;
+}
+
+int
+ctl_token(int argc, char **argv)
+{
+	const char *path = NULL, *name = NULL, *role = NULL, *pos = NULL;
+	struct config *cfg;
+	struct pstmt *db;
+	char *conninfo;
+	const char *why = NULL;
+	int rc;
+
+	if (argc < 2)
+		return token_usage();
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+			name = argv[++i];
+		else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
+			role = argv[++i];
+		else if (argv[i][0] != '-' && pos == NULL)
+			pos = argv[i];
+		else
+			return token_usage();
+	}
+	if (strcmp(argv[1], "create") == 0 ? (name == NULL || role == NULL || pos != NULL)
+	    : strcmp(argv[1], "revoke") == 0 ? (pos == NULL || name != NULL || role != NULL)
+	    : strcmp(argv[1], "list") == 0 ? (pos != NULL || name != NULL || role != NULL)
+					   : true)
+		return token_usage();
+	if ((cfg = ctl_load_config(path)) == NULL)
+		return 1;
+	conninfo = db_conninfo(cfg, &why);
+	db = conninfo ? pstmt_connect_cli(conninfo) : NULL;
+	if (conninfo == NULL)
+		fprintf(stderr, "relayctl: %s\n", why);
+	free(conninfo);
+	if (db == NULL) {
+		config_free(cfg);
+		return 1;
+	}
+	if (strcmp(argv[1], "create") == 0)
+		rc = token_create(db, name, role);
+	else if (strcmp(argv[1], "revoke") == 0)
+		rc = token_revoke(db, pos);
+	else
+		rc = token_list(db);
+	pstmt_close(db);
+	config_free(cfg);
+	return rc;
+}

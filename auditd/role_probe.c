@@ -1,0 +1,341 @@
+/*
+ * The probe role: the scheduler claims targets, the probe engine probes
+ * them on the daemon's loop, and each result becomes a probe row (evidence
+ * rendered by probe_json) written by persist. HUP re-reads limits,
+ * exclusions and intervals; TERM stops claiming and lets in-flight probes
+ * finish for shutdown_grace before the rest of the leases are given back.
+ */
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "probe.h"
+#include "probe_json.h"
+#include "scheduler.h"
+#include "util.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_EXCLUDE 1024
+
+struct port_ctx {
+	struct sched_item *it;
+	size_t port;
+};
+
+static struct {
+	struct daemon *d;
+	struct scheduler *sched;
+	struct probe_engine *engine;
+	struct probe_params params;
+	struct cidr exclude[MAX_EXCLUDE];
+	size_t nexclude;
+	char *helo, *sink_domain;
+	int64_t confirm_window_ms;
+} rp;
+
+/* Words of a comma-separated list option, each passed to fn; stops at max. */
+static void
+role_probe_words(const char *list, void (*fn)(const char *w, void *arg), void *arg)
+{
+	char *copy = xstrdup(list), *save = NULL;
+
+	for (char *w = strtok_r(copy, ", ", &save); w != NULL; w = strtok_r(NULL, ", ", &save))
+		fn(w, arg);
+	free(copy);
+}
+
+static void
+role_probe_add_exclude(const char *w, void *arg)
+{
+	const char *why;
+
+	if (rp.nexclude < MAX_EXCLUDE && cidr_parse(w, &rp.exclude[rp.nexclude], &why) == 0)
+		rp.nexclude++;
+}
+
+static void
+role_probe_first_word(const char *w, void *arg)
+{
+	char **out = arg;
+
+	if (*out == NULL)
+		*out = xstrdup(w);
+}
+
+static void
+role_probe_load_exclude(const struct config *cfg)
+{
+	rp.nexclude = 0;
+	role_probe_words(config_str(cfg, CFG_EXCLUDE), role_probe_add_exclude, NULL);
+}
+
+static void
+role_probe_sched_params(const struct daemon *d, struct sched_params *sp)
+{
+	const struct config *cfg = d->cfg;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->node = d->node_name;
+	sp->roles = config_str(cfg, CFG_ROLES);
+	sp->batch = (int)config_int(cfg, CFG_SCHEDULE_BATCH);
+	/* Keep the engine's own queue short: TERM's grace then covers what is really running. */
+	sp->max_in_flight = (int)config_int(cfg, CFG_PROBE_CONCURRENCY);
+	sp->lease_s = config_int(cfg, CFG_LEASE_TIME);
+	sp->poll_s = config_int(cfg, CFG_POLL_INTERVAL);
+	sp->probe_interval_s = config_int(cfg, CFG_PROBE_INTERVAL);
+	sp->no_smtp_interval_s = config_int(cfg, CFG_NO_SMTP_INTERVAL);
+	sp->greylist_wait_s = config_int(cfg, CFG_GREYLIST_WAIT);
+	sp->jitter_pct = (int)config_int(cfg, CFG_INTERVAL_JITTER);
+	sp->retention_s = config_int(cfg, CFG_RETENTION);
+	sp->result_buffer = (size_t)config_int(cfg, CFG_RESULT_BUFFER);
+}
+
+/* ---- result -> row ---- */
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+/* Attempts that got past RCPT are rows, so sink receipts can join to them. */
+static bool
+role_probe_keep_attempt(const struct probe_attempt *a)
+{
+	return a->outcome == OUTCOME_ACCEPTED || a->outcome == OUTCOME_RELAYED ||
+	       a->outcome == OUTCOME_TEMPFAIL || (a->rcpt.code >= 200 && a->rcpt.code < 300);
+}
+
+static void
+role_probe_row(const struct probe_result *res, struct probe_row *row)
+{
+	json_t *ev = probe_json_result(res, true);
+	size_t n = 0;
+
+	memset(row, 0, sizeof(*row));
+	row->port = res->port;
+	row->started_ms = res->started_ms;
+	row->duration_ms = res->duration_ms;
+	row->verdict = xstrdup(verdict_name(res->verdict));
+	row->backscatter = xstrdup(backscatter_name(res->backscatter));
+	row->trick = dup_or_null(res->trick);
+	row->stage = xstrdup(stage_name(res->stage));
+	row->error = dup_or_null(res->error != NULL ? res->error : res->reason);
+	row->banner = dup_or_null(res->banner);
+	row->evidence = ev != NULL ? json_dumps(ev, JSON_COMPACT) : NULL;
+	json_decref(ev);
+	if (res->verdict == VERDICT_ACCEPTED || res->backscatter == BACKSCATTER_ACCEPTED)
+		row->confirm_deadline_ms = res->started_ms + res->duration_ms + rp.confirm_window_ms;
+	row->attempts = xcalloc(res->nattempts + 1, sizeof(*row->attempts));
+	for (size_t i = 0; i < res->nattempts; i++) {
+		const struct probe_attempt *a = &res->attempts[i];
+		struct attempt_row *r = &row->attempts[n];
+
+		if (!role_probe_keep_attempt(a))
+			continue;
+		r->idx = (int)a->index;
+		r->sender = dup_or_null(a->sender);
+		r->form = dup_or_null(a->form);
+		r->backscatter = a->backscatter;
+		r->mail_from = dup_or_null(a->mail_from);
+		r->rcpt_to = dup_or_null(a->rcpt_to);
+		r->token = xstrdup(a->token);
+		r->mail_code = a->mail.code;
+		r->rcpt_code = a->rcpt.code;
+		r->data_code = a->data.code;
+		r->eod_code = a->eod.code;
+		r->stage = xstrdup(stage_name(a->stage));
+		r->outcome = xstrdup(outcome_name(a->outcome));
+		n++;
+	}
+	row->nattempts = n;
+}
+
+static void
+role_probe_done(struct probe_result *res, void *arg)
+{
+	struct port_ctx *pc = res->user;
+	struct probe_row row;
+
+	role_probe_row(res, &row);
+	if (res->verdict != VERDICT_NO_SMTP || log_get_level() <= LOG_DEBUG) {
+		char ip[ADDR_STRLEN];
+
+		addr_format(&res->addr, ip, sizeof(ip));
+		log_info("verdict", "address=%s port=%d verdict=%s backscatter=%s trick=%s"
+			 " duration_ms=%" PRId64,
+			 ip, res->port, row.verdict, row.backscatter,
+			 row.trick != NULL ? row.trick : "-", res->duration_ms);
+	}
+	if (rp.sched != NULL)
+		scheduler_port_done(rp.sched, pc->it, pc->port, &row);
+	probe_row_clear(&row);
+	probe_result_free(res);
+	free(pc);
+}
+
+static int
+role_probe_submit(void *arg, struct sched_item *it, const struct claimed_target *t, size_t port,
+		  const char **why)
+{
+	struct probe_target pt;
+	struct port_ctx *pc;
+
+	memset(&pt, 0, sizeof(pt));
+	if (addr_parse(t->address, &pt.addr) != 0) {
+		*why = "unparsable address";
+		return -1;
+	}
+	pc = xcalloc(1, sizeof(*pc));
+	pc->it = it;
+	pc->port = port;
+	pt.port = t->ports[port];
+	pt.domains = (const char *const *)t->domains;
+	pt.ndomains = t->ndomains;
+	pt.probe_id = (uint64_t)t->probe_ids[port];
+	pt.user = pc;
+	if (probe_engine_submit(rp.engine, &pt, why) != 0) {
+		free(pc);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- role callbacks ---- */
+
+static int
+role_probe_params(struct daemon *d)
+{
+	const struct config *cfg = d->cfg;
+	const char *secret = config_str(cfg, CFG_SECRET);
+
+	free(rp.helo);
+	free(rp.sink_domain);
+	rp.helo = NULL;
+	rp.sink_domain = NULL;
+	probe_params_defaults(&rp.params);
+	if (strlen(secret) < 16) {
+		log_error("config_error", "option=secret reason=\"the probe role needs a secret of"
+			  " at least 16 characters (the sink verifies tokens with it)\"");
+		return -1;
+	}
+	token_key_init(&rp.params.key, secret, strlen(secret));
+	rp.helo = xstrdup(*config_str(cfg, CFG_HELO_NAME) ? config_str(cfg, CFG_HELO_NAME)
+							    : d->node_name);
+	role_probe_words(config_str(cfg, CFG_SINK_DOMAIN), role_probe_first_word, &rp.sink_domain);
+	if (rp.sink_domain == NULL)
+		rp.sink_domain = xstrdup("sink.relayaudit.test");
+	rp.params.helo_name = rp.helo;
+	rp.params.sink_domain = rp.sink_domain;
+	rp.params.outside_domain = config_str(cfg, CFG_OUTSIDE_DOMAIN);
+	rp.params.contact = *config_str(cfg, CFG_CONTACT) ? config_str(cfg, CFG_CONTACT) : NULL;
+	/* Targets always name their port: the scheduler submits one per port. */
+	rp.params.ports = NULL;
+	rp.params.nports = 0;
+	rp.params.concurrency = (int)config_int(cfg, CFG_PROBE_CONCURRENCY);
+	rp.params.rate = (int)config_int(cfg, CFG_PROBE_RATE);
+	rp.params.per_net = (int)config_int(cfg, CFG_PROBE_PER_NET);
+	rp.params.timeout_ms = (int)config_int(cfg, CFG_PROBE_TIMEOUT) * 1000;
+	rp.params.deadline_ms = (int)config_int(cfg, CFG_PROBE_DEADLINE) * 1000;
+	rp.params.greylist_wait_ms = (int)config_int(cfg, CFG_GREYLIST_WAIT) * 1000;
+	rp.params.fd_reserve = (int)config_int(cfg, CFG_FD_RESERVE);
+	rp.params.test_backscatter = true;
+	role_probe_load_exclude(cfg);
+	rp.params.exclude = rp.exclude;
+	rp.params.nexclude = rp.nexclude;
+	rp.confirm_window_ms = config_int(cfg, CFG_CONFIRM_WINDOW) * 1000;
+	return 0;
+}
+
+static int
+role_probe_start(struct daemon *d)
+{
+	struct sched_params sp;
+
+	rp.d = d;
+	if (role_probe_params(d) != 0)
+		return -1;
+	rp.engine = probe_engine_new(d->base, &rp.params, role_probe_done, NULL);
+	if (rp.engine == NULL) {
+		log_error("role_failed", "role=probe reason=\"probe engine\"");
+		return -1;
+	}
+	role_probe_sched_params(d, &sp);
+	rp.sched = scheduler_new(d->base, d->conninfo, &sp, role_probe_submit, NULL);
+	return 0;
+}
+
+static void
+role_probe_reload(struct daemon *d)
+{
+	struct sched_params sp;
+
+	rp.nexclude = 0;
+	role_probe_load_exclude(d->cfg);
+	probe_engine_set_limits(rp.engine, (int)config_int(d->cfg, CFG_PROBE_CONCURRENCY),
+				(int)config_int(d->cfg, CFG_PROBE_RATE),
+				(int)config_int(d->cfg, CFG_PROBE_PER_NET), rp.exclude, rp.nexclude);
+	rp.confirm_window_ms = config_int(d->cfg, CFG_CONFIRM_WINDOW) * 1000;
+	role_probe_sched_params(d, &sp);
+	scheduler_set_params(rp.sched, &sp);
+	log_info("reloaded", "role=probe exclude=%zu concurrency=%lld rate=%lld", rp.nexclude,
+		 (long long)config_int(d->cfg, CFG_PROBE_CONCURRENCY),
+		 (long long)config_int(d->cfg, CFG_PROBE_RATE));
+}
+
+static void
+role_probe_idle(void *arg)
+{
+	daemon_role_idle(rp.d);
+}
+
+static void
+role_probe_drain(struct daemon *d)
+{
+	scheduler_drain(rp.sched, role_probe_idle, NULL);
+}
+
+static bool
+role_probe_busy(struct daemon *d)
+{
+	return scheduler_busy(rp.sched);
+}
+
+static void
+role_probe_stop(struct daemon *d)
+{
+	int grace_ms = 5000;
+	struct scheduler *s = rp.sched;
+
+	scheduler_release_unfinished(s);
+	if (probe_engine_busy(rp.engine)) {
+		/*
+		 * The grace period is over and probe_engine_free would wait for
+		 * every dialogue to end: leave the engine to the process exit.
+		 * Its leases are released above; late results are dropped.
+		 */
+		log_warn("probes_abandoned", "reason=\"shutdown_grace over\"");
+		rp.engine = NULL;
+	} else {
+		probe_engine_free(rp.engine);
+		rp.engine = NULL;
+	}
+	rp.sched = NULL;
+	scheduler_free(s, grace_ms);
+	free(rp.helo);
+	free(rp.sink_domain);
+	rp.helo = rp.sink_domain = NULL;
+}
+
+const struct role_ops role_probe_ops = {
+	.name = "probe",
+	.start = role_probe_start,
+	.reload = role_probe_reload,
+	.drain = role_probe_drain,
+	.busy = role_probe_busy,
+	.stop = role_probe_stop,
+};

@@ -1,0 +1,663 @@
+/*
+ * The scheduler (see scheduler.h). Claims, lease releases and periodic
+ * jobs run on the scheduler's own database thread (which also LISTENs for
+ * relayaudit_due); results go to persist's thread, so a slow write never
+ * delays the next claim.
+ */
+#include "scheduler.h"
+#include "dbthread.h"
+#include "log.h"
+#include "persist.h"
+#include "util.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEARTBEAT_S 5
+#define CONFIRM_EVERY_TICKS 2  /* heartbeats between confirm-deadline runs */
+#define PRUNE_EVERY_TICKS 12   /* heartbeats between retention runs */
+#define CONFIRM_LIMIT 1000
+#define PRUNE_LIMIT 5000
+#define RETRY_CLAIM_MS 1000
+
+struct sched_item {
+	struct claimed_target t;
+	struct probe_row rows[TARGET_MAX_PORTS];
+	bool probed[TARGET_MAX_PORTS];
+	size_t pending; /* ports submitted and not yet done */
+	int64_t started_ms;
+	bool released;  /* lease given back at shutdown: write rows only */
+	struct sched_item *prev, *next;
+};
+
+struct scheduler {
+	struct event_base *base;
+	struct sched_params p;
+	char *node, *roles;
+	sched_submit_fn submit;
+	void *submit_arg;
+	struct dbthread *db;
+	struct persist *persist;
+
+	struct sched_item *items; /* in flight */
+	size_t in_flight;
+	bool claiming;     /* a claim job is out */
+	bool more;         /* the last claim was full: more may be due */
+	bool draining;
+	sched_idle_fn idle;
+	void *idle_arg;
+	bool idle_fired;
+	unsigned ticks;
+	bool heartbeat_out, confirm_out, prune_out;
+	uint64_t rng;
+
+	struct event *poll_timer, *tick_timer, *kick_ev;
+	struct sched_stats stats;
+};
+
+static const char *const due_channels[] = {"relayaudit_due", NULL};
+
+/* ---- pure helpers ---- */
+
+/* Significance of each verdict for the target's last_verdict; higher wins. */
+static const char *const verdict_order[] = {
+	"no_smtp", "rejected_banner", "closed", "error", "tempfail",
+	"accepted_not_relayed", "accepted", "relay_confirmed",
+};
+static const char *const backscatter_order[] = {"untested", "refused", "accepted", "confirmed"};
+
+static int
+rank_of(const char *const *order, size_t n, const char *v)
+{
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		if (strcmp(order[i], v) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+static const char *
+worst_of(const char *const *order, size_t norder, const char *const *v, size_t n)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		int r = rank_of(order, norder, v[i]);
+
+		if (r > best)
+			best = r;
+	}
+	return best < 0 ? NULL : order[best];
+}
+
+const char *
+scheduler_worst_verdict(const char *const *verdicts, size_t n)
+{
+	return worst_of(verdict_order, ARRAY_LEN(verdict_order), verdicts, n);
+}
+
+const char *
+scheduler_worst_backscatter(const char *const *b, size_t n)
+{
+	return worst_of(backscatter_order, ARRAY_LEN(backscatter_order), b, n);
+}
+
+int64_t
+scheduler_next_interval(const struct sched_params *p, const char *const *verdicts, size_t n,
+			int64_t target_interval_s, double unit_random)
+{
+	size_t no_smtp = 0;
+	int64_t base;
+	double spread;
+
+	for (size_t i = 0; i < n; i++) {
+		/* Greylisting held the test up: come back once the greylist would pass us. */
+		if (verdicts[i] != NULL && strcmp(verdicts[i], "tempfail") == 0)
+			return p->greylist_wait_s > 0 ? p->greylist_wait_s : 60;
+		if (verdicts[i] != NULL && strcmp(verdicts[i], "no_smtp") == 0)
+			no_smtp++;
+	}
+	if (n > 0 && no_smtp == n)
+		base = p->no_smtp_interval_s;
+	else
+		base = target_interval_s > 0 ? target_interval_s : p->probe_interval_s;
+	/* Jitter spreads one big sweep's follow-up over a window instead of one instant. */
+	spread = (double)base * p->jitter_pct / 100.0 * (2.0 * unit_random - 1.0);
+	base += (int64_t)spread;
+	return base < 1 ? 1 : base;
+}
+
+static double
+sched_random(struct scheduler *s)
+{
+	/* xorshift64: jitter needs spread, not secrecy. */
+	s->rng ^= s->rng << 13;
+	s->rng ^= s->rng >> 7;
+	s->rng ^= s->rng << 17;
+	return (double)(s->rng >> 11) / (double)(UINT64_C(1) << 53);
+}
+
+/* ---- items ---- */
+
+static void
+item_unlink(struct scheduler *s, struct sched_item *it)
+{
+	if (it->prev != NULL)
+		it->prev->next = it->next;
+	else
+		s->items = it->next;
+	if (it->next != NULL)
+		it->next->prev = it->prev;
+	s->in_flight--;
+}
+
+static void
+item_free(struct sched_item *it)
+{
+	for (size_t i = 0; i < it->t.nports; i++)
+		probe_row_clear(&it->rows[i]);
+	claimed_target_free(&it->t);
+	free(it);
+}
+
+static void sched_kick(struct scheduler *s);
+static void sched_check_idle(struct scheduler *s);
+
+static void
+sched_finish(struct scheduler *s, struct sched_item *it)
+{
+	const char *verdicts[TARGET_MAX_PORTS], *bs[TARGET_MAX_PORTS];
+	struct probe_row rows[TARGET_MAX_PORTS];
+	struct target_done td;
+	size_t n = 0;
+
+	memset(&td, 0, sizeof(td));
+	for (size_t i = 0; i < it->t.nports; i++) {
+		if (!it->probed[i] || it->rows[i].verdict == NULL)
+			continue;
+		verdicts[n] = it->rows[i].verdict;
+		bs[n] = it->rows[i].backscatter;
+		n++;
+	}
+	td.target_id = it->t.id;
+	td.claimed_priority = it->t.priority;
+	td.claimed_sweep = it->t.sweep_id;
+	td.started_ms = it->started_ms;
+	td.last_verdict = scheduler_worst_verdict(verdicts, n);
+	td.last_backscatter = scheduler_worst_backscatter(bs, n);
+	td.next_in_s = scheduler_next_interval(&s->p, verdicts, n, it->t.interval_s, sched_random(s));
+	for (size_t i = 0; i < it->t.nports; i++) {
+		if (it->probed[i] && it->rows[i].verdict != NULL && td.last_probe_id == 0 &&
+		    strcmp(it->rows[i].verdict, td.last_verdict) == 0)
+			td.last_probe_id = it->rows[i].id;
+	}
+	/* The rows move to persist; the verdict names above are static strings. */
+	n = 0;
+	for (size_t i = 0; i < it->t.nports; i++) {
+		if (it->probed[i] && it->rows[i].verdict != NULL) {
+			rows[n++] = it->rows[i];
+			memset(&it->rows[i], 0, sizeof(it->rows[i]));
+		}
+	}
+	persist_add(s->persist, it->released ? NULL : &td, rows, n);
+	item_unlink(s, it);
+	item_free(it);
+	s->stats.finished++;
+	sched_kick(s);
+	sched_check_idle(s);
+}
+
+void
+scheduler_port_done(struct scheduler *s, struct sched_item *it, size_t port, struct probe_row *row)
+{
+	if (port >= it->t.nports || !it->probed[port] || it->rows[port].verdict != NULL) {
+		log_error("sched_bad_done", "target=%" PRId64 " port=%zu", it->t.id, port);
+		probe_row_clear(row);
+		return;
+	}
+	it->rows[port] = *row;
+	memset(row, 0, sizeof(*row));
+	/* The verdict names are compared by content, so keep them as static strings. */
+	{
+		const char *v = scheduler_worst_verdict((const char *const *)&it->rows[port].verdict, 1);
+		if (v == NULL) {
+			free(it->rows[port].verdict);
+			it->rows[port].verdict = xstrdup("error");
+		}
+	}
+	it->rows[port].id = it->t.probe_ids[port];
+	it->rows[port].target_id = it->t.id;
+	it->rows[port].sweep_id = it->t.sweep_id;
+	if (it->rows[port].address == NULL)
+		it->rows[port].address = xstrdup(it->t.address);
+	if (it->rows[port].port == 0)
+		it->rows[port].port = it->t.ports[port];
+	if (--it->pending == 0)
+		sched_finish(s, it);
+}
+
+/* ---- claims ---- */
+
+struct claim_job {
+	struct scheduler *s;
+	char *node;
+	int limit;
+	int64_t lease_s, submitted_ms;
+	struct claimed_target *rows;
+	size_t n;
+};
+
+static int
+claim_run(PGconn *c, void *arg)
+{
+	struct claim_job *j = arg;
+
+	return targets_claim(c, j->node, j->limit, j->lease_s, &j->rows, &j->n);
+}
+
+struct release_job {
+	char *node;
+	int64_t *ids;
+	size_t n;
+};
+
+static int
+release_run(PGconn *c, void *arg)
+{
+	struct release_job *j = arg;
+
+	return targets_release(c, j->node, j->ids, j->n) < 0 ? -1 : 0;
+}
+
+static void
+release_done(void *arg, int status)
+{
+	struct release_job *j = arg;
+
+	if (status == 0)
+		log_info("leases_released", "targets=%zu", j->n);
+	free(j->ids);
+	free(j->node);
+	free(j);
+}
+
+static void
+sched_release(struct scheduler *s, const int64_t *ids, size_t n)
+{
+	struct release_job *j;
+
+	if (n == 0)
+		return;
+	j = xcalloc(1, sizeof(*j));
+	j->node = xstrdup(s->node);
+	j->ids = xmalloc(n * sizeof(*ids));
+	memcpy(j->ids, ids, n * sizeof(*ids));
+	j->n = n;
+	dbthread_submit(s->db, release_run, release_done, j, true);
+}
+
+static void
+sched_start_item(struct scheduler *s, struct claimed_target *t)
+{
+	struct sched_item *it = xcalloc(1, sizeof(*it));
+
+	it->t = *t;
+	memset(t, 0, sizeof(*t));
+	it->started_ms = now_wall_ms();
+	it->next = s->items;
+	if (s->items != NULL)
+		s->items->prev = it;
+	s->items = it;
+	s->in_flight++;
+	s->stats.claimed++;
+	/* Count every port first, so a prober answering early cannot finish the item half-way. */
+	it->pending = 1;
+	for (size_t i = 0; i < it->t.nports; i++) {
+		const char *why = NULL;
+
+		it->probed[i] = true;
+		it->pending++;
+		if (s->submit(s->submit_arg, it, &it->t, i, &why) != 0) {
+			it->probed[i] = false;
+			it->pending--;
+			log_debug("probe_skipped", "target=%" PRId64 " address=%s port=%d reason=\"%s\"",
+				  it->t.id, it->t.address, it->t.ports[i], why != NULL ? why : "");
+		}
+	}
+	if (--it->pending == 0)
+		sched_finish(s, it);
+}
+
+static void
+claim_done(void *arg, int status)
+{
+	struct claim_job *j = arg;
+	struct scheduler *s = j->s;
+
+	s->claiming = false;
+	if (status != 0) {
+		/* The database is away or refused: the poll timer tries again. */
+		s->more = false;
+	} else if (s->draining) {
+		int64_t *ids = xcalloc(j->n + 1, sizeof(*ids));
+
+		for (size_t i = 0; i < j->n; i++)
+			ids[i] = j->rows[i].id;
+		sched_release(s, ids, j->n);
+		free(ids);
+	} else {
+		s->stats.claims++;
+		s->more = j->n == (size_t)j->limit;
+		if (j->n > 0)
+			log_debug("claimed", "targets=%zu in_flight=%zu ms=%lld", j->n, s->in_flight,
+				  (long long)(now_mono_ms() - j->submitted_ms));
+		for (size_t i = 0; i < j->n; i++)
+			sched_start_item(s, &j->rows[i]);
+	}
+	for (size_t i = 0; i < j->n; i++)
+		claimed_target_free(&j->rows[i]);
+	free(j->rows);
+	free(j->node);
+	free(j);
+	sched_kick(s);
+	sched_check_idle(s);
+}
+
+static void
+sched_claim(struct scheduler *s, int limit)
+{
+	struct claim_job *j = xcalloc(1, sizeof(*j));
+
+	j->s = s;
+	j->node = xstrdup(s->node);
+	j->limit = limit;
+	j->lease_s = s->p.lease_s;
+	j->submitted_ms = now_mono_ms();
+	s->claiming = true;
+	dbthread_submit(s->db, claim_run, claim_done, j, false);
+}
+
+static void
+sched_kick(struct scheduler *s)
+{
+	int room, want;
+
+	if (s->draining || s->claiming || !s->more)
+		return;
+	if (persist_full(s->persist))
+		return; /* persist's written callback kicks again */
+	room = s->p.max_in_flight - (int)s->in_flight;
+	want = room < s->p.batch ? room : s->p.batch;
+	/* Wait for a worthwhile batch unless almost nothing is in flight. */
+	if (want <= 0 || (want < s->p.batch / 2 && s->in_flight > (size_t)s->p.batch / 2))
+		return;
+	sched_claim(s, want);
+}
+
+static void
+sched_on_notify(void *arg, const char *channel)
+{
+	struct scheduler *s = arg;
+
+	s->more = true;
+	sched_kick(s);
+}
+
+static void
+sched_on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct scheduler *s = arg;
+
+	s->more = true;
+	sched_kick(s);
+}
+
+static void
+sched_on_written(void *arg, size_t n)
+{
+	struct scheduler *s = arg;
+
+	s->stats.written += n;
+	sched_kick(s);
+	sched_check_idle(s);
+}
+
+/* ---- periodic jobs ---- */
+
+struct maint_job {
+	struct scheduler *s;
+	char *node, *roles;
+	int64_t in_flight, retention_s, count;
+	bool *flag;
+	int kind; /* 0 heartbeat, 1 confirm, 2 prune */
+};
+
+static int
+maint_run(PGconn *c, void *arg)
+{
+	struct maint_job *j = arg;
+
+	switch (j->kind) {
+	case 0: return nodes_heartbeat(c, j->node, j->roles, j->in_flight);
+	case 1: j->count = probes_expire_confirm(c, CONFIRM_LIMIT); break;
+	default: j->count = probes_prune(c, j->retention_s, PRUNE_LIMIT); break;
+	}
+	return j->count < 0 ? -1 : 0;
+}
+
+static void
+maint_done(void *arg, int status)
+{
+	struct maint_job *j = arg;
+
+	*j->flag = false;
+	if (status == 0 && j->kind == 1 && j->count > 0)
+		log_info("confirm_expired", "probes=%" PRId64, j->count);
+	if (status == 0 && j->kind == 2 && j->count > 0)
+		log_info("probes_pruned", "probes=%" PRId64, j->count);
+	free(j->node);
+	free(j->roles);
+	free(j);
+}
+
+static void
+sched_maint(struct scheduler *s, int kind, bool *flag)
+{
+	struct maint_job *j;
+
+	if (*flag)
+		return;
+	j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	j->node = xstrdup(s->node);
+	j->roles = xstrdup(s->roles);
+	j->in_flight = (int64_t)s->in_flight;
+	j->retention_s = s->p.retention_s;
+	j->kind = kind;
+	j->flag = flag;
+	*flag = true;
+	dbthread_submit(s->db, maint_run, maint_done, j, false);
+}
+
+static void
+sched_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct scheduler *s = arg;
+
+	s->ticks++;
+	sched_maint(s, 0, &s->heartbeat_out);
+	if (s->ticks % CONFIRM_EVERY_TICKS == 0)
+		sched_maint(s, 1, &s->confirm_out);
+	if (s->ticks % PRUNE_EVERY_TICKS == 1)
+		sched_maint(s, 2, &s->prune_out);
+}
+
+/* ---- life cycle ---- */
+
+static void
+sched_arm_poll(struct scheduler *s)
+{
+	struct timeval tv = {s->p.poll_s > 0 ? s->p.poll_s : 1, 0};
+
+	evtimer_del(s->poll_timer);
+	event_add(s->poll_timer, &tv);
+}
+
+static void
+sched_copy_params(struct scheduler *s, const struct sched_params *p)
+{
+	free(s->node);
+	free(s->roles);
+	s->p = *p;
+	s->node = xstrdup(p->node != NULL ? p->node : "");
+	s->roles = xstrdup(p->roles != NULL ? p->roles : "probe");
+	s->p.node = s->node;
+	s->p.roles = s->roles;
+	if (s->p.batch < 1)
+		s->p.batch = 1;
+	if (s->p.max_in_flight < 1)
+		s->p.max_in_flight = 1;
+}
+
+static int
+release_node_run(PGconn *c, void *arg)
+{
+	struct release_job *j = arg;
+	int64_t n = targets_release_node(c, j->node);
+
+	if (n > 0)
+		log_info("leases_recovered", "node=%s targets=%" PRId64, j->node, n);
+	return n < 0 ? -1 : 0;
+}
+
+static void
+release_node_done(void *arg, int status)
+{
+	struct release_job *j = arg;
+
+	free(j->node);
+	free(j);
+}
+
+struct scheduler *
+scheduler_new(struct event_base *base, const char *conninfo, const struct sched_params *p,
+	      sched_submit_fn submit, void *submit_arg)
+{
+	struct scheduler *s = xcalloc(1, sizeof(*s));
+	struct timeval tick = {HEARTBEAT_S, 0};
+	struct release_job *rj = xcalloc(1, sizeof(*rj));
+
+	s->base = base;
+	sched_copy_params(s, p);
+	s->submit = submit;
+	s->submit_arg = submit_arg;
+	random_bytes(&s->rng, sizeof(s->rng));
+	s->rng |= 1;
+	s->db = dbthread_new(base, "scheduler", conninfo, due_channels, sched_on_notify, s);
+	s->persist = persist_new(base, conninfo, s->node, s->p.result_buffer, sched_on_written, s);
+	s->poll_timer = event_new(base, -1, EV_PERSIST, sched_on_poll, s);
+	s->tick_timer = event_new(base, -1, EV_PERSIST, sched_on_tick, s);
+	sched_arm_poll(s);
+	event_add(s->tick_timer, &tick);
+	/*
+	 * Leases still held under our name belong to an earlier life of this
+	 * node (node names are unique): take them back before the first claim.
+	 */
+	rj->node = xstrdup(s->node);
+	dbthread_submit(s->db, release_node_run, release_node_done, rj, true);
+	sched_maint(s, 0, &s->heartbeat_out);
+	s->more = true;
+	sched_kick(s);
+	return s;
+}
+
+void
+scheduler_set_params(struct scheduler *s, const struct sched_params *p)
+{
+	char *node = xstrdup(s->node);
+	struct sched_params q = *p;
+
+	/* The node name is the lease owner: it cannot change under running leases. */
+	q.node = node;
+	sched_copy_params(s, &q);
+	free(node);
+	sched_arm_poll(s);
+	s->more = true;
+	sched_kick(s);
+}
+
+static void
+sched_check_idle(struct scheduler *s)
+{
+	if (s->draining && !s->idle_fired && !scheduler_busy(s)) {
+		s->idle_fired = true;
+		if (s->idle != NULL)
+			s->idle(s->idle_arg);
+	}
+}
+
+void
+scheduler_drain(struct scheduler *s, sched_idle_fn idle, void *arg)
+{
+	s->draining = true;
+	s->idle = idle;
+	s->idle_arg = arg;
+	evtimer_del(s->poll_timer);
+	sched_check_idle(s);
+}
+
+bool
+scheduler_busy(const struct scheduler *s)
+{
+	return s->in_flight > 0 || s->claiming || persist_buffered(s->persist) > 0;
+}
+
+void
+scheduler_release_unfinished(struct scheduler *s)
+{
+	int64_t *ids = xcalloc(s->in_flight + 1, sizeof(*ids));
+	size_t n = 0;
+
+	for (struct sched_item *it = s->items; it != NULL; it = it->next) {
+		if (!it->released) {
+			it->released = true;
+			ids[n++] = it->t.id;
+		}
+	}
+	sched_release(s, ids, n);
+	free(ids);
+}
+
+void
+scheduler_free(struct scheduler *s, int grace_ms)
+{
+	if (s == NULL)
+		return;
+	event_free(s->poll_timer);
+	event_free(s->tick_timer);
+	s->draining = true;
+	/* Items the prober never answered: their leases were released or will expire. */
+	while (s->items != NULL) {
+		struct sched_item *it = s->items;
+
+		item_unlink(s, it);
+		item_free(it);
+	}
+	persist_free(s->persist, grace_ms);
+	s->persist = NULL;
+	dbthread_free(s->db, grace_ms);
+	free(s->node);
+	free(s->roles);
+	free(s);
+}
+
+void
+scheduler_stats(const struct scheduler *s, struct sched_stats *out)
+{
+	*out = s->stats;
+	out->in_flight = s->in_flight;
+	out->buffered = persist_buffered(s->persist);
+	out->written = persist_written_total(s->persist);
+}

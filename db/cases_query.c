@@ -1,0 +1,104 @@
+/*
+ * SQL for the API's case endpoints and complaints. The API never changes a
+ * case itself: actions become case_commands rows and complaints become
+ * complaints rows, which the workflow runner applies (NOTIFY relayaudit_workflow
+ * wakes it).
+ */
+#include "query.h"
+#include "query_json.h"
+
+const struct pstmt_stmt api_cases_list = {
+	"api_cases_list",
+	API_PAGE_DESC("SELECT k.id AS k, " API_CASE_JSON " AS obj FROM cases k"
+		      " WHERE ($1::case_state IS NULL OR k.state = $1::case_state)"
+		      " AND ($2::bigint IS NULL OR k.opened_at <= now() - make_interval(secs => $2::bigint))"
+		      " AND ($3::cidr IS NULL OR k.address <<= $3::cidr)"
+		      " AND ($4::bigint IS NULL OR k.id < $4::bigint)",
+		      "$5"),
+	5};
+
+const struct pstmt_stmt api_case_get = {
+	"api_case_get",
+	"SELECT json_build_object('case', " API_CASE_JSON ", 'evidence', k.evidence,"
+	" 'events', coalesce((SELECT json_agg(json_build_object('id', e.id, 'at', e.at, 'event',"
+	" e.event, 'from_state', e.from_state, 'to_state', e.to_state, 'actor', e.actor,"
+	" 'detail', e.detail) ORDER BY e.id) FROM case_events e WHERE e.case_id = k.id), '[]'::json),"
+	" 'commands', coalesce((SELECT json_agg(json_build_object('id', c.id, 'action', c.command,"
+	" 'note', c.note, 'actor', c.actor, 'created_at', c.created_at, 'applied_at', c.applied_at,"
+	" 'result', c.result) ORDER BY c.id) FROM case_commands c WHERE c.case_id = k.id), '[]'::json),"
+	" 'actions', coalesce((SELECT json_agg(json_build_object('executor', a.executor, 'action',"
+	" a.action, 'state', a.state, 'attempts', a.attempts, 'last_error', a.last_error,"
+	" 'created_at', a.created_at, 'done_at', a.done_at) ORDER BY a.created_at, a.id)"
+	" FROM case_actions a WHERE a.case_id = k.id), '[]'::json))"
+	" FROM cases k WHERE k.id = $1::bigint",
+	1};
+
+/*
+ * Queues the command when it makes sense in the case's current state;
+ * otherwise answers {"conflict": state} so the API can say 409 without racing
+ * a second query. No row: no such case.
+ */
+const struct pstmt_stmt api_case_command = {
+	"api_case_command",
+	"WITH k AS (SELECT id, state, blocked FROM cases WHERE id = $1::bigint),"
+	" ok AS (SELECT k.id FROM k WHERE CASE $2"
+	"   WHEN 'block' THEN NOT k.blocked AND k.state NOT IN ('resolved', 'closed')"
+	"   WHEN 'unblock' THEN k.blocked"
+	"   WHEN 'close' THEN k.state <> 'closed'"
+	"   WHEN 'reopen' THEN k.state IN ('resolved', 'closed')"
+	"   ELSE true END),"
+	" ins AS (INSERT INTO case_commands (case_id, command, note, actor)"
+	"   SELECT ok.id, $2, coalesce($3, ''), $4 FROM ok RETURNING id, case_id, command, created_at)"
+	" SELECT CASE WHEN EXISTS (SELECT 1 FROM ins) THEN (SELECT json_build_object('command_id',"
+	" ins.id, 'case_id', ins.case_id, 'action', ins.command, 'status', 'queued', 'created_at',"
+	" ins.created_at, 'url', '/v1/cases/' || ins.case_id) FROM ins)"
+	" ELSE json_build_object('conflict', k.state, 'blocked', k.blocked) END,"
+	" pg_notify('relayaudit_workflow', 'case ' || k.id) FROM k",
+	4};
+
+const struct pstmt_stmt api_complaint_create = {
+	"api_complaint_create",
+	"WITH ins AS (INSERT INTO complaints (address, source, raw, actor, case_id)"
+	" SELECT $1::inet, coalesce($2, ''), coalesce($3, ''), $4, (SELECT k.id FROM cases k"
+	" WHERE k.address = $1::inet AND k.state NOT IN ('resolved', 'closed'))"
+	" RETURNING id, address, case_id, received_at)"
+	" SELECT json_build_object('id', ins.id, 'address', host(ins.address), 'case_id', ins.case_id,"
+	" 'known_target', EXISTS (SELECT 1 FROM targets t WHERE t.address = ins.address),"
+	" 'status', 'queued', 'received_at', ins.received_at),"
+	" pg_notify('relayaudit_workflow', 'complaint ' || ins.id) FROM ins",
+	4};
+
+/*
+ * The customer's re-test page: the case behind a verified link, the
+ * customer's language and the latest re-test request of the case.
+ */
+const struct pstmt_stmt api_retest_page_case = {
+	"api_retest_page_case",
+	"SELECT json_build_object('id', k.id, 'state', k.state, 'address', host(k.address),"
+	" 'finding', k.finding, 'trick', k.trick, 'blocked', k.blocked, 'opened_at',"
+	" to_char(k.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'),"
+	" 'locale', coalesce((SELECT locale FROM customers c WHERE c.id = k.customer_id), 'en'),"
+	" 'has_target', k.target_id IS NOT NULL,"
+	" 'retest_wait', CASE WHEN k.last_retest_at IS NULL THEN 0 ELSE greatest(0, ceil($2::int -"
+	"   extract(epoch FROM now() - k.last_retest_at)))::bigint END,"
+	" 'latest_request', (SELECT max(rq.id) FROM retest_requests rq WHERE rq.case_id = k.id))"
+	" FROM cases k WHERE k.id = $1::bigint",
+	2};
+
+/*
+ * Requests a re-test for the case when its rate limit allows: the case's
+ * last_retest_at is the limit, set in the same statement so two clicks at
+ * once make one request. No row: too soon, or nothing to re-test.
+ */
+const struct pstmt_stmt api_retest_page_request = {
+	"api_retest_page_request",
+	"WITH k AS (UPDATE cases SET last_retest_at = now() WHERE id = $1::bigint"
+	"   AND state NOT IN ('resolved', 'closed') AND target_id IS NOT NULL"
+	"   AND (last_retest_at IS NULL OR last_retest_at <= now() - make_interval(secs => $2::int))"
+	"   RETURNING id, target_id),"
+	" t AS (UPDATE targets SET priority = 3, next_probe_at = now(), updated_at = now() FROM k"
+	"   WHERE targets.id = k.target_id AND NOT targets.excluded RETURNING targets.id),"
+	" rq AS (INSERT INTO retest_requests (target_id, case_id, requested_by)"
+	"   SELECT t.id, k.id, 'customer-link' FROM t, k RETURNING id)"
+	" SELECT rq.id::text, pg_notify('relayaudit_due', 'retest ' || rq.id) FROM rq",
+	2};

@@ -1,0 +1,246 @@
+/*
+ * One libpq connection with its own set of prepared statements. The API keeps
+ * one per HTTP worker thread, so a slow query holds up only its own thread and
+ * nothing here needs a lock.
+ */
+#include "pstmt.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PSTMT_MAX_PREPARED 128
+
+struct pstmt {
+	char *conninfo;
+	PGconn *conn;
+	/* Statements prepared on this connection; forgotten on reconnect. */
+	const struct pstmt_stmt *prepared[PSTMT_MAX_PREPARED];
+	int nprepared;
+};
+
+static atomic_ulong pstmt_errors;
+
+unsigned long
+pstmt_error_count(void)
+{
+	return atomic_load(&pstmt_errors);
+}
+
+static PGconn *
+pstmt_open(const char *conninfo, const char **why)
+{
+	/* UTC so every timestamp PostgreSQL renders is RFC 3339 with +00:00. */
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
+	const char *vals[] = {conninfo, "3", "relayaudit-api", "-c TimeZone=UTC", NULL};
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		static __thread char msg[256];
+
+		str_fmt(msg, sizeof(msg), "%s", PQerrorMessage(c));
+		msg[strcspn(msg, "\n")] = '\0';
+		*why = msg;
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct pstmt *
+pstmt_connect(const char *conninfo, const char **why)
+{
+	PGconn *c = pstmt_open(conninfo, why);
+	struct pstmt *db;
+
+	if (c == NULL)
+		return NULL;
+	db = xcalloc(1, sizeof(*db));
+	db->conninfo = xstrdup(conninfo);
+	db->conn = c;
+	return db;
+}
+
+struct pstmt *
+pstmt_connect_cli(const char *conninfo)
+{
+	const char *why = NULL;
+	struct pstmt *db = pstmt_connect(conninfo, &why);
+
+	if (db == NULL)
+		fprintf(stderr, "relayctl: cannot connect to the database: %s\n", why);
+	return db;
+}
+
+void
+pstmt_close(struct pstmt *db)
+{
+	if (db == NULL)
+		return;
+	PQfinish(db->conn);
+	free(db->conninfo);
+	free(db);
+}
+
+static bool
+pstmt_reconnect(struct pstmt *db)
+{
+	const char *why = NULL;
+	PGconn *c;
+
+	PQfinish(db->conn);
+	db->conn = NULL;
+	db->nprepared = 0;
+	c = pstmt_open(db->conninfo, &why);
+	if (c == NULL) {
+		log_warn("api_db_down", "reason=\"%s\"", why);
+		return false;
+	}
+	db->conn = c;
+	log_info("api_db_reconnected", "%s", "");
+	return true;
+}
+
+bool
+pstmt_alive(struct pstmt *db)
+{
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		return true;
+	return pstmt_reconnect(db);
+}
+
+PGconn *
+pstmt_conn(struct pstmt *db)
+{
+	return pstmt_alive(db) ? db->conn : NULL;
+}
+
+static bool
+pstmt_is_prepared(const struct pstmt *db, const struct pstmt_stmt *st)
+{
+	for (int i = 0; i < db->nprepared; i++) {
+		if (db->prepared[i] == st)
+			return true;
+	}
+	return false;
+}
+
+/* SQLSTATE classes that mean "the client sent something wrong". */
+static const struct {
+	const char *prefix;
+	enum pstmt_status status;
+} pstmt_states[] = {
+	{"23505", PSTMT_CONFLICT}, /* unique_violation */
+	{"23P01", PSTMT_CONFLICT}, /* exclusion_violation */
+	{"23", PSTMT_INVALID}, /* other integrity violations: check, FK, not null */
+	{"22", PSTMT_INVALID}, /* data exceptions: bad inet, overflow, bad enum */
+	{"08", PSTMT_DOWN}, /* connection exceptions */
+	{"57P", PSTMT_DOWN}, /* admin shutdown, crash shutdown, cannot connect now */
+};
+
+static enum pstmt_status
+pstmt_classify(const PGresult *r, char *why, size_t whylen)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	const char *cons = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+
+	if (state == NULL)
+		state = "";
+	for (size_t i = 0; i < ARRAY_LEN(pstmt_states); i++) {
+		const char *p = pstmt_states[i].prefix;
+
+		if (strncmp(state, p, strlen(p)) != 0)
+			continue;
+		if (cons != NULL)
+			str_fmt(why, whylen, "violates %s", cons);
+		else
+			str_fmt(why, whylen, "%s", msg ? msg : "invalid value");
+		return pstmt_states[i].status;
+	}
+	str_fmt(why, whylen, "database error");
+	return PSTMT_ERROR;
+}
+
+static PGresult *
+pstmt_run(struct pstmt *db, const struct pstmt_stmt *st, const char *const *params)
+{
+	if (!pstmt_is_prepared(db, st)) {
+		PGresult *p = PQprepare(db->conn, st->name, st->sql, st->nparams, NULL);
+
+		if (PQresultStatus(p) != PGRES_COMMAND_OK)
+			return p;
+		PQclear(p);
+		if (db->nprepared < PSTMT_MAX_PREPARED)
+			db->prepared[db->nprepared++] = st;
+		else
+			fatal("reason=\"more API statements than PSTMT_MAX_PREPARED\"");
+	}
+	return PQexecPrepared(db->conn, st->name, st->nparams, params, NULL, NULL, 0);
+}
+
+enum pstmt_status
+pstmt_exec(struct pstmt *db, const struct pstmt_stmt *st, const char *const *params,
+	   PGresult **res, char *why, size_t whylen)
+{
+	enum pstmt_status s;
+
+	*res = NULL;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		PGresult *r;
+		ExecStatusType rs;
+
+		if (!pstmt_alive(db)) {
+			atomic_fetch_add(&pstmt_errors, 1);
+			str_fmt(why, whylen, "database unavailable");
+			return PSTMT_DOWN;
+		}
+		r = pstmt_run(db, st, params);
+		rs = PQresultStatus(r);
+		if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
+			*res = r;
+			return PSTMT_OK;
+		}
+		if (PQstatus(db->conn) != CONNECTION_OK) {
+			/* The server went away under us (restart, terminated backend): retry once. */
+			PQclear(r);
+			atomic_fetch_add(&pstmt_errors, 1);
+			continue;
+		}
+		s = pstmt_classify(r, why, whylen);
+		if (s == PSTMT_ERROR || s == PSTMT_DOWN) {
+			atomic_fetch_add(&pstmt_errors, 1);
+			log_warn("api_db_error", "statement=%s reason=\"%s\"", st->name,
+				 PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+					 ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+					 : "?");
+		}
+		PQclear(r);
+		return s;
+	}
+	str_fmt(why, whylen, "database unavailable");
+	return PSTMT_DOWN;
+}
+
+enum pstmt_status
+pstmt_text(struct pstmt *db, const struct pstmt_stmt *st, const char *const *params, char **out,
+	   char *why, size_t whylen)
+{
+	PGresult *r;
+	enum pstmt_status s = pstmt_exec(db, st, params, &r, why, whylen);
+
+	*out = NULL;
+	if (s != PSTMT_OK)
+		return s;
+	if (PQntuples(r) == 0 || PQnfields(r) == 0 || PQgetisnull(r, 0, 0)) {
+		PQclear(r);
+		str_fmt(why, whylen, "not found");
+		return PSTMT_NOT_FOUND;
+	}
+	*out = xstrdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return PSTMT_OK;
+}

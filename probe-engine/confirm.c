@@ -1,0 +1,335 @@
+/*
+ * Holds accepted probe results for the confirmation window and upgrades them
+ * when the sink sees their tokens. The rules live in confirm_apply, a pure
+ * function, so the daemon can apply a late receipt to a stored result too.
+ */
+#include "confirm.h"
+#include "log.h"
+#include "util.h"
+
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+
+/* Where a relayed message carries its token: a delivery, not a quotation. */
+#define CONFIRM_DELIVERY_WHERE (SINK_IN_RCPT | SINK_IN_SUBJECT | SINK_IN_MESSAGE_ID)
+
+static struct probe_attempt *
+confirm_attempt(struct probe_result *res, unsigned index)
+{
+	for (size_t i = 0; i < res->nattempts; i++) {
+		if (res->attempts[i].index == index)
+			return &res->attempts[i];
+	}
+	return NULL;
+}
+
+static int64_t
+confirm_delay(const struct probe_result *res, const struct sink_receipt *r)
+{
+	int64_t d = r->received_ms - (res->started_ms + res->duration_ms);
+
+	return d > 0 ? d : 0;
+}
+
+/* The refusal reasons, so a log line names each case the same way. */
+static const char *
+confirm_check(struct probe_result *res, const struct sink_receipt *r, const struct sink_token *t,
+              struct probe_attempt **out)
+{
+	struct probe_attempt *a;
+
+	if (t->probe_id != res->probe_id)
+		return "token of another probe";
+	a = confirm_attempt(res, t->attempt);
+	if (a == NULL)
+		return "no such attempt in this probe";
+	if (strcasecmp(a->token, t->token) != 0)
+		return "attempt was sent with another token";
+	/* eod.code is set only when the whole message went out and got a reply. */
+	if (a->eod.code == 0)
+		return "attempt's message was never sent";
+	if (a->backscatter && !r->bounce)
+		return "backscatter token in a message that is not a bounce";
+	if (!a->backscatter && r->dsn)
+		return "relay token in a bounce, not a delivery";
+	if (!a->backscatter && !(t->where & CONFIRM_DELIVERY_WHERE))
+		return "relay token only quoted in the body";
+	*out = a;
+	return NULL;
+}
+
+int
+confirm_apply(struct probe_result *res, const struct sink_receipt *r, const char **why)
+{
+	int changed = 0;
+
+	if (why)
+		*why = NULL;
+	for (size_t i = 0; i < r->ntokens; i++) {
+		const struct sink_token *t = &r->tokens[i];
+		struct probe_attempt *a = NULL;
+		const char *refused = confirm_check(res, r, t, &a);
+
+		if (refused != NULL) {
+			/* Another probe's token is simply not ours; only report our own. */
+			if (why && t->probe_id == res->probe_id)
+				*why = refused;
+			else if (why && *why == NULL)
+				*why = refused;
+			continue;
+		}
+		if (a->backscatter) {
+			if (res->backscatter != BACKSCATTER_CONFIRMED) {
+				res->backscatter = BACKSCATTER_CONFIRMED;
+				res->backscatter_delay_ms = confirm_delay(res, r);
+				changed |= CONFIRM_BACKSCATTER;
+			}
+			continue;
+		}
+		a->outcome = OUTCOME_RELAYED;
+		a->stage = STAGE_SINK;
+		if (res->verdict != VERDICT_RELAY_CONFIRMED) {
+			res->verdict = VERDICT_RELAY_CONFIRMED;
+			res->stage = STAGE_SINK;
+			res->relay_delay_ms = confirm_delay(res, r);
+			/* The trick that got through, not the first merely accepted. */
+			free(res->trick);
+			res->trick = xasprintf("%s/%s", a->sender ? a->sender : "?",
+			                       a->form ? a->form : "?");
+			changed |= CONFIRM_RELAY;
+		}
+	}
+	return changed;
+}
+
+void
+confirm_expire(struct probe_result *res)
+{
+	if (res->verdict == VERDICT_ACCEPTED)
+		res->verdict = VERDICT_ACCEPTED_NOT_RELAYED;
+}
+
+bool
+confirm_waiting(const struct probe_result *res)
+{
+	return res->verdict == VERDICT_ACCEPTED || res->backscatter == BACKSCATTER_ACCEPTED;
+}
+
+/* ---- the holding pen ---- */
+
+struct confirm_item {
+	TAILQ_ENTRY(confirm_item) link;
+	struct confirm *c;
+	struct probe_result *res;
+	struct event *timer;
+	bool released;
+};
+
+TAILQ_HEAD(confirm_list, confirm_item);
+
+/*
+ * A fast relay delivers its test message while the probe is still running,
+ * before the result reaches the pen. Such early receipts are kept (only what
+ * confirm_apply reads, bounded) and applied when the result arrives.
+ */
+#define CONFIRM_EARLY_MAX 256
+
+struct confirm {
+	struct sink_receipt early[CONFIRM_EARLY_MAX]; /* ring; pointer fields cleared */
+	size_t nearly, early_next;
+	struct event_base *base;
+	int64_t window_ms;
+	confirm_done_fn done;
+	void *arg;
+	struct confirm_list held, out;
+	struct event *release; /* hands results back outside the caller's stack */
+	size_t nheld, nout;
+};
+
+static void
+confirm_release_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct confirm *c = arg;
+	struct confirm_item *it;
+
+	while ((it = TAILQ_FIRST(&c->out)) != NULL) {
+		TAILQ_REMOVE(&c->out, it, link);
+		c->nout--;
+		event_free(it->timer);
+		struct probe_result *res = it->res;
+		free(it);
+		c->done(res, c->arg);
+	}
+}
+
+/* Moves a held item to the out queue; expire says the window ended. */
+static void
+confirm_release(struct confirm_item *it, bool expire)
+{
+	struct confirm *c = it->c;
+
+	if (it->released)
+		return;
+	it->released = true;
+	evtimer_del(it->timer);
+	if (expire) {
+		bool was_accepted = it->res->verdict == VERDICT_ACCEPTED;
+
+		confirm_expire(it->res);
+		if (was_accepted)
+			log_info("accepted_not_relayed", "probe=%" PRIu64 " window_ms=%" PRId64,
+			         it->res->probe_id, c->window_ms);
+	}
+	TAILQ_REMOVE(&c->held, it, link);
+	c->nheld--;
+	TAILQ_INSERT_TAIL(&c->out, it, link);
+	c->nout++;
+	event_active(c->release, EV_TIMEOUT, 0);
+}
+
+static void
+confirm_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	confirm_release(arg, true);
+}
+
+struct confirm *
+confirm_new(struct event_base *base, int64_t window_ms, confirm_done_fn done, void *arg)
+{
+	struct confirm *c = xcalloc(1, sizeof(*c));
+
+	c->base = base;
+	c->window_ms = window_ms < 0 ? 0 : window_ms;
+	c->done = done;
+	c->arg = arg;
+	TAILQ_INIT(&c->held);
+	TAILQ_INIT(&c->out);
+	c->release = event_new(base, -1, 0, confirm_release_cb, c);
+	return c;
+}
+
+static bool
+confirm_names(const struct sink_receipt *r, uint64_t probe_id)
+{
+	for (size_t i = 0; i < r->ntokens; i++) {
+		if (r->tokens[i].probe_id == probe_id)
+			return true;
+	}
+	return false;
+}
+
+/* Applies r to one held result, logs, and releases it once decided; 1 when it changed. */
+static int
+confirm_one(struct confirm_item *it, const struct sink_receipt *r)
+{
+	const char *why = NULL;
+	int changed = confirm_apply(it->res, r, &why);
+
+	if (why != NULL)
+		log_warn("receipt_refused", "probe=%" PRIu64 " receipt=%s reason=\"%s\"",
+		         it->res->probe_id, r->id, why);
+	if (changed & CONFIRM_RELAY)
+		log_info("relay_confirmed",
+		         "probe=%" PRIu64 " trick=%s delay_ms=%" PRId64 " receipt=%s",
+		         it->res->probe_id, it->res->trick, it->res->relay_delay_ms, r->id);
+	if (changed & CONFIRM_BACKSCATTER)
+		log_info("backscatter_confirmed",
+		         "probe=%" PRIu64 " delay_ms=%" PRId64 " receipt=%s", it->res->probe_id,
+		         it->res->backscatter_delay_ms, r->id);
+	if (!confirm_waiting(it->res))
+		confirm_release(it, false);
+	return changed != 0;
+}
+
+/* Keeps the parts of r that confirm_apply reads, for a result not yet added. */
+static void
+confirm_keep_early(struct confirm *c, const struct sink_receipt *r)
+{
+	struct sink_receipt *e = &c->early[c->early_next];
+
+	memset(e, 0, sizeof(*e));
+	memcpy(e->id, r->id, sizeof(e->id));
+	memcpy(e->tokens, r->tokens, sizeof(e->tokens));
+	e->ntokens = r->ntokens;
+	e->null_sender = r->null_sender;
+	e->dsn = r->dsn;
+	e->bounce = r->bounce;
+	e->received_ms = r->received_ms;
+	c->early_next = (c->early_next + 1) % CONFIRM_EARLY_MAX;
+	if (c->nearly < CONFIRM_EARLY_MAX)
+		c->nearly++;
+}
+
+int
+confirm_receipt(struct confirm *c, const struct sink_receipt *r)
+{
+	struct confirm_item *it, *next;
+	int n = 0;
+	size_t matched = 0;
+
+	for (it = TAILQ_FIRST(&c->held); it != NULL; it = next) {
+		next = TAILQ_NEXT(it, link);
+		if (!confirm_names(r, it->res->probe_id))
+			continue;
+		matched++;
+		n += confirm_one(it, r);
+	}
+	/* Some token names no held probe: perhaps one still running. */
+	if (r->ntokens > matched)
+		confirm_keep_early(c, r);
+	return n;
+}
+
+void
+confirm_add(struct confirm *c, struct probe_result *res)
+{
+	struct confirm_item *it = xcalloc(1, sizeof(*it));
+	struct timeval tv = {c->window_ms / 1000, (c->window_ms % 1000) * 1000};
+
+	it->c = c;
+	it->res = res;
+	it->timer = evtimer_new(c->base, confirm_timer_cb, it);
+	TAILQ_INSERT_TAIL(&c->held, it, link);
+	c->nheld++;
+	if (!confirm_waiting(res)) {
+		confirm_release(it, false);
+		return;
+	}
+	evtimer_add(it->timer, &tv);
+	/* Test messages that arrived while this probe was still running. */
+	for (size_t i = 0; i < c->nearly && !it->released; i++) {
+		if (confirm_names(&c->early[i], res->probe_id))
+			confirm_one(it, &c->early[i]);
+	}
+}
+
+size_t
+confirm_pending(const struct confirm *c)
+{
+	return c->nheld + c->nout;
+}
+
+void
+confirm_expire_all(struct confirm *c)
+{
+	struct confirm_item *it;
+
+	while ((it = TAILQ_FIRST(&c->held)) != NULL)
+		confirm_release(it, true);
+}
+
+void
+confirm_free(struct confirm *c)
+{
+	if (c == NULL)
+		return;
+	confirm_expire_all(c);
+	confirm_release_cb(-1, 0, c);
+	event_free(c->release);
+	free(c);
+}

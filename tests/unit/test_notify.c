@@ -1,0 +1,265 @@
+/*
+ * Notification mails: every kind renders in every locale into a proper
+ * RFC 5322 message; relay mails carry the evidence, the fix for Postfix, the
+ * queue reminder and the re-test link; locales fall back to English.
+ */
+#include "../test.h"
+#include "notify.h"
+
+#include <ctype.h>
+
+static struct notify_mail
+sample(enum wf_mail kind, const char *locale)
+{
+	struct notify_mail m = {
+		.kind = kind,
+		.locale = locale,
+		.from = "abuse@isp.example",
+		.to = "postmaster@customer.example",
+		.customer_name = "Example BV",
+		.case_id = 42,
+		.address = "192.0.2.25",
+		.port = 25,
+		.found_at = "2026-11-22 19:41:25 UTC",
+		.opened_at = "2026-11-20 08:00:00 UTC",
+		.trick = "outside/percent-hack",
+		.transcript = "S: 220 mail.customer.example ESMTP\nC: EHLO probe.isp.example\n"
+			      "S: 250 OK\nC: MAIL FROM:<x@outside.invalid>\nS: 250 OK\n",
+		.mode = "port25_inbound",
+		.retest_link = "https://isp.example/r/42.1800000000.0123456789abcdef0123456789abcdef",
+		.link_expires = 1800000000,
+		.retest_min_interval = 900,
+		.was_blocked = true,
+		.message_id = "<relayaudit.abc@isp.example>",
+		.date = 1795376485,
+	};
+	return m;
+}
+
+/* Undoes quoted-printable and CRLF so the body can be searched as text. */
+static char *
+decode_body(const char *msg)
+{
+	const char *p = strstr(msg, "\r\n\r\n");
+	char *out, *o;
+
+	if (p == NULL)
+		return strdup("");
+	p += 4;
+	out = o = malloc(strlen(p) + 1);
+	while (*p) {
+		if (p[0] == '=' && p[1] == '\r' && p[2] == '\n') {
+			p += 3;
+		} else if (p[0] == '=' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+			char hex[3] = {p[1], p[2], 0};
+
+			*o++ = (char)strtol(hex, NULL, 16);
+			p += 3;
+		} else if (p[0] == '\r' && p[1] == '\n') {
+			*o++ = '\n';
+			p += 2;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static int
+longest_line(const char *msg)
+{
+	int longest = 0, cur = 0;
+
+	for (const char *p = msg; *p; p++) {
+		if (*p == '\n') {
+			if (cur > longest)
+				longest = cur;
+			cur = 0;
+		} else {
+			cur++;
+		}
+	}
+	return longest;
+}
+
+TEST(every_kind_renders_in_every_locale)
+{
+	static const char *const locales[] = {"en", "nl", "de"};
+
+	for (size_t l = 0; l < 3; l++) {
+		for (int k = 0; k < WF_MAIL__COUNT; k++) {
+			struct notify_mail m = sample((enum wf_mail)k, locales[l]);
+			char *subject, *msg, *body;
+			const char *why = NULL;
+
+			CHECK_MSG(notify_render(&m, &subject, &msg, &why) == 0, "%s/%s: %s", locales[l],
+				  wf_mail_name((enum wf_mail)k), why);
+			body = decode_body(msg);
+			CHECK_MSG(strstr(msg, "{{") == NULL && strstr(body, "{{") == NULL,
+				  "%s/%s: unexpanded placeholder", locales[l], wf_mail_name(k));
+			CHECK_CONTAINS(subject, "192.0.2.25");
+			CHECK_CONTAINS(body, "#42");
+			CHECK_MSG(longest_line(msg) <= 78, "%s/%s: a line of %d characters, want <= 78",
+				  locales[l], wf_mail_name(k), longest_line(msg));
+			CHECK_MSG(strstr(msg, "\n") == NULL || strstr(msg, "\r\n") != NULL, "CRLF");
+			free(subject);
+			free(msg);
+			free(body);
+		}
+	}
+}
+
+TEST(message_has_rfc5322_and_mime_headers)
+{
+	struct notify_mail m = sample(WF_MAIL_RELAY_BLOCKED, "en");
+	char *subject, *msg;
+	const char *why;
+
+	CHECK_INT(notify_render(&m, &subject, &msg, &why), 0);
+	CHECK(strncmp(msg, "Date: ", 6) == 0);
+	CHECK_CONTAINS(msg, "Date: Sun, 22 Nov 2026 19:41:25 +0000\r\n");
+	CHECK_CONTAINS(msg, "\r\nFrom: abuse@isp.example\r\n");
+	CHECK_CONTAINS(msg, "\r\nTo: postmaster@customer.example\r\n");
+	CHECK_CONTAINS(msg, "\r\nMessage-ID: <relayaudit.abc@isp.example>\r\n");
+	CHECK_CONTAINS(msg, "\r\nAuto-Submitted: auto-generated\r\n");
+	CHECK_CONTAINS(msg, "\r\nMIME-Version: 1.0\r\n");
+	CHECK_CONTAINS(msg, "\r\nContent-Type: text/plain; charset=UTF-8\r\n");
+	CHECK_CONTAINS(msg, "\r\nContent-Transfer-Encoding: quoted-printable\r\n");
+	CHECK_CONTAINS(msg, "\r\nSubject: Open mail relay at 192.0.2.25: blocked (case #42)\r\n");
+	free(subject);
+	free(msg);
+}
+
+TEST(relay_mail_carries_evidence_fix_flush_and_link)
+{
+	struct notify_mail m = sample(WF_MAIL_RELAY_BLOCKED, "en");
+	char *subject, *msg, *body;
+	const char *why;
+
+	CHECK_INT(notify_render(&m, &subject, &msg, &why), 0);
+	body = decode_body(msg);
+	CHECK_CONTAINS(body, "Dear customer Example BV,");
+	CHECK_CONTAINS(body, "Address: 192.0.2.25 port 25");
+	CHECK_CONTAINS(body, "Time:    2026-11-22 19:41:25 UTC");
+	CHECK_CONTAINS(body, "Test:    outside/percent-hack");
+	CHECK_CONTAINS(body, "  C: MAIL FROM:<x@outside.invalid>");
+	CHECK_CONTAINS(body, "smtpd_relay_restrictions = permit_mynetworks, "
+			     "permit_sasl_authenticated, reject_unauth_destination");
+	CHECK_CONTAINS(body, "Exim");
+	CHECK_CONTAINS(body, "Exchange");
+	CHECK_CONTAINS(body, "postsuper -d ALL");
+	CHECK_CONTAINS(body, m.retest_link);
+	CHECK_CONTAINS(body, "incoming connections to port 25");
+	CHECK_CONTAINS(body, "15 minutes");
+	free(subject);
+	free(msg);
+	free(body);
+}
+
+TEST(german_subject_is_encoded_and_body_is_utf8)
+{
+	struct notify_mail m = sample(WF_MAIL_RESOLVED, "de");
+	char *subject, *msg, *body;
+	const char *why;
+
+	CHECK_INT(notify_render(&m, &subject, &msg, &why), 0);
+	body = decode_body(msg);
+	CHECK_CONTAINS(subject, "gelöst");
+	CHECK_CONTAINS(msg, "Subject: =?UTF-8?B?");
+	CHECK_CONTAINS(msg, "Content-Language: de\r\n");
+	CHECK_CONTAINS(body, "Die Sperre für eingehende Verbindungen auf Port 25");
+	CHECK(strstr(body, "Erneuten Test anfordern") == NULL); /* resolved: no link */
+	for (const char *p = msg; *p; p++)
+		CHECK_MSG((unsigned char)*p < 0x80, "8-bit byte in the encoded message");
+	free(subject);
+	free(msg);
+	free(body);
+}
+
+TEST(unknown_locale_falls_back_to_english)
+{
+	CHECK_STR(notify_locale_find("fr")->locale, "en");
+	CHECK_STR(notify_locale_find(NULL)->locale, "en");
+	CHECK_STR(notify_locale_find("de-AT")->locale, "de");
+	CHECK_STR(notify_locale_find("nl")->locale, "nl");
+	CHECK_STR(notify_locale_find("ne")->locale, "en");
+}
+
+TEST(smarthost_mode_is_named)
+{
+	struct notify_mail m = sample(WF_MAIL_COMPLAINT_BLOCKED, "nl");
+	char *subject, *msg, *body;
+	const char *why;
+
+	m.mode = "smarthost";
+	m.port = 0;
+	m.transcript = NULL;
+	CHECK_INT(notify_render(&m, &subject, &msg, &why), 0);
+	body = decode_body(msg);
+	CHECK_CONTAINS(body, "onze mailserver (smarthost)");
+	CHECK_CONTAINS(subject, "Spamklacht");
+	free(subject);
+	free(msg);
+	free(body);
+}
+
+TEST(header_values_cannot_inject_lines)
+{
+	struct notify_mail m = sample(WF_MAIL_SUSPICIOUS, "en");
+	char *subject, *msg;
+	const char *why;
+
+	m.address = "192.0.2.25\r\nBcc: victim@example.com";
+	CHECK_INT(notify_render(&m, &subject, &msg, &why), 0);
+	*strstr(msg, "\r\n\r\n") = '\0'; /* the header section only */
+	CHECK(strstr(msg, "\r\nBcc:") == NULL);
+	free(subject);
+	free(msg);
+}
+
+TEST(message_id_is_fixed_per_key)
+{
+	char *a = notify_message_id("case:1:ev:2:mail:relay_blocked", "abuse@isp.example");
+	char *b = notify_message_id("case:1:ev:2:mail:relay_blocked", "abuse@isp.example");
+	char *c = notify_message_id("case:1:ev:3:mail:relay_blocked", "abuse@isp.example");
+
+	CHECK_STR(a, b);
+	CHECK(strcmp(a, c) != 0);
+	CHECK(strncmp(a, "<relayaudit.", 12) == 0);
+	CHECK_CONTAINS(a, "@isp.example>");
+	free(a);
+	free(b);
+	free(c);
+}
+
+TEST(transcript_excerpt_is_bounded)
+{
+	char big[8192];
+	char *ex;
+	size_t n = 0;
+
+	for (int i = 0; i < 300; i++)
+		n += (size_t)snprintf(big + n, sizeof(big) - n, "S: 250 line %d\n", i);
+	ex = notify_transcript_excerpt(big, 24, 2000);
+	CHECK_CONTAINS(ex, "  S: 250 line 0\n");
+	CHECK(strstr(ex, "line 24\n") == NULL);
+	CHECK_CONTAINS(ex, "[...]");
+	free(ex);
+}
+
+int
+main(void)
+{
+	test_suite = "notify";
+	RUN(every_kind_renders_in_every_locale);
+	RUN(message_has_rfc5322_and_mime_headers);
+	RUN(relay_mail_carries_evidence_fix_flush_and_link);
+	RUN(german_subject_is_encoded_and_body_is_utf8);
+	RUN(unknown_locale_falls_back_to_english);
+	RUN(smarthost_mode_is_named);
+	RUN(header_values_cannot_inject_lines);
+	RUN(message_id_is_fixed_per_key);
+	RUN(transcript_excerpt_is_bounded);
+	return test_summary();
+}

@@ -1,0 +1,149 @@
+/*
+ * The common helpers every layer leans on: checked number and duration
+ * parsing, log censoring of peer text, addresses and CIDR ranges.
+ */
+#include "addr.h"
+#include "log.h"
+#include "util.h"
+#include "../test.h"
+
+TEST(parse_i64_checks_range_and_whole_string)
+{
+	int64_t v;
+
+	CHECK_INT(parse_i64("42", 0, 100, &v), 0);
+	CHECK_INT(v, 42);
+	CHECK_INT(parse_i64("101", 0, 100, &v), -1);
+	CHECK_INT(parse_i64("4x", 0, 100, &v), -1);
+	CHECK_INT(parse_i64("", 0, 100, &v), -1);
+	CHECK_INT(parse_i64("99999999999999999999", 0, INT64_MAX, &v), -1);
+}
+
+TEST(parse_duration_takes_units)
+{
+	int64_t s;
+
+	CHECK_INT(parse_duration("90", &s), 0);
+	CHECK_INT(s, 90);
+	CHECK_INT(parse_duration("15m", &s), 0);
+	CHECK_INT(s, 900);
+	CHECK_INT(parse_duration("3d", &s), 0);
+	CHECK_INT(s, 3 * 86400);
+	CHECK_INT(parse_duration("soon", &s), -1);
+	CHECK_INT(parse_duration("5y", &s), -1);
+}
+
+TEST(log_censor_replaces_what_could_forge_fields)
+{
+	char out[32];
+	const char peer[] = "250 ok\r\nlevel=error \"x\"\\";
+
+	log_censor(out, sizeof(out), peer, sizeof(peer) - 1);
+	CHECK_STR(out, "250 ok??level=error ?x??");
+	log_censor(out, 5, "abcdefgh", 8);
+	CHECK_STR(out, "abcd");
+}
+
+TEST(addresses_parse_and_format_both_families)
+{
+	struct addr a;
+	char buf[ADDR_STRLEN];
+
+	CHECK_INT(addr_parse("192.0.2.1", &a), 0);
+	CHECK_INT(a.family, AF_INET);
+	CHECK_INT(addr_parse("2001:db8::1", &a), 0);
+	addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "2001:db8::1");
+	CHECK_INT(addr_parse("192.0.2.256", &a), -1);
+	CHECK_INT(addr_parse("example.com", &a), -1);
+}
+
+TEST(cidr_refuses_host_bits_and_bad_prefixes)
+{
+	struct cidr c;
+	const char *why = NULL;
+
+	CHECK_INT(cidr_parse("10.0.0.0/8", &c, &why), 0);
+	CHECK_INT(cidr_size(&c), 1 << 24);
+	CHECK_INT(cidr_parse("10.1.0.0/8", &c, &why), -1);
+	CHECK_CONTAINS(why, "host bits");
+	CHECK_INT(cidr_parse("10.0.0.0/33", &c, &why), -1);
+	CHECK_INT(cidr_parse("2001:db8::/129", &c, &why), -1);
+	CHECK_INT(cidr_parse("2001:db8::1", &c, &why), 0);
+	CHECK_INT(c.prefix, 128);
+	CHECK_INT(cidr_size(&c), 1);
+}
+
+TEST(cidr_nth_walks_the_range_with_carry)
+{
+	struct cidr c;
+	struct addr a;
+	const char *why;
+	char buf[ADDR_STRLEN];
+
+	CHECK_INT(cidr_parse("10.0.0.0/16", &c, &why), 0);
+	cidr_nth(&c, 256 + 7, &a);
+	addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "10.0.1.7");
+	CHECK(cidr_contains(&c, &a));
+	CHECK_INT(cidr_parse("2001:db8::ff00/120", &c, &why), 0);
+	cidr_nth(&c, 255, &a);
+	addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "2001:db8::ffff");
+}
+
+TEST(net_key_groups_ipv4_by_24_and_ipv6_by_64)
+{
+	struct addr a, b;
+
+	addr_parse("192.0.2.1", &a);
+	addr_parse("192.0.2.254", &b);
+	CHECK(addr_net_key(&a) == addr_net_key(&b));
+	addr_parse("192.0.3.1", &b);
+	CHECK(addr_net_key(&a) != addr_net_key(&b));
+	addr_parse("2001:db8:0:1::1", &a);
+	addr_parse("2001:db8:0:1:ffff::9", &b);
+	CHECK(addr_net_key(&a) == addr_net_key(&b));
+	addr_parse("2001:db8:0:2::1", &b);
+	CHECK(addr_net_key(&a) != addr_net_key(&b));
+}
+
+TEST(loopback_is_recognised)
+{
+	struct addr a;
+
+	addr_parse("127.0.70.10", &a);
+	CHECK(addr_is_loopback(&a));
+	addr_parse("::1", &a);
+	CHECK(addr_is_loopback(&a));
+	addr_parse("192.0.2.1", &a);
+	CHECK(!addr_is_loopback(&a));
+}
+
+TEST(hex_round_trips)
+{
+	uint8_t in[3] = {0x00, 0xab, 0xff}, out[3];
+	char hex[7];
+
+	hex_encode(in, 3, hex);
+	CHECK_STR(hex, "00abff");
+	CHECK_INT(hex_decode("00ABff", out, 3), 0);
+	CHECK(memcmp(in, out, 3) == 0);
+	CHECK_INT(hex_decode("00abf", out, 3), -1);
+}
+
+int
+main(void)
+{
+	test_suite = "util";
+	RUN(parse_i64_checks_range_and_whole_string);
+	RUN(parse_duration_takes_units);
+	RUN(log_censor_replaces_what_could_forge_fields);
+	RUN(addresses_parse_and_format_both_families);
+	RUN(cidr_refuses_host_bits_and_bad_prefixes);
+	RUN(cidr_nth_walks_the_range_with_carry);
+	RUN(net_key_groups_ipv4_by_24_and_ipv6_by_64);
+	RUN(loopback_is_recognised);
+	RUN(hex_round_trips);
+	return test_summary();
+}
