@@ -226,6 +226,20 @@ ctl_probe_read_file(struct ctl_probe *c, const char *path, int default_port)
 	return rc;
 }
 
+/* --sink: a receipt upgrades held results, and results already handed back too. */
+static void
+ctl_probe_receipt(struct sink_receipt *r, void *arg)
+{
+	struct ctl_probe *c = arg;
+
+	confirm_receipt(c->confirm, r);
+	for (size_t i = 0; i < c->nslots; i++) {
+		if (c->results[i] != NULL)
+			confirm_apply(c->results[i], r, NULL);
+	}
+	sink_receipt_free(r);
+}
+
 static bool
 ctl_relay_found(enum probe_verdict v)
 {
@@ -289,7 +303,6 @@ ctl_probe_flush(struct ctl_probe *c)
 	}
 }
 
-/* With --sink, a result comes here once confirmation has decided it. */
 static void
 ctl_probe_store(struct probe_result *res, void *arg)
 {
@@ -319,20 +332,6 @@ ctl_probe_done(struct probe_result *res, void *arg)
 		confirm_add(c->confirm, res); /* comes back through ctl_probe_store */
 	else
 		ctl_probe_store(res, arg);
-}
-
-/* --sink: a receipt upgrades held results, and results already handed back too. */
-static void
-ctl_probe_receipt(struct sink_receipt *r, void *arg)
-{
-	struct ctl_probe *c = arg;
-
-	confirm_receipt(c->confirm, r);
-	for (size_t i = 0; i < c->nslots; i++) {
-		if (c->results[i] != NULL)
-			confirm_apply(c->results[i], r, NULL);
-	}
-	sink_receipt_free(r);
 }
 
 /* Prints every result not yet printed, in target order, and the summary; the exit status. */
@@ -685,7 +684,7 @@ ctl_probe(int argc, char **argv)
 		if (wait_ms < 0)
 			wait_ms = (int)config_int(cfg, CFG_CONFIRM_WINDOW) * 1000;
 		c.confirm = confirm_new(base, wait_ms, ctl_probe_store, &c);
-		/* a late receipt may still upgrade a result, so none is printed early */
+		/* a late receipt may still upgrade a handed-back result: print at the end */
 		c.hold = true;
 	}
 	e = probe_engine_new(base, &p, ctl_probe_done, &c);

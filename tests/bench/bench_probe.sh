@@ -1,5 +1,6 @@
 #!/bin/bash
-# The probe benchmark (part of make bench): relayctl probe against relaysim farms on loopback, and nmap's
+# The probe benchmark (run by make bench): relayctl probe against relaysim farms on
+# loopback, and nmap's
 # smtp-open-relay on the same farm in the same run.
 #
 #   1. throughput: 4096 closed (127.1.0.0/20) + 4096 open (127.2.0.0/20)
