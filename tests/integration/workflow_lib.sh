@@ -40,7 +40,7 @@ wf_capture() {
 		--portfile "$portfile" "$@" &
 	CAPTURE_PID=$!
 	BG_PIDS+=("$CAPTURE_PID")
-	wait_for 10 test -s "$portfile" || { fail setup "capture server did not start"; exit 1; }
+	wait_for 30 test -s "$portfile" || { fail setup "capture server did not start"; exit 1; }
 	CAPTURE_PORT=$(cat "$portfile")
 }
 
