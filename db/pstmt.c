@@ -107,7 +107,13 @@ pstmt_reconnect(struct pstmt *db)
 bool
 pstmt_alive(struct pstmt *db)
 {
-	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+	/*
+	 * Reading what is pending (without blocking) notices a session the server
+	 * ended while it sat idle, so the next statement goes to a new session
+	 * instead of failing half-way.
+	 */
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK && PQconsumeInput(db->conn) == 1 &&
+	    PQstatus(db->conn) == CONNECTION_OK)
 		return true;
 	return pstmt_reconnect(db);
 }
@@ -184,6 +190,27 @@ pstmt_run(struct pstmt *db, const struct pstmt_stmt *st, const char *const *para
 	return PQexecPrepared(db->conn, st->name, st->nparams, params, NULL, NULL, 0);
 }
 
+/*
+ * A statement whose connection broke is run again only when that cannot do
+ * a write twice: it reads only, or the server said it was shutting the
+ * session down (57P..) before the statement ran, as after
+ * pg_terminate_backend() or a restart while the connection sat idle.
+ */
+static bool
+pstmt_retry_safe(const struct pstmt_stmt *st, const PGresult *r)
+{
+	static const char *const writes[] = {"INSERT ", "UPDATE ", "DELETE "};
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	if (state != NULL && strncmp(state, "57P", 3) == 0)
+		return true;
+	for (size_t i = 0; i < ARRAY_LEN(writes); i++) {
+		if (strstr(st->sql, writes[i]) != NULL)
+			return false;
+	}
+	return true;
+}
+
 enum pstmt_status
 pstmt_exec(struct pstmt *db, const struct pstmt_stmt *st, const char *const *params,
 	   PGresult **res, char *why, size_t whylen)
@@ -207,10 +234,15 @@ pstmt_exec(struct pstmt *db, const struct pstmt_stmt *st, const char *const *par
 			return PSTMT_OK;
 		}
 		if (PQstatus(db->conn) != CONNECTION_OK) {
-			/* The server went away under us (restart, terminated backend): retry once. */
+			/* The server went away under us (restart, terminated backend). */
+			bool retry = pstmt_retry_safe(st, r);
+
 			PQclear(r);
 			atomic_fetch_add(&pstmt_errors, 1);
-			continue;
+			if (retry)
+				continue;
+			str_fmt(why, whylen, "the database connection was lost; the change may or may not be made");
+			return PSTMT_DOWN;
 		}
 		s = pstmt_classify(r, why, whylen);
 		if (s == PSTMT_ERROR || s == PSTMT_DOWN) {

@@ -140,6 +140,13 @@ check_eq "customers table is still there" "$(sql "SELECT count(*) FROM customers
 check_req "served before the outage" 200 GET /v1/targets "$V"
 sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'relayaudit-api'" >/dev/null
 check_req "a lost connection is re-made at once" 200 GET /v1/targets "$V"
+n=$(sql "SELECT count(*) FROM complaints")
+sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'relayaudit-api'" >/dev/null
+gone() { [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'relayaudit-api'")" = 0 ]; }
+wait_for 5 gone
+check_req "a write after a terminated session is made" 202 POST /v1/complaints "$O" '{"address":"192.0.2.10"}'
+req POST /v1/complaints "$O" '{"address":"192.0.2.10"}'
+check_eq "and made once each" "$(sql "SELECT count(*) FROM complaints")" "$((n + 2))"
 saved=$API_BASE
 cat >"$TEST_TMP/down.conf" <<CONF
 api_listen = 127.0.61.5:$API_PORT
