@@ -65,6 +65,10 @@ static const struct config_option options[CFG__COUNT] = {
 	 "Ranges never probed (comma-separated CIDRs).", valid_cidr},
 	{CFG_FD_RESERVE, "fd_reserve", CFGT_INT, 16, 100000, "64", NULL,
 	 "File descriptors kept back from probing for the database, sink and API.", NULL},
+	{CFG_LOOPBACK_ONLY, "loopback_only", CFGT_BOOL, 0, 0, "no", NULL,
+	 "Probe nothing outside 127.0.0.0/8 and ::1 (demos and tests; the environment variable "
+	 "RELAYAUDIT_LOOPBACK_ONLY=1 forces it on).",
+	 NULL},
 
 	{CFG_SINK_LISTEN, "sink_listen", CFGT_STRING, 0, 0, "127.0.0.1:2525", NULL,
 	 "Address:port the sink receives on (the sink domain's MX points here).", valid_listen},

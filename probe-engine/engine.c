@@ -358,6 +358,10 @@ probe_engine_submit(struct probe_engine *e, const struct probe_target *t, const 
 		*why = "excluded";
 		return -1;
 	}
+	if (e->p.loopback_only && !addr_is_loopback(&t->addr)) {
+		*why = "outside loopback (loopback_only)";
+		return -1;
+	}
 	if (t->port == 0 && e->p.nports == 0) {
 		*why = "no port given and no default ports";
 		return -1;

@@ -97,6 +97,7 @@ struct probe_params {
 	size_t nexclude;
 	int fd_reserve;              /* descriptors kept back for the caller */
 	bool test_backscatter;       /* run the backscatter attempt */
+	bool loopback_only;          /* refuse targets outside 127.0.0.0/8 and ::1 */
 	size_t max_transcript;       /* bytes of transcript kept per target */
 };
 

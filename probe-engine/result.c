@@ -127,6 +127,9 @@ probe_params_defaults(struct probe_params *p)
 	p->fd_reserve = 64;
 	p->test_backscatter = true;
 	p->max_transcript = 8192;
+	/* The test suite and demos set this so no slip can reach a real network. */
+	const char *env = getenv("RELAYAUDIT_LOOPBACK_ONLY");
+	p->loopback_only = env != NULL && strcmp(env, "1") == 0;
 }
 
 static void

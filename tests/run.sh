@@ -20,6 +20,8 @@ jobs=${TEST_JOBS:-4}
 TEST_TMP=$(mktemp -d /tmp/relayaudit-test.XXXXXX)
 chmod 755 "$TEST_TMP"
 export TEST_TMP ROOT
+# The engine refuses any target outside 127.0.0.0/8 and ::1 while tests run.
+export RELAYAUDIT_LOOPBACK_ONLY=1
 PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
 PG_INITDB_OPTS=--no-sync
 export PG_INITDB_OPTS

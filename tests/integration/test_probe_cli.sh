@@ -63,3 +63,13 @@ check_eq no_backscatter_attempt "$(echo "$out" | jq -r '.backscatter + " " + ([.
 # tokens follow from --secret: the same secret and probe verify, another does not
 "$RELAYCTL" probe --help >/dev/null 2>&1
 check_eq help_exit_0 "$?" 0
+
+# Network safety: with RELAYAUDIT_LOOPBACK_ONLY=1 (tests/run.sh sets it) or
+# loopback_only = yes the engine refuses anything outside 127/8 and ::1, so a
+# slip in a test can never reach a real network. 192.0.2.1 is TEST-NET-1.
+out=$(RELAYAUDIT_LOOPBACK_ONLY=1 "$RELAYCTL" probe --secret 0123456789abcdef0123 --json 192.0.2.1:25 2>&1)
+check_contains "loopback_only_env_refuses_outside_targets" "$out" "outside loopback"
+printf 'loopback_only = yes\nsecret = 0123456789abcdef0123\n' >"$TEST_TMP/lo.conf"
+chmod 600 "$TEST_TMP/lo.conf"
+out=$(RELAYAUDIT_LOOPBACK_ONLY=0 "$RELAYCTL" probe -c "$TEST_TMP/lo.conf" --json '[2001:db8::1]:25' 2>&1)
+check_contains "loopback_only_config_refuses_outside_targets" "$out" "outside loopback"
