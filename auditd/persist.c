@@ -104,10 +104,10 @@ persist_done(void *arg, int status)
 		log_error("results_dropped", "targets=%zu probes=%zu total_dropped=%llu", n,
 			  b->nrows, (unsigned long long)p->dropped_total);
 	}
-	batch_free(b);
 	persist_send(p);
 	if (p->written != NULL)
-		p->written(p->written_arg, n);
+		p->written(p->written_arg, b->targets, b->ntargets);
+	batch_free(b);
 }
 
 static bool

@@ -17,8 +17,12 @@
 struct event_base;
 struct persist;
 
-/* Called on the loop after each written batch (to let the scheduler claim again). */
-typedef void (*persist_written_fn)(void *arg, size_t targets);
+/*
+ * Called on the loop after each batch is over (written, or dropped after an
+ * SQL error): its target updates, so the scheduler can forget them and claim
+ * again.
+ */
+typedef void (*persist_written_fn)(void *arg, const struct target_done *t, size_t n);
 
 struct persist *persist_new(struct event_base *base, const char *conninfo, const char *node,
 			    size_t max_buffer, persist_written_fn written, void *arg);

@@ -32,6 +32,87 @@ struct sched_item {
 	struct sched_item *prev, *next;
 };
 
+/*
+ * Target ids this node holds: probing, or finished and not yet written. A
+ * lease can run out while its result waits in memory (a database outage
+ * longer than lease_time); the next claim may then hand this node the same
+ * target again, which must not be probed twice. Open addressing, 0 = empty.
+ */
+struct idset {
+	int64_t *keys;
+	size_t cap, n;
+};
+
+static size_t
+idset_slot(const struct idset *s, int64_t id)
+{
+	return (size_t)((uint64_t)id * UINT64_C(0x9E3779B97F4A7C15) >> 17) & (s->cap - 1);
+}
+
+static bool
+idset_has(const struct idset *s, int64_t id)
+{
+	if (s->cap == 0)
+		return false;
+	for (size_t i = idset_slot(s, id);; i = (i + 1) & (s->cap - 1)) {
+		if (s->keys[i] == id)
+			return true;
+		if (s->keys[i] == 0)
+			return false;
+	}
+}
+
+static void
+idset_add(struct idset *s, int64_t id)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		struct idset bigger = {xcalloc(s->cap ? s->cap * 2 : 1024, sizeof(int64_t)),
+				       s->cap ? s->cap * 2 : 1024, 0};
+
+		for (size_t i = 0; i < s->cap; i++) {
+			if (s->keys[i] != 0)
+				idset_add(&bigger, s->keys[i]);
+		}
+		free(s->keys);
+		*s = bigger;
+	}
+	for (size_t i = idset_slot(s, id);; i = (i + 1) & (s->cap - 1)) {
+		if (s->keys[i] == id)
+			return;
+		if (s->keys[i] == 0) {
+			s->keys[i] = id;
+			s->n++;
+			return;
+		}
+	}
+}
+
+/* Removal with backward shift, so lookups never need tombstones. */
+static void
+idset_del(struct idset *s, int64_t id)
+{
+	size_t i, j;
+
+	if (s->cap == 0)
+		return;
+	for (i = idset_slot(s, id); s->keys[i] != id; i = (i + 1) & (s->cap - 1)) {
+		if (s->keys[i] == 0)
+			return;
+	}
+	s->keys[i] = 0;
+	s->n--;
+	for (j = (i + 1) & (s->cap - 1); s->keys[j] != 0; j = (j + 1) & (s->cap - 1)) {
+		size_t home = idset_slot(s, s->keys[j]);
+
+		/* Move keys[j] into the hole unless its home lies cyclically in (i, j]. */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			s->keys[i] = s->keys[j];
+			s->keys[j] = 0;
+			i = j;
+		}
+	}
+}
+
 struct scheduler {
 	struct event_base *base;
 	struct sched_params p;
@@ -43,6 +124,8 @@ struct scheduler {
 
 	struct sched_item *items; /* in flight */
 	size_t in_flight;
+	struct idset held;        /* in flight or waiting to be written */
+	uint64_t skipped_held;
 	bool claiming;     /* a claim job is out */
 	bool more;         /* the last claim was full: more may be due */
 	bool draining;
@@ -305,6 +388,7 @@ sched_start_item(struct scheduler *s, struct claimed_target *t)
 
 	it->t = *t;
 	memset(t, 0, sizeof(*t));
+	idset_add(&s->held, it->t.id);
 	it->started_ms = now_wall_ms();
 	it->next = s->items;
 	if (s->items != NULL)
@@ -353,8 +437,15 @@ claim_done(void *arg, int status)
 		if (j->n > 0)
 			log_debug("claimed", "targets=%zu in_flight=%zu ms=%lld", j->n, s->in_flight,
 				  (long long)(now_mono_ms() - j->submitted_ms));
-		for (size_t i = 0; i < j->n; i++)
+		for (size_t i = 0; i < j->n; i++) {
+			if (idset_has(&s->held, j->rows[i].id)) {
+				/* Ours already; its pending write releases the renewed lease. */
+				s->skipped_held++;
+				log_debug("claim_held", "target=%" PRId64, j->rows[i].id);
+				continue;
+			}
 			sched_start_item(s, &j->rows[i]);
+		}
 	}
 	for (size_t i = 0; i < j->n; i++)
 		claimed_target_free(&j->rows[i]);
@@ -421,10 +512,12 @@ sched_on_poll(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-sched_on_written(void *arg, size_t n)
+sched_on_written(void *arg, const struct target_done *t, size_t n)
 {
 	struct scheduler *s = arg;
 
+	for (size_t i = 0; i < n; i++)
+		idset_del(&s->held, t[i].target_id);
 	s->stats.written += n;
 	sched_kick(s);
 	sched_check_idle(s);
@@ -653,6 +746,7 @@ scheduler_free(struct scheduler *s, int grace_ms)
 	}
 	persist_free(s->persist, grace_ms);
 	s->persist = NULL;
+	free(s->held.keys);
 	dbthread_free(s->db, grace_ms);
 	free(s->node);
 	free(s->roles);

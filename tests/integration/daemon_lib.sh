@@ -1,6 +1,12 @@
 # Helpers for tests/integration/test_daemon_*.sh (sourced after lib.sh).
+# Each test works in a directory of its own: other groups run side by side
+# in the same TEST_TMP, and relayctl would read a relayaudit.conf lying in
+# the current directory.
 # Targets live in 127.0.40.0 - 127.0.44.255, where nothing listens: every
 # probe is a refused connection (no_smtp), fast and local.
+
+TEST_TMP=$TEST_TMP/$SUITE
+mkdir -p "$TEST_TMP"
 
 # daemon_conf FILE NODE ["key = value" ...]: a config for a test node; the
 # extra lines replace the defaults of the same key.

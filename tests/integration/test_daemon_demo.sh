@@ -7,6 +7,8 @@
 # customer without a server no_smtp; the verdicts are in the log.
 . "$(dirname "$0")/../lib.sh"
 unset RELAYAUDIT_DATABASE
+mkdir -p "$TEST_TMP/$SUITE" && cd "$TEST_TMP/$SUITE" || exit 1
+TEST_TMP=$TEST_TMP/$SUITE
 export RUN_SKIP_DEPS=1 RUN_SKIP_BUILD=1 RELAYAUDIT_VAR=$TEST_TMP/var RELAYAUDIT_RUN_ADDR=127.0.41.1
 export PG_INITDB_OPTS=--no-sync
 VAR=$RELAYAUDIT_VAR
@@ -18,8 +20,8 @@ trap 'kill "${RUN_PID:-}" 2>/dev/null; (. "$ROOT/deploy/pg.sh"; pg_stop "$VAR/pg
 python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
 	"$ROOT/deploy/run.sh" >"$LOG" 2>&1 &
 RUN_PID=$!
-t0=$SECONDS
 wait_for 90 grep -q "relayaudit is running" "$LOG" || { fail "demo_starts" "no banner; log: $(tail -c 800 "$LOG")"; exit 1; }
+t0=$SECONDS # the minute counts from the daemon's start (the build and database set-up come before)
 check_contains "demo_starts_the_simulators" "$(cat "$LOG")" "demo servers (relaysim): 127.0.70.10:2525=open"
 
 verdict_of() { psql -X -tA "$DB" -c "SELECT last_verdict FROM targets WHERE address = '$1'"; }

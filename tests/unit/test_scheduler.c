@@ -475,6 +475,7 @@ struct fake_prober {
 	struct scheduler *s;
 	struct event_base *base;
 	int submits;
+	int delay_ms;            /* how long each answer takes */
 	int64_t target_seen;     /* a target to watch for */
 	int64_t target_seen_ms;  /* when it was submitted */
 };
@@ -511,7 +512,7 @@ fake_submit(void *arg, struct sched_item *it, const struct claimed_target *t, si
 {
 	struct fake_prober *fp = arg;
 	struct fake_answer *a = xcalloc(1, sizeof(*a));
-	struct timeval tv = {0, 1000};
+	struct timeval tv = {fp->delay_ms / 1000, 1000 + (fp->delay_ms % 1000) * 1000};
 
 	fp->submits++;
 	if (t->id == fp->target_seen && fp->target_seen_ms == 0)
@@ -626,6 +627,31 @@ TEST(retest_notify_wakes_scheduler_within_a_second)
 	event_base_free(base);
 }
 
+static int
+all_probed_cond(void *arg)
+{
+	return all_probed(arg);
+}
+
+TEST(target_held_in_memory_is_not_probed_twice_when_its_lease_runs_out)
+{
+	struct event_base *base = event_base_new();
+	struct fake_prober fp = {.base = base, .delay_ms = 2500};
+	struct sched_params p = base_params;
+
+	reset();
+	add_targets(10, -10, 0, "{25}");
+	/* Leases of one second, polled every second, answers after 2.5 s. */
+	p.lease_s = 1;
+	p.poll_s = 1;
+	fp.s = scheduler_new(base, getenv("RELAYAUDIT_DATABASE"), &p, fake_submit, &fp);
+	CHECK_MSG(run_until(base, all_probed_cond, NULL, 15000), "not all probed in 15 s");
+	scheduler_free(fp.s, 2000);
+	event_base_free(base);
+	CHECK_INT(fp.submits, 10);
+	CHECK_INT(q_int("SELECT count(*) FROM probes"), 10);
+}
+
 int
 main(void)
 {
@@ -662,6 +688,7 @@ main(void)
 	RUN(prune_deletes_only_probes_past_retention);
 	RUN(scheduler_probes_every_due_target_once);
 	RUN(retest_notify_wakes_scheduler_within_a_second);
+	RUN(target_held_in_memory_is_not_probed_twice_when_its_lease_runs_out);
 	PQfinish(db);
 	return test_summary();
 }
