@@ -51,6 +51,9 @@ step_config() {
 # Every option: deploy/relayaudit.conf.example. No 'database' line: make run
 # uses its embedded PostgreSQL under var/pg.
 secret = $secret
+# The demo probes only its own simulators on loopback; remove this line
+# (or set it to no) when the customers are real.
+loopback_only = yes
 api_listen = $RUN_ADDR:8080
 sink_listen = $RUN_ADDR:2525
 retest_url = http://$RUN_ADDR:8080/r/
