@@ -92,22 +92,6 @@ TEST(cidr_nth_walks_the_range_with_carry)
 	CHECK_STR(buf, "2001:db8::ffff");
 }
 
-TEST(net_key_groups_ipv4_by_24_and_ipv6_by_64)
-{
-	struct addr a, b;
-
-	addr_parse("192.0.2.1", &a);
-	addr_parse("192.0.2.254", &b);
-	CHECK(addr_net_key(&a) == addr_net_key(&b));
-	addr_parse("192.0.3.1", &b);
-	CHECK(addr_net_key(&a) != addr_net_key(&b));
-	addr_parse("2001:db8:0:1::1", &a);
-	addr_parse("2001:db8:0:1:ffff::9", &b);
-	CHECK(addr_net_key(&a) == addr_net_key(&b));
-	addr_parse("2001:db8:0:2::1", &b);
-	CHECK(addr_net_key(&a) != addr_net_key(&b));
-}
-
 TEST(loopback_is_recognised)
 {
 	struct addr a;
@@ -142,7 +126,6 @@ main(void)
 	RUN(addresses_parse_and_format_both_families);
 	RUN(cidr_refuses_host_bits_and_bad_prefixes);
 	RUN(cidr_nth_walks_the_range_with_carry);
-	RUN(net_key_groups_ipv4_by_24_and_ipv6_by_64);
 	RUN(loopback_is_recognised);
 	RUN(hex_round_trips);
 	return test_summary();
