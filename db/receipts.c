@@ -158,7 +158,10 @@ receipts_apply(PGconn *c, int64_t receipt_id, int64_t probe_id, int attempt, con
 	 */
 	if (db_cmd(c, "receipts_apply_probe",
 	           "WITH p AS (UPDATE probes SET verdict = $2::verdict,"
-	           "   backscatter = $3::backscatter_result, trick = coalesce($4, trick),"
+	           /* The first receipt names the trick; later ones of the same probe keep it. */
+	           "   backscatter = $3::backscatter_result,"
+	           "   trick = CASE WHEN verdict = 'relay_confirmed' THEN trick"
+	           "                ELSE coalesce($4, trick) END,"
 	           "   stage = CASE WHEN $2 = 'relay_confirmed' THEN 'sink' ELSE stage END,"
 	           "   confirmed_at = coalesce(confirmed_at, now()), workflow_done_at = NULL"
 	           "  WHERE id = $1 RETURNING id, target_id)"
