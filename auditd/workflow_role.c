@@ -7,6 +7,7 @@
  */
 #include "workflow_role.h"
 #include "config.h"
+#include "cases.h"
 #include "db.h"
 #include "enforcer.h"
 #include "log.h"
@@ -142,7 +143,7 @@ workflow_loop_run(struct workflow_loop *w, bool once)
 				continue;
 			}
 			backoff_ms = 1000;
-			db_cmd(conn, "workflow_listen", "LISTEN relayaudit_workflow", 0, NULL);
+			db_workflow_listen(conn);
 			/* This node's unfinished claims belong to a process that died. */
 			db_executor_recover_node(conn, w->node);
 			r = wf_runner_new(w->cfg, conn);

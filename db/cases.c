@@ -26,34 +26,6 @@
 	"coalesce(next_timer_kind, ''), coalesce(enforce_mode, ''), "                              \
 	"extract(epoch FROM opened_at)::bigint, coalesce(probe_id, 0), trick, evidence::text"
 
-static void
-i64(char buf[24], int64_t v)
-{
-	snprintf(buf, 24, "%" PRId64, v);
-}
-
-static int64_t
-col_i64(const PGresult *res, int row, int col)
-{
-	int64_t v = 0;
-
-	if (!PQgetisnull(res, row, col))
-		parse_i64(PQgetvalue(res, row, col), INT64_MIN, INT64_MAX, &v);
-	return v;
-}
-
-static char *
-col_dup(const PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
-}
-
-static void
-col_copy(const PGresult *res, int row, int col, char *out, size_t len)
-{
-	snprintf(out, len, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
-}
-
 void
 db_case_clear(struct db_case *c)
 {
@@ -66,21 +38,21 @@ static void
 db_case_read(const PGresult *res, struct db_case *c)
 {
 	db_case_clear(c);
-	c->id = col_i64(res, 0, 0);
-	c->target_id = col_i64(res, 0, 1);
-	c->customer_id = col_i64(res, 0, 2);
-	col_copy(res, 0, 3, c->address, sizeof(c->address));
-	col_copy(res, 0, 4, c->state, sizeof(c->state));
-	col_copy(res, 0, 5, c->finding, sizeof(c->finding));
+	c->id = db_col_i64(res, 0, 0);
+	c->target_id = db_col_i64(res, 0, 1);
+	c->customer_id = db_col_i64(res, 0, 2);
+	db_col_copy(res, 0, 3, c->address, sizeof(c->address));
+	db_col_copy(res, 0, 4, c->state, sizeof(c->state));
+	db_col_copy(res, 0, 5, c->finding, sizeof(c->finding));
 	c->blocked = strcmp(PQgetvalue(res, 0, 6), "t") == 0;
-	c->reminders = (int)col_i64(res, 0, 7);
-	c->next_timer_at = col_i64(res, 0, 8);
-	col_copy(res, 0, 9, c->timer_kind, sizeof(c->timer_kind));
-	col_copy(res, 0, 10, c->mode, sizeof(c->mode));
-	c->opened_at = col_i64(res, 0, 11);
-	c->probe_id = col_i64(res, 0, 12);
-	c->trick = col_dup(res, 0, 13);
-	c->evidence = col_dup(res, 0, 14);
+	c->reminders = (int)db_col_i64(res, 0, 7);
+	c->next_timer_at = db_col_i64(res, 0, 8);
+	db_col_copy(res, 0, 9, c->timer_kind, sizeof(c->timer_kind));
+	db_col_copy(res, 0, 10, c->mode, sizeof(c->mode));
+	c->opened_at = db_col_i64(res, 0, 11);
+	c->probe_id = db_col_i64(res, 0, 12);
+	c->trick = db_col_dup(res, 0, 13);
+	c->evidence = db_col_dup(res, 0, 14);
 }
 
 static int
@@ -125,7 +97,7 @@ db_case_get(PGconn *conn, int64_t id, struct db_case *c)
 {
 	char ids[24];
 
-	i64(ids, id);
+	db_fmt_i64(ids, id);
 	return db_case_select(conn, "case_get",
 	                      "SELECT " CASE_COLUMNS " FROM cases WHERE id = $1 FOR UPDATE", ids,
 	                      c);
@@ -139,7 +111,7 @@ db_case_other_active(PGconn *conn, const char *address, int64_t id)
 	PGresult *res;
 	int n;
 
-	i64(ids, id);
+	db_fmt_i64(ids, id);
 	res = db_exec(conn, "case_other_active",
 	              "SELECT 1 FROM cases WHERE address = $1::inet AND id <> $2 "
 	              "AND state NOT IN ('resolved', 'closed')",
@@ -166,9 +138,9 @@ db_case_insert(PGconn *conn, struct db_case *c)
 	                        c->mode[0] ? c->mode : NULL};
 	PGresult *res;
 
-	i64(target, c->target_id);
-	i64(customer, c->customer_id);
-	i64(probe, c->probe_id);
+	db_fmt_i64(target, c->target_id);
+	db_fmt_i64(customer, c->customer_id);
+	db_fmt_i64(probe, c->probe_id);
 	res = db_exec(
 	    conn, "case_insert",
 	    "INSERT INTO cases (target_id, customer_id, address, state, finding, probe_id, "
@@ -178,8 +150,8 @@ db_case_insert(PGconn *conn, struct db_case *c)
 	    9, params);
 	if (res == NULL)
 		return -1;
-	c->id = col_i64(res, 0, 0);
-	c->opened_at = col_i64(res, 0, 1);
+	c->id = db_col_i64(res, 0, 0);
+	c->opened_at = db_col_i64(res, 0, 1);
 	PQclear(res);
 	return 0;
 }
@@ -191,10 +163,10 @@ db_case_save(PGconn *conn, const struct db_case *c, unsigned stamps)
 	const char *params[] = {
 	    id, c->state, c->blocked ? "true" : "false", reminders, timer, c->timer_kind, st};
 
-	i64(id, c->id);
-	i64(reminders, c->reminders);
-	i64(timer, c->next_timer_at);
-	i64(st, stamps);
+	db_fmt_i64(id, c->id);
+	db_fmt_i64(reminders, c->reminders);
+	db_fmt_i64(timer, c->next_timer_at);
+	db_fmt_i64(st, stamps);
 	return db_cmd(
 	    conn, "case_save",
 	    "UPDATE cases SET state = $2::case_state, blocked = $3::boolean, "
@@ -224,7 +196,7 @@ db_case_event(PGconn *conn, int64_t case_id, const char *event, const char *from
 	PGresult *res;
 	int64_t ev;
 
-	i64(id, case_id);
+	db_fmt_i64(id, case_id);
 	res =
 	    db_exec(conn, "case_event",
 	            "INSERT INTO case_events (case_id, event, from_state, to_state, actor, detail) "
@@ -232,7 +204,7 @@ db_case_event(PGconn *conn, int64_t case_id, const char *event, const char *from
 	            6, params);
 	if (res == NULL)
 		return -1;
-	ev = col_i64(res, 0, 0);
+	ev = db_col_i64(res, 0, 0);
 	PQclear(res);
 	return ev;
 }
@@ -244,7 +216,7 @@ db_case_note_event(PGconn *conn, int64_t case_id, const char *event, const char 
 	char id[24];
 	const char *params[] = {id, event, actor, detail_json ? detail_json : "{}"};
 
-	i64(id, case_id);
+	db_fmt_i64(id, case_id);
 	return db_cmd(
 	    conn, "case_note_event",
 	    "INSERT INTO case_events (case_id, event, from_state, to_state, actor, detail) "
@@ -258,7 +230,7 @@ db_case_enforcement_error(PGconn *conn, int64_t case_id, const char *error)
 	char id[24];
 	const char *params[] = {id, error};
 
-	i64(id, case_id);
+	db_fmt_i64(id, case_id);
 	return db_cmd(conn, "case_enforcement_error",
 	              "UPDATE cases SET enforcement_error = $2, updated_at = now() WHERE id = $1",
 	              2, params);
@@ -291,7 +263,7 @@ db_probe_round_next(PGconn *conn, char *address, size_t len)
 		return -1;
 	found = PQntuples(res) > 0;
 	if (found)
-		col_copy(res, 0, 0, address, len);
+		db_col_copy(res, 0, 0, address, len);
 	PQclear(res);
 	return found;
 }
@@ -304,7 +276,7 @@ db_probes_skip_quiet(PGconn *conn, int limit)
 	PGresult *res;
 	int64_t n = 0;
 
-	i64(lim, limit);
+	db_fmt_i64(lim, limit);
 	res = db_exec(
 	    conn, "probes_skip_quiet",
 	    "UPDATE probes SET workflow_done_at = now() WHERE id IN (SELECT p.id FROM probes p "
@@ -347,14 +319,14 @@ db_probe_round_load(PGconn *conn, const char *address, struct db_probe **out, in
 	for (int i = 0; i < *n; i++) {
 		struct db_probe *p = &(*out)[i];
 
-		p->id = col_i64(res, i, 0);
-		p->port = (int)col_i64(res, i, 1);
-		col_copy(res, i, 2, p->verdict, sizeof(p->verdict));
-		col_copy(res, i, 3, p->backscatter, sizeof(p->backscatter));
-		p->started_at = col_i64(res, i, 4);
-		p->trick = col_dup(res, i, 5);
-		p->transcript = col_dup(res, i, 6);
-		p->finished = col_dup(res, i, 7);
+		p->id = db_col_i64(res, i, 0);
+		p->port = (int)db_col_i64(res, i, 1);
+		db_col_copy(res, i, 2, p->verdict, sizeof(p->verdict));
+		db_col_copy(res, i, 3, p->backscatter, sizeof(p->backscatter));
+		p->started_at = db_col_i64(res, i, 4);
+		p->trick = db_col_dup(res, i, 5);
+		p->transcript = db_col_dup(res, i, 6);
+		p->finished = db_col_dup(res, i, 7);
 	}
 	PQclear(res);
 	return 0;
@@ -401,8 +373,8 @@ db_target_of(PGconn *conn, const char *address, int64_t *target_id, int64_t *cus
 		return -1;
 	found = PQntuples(res) > 0;
 	if (found) {
-		*target_id = col_i64(res, 0, 0);
-		*customer_id = col_i64(res, 0, 1);
+		*target_id = db_col_i64(res, 0, 0);
+		*customer_id = db_col_i64(res, 0, 1);
 	}
 	PQclear(res);
 	return found;
@@ -414,8 +386,8 @@ db_target_reprobe(PGconn *conn, int64_t target_id, int64_t seconds)
 	char id[24], secs[24];
 	const char *params[] = {id, secs};
 
-	i64(id, target_id);
-	i64(secs, seconds);
+	db_fmt_i64(id, target_id);
+	db_fmt_i64(secs, seconds);
 	return db_cmd(conn, "target_reprobe",
 	              "UPDATE targets SET next_probe_at = least(next_probe_at, now() + "
 	              "make_interval(secs => $2::bigint)), updated_at = now() WHERE id = $1",
@@ -428,8 +400,8 @@ db_target_retest(PGconn *conn, int64_t target_id, int64_t case_id, const char *a
 	char id[24], cid[24];
 	const char *params[] = {id, cid, actor};
 
-	i64(id, target_id);
-	i64(cid, case_id);
+	db_fmt_i64(id, target_id);
+	db_fmt_i64(cid, case_id);
 	if (db_cmd(conn, "target_retest_request",
 	           "INSERT INTO retest_requests (target_id, case_id, requested_by) "
 	           "VALUES ($1, nullif($2, '0')::bigint, $3)",
@@ -449,8 +421,8 @@ db_retest_answer(PGconn *conn, int64_t target_id, int64_t probe_id)
 	PGresult *res;
 	int n;
 
-	i64(id, target_id);
-	i64(pid, probe_id);
+	db_fmt_i64(id, target_id);
+	db_fmt_i64(pid, probe_id);
 	/* A probe answers the requests made before it started. */
 	res = db_exec(
 	    conn, "retest_answer",
@@ -474,7 +446,7 @@ db_customer_get(PGconn *conn, int64_t id, struct db_customer *out)
 	int found;
 
 	memset(out, 0, sizeof(*out));
-	i64(ids, id);
+	db_fmt_i64(ids, id);
 	res =
 	    db_exec(conn, "customer_get",
 	            "SELECT contact_email, locale, name, enforce_mode FROM customers WHERE id = $1",
@@ -483,10 +455,10 @@ db_customer_get(PGconn *conn, int64_t id, struct db_customer *out)
 		return -1;
 	found = PQntuples(res) > 0;
 	if (found) {
-		out->email = col_dup(res, 0, 0);
-		out->locale = col_dup(res, 0, 1);
-		out->name = col_dup(res, 0, 2);
-		out->mode = col_dup(res, 0, 3);
+		out->email = db_col_dup(res, 0, 0);
+		out->locale = db_col_dup(res, 0, 1);
+		out->name = db_col_dup(res, 0, 2);
+		out->mode = db_col_dup(res, 0, 3);
 	}
 	PQclear(res);
 	return found;
@@ -516,9 +488,9 @@ db_complaint_next(PGconn *conn, int64_t *id, char *address, size_t alen, char **
 		return -1;
 	found = PQntuples(res) > 0;
 	if (found) {
-		*id = col_i64(res, 0, 0);
-		col_copy(res, 0, 1, address, alen);
-		*actor = col_dup(res, 0, 2);
+		*id = db_col_i64(res, 0, 0);
+		db_col_copy(res, 0, 1, address, alen);
+		*actor = db_col_dup(res, 0, 2);
 	}
 	PQclear(res);
 	return found;
@@ -530,8 +502,8 @@ db_complaint_done(PGconn *conn, int64_t id, int64_t case_id)
 	char ids[24], cid[24];
 	const char *params[] = {ids, cid};
 
-	i64(ids, id);
-	i64(cid, case_id);
+	db_fmt_i64(ids, id);
+	db_fmt_i64(cid, case_id);
 	return db_cmd(conn, "complaint_done",
 	              "UPDATE complaints SET processed_at = now(), "
 	              "case_id = coalesce(nullif($2, '0')::bigint, case_id) WHERE id = $1",
@@ -553,11 +525,11 @@ db_command_next(PGconn *conn, int64_t *id, int64_t *case_id, char *command, size
 		return -1;
 	found = PQntuples(res) > 0;
 	if (found) {
-		*id = col_i64(res, 0, 0);
-		*case_id = col_i64(res, 0, 1);
-		col_copy(res, 0, 2, command, clen);
-		*note = col_dup(res, 0, 3);
-		*actor = col_dup(res, 0, 4);
+		*id = db_col_i64(res, 0, 0);
+		*case_id = db_col_i64(res, 0, 1);
+		db_col_copy(res, 0, 2, command, clen);
+		*note = db_col_dup(res, 0, 3);
+		*actor = db_col_dup(res, 0, 4);
 	}
 	PQclear(res);
 	return found;
@@ -569,7 +541,7 @@ db_command_done(PGconn *conn, int64_t id, const char *result)
 	char ids[24];
 	const char *params[] = {ids, result};
 
-	i64(ids, id);
+	db_fmt_i64(ids, id);
 	return db_cmd(conn, "command_done",
 	              "UPDATE case_commands SET applied_at = now(), result = $2 WHERE id = $1", 2,
 	              params);
@@ -589,7 +561,16 @@ db_case_timer_next(PGconn *conn, int64_t *case_id)
 		return -1;
 	found = PQntuples(res) > 0;
 	if (found)
-		*case_id = col_i64(res, 0, 0);
+		*case_id = db_col_i64(res, 0, 0);
 	PQclear(res);
 	return found;
+}
+
+int
+db_workflow_listen(PGconn *conn)
+{
+	/* relayaudit_probes: the daemon's result batches, so new findings act at once. */
+	if (db_cmd(conn, "workflow_listen", "LISTEN relayaudit_workflow", 0, NULL) < 0)
+		return -1;
+	return db_cmd(conn, "workflow_listen_probes", "LISTEN relayaudit_probes", 0, NULL);
 }

@@ -43,6 +43,8 @@ enum db_case_stamp {
 };
 
 /* Serialises everything done about one address inside the transaction. */
+/* Wake-ups for the workflow runner: relayaudit_workflow (API) and relayaudit_probes (results). */
+int db_workflow_listen(PGconn *conn);
 int db_workflow_lock_address(PGconn *conn, const char *address);
 
 /* The active case of address, locked: 1 found, 0 none, -1 error. */

@@ -3,6 +3,8 @@
  * logged as key=value lines; the conninfo in them never shows a password.
  */
 #include "db.h"
+
+#include <inttypes.h>
 #include "config.h"
 #include "log.h"
 #include "paths.h"
@@ -205,4 +207,32 @@ db_rollback(PGconn *conn)
 {
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
 		PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+int64_t
+db_col_i64(const PGresult *res, int row, int col)
+{
+	int64_t v = 0;
+
+	if (!PQgetisnull(res, row, col))
+		parse_i64(PQgetvalue(res, row, col), INT64_MIN, INT64_MAX, &v);
+	return v;
+}
+
+char *
+db_col_dup(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
+}
+
+void
+db_col_copy(const PGresult *res, int row, int col, char *out, size_t len)
+{
+	snprintf(out, len, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
+}
+
+void
+db_fmt_i64(char buf[24], int64_t v)
+{
+	snprintf(buf, 24, "%" PRId64, v);
 }

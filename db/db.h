@@ -8,6 +8,7 @@
 #define RELAYAUDIT_DB_H
 
 #include <libpq-fe.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,6 +49,13 @@ int db_commit(PGconn *conn);
 void db_rollback(PGconn *conn);
 
 /* The primary message of a failed result, one line, for reports. */
+/* One column of a result: NULL reads as 0, "" or NULL respectively. */
+int64_t db_col_i64(const PGresult *res, int row, int col);
+char *db_col_dup(const PGresult *res, int row, int col);
+void db_col_copy(const PGresult *res, int row, int col, char *out, size_t len);
+/* A bigint as a query parameter. */
+void db_fmt_i64(char buf[24], int64_t v);
+
 const char *db_result_message(const PGresult *res);
 /* The first line of msg, with " turned into ' and control bytes censored, for a log value. */
 void db_message_clean(const char *msg, char *buf, size_t len);

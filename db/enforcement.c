@@ -11,12 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-i64(char buf[24], int64_t v)
-{
-	snprintf(buf, 24, "%" PRId64, v);
-}
-
 int
 db_enforcement_queue(PGconn *conn, int64_t case_id, const char *key, const char *action,
                      const char *address, const char *mode)
@@ -24,7 +18,7 @@ db_enforcement_queue(PGconn *conn, int64_t case_id, const char *key, const char 
 	char cid[24];
 	const char *params[] = {cid, key, action, address, mode};
 
-	i64(cid, case_id);
+	db_fmt_i64(cid, case_id);
 	return db_cmd(conn, "enforcement_queue",
 	              "INSERT INTO enforcement_actions (case_id, idempotency_key, action, address, "
 	              "mode) VALUES (nullif($1, '0')::bigint, $2, $3, $4::inet, $5) "
@@ -42,7 +36,7 @@ db_enforcement_claim(PGconn *conn, const char *node, int64_t lease, struct db_en
 	int64_t v;
 
 	memset(job, 0, sizeof(*job));
-	i64(secs, lease);
+	db_fmt_i64(secs, lease);
 	res =
 	    db_exec(conn, "enforcement_claim",
 	            "UPDATE enforcement_actions SET state = 'running', claimed_by = $1, "
@@ -107,7 +101,7 @@ db_enforcement_done(PGconn *conn, int64_t id)
 	char ids[24];
 	const char *params[] = {ids};
 
-	i64(ids, id);
+	db_fmt_i64(ids, id);
 	return db_cmd(conn, "enforcement_done",
 	              "UPDATE enforcement_actions SET state = 'done', done_at = now(), "
 	              "claimed_until = NULL WHERE id = $1",
@@ -120,8 +114,8 @@ db_enforcement_retry(PGconn *conn, int64_t id, const char *error, int64_t delay)
 	char ids[24], secs[24];
 	const char *params[] = {ids, error, secs};
 
-	i64(ids, id);
-	i64(secs, delay);
+	db_fmt_i64(ids, id);
+	db_fmt_i64(secs, delay);
 	return db_cmd(conn, "enforcement_retry",
 	              "UPDATE enforcement_actions SET state = 'pending', last_error = $2, "
 	              "claimed_until = NULL, "

@@ -11,12 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-i64(char buf[24], int64_t v)
-{
-	snprintf(buf, 24, "%" PRId64, v);
-}
-
 int
 db_outbox_queue(PGconn *conn, int64_t case_id, const char *key, const char *kind,
                 const char *locale, const char *to, const char *subject, const char *message_id,
@@ -25,7 +19,7 @@ db_outbox_queue(PGconn *conn, int64_t case_id, const char *key, const char *kind
 	char cid[24];
 	const char *params[] = {cid, key, kind, locale, to, subject, message_id, body};
 
-	i64(cid, case_id);
+	db_fmt_i64(cid, case_id);
 	return db_cmd(
 	    conn, "outbox_queue",
 	    "INSERT INTO outbox (case_id, idempotency_key, kind, locale, to_addr, subject, "
@@ -42,8 +36,8 @@ db_outbox_claim(PGconn *conn, const char *node, int64_t lease, int max, struct d
 	const char *params[] = {node, secs, lim};
 	PGresult *res;
 
-	i64(secs, lease);
-	i64(lim, max);
+	db_fmt_i64(secs, lease);
+	db_fmt_i64(lim, max);
 	*jobs = NULL;
 	*n = 0;
 	res = db_exec(
@@ -99,7 +93,7 @@ db_outbox_handoff(PGconn *conn, int64_t id)
 	char ids[24];
 	const char *params[] = {ids};
 
-	i64(ids, id);
+	db_fmt_i64(ids, id);
 	return db_cmd(conn, "outbox_handoff", "UPDATE outbox SET handoff_at = now() WHERE id = $1",
 	              1, params);
 }
@@ -110,7 +104,7 @@ db_outbox_sent(PGconn *conn, int64_t id, const char *delivered_to, const char *n
 	char ids[24];
 	const char *params[] = {ids, delivered_to, note};
 
-	i64(ids, id);
+	db_fmt_i64(ids, id);
 	return db_cmd(conn, "outbox_sent",
 	              "UPDATE outbox SET state = 'done', sent_at = coalesce(handoff_at, now()), "
 	              "delivered_to = $2, last_error = $3, claimed_until = NULL WHERE id = $1",
@@ -123,8 +117,8 @@ db_outbox_retry(PGconn *conn, int64_t id, const char *error, int64_t delay)
 	char ids[24], secs[24];
 	const char *params[] = {ids, error, secs};
 
-	i64(ids, id);
-	i64(secs, delay);
+	db_fmt_i64(ids, id);
+	db_fmt_i64(secs, delay);
 	return db_cmd(conn, "outbox_retry",
 	              "UPDATE outbox SET state = 'pending', last_error = $2, handoff_at = NULL, "
 	              "claimed_until = NULL, "
@@ -138,7 +132,7 @@ db_outbox_failed(PGconn *conn, int64_t id, const char *error)
 	char ids[24];
 	const char *params[] = {ids, error};
 
-	i64(ids, id);
+	db_fmt_i64(ids, id);
 	return db_cmd(conn, "outbox_failed",
 	              "UPDATE outbox SET state = 'failed', last_error = $2, claimed_until = NULL "
 	              "WHERE id = $1",

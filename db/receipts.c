@@ -76,16 +76,6 @@ receipts_copy(const PGresult *res, int row, int col, char *dst, size_t len)
 	str_fmt(dst, len, "%s", PQgetisnull(res, row, col) ? "" : PQgetvalue(res, row, col));
 }
 
-static int64_t
-receipts_i64(const PGresult *res, int row, int col)
-{
-	int64_t v = 0;
-
-	if (!PQgetisnull(res, row, col))
-		parse_i64(PQgetvalue(res, row, col), INT64_MIN, INT64_MAX, &v);
-	return v;
-}
-
 int
 receipts_pending(PGconn *c, int64_t max_age_s, struct receipt_match *out, int max)
 {
@@ -118,23 +108,23 @@ receipts_pending(PGconn *c, int64_t max_age_s, struct receipt_match *out, int ma
 		struct receipt_match *m = &out[i];
 
 		memset(m, 0, sizeof(*m));
-		m->receipt_id = receipts_i64(res, i, 0);
-		m->probe_id = receipts_i64(res, i, 1);
-		m->attempt = (int)receipts_i64(res, i, 2);
+		m->receipt_id = db_col_i64(res, i, 0);
+		m->probe_id = db_col_i64(res, i, 1);
+		m->attempt = (int)db_col_i64(res, i, 2);
 		m->is_bounce = PQgetvalue(res, i, 3)[0] == 't';
 		receipts_copy(res, i, 4, m->token_where, sizeof(m->token_where));
-		m->received_ms = receipts_i64(res, i, 5);
+		m->received_ms = db_col_i64(res, i, 5);
 		m->have_probe = PQgetvalue(res, i, 6)[0] == 't';
 		receipts_copy(res, i, 7, m->verdict, sizeof(m->verdict));
 		receipts_copy(res, i, 8, m->backscatter, sizeof(m->backscatter));
-		m->started_ms = receipts_i64(res, i, 9);
-		m->duration_ms = receipts_i64(res, i, 10);
+		m->started_ms = db_col_i64(res, i, 9);
+		m->duration_ms = db_col_i64(res, i, 10);
 		m->have_attempt = PQgetvalue(res, i, 11)[0] == 't';
 		receipts_copy(res, i, 12, m->sender, sizeof(m->sender));
 		receipts_copy(res, i, 13, m->form, sizeof(m->form));
 		receipts_copy(res, i, 14, m->token, sizeof(m->token));
 		m->backscatter_attempt = PQgetvalue(res, i, 15)[0] == 't';
-		m->eod_code = (int)receipts_i64(res, i, 16);
+		m->eod_code = (int)db_col_i64(res, i, 16);
 	}
 	PQclear(res);
 	return n;

@@ -10,16 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t
-val_i64(PGresult *r, int row, int col)
-{
-	int64_t v = 0;
-
-	if (!PQgetisnull(r, row, col))
-		parse_i64(PQgetvalue(r, row, col), INT64_MIN, INT64_MAX, &v);
-	return v;
-}
-
 int
 status_queue(PGconn *c, struct queue_status *out)
 {
@@ -35,11 +25,11 @@ status_queue(PGconn *c, struct queue_status *out)
 
 	if (r == NULL)
 		return -1;
-	out->targets = val_i64(r, 0, 0);
-	out->excluded = val_i64(r, 0, 1);
-	out->due = val_i64(r, 0, 2);
-	out->leased = val_i64(r, 0, 3);
-	out->overdue_leases = val_i64(r, 0, 4);
+	out->targets = db_col_i64(r, 0, 0);
+	out->excluded = db_col_i64(r, 0, 1);
+	out->due = db_col_i64(r, 0, 2);
+	out->leased = db_col_i64(r, 0, 3);
+	out->overdue_leases = db_col_i64(r, 0, 4);
 	PQclear(r);
 	return 0;
 }
@@ -56,7 +46,7 @@ status_nodes(PGconn *c, status_node_fn fn, void *arg)
 	if (r == NULL)
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++)
-		fn(arg, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), val_i64(r, i, 2),
+		fn(arg, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), db_col_i64(r, i, 2),
 		   strtod(PQgetvalue(r, i, 3), NULL));
 	PQclear(r);
 	return 0;
@@ -79,7 +69,7 @@ status_verdicts(PGconn *c, int hours, status_count_fn fn, void *arg)
 	if (r == NULL)
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++)
-		fn(arg, PQgetvalue(r, i, 0), val_i64(r, i, 1));
+		fn(arg, PQgetvalue(r, i, 0), db_col_i64(r, i, 1));
 	PQclear(r);
 	return 0;
 }
@@ -97,7 +87,7 @@ status_sweeps(PGconn *c, status_sweep_fn fn, void *arg)
 	if (r == NULL)
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++)
-		fn(arg, val_i64(r, i, 0), PQgetvalue(r, i, 1), val_i64(r, i, 2), val_i64(r, i, 3),
+		fn(arg, db_col_i64(r, i, 0), PQgetvalue(r, i, 1), db_col_i64(r, i, 2), db_col_i64(r, i, 3),
 		   strtod(PQgetvalue(r, i, 4), NULL));
 	PQclear(r);
 	return 0;

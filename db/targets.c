@@ -78,16 +78,6 @@ claim_domains(struct claimed_target *t, const char *js)
 	json_decref(a);
 }
 
-static int64_t
-col_i64(PGresult *r, int row, int col)
-{
-	int64_t v = 0;
-
-	if (!PQgetisnull(r, row, col))
-		parse_i64(PQgetvalue(r, row, col), INT64_MIN, INT64_MAX, &v);
-	return v;
-}
-
 int
 targets_claim(PGconn *c, const char *node, int limit, int64_t lease_s,
 	      struct claimed_target **out, size_t *n)
@@ -114,7 +104,7 @@ targets_claim(PGconn *c, const char *node, int limit, int64_t lease_s,
 		int64_t ports[TARGET_MAX_PORTS];
 		int np, ni;
 
-		t->id = col_i64(r, i, 0);
+		t->id = db_col_i64(r, i, 0);
 		t->address = xstrdup(PQgetvalue(r, i, 1));
 		np = pgarray_parse_ints(PQgetvalue(r, i, 2), ports, TARGET_MAX_PORTS);
 		ni = pgarray_parse_ints(PQgetvalue(r, i, 7), t->probe_ids, TARGET_MAX_PORTS);
@@ -127,9 +117,9 @@ targets_claim(PGconn *c, const char *node, int limit, int64_t lease_s,
 		for (int p = 0; p < np; p++)
 			t->ports[p] = (int)ports[p];
 		claim_domains(t, PQgetvalue(r, i, 3));
-		t->priority = (int)col_i64(r, i, 4);
-		t->sweep_id = col_i64(r, i, 5);
-		t->interval_s = col_i64(r, i, 6);
+		t->priority = (int)db_col_i64(r, i, 4);
+		t->sweep_id = db_col_i64(r, i, 5);
+		t->interval_s = db_col_i64(r, i, 6);
 		(*n)++;
 	}
 	PQclear(r);
@@ -257,7 +247,7 @@ targets_sweep(PGconn *c, const struct sweep_scope *s, int64_t *total, const char
 				    s->created_by != NULL ? s->created_by : "relayctl"};
 		if (sweep_exec(c, "sweep_insert", sweep_insert_sql, 5, p, &r) != 0)
 			goto fail;
-		id = col_i64(r, 0, 0);
+		id = db_col_i64(r, 0, 0);
 		PQclear(r);
 	}
 	str_fmt(idbuf, sizeof(idbuf), "%" PRId64, id);
@@ -299,8 +289,8 @@ sweeps_progress(PGconn *c, int64_t id, struct sweep_progress *out)
 			 " extract(epoch FROM now() - created_at)::float8 FROM sweeps WHERE id = $1",
 			 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-		out->total = col_i64(r, 0, 0);
-		out->done = col_i64(r, 0, 1);
+		out->total = db_col_i64(r, 0, 0);
+		out->done = db_col_i64(r, 0, 1);
 		out->finished = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
 		out->age_s = strtod(PQgetvalue(r, 0, 3), NULL);
 		rc = 0;
