@@ -43,7 +43,9 @@ daemon_stop "$DAEMON_PID"; check_eq "term_exits_0" "$DAEMON_RC" 0
 sql "UPDATE targets SET lease_owner = 'crash-2', lease_expires = now() + interval '1 hour',
      next_probe_at = now() + interval '1 hour' WHERE id <= 10" >/dev/null
 daemon_start "$TEST_TMP/2.conf" "$LOG"
+# Leases are released before the re-probes are written: wait for both.
 wait_for 10 sql_true "SELECT count(*) = 0 FROM targets WHERE lease_owner IS NOT NULL"
+wait_for 10 sql_true "SELECT count(*) >= 20 FROM probes WHERE target_id <= 10"
 check_eq "restarted_node_reprobes_its_own_leases_at_once" "$(sql "SELECT count(*) FROM probes WHERE target_id <= 10")" 20
 daemon_stop "$DAEMON_PID"; check_eq "restart_term_exits_0" "$DAEMON_RC" 0
 [ -n "${DAEMON_TEST_LOGDIR:-}" ] && grep -v "event=verdict" "$LOG" >"$DAEMON_TEST_LOGDIR/$SUITE.log"; echo "--- daemon log:"; grep -v "event=verdict" "$LOG" | tail -15
