@@ -24,17 +24,36 @@ LDSAN     :=
 endif
 
 BUILD     := build/$(VARIANT)
-INCLUDES  := -Icommon -Iprobe-engine -Idb -Iapi -Iauditd
+# One include root: every include names its layer ("db/cases.h", "probe-engine/probe.h").
+INCLUDES  := -I.
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
              $(OPT) $(INCLUDES) -MMD -MP $(shell pkg-config --cflags $(PKGS))
 LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 LDFLAGS   += $(LDSAN)
 
-# Every .c under these folders is library code; the mains are listed apart.
-MAINS     := auditd/relayauditd.c auditd/relayctl.c
-LIBSRC    := $(filter-out $(MAINS),$(wildcard common/*.c probe-engine/*.c db/*.c api/*.c auditd/*.c))
+# One archive per layer, highest first; a layer may call only the layers after it.
+# The link order is the layering: an upward call has nothing to resolve against.
+LAYERS    := ctl auditd workflow api db probe common
+DIR_ctl      := auditd/ctl
+DIR_auditd   := auditd
+DIR_workflow := auditd/workflow
+DIR_api      := api
+DIR_db       := db
+DIR_probe    := probe-engine
+DIR_common   := common
+MAINS     := auditd/relayauditd.c auditd/ctl/relayctl.c
+define layer_vars
+SRC_$(1) := $$(filter-out $$(MAINS),$$(wildcard $$(DIR_$(1))/*.c))
+LIB_$(1) := $$(BUILD)/lib$(1).a
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_vars,$(l))))
+LIBSRC    := $(foreach l,$(LAYERS),$(SRC_$(l)))
 LIBOBJ    := $(LIBSRC:%.c=$(BUILD)/%.o)
-LIB       := $(BUILD)/librelayaudit.a
+# The archives a program of layer L links: L and every layer below it.
+libs_from = $(foreach l,$(wordlist $(call layer_index,$(1)),99,$(LAYERS)),$(LIB_$(l)))
+layer_index = $(words $(call upto,$(1),$(LAYERS)))
+upto = $(if $(filter $(1),$(firstword $(2))),$(1),$(firstword $(2)) $(call upto,$(1),$(wordlist 2,99,$(2))))
+ALLLIBS   := $(call libs_from,ctl)
 
 SIMSRC    := $(wildcard tests/sim/*.c)
 SIMOBJ    := $(SIMSRC:%.c=$(BUILD)/%.o)
@@ -49,7 +68,7 @@ FUZZBIN   := $(FUZZSRC:tests/fuzz/%.c=bin/fuzz/%)
 STAMP     := build/variant
 $(shell mkdir -p build; [ "$$(cat build/variant 2>/dev/null)" = "$(VARIANT)" ] || echo $(VARIANT) > build/variant)
 
-.PHONY: all test run bench fuzz install clean check-config-doc format distclean
+.PHONY: all test run bench fuzz install clean format distclean
 # relaysim appears once tests/sim/ holds its sources.
 all: bin/relayauditd bin/relayctl $(if $(SIMSRC),bin/relaysim) $(UNITBIN) $(BENCHBIN)
 
@@ -57,32 +76,42 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(LIB): $(LIBOBJ)
-	@rm -f $@
-	ar rcs $@ $^
+define layer_rule
+$$(LIB_$(1)): $$(SRC_$(1):%.c=$$(BUILD)/%.o)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
 
-bin/relayauditd: $(BUILD)/auditd/relayauditd.o $(LIB) $(STAMP)
+bin/relayauditd: $(BUILD)/auditd/relayauditd.o $(call libs_from,auditd) $(STAMP)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $(BUILD)/auditd/relayauditd.o $(LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/auditd/relayauditd.o $(call libs_from,auditd) $(LDLIBS)
 
-bin/relayctl: $(BUILD)/auditd/relayctl.o $(LIB) $(STAMP)
+bin/relayctl: $(BUILD)/auditd/ctl/relayctl.o $(ALLLIBS) $(STAMP)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $(BUILD)/auditd/relayctl.o $(LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/auditd/ctl/relayctl.o $(ALLLIBS) $(LDLIBS)
 
-bin/relaysim: $(SIMOBJ) $(LIB) $(STAMP)
+# The simulator is a peer, not part of relayaudit: it may use the engine's parsers only.
+bin/relaysim: $(SIMOBJ) $(call libs_from,probe) $(STAMP)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $(SIMOBJ) $(LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(SIMOBJ) $(call libs_from,probe) $(LDLIBS)
 
 # Keep the test objects make would otherwise delete as intermediates (and rebuild every time).
 .SECONDARY: $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/unit/%.o) $(BENCHSRC:tests/bench/%.c=$(BUILD)/tests/bench/%.o)
 
-bin/tests/%: $(BUILD)/tests/unit/%.o $(LIB) $(STAMP)
+# A unit test links only the layers its includes name (the highest one and those below),
+# so a test of probe-engine cannot reach db/ even by accident.
+test_layer = $(or $(firstword $(foreach l,$(LAYERS),$(if $(shell grep -lE '^\#include "$(DIR_$(l))/[a-z_]+\.h"' $(1) 2>/dev/null),$(l)))),common)
+define unit_rule
+bin/tests/$(1): $$(BUILD)/tests/unit/$(1).o $$(call libs_from,$$(call test_layer,tests/unit/$(1).c)) $$(STAMP)
 	@mkdir -p bin/tests
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$< $$(call libs_from,$$(call test_layer,tests/unit/$(1).c)) $$(LDLIBS)
+endef
+$(foreach t,$(UNITSRC:tests/unit/%.c=%),$(eval $(call unit_rule,$(t))))
 
-bin/tests/bench_%: $(BUILD)/tests/bench/bench_%.o $(LIB) $(STAMP)
+bin/tests/bench_%: $(BUILD)/tests/bench/bench_%.o $(ALLLIBS) $(STAMP)
 	@mkdir -p bin/tests
-	$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(ALLLIBS) $(LDLIBS)
 
 # libFuzzer targets: clang, the fuzz entry point plus the library sources it names.
 FUZZCC    ?= clang

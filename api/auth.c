@@ -3,11 +3,11 @@
  * a small cache keeps a hit from costing a query on every request, and its
  * short lifetime bounds how long a revoked token keeps working (about 1 s).
  */
-#include "pstmt.h"
-#include "tokens_query.h"
-#include "handler.h"
-#include "hmac.h"
-#include "util.h"
+#include "api/handler.h"
+#include "common/hmac.h"
+#include "common/util.h"
+#include "db/pstmt.h"
+#include "db/tokens_query.h"
 
 #include <microhttpd.h>
 #include <pthread.h>

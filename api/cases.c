@@ -3,8 +3,8 @@
  * workflow runner (202); the API refuses at once (409) an action that makes
  * no sense in the case's current state.
  */
-#include "query.h"
-#include "handler.h"
+#include "api/handler.h"
+#include "db/query.h"
 
 #include <stdlib.h>
 #include <string.h>

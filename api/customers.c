@@ -1,6 +1,6 @@
 /* /v1/customers: list, get, create, update, delete. Values are checked by the schema. */
-#include "query.h"
-#include "handler.h"
+#include "api/handler.h"
+#include "db/query.h"
 
 #include <stdlib.h>
 

@@ -3,9 +3,9 @@
  * {"error": {"code": ..., "message": ...}}, strict JSON body checking against
  * a route's field table, and the shared pagination parameters.
  */
-#include "pstmt.h"
-#include "handler.h"
-#include "util.h"
+#include "api/handler.h"
+#include "common/util.h"
+#include "db/pstmt.h"
 
 #include <microhttpd.h>
 #include <stdarg.h>

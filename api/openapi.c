@@ -3,8 +3,8 @@
  * table and the body field tables, so it cannot list a route that is not
  * served or miss one that is.
  */
-#include "handler.h"
-#include "util.h"
+#include "api/handler.h"
+#include "common/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,11 +2,11 @@
  * Operational endpoints: /v1/health, /metrics (Prometheus text), /v1/stats
  * and /v1/blocklist (plain, rbldnsd or JSON).
  */
-#include "pstmt.h"
-#include "query.h"
-#include "config.h"
-#include "handler.h"
-#include "util.h"
+#include "api/handler.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "db/pstmt.h"
+#include "db/query.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -3,9 +3,9 @@
  * before any of it reaches a statement: addresses, ranges, ids, enumerations
  * and durations. Path and query problems are 400, body values 422.
  */
-#include "addr.h"
-#include "handler.h"
-#include "util.h"
+#include "api/handler.h"
+#include "common/addr.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <string.h>

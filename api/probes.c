@@ -1,6 +1,6 @@
 /* /v1/probes: list newest first; one probe with its evidence, attempts and receipts. */
-#include "query.h"
-#include "handler.h"
+#include "api/handler.h"
+#include "db/query.h"
 
 void
 h_probes_list(struct api_req *r)

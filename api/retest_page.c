@@ -6,12 +6,12 @@
  * expired link gets a clear page and never a re-test. Requests are also
  * limited per client address so the page cannot be used to hammer the database.
  */
-#include "config.h"
-#include "handler.h"
-#include "pstmt.h"
-#include "query.h"
-#include "retest_link.h"
-#include "util.h"
+#include "api/handler.h"
+#include "common/config.h"
+#include "common/retest_link.h"
+#include "common/util.h"
+#include "db/pstmt.h"
+#include "db/query.h"
 
 #include <pthread.h>
 #include <stdarg.h>

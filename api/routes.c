@@ -3,8 +3,8 @@
  * handler, accepted query parameters, body fields. The dispatcher, the
  * auth check and the OpenAPI document all read this one table.
  */
-#include "handler.h"
-#include "util.h"
+#include "api/handler.h"
+#include "common/util.h"
 
 #include <string.h>
 

@@ -5,14 +5,14 @@
  * event loop. This file owns the request life cycle: body collection within
  * api_max_body, route lookup, auth, dispatch, and sending the reply.
  */
-#include "addr.h"
-#include "api.h"
-#include "pstmt.h"
-#include "query.h"
-#include "config.h"
-#include "handler.h"
-#include "log.h"
-#include "util.h"
+#include "api/api.h"
+#include "api/handler.h"
+#include "common/addr.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/pstmt.h"
+#include "db/query.h"
 
 #include <microhttpd.h>
 #include <pthread.h>

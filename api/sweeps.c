@@ -1,7 +1,7 @@
 /* /v1/sweeps: probe everything, a range or one customer's targets soon; follow progress. */
-#include "addr.h"
-#include "query.h"
-#include "handler.h"
+#include "api/handler.h"
+#include "common/addr.h"
+#include "db/query.h"
 
 #include <string.h>
 

@@ -2,11 +2,11 @@
  * /v1/targets: list with filters, get with the latest probes, create, update,
  * delete, and operator re-test requests (followed at /v1/retests/{id}).
  */
-#include "query.h"
-#include "config.h"
-#include "handler.h"
-#include "import.h"
-#include "util.h"
+#include "api/handler.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "db/import.h"
+#include "db/query.h"
 
 #include <stdlib.h>
 #include <string.h>

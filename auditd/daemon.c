@@ -4,12 +4,13 @@
  * wait until none is busy or shutdown_grace passes, then stop them in
  * reverse order of start.
  */
-#include "daemon.h"
-#include "config.h"
-#include "db.h"
-#include "log.h"
-#include "roles.h"
-#include "util.h"
+#include "auditd/daemon.h"
+#include "auditd/roles.h"
+#include "auditd/workflow/workflow_role.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/db.h"
 
 #include <event2/event.h>
 #include <signal.h>

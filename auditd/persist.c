@@ -4,10 +4,10 @@
  * the batch size follows the load: small when idle (written within
  * FLUSH_DELAY_MS), up to BATCH_MAX under a sweep.
  */
-#include "persist.h"
-#include "dbthread.h"
-#include "log.h"
-#include "util.h"
+#include "auditd/persist.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/dbthread.h"
 
 #include <event2/event.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "probes.h"
+#include "db/probes.h"
 
 struct event_base;
 struct persist;

@@ -2,7 +2,7 @@
  * Result -> JSON. Field names are part of the CLI's and the API's contract:
  * add fields, never rename them.
  */
-#include "probe_json.h"
+#include "auditd/probe_json.h"
 
 static json_t *
 json_str_or_null(const char *s)

@@ -8,7 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "probe.h"
+#include "probe-engine/probe.h"
 
 /* One attempt: index, sender, form, mail_from, rcpt_to, token, replies, stage, outcome. */
 json_t *probe_json_attempt(const struct probe_attempt *a);

@@ -2,10 +2,10 @@
  * relayauditd: the daemon. Reads relayaudit.conf and runs its roles in one
  * libevent loop; TERM/INT stop it cleanly, HUP reloads what can be reloaded.
  */
-#include "config.h"
-#include "ctl.h"
-#include "daemon.h"
-#include "log.h"
+#include "auditd/conf.h"
+#include "auditd/daemon.h"
+#include "common/config.h"
+#include "common/log.h"
 
 #include <event2/event.h>
 #include <signal.h>
@@ -40,7 +40,7 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage();
-	cfg = ctl_load_config(path);
+	cfg = conf_load(path);
 	if (cfg == NULL)
 		return 1;
 	if (log_level_parse(config_str(cfg, CFG_LOG_LEVEL), &level) == 0)

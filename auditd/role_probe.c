@@ -5,13 +5,13 @@
  * exclusions and intervals; TERM stops claiming and lets in-flight probes
  * finish for shutdown_grace before the rest of the leases are given back.
  */
-#include "config.h"
-#include "daemon.h"
-#include "log.h"
-#include "probe.h"
-#include "probe_json.h"
-#include "scheduler.h"
-#include "util.h"
+#include "auditd/daemon.h"
+#include "auditd/probe_json.h"
+#include "auditd/scheduler.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "probe-engine/probe.h"
 
 #include <event2/event.h>
 #include <inttypes.h>

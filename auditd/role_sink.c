@@ -6,15 +6,15 @@
  * not written yet (a fast relay) are retried every few seconds, and a
  * receipt long after the window still upgrades its probe.
  */
-#include "confirm.h"
-#include "config.h"
-#include "ctl.h"
-#include "dbthread.h"
-#include "log.h"
-#include "receipts.h"
-#include "roles.h"
-#include "sink.h"
-#include "util.h"
+#include "auditd/conf.h"
+#include "auditd/roles.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/dbthread.h"
+#include "db/receipts.h"
+#include "probe-engine/confirm.h"
+#include "probe-engine/sink.h"
 
 #include <event2/event.h>
 #include <inttypes.h>
@@ -31,7 +31,7 @@ static struct {
 	struct sink *sink;
 	struct dbthread *db;
 	struct event *tick;
-	struct ctl_sink_conf conf;
+	struct conf_sink conf;
 	char *node;
 	bool applying, stopping;
 } rs;
@@ -267,7 +267,7 @@ sink_role_start(struct event_base *base, const struct config *cfg, const char *c
 		          " to verify tokens\"");
 		return -1;
 	}
-	if (ctl_sink_conf_init(&rs.conf, cfg, &why) < 0) {
+	if (conf_sink_init(&rs.conf, cfg, &why) < 0) {
 		log_error("sink_role_failed", "reason=\"%s\"", why);
 		return -1;
 	}
@@ -280,7 +280,7 @@ sink_role_start(struct event_base *base, const struct config *cfg, const char *c
 	if (rs.sink == NULL) {
 		log_error("sink_role_failed", "listen=%s reason=\"%s\"",
 		          config_str(cfg, CFG_SINK_LISTEN), why);
-		ctl_sink_conf_free(&rs.conf);
+		conf_sink_free(&rs.conf);
 		free(rs.node);
 		return -1;
 	}
@@ -304,6 +304,6 @@ sink_role_stop(void)
 	event_free(rs.tick);
 	dbthread_free(rs.db, 5000);
 	rs.db = NULL;
-	ctl_sink_conf_free(&rs.conf);
+	conf_sink_free(&rs.conf);
 	free(rs.node);
 }

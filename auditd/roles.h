@@ -14,9 +14,8 @@
 struct config;
 struct event_base;
 
+/* The workflow role: auditd/workflow/workflow_role.h. */
 /* Start in own threads; 0 or -1 (logged). stop joins the threads; safe if start failed. */
-int workflow_role_start(const struct config *cfg, const char *conninfo);
-void workflow_role_stop(void);
 int api_role_start(const struct config *cfg, const char *conninfo);
 void api_role_stop(void);
 

@@ -3,6 +3,6 @@
  * module deletes its own block below when it defines the real functions.
  * They only warn, so a default roles list still starts the roles that exist.
  */
-#include "roles.h"
-#include "log.h"
+#include "auditd/roles.h"
+#include "common/log.h"
 

@@ -4,11 +4,11 @@
  * relayaudit_due); results go to persist's thread, so a slow write never
  * delays the next claim.
  */
-#include "scheduler.h"
-#include "dbthread.h"
-#include "log.h"
-#include "persist.h"
-#include "util.h"
+#include "auditd/scheduler.h"
+#include "auditd/persist.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/dbthread.h"
 
 #include <event2/event.h>
 #include <inttypes.h>

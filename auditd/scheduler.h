@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "probes.h"
-#include "targets.h"
+#include "db/probes.h"
+#include "db/targets.h"
 
 struct event_base;
 struct scheduler;

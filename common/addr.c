@@ -2,8 +2,8 @@
  * Address and CIDR handling shared by the engine (exclusions, per-network
  * limits), the importer and the config checks.
  */
-#include "addr.h"
-#include "util.h"
+#include "common/addr.h"
+#include "common/util.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

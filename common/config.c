@@ -2,10 +2,10 @@
  * The option table and the relayaudit.conf parser. Adding an option means
  * one enum entry in config.h and one row here; nothing else.
  */
-#include "config.h"
-#include "addr.h"
-#include "log.h"
-#include "util.h"
+#include "common/config.h"
+#include "common/addr.h"
+#include "common/log.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <errno.h>

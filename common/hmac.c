@@ -2,7 +2,7 @@
  * SHA-256 and HMAC-SHA-256 written from FIPS 180-4 and RFC 2104 so the
  * project needs no crypto library for its few keyed hashes.
  */
-#include "hmac.h"
+#include "common/hmac.h"
 
 #include <string.h>
 

@@ -2,7 +2,7 @@
  * key=value logging to stderr. Timestamps are UTC with milliseconds so lines
  * from several nodes sort together.
  */
-#include "log.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

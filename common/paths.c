@@ -1,8 +1,8 @@
 /*
  * Locating the build tree or install prefix from /proc/self/exe.
  */
-#include "paths.h"
-#include "util.h"
+#include "common/paths.h"
+#include "common/util.h"
 
 #include <limits.h>
 #include <stdlib.h>

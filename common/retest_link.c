@@ -3,9 +3,9 @@
  * compared in constant time; the numbers are parsed strictly so that one
  * link has exactly one spelling.
  */
-#include "retest_link.h"
-#include "hmac.h"
-#include "util.h"
+#include "common/retest_link.h"
+#include "common/hmac.h"
+#include "common/util.h"
 
 #include <inttypes.h>
 #include <stdbool.h>

@@ -1,8 +1,8 @@
 /*
  * Helpers shared by every layer. Nothing here knows about SMTP, SQL or HTTP.
  */
-#include "util.h"
-#include "log.h"
+#include "common/util.h"
+#include "common/log.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -4,10 +4,10 @@
  * it is ready when none of its probes is still running or waiting for the
  * sink (a confirmed relay does not wait).
  */
-#include "cases.h"
-#include "db.h"
-#include "log.h"
-#include "util.h"
+#include "db/cases.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/db.h"
 
 #include <inttypes.h>
 #include <stdio.h>

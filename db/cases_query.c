@@ -4,8 +4,8 @@
  * complaints rows, which the workflow runner applies (NOTIFY relayaudit_workflow
  * wakes it).
  */
-#include "query.h"
-#include "query_json.h"
+#include "db/query.h"
+#include "db/query_json.h"
 
 /*
  * Lists are planned on each run (adhoc) so the optional filters fold away. With

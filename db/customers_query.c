@@ -1,6 +1,6 @@
 /* SQL for the API's customer endpoints. */
-#include "query.h"
-#include "query_json.h"
+#include "db/query.h"
+#include "db/query_json.h"
 
 const struct pstmt_stmt api_customers_list = {
 	"api_customers_list",

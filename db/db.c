@@ -2,13 +2,13 @@
  * Synchronous libpq helpers for relayctl and start-up code. Errors are
  * logged as key=value lines; the conninfo in them never shows a password.
  */
-#include "db.h"
+#include "db/db.h"
 
 #include <inttypes.h>
-#include "config.h"
-#include "log.h"
-#include "paths.h"
-#include "util.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/paths.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,10 +3,10 @@
  * through two mutex-protected lists; the thread wakes on a pipe, the loop on
  * another pipe watched by a libevent event.
  */
-#include "dbthread.h"
-#include "db.h"
-#include "log.h"
-#include "util.h"
+#include "db/dbthread.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/db.h"
 
 #include <errno.h>
 #include <event2/event.h>

@@ -2,9 +2,9 @@
  * The enforcement_actions SQL (see enforcement.h). The hook's JSON
  * description is assembled here from the action, its case and customer.
  */
-#include "enforcement.h"
-#include "db.h"
-#include "util.h"
+#include "db/enforcement.h"
+#include "common/util.h"
+#include "db/db.h"
 
 #include <inttypes.h>
 #include <stdio.h>

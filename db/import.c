@@ -3,10 +3,10 @@
  * tables and merged with a handful of set-based statements, so 100,000 rows
  * take seconds; updates compare first so a re-import changes nothing.
  */
-#include "import.h"
-#include "db.h"
-#include "log.h"
-#include "util.h"
+#include "db/import.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/db.h"
 
 #include <stdlib.h>
 #include <string.h>

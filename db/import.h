@@ -5,7 +5,7 @@
 #ifndef RELAYAUDIT_IMPORT_H
 #define RELAYAUDIT_IMPORT_H
 
-#include "import_parse.h"
+#include "db/import_parse.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>

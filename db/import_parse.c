@@ -3,8 +3,8 @@
  * feed one field table, so both formats accept the same names and values.
  * Errors carry the line a record starts on and are bounded in number.
  */
-#include "import_parse.h"
-#include "util.h"
+#include "db/import_parse.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <jansson.h>

@@ -6,7 +6,7 @@
 #ifndef RELAYAUDIT_IMPORT_PARSE_H
 #define RELAYAUDIT_IMPORT_PARSE_H
 
-#include "addr.h"
+#include "common/addr.h"
 
 #include <stdbool.h>
 #include <stddef.h>

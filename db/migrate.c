@@ -3,12 +3,12 @@
  * schema_migrations and applies the pending ones statement by statement so
  * a failure names the file and line it came from.
  */
-#include "migrate.h"
-#include "db.h"
-#include "hmac.h"
-#include "log.h"
-#include "sql_script.h"
-#include "util.h"
+#include "db/migrate.h"
+#include "common/hmac.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/db.h"
+#include "db/sql_script.h"
 
 #include <dirent.h>
 #include <errno.h>

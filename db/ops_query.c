@@ -3,8 +3,8 @@
  * (one small statement per metric family, each answering label/value rows),
  * dashboard stats, the blocklist and the audit log of API writes.
  */
-#include "query.h"
-#include "query_json.h"
+#include "db/query.h"
+#include "db/query_json.h"
 
 const struct pstmt_stmt api_health_nodes = {
 	"api_health_nodes",

@@ -2,9 +2,9 @@
  * The outbox SQL (see outbox.h): queue, claim with SKIP LOCKED, hand-off
  * mark, and the three endings (sent, retry later, failed for good).
  */
-#include "outbox.h"
-#include "db.h"
-#include "util.h"
+#include "db/outbox.h"
+#include "common/util.h"
+#include "db/db.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -3,8 +3,8 @@
  * always quoted, with backslash and double quote escaped, so any string
  * (commas, braces, "NULL") round-trips.
  */
-#include "pgarray.h"
-#include "util.h"
+#include "db/pgarray.h"
+#include "common/util.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -3,11 +3,11 @@
  * parameters unpacked with unnest(), so a batch of hundreds of targets is a
  * handful of statements in one transaction.
  */
-#include "probes.h"
-#include "db.h"
-#include "log.h"
-#include "pgarray.h"
-#include "util.h"
+#include "db/probes.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/db.h"
+#include "db/pgarray.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* SQL for the API's probe endpoints: lists without evidence, one with all of it. */
-#include "query.h"
-#include "query_json.h"
+#include "db/query.h"
+#include "db/query_json.h"
 
 const struct pstmt_stmt api_probes_list = {
 	"api_probes_list",

@@ -3,9 +3,9 @@
  * one per HTTP worker thread, so a slow query holds up only its own thread and
  * nothing here needs a lock.
  */
-#include "pstmt.h"
-#include "log.h"
-#include "util.h"
+#include "db/pstmt.h"
+#include "common/log.h"
+#include "common/util.h"
 
 #include <stdatomic.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #ifndef RELAYAUDIT_QUERY_H
 #define RELAYAUDIT_QUERY_H
 
-#include "pstmt.h"
+#include "db/pstmt.h"
 
 /* db/customers_query.c */
 extern const struct pstmt_stmt api_customers_list; /* $1 q $2 cursor $3 limit */

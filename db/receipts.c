@@ -2,10 +2,10 @@
  * The SQL for sink receipts (see receipts.h). Rows are written with unnest()
  * from array parameters, so a message with several tokens is one statement.
  */
-#include "receipts.h"
-#include "db.h"
-#include "pgarray.h"
-#include "util.h"
+#include "db/receipts.h"
+#include "common/util.h"
+#include "db/db.h"
+#include "db/pgarray.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

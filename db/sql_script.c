@@ -3,8 +3,8 @@
  * ends: '' and E'' strings, "" identifiers, $tag$ dollar quotes, -- and
  * nested slash-star comments.
  */
-#include "sql_script.h"
-#include "util.h"
+#include "db/sql_script.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <stdbool.h>

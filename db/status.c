@@ -3,9 +3,9 @@
  * predicates as the claim query in targets.c, so "due" is what a node
  * would claim now.
  */
-#include "status.h"
-#include "db.h"
-#include "util.h"
+#include "db/status.h"
+#include "common/util.h"
+#include "db/db.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,8 +3,8 @@
  * priority 1 and made due now. Progress is counted live from the targets
  * probed since the sweep began, so it needs nothing from the probe writers.
  */
-#include "query.h"
-#include "query_json.h"
+#include "db/query.h"
+#include "db/query_json.h"
 
 #define SWEEP_MATCH                                                                            \
 	"NOT t.excluded AND ($2 = 'all' OR ($2 = 'cidr' AND t.address <<= $3::cidr)"            \

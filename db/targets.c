@@ -3,11 +3,11 @@
  * targets_due_idx in (priority DESC, next_probe_at) order and skips rows
  * another node holds (SKIP LOCKED) or has leased (lease_expires > now()).
  */
-#include "targets.h"
-#include "db.h"
-#include "log.h"
-#include "pgarray.h"
-#include "util.h"
+#include "db/targets.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/db.h"
+#include "db/pgarray.h"
 
 #include <inttypes.h>
 #include <jansson.h>

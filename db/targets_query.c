@@ -3,8 +3,8 @@
  * re-test is a row in retest_requests plus the target raised to priority 3
  * and made due now; NOTIFY relayaudit_due wakes the schedulers.
  */
-#include "query.h"
-#include "query_json.h"
+#include "db/query.h"
+#include "db/query_json.h"
 
 #define TARGET_FROM " FROM targets t JOIN customers cu ON cu.id = t.customer_id"
 

@@ -2,7 +2,7 @@
  * SQL for api_tokens. A revoked token keeps its row (the audit trail names
  * it as actor) until a new token takes over the name.
  */
-#include "tokens_query.h"
+#include "db/tokens_query.h"
 
 const struct pstmt_stmt api_tokens_lookup = {
 	"tokens_lookup",

@@ -5,7 +5,7 @@
 #ifndef RELAYAUDIT_TOKENS_QUERY_H
 #define RELAYAUDIT_TOKENS_QUERY_H
 
-#include "pstmt.h"
+#include "db/pstmt.h"
 
 /* $1 hash (hex) -> name, role of a live token; marks it used. */
 extern const struct pstmt_stmt api_tokens_lookup;

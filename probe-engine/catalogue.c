@@ -4,8 +4,8 @@
  * senders relay rules most often key on, and the plain form also with the
  * localhost and unqualified senders.
  */
-#include "catalogue.h"
-#include "util.h"
+#include "probe-engine/catalogue.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <string.h>

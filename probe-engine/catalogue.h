@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "addr.h"
+#include "common/addr.h"
 
 /* What a form is rendered with. */
 struct form_ctx {

@@ -3,9 +3,9 @@
  * when the sink sees their tokens. The rules live in confirm_apply, a pure
  * function, so the daemon can apply a late receipt to a stored result too.
  */
-#include "confirm.h"
-#include "log.h"
-#include "util.h"
+#include "probe-engine/confirm.h"
+#include "common/log.h"
+#include "common/util.h"
 
 #include <event2/event.h>
 #include <inttypes.h>

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "probe.h"
-#include "sink.h"
+#include "probe-engine/probe.h"
+#include "probe-engine/sink.h"
 
 struct event_base;
 

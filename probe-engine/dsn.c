@@ -3,9 +3,9 @@
  * Exchange write them. Only the fields the sink correlates on are kept; every
  * copy is bounded and the input is never modified.
  */
-#include "dsn.h"
-#include "mailmsg.h"
-#include "util.h"
+#include "probe-engine/dsn.h"
+#include "common/util.h"
+#include "probe-engine/mailmsg.h"
 
 #include <string.h>
 #include <strings.h>

@@ -5,11 +5,11 @@
  * 421/drops/error budgets, greylisting retries, and delivery of results.
  * All of it runs on the caller's event loop; nothing here blocks.
  */
-#include "probe.h"
-#include "log.h"
-#include "run.h"
-#include "session.h"
-#include "util.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "probe-engine/probe.h"
+#include "probe-engine/run.h"
+#include "probe-engine/session.h"
 
 #include <errno.h>
 #include <event2/event.h>

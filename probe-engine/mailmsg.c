@@ -3,7 +3,7 @@
  * here is bounded by the caller's buffer and tolerates bare LF line ends,
  * since bounces are written by every kind of MTA.
  */
-#include "mailmsg.h"
+#include "probe-engine/mailmsg.h"
 
 #include <ctype.h>
 #include <string.h>

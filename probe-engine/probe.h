@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "addr.h"
-#include "token.h"
+#include "common/addr.h"
+#include "probe-engine/token.h"
 
 struct event_base;
 

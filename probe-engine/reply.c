@@ -2,7 +2,7 @@
  * The SMTP reply parser. Each line is checked as it completes: three digits,
  * then '-', ' ' or the line end; every line of one reply carries the same code.
  */
-#include "reply.h"
+#include "probe-engine/reply.h"
 
 #include <string.h>
 

@@ -3,8 +3,8 @@
  * each, shared by logs, JSON and the database), parameter defaults, and
  * freeing a result.
  */
-#include "probe.h"
-#include "util.h"
+#include "common/util.h"
+#include "probe-engine/probe.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,11 +3,11 @@
  * them. The verdict is computed from the set of outcomes alone, so the order
  * attempts ran in (batches, reconnects, retries) cannot change it.
  */
-#include "run.h"
-#include "catalogue.h"
-#include "log.h"
-#include "reply.h"
-#include "util.h"
+#include "probe-engine/run.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "probe-engine/catalogue.h"
+#include "probe-engine/reply.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
 #ifndef RELAYAUDIT_RUN_H
 #define RELAYAUDIT_RUN_H
 
-#include "probe.h"
+#include "probe-engine/probe.h"
 
 #define RUN_HOST_MAX 256
 #define RUN_BREAKS_MAX 3   /* connection losses one attempt may suffer before it is an error */

@@ -5,11 +5,11 @@
  * Every wait has a per-state timeout (table below) capped by the probe's
  * overall deadline; every byte read goes through the bounded reply parser.
  */
-#include "session.h"
-#include "catalogue.h"
-#include "log.h"
-#include "reply.h"
-#include "util.h"
+#include "probe-engine/session.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "probe-engine/catalogue.h"
+#include "probe-engine/reply.h"
 
 #include <errno.h>
 #include <event2/event.h>

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "run.h"
+#include "probe-engine/run.h"
 
 struct event_base;
 

@@ -4,11 +4,11 @@
  * receipt of verified tokens delivered through the owner's callback. Every
  * byte, recipient, session and second a peer can use is bounded.
  */
-#include "sink.h"
-#include "dsn.h"
-#include "log.h"
-#include "mailmsg.h"
-#include "util.h"
+#include "probe-engine/sink.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "probe-engine/dsn.h"
+#include "probe-engine/mailmsg.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>

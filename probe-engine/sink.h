@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "addr.h"
-#include "token.h"
+#include "common/addr.h"
+#include "probe-engine/token.h"
 
 struct event_base;
 

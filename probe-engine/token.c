@@ -2,9 +2,9 @@
  * Mints and verifies the per-attempt tokens carried in relay-test recipients,
  * Subjects and Message-IDs, and finds them again in whatever comes back.
  */
-#include "token.h"
-#include "hmac.h"
-#include "util.h"
+#include "probe-engine/token.h"
+#include "common/hmac.h"
+#include "common/util.h"
 
 #include <ctype.h>
 #include <stdbool.h>

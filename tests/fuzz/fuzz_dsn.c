@@ -2,8 +2,8 @@
  * libFuzzer entry for bounce parsing: the DSN parser and the whole receipt
  * extraction (headers, DSN, token scan) over an arbitrary message.
  */
-#include "dsn.h"
-#include "sink.h"
+#include "probe-engine/dsn.h"
+#include "probe-engine/sink.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * JSON lines. Customer files come from other systems; no input may crash
  * the parser, overrun a bound or leak.
  */
-#include "import_parse.h"
+#include "db/import_parse.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * at positions its first bytes choose, so every way TCP could cut a reply
  * is tried. Checks the parser's own invariants as it goes.
  */
-#include "reply.h"
+#include "probe-engine/reply.h"
 
 #include <stdint.h>
 #include <stdlib.h>

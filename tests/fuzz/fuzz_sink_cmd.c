@@ -3,7 +3,7 @@
  * sink_cmd_parse and, for MAIL/RCPT, the path parser and domain match, the
  * way the server calls them on every line a peer sends.
  */
-#include "sink.h"
+#include "probe-engine/sink.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -10,10 +10,12 @@ forbidden() { # forbidden NAME DIR REGEX
 	if [ -z "$hits" ]; then pass "$1"; else fail "$1" "got includes: $(echo "$hits" | head -5 | tr '\n' ' ')"; fi
 }
 forbidden "probe_engine_includes_no_libpq_jansson_microhttpd" probe-engine 'libpq-fe\.h|libpq/|jansson\.h|microhttpd\.h'
-forbidden "probe_engine_does_not_call_up" probe-engine '(db|import|migrate|api|ctl)[a-z_]*\.h'
+forbidden "probe_engine_does_not_call_up" probe-engine '(db|api|auditd)/'
 forbidden "common_includes_no_library_headers" common 'libpq-fe\.h|jansson\.h|microhttpd\.h|event2/'
 forbidden "db_includes_no_http" db 'microhttpd\.h'
-forbidden "db_does_not_include_api_or_auditd" db '(api|ctl|relayauditd)[a-z_]*\.h'
+forbidden "db_does_not_include_api_or_auditd" db '(api|auditd)/'
+forbidden "workflow_does_not_include_api_daemon_or_ctl" auditd/workflow '(api|auditd/ctl)/|auditd/[a-z_]+\.h'
+forbidden "daemon_does_not_include_ctl" auditd 'auditd/ctl/'
 # The check itself must be able to fail.
 mkdir -p "$TEST_TMP/fake"
 echo '#include <libpq-fe.h>' >"$TEST_TMP/fake/x.c"

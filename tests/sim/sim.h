@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "addr.h"
+#include "common/addr.h"
 
 struct event_base;
 struct evbuffer;

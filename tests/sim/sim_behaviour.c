@@ -4,8 +4,8 @@
  */
 #include <string.h>
 
-#include "sim.h"
-#include "util.h"
+#include "common/util.h"
+#include "tests/sim/sim.h"
 
 static const struct sim_behaviour behaviours[] = {
     /* name, greet, output, ehlo, relay, data, drop, error_limit, summary */

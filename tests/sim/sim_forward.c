@@ -11,9 +11,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "log.h"
-#include "sim.h"
-#include "util.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "tests/sim/sim.h"
 
 #define FWD_MAX_CONNS 16
 #define FWD_MAX_JOBS 4096

@@ -5,8 +5,8 @@
  */
 #include <stdlib.h>
 
-#include "sim.h"
-#include "util.h"
+#include "common/util.h"
+#include "tests/sim/sim.h"
 
 #define GREY_SLOTS (1u << 16)
 #define GREY_PROBES 8

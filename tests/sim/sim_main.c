@@ -13,9 +13,9 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "log.h"
-#include "sim.h"
-#include "util.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "tests/sim/sim.h"
 
 #define SIM_MAX_LISTENERS 65536
 #define SIM_FD_RESERVE 64

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sim.h"
-#include "util.h"
+#include "common/util.h"
+#include "tests/sim/sim.h"
 
 static bool
 rcpt_is_us(const char *domain, const char *myname, const char *myliteral)

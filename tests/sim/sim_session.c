@@ -17,9 +17,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "log.h"
-#include "sim.h"
-#include "util.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "tests/sim/sim.h"
 
 #define SESSION_MAX_LINE 2048          /* command line, and a DATA line */
 #define SESSION_STREAM_CHUNK 16384     /* endless/hugereply refill */

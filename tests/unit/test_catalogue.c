@@ -3,9 +3,9 @@
  * rendered exactly, for IPv4 and IPv6 targets; the attempt table's pairs
  * and their stable indices; H from greetings.
  */
-#include "addr.h"
-#include "catalogue.h"
-#include "../test.h"
+#include "common/addr.h"
+#include "probe-engine/catalogue.h"
+#include "tests/test.h"
 
 #include <ctype.h>
 #include <strings.h>

@@ -3,11 +3,11 @@
  * vectors (FIPS 180-4, RFC 4231), tokens (round trip, case folding,
  * forgery), and address/CIDR handling.
  */
-#include "addr.h"
-#include "hmac.h"
-#include "token.h"
-#include "util.h"
-#include "../test.h"
+#include "common/addr.h"
+#include "common/hmac.h"
+#include "common/util.h"
+#include "probe-engine/token.h"
+#include "tests/test.h"
 
 static void
 hexof(const uint8_t *b, size_t n, char *out)

@@ -2,8 +2,8 @@
  * The relayaudit.conf parser: defaults from the table, every error as
  * FILE:LINE, unknown keys and out-of-range values refused.
  */
-#include "config.h"
-#include "../test.h"
+#include "common/config.h"
+#include "tests/test.h"
 
 #include <unistd.h>
 

@@ -3,10 +3,10 @@
  * Results are built by hand the way the engine reports them; receipts come
  * from sink_receipt_make, the same function the sink uses at the final dot.
  */
-#include "../test.h"
-#include "confirm.h"
-#include "log.h"
-#include "util.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "probe-engine/confirm.h"
+#include "tests/test.h"
 
 #include <event2/event.h>
 

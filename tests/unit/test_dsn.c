@@ -2,9 +2,9 @@
  * The DSN parser against bounces shaped like the ones Postfix, Exim and
  * Sendmail really send, and against malformed ones.
  */
-#include "dsn.h"
-#include "sink.h"
-#include "../test.h"
+#include "probe-engine/dsn.h"
+#include "probe-engine/sink.h"
+#include "tests/test.h"
 
 #define BOUNDARY "3F2A1C0A12.1795460400/mx.customer.test"
 

@@ -3,9 +3,9 @@
  * extra environment, exit status, the first stderr line as the error, and
  * a hook that overruns its deadline is killed.
  */
-#include "../test.h"
-#include "enforcer.h"
-#include "util.h"
+#include "auditd/workflow/enforcer.h"
+#include "common/util.h"
+#include "tests/test.h"
 
 #include <signal.h>
 #include <stdio.h>

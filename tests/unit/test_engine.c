@@ -4,10 +4,10 @@
  * address, the per-/24 limit, the connect rate, exclusions, one callback per
  * target and port, and the descriptor budget.
  */
-#include "log.h"
-#include "probe.h"
-#include "util.h"
-#include "../test.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "probe-engine/probe.h"
+#include "tests/test.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -2,8 +2,8 @@
  * The import file parser: CSV (RFC 4180) and JSON lines into rows, every
  * bad row reported with its line and nothing kept from a bad file.
  */
-#include "import_parse.h"
-#include "../test.h"
+#include "db/import_parse.h"
+#include "tests/test.h"
 
 static struct import_limits limits = {.max_cidr = 256};
 

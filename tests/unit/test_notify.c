@@ -3,8 +3,8 @@
  * RFC 5322 message; relay mails carry the evidence, the fix for Postfix, the
  * queue reminder and the re-test link; locales fall back to English.
  */
-#include "../test.h"
-#include "notify.h"
+#include "auditd/workflow/notify.h"
+#include "tests/test.h"
 
 #include <ctype.h>
 

@@ -2,8 +2,8 @@
  * The reply parser: whole replies, multi-line replies however they are
  * split, enhanced status codes, and every bound.
  */
-#include "reply.h"
-#include "../test.h"
+#include "probe-engine/reply.h"
+#include "tests/test.h"
 
 struct events {
 	int lines, finals, errors;

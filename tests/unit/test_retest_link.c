@@ -3,8 +3,8 @@
  * expires; any change to it is refused; the per-case rate limit answers
  * "too soon" with the wait.
  */
-#include "../test.h"
-#include "retest_link.h"
+#include "common/retest_link.h"
+#include "tests/test.h"
 
 #include <stdint.h>
 

@@ -3,9 +3,9 @@
  * retry a deferred refusal, 530 closed, DATA/EOD refusals closed, and the
  * verdict independent of the order attempts ran in.
  */
-#include "run.h"
-#include "util.h"
-#include "../test.h"
+#include "common/util.h"
+#include "probe-engine/run.h"
+#include "tests/test.h"
 
 static struct probe_params params;
 

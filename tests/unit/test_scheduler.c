@@ -5,14 +5,14 @@
  * leases, priorities, sweeps and NOTIFY wake-ups are tested without the
  * engine. Needs RELAYAUDIT_DATABASE (tests/run.sh sets it); SKIP otherwise.
  */
-#include "../test.h"
+#include "tests/test.h"
 
-#include "log.h"
-#include "pgarray.h"
-#include "probes.h"
-#include "scheduler.h"
-#include "targets.h"
-#include "util.h"
+#include "auditd/scheduler.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/pgarray.h"
+#include "db/probes.h"
+#include "db/targets.h"
 
 #include <dirent.h>
 #include <event2/event.h>

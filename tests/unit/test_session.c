@@ -4,10 +4,10 @@
  * HELO, reads replies split anywhere, labels its timeouts, and gives back
  * the attempts a 421 interrupted.
  */
-#include "session.h"
-#include "log.h"
-#include "util.h"
-#include "../test.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "probe-engine/session.h"
+#include "tests/test.h"
 
 #include <errno.h>
 #include <event2/event.h>

@@ -3,9 +3,9 @@
  * it is (what the percent behaviour relays, what closed refuses) and where a
  * permissive relay would deliver it (what the open behaviour forwards).
  */
-#include "../test.h"
+#include "tests/test.h"
 
-#include "../sim/sim_rcpt.c"
+#include "tests/sim/sim_rcpt.c"
 
 #define H "sim-127-0-20-5.relaysim.test"
 #define IP "[127.0.20.5]"

@@ -3,10 +3,10 @@
  * on a thread, the tests speak SMTP to it with plain blocking sockets. Also
  * the pure command and address parsers and receipt extraction.
  */
-#include "../test.h"
-#include "sink.h"
-#include "log.h"
-#include "util.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "probe-engine/sink.h"
+#include "tests/test.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

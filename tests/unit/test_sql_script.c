@@ -2,8 +2,8 @@
  * Splitting migration files into statements and mapping PostgreSQL's error
  * position back to a line of the file.
  */
-#include "sql_script.h"
-#include "../test.h"
+#include "db/sql_script.h"
+#include "tests/test.h"
 
 static int
 split(const char *sql, struct sql_stmt **v)

@@ -2,10 +2,10 @@
  * The common helpers every layer leans on: checked number and duration
  * parsing, log censoring of peer text, addresses and CIDR ranges.
  */
-#include "addr.h"
-#include "log.h"
-#include "util.h"
-#include "../test.h"
+#include "common/addr.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "tests/test.h"
 
 TEST(parse_i64_checks_range_and_whole_string)
 {

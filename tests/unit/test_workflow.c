@@ -3,8 +3,8 @@
  * table with its target state and actions, every refusal with its reason,
  * and the effects on the case (blocked flag, timers, reminder cap).
  */
-#include "../test.h"
-#include "workflow.h"
+#include "auditd/workflow/workflow.h"
+#include "tests/test.h"
 
 #include <stdio.h>
 

@@ -3,11 +3,11 @@
  * code relayauditd runs for role api) until INT or TERM.
  *   relayctl api serve [-c FILE] [-o KEY=VALUE]...
  */
-#include "api.h"
-#include "config.h"
-#include "ctl.h"
-#include "db.h"
-#include "log.h"
+#include "api/api.h"
+#include "auditd/ctl/ctl.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "db/db.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -43,7 +43,7 @@ ctl_api(int argc, char **argv)
 		else
 			return api_usage();
 	}
-	if ((cfg = ctl_load_config(path)) == NULL)
+	if ((cfg = conf_load(path)) == NULL)
 		return 1;
 	for (int i = 2; i < argc; i++) {
 		char key[64];

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "workflow.h"
+#include "auditd/workflow/workflow.h"
 
 /* Which blocks a kind's mail carries after its intro. */
 enum notify_block {

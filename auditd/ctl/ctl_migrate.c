@@ -2,13 +2,13 @@
  * relayctl migrate [--status] [--dir DIR] [-c FILE]: brings the database
  * schema up to date, or lists which migrations are applied and pending.
  */
-#include "config.h"
-#include "ctl.h"
-#include "db.h"
-#include "log.h"
-#include "migrate.h"
-#include "paths.h"
-#include "util.h"
+#include "auditd/ctl/ctl.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/paths.h"
+#include "common/util.h"
+#include "db/db.h"
+#include "db/migrate.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -61,7 +61,7 @@ ctl_migrate(int argc, char **argv)
 		log_error("migrate_failed", "error=\"no migrations directory found; use --dir\"");
 		return 1;
 	}
-	cfg = ctl_load_config(config_path);
+	cfg = conf_load(config_path);
 	conn = cfg ? ctl_db_connect(cfg) : NULL;
 	config_free(cfg);
 	if (conn == NULL) {

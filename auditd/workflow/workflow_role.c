@@ -5,17 +5,16 @@
  * passes it sleeps poll_interval or until NOTIFY relayaudit_workflow.
  * `relayctl workflow run` runs the same loop in the foreground.
  */
-#include "workflow_role.h"
-#include "config.h"
-#include "cases.h"
-#include "db.h"
-#include "enforcer.h"
-#include "log.h"
-#include "mailer.h"
-#include "outbox.h"
-#include "roles.h"
-#include "util.h"
-#include "workflow_runner.h"
+#include "auditd/workflow/workflow_role.h"
+#include "auditd/workflow/enforcer.h"
+#include "auditd/workflow/mailer.h"
+#include "auditd/workflow/workflow_runner.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/cases.h"
+#include "db/db.h"
+#include "db/outbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -244,7 +243,7 @@ workflow_foreground_stop(void)
 		workflow_loop_stop(w);
 }
 
-/* ---- the daemon's role hooks (roles.h) ---- */
+/* ---- the daemon's role hooks ---- */
 
 static struct workflow_loop *role_loop;
 static pthread_t role_thread;

@@ -4,15 +4,15 @@
  * be committed before the final dot goes out and so is written from the
  * session's callback on this thread's own mail loop.
  */
-#include "mailer.h"
-#include "cases.h"
-#include "config.h"
-#include "db.h"
-#include "enforcer.h"
-#include "log.h"
-#include "outbox.h"
-#include "smtp_client.h"
-#include "util.h"
+#include "auditd/workflow/mailer.h"
+#include "auditd/workflow/enforcer.h"
+#include "auditd/workflow/smtp_client.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/cases.h"
+#include "db/db.h"
+#include "db/outbox.h"
 
 #include <errno.h>
 #include <fcntl.h>

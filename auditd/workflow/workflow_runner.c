@@ -5,17 +5,17 @@
  * mark the input consumed. Executors pick the rows up afterwards; their
  * idempotency keys name the case event that caused them.
  */
-#include "workflow_runner.h"
-#include "cases.h"
-#include "config.h"
-#include "db.h"
-#include "enforcement.h"
-#include "log.h"
-#include "notify.h"
-#include "outbox.h"
-#include "retest_link.h"
-#include "util.h"
-#include "workflow.h"
+#include "auditd/workflow/workflow_runner.h"
+#include "auditd/workflow/notify.h"
+#include "auditd/workflow/workflow.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/retest_link.h"
+#include "common/util.h"
+#include "db/cases.h"
+#include "db/db.h"
+#include "db/enforcement.h"
+#include "db/outbox.h"
 
 #include <inttypes.h>
 #include <jansson.h>

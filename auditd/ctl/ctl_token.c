@@ -2,13 +2,13 @@
  * relayctl token create|revoke|list: the API's bearer tokens. A token is
  * random, printed once at creation and stored only as its SHA-256 hash.
  */
-#include "pstmt.h"
-#include "tokens_query.h"
-#include "config.h"
-#include "ctl.h"
-#include "db.h"
-#include "handler.h"
-#include "util.h"
+#include "api/handler.h"
+#include "auditd/ctl/ctl.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "db/db.h"
+#include "db/pstmt.h"
+#include "db/tokens_query.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,7 +133,7 @@ ctl_token(int argc, char **argv)
 	    : strcmp(argv[1], "list") == 0 ? (pos != NULL || name != NULL || role != NULL)
 					   : true)
 		return token_usage();
-	if ((cfg = ctl_load_config(path)) == NULL)
+	if ((cfg = conf_load(path)) == NULL)
 		return 1;
 	conninfo = db_conninfo(cfg, &why);
 	db = conninfo ? pstmt_connect_cli(conninfo) : NULL;

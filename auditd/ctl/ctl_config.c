@@ -3,39 +3,13 @@
  * print the effective configuration, or print the option table as the
  * README reference or as a commented example file.
  */
-#include "config.h"
-#include "ctl.h"
+#include "auditd/ctl/ctl.h"
+#include "common/config.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-const char *
-ctl_default_config_path(void)
-{
-	static const char *const candidates[] = {"relayaudit.conf", "var/relayaudit.conf",
-						 "/etc/relayaudit/relayaudit.conf"};
-	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-		if (access(candidates[i], R_OK) == 0)
-			return candidates[i];
-	}
-	return NULL;
-}
-
-struct config *
-ctl_load_config(const char *path)
-{
-	struct config *cfg = config_new();
-
-	if (path == NULL)
-		path = ctl_default_config_path();
-	if (path != NULL && config_load(cfg, path, NULL, NULL) != 0) {
-		config_free(cfg);
-		return NULL;
-	}
-	return cfg;
-}
 
 static int
 usage(void)
@@ -72,7 +46,7 @@ ctl_config(int argc, char **argv)
 			return usage();
 	}
 	if (path == NULL)
-		path = ctl_default_config_path();
+		path = conf_default_path();
 	cfg = config_new();
 	if (path != NULL) {
 		errors = config_load(cfg, path, NULL, NULL);

@@ -17,4 +17,9 @@ int workflow_run_foreground(const struct config *cfg, const char *conninfo, bool
 /* Async-signal-safe: ends workflow_run_foreground() soon. */
 void workflow_foreground_stop(void);
 
+/* The daemon's workflow role: the same loop in its own thread; 0 or -1 (logged). */
+int workflow_role_start(const struct config *cfg, const char *conninfo);
+/* Joins the thread; safe if start failed. */
+void workflow_role_stop(void);
+
 #endif

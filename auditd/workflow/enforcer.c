@@ -4,13 +4,13 @@
  * for the error shown on the case, and a deadline after which the hook is
  * killed. Runs on the workflow thread, never on the probe loop.
  */
-#include "enforcer.h"
-#include "cases.h"
-#include "config.h"
-#include "db.h"
-#include "enforcement.h"
-#include "log.h"
-#include "util.h"
+#include "auditd/workflow/enforcer.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/cases.h"
+#include "db/db.h"
+#include "db/enforcement.h"
 
 #include <errno.h>
 #include <fcntl.h>

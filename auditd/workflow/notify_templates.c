@@ -3,7 +3,7 @@
  * shares and a subject and intro per kind. {{name}} placeholders are filled
  * by notify_render(); an ISP changes wording here, in one place.
  */
-#include "notify.h"
+#include "auditd/workflow/notify.h"
 
 #include <string.h>
 

@@ -3,12 +3,12 @@
  * CSV or JSON lines, all or nothing. Errors are printed as DATAFILE:LINE:
  * message, at most IMPORT_MAX_ERRORS of them.
  */
-#include "config.h"
-#include "ctl.h"
-#include "db.h"
-#include "import.h"
-#include "log.h"
-#include "util.h"
+#include "auditd/ctl/ctl.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/db.h"
+#include "db/import.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -92,7 +92,7 @@ ctl_import(int argc, char **argv)
 	}
 	if (path == NULL)
 		return usage();
-	if ((cfg = ctl_load_config(config_path)) == NULL)
+	if ((cfg = conf_load(config_path)) == NULL)
 		return 1;
 	limits.max_cidr = (uint64_t)config_int(cfg, CFG_IMPORT_MAX_CIDR);
 	/* probe_ports is stored normalised as "25,587"; an array literal needs braces. */

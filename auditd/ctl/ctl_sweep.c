@@ -3,12 +3,12 @@
  * operators) and, with --wait, follows the sweep's progress counters until
  * every marked target has been probed, one progress line per second.
  */
-#include "addr.h"
-#include "config.h"
-#include "ctl.h"
-#include "db.h"
-#include "targets.h"
-#include "util.h"
+#include "auditd/ctl/ctl.h"
+#include "common/addr.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "db/db.h"
+#include "db/targets.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -123,7 +123,7 @@ ctl_sweep(int argc, char **argv)
 	if (scopes != 1 || optind != argc)
 		return sweep_usage();
 	s.priority = (int)prio;
-	cfg = ctl_load_config(path);
+	cfg = conf_load(path);
 	if (cfg == NULL)
 		return 1;
 	c = ctl_db_connect(cfg);

@@ -3,11 +3,11 @@
  * runner, enforcer hook, mailer) in the foreground, for tests and for
  * running the workflow on its own. TERM/INT stop it after the current pass.
  */
-#include "config.h"
-#include "ctl.h"
-#include "db.h"
-#include "log.h"
-#include "workflow_role.h"
+#include "auditd/ctl/ctl.h"
+#include "auditd/workflow/workflow_role.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "db/db.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -51,7 +51,7 @@ ctl_workflow(int argc, char **argv)
 		else
 			return usage();
 	}
-	cfg = ctl_load_config(path);
+	cfg = conf_load(path);
 	if (cfg == NULL)
 		return 1;
 	if (log_level_parse(config_str(cfg, CFG_LOG_LEVEL), &level) == 0)

@@ -3,11 +3,11 @@
  * manual check) and print each receipt as one JSON line. Also the helpers
  * relayctl probe --sink uses to run the same sink in its own process.
  */
-#include "config.h"
-#include "ctl.h"
-#include "log.h"
-#include "sink.h"
-#include "util.h"
+#include "auditd/ctl/ctl.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "probe-engine/sink.h"
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -16,49 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-int
-ctl_sink_conf_init(struct ctl_sink_conf *sc, const struct config *cfg, const char **why)
-{
-	const char *list = config_str(cfg, CFG_SINK_DOMAIN), *secret = config_str(cfg, CFG_SECRET);
-	char *copy, *save = NULL;
-
-	memset(sc, 0, sizeof(*sc));
-	if (addr_port_parse(config_str(cfg, CFG_SINK_LISTEN), 25, &sc->addr, &sc->port) < 0) {
-		*why = "bad sink_listen";
-		return -1;
-	}
-	copy = xstrdup(list);
-	sc->domains = xcalloc(strlen(list) / 2 + 2, sizeof(char *));
-	for (char *d = strtok_r(copy, ", ", &save); d != NULL; d = strtok_r(NULL, ", ", &save))
-		sc->domains[sc->ndomains++] = xstrdup(d);
-	free(copy);
-	if (sc->ndomains == 0) {
-		*why = "no sink_domain configured";
-		ctl_sink_conf_free(sc);
-		return -1;
-	}
-	sink_params_defaults(&sc->p);
-	token_key_init(&sc->p.key, secret, strlen(secret));
-	sc->p.domains = (const char *const *)sc->domains;
-	sc->p.ndomains = sc->ndomains;
-	sc->p.max_message = (size_t)config_int(cfg, CFG_SINK_MAX_MESSAGE);
-	sc->p.max_rcpts = (int)config_int(cfg, CFG_SINK_MAX_RCPTS);
-	sc->p.max_sessions = (int)config_int(cfg, CFG_SINK_MAX_SESSIONS);
-	sc->p.per_peer = (int)config_int(cfg, CFG_SINK_PER_PEER);
-	sc->p.timeout_ms = (int)config_int(cfg, CFG_SINK_TIMEOUT) * 1000;
-	return 0;
-}
-
-void
-ctl_sink_conf_free(struct ctl_sink_conf *sc)
-{
-	for (size_t i = 0; i < sc->ndomains; i++)
-		free(sc->domains[i]);
-	free(sc->domains);
-	sc->domains = NULL;
-	sc->ndomains = 0;
-}
 
 static json_t *
 ctl_json_str(const char *s)
@@ -186,7 +143,7 @@ ctl_sink(int argc, char **argv)
 {
 	const char *path = NULL, *why = NULL;
 	struct config *cfg;
-	struct ctl_sink_conf sc;
+	struct conf_sink sc;
 	struct ctl_sink_run run = {0};
 	struct sink *s;
 	struct event *sigint, *sigterm;
@@ -199,7 +156,7 @@ ctl_sink(int argc, char **argv)
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
 	}
-	cfg = ctl_load_config(path);
+	cfg = conf_load(path);
 	if (cfg == NULL)
 		return 1;
 	for (int i = 1; i < argc; i++) {
@@ -252,7 +209,7 @@ ctl_sink(int argc, char **argv)
 		config_free(cfg);
 		return 2;
 	}
-	if (ctl_sink_conf_init(&sc, cfg, &why) < 0) {
+	if (conf_sink_init(&sc, cfg, &why) < 0) {
 		fprintf(stderr, "relayctl sink: %s\n", why);
 		config_free(cfg);
 		return 2;
@@ -266,7 +223,7 @@ ctl_sink(int argc, char **argv)
 		addr_format(&sc.addr, a, sizeof(a));
 		fprintf(stderr, "relayctl sink: cannot listen on %s port %d: %s\n", a, sc.port,
 		        why);
-		ctl_sink_conf_free(&sc);
+		conf_sink_free(&sc);
 		event_base_free(run.base);
 		return 1;
 	}
@@ -290,6 +247,6 @@ ctl_sink(int argc, char **argv)
 	event_free(sigint);
 	event_free(sigterm);
 	event_base_free(run.base);
-	ctl_sink_conf_free(&sc);
+	conf_sink_free(&sc);
 	return rc;
 }

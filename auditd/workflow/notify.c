@@ -4,10 +4,10 @@
  * Auto-Submitted, MIME) and a quoted-printable UTF-8 body with CRLF ends.
  * Values that come from the database never reach a header unencoded.
  */
-#include "notify.h"
-#include "hmac.h"
-#include "log.h"
-#include "util.h"
+#include "auditd/workflow/notify.h"
+#include "common/hmac.h"
+#include "common/log.h"
+#include "common/util.h"
 
 #include <inttypes.h>
 #include <stddef.h>

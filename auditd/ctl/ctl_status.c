@@ -3,10 +3,10 @@
  * nodes and their in-flight probes (from their heartbeats), open sweeps and
  * the verdicts of the last 24 hours.
  */
-#include "config.h"
-#include "ctl.h"
-#include "db.h"
-#include "status.h"
+#include "auditd/ctl/ctl.h"
+#include "common/config.h"
+#include "db/db.h"
+#include "db/status.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -66,7 +66,7 @@ ctl_status(int argc, char **argv)
 			return 2;
 		}
 	}
-	cfg = ctl_load_config(path);
+	cfg = conf_load(path);
 	if (cfg == NULL)
 		return 1;
 	c = ctl_db_connect(cfg);

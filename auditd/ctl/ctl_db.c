@@ -2,10 +2,10 @@
  * What relayctl's database subcommands share: pick the conninfo (config,
  * RELAYAUDIT_DATABASE or make run's embedded cluster) and connect.
  */
-#include "config.h"
-#include "ctl.h"
-#include "db.h"
-#include "log.h"
+#include "auditd/ctl/ctl.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "db/db.h"
 
 #include <stdlib.h>
 

@@ -4,14 +4,14 @@
  * end by ctl_probe_print(), so a later stage (a sink confirmation wait) can
  * amend them before anything is shown.
  */
-#include "config.h"
-#include "confirm.h"
-#include "ctl.h"
-#include "log.h"
-#include "probe.h"
-#include "probe_json.h"
-#include "sink.h"
-#include "util.h"
+#include "auditd/ctl/ctl.h"
+#include "auditd/probe_json.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "probe-engine/confirm.h"
+#include "probe-engine/probe.h"
+#include "probe-engine/sink.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -454,7 +454,7 @@ ctl_probe(int argc, char **argv)
 		else if (ctl_probe_takes_value(argv[i]))
 			i++;
 	}
-	cfg = ctl_load_config(cfgpath);
+	cfg = conf_load(cfgpath);
 	if (cfg == NULL)
 		return 2;
 	probe_params_defaults(&p);

@@ -2,8 +2,8 @@
  * relayctl: the admin and one-shot command line. Each subcommand is a row in
  * the table below and lives in its own ctl_<name>.c.
  */
-#include "ctl.h"
-#include "log.h"
+#include "auditd/ctl/ctl.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <string.h>

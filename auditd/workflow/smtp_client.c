@@ -4,10 +4,10 @@
  * the next state from the reply code, smtpc_event() maps connection events.
  * Sessions are freed outside their own callbacks (event_base_once).
  */
-#include "smtp_client.h"
-#include "log.h"
-#include "reply.h"
-#include "util.h"
+#include "auditd/workflow/smtp_client.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "probe-engine/reply.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>

@@ -5,7 +5,7 @@
  * commands and silently drops refused probe findings (the case already
  * covers them).
  */
-#include "workflow.h"
+#include "auditd/workflow/workflow.h"
 
 #include <stddef.h>
 #include <string.h>
