@@ -10,7 +10,7 @@
 
 PREFIX    ?= /usr/local
 CC        ?= cc
-PKGS      := libevent libevent_pthreads libpq jansson libmicrohttpd
+PKGS      := libevent libevent_pthreads libevent_openssl openssl libpq jansson libmicrohttpd
 FUZZ_SECONDS ?= 20
 
 ifeq ($(SANITIZE),1)

@@ -5,8 +5,8 @@
 #   deploy/install-deps.sh          build + run + test packages
 set -eu
 
-PACKAGES="build-essential pkg-config libevent-dev libpq-dev libjansson-dev libmicrohttpd-dev
-postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3 bc"
+PACKAGES="build-essential pkg-config libevent-dev libssl-dev libcurl4-openssl-dev openssl libpq-dev libjansson-dev libmicrohttpd-dev
+postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3 python3-aiosmtpd bc"
 
 missing=()
 for p in $PACKAGES; do
