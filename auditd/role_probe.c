@@ -33,6 +33,8 @@ static struct {
 	struct probe_params params;
 	struct cidr exclude[MAX_EXCLUDE];
 	size_t nexclude;
+	int tls_ports[16]; /* probe_tls_ports: implicit TLS */
+	size_t ntls_ports;
 	char *helo, *sink_domain;
 	int64_t confirm_window_ms;
 } rp;
@@ -55,6 +57,15 @@ role_probe_add_exclude(const char *w, void *arg)
 
 	if (rp.nexclude < MAX_EXCLUDE && cidr_parse(w, &rp.exclude[rp.nexclude], &why) == 0)
 		rp.nexclude++;
+}
+
+static void
+role_probe_add_tls_port(const char *w, void *arg)
+{
+	int64_t n;
+
+	if (rp.ntls_ports < ARRAY_LEN(rp.tls_ports) && parse_i64(w, 1, 65535, &n) == 0)
+		rp.tls_ports[rp.ntls_ports++] = (int)n;
 }
 
 static void
@@ -236,6 +247,10 @@ role_probe_params(struct daemon *d)
 	/* Targets always name their port: the scheduler submits one per port. */
 	rp.params.ports = NULL;
 	rp.params.nports = 0;
+	rp.ntls_ports = 0;
+	role_probe_words(config_str(cfg, CFG_PROBE_TLS_PORTS), role_probe_add_tls_port, NULL);
+	rp.params.tls_ports = rp.tls_ports;
+	rp.params.ntls_ports = rp.ntls_ports;
 	rp.params.concurrency = (int)config_int(cfg, CFG_PROBE_CONCURRENCY);
 	rp.params.rate = (int)config_int(cfg, CFG_PROBE_RATE);
 	rp.params.per_net = (int)config_int(cfg, CFG_PROBE_PER_NET);

@@ -52,6 +52,8 @@ struct ctl_probe {
 	size_t nexclude;
 	int ports[16];
 	size_t nports;
+	int tls_ports[16]; /* implicit TLS: --tls-port, else probe_tls_ports */
+	size_t ntls_ports;
 	struct confirm *confirm; /* --sink: results wait here for the sink's receipts */
 };
 
@@ -63,6 +65,8 @@ ctl_probe_usage(const char *why)
 	fprintf(stderr,
 		"usage: relayctl probe [options] HOST[:PORT]... | --file FILE|-\n"
 		"  --port N            port when a target names none (default: probe_ports)\n"
+		"  --tls-port N        a port that speaks TLS at once, like 465 (repeatable;\n"
+		"                      default: probe_tls_ports)\n"
 		"  --concurrency N     probes in flight\n"
 		"  --rate N            new connections per second, 0 = unlimited\n"
 		"  --per-net N         concurrent probes per /24 or /64, 0 = unlimited\n"
@@ -375,7 +379,7 @@ ctl_probe_print_stats(const struct probe_engine *e, int64_t t0)
 static const char *const ctl_probe_valued[] = {
 	"--port",    "--concurrency",   "--rate",   "--per-net",     "--timeout", "--deadline",
 	"--helo",    "--greylist-wait", "--exclude", "--sink-domain", "--secret", "--file",
-	"-c",        "--sink",          "--wait",
+	"-c",        "--sink",          "--wait",     "--tls-port",
 };
 
 static bool
@@ -433,6 +437,7 @@ ctl_probe(int argc, char **argv)
 	const char *files[16];
 	size_t nfiles = 0;
 	int port = 0, status = 2;
+	bool tls_port_given = false;
 	bool no_backscatter = false;
 	struct config *cfg;
 	char *sink_owned = NULL, *helo_owned = NULL;
@@ -484,6 +489,14 @@ ctl_probe(int argc, char **argv)
 		} else if (strcmp(a, "--port") == 0) {
 			if (ctl_int_opt(a, v, 1, 65535, &port) < 0)
 				goto out;
+		} else if (strcmp(a, "--tls-port") == 0) {
+			int tp;
+
+			if (ctl_int_opt(a, v, 1, 65535, &tp) < 0)
+				goto out;
+			if (c.ntls_ports < ARRAY_LEN(c.tls_ports))
+				c.tls_ports[c.ntls_ports++] = tp;
+			tls_port_given = true;
 		} else if (strcmp(a, "--concurrency") == 0) {
 			if (ctl_int_opt(a, v, 1, 1000000, &concurrency) < 0)
 				goto out;
@@ -567,6 +580,20 @@ ctl_probe(int argc, char **argv)
 			free(w);
 		}
 	}
+	if (!tls_port_given) {
+		const char *pl = config_str(cfg, CFG_PROBE_TLS_PORTS);
+
+		while (*pl && c.ntls_ports < ARRAY_LEN(c.tls_ports)) {
+			char *w = ctl_first_word(pl);
+			int64_t n;
+
+			if (parse_i64(w, 1, 65535, &n) == 0)
+				c.tls_ports[c.ntls_ports++] = (int)n;
+			pl += strlen(w);
+			pl += strspn(pl, ", ");
+			free(w);
+		}
+	}
 	for (size_t i = 0; i < npos; i++) {
 		if (ctl_probe_add(&c, positional[i], 0) < 0)
 			goto out;
@@ -642,6 +669,8 @@ ctl_probe(int argc, char **argv)
 	}
 	p.ports = c.ports;
 	p.nports = c.nports;
+	p.tls_ports = c.tls_ports;
+	p.ntls_ports = c.ntls_ports;
 	p.loopback_only |= config_bool(cfg, CFG_LOOPBACK_ONLY);
 	p.exclude = c.exclude;
 	p.nexclude = c.nexclude;
