@@ -67,6 +67,10 @@ conf_sink_init(struct conf_sink *sc, const struct config *cfg, const char **why)
 	sc->p.max_sessions = (int)config_int(cfg, CFG_SINK_MAX_SESSIONS);
 	sc->p.per_peer = (int)config_int(cfg, CFG_SINK_PER_PEER);
 	sc->p.timeout_ms = (int)config_int(cfg, CFG_SINK_TIMEOUT) * 1000;
+	sc->tls_cert = xstrdup(config_str(cfg, CFG_SINK_TLS_CERT));
+	sc->tls_key = xstrdup(config_str(cfg, CFG_SINK_TLS_KEY));
+	sc->p.tls_cert = sc->tls_cert;
+	sc->p.tls_key = sc->tls_key;
 	return 0;
 }
 
@@ -77,5 +81,8 @@ conf_sink_free(struct conf_sink *sc)
 		free(sc->domains[i]);
 	free(sc->domains);
 	sc->domains = NULL;
+	free(sc->tls_cert);
+	free(sc->tls_key);
+	sc->tls_cert = sc->tls_key = NULL;
 	sc->ndomains = 0;
 }

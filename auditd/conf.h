@@ -25,6 +25,7 @@ struct conf_sink {
 	size_t ndomains;
 	struct addr addr;
 	int port;
+	char *tls_cert, *tls_key; /* p.tls_cert/p.tls_key point here */
 };
 int conf_sink_init(struct conf_sink *sc, const struct config *cfg, const char **why);
 void conf_sink_free(struct conf_sink *sc);

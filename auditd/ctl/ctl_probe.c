@@ -77,6 +77,8 @@ ctl_probe_usage(const char *why)
 		"  --exclude CIDR      never probe this range (repeatable)\n"
 		"  --sink-domain D     the domain every relay test addresses\n"
 		"  --sink ADDR:PORT    run the sink here too, so delivery proves a relay\n"
+		"  --sink-tls-cert PEM, --sink-tls-key PEM\n"
+		"                      with --sink: offer STARTTLS (sink_tls_cert/_key)\n"
 		"  --wait DUR          with --sink: how long after each probe to wait for\n"
 		"                      its test messages (default: confirm_window)\n"
 		"  --secret S          token key (default: config secret, else random)\n"
@@ -379,7 +381,8 @@ ctl_probe_print_stats(const struct probe_engine *e, int64_t t0)
 static const char *const ctl_probe_valued[] = {
 	"--port",    "--concurrency",   "--rate",   "--per-net",     "--timeout", "--deadline",
 	"--helo",    "--greylist-wait", "--exclude", "--sink-domain", "--secret", "--file",
-	"-c",        "--sink",          "--wait",     "--tls-port",
+	"-c",        "--sink",          "--wait",     "--tls-port",  "--sink-tls-cert",
+	"--sink-tls-key",
 };
 
 static bool
@@ -489,6 +492,13 @@ ctl_probe(int argc, char **argv)
 		} else if (strcmp(a, "--port") == 0) {
 			if (ctl_int_opt(a, v, 1, 65535, &port) < 0)
 				goto out;
+		} else if (strcmp(a, "--sink-tls-cert") == 0 || strcmp(a, "--sink-tls-key") == 0) {
+			const char *err = config_set(cfg, a[11] == 'c' ? "sink_tls_cert" : "sink_tls_key", v);
+
+			if (err != NULL) {
+				fprintf(stderr, "relayctl probe: %s: %s\n", a, err);
+				goto out;
+			}
 		} else if (strcmp(a, "--tls-port") == 0) {
 			int tp;
 
@@ -705,6 +715,8 @@ ctl_probe(int argc, char **argv)
 		sp.max_sessions = (int)config_int(cfg, CFG_SINK_MAX_SESSIONS);
 		sp.per_peer = (int)config_int(cfg, CFG_SINK_PER_PEER);
 		sp.timeout_ms = (int)config_int(cfg, CFG_SINK_TIMEOUT) * 1000;
+		sp.tls_cert = config_str(cfg, CFG_SINK_TLS_CERT);
+		sp.tls_key = config_str(cfg, CFG_SINK_TLS_KEY);
 		sinksrv = sink_new(base, &sp, &sa, sport, ctl_probe_receipt, &c, &why);
 		if (sinksrv == NULL) {
 			fprintf(stderr, "relayctl probe: --sink %s: %s\n", sink_listen, why);

@@ -101,3 +101,23 @@ if POSTFIX_MASTER_EXTRA="127.0.61.6:$SMTPS_PORT inet n - n - - smtpd -o smtpd_tl
 else
 	fail smtps_started "postfix_start failed"
 fi
+
+# 5. A relay that insists on TLS for its outbound mail can deliver the proof: the sink offers STARTTLS.
+if pf outtls 127.0.61.8 127.0.61.9 "mynetworks = 0.0.0.0/0" "smtp_tls_security_level = encrypt" \
+	"smtp_tls_loglevel = 1"; then
+	out=$(probe --sink 127.0.61.9:2525 --sink-tls-cert "$CERT/cert.pem" --sink-tls-key "$CERT/key.pem" \
+		--wait 20s 127.0.61.8:2525)
+	check_eq outbound_tls_relay_confirmed "$(jq -r .verdict <<<"$out")" relay_confirmed
+	postfix_wait_log "$TEST_TMP/pf-outtls" 5 'TLS connection established to 127\.0\.61\.9' &&
+		pass outbound_tls_postfix_used_starttls ||
+		fail outbound_tls_postfix_used_starttls "no 'TLS connection established to 127.0.61.9' in the maillog"
+	grep -qE 'event=sink_message .* tls=1' "$TEST_TMP/probe.err" &&
+		pass outbound_tls_sink_received_inside_tls ||
+		fail outbound_tls_sink_received_inside_tls "no sink_message with tls=1 in the log"
+	[ "$(jq -r .verdict <<<"$out")" = relay_confirmed ] || show_log outtls
+	# without a sink certificate the same relay cannot deliver: not confirmed
+	out=$(probe --sink 127.0.61.9:2525 --wait 4s 127.0.61.8:2525)
+	check_eq outbound_tls_without_sink_tls_not_confirmed "$(jq -r .verdict <<<"$out")" accepted_not_relayed
+else
+	fail outbound_tls_started "postfix_start failed"
+fi
