@@ -141,6 +141,10 @@ static const struct config_option options[CFG__COUNT] = {
 	 "TLS to the smarthost: none, starttls (when offered), required (STARTTLS or smtps, or "
 	 "no delivery). Credentials are never sent without TLS.",
 	 NULL},
+	{CFG_SMARTHOST_TLS_CA, "smarthost_tls_ca", CFGT_STRING, 0, 0, "", NULL,
+	 "PEM CA file the smarthost's certificate is verified against; empty: the system's "
+	 "CAs. The certificate is always verified.",
+	 NULL},
 	{CFG_NOTIFY_FROM, "notify_from", CFGT_STRING, 0, 0, "abuse@isp.example", NULL,
 	 "From: address of notification mails.", valid_email},
 	{CFG_OUTBOX_DIR, "outbox_dir", CFGT_STRING, 0, 0, "var/outbox", NULL,

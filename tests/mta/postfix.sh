@@ -16,7 +16,7 @@
 #   postfix_queue_count DIR           messages in the queue (any state)
 #   postfix_flush DIR                 attempt delivery of everything queued now
 #   postfix_wait_log DIR SECS REGEX   wait until the log has a matching line
-#   tls_make_cert DIR CN              a throwaway self-signed pair: DIR/cert.pem DIR/key.pem
+#   tls_make_cert DIR CN [SAN]        a throwaway self-signed pair: DIR/cert.pem DIR/key.pem
 #   postfix_tls_lines DIR             main.cf lines for smtpd TLS with DIR's pair
 #   POSTFIX_MASTER_EXTRA="line"       appended to master.cf (an smtps service, say)
 #
@@ -276,11 +276,13 @@ postfix_wait_log() {
 	grep -qE "$re" "$dir/maillog" 2>/dev/null
 }
 
-# tls_make_cert DIR CN: a throwaway self-signed certificate and key (one day).
+# tls_make_cert DIR CN [SAN]: a throwaway self-signed certificate and key (one
+# day); SAN (say "IP:127.0.45.7") lets a verifying client accept it for that address.
 tls_make_cert() {
-	local dir=$1 cn=$2
+	local dir=$1 cn=$2 san=${3:-}
 	mkdir -p "$dir"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=$cn/O=relayaudit test" \
+		-addext "subjectAltName=DNS:$cn${san:+,$san}" \
 		-keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1 || return 1
 	chmod 644 "$dir/cert.pem" "$dir/key.pem"
 }
