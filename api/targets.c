@@ -37,7 +37,7 @@ h_targets_list(struct api_req *r)
 	char limit[16], cidr[64];
 	const char *params[7];
 
-	if (!api_param_choice(r, "verdict", API_VERDICTS, &params[0]) ||
+	if (!api_param_choice(r, "verdict", api_verdicts(), &params[0]) ||
 	    !api_param_choice(r, "state", API_CASE_STATES, &params[1]) ||
 	    !api_param_cidr(r, "cidr", &params[2], cidr) || !api_param_bool(r, "excluded", &params[4]) ||
 	    !api_page_params(r, limit, &params[5]))

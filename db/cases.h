@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "probe-engine/probe.h"
+
 struct db_case {
 	int64_t id;
 	int64_t target_id, customer_id; /* 0 = none */
@@ -70,8 +72,8 @@ int db_case_enforcement_error(PGconn *conn, int64_t case_id, const char *error);
 struct db_probe {
 	int64_t id;
 	int port;
-	char verdict[32];
-	char backscatter[16];
+	enum probe_verdict verdict; /* parsed here, at the database boundary */
+	enum backscatter_result backscatter;
 	int64_t started_at;
 	char *trick;      /* NULL when none */
 	char *transcript; /* NULL when none */

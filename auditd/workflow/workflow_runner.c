@@ -414,7 +414,7 @@ wf_runner_round(struct wf_runner *r)
 	ev = wf_classify(state, outcome, answered > 0);
 	if (ev >= 0) {
 		struct wf_evidence e = {p[decisive].id,         p[decisive].port,
-		                        p[decisive].verdict,    p[decisive].trick,
+		                        verdict_name(p[decisive].verdict), p[decisive].trick,
 		                        p[decisive].transcript, p[decisive].finished};
 		json_t *detail = json_pack("{s:s, s:b, s:I, s:[]}", "outcome",
 		                           outcome_names[outcome], "requested", answered > 0,

@@ -16,6 +16,20 @@ forbidden "db_includes_no_http" db 'microhttpd\.h'
 forbidden "db_does_not_include_api_or_auditd" db '(api|auditd)/'
 forbidden "workflow_does_not_include_api_daemon_or_ctl" auditd/workflow '(api|auditd/ctl)/|auditd/[a-z_]+\.h'
 forbidden "daemon_does_not_include_ctl" auditd 'auditd/ctl/'
+# Verdicts are one table (probe-engine/result.c): every other file works with the
+# enum, so no string comparison names a verdict or compares a verdict variable
+# ("closed", "error" and the like are also case states and SMTP outcomes).
+VERDICT_CMP='str(n|case|ncase)?cmp[[:space:]]*\([^;]*(verdict|"(no_smtp|rejected_banner|accepted_not_relayed|relay_confirmed)")'
+verdict_cmps() { # verdict_cmps FILE...: the offending lines
+	grep -nE "$VERDICT_CMP" "$@" 2>/dev/null
+}
+hits=$(verdict_cmps $(git ls-files '*.c' '*.h' | grep -vE '^(tests/|probe-engine/result\.c$)'))
+if [ -z "$hits" ]; then pass "no_verdict_name_compared_outside_the_verdict_table"
+else fail "no_verdict_name_compared_outside_the_verdict_table" "got: $(echo "$hits" | head -5 | tr '\n' ' ')"; fi
+mkdir -p "$TEST_TMP/fake"
+printf '%s\n' 'if (strcmp(p->verdict, "closed") == 0)' 'x = strcmp(v, "relay_confirmed");' \
+	'if (strcmp(state, "closed") == 0)' 'if (strcmp(a->verdict, b->verdict) == 0)' >"$TEST_TMP/fake/v.c"
+check_eq "verdict_check_finds_compared_names" "$(verdict_cmps "$TEST_TMP/fake/v.c" | cut -d: -f1 | tr '\n' ' ')" "1 2 4 "
 # The check itself must be able to fail.
 mkdir -p "$TEST_TMP/fake"
 echo '#include <libpq-fe.h>' >"$TEST_TMP/fake/x.c"
