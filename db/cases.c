@@ -403,25 +403,6 @@ db_target_reprobe(PGconn *conn, int64_t target_id, int64_t seconds)
 }
 
 int
-db_target_retest(PGconn *conn, int64_t target_id, int64_t case_id, const char *actor)
-{
-	char id[24], cid[24];
-	const char *params[] = {id, cid, actor};
-
-	db_fmt_i64(id, target_id);
-	db_fmt_i64(cid, case_id);
-	if (db_cmd(conn, "target_retest_request",
-	           "INSERT INTO retest_requests (target_id, case_id, requested_by) "
-	           "VALUES ($1, nullif($2, '0')::bigint, $3)",
-	           3, params) < 0)
-		return -1;
-	return db_cmd(conn, "target_retest",
-	              "UPDATE targets SET next_probe_at = now(), priority = 3, updated_at = now() "
-	              "WHERE id = $1",
-	              1, params);
-}
-
-int
 db_retest_answer(PGconn *conn, int64_t target_id, int64_t probe_id)
 {
 	char id[24], pid[24];

@@ -104,8 +104,6 @@ int db_probe_round_done(PGconn *conn, const struct db_probe *p, int n);
 int db_target_of(PGconn *conn, const char *address, int64_t *target_id, int64_t *customer_id);
 /* Brings the next periodic probe forward to at most seconds from now. */
 int db_target_reprobe(PGconn *conn, int64_t target_id, int64_t seconds);
-/* A priority re-test: a retest_requests row and the target due now at priority 3. */
-int db_target_retest(PGconn *conn, int64_t target_id, int64_t case_id, const char *actor);
 /*
  * Answers with probe_id the open re-test requests of target made before
  * that probe started. Returns how many (> 0: the round was a requested

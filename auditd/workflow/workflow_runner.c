@@ -16,6 +16,7 @@
 #include "db/db.h"
 #include "db/enforcement.h"
 #include "db/outbox.h"
+#include "db/retests.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -202,7 +203,18 @@ wf_runner_action(struct wf_runner *r, const struct db_case *c, const struct wf_a
 			         "case=%" PRId64 " reason=\"address is no target\"", c->id);
 			return 0;
 		}
-		return db_target_retest(r->conn, c->target_id, c->id, in->actor);
+		{
+			struct retest_ask ask = {.target_id = c->target_id, .case_id = c->id,
+			                         .actor = in->actor};
+			const char *why = NULL;
+			int64_t id;
+
+			rc = retest_request(r->conn, &ask, &id, NULL, &why);
+			if (rc == 0)
+				log_warn("retest_skipped",
+				         "case=%" PRId64 " reason=\"target excluded from probing\"", c->id);
+			return rc < 0 ? -1 : 0;
+		}
 	default:
 		return 0; /* timers live on the case row, saved with it */
 	}

@@ -30,6 +30,10 @@ mkdir -p "$TEST_TMP/fake"
 printf '%s\n' 'if (strcmp(p->verdict, "closed") == 0)' 'x = strcmp(v, "relay_confirmed");' \
 	'if (strcmp(state, "closed") == 0)' 'if (strcmp(a->verdict, b->verdict) == 0)' >"$TEST_TMP/fake/v.c"
 check_eq "verdict_check_finds_compared_names" "$(verdict_cmps "$TEST_TMP/fake/v.c" | cut -d: -f1 | tr '\n' ' ')" "1 2 4 "
+# A re-test request is written once (db/retests.c), for the API, the link and the workflow.
+hits=$(git ls-files '*.c' '*.h' | grep -vE '^(tests/|db/retests\.c$)' | xargs grep -nE 'INSERT[[:space:]]+INTO[[:space:]]+retest_requests')
+if [ -z "$hits" ]; then pass "retest_request_sql_only_in_db_retests"
+else fail "retest_request_sql_only_in_db_retests" "got: $(echo "$hits" | head -5 | tr '\n' ' ')"; fi
 # The check itself must be able to fail.
 mkdir -p "$TEST_TMP/fake"
 echo '#include <libpq-fe.h>' >"$TEST_TMP/fake/x.c"
