@@ -22,18 +22,14 @@ h_health(struct api_req *r)
 {
 	char why[256], *nodes = NULL;
 	json_t *doc, *roles = json_array();
-	const char *list = config_str(r->cfg, CFG_ROLES);
+	char **list = config_list(r->cfg, CFG_ROLES, NULL);
 	int s = r->db ? pstmt_text(r->db, &api_health_nodes, NULL, &nodes, why, sizeof(why))
 		      : PSTMT_DOWN;
 	bool up = s == PSTMT_OK;
 
-	for (const char *p = list; p && *p;) {
-		const char *comma = strchr(p, ',');
-		size_t n = comma ? (size_t)(comma - p) : strlen(p);
-
-		json_array_append_new(roles, json_stringn(p, n));
-		p = comma ? comma + 1 : NULL;
-	}
+	for (size_t i = 0; list[i] != NULL; i++)
+		json_array_append_new(roles, json_string(list[i]));
+	config_list_free(list);
 	doc = json_pack("{s:s,s:s,s:o,s:o}", "status", up ? "ok" : "unavailable", "database",
 			up ? "ok" : "unreachable", "roles", roles, "nodes",
 			up ? json_loads(nodes, 0, NULL) : json_array());
