@@ -1,7 +1,7 @@
 /*
  * One SMTP connection as a state machine. session_send() writes what the
  * current plan needs, session_reply() picks the next state from each final
- * reply, session_read()/session_timer() map I/O events onto those two.
+ * reply, session_read_cb()/session_timer_cb() map I/O events onto those two.
  * Every wait has a per-state timeout (table below) capped by the probe's
  * overall deadline; every byte read goes through the bounded reply parser.
  */
