@@ -55,7 +55,9 @@ static const struct config_option options[CFG__COUNT] = {
 	{CFG_GREYLIST_WAIT, "greylist_wait", CFGT_DURATION, 0, DAY, "5m", NULL,
 	 "Delay before a 4xx attempt is retried.", NULL},
 	{CFG_HELO_NAME, "helo_name", CFGT_STRING, 0, 0, "", NULL,
-	 "Name sent in EHLO/HELO; empty means node_name.", valid_domain},
+	 "Name sent in EHLO/HELO; empty means node_name, else the host name when fully "
+	 "qualified, else relayaudit.invalid.",
+	 valid_domain},
 	{CFG_OUTSIDE_DOMAIN, "outside_domain", CFGT_STRING, 0, 0, "relayaudit-outside.invalid",
 	 NULL, "Domain of the 'outside' test sender.", valid_domain},
 	{CFG_CONTACT, "contact", CFGT_STRING, 0, 0, "", NULL,
