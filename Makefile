@@ -8,6 +8,7 @@
 #   make fuzz         every libFuzzer target for FUZZ_SECONDS each
 #   make install PREFIX=/usr/local
 
+VERSION   := $(shell cat VERSION)
 PREFIX    ?= /usr/local
 CC        ?= cc
 PKGS      := libevent libevent_pthreads libpq jansson libmicrohttpd
@@ -27,8 +28,8 @@ BUILD     := build/$(VARIANT)
 # One include root: every include names its layer ("db/cases.h", "probe-engine/probe.h").
 INCLUDES  := -I.
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-             $(OPT) $(INCLUDES) -MMD -MP $(shell pkg-config --cflags $(PKGS))
-LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+             $(OPT) $(INCLUDES) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS   += $(LDSAN)
 
 # One archive per layer, highest first; a layer may call only the layers after it.
@@ -68,13 +69,17 @@ FUZZBIN   := $(FUZZSRC:tests/fuzz/%.c=bin/fuzz/%)
 STAMP     := build/variant
 $(shell mkdir -p build; [ "$$(cat build/variant 2>/dev/null)" = "$(VARIANT)" ] || echo $(VARIANT) > build/variant)
 
-.PHONY: all test run bench fuzz install clean format distclean
+.PHONY: all test run bench fuzz fuzz-run install man deb clean format distclean
 # relaysim appears once tests/sim/ holds its sources.
 all: bin/relayauditd bin/relayctl $(if $(SIMSRC),bin/relaysim) $(UNITBIN) $(BENCHBIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Only version.c sees the version, so a new VERSION rebuilds one file.
+$(BUILD)/common/version.o: CFLAGS += -DRELAYAUDIT_VERSION='"$(VERSION)"'
+$(BUILD)/common/version.o: VERSION
 
 define layer_rule
 $$(LIB_$(1)): $$(SRC_$(1):%.c=$$(BUILD)/%.o)
@@ -116,12 +121,16 @@ bin/tests/bench_%: $(BUILD)/tests/bench/bench_%.o $(ALLLIBS) $(STAMP)
 # libFuzzer targets: clang, the fuzz entry point plus the library sources it names.
 FUZZCC    ?= clang
 FUZZFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(INCLUDES) \
-             $(shell pkg-config --cflags $(PKGS))
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 bin/fuzz/%: tests/fuzz/%.c $(LIBSRC)
 	@mkdir -p bin/fuzz
 	$(FUZZCC) $(FUZZFLAGS) -o $@ $< $(LIBSRC) $(LDLIBS)
 
-fuzz: $(FUZZBIN)
+fuzz:
+	@deploy/install-deps.sh
+	@$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: $(FUZZBIN)
 	@set -e; for f in $(FUZZBIN); do \
 	  n=$$(basename $$f); mkdir -p build/corpus/$$n; \
 	  seeds=tests/fuzz/corpus/$$n; [ -d $$seeds ] || seeds=; \
@@ -132,13 +141,20 @@ fuzz: $(FUZZBIN)
 	  grep -E '^(#[0-9]+ +DONE|Done)' build/fuzz-$$n.log | tail -1; \
 	done
 
-test: all
+# test, fuzz and bench first install what a fresh Debian machine lacks (as root; else
+# deploy/install-deps.sh prints the apt-get command), then build in a new make that
+# sees the installed pkg-config files.
+test:
+	@deploy/install-deps.sh
+	@$(MAKE) --no-print-directory all
 	@tests/run.sh
 
 run: 
 	@deploy/run.sh
 
-bench: all
+bench:
+	@deploy/install-deps.sh
+	@$(MAKE) --no-print-directory all
 	@tests/bench/run.sh
 
 install: bin/relayauditd bin/relayctl

@@ -12,12 +12,12 @@
 #include <unistd.h>
 
 static int
-usage(void)
+usage(FILE *out)
 {
-	fprintf(stderr, "usage: relayctl config check [-c FILE]\n"
+	fprintf(out, "usage: relayctl config check [-c FILE]\n"
 			"       relayctl config reference   (Markdown table for the README)\n"
 			"       relayctl config example     (commented relayaudit.conf)\n");
-	return 2;
+	return out == stdout ? 0 : 2;
 }
 
 int
@@ -27,8 +27,11 @@ ctl_config(int argc, char **argv)
 	struct config *cfg;
 	int errors;
 
+	if (ctl_help_wanted(argc, argv))
+		return usage(stdout);
+
 	if (argc < 2)
-		return usage();
+		return usage(stderr);
 	if (strcmp(argv[1], "reference") == 0 && argc == 2) {
 		config_print_reference(stdout);
 		return 0;
@@ -38,12 +41,12 @@ ctl_config(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "check") != 0)
-		return usage();
+		return usage(stderr);
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
 		else
-			return usage();
+			return usage(stderr);
 	}
 	if (path == NULL)
 		path = conf_default_path();
