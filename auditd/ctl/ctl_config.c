@@ -1,7 +1,7 @@
 /*
- * relayctl config check|reference|example: validate a relayaudit.conf and
+ * relayctl config check|reference|example|man: validate a relayaudit.conf and
  * print the effective configuration, or print the option table as the
- * README reference or as a commented example file.
+ * reference of docs/operating.md, a commented example file or man paragraphs.
  */
 #include "auditd/ctl/ctl.h"
 #include "common/config.h"
@@ -15,8 +15,9 @@ static int
 usage(FILE *out)
 {
 	fprintf(out, "usage: relayctl config check [-c FILE]\n"
-			"       relayctl config reference   (Markdown table for the README)\n"
-			"       relayctl config example     (commented relayaudit.conf)\n");
+			"       relayctl config reference   (Markdown table for docs/operating.md)\n"
+			"       relayctl config example     (commented relayaudit.conf)\n"
+			"       relayctl config man         (OPTIONS of relayaudit.conf(5))\n");
 	return out == stdout ? 0 : 2;
 }
 
@@ -38,6 +39,10 @@ ctl_config(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "example") == 0 && argc == 2) {
 		config_print_example(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "man") == 0 && argc == 2) {
+		config_print_man(stdout);
 		return 0;
 	}
 	if (strcmp(argv[1], "check") != 0)
