@@ -24,6 +24,13 @@ for prog in relayctl relayauditd relaysim; do
 	answers "${prog}_version_on_stdout" "$prog (relayaudit) $version" "$ROOT/bin/$prog" --version
 done
 
+# The enforcer hooks are programs an operator runs by hand too.
+for hook in "$ROOT"/deploy/enforcers/*; do
+	h=$(basename "$hook")
+	answers "enforcer_${h}_help_on_stdout" "usage: $h" "$hook" --help
+	answers "enforcer_${h}_version_on_stdout" "$h (relayaudit" "$hook" --version
+done
+
 # The subcommands relayctl lists: a new one is checked without editing this test.
 subs=$("$RELAYCTL" --help | sed -n '/^commands:/,$p' | awk 'NR > 1 && NF { print $1 }')
 check_contains "relayctl_lists_its_commands" "$(echo $subs)" "config token api migrate import workflow probe sink sweep status"
