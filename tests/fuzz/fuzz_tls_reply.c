@@ -34,7 +34,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	addr_parse("127.0.0.9", &t.addr);
 	r = run_new(&p, &t, 25, 7, 0);
-	run_prepare(r, "mx.example.org");
+	const char *why = NULL;
+
+	if (run_prepare(r, "mx.example.org", &why) != 0)
+		abort();
 	r->starttls_offered = data[0] & 1;
 	r->in_tls = data[0] & 2;
 	reply_init(&rp);

@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/version.h"
 #include "tests/sim/sim.h"
 
 #define SIM_MAX_LISTENERS 65536
@@ -223,6 +224,7 @@ main(int argc, char **argv)
 	    {"tls-key", required_argument, NULL, 'K'},
 	    {"tls-port", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sim sim = {0};
@@ -287,6 +289,9 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			version_print(stdout, "relaysim");
 			return 0;
 		default:
 			usage(stderr);
