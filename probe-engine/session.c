@@ -2,6 +2,9 @@
  * One SMTP connection as a state machine. session_send() writes what the
  * current plan needs, session_reply() picks the next state from each final
  * reply, session_read_cb()/session_timer_cb() map I/O events onto those two.
+ * Before TLS the session reads and writes the socket itself; from the
+ * handshake on, an OpenSSL bufferevent owns the socket and
+ * session_bev_read_cb()/session_bev_event_cb() feed the same parser.
  * Every wait has a per-state timeout (table below) capped by the probe's
  * overall deadline; every byte read goes through the bounded reply parser.
  */

@@ -1,9 +1,11 @@
 /*
  * One SMTP connection of a probe, as an explicit state machine: connect,
- * wait for the final greeting line, EHLO (HELO on 500/502), then
- * transactions of attempts taken from the run until the run has nothing
- * ready or this connection's error budget is spent, then QUIT. The session
- * records replies into the run; the engine decides whether to reconnect.
+ * (on a TLS port the handshake,) wait for the final greeting line, EHLO
+ * (HELO on 500/502), then transactions of attempts taken from the run until
+ * the run has nothing ready or this connection's error budget is spent,
+ * then QUIT. Once a refusal asked for TLS, STARTTLS, the handshake and a
+ * fresh EHLO come before the next transaction. The session records replies
+ * into the run; the engine decides whether to reconnect.
  */
 #ifndef RELAYAUDIT_SESSION_H
 #define RELAYAUDIT_SESSION_H

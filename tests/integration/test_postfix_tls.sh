@@ -76,7 +76,7 @@ fi
 
 # 3. A handshake that fails is an error with its reason, never closed.
 bg_start python3 "$ROOT/tests/integration/tls_breaker.py" --listen 127.0.61.5:2525 >"$TEST_TMP/breaker.out"
-if wait_for 5 grep -q listening "$TEST_TMP/breaker.out"; then
+if wait_for 30 grep -q listening "$TEST_TMP/breaker.out"; then
 	out=$(probe --no-backscatter 127.0.61.5:2525)
 	check_eq broken_handshake_is_error "$(jq -r .verdict <<<"$out")" error
 	check_contains broken_handshake_reason "$(jq -r .reason <<<"$out")" "TLS handshake failed"
