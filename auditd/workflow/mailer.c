@@ -281,7 +281,7 @@ mailer_run(PGconn *conn, const struct config *cfg, const char *node, struct even
 		                                &password, &why) < 0)) {
 			for (size_t i = 0; i < nmsgs; i++) {
 				msgs[i].result = SMTPC_TEMPFAIL;
-				snprintf(msgs[i].reply, sizeof(msgs[i].reply), "%s", why);
+				str_fmt(msgs[i].reply, sizeof(msgs[i].reply), "%s", why);
 			}
 		} else {
 			p.password = password;

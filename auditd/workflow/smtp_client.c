@@ -175,30 +175,30 @@ smtpc_outcome(struct smtpc_xfer *x, CURLcode rc, const char *errbuf)
 
 	if (rc == CURLE_OK) {
 		m->result = SMTPC_SENT;
-		snprintf(m->reply, sizeof(m->reply), "%s", x->last_reply);
+		str_fmt(m->reply, sizeof(m->reply), "%s", x->last_reply);
 		return;
 	}
 	if (x->handoff_failed) {
 		m->result = SMTPC_TEMPFAIL;
-		snprintf(m->reply, sizeof(m->reply), "hand-off could not be recorded");
+		str_fmt(m->reply, sizeof(m->reply), "hand-off could not be recorded");
 		return;
 	}
 	if (x->handed_off && x->off == x->len && x->last_code / 100 == 5) {
 		m->result = SMTPC_PERMFAIL;
-		snprintf(m->reply, sizeof(m->reply), "message refused: %s", text);
+		str_fmt(m->reply, sizeof(m->reply), "message refused: %s", text);
 		return;
 	}
 	if (x->handed_off) {
 		/* the dot may have reached the smarthost: never send it again */
 		m->result = x->last_code / 100 == 4 ? SMTPC_TEMPFAIL : SMTPC_UNCERTAIN;
-		snprintf(m->reply, sizeof(m->reply), "%s: %s",
+		str_fmt(m->reply, sizeof(m->reply), "%s: %s",
 		         x->last_code / 100 == 4 ? "message refused" : "after the final dot",
 		         x->last_code / 100 == 4 ? text : errbuf);
 		return;
 	}
 	if (rc == CURLE_USE_SSL_FAILED) {
 		m->result = SMTPC_TEMPFAIL;
-		snprintf(m->reply, sizeof(m->reply),
+		str_fmt(m->reply, sizeof(m->reply),
 		         "the smarthost offers no STARTTLS and TLS is required (smarthost_tls, or "
 		         "credentials that never travel unencrypted)");
 		return;
@@ -214,11 +214,11 @@ smtpc_outcome(struct smtpc_xfer *x, CURLcode rc, const char *errbuf)
 		                                        strcmp(label, "DATA refused") == 0);
 
 		m->result = final ? SMTPC_PERMFAIL : SMTPC_TEMPFAIL;
-		snprintf(m->reply, sizeof(m->reply), "%s: %s", label, text);
+		str_fmt(m->reply, sizeof(m->reply), "%s: %s", label, text);
 		return;
 	}
 	m->result = SMTPC_TEMPFAIL;
-	snprintf(m->reply, sizeof(m->reply), "%s%s%s", curl_easy_strerror(rc), *errbuf ? ": " : "",
+	str_fmt(m->reply, sizeof(m->reply), "%s%s%s", curl_easy_strerror(rc), *errbuf ? ": " : "",
 	         errbuf);
 }
 
@@ -235,16 +235,20 @@ smtpc_one(CURL *h, const struct smtpc_params *p, struct smtpc_msg *m, smtpc_hand
 
 	if (auth && p->tls == SMTPC_TLS_NONE && !p->target.smtps) {
 		m->result = SMTPC_TEMPFAIL;
-		snprintf(m->reply, sizeof(m->reply),
+		str_fmt(m->reply, sizeof(m->reply),
 		         "refused to send credentials unencrypted: smarthost_tls = none with "
 		         "smarthost_user on smtp://");
 		return;
 	}
-	/* the URL's path is the EHLO name */
-	snprintf(url, sizeof(url), "%s://%s%s%s:%d/%s", p->target.smtps ? "smtps" : "smtp",
-	         v6 ? "[" : "", p->target.host, v6 ? "]" : "", p->target.port, p->helo);
-	snprintf(from, sizeof(from), "<%s>", m->mail_from);
-	snprintf(rcpt, sizeof(rcpt), "<%s>", m->rcpt_to);
+	/* the URL's path is the EHLO name; a cut address would go elsewhere: refuse */
+	if (str_fmt(url, sizeof(url), "%s://%s%s%s:%d/%s", p->target.smtps ? "smtps" : "smtp",
+	            v6 ? "[" : "", p->target.host, v6 ? "]" : "", p->target.port, p->helo) < 0 ||
+	    str_fmt(from, sizeof(from), "<%s>", m->mail_from) < 0 ||
+	    str_fmt(rcpt, sizeof(rcpt), "<%s>", m->rcpt_to) < 0) {
+		m->result = SMTPC_PERMFAIL;
+		str_fmt(m->reply, sizeof(m->reply), "address or EHLO name too long");
+		return;
+	}
 	rcpts = curl_slist_append(NULL, rcpt);
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -289,7 +293,7 @@ smtpc_deliver(const struct smtpc_params *p, struct smtpc_msg *msgs, size_t n,
 	if (h == NULL) {
 		for (size_t i = 0; i < n; i++) {
 			msgs[i].result = SMTPC_TEMPFAIL;
-			snprintf(msgs[i].reply, sizeof(msgs[i].reply), "curl_easy_init failed");
+			str_fmt(msgs[i].reply, sizeof(msgs[i].reply), "curl_easy_init failed");
 		}
 		return;
 	}

@@ -3,6 +3,7 @@
 #   smtpd_tls_security_level = encrypt, open relay   -> relay_confirmed, trick marked +tls
 #   smtpd_tls_security_level = encrypt, closed       -> closed (not "authentication required")
 #   a listener that breaks the handshake             -> error with the handshake's reason
+#   plaintext behind the 220 to STARTTLS             -> error, never read as TLS
 #   smtps (implicit TLS, --tls-port), open relay     -> relay_confirmed
 #   smtp_tls_security_level = encrypt outbound       -> delivers to the sink over STARTTLS
 . "$(dirname "$0")/../lib.sh"
@@ -83,6 +84,16 @@ if wait_for 30 grep -q listening "$TEST_TMP/breaker.out"; then
 	check_eq broken_handshake_stage "$(jq -r .stage <<<"$out")" tls
 else
 	fail broken_handshake_started "tls_breaker.py did not listen"
+fi
+
+# 3b. Plaintext in the same segment as the 220 to STARTTLS is never read as if it came through TLS.
+bg_start python3 "$ROOT/tests/integration/tls_breaker.py" --listen 127.0.61.10:2525 --inject >"$TEST_TMP/inject.out"
+if wait_for 30 grep -q listening "$TEST_TMP/inject.out"; then
+	out=$(probe --no-backscatter 127.0.61.10:2525)
+	check_eq starttls_injection_is_error "$(jq -r .verdict <<<"$out")" error
+	check_contains starttls_injection_reason "$(jq -r .reason <<<"$out")" "data after the STARTTLS reply"
+else
+	fail starttls_injection_started "tls_breaker.py --inject did not listen"
 fi
 
 # 4. smtps: implicit TLS from the first byte (port 465 in production, --tls-port here).

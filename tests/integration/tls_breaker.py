@@ -4,11 +4,17 @@ refuses MAIL with "530 5.7.0 Must issue a STARTTLS command first", answers
 STARTTLS with 220 and then sends plain text where the TLS server hello
 belongs, and closes. Loopback only, bounded, one thread per session.
 
-    tls_breaker.py --listen IP:PORT
+    tls_breaker.py --listen IP:PORT [--inject]
+
+--inject sends a plaintext line in the same write as the 220 instead (the
+STARTTLS command injection of CVE-2011-0411, seen from the client's side).
 """
-import argparse, socket, threading
+import argparse, socket, threading, time
 
 MAX_LINE = 1024
+
+
+INJECT = False
 
 
 def session(conn):
@@ -24,7 +30,13 @@ def session(conn):
             if verb in (b"EHLO", b"HELO"):
                 conn.sendall(b"250-breaker.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n")
             elif verb == b"STARTTLS":
+                if INJECT:
+                    conn.sendall(b"220 2.0.0 Ready to start TLS\r\n250 injected\r\n")
+                    time.sleep(1)
+                    return
                 conn.sendall(b"220 2.0.0 Ready to start TLS\r\n")
+                # let the client start its handshake, then answer it with text
+                time.sleep(0.5)
                 conn.sendall(b"this is not a TLS server hello\r\n" * 4)
                 return
             elif verb == b"QUIT":
@@ -43,7 +55,10 @@ def session(conn):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--listen", required=True)
+    ap.add_argument("--inject", action="store_true")
     a = ap.parse_args()
+    global INJECT
+    INJECT = a.inject
     host, port = a.listen.rsplit(":", 1)
     if not host.startswith("127."):
         raise SystemExit("tls_breaker: loopback only")
