@@ -184,7 +184,7 @@ h_blocklist(struct api_req *r)
 	PGresult *res;
 	int s;
 
-	if (!api_param_choice(r, "format", "plain|rbldnsd|json", &fmt)) {
+	if (!api_param_choice(r, "format", "plain|rbldnsd|csv|json", &fmt)) {
 		free(b.p);
 		return;
 	}
@@ -202,10 +202,11 @@ h_blocklist(struct api_req *r)
 
 		for (int i = 0; i < PQntuples(res); i++)
 			json_array_append_new(items,
-					      json_pack("{s:s,s:I,s:s}", "address", PQgetvalue(res, i, 0),
-							"case_id",
+					      json_pack("{s:s,s:I,s:s,s:s}", "address",
+							PQgetvalue(res, i, 0), "case_id",
 							(json_int_t)strtoll(PQgetvalue(res, i, 1), NULL, 10),
-							"blocked_at", PQgetvalue(res, i, 2)));
+							"blocked_at", PQgetvalue(res, i, 2), "why",
+							PQgetvalue(res, i, 4)));
 		PQclear(res);
 		free(b.p);
 		api_reply_json(r, 200, json_pack("{s:o,s:i}", "items", items, "count",
@@ -219,10 +220,18 @@ h_blocklist(struct api_req *r)
 		for (int i = 0; i < PQntuples(res); i++)
 			mbuf_add(&b, "%s%s\n", PQgetvalue(res, i, 0),
 				 strcmp(PQgetvalue(res, i, 3), "6") == 0 ? "/128" : "");
+	} else if (strcmp(fmt, "csv") == 0) {
+		/* RFC 4180; every field is an address, a number, a timestamp or a verdict name. */
+		mbuf_add(&b, "address,case_id,blocked_at,why\r\n");
+		for (int i = 0; i < PQntuples(res); i++)
+			mbuf_add(&b, "%s,%s,%s,%s\r\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+				 PQgetvalue(res, i, 2), PQgetvalue(res, i, 4));
 	} else {
 		for (int i = 0; i < PQntuples(res); i++)
 			mbuf_add(&b, "%s\n", PQgetvalue(res, i, 0));
 	}
 	PQclear(res);
-	api_reply_text(r, 200, "text/plain; charset=utf-8", b.p, b.len);
+	api_reply_text(r, 200,
+		       strcmp(fmt, "csv") == 0 ? "text/csv; charset=utf-8" : "text/plain; charset=utf-8",
+		       b.p, b.len);
 }
