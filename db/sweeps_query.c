@@ -27,15 +27,15 @@ const struct pstmt_stmt api_sweep_create = {
 
 /* Sweep "s" with its live progress "d" (done, last) and the verdicts so far. */
 #define SWEEP_JSON                                                                             \
-	"json_build_object('id', s.id, 'scope', s.scope, 'cidr', s.cidr, 'customer',"
-	" (SELECT ext_id FROM customers c WHERE c.id = s.customer_id), 'total', s.total,"
+	"json_build_object('id', s.id, 'scope', s.scope, 'cidr', s.cidr, 'customer',"            \
+	" (SELECT ext_id FROM customers c WHERE c.id = s.customer_id), 'total', s.total,"          \
 	" 'done', d.done, 'finished', d.done >= s.total, 'finished_at', coalesce(s.finished_at,"    \
 	" CASE WHEN d.done >= s.total THEN d.last END), 'created_at', s.created_at, 'created_by',"  \
 	" s.created_by, 'verdicts', coalesce((SELECT json_object_agg(x.v, x.n) FROM (SELECT"        \
 	" coalesce(t.last_verdict::text, 'none') AS v, count(*) AS n FROM targets t"               \
 	" WHERE t.sweep_id = s.id AND t.last_probed_at >= s.created_at GROUP BY 1) x), '{}'::json))"
 #define SWEEP_PROGRESS                                                                         \
-	" LATERAL (SELECT count(*) AS done, max(t.last_probed_at) AS last"
+	" LATERAL (SELECT count(*) AS done, max(t.last_probed_at) AS last"                        \
 	"   FROM targets t WHERE t.sweep_id = s.id AND t.last_probed_at >= s.created_at) d"
 
 const struct pstmt_stmt api_sweep_get = {
