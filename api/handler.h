@@ -143,6 +143,7 @@ bool api_page_params(struct api_req *r, char limit[16], const char **cursor);
 void h_health(struct api_req *r);
 void h_metrics(struct api_req *r);
 void h_openapi(struct api_req *r);
+void h_whoami(struct api_req *r);
 void h_stats(struct api_req *r);
 void h_blocklist(struct api_req *r);
 void h_customers_list(struct api_req *r);

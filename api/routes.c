@@ -19,6 +19,9 @@ static const struct api_route routes[] = {
 	{"GET", "/v1/openapi.json", ACCESS_PUBLIC, h_openapi, NULL, NULL, 200, JSON,
 	 "This document"},
 
+	{"GET", "/v1/whoami", ACCESS_VIEWER, h_whoami, NULL, NULL, 200, JSON,
+	 "The calling token's name and role"},
+
 	{"GET", "/v1/customers", ACCESS_VIEWER, h_customers_list, LIST ",q", NULL, 200, JSON,
 	 "List customers (q: substring of ext_id, name or contact)"},
 	{"POST", "/v1/customers", ACCESS_OPERATOR, h_customer_create, NULL, api_customer_fields,

@@ -29,6 +29,7 @@ check_eq "JSON bodies are documented with closed schemas" \
 expected="GET /v1/health
 GET /metrics
 GET /v1/openapi.json
+GET /v1/whoami
 GET /v1/customers
 POST /v1/customers
 GET /v1/customers/{ext_id}
