@@ -1,7 +1,6 @@
 /*
  * SQL for sweeps: every matching target is tagged with the sweep, raised to
- * priority 1 and made due now. Progress is counted live from the targets
- * probed since the sweep began, so it needs nothing from the probe writers.
+ * priority 1 and made due now. Progress: see SWEEP_JSON.
  */
 #include "db/query.h"
 #include "db/query_json.h"
@@ -25,17 +24,25 @@ const struct pstmt_stmt api_sweep_create = {
 	" FROM s",
 	4, false};
 
-/* Sweep "s" with its live progress "d" (done, last) and the verdicts so far. */
+/*
+ * Sweep "s" with its progress "d": the probe writer counts sweeps.done and
+ * clears a finished target's sweep_id, so done is the larger of that count
+ * and the targets still tagged and probed since the sweep began. Verdicts:
+ * each target's latest probe of the sweep, or its last verdict while tagged.
+ */
 #define SWEEP_JSON                                                                             \
 	"json_build_object('id', s.id, 'scope', s.scope, 'cidr', s.cidr, 'customer',"            \
 	" (SELECT ext_id FROM customers c WHERE c.id = s.customer_id), 'total', s.total,"          \
-	" 'done', d.done, 'finished', d.done >= s.total, 'finished_at', coalesce(s.finished_at,"    \
+	" 'done', d.done, 'finished', d.done >= s.total, 'finished_at', coalesce(s.finished_at,"   \
 	" CASE WHEN d.done >= s.total THEN d.last END), 'created_at', s.created_at, 'created_by',"  \
-	" s.created_by, 'verdicts', coalesce((SELECT json_object_agg(x.v, x.n) FROM (SELECT"        \
+	" s.created_by, 'verdicts', coalesce((SELECT json_object_agg(x.v, x.n) FROM (SELECT v,"     \
+	" count(*) AS n FROM (SELECT DISTINCT ON (p.target_id) p.verdict::text AS v FROM probes p"  \
+	" WHERE p.sweep_id = s.id AND p.verdict IS NOT NULL ORDER BY p.target_id, p.id DESC) y"    \
+	" GROUP BY v) x), (SELECT json_object_agg(x.v, x.n) FROM (SELECT"                           \
 	" coalesce(t.last_verdict::text, 'none') AS v, count(*) AS n FROM targets t"               \
 	" WHERE t.sweep_id = s.id AND t.last_probed_at >= s.created_at GROUP BY 1) x), '{}'::json))"
 #define SWEEP_PROGRESS                                                                         \
-	" LATERAL (SELECT count(*) AS done, max(t.last_probed_at) AS last"                        \
+	" LATERAL (SELECT greatest(s.done, count(*)) AS done, max(t.last_probed_at) AS last"       \
 	"   FROM targets t WHERE t.sweep_id = s.id AND t.last_probed_at >= s.created_at) d"
 
 const struct pstmt_stmt api_sweep_get = {

@@ -68,7 +68,7 @@ function showWho() {
   document.getElementById("nav").hidden = !signed;
   document.getElementById("signout").hidden = !signed;
   who.hidden = !signed;
-  who.replaceChildren(signed ? [session.who.name, " ", badge(session.who.role, "role")] : []);
+  who.replaceChildren(...(signed ? [session.who.name, " ", badge(session.who.role, "role")] : []));
   document.body.dataset.role = signed ? session.who.role : "";
 }
 
@@ -358,19 +358,26 @@ function evidence(doc) {
 // the reply after the end of its data, are marked.
 function transcript(text, proving) {
   const lines = text.split("\n");
-  let from = -1;
-  let to = -1;
-  if (proving && proving.mail_from !== undefined) {
-    from = lines.findIndex((l) => /^C: MAIL FROM:/i.test(l) && l.includes(`<${proving.mail_from || ""}>`));
-    if (from >= 0) {
-      to = lines.length - 1;
-      for (let i = from + 1; i < lines.length; i++) {
-        if (/^C: (MAIL FROM:|RSET|QUIT)/i.test(lines[i])) { to = i - 1; break; }
-      }
+  // Each attempt is one MAIL FROM .. (RSET|QUIT|next MAIL FROM) block; the
+  // proving one is the block whose RCPT TO names the attempt's recipient.
+  const starts = [];
+  lines.forEach((l, i) => { if (/^C: MAIL FROM:/i.test(l)) starts.push(i); });
+  const blocks = starts.map((st, k) => {
+    let end = k + 1 < starts.length ? starts[k + 1] - 1 : lines.length - 1;
+    for (let i = st + 1; i <= end; i++) {
+      if (/^C: (RSET|QUIT)/i.test(lines[i])) { end = i - 1; break; }
     }
+    return [st, end];
+  });
+  let hit = null;
+  if (proving) {
+    const has = ([st, end], re, s) => s && lines.slice(st, end + 1).some((l) => re.test(l) && l.includes(s));
+    hit = blocks.find((b) => has(b, /^C: RCPT TO:/i, proving.rcpt_to)) ||
+      blocks.find((b) => has(b, /^C: MAIL FROM:/i, proving.mail_from)) || null;
   }
+  const [from, to] = hit || [-1, -1];
   return h("pre", { class: "transcript", tabindex: 0, "aria-label": "SMTP transcript" },
-    lines.map((l, i) => h(i >= from && i <= to && from >= 0 ? "mark" : "span",
+    lines.map((l, i) => h(from >= 0 && i >= from && i <= to ? "mark" : "span",
       { class: l.startsWith("C:") ? "c" : "s" }, `${l}\n`)));
 }
 
