@@ -22,7 +22,8 @@ function refreshEvery(ms, fn) {
 
 function page(title, ...children) {
   document.title = `${title} · relayaudit`;
-  main.replaceChildren(h("h1", {}, title), ...children);
+  // replaceChildren would print a null as "null": absent parts are dropped here.
+  main.replaceChildren(h("h1", {}, title), ...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
 }
 
 function link(href, text) { return h("a", { href }, text); }
@@ -260,12 +261,12 @@ async function casePage(id) {
       c.next_timer_at ? [h("dt", {}, "Next step"), h("dd", {}, when(c.next_timer_at))] : null),
     may("operator") ? caseActions(c) : null,
     pending ? h("p", { class: "pending" }, "An action is waiting for the workflow…") : null,
+    h("section", {}, h("h2", {}, "Evidence"),
+      probe ? evidence(probe) : h("p", {}, "No probe is attached to this case (a complaint opened it).")),
     h("section", {}, h("h2", {}, "Timeline"),
       table(["When", "Event", "From", "To", "Actor", "Detail"],
         doc.events.map((e) => [when(e.at), e.event, e.from_state || "—", e.to_state || "—",
-          h("span", { class: "actor" }, e.actor), e.detail ? JSON.stringify(e.detail) : ""]))),
-    h("section", {}, h("h2", {}, "Evidence"),
-      probe ? evidence(probe) : h("p", {}, "No probe is attached to this case (a complaint opened it).")),
+          h("span", { class: "actor" }, e.actor), detailText(e.detail)]))),
     h("section", {}, h("h2", {}, "Mails to the customer"),
       doc.mails && doc.mails.length ? doc.mails.map(mailView) : h("p", {}, "No mail yet.")),
     h("section", {}, h("h2", {}, "Enforcer actions"),
@@ -277,6 +278,13 @@ async function casePage(id) {
         doc.commands.map((x) => [when(x.created_at), x.action, x.actor, x.note || "",
           x.applied_at ? (x.result || "applied") : "queued"]))));
   refreshEvery(pending ? 1500 : 5000, () => caseRefresh(id));
+}
+
+// An event's detail as "key: value" pairs, short enough for a table cell.
+function detailText(d) {
+  if (!d || typeof d !== "object") return d ? String(d) : "";
+  return h("span", { class: "detail" }, Object.entries(d).map(([k, v]) =>
+    `${k}: ${typeof v === "object" && v !== null ? JSON.stringify(v) : v}`).join(", "));
 }
 
 async function caseRefresh(id) {
@@ -354,12 +362,11 @@ function evidence(doc) {
         r.token_where || ""])));
 }
 
-// The transcript as lines; the proving attempt's lines, from its MAIL FROM to
-// the reply after the end of its data, are marked.
+// The transcript as lines, with the exchange that proved the verdict marked:
+// the proving attempt's MAIL FROM, its RCPT TO, their replies (paired in order,
+// as a pipelining client sends them), and DATA through the end-of-data reply.
 function transcript(text, proving) {
   const lines = text.split("\n");
-  // Each attempt is one MAIL FROM .. (RSET|QUIT|next MAIL FROM) block; the
-  // proving one is the block whose RCPT TO names the attempt's recipient.
   const starts = [];
   lines.forEach((l, i) => { if (/^C: MAIL FROM:/i.test(l)) starts.push(i); });
   const blocks = starts.map((st, k) => {
@@ -369,16 +376,38 @@ function transcript(text, proving) {
     }
     return [st, end];
   });
-  let hit = null;
-  if (proving) {
-    const has = ([st, end], re, s) => s && lines.slice(st, end + 1).some((l) => re.test(l) && l.includes(s));
-    hit = blocks.find((b) => has(b, /^C: RCPT TO:/i, proving.rcpt_to)) ||
-      blocks.find((b) => has(b, /^C: MAIL FROM:/i, proving.mail_from)) || null;
+  const marks = new Set();
+  const block = proving && proving.rcpt_to &&
+    blocks.find(([st, end]) => lines.slice(st, end + 1).some((l) => /^C: RCPT TO:/i.test(l) && l.includes(proving.rcpt_to)));
+  if (block) {
+    const [st, end] = block;
+    const cmds = [];
+    const replies = [];
+    let data = -1;
+    // A pipelined RSET before this MAIL FROM is answered inside the block.
+    let skip = st > 0 && /^C: RSET/i.test(lines[st - 1]) ? 1 : 0;
+    for (let i = st; i <= end; i++) {
+      if (lines[i].startsWith("C: ")) {
+        if (data < 0) cmds.push(i);
+        if (data < 0 && /^C: DATA/i.test(lines[i])) data = i;
+      } else if (/^S: \d{3}( |$)/.test(lines[i]) && (data < 0 || replies.length < cmds.length)) {
+        if (skip > 0) skip--;
+        else replies.push(i);
+      }
+    }
+    cmds.forEach((ci, k) => {
+      if (k === 0 || (/^C: RCPT TO:/i.test(lines[ci]) && lines[ci].includes(proving.rcpt_to))) {
+        marks.add(ci);
+        if (replies[k] !== undefined) marks.add(replies[k]);
+      }
+    });
+    // DATA, its 354, and what follows it up to the end-of-data reply.
+    const after = data >= 0 ? replies[cmds.indexOf(data)] : undefined;
+    if (data >= 0) marks.add(data);
+    if (after !== undefined) for (let i = after; i <= end; i++) marks.add(i);
   }
-  const [from, to] = hit || [-1, -1];
-  return h("pre", { class: "transcript", tabindex: 0, "aria-label": "SMTP transcript" },
-    lines.map((l, i) => h(from >= 0 && i >= from && i <= to ? "mark" : "span",
-      { class: l.startsWith("C:") ? "c" : "s" }, `${l}\n`)));
+  return h("pre", { class: "transcript", tabindex: 0, "aria-label": "SMTP transcript; the proving exchange is marked" },
+    lines.map((l, i) => h(marks.has(i) ? "mark" : "span", { class: l.startsWith("C:") ? "c" : "s" }, `${l}\n`)));
 }
 
 function mailView(m) {
