@@ -223,7 +223,10 @@ api_dispatch(struct api_req *r)
 	r->db = api_thread_db();
 	if (!api_access_ok(r))
 		return;
-	if (r->db == NULL && r->route->access != ACCESS_HEALTH && r->route->fn != h_openapi) {
+	/* The document and the dashboard's files need no database: the page can say it is down. */
+	if (r->db == NULL && r->route->access != ACCESS_HEALTH && r->route->fn != h_openapi &&
+	    r->route->fn != h_web_index && r->route->fn != h_web_file &&
+	    r->route->fn != h_web_chartjs) {
 		api_error(r, 503, "database_unavailable", "the database cannot be reached");
 		return;
 	}

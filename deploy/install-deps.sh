@@ -3,16 +3,22 @@
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 #
 #   deploy/install-deps.sh          build + run + test packages
+#
+# The dashboard serves Chart.js from libjs-chart.js; its browser test runs
+# Debian's chromium through puppeteer-core (npm, installed by the test itself).
 set -eu
 
 PACKAGES="build-essential pkg-config libevent-dev libpq-dev libjansson-dev libmicrohttpd-dev
-postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3 bc"
+postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3 bc
+libjs-chart.js chromium nodejs npm"
 
 missing=()
 for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
 	# A versioned package (postgresql-client-15) satisfies its unversioned metapackage.
 	dpkg-query -W -f='${Status}\n' "$p-[0-9]*" 2>/dev/null | grep -q 'install ok installed' && continue
+	# A nodejs that brings its own npm (NodeSource) conflicts with Debian's npm package.
+	[ "$p" = npm ] && command -v npm >/dev/null && continue
 	missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
