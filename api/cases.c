@@ -10,7 +10,7 @@
 #include <string.h>
 
 const struct api_field api_case_action_fields[] = {
-	{"action", FT_STRING, true, "block, unblock, close, reopen or note"},
+	{"action", FT_STRING, true, "block, unblock, escalate, close, reopen or note"},
 	{"note", FT_STRING, false, "free text kept with the case (required for note)"},
 	{NULL, 0, false, NULL},
 };
@@ -71,7 +71,7 @@ h_case_action(struct api_req *r)
 		return;
 	action = json_string_value(json_object_get(doc, "action"));
 	note = json_string_value(json_object_get(doc, "note"));
-	if (!api_body_choice(r, doc, "action", "block|unblock|close|reopen|note"))
+	if (!api_body_choice(r, doc, "action", "block|unblock|escalate|close|reopen|note"))
 		goto out;
 	if (strcmp(action, "note") == 0 && (note == NULL || note[0] == '\0')) {
 		api_error(r, 422, "missing_field", "a note action needs a non-empty note");

@@ -64,7 +64,7 @@ static const struct api_route routes[] = {
 	 "One case with its event log and pending commands"},
 	{"POST", "/v1/cases/{id}/actions", ACCESS_OPERATOR, h_case_action, NULL,
 	 api_case_action_fields, 202, JSON,
-	 "Queue an operator action (block, unblock, close, reopen, note) for the workflow"},
+	 "Queue an operator action (block, unblock, escalate, close, reopen, note) for the workflow"},
 	{"POST", "/v1/complaints", ACCESS_OPERATOR, h_complaint_create, NULL, api_complaint_fields,
 	 202, JSON, "Record a spam complaint; the workflow blocks and schedules a test"},
 

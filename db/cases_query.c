@@ -84,6 +84,7 @@ const struct pstmt_stmt api_case_command = {
 	"   WHEN 'unblock' THEN k.blocked"
 	"   WHEN 'close' THEN k.state <> 'closed'"
 	"   WHEN 'reopen' THEN k.state IN ('resolved', 'closed')"
+	"   WHEN 'escalate' THEN k.state NOT IN ('escalated', 'resolved', 'closed')"
 	"   ELSE true END),"
 	" ins AS (INSERT INTO case_commands (case_id, command, note, actor)"
 	"   SELECT ok.id, $2, coalesce($3, ''), $4 FROM ok RETURNING id, case_id, command, created_at)"

@@ -306,6 +306,8 @@ function caseActions(c) {
         return { status: `re-test ${rq.id} ${rq.status || "requested"}` };
       }) : null,
     !c.blocked && !closed ? btn("Block", `Block ${c.address} now?`, post("block")) : null,
+    ["open", "notified", "blocked"].includes(c.state)
+      ? btn("Escalate", `Escalate case #${c.id} now${c.blocked ? "" : " (this also blocks it)"}?`, post("escalate")) : null,
     c.blocked ? btn("Unblock", `Lift the block on ${c.address}?`, post("unblock")) : null,
     c.state !== "closed" ? btn("Close", `Close case #${c.id}${c.blocked ? " and lift its block" : ""}?`, post("close")) : null,
     closed ? btn("Reopen", `Reopen case #${c.id}?`, post("reopen")) : null,

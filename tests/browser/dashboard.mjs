@@ -142,8 +142,17 @@ await step(op, "operator opens the confirmed relay's case from the overview", as
 });
 await step(op, "re-test now resolves the case and lifts the block", async () => {
   const buttons = await op.$$eval("button.action", (bs) => bs.map((b) => b.textContent));
-  check("an operator sees the actions", ["Re-test now", "Unblock", "Close", "Add note"].every((b) => buttons.includes(b)),
+  check("an operator sees the actions", ["Re-test now", "Escalate", "Unblock", "Close", "Add note"].every((b) => buttons.includes(b)),
     `buttons: ${buttons}`);
+  // Escalate first (the workflow applies it and the enforcer hook runs), then re-test.
+  const [escalate] = await op.$$("xpath/.//button[text()='Escalate']");
+  await escalate.click();
+  await op.waitForSelector("dialog[open]");
+  await op.click("#confirm-ok");
+  await op.waitForFunction(() => document.querySelector("#case-state")?.textContent === "escalated", { timeout: 30000 });
+  pass("escalate: the workflow escalates the case");
+  check("escalate is no longer offered", !(await op.$$eval("button.action", (bs) => bs.map((b) => b.textContent))).includes("Escalate"),
+    "the Escalate button is still there");
   const [retest] = await op.$$("xpath/.//button[text()='Re-test now']");
   await retest.click();
   await op.waitForSelector("dialog[open]");

@@ -127,6 +127,9 @@ rc=$?
 # What the browser did reached the real components.
 check_eq "the case is resolved in the database" "$(sql "SELECT state || ' ' || blocked FROM cases WHERE id = $CASE")" "resolved false"
 check_contains "the enforcer hook lifted the block" "$(cat "$TEST_TMP/enforcer.log" 2>/dev/null)" " applied unblock "
+check_contains "the enforcer hook ran the operator's escalation" "$(cat "$TEST_TMP/enforcer.log" 2>/dev/null)" " applied escalate "
+check_eq "the escalation is in the case's timeline with its actor" \
+	"$(sql "SELECT event || ' ' || actor FROM case_events WHERE case_id = $CASE AND to_state = 'escalated' LIMIT 1")" "escalate token:t-operator"
 check_eq "the viewer's forged action changed nothing" \
 	"$(sql "SELECT count(*) FROM case_commands WHERE actor = 'token:t-viewer'")" "0"
 for s in overview case sweep; do
