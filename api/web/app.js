@@ -15,9 +15,16 @@ function say(text, bad) {
   statusEl.className = `status ${bad ? "bad" : "good"}`;
 }
 
+// Pages refresh themselves, but never under a reader who is in the middle of
+// something: a dialog is open or the focus is on a control of the page.
+function idle() {
+  const a = document.activeElement;
+  return !document.querySelector("dialog[open]") && !(a && a !== main && main.contains(a));
+}
+
 function refreshEvery(ms, fn) {
   clearInterval(refreshTimer);
-  refreshTimer = setInterval(() => fn().catch((e) => say(e.message, true)), ms);
+  refreshTimer = setInterval(() => { if (idle()) fn().catch((e) => say(e.message, true)); }, ms);
 }
 
 function page(title, ...children) {
@@ -155,10 +162,8 @@ async function overview() {
         (health.nodes || []).map((n) => [n.name, n.roles, ago(n.last_seen), String(n.in_flight),
           badge(n.alive ? "alive" : "silent")]))));
   drawTrend(canvas, stats.per_day || []);
-  refreshEvery(10000, overviewRefresh);
+  refreshEvery(10000, overview);
 }
-
-async function overviewRefresh() { if (!document.querySelector("dialog[open]")) await overview(); }
 
 function queue(q) {
   q = q || {};
@@ -277,7 +282,7 @@ async function casePage(id) {
       table(["When", "Action", "Actor", "Note", "Result"],
         doc.commands.map((x) => [when(x.created_at), x.action, x.actor, x.note || "",
           x.applied_at ? (x.result || "applied") : "queued"]))));
-  refreshEvery(pending ? 1500 : 5000, () => caseRefresh(id));
+  refreshEvery(pending ? 1500 : 5000, () => casePage(id));
 }
 
 // An event's detail as "key: value" pairs, short enough for a table cell.
@@ -285,12 +290,6 @@ function detailText(d) {
   if (!d || typeof d !== "object") return d ? String(d) : "";
   return h("span", { class: "detail" }, Object.entries(d).map(([k, v]) =>
     `${k}: ${typeof v === "object" && v !== null ? JSON.stringify(v) : v}`).join(", "));
-}
-
-async function caseRefresh(id) {
-  if (document.querySelector("dialog[open]") || main.contains(document.activeElement) &&
-      document.activeElement.tagName === "TEXTAREA") return;
-  await casePage(id);
 }
 
 function caseActions(c) {
@@ -537,7 +536,7 @@ async function sweepsPage() {
       list.items.map((s) => [link(`#/sweep/${s.id}`, String(s.id)),
         `${s.scope}${s.cidr ? ` ${s.cidr}` : ""}${s.customer ? ` ${s.customer}` : ""}`, when(s.created_at), s.created_by,
         `${s.done} / ${s.total}`, s.finished ? when(s.finished_at) : "running"])));
-  refreshEvery(5000, async () => { if (!document.querySelector("dialog[open]") && !main.contains(document.activeElement)) await sweepsPage(); });
+  refreshEvery(5000, sweepsPage);
 }
 
 async function sweepPage(id) {
