@@ -1,4 +1,4 @@
--- 005_dashboard: what the dashboard reads often.
+-- 006_dashboard: what the dashboard reads often.
 -- A sweep's verdicts come from its probes (the probe writer clears
 -- targets.sweep_id once a target is done), so probes are found by sweep.
 CREATE INDEX probes_sweep_idx ON probes (sweep_id, target_id, id) WHERE sweep_id IS NOT NULL;
