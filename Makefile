@@ -173,7 +173,7 @@ install: bin/relayauditd bin/relayctl
 	   $(DESTDIR)$(PREFIX)/share/relayaudit/web
 	install -m 755 bin/relayauditd bin/relayctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/relayaudit/migrations/
-	install -m 644 api/web/*.html api/web/*.js api/web/*.css $(DESTDIR)$(PREFIX)/share/relayaudit/web/
+	install -m 644 api/web/* $(DESTDIR)$(PREFIX)/share/relayaudit/web/
 	$(if $(wildcard deploy/enforcers/*),install -m 755 deploy/enforcers/* $(DESTDIR)$(PREFIX)/share/relayaudit/enforcers/)
 	install -m 640 deploy/relayaudit.conf.example $(DESTDIR)$(PREFIX)/etc/relayaudit.conf.example
 
