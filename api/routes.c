@@ -76,7 +76,8 @@ static const struct api_route routes[] = {
 	 "Progress of a sweep"},
 
 	{"GET", "/v1/stats", ACCESS_VIEWER, h_stats, NULL, NULL, 200, JSON,
-	 "Counts for dashboards: verdicts, case states, per day, time to remediate"},
+	 "Counts for dashboards: verdicts, case states, per day, time to remediate, outbox and"
+	 " enforcer queues"},
 	{"GET", "/v1/blocklist", ACCESS_VIEWER, h_blocklist, "format", NULL, 200, "text/plain",
 	 "Blocked addresses (format: plain, rbldnsd, csv or json; csv and json say since when and why)"},
 
