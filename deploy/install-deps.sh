@@ -2,15 +2,43 @@
 # Installs the Debian packages relayaudit needs to build, test and run.
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 #
-#   deploy/install-deps.sh          build + run + test packages
+#   deploy/install-deps.sh     called by make run, make test, make fuzz, make bench, make deb
 #
 # The dashboard serves Chart.js from libjs-chart.js; its browser test runs
 # Debian's chromium through puppeteer-core (npm, installed by the test itself).
 set -eu
 
-PACKAGES="build-essential pkg-config libevent-dev libpq-dev libjansson-dev libmicrohttpd-dev
-postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3 bc
-libjs-chart.js chromium nodejs npm"
+# One list for everything: make run, make test, make fuzz, make bench, make deb.
+# One package a line, sorted, so that additions merge cleanly.
+PACKAGES="
+bc
+build-essential
+chromium
+clang
+curl
+dpkg-dev
+groff-base
+iproute2
+jq
+libclang-rt-14-dev
+libevent-dev
+libjansson-dev
+libjs-chart.js
+libmicrohttpd-dev
+libpq-dev
+man-db
+nmap
+nodejs
+npm
+pkg-config
+postfix
+postgresql
+postgresql-client
+procps
+python3
+systemd
+wrk
+"
 
 missing=()
 for p in $PACKAGES; do
