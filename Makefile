@@ -2,7 +2,7 @@
 #
 #   make              bin/relayauditd bin/relayctl bin/relaysim and the unit tests
 #   make SANITIZE=1   the same with AddressSanitizer and UBSan (objects in build/san)
-#   make test         the whole suite with a throwaway PostgreSQL
+#   make test         install what is missing, build, the whole suite with a throwaway PostgreSQL
 #   make run          install what is missing, embedded PostgreSQL under var/, demo data, daemon
 #   make bench        benchmarks (not part of make test)
 #   make fuzz         every libFuzzer target for FUZZ_SECONDS each
