@@ -174,6 +174,10 @@ fuzz-run: $(FUZZBIN)
 # sees the installed pkg-config files.
 test:
 	@deploy/install-deps.sh
+	@# The browser test's puppeteer-core, fetched here where the network is (the test's own
+	@# fallback cannot fetch when the suite runs in a network namespace).
+	@[ -d tests/browser/node_modules ] || (cd tests/browser && PUPPETEER_SKIP_DOWNLOAD=1 \
+	   npm ci --no-audit --no-fund --loglevel=error) || echo "npm ci failed; test_browser_dashboard will say why"
 	@$(MAKE) --no-print-directory all
 	@tests/run.sh
 
