@@ -245,7 +245,7 @@ role_probe_params(struct daemon *d)
 	rp.params.fd_reserve = (int)config_int(cfg, CFG_FD_RESERVE);
 	rp.params.test_backscatter = true;
 	role_probe_load_exclude(cfg);
-	rp.params.loopback_only |= config_bool(d->cfg, CFG_LOOPBACK_ONLY);
+	rp.params.loopback_only |= config_loopback_only(d->cfg);
 	rp.params.exclude = rp.exclude;
 	rp.params.nexclude = rp.nexclude;
 	rp.confirm_window_ms = config_int(cfg, CFG_CONFIRM_WINDOW) * 1000;

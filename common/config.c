@@ -395,6 +395,14 @@ config_new(void)
 	return cfg;
 }
 
+bool
+config_loopback_only(const struct config *cfg)
+{
+	const char *env = getenv("RELAYAUDIT_LOOPBACK_ONLY");
+
+	return config_bool(cfg, CFG_LOOPBACK_ONLY) || (env != NULL && strcmp(env, "1") == 0);
+}
+
 void
 config_free(struct config *cfg)
 {

@@ -119,6 +119,8 @@ const char *config_set(struct config *cfg, const char *name, const char *value);
 const char *config_str(const struct config *cfg, enum config_key key);
 int64_t config_int(const struct config *cfg, enum config_key key);
 bool config_bool(const struct config *cfg, enum config_key key);
+/* loopback_only, or RELAYAUDIT_LOOPBACK_ONLY=1 in the environment (the test suite forces it). */
+bool config_loopback_only(const struct config *cfg);
 /* True when the list option holds word (case-sensitive). */
 bool config_list_has(const struct config *cfg, enum config_key key, const char *word);
 /* Where the value came from: "default", "env", "FILE:LINE" or "command line". */

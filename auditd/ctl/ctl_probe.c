@@ -642,7 +642,7 @@ ctl_probe(int argc, char **argv)
 	}
 	p.ports = c.ports;
 	p.nports = c.nports;
-	p.loopback_only |= config_bool(cfg, CFG_LOOPBACK_ONLY);
+	p.loopback_only |= config_loopback_only(cfg);
 	p.exclude = c.exclude;
 	p.nexclude = c.nexclude;
 
