@@ -242,7 +242,8 @@ role_probe_params(struct daemon *d)
 	rp.params.timeout_ms = (int)config_int(cfg, CFG_PROBE_TIMEOUT) * 1000;
 	rp.params.deadline_ms = (int)config_int(cfg, CFG_PROBE_DEADLINE) * 1000;
 	rp.params.greylist_wait_ms = (int)config_int(cfg, CFG_GREYLIST_WAIT) * 1000;
-	rp.params.fd_reserve = (int)config_int(cfg, CFG_FD_RESERVE);
+	/* The API, sink and database shares of the start-up budget stay out of reach. */
+	rp.params.fd_reserve = fd_budget_probe_reserve(&d->fds);
 	rp.params.test_backscatter = true;
 	role_probe_load_exclude(cfg);
 	rp.params.loopback_only |= config_loopback_only(d->cfg);

@@ -152,6 +152,16 @@ static const struct config_option options[CFG__COUNT] = {
 	 "Serve /v1/health and /metrics without a token.", NULL},
 	{CFG_API_MAX_BODY, "api_max_body", CFGT_INT, 1024, 64 * MB, "1048576", NULL,
 	 "Largest request body accepted, in bytes (413 beyond).", NULL},
+	{CFG_API_MAX_CONNECTIONS, "api_max_connections", CFGT_INT, 16, 100000, "1000", NULL,
+	 "HTTP connections open at once; counted in the daemon's descriptor budget.", NULL},
+	{CFG_API_PER_IP_CONNECTIONS, "api_per_ip_connections", CFGT_INT, 1, 100000, "32", NULL,
+	 "HTTP connections one client address may hold open at once (more are closed at "
+	 "once), so one host cannot lock the others out.",
+	 NULL},
+	{CFG_API_REQUEST_TIMEOUT, "api_request_timeout", CFGT_DURATION, 1, 3600, "30s", NULL,
+	 "Whole-request deadline: a request's headers and body must have arrived within this "
+	 "time of its start, however slowly they drip; also the idle keep-alive limit.",
+	 NULL},
 };
 
 struct config_value {
