@@ -476,6 +476,20 @@ conninfo_has_password(const char *v)
 	return memchr(rest, ':', (size_t)(at - rest)) != NULL;
 }
 
+/*
+ * The value as an error message may show it: a secret, or a conninfo with a
+ * password, never appears in output or logs, rejected or not.
+ */
+static const char *
+config_value_shown(const struct config_option *opt, const char *value)
+{
+	if (opt->key == CFG_SECRET && *value != '\0')
+		return "(secret, not shown)";
+	if (opt->key == CFG_DATABASE && conninfo_has_password(value))
+		return "(holds a password, not shown)";
+	return value;
+}
+
 int
 config_load(struct config *cfg, const char *path, config_report_fn report, void *arg)
 {
@@ -537,8 +551,8 @@ config_load(struct config *cfg, const char *path, config_report_fn report, void 
 		seen_at[opt->key] = lineno;
 		why = config_parse_value(opt, value, &parsed, why_buf, sizeof(why_buf));
 		if (why != NULL) {
-			reportf(report, arg, "%s:%d: %s = '%s': %s", path, lineno, key, value,
-				why);
+			reportf(report, arg, "%s:%d: %s = '%s': %s", path, lineno, key,
+				config_value_shown(opt, value), why);
 			errors++;
 			continue;
 		}
