@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,8 +51,11 @@ enforcer_child(char *const argv[], char *const envp[], int in, int err)
 	dup2(err, 2);
 	if (devnull >= 0)
 		dup2(devnull, 1);
-	for (int fd = 3; fd < 1024; fd++)
-		close(fd);
+	/* All of them: the daemon's probe sockets are numbered far above 1024. */
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0) {
+		for (int fd = 3; fd < 65536; fd++)
+			close(fd);
+	}
 	/* Its own process group, so a timeout kills whatever it started. */
 	setpgid(0, 0);
 	signal(SIGPIPE, SIG_DFL);
@@ -65,21 +69,42 @@ enforcer_child(char *const argv[], char *const envp[], int in, int err)
 	_exit(127);
 }
 
-/* environ with extra in front (extra wins for getenv); malloc'd array. */
+/*
+ * What a hook inherits from the daemon's environment: PATH, LANG and the
+ * variables the shipped hooks document, nothing else (the daemon's own
+ * RELAYAUDIT_DATABASE may hold a password).
+ */
+static const char *const enforcer_env_passed[] = {
+    "PATH", "LANG", "RELAYAUDIT_ENFORCER_LOG", "NFT_TABLE", "RELAYAUDIT_NFT_DRYRUN",
+};
+
+/* extra, then the passed variables of environ; a malloc'd array of borrowed strings. */
 static char **
 enforcer_env(char *const extra[])
 {
 	size_t n = 0, k = 0;
 	char **envp;
+	bool have_path = false;
 
-	while (environ[n])
-		n++;
 	while (extra && extra[k])
 		k++;
-	envp = xcalloc(n + k + 1, sizeof(*envp));
+	envp = xcalloc(k + ARRAY_LEN(enforcer_env_passed) + 2, sizeof(*envp));
 	if (k > 0)
 		memcpy(envp, extra, k * sizeof(*envp));
-	memcpy(envp + k, environ, n * sizeof(*envp));
+	n = k;
+	for (size_t i = 0; i < ARRAY_LEN(enforcer_env_passed); i++) {
+		size_t len = strlen(enforcer_env_passed[i]);
+
+		for (char **e = environ; *e != NULL; e++) {
+			if (strncmp(*e, enforcer_env_passed[i], len) == 0 && (*e)[len] == '=') {
+				envp[n++] = *e;
+				have_path |= i == 0;
+				break;
+			}
+		}
+	}
+	if (!have_path)
+		envp[n++] = (char *)"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	return envp;
 }
 
