@@ -82,3 +82,16 @@ out=$(fresh /v1/health)
 check_eq "api_still_answers_after_the_attacks" "${out%% *}" 200
 check_eq "daemon_survived" "$(kill -0 "$DAEMON_PID" 2>/dev/null && echo alive)" alive
 daemon_stop "$DAEMON_PID" 30
+
+# -- a small RLIMIT_NOFILE: the API and database keep their shares, probing gives way
+PORT2=$(random_port)
+daemon_conf "$TEST_TMP/small.conf" hostile-2 "roles = probe,api" "probe_concurrency = 1000" \
+	"api_listen = 127.0.90.2:$PORT2" "api_threads = 2" "log_level = info"
+( ulimit -n 1500; exec "$RELAYAUDITD" -c "$TEST_TMP/small.conf" ) >>"$TEST_TMP/small.log" 2>&1 &
+SMALL_PID=$!
+BG_PIDS+=($SMALL_PID)
+wait_for 20 grep -q fd_budget_capped "$TEST_TMP/small.log"
+check_contains "probe_concurrency_capped_by_the_descriptor_budget" "$(grep fd_budget "$TEST_TMP/small.log")" \
+	"nofile=1500 reserve=64 database=9 sink=0 api=1012 probe=399 probe_concurrency=399"
+check_contains "capping_says_why" "$(grep fd_budget_capped "$TEST_TMP/small.log")" "probe_concurrency=1000 capped=399"
+daemon_stop "$SMALL_PID" 30
