@@ -407,6 +407,8 @@ api_handle(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
+		if (up->req.status != 0)
+			return MHD_YES; /* answered from the headers: the body is dropped */
 		if (up->too_large || up->len + n > api_server.max_body) {
 			up->too_large = true;
 			return MHD_YES;
