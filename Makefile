@@ -1,4 +1,4 @@
-# relayaudit — plain GNU make, pkg-config for the four libraries.
+# relayaudit — plain GNU make, pkg-config for the libraries.
 #
 #   make              bin/relayauditd bin/relayctl bin/relaysim and the unit tests
 #   make SANITIZE=1   the same with AddressSanitizer and UBSan (objects in build/san)
@@ -13,7 +13,7 @@
 VERSION   := $(shell cat VERSION)
 PREFIX    ?= /usr/local
 CC        ?= cc
-PKGS      := libevent libevent_pthreads libpq jansson libmicrohttpd
+PKGS      := libevent libevent_pthreads libevent_openssl openssl libcurl libpq jansson libmicrohttpd
 FUZZ_SECONDS ?= 20
 
 ifeq ($(SANITIZE),1)
