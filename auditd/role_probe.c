@@ -180,6 +180,8 @@ role_probe_params(struct daemon *d)
 	/* Targets always name their port: the scheduler submits one per port. */
 	rp.conf.p.ports = NULL;
 	rp.conf.p.nports = 0;
+	/* The API, sink and database shares of the start-up budget stay out of reach. */
+	rp.conf.p.fd_reserve = fd_budget_probe_reserve(&d->fds);
 	rp.confirm_window_ms = config_int(d->cfg, CFG_CONFIRM_WINDOW) * 1000;
 	return 0;
 }

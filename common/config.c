@@ -178,6 +178,16 @@ static const struct config_option options[CFG__COUNT] = {
 	 "Serve /v1/health and /metrics without a token.", NULL},
 	{CFG_API_MAX_BODY, "api_max_body", CFGT_INT, 1024, 64 * MB, "1048576", NULL,
 	 "Largest request body accepted, in bytes (413 beyond).", NULL},
+	{CFG_API_MAX_CONNECTIONS, "api_max_connections", CFGT_INT, 16, 100000, "1000", NULL,
+	 "HTTP connections open at once; counted in the daemon's descriptor budget.", NULL},
+	{CFG_API_PER_IP_CONNECTIONS, "api_per_ip_connections", CFGT_INT, 1, 100000, "32", NULL,
+	 "HTTP connections one client address may hold open at once (more are closed at "
+	 "once), so one host cannot lock the others out.",
+	 NULL},
+	{CFG_API_REQUEST_TIMEOUT, "api_request_timeout", CFGT_DURATION, 1, 3600, "30s", NULL,
+	 "Whole-request deadline: a request's headers and body must have arrived within this "
+	 "time of its start, however slowly they drip; also the idle keep-alive limit.",
+	 NULL},
 };
 
 struct config_value {
@@ -436,6 +446,14 @@ config_new(void)
 	return cfg;
 }
 
+bool
+config_loopback_only(const struct config *cfg)
+{
+	const char *env = getenv("RELAYAUDIT_LOOPBACK_ONLY");
+
+	return config_bool(cfg, CFG_LOOPBACK_ONLY) || (env != NULL && strcmp(env, "1") == 0);
+}
+
 void
 config_free(struct config *cfg)
 {
@@ -499,6 +517,20 @@ conninfo_has_password(const char *v)
 	return memchr(rest, ':', (size_t)(at - rest)) != NULL;
 }
 
+/*
+ * The value as an error message may show it: a secret, or a conninfo with a
+ * password, never appears in output or logs, rejected or not.
+ */
+static const char *
+config_value_shown(const struct config_option *opt, const char *value)
+{
+	if (opt->key == CFG_SECRET && *value != '\0')
+		return "(secret, not shown)";
+	if (opt->key == CFG_DATABASE && conninfo_has_password(value))
+		return "(holds a password, not shown)";
+	return value;
+}
+
 int
 config_load(struct config *cfg, const char *path, config_report_fn report, void *arg)
 {
@@ -560,8 +592,8 @@ config_load(struct config *cfg, const char *path, config_report_fn report, void 
 		seen_at[opt->key] = lineno;
 		why = config_parse_value(opt, value, &parsed, why_buf, sizeof(why_buf));
 		if (why != NULL) {
-			reportf(report, arg, "%s:%d: %s = '%s': %s", path, lineno, key, value,
-				why);
+			reportf(report, arg, "%s:%d: %s = '%s': %s", path, lineno, key,
+				config_value_shown(opt, value), why);
 			errors++;
 			continue;
 		}

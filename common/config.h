@@ -82,6 +82,9 @@ enum config_key {
 	CFG_API_THREADS,
 	CFG_API_PUBLIC_HEALTH,
 	CFG_API_MAX_BODY,
+	CFG_API_MAX_CONNECTIONS,
+	CFG_API_PER_IP_CONNECTIONS,
+	CFG_API_REQUEST_TIMEOUT,
 	CFG__COUNT
 };
 
@@ -127,6 +130,8 @@ const char *config_set(struct config *cfg, const char *name, const char *value);
 const char *config_str(const struct config *cfg, enum config_key key);
 int64_t config_int(const struct config *cfg, enum config_key key);
 bool config_bool(const struct config *cfg, enum config_key key);
+/* loopback_only, or RELAYAUDIT_LOOPBACK_ONLY=1 in the environment (the test suite forces it). */
+bool config_loopback_only(const struct config *cfg);
 /*
  * THE accessor for list options: the words in order (comma-separated, blanks
  * around them trimmed) as a NULL-terminated array, *n set when n != NULL.
