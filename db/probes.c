@@ -98,8 +98,14 @@ static const char update_targets_sql[] =
 	"  FROM (SELECT sweep, count(*) AS n FROM u WHERE sweep IS NOT NULL GROUP BY sweep) c"
 	" WHERE s.id = c.sweep";
 
+/*
+ * The writer only notes which probe answers a pending re-test request; the
+ * request stays open (done_at NULL) until the workflow has judged that probe
+ * and, through db_retest_answer(), told the customer. Closing it here left
+ * the workflow nothing to answer, and no "still open" mail went out.
+ */
 static const char update_retests_sql[] =
-	"UPDATE retest_requests q SET probe_id = r.probe_id, done_at = now()"
+	"UPDATE retest_requests q SET probe_id = r.probe_id"
 	"  FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS r(id, probe_id, started)"
 	" WHERE q.target_id = r.id AND q.done_at IS NULL AND q.requested_at <= to_timestamp(r.started)";
 

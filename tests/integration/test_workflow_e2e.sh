@@ -38,14 +38,23 @@ check_contains e2e_mail_names_the_trick "$text" "Test:    $(wf_case trick)"
 check_contains e2e_mail_has_transcript "$text" "S: 220"
 check_contains e2e_mail_has_link "$text" "https://isp.example/r/$(wf_case id)."
 
+# A re-test while the relay is still open: the daemon's probe writer records
+# the answering probe and the workflow answers the request with "still open".
+sql "INSERT INTO retest_requests (target_id, case_id, requested_by) SELECT target_id, id, 'customer-link' FROM cases" >/dev/null
+sql "UPDATE targets SET next_probe_at = now(), priority = 3" >/dev/null
+wait_for 60 wf_eq wf_mails 2
+check_contains e2e_still_open_mail "$(wf_mail 2)" "X-Relayaudit-Kind: still_open"
+check_eq e2e_still_open_request_answered "$(sql "SELECT count(*) FROM retest_requests WHERE done_at IS NOT NULL AND probe_id IS NOT NULL")" 1
+check_eq e2e_still_open_stays_blocked "$(wf_case "state || ' ' || blocked")" "blocked true"
+
 # The customer closes the relay and asks for a re-test.
 kill "$SIM_PID"; wait "$SIM_PID" 2>/dev/null
 start_sim closed
 sql "INSERT INTO retest_requests (target_id, case_id, requested_by) SELECT target_id, id, 'customer-link' FROM cases" >/dev/null
 sql "UPDATE targets SET next_probe_at = now(), priority = 3" >/dev/null
-wait_for 60 wf_eq "wf_applied unblock" 1 && wait_for 20 wf_eq wf_mails 2
+wait_for 60 wf_eq "wf_applied unblock" 1 && wait_for 20 wf_eq wf_mails 3
 check_eq e2e_resolved "$(wf_case "state || ' ' || blocked")" "resolved false"
-check_contains e2e_resolved_mail "$(wf_mail 2)" "X-Relayaudit-Kind: resolved"
+check_contains e2e_resolved_mail "$(wf_mail 3)" "X-Relayaudit-Kind: resolved"
 kill -TERM "$DAEMON"
 wait "$DAEMON"
 check_eq e2e_daemon_stops_cleanly "$?" 0
