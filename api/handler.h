@@ -167,6 +167,8 @@ void h_complaint_create(struct api_req *r);
 void h_sweep_create(struct api_req *r);
 void h_sweep_get(struct api_req *r);
 void h_retest_page(struct api_req *r);
+void h_retest_page_post(struct api_req *r);
+void h_retest_page_status(struct api_req *r);
 
 /* Field tables of the JSON bodies (the OpenAPI document renders them too). */
 extern const struct api_field api_customer_fields[], api_customer_update_fields[],

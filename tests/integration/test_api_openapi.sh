@@ -52,7 +52,9 @@ POST /v1/sweeps
 GET /v1/sweeps/{id}
 GET /v1/stats
 GET /v1/blocklist
-GET /r/{token}"
+GET /r/{token}
+POST /r/{token}
+GET /r/{token}/status"
 documented=$(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\(ascii_upcase) \($p)"' <<<"$DOC")
 check_eq "the document lists exactly the promised operations" \
 	"$(sort <<<"$documented" | tr '\n' ' ')" "$(sort <<<"$expected" | tr '\n' ' ')"
