@@ -138,6 +138,15 @@ static const struct config_option options[CFG__COUNT] = {
 	 "Contact address customers are given in mails and on the re-test page.", valid_email},
 	{CFG_ISP_PHONE, "isp_contact_phone", CFGT_STRING, 0, 0, "", NULL,
 	 "Contact phone number customers are given; empty leaves it out.", NULL},
+	{CFG_TEMPLATE_DIR, "template_dir", CFGT_STRING, 0, 0, "", NULL,
+	 "Operator's template directory (LOCALE/KIND.txt, LOCALE/words.txt), read before the "
+	 "shipped templates; empty: only the shipped ones.", NULL},
+	{CFG_COMPLAINT_UNBLOCK, "complaint_unblock", CFGT_ENUM, 0, 0, "operator",
+	 "after_clean_retest|operator",
+	 "Who lifts a block that a spam complaint caused: an operator (a clean re-test is shown to "
+	 "them as a reason), or a clean re-test after complaint_min_block.", NULL},
+	{CFG_COMPLAINT_MIN_BLOCK, "complaint_min_block", CFGT_DURATION, 0, 365 * DAY, "1h", NULL,
+	 "Shortest time a complaint block stays, even after a clean re-test.", NULL},
 	{CFG_REPROBE_AFTER, "reprobe_after", CFGT_DURATION, 1, 30 * DAY, "6h", NULL,
 	 "A suspicious acceptance or backscatter is probed again this soon.", NULL},
 	{CFG_MAX_REMINDERS, "max_reminders", CFGT_INT, 0, 100, "3", NULL,

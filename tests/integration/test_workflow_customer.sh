@@ -46,8 +46,9 @@ mails() { ls "$OUTBOX"/*-"$2".eml 2>/dev/null | while read -r f; do grep -l "^To
 mail_text() { # CONTACT KIND: the decoded body of that mail
 	local f
 	f=$(grep -l "^To: .*$1" "$OUTBOX"/*-"$2".eml 2>/dev/null | tail -1)
-	[ -n "$f" ] && python3 -c 'import quopri,sys; sys.stdout.write(quopri.decodestring(open(sys.argv[1],"rb").read()).decode("utf-8","replace"))' "$f"
+	[ -n "$f" ] && python3 -c 'import quopri,sys; sys.stdout.write(quopri.decodestring(open(sys.argv[1],"rb").read()).decode("utf-8","replace").replace("\r\n","\n"))' "$f"
 }
+mail_flat() { mail_text "$@" | sed -e 's/^ *//' | tr '\n' ' '; }
 requests() { sql "SELECT count(*) FROM retest_requests r JOIN targets t ON t.id = r.target_id WHERE t.address = '$1'"; }
 page() { curl -s --max-time 10 "$1"; }
 post() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST --data "token=${1##*/}" "$1"; }
@@ -71,7 +72,7 @@ loop() { # ADDR CONTACT LOCALE WORDS_FOUND WORDS_STILL_OPEN
 	check_eq "${lc}_page_post_requests_one_retest" "$(requests "$addr")" 1
 	wait_for 60 wf_eq "mails $contact still_open" 1
 	check_eq "${lc}_still_open_mail_in_outbox" "$(mails "$contact" still_open)" 1
-	check_contains "${lc}_still_open_mail_in_the_customers_language" "$(mail_text "$contact" still_open)" "$5"
+	check_contains "${lc}_still_open_mail_in_the_customers_language" "$(mail_flat "$contact" still_open)" "$5"
 	check_eq "${lc}_page_status_still_open" "$(status "$link")" still_open
 	check_eq "${lc}_still_blocked" "$(sql "SELECT blocked FROM cases WHERE address = '$addr'")" t
 
