@@ -148,6 +148,11 @@ install: bin/relayauditd bin/relayctl
 	install -m 644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/relayaudit/migrations/
 	$(if $(wildcard deploy/enforcers/*),install -m 755 deploy/enforcers/* $(DESTDIR)$(PREFIX)/share/relayaudit/enforcers/)
 	install -m 640 deploy/relayaudit.conf.example $(DESTDIR)$(PREFIX)/etc/relayaudit.conf.example
+	# Customers' mail and page texts, one directory per locale (see docs: templates).
+	for d in templates/*/; do \
+	  install -d $(DESTDIR)$(PREFIX)/share/relayaudit/$$d && \
+	  install -m 644 $$d*.txt $(DESTDIR)$(PREFIX)/share/relayaudit/$$d || exit 1; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

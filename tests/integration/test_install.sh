@@ -17,6 +17,12 @@ for f in "$ROOT"/deploy/enforcers/*; do
 	n=$(basename "$f")
 	if [ -x "$PREFIX/share/relayaudit/enforcers/$n" ]; then pass "installs_enforcer_$n"; else fail "installs_enforcer_$n" "$PREFIX/share/relayaudit/enforcers/$n missing or not executable"; fi
 done
+for lc in en de nl fr; do
+	for f in "$ROOT"/templates/$lc/*.txt; do
+		[ -f "$PREFIX/share/relayaudit/templates/$lc/$(basename "$f")" ] || { fail "installs_templates_$lc" "$PREFIX/share/relayaudit/templates/$lc/$(basename "$f") missing"; continue 2; }
+	done
+	pass "installs_templates_$lc"
+done
 check_eq "installed_example_is_not_world_readable" "$(stat -c %a "$PREFIX/etc/relayaudit.conf.example")" 640
 cd / || exit 1
 out=$("$PREFIX/bin/relayctl" config check -c "$PREFIX/etc/relayaudit.conf.example" 2>&1); rc=$?

@@ -5,6 +5,7 @@
 # page's button (POST) asks for a re-test; the relay is still open, so a
 # "still open" mail follows and the page says so; after the fix another
 # POST brings the "resolved" mail and the unblock. The same in Dutch.
+# relayctl mail preview renders every kind in every locale from the case.
 SUITE=workflow_customer
 . "$(dirname "$0")/workflow_lib.sh"
 IP=127.0.47.1
@@ -90,6 +91,51 @@ loop() { # ADDR CONTACT LOCALE WORDS_FOUND WORDS_STILL_OPEN
 }
 loop $EN postmaster@en.example en "is an open relay" "found the problem still"
 loop $NL postmaster@nl.example nl "een open relay is" "toont dat het probleem nog"
+
+# relayctl mail preview: every kind in every locale from the real case's
+# data renders whole, wrapped, with no variable left and no English headings
+# inside another language.
+CASE_EN=$(sql "SELECT id FROM cases WHERE address = '$EN'")
+bad=
+for kind in relay_blocked suspicious backscatter complaint_blocked reminder escalation still_open resolved; do
+	for lc in en de nl fr; do
+		out=$("$RELAYCTL" mail preview $kind --case "$CASE_EN" --locale $lc -c "$WF_CONF" 2>"$TEST_TMP/preview.err") ||
+			{ bad+="$kind/$lc: exit $? $(head -c 200 "$TEST_TMP/preview.err"); "; continue; }
+		[[ $out == *"{{"* || $out == *"}}"* ]] && bad+="$kind/$lc: unreplaced variable; "
+		long=$(python3 -c 'import sys; print(max(len(l) for l in sys.stdin.read().split("\n")))' <<<"$out")
+		[ "$long" -gt 78 ] && bad+="$kind/$lc: a line of $long characters; "
+		grep -q "^Content-Language: $lc$" <<<"$out" || bad+="$kind/$lc: not in $lc; "
+		if [ $lc != en ]; then
+			for en_text in "Dear customer" "What we found" "How to fix it" "Ask for a re-test" "Kind regards" "Empty your mail queue"; do
+				[[ $out == *"$en_text"* ]] && bad+="$kind/$lc: English '$en_text'; "
+			done
+		fi
+	done
+done
+if [ -z "$bad" ]; then pass preview_every_kind_and_locale_renders_whole; else fail preview_every_kind_and_locale_renders_whole "$bad"; fi
+out=$("$RELAYCTL" mail preview relay_blocked --case "$CASE_EN" -c "$WF_CONF" 2>&1)
+check_contains preview_is_the_customers_mail "$out" "To: postmaster@en.example"
+check_contains preview_has_the_exchange_through_the_dot "$out" "  C: DATA"
+check_contains preview_has_the_sinks_receipt "$out" "Our receiving server got this test message at"
+raw=$("$RELAYCTL" mail preview relay_blocked --case "$CASE_EN" --raw -c "$WF_CONF" 2>&1)
+check_contains preview_raw_is_the_encoded_message "$raw" "Content-Transfer-Encoding: quoted-printable"
+"$RELAYCTL" mail preview nosuchkind --case "$CASE_EN" -c "$WF_CONF" >/dev/null 2>&1
+check_eq preview_unknown_kind_is_usage_error "$?" 2
+out=$("$RELAYCTL" mail preview resolved --case 99999 -c "$WF_CONF" 2>&1)
+check_contains preview_unknown_case_says_so "$out" "no such case"
+
+# An operator's template directory wins over the shipped one, key by key.
+mkdir -p "$TEST_TMP/tmpl/en"
+printf 'Subject: Our own subject for {{address}}\n\nOur own text, case {{case}}.\n' >"$TEST_TMP/tmpl/en/resolved.txt"
+echo "template_dir = $TEST_TMP/tmpl" >>"$WF_CONF"
+out=$("$RELAYCTL" mail preview resolved --case "$CASE_EN" -c "$WF_CONF" 2>&1)
+check_contains preview_operator_template_wins "$out" "Subject: Our own subject for $EN"
+out=$("$RELAYCTL" mail preview still_open --case "$CASE_EN" -c "$WF_CONF" 2>&1)
+check_contains preview_other_kinds_stay_shipped "$out" "found the problem still"
+printf 'Subject: x\n\n{{nosuchvariable}}\n' >"$TEST_TMP/tmpl/en/resolved.txt"
+out=$("$RELAYCTL" mail preview resolved --case "$CASE_EN" -c "$WF_CONF" 2>&1); rc=$?
+check_eq preview_unknown_variable_fails "$rc" 1
+check_contains preview_unknown_variable_named "$out" "{{nosuchvariable}}"
 
 kill -TERM "$DAEMON"
 wait "$DAEMON"
