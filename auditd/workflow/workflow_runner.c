@@ -62,6 +62,9 @@ wf_runner_new(const struct config *cfg, PGconn *conn)
 	r->policy.reminder_after = config_int(cfg, CFG_REMINDER_AFTER);
 	r->policy.reprobe_after = config_int(cfg, CFG_REPROBE_AFTER);
 	r->policy.max_reminders = (int)config_int(cfg, CFG_MAX_REMINDERS);
+	r->policy.complaint_by_operator =
+	    strcmp(config_str(cfg, CFG_COMPLAINT_UNBLOCK), "operator") == 0;
+	r->policy.complaint_min_block = config_int(cfg, CFG_COMPLAINT_MIN_BLOCK);
 	return r;
 }
 
@@ -236,6 +239,8 @@ wf_runner_apply(struct wf_runner *r, struct db_case *c, bool have, const struct 
 		wc.next_timer_at = c->next_timer_at;
 		wc.next_timer = strcmp(c->timer_kind, "escalation") == 0 ? WF_EV_TIMER_ESCALATION
 		                                                         : WF_EV_TIMER_REMINDER;
+		wc.complaint = strcmp(c->finding, "complaint") == 0;
+		wc.blocked_at = c->blocked_at;
 		snprintf(from, sizeof(from), "%s", c->state);
 	}
 	was_blocked = wc.blocked;
