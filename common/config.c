@@ -70,6 +70,9 @@ static const struct config_option options[CFG__COUNT] = {
 	 "RELAYAUDIT_LOOPBACK_ONLY=1 forces it on).",
 	 NULL},
 
+	{CFG_LOG_NO_SMTP, "log_no_smtp", CFGT_BOOL, 0, 0, "no", NULL,
+	 "Log no_smtp verdicts at info too (the demo does); at ISP scale most probes are no_smtp, "
+	 "so they are logged at debug.", NULL},
 	{CFG_SINK_LISTEN, "sink_listen", CFGT_STRING, 0, 0, "127.0.0.1:2525", NULL,
 	 "Address:port the sink receives on (the sink domain's MX points here).", valid_listen},
 	{CFG_SINK_DOMAIN, "sink_domain", CFGT_LIST, 0, 0, "sink.relayaudit.test", NULL,

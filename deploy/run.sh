@@ -65,6 +65,8 @@ no_smtp_interval = 5m
 interval_jitter = 20
 greylist_wait = 10s
 confirm_window = 1m
+# A handful of targets: every verdict in the log, no_smtp too.
+log_no_smtp = yes
 CONF
 	)
 	chmod 600 "$CONF"

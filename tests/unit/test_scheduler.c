@@ -405,7 +405,7 @@ TEST(accepted_past_deadline_becomes_accepted_not_relayed)
 		" VALUES (1, 1, '127.0.40.1', 25, 'accepted', now() - interval '1 s'),"
 		"        (2, 1, '127.0.40.1', 25, 'accepted', now() + interval '1 h')");
 	exec_ok("UPDATE targets SET last_probe_id = 1, last_verdict = 'accepted'");
-	CHECK(probes_expire_confirm(db, 100) >= 0);
+	CHECK(probes_expire_confirm(db, 100, NULL, NULL) >= 0);
 	CHECK_INT(q_int("SELECT count(*) FROM probes WHERE verdict = 'accepted_not_relayed'"), 1);
 	CHECK_INT(q_int("SELECT count(*) FROM probes WHERE id = 2 AND verdict = 'accepted'"), 1);
 	CHECK_INT(q_int("SELECT count(*) FROM targets WHERE last_verdict = 'accepted_not_relayed'"), 1);
