@@ -6,8 +6,11 @@
 #   make run          install what is missing, embedded PostgreSQL under var/, demo data, daemon
 #   make bench        benchmarks (not part of make test)
 #   make fuzz         every libFuzzer target for FUZZ_SECONDS each
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   [DESTDIR=...]; layout in docs/operating.md
+#   make man          regenerate man/relayaudit.conf.5 from the option table
+#   make deb          relayaudit_<version>_<arch>.deb (Debian 12)
 
+VERSION   := $(shell cat VERSION)
 PREFIX    ?= /usr/local
 CC        ?= cc
 PKGS      := libevent libevent_pthreads libpq jansson libmicrohttpd
@@ -27,12 +30,15 @@ BUILD     := build/$(VARIANT)
 # One include root: every include names its layer ("db/cases.h", "probe-engine/probe.h").
 INCLUDES  := -I.
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-             $(OPT) $(INCLUDES) -MMD -MP $(shell pkg-config --cflags $(PKGS))
-LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+             $(OPT) $(INCLUDES) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS   += $(LDSAN)
 
-# One archive per layer, highest first; a layer may call only the layers after it.
-# The link order is the layering: an upward call has nothing to resolve against.
+# One archive per layer. DEPS_<layer> lists the layers it may call, in link
+# order; workflow and api are siblings (neither calls the other). A program of
+# layer L links L and its DEPS only, and the layercheck below links every
+# archive whole against only its DEPS, so an upward or sideways call in any
+# object fails the build.
 LAYERS    := ctl auditd workflow api db probe common
 DIR_ctl      := auditd/ctl
 DIR_auditd   := auditd
@@ -41,6 +47,13 @@ DIR_api      := api
 DIR_db       := db
 DIR_probe    := probe-engine
 DIR_common   := common
+DEPS_ctl      := auditd workflow api db probe common
+DEPS_auditd   := workflow api db probe common
+DEPS_workflow := db probe common
+DEPS_api      := db probe common
+DEPS_db       := probe common
+DEPS_probe    := common
+DEPS_common   :=
 MAINS     := auditd/relayauditd.c auditd/ctl/relayctl.c
 define layer_vars
 SRC_$(1) := $$(filter-out $$(MAINS),$$(wildcard $$(DIR_$(1))/*.c))
@@ -49,12 +62,15 @@ endef
 $(foreach l,$(LAYERS),$(eval $(call layer_vars,$(l))))
 LIBSRC    := $(foreach l,$(LAYERS),$(SRC_$(l)))
 LIBOBJ    := $(LIBSRC:%.c=$(BUILD)/%.o)
-# The archives a program of layer L links: L and every layer below it.
-libs_from = $(foreach l,$(wordlist $(call layer_index,$(1)),99,$(LAYERS)),$(LIB_$(l)))
-layer_index = $(words $(call upto,$(1),$(LAYERS)))
-upto = $(if $(filter $(1),$(firstword $(2))),$(1),$(firstword $(2)) $(call upto,$(1),$(wordlist 2,99,$(2))))
+# The archives a program of layer L links: L and the layers it may call.
+libs_from = $(LIB_$(1)) $(foreach d,$(DEPS_$(1)),$(LIB_$(d)))
 ALLLIBS   := $(call libs_from,ctl)
 
+# layercheck: each layer's archive whole (every object, used or not) against
+# only its DEPS. INJECT_<layer> adds an object to the archive's side; the
+# suite's test_layering injects an upward call and expects this link to fail.
+LAYERCHECK_DIR ?= $(BUILD)/layercheck
+LAYERCHECK := $(LAYERS:%=$(LAYERCHECK_DIR)/%)
 SIMSRC    := $(wildcard tests/sim/*.c)
 SIMOBJ    := $(SIMSRC:%.c=$(BUILD)/%.o)
 UNITSRC   := $(wildcard tests/unit/test_*.c)
@@ -68,13 +84,17 @@ FUZZBIN   := $(FUZZSRC:tests/fuzz/%.c=bin/fuzz/%)
 STAMP     := build/variant
 $(shell mkdir -p build; [ "$$(cat build/variant 2>/dev/null)" = "$(VARIANT)" ] || echo $(VARIANT) > build/variant)
 
-.PHONY: all test run bench fuzz install clean format distclean
+.PHONY: all test run bench fuzz fuzz-run install man deb clean format distclean layercheck
 # relaysim appears once tests/sim/ holds its sources.
-all: bin/relayauditd bin/relayctl $(if $(SIMSRC),bin/relaysim) $(UNITBIN) $(BENCHBIN)
+all: bin/relayauditd bin/relayctl $(if $(SIMSRC),bin/relaysim) $(UNITBIN) $(BENCHBIN) layercheck
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Only version.c sees the version, so a new VERSION rebuilds one file.
+$(BUILD)/common/version.o: CFLAGS += -DRELAYAUDIT_VERSION='"$(VERSION)"'
+$(BUILD)/common/version.o: VERSION
 
 define layer_rule
 $$(LIB_$(1)): $$(SRC_$(1):%.c=$$(BUILD)/%.o)
@@ -82,6 +102,19 @@ $$(LIB_$(1)): $$(SRC_$(1):%.c=$$(BUILD)/%.o)
 	ar rcs $$@ $$^
 endef
 $(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
+
+$(LAYERCHECK_DIR)/main.c:
+	@mkdir -p $(dir $@)
+	@echo 'int main(void) { return 0; }' >$@
+
+define layercheck_rule
+$$(LAYERCHECK_DIR)/$(1): $$(LAYERCHECK_DIR)/main.c $$(call libs_from,$(1)) $$(INJECT_$(1)) $$(STAMP)
+	@$$(CC) $$(LDFLAGS) -o $$@ $$(LAYERCHECK_DIR)/main.c -Wl,--whole-archive $$(LIB_$(1)) \
+	   $$(INJECT_$(1)) -Wl,--no-whole-archive $$(foreach d,$$(DEPS_$(1)),$$(LIB_$$(d))) $$(LDLIBS) \
+	 || { echo "layercheck: $(DIR_$(1))/ calls outside $$(or $$(DEPS_$(1)),libc and the system libraries) (see DEPS_$(1))" >&2; exit 1; }
+endef
+$(foreach l,$(LAYERS),$(eval $(call layercheck_rule,$(l))))
+layercheck: $(LAYERCHECK)
 
 bin/relayauditd: $(BUILD)/auditd/relayauditd.o $(call libs_from,auditd) $(STAMP)
 	@mkdir -p bin
@@ -116,12 +149,16 @@ bin/tests/bench_%: $(BUILD)/tests/bench/bench_%.o $(ALLLIBS) $(STAMP)
 # libFuzzer targets: clang, the fuzz entry point plus the library sources it names.
 FUZZCC    ?= clang
 FUZZFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(INCLUDES) \
-             $(shell pkg-config --cflags $(PKGS))
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 bin/fuzz/%: tests/fuzz/%.c $(LIBSRC)
 	@mkdir -p bin/fuzz
 	$(FUZZCC) $(FUZZFLAGS) -o $@ $< $(LIBSRC) $(LDLIBS)
 
-fuzz: $(FUZZBIN)
+fuzz:
+	@deploy/install-deps.sh
+	@$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: $(FUZZBIN)
 	@set -e; for f in $(FUZZBIN); do \
 	  n=$$(basename $$f); mkdir -p build/corpus/$$n; \
 	  seeds=tests/fuzz/corpus/$$n; [ -d $$seeds ] || seeds=; \
@@ -132,27 +169,70 @@ fuzz: $(FUZZBIN)
 	  grep -E '^(#[0-9]+ +DONE|Done)' build/fuzz-$$n.log | tail -1; \
 	done
 
-test: all
+# test, fuzz and bench first install what a fresh Debian machine lacks (as root; else
+# deploy/install-deps.sh prints the apt-get command), then build in a new make that
+# sees the installed pkg-config files.
+test:
+	@deploy/install-deps.sh
+	@$(MAKE) --no-print-directory all
 	@tests/run.sh
 
 run: 
 	@deploy/run.sh
 
-bench: all
+bench:
+	@deploy/install-deps.sh
+	@$(MAKE) --no-print-directory all
 	@tests/bench/run.sh
 
+# Where make install puts things (make deb: PREFIX=/usr, SYSCONFDIR=/etc,
+# UNITDIR=/lib/systemd/system). docs/operating.md lists every file.
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share/relayaudit
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/relayaudit
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+STATEDIR   ?= /var/lib/relayaudit
+# The shipped units and config name the packaged paths; install rewrites them.
+INSTALL_PATHS := sed -e 's|/usr/bin/|$(BINDIR)/|g' -e 's|/usr/share/relayaudit|$(DATADIR)|g' \
+	-e 's|/etc/relayaudit/|$(SYSCONFDIR)/relayaudit/|g' -e 's|/var/lib/relayaudit|$(STATEDIR)|g' \
+	-e 's|@DATADIR@|$(DATADIR)|g' -e 's|@STATEDIR@|$(STATEDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
+
 install: bin/relayauditd bin/relayctl
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/relayaudit/migrations \
-	   $(DESTDIR)$(PREFIX)/share/relayaudit/enforcers $(DESTDIR)$(PREFIX)/etc
-	install -m 755 bin/relayauditd bin/relayctl $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/relayaudit/migrations/
-	$(if $(wildcard deploy/enforcers/*),install -m 755 deploy/enforcers/* $(DESTDIR)$(PREFIX)/share/relayaudit/enforcers/)
-	install -m 640 deploy/relayaudit.conf.example $(DESTDIR)$(PREFIX)/etc/relayaudit.conf.example
-	# Customers' mail and page texts, one directory per locale (see docs: templates).
-	for d in templates/*/; do \
-	  install -d $(DESTDIR)$(PREFIX)/share/relayaudit/$$d && \
-	  install -m 644 $$d*.txt $(DESTDIR)$(PREFIX)/share/relayaudit/$$d || exit 1; \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/migrations $(DESTDIR)$(DATADIR)/enforcers \
+	   $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/docs \
+	   $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/relayaudit
+	install -m 755 bin/relayauditd bin/relayctl $(DESTDIR)$(BINDIR)/
+	install -m 644 migrations/*.sql $(DESTDIR)$(DATADIR)/migrations/
+	$(if $(wildcard deploy/enforcers/*),install -m 755 deploy/enforcers/* $(DESTDIR)$(DATADIR)/enforcers/)
+	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+	install -m 644 deploy/relayaudit.conf.example $(DESTDIR)$(DOCDIR)/
+	for u in deploy/systemd/*.service deploy/systemd/*.timer; do \
+	  $(INSTALL_PATHS) $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u) && chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; \
 	done
+	@# The site's config is never overwritten; a new one is mode 600 (it will hold the secret).
+	if [ ! -e $(DESTDIR)$(SYSCONFDIR)/relayaudit/relayaudit.conf ]; then \
+	  $(INSTALL_PATHS) deploy/relayaudit.conf.in >$(DESTDIR)$(SYSCONFDIR)/relayaudit/relayaudit.conf && \
+	  chmod 600 $(DESTDIR)$(SYSCONFDIR)/relayaudit/relayaudit.conf; \
+	fi
+	# Customers' mail and page texts, one directory per locale (docs/operating.md: templates).
+	for d in templates/*/; do \
+	  install -d $(DESTDIR)$(DATADIR)/$$d && install -m 644 $$d*.txt $(DESTDIR)$(DATADIR)/$$d || exit 1; \
+	done
+
+# Regenerates man/relayaudit.conf.5 (and the other files made from the option table).
+man: bin/relayctl
+	deploy/regen-config-docs.sh
+
+# relayaudit_<version>_<arch>.deb from a make install tree (deploy/deb/build.sh).
+deb:
+	@deploy/install-deps.sh
+	@$(MAKE) --no-print-directory bin/relayauditd bin/relayctl
+	@deploy/deb/build.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -18,6 +18,7 @@
 #include "common/util.h"
 #include "db/pstmt.h"
 #include "db/query.h"
+#include "db/retests.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -493,12 +494,10 @@ h_retest_page_status(struct api_req *r)
 void
 h_retest_page_post(struct api_req *r)
 {
-	char interval[24], idbuf[24], why[256], *rq = NULL;
-	const char *params[2] = {idbuf, interval};
 	struct page_case pc;
 	struct page pg = {0};
 	int64_t wait;
-	int s;
+	int made;
 
 	if (!page_case_load(r, &pc))
 		return;
@@ -520,20 +519,25 @@ h_retest_page_post(struct api_req *r)
 		page_send(r, &pg, 429);
 		return;
 	}
-	str_fmt(idbuf, sizeof(idbuf), "%lld",
-		(long long)json_integer_value(json_object_get(pc.k, "id")));
-	str_fmt(interval, sizeof(interval), "%lld",
-		(long long)config_int(r->cfg, CFG_RETEST_MIN_INTERVAL));
-	s = pstmt_text(r->db, &api_retest_page_request, params, &rq, why, sizeof(why));
-	free(rq);
-	if (s == PSTMT_OK) {
+	{
+		struct retest_ask ask = {
+		    .case_id = (int64_t)json_integer_value(json_object_get(pc.k, "id")),
+		    .min_interval_s = config_int(r->cfg, CFG_RETEST_MIN_INTERVAL),
+		    .actor = "customer-link"};
+		PGconn *conn = pstmt_conn(r->db);
+		const char *whyr = NULL;
+		int64_t rqid;
+
+		made = conn != NULL ? retest_request(conn, &ask, &rqid, NULL, &whyr) : -1;
+	}
+	if (made > 0) {
 		page_para(&pg, "requested", &pc.t, "page.requested", NULL, 0);
 		api_set_header(r, "Location", "%s", r->path_param[0]);
 		page_case_free(&pc);
 		page_send(r, &pg, 303);
 		return;
 	}
-	if (s == PSTMT_NOT_FOUND) { /* another click was first */
+	if (made == 0) { /* another click was first */
 		wait = config_int(r->cfg, CFG_RETEST_MIN_INTERVAL);
 		page_too_soon(&pg, &pc, wait);
 		api_set_header(r, "Retry-After", "%lld", (long long)wait);
