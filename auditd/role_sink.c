@@ -155,6 +155,7 @@ role_sink_receipt(struct sink_receipt *r, void *arg)
 static int
 role_sink_apply_one(PGconn *c, const struct receipt_match *m, bool *relay_news)
 {
+	enum probe_verdict before;
 	struct probe_result res;
 	struct probe_attempt a;
 	struct sink_receipt r;
@@ -168,6 +169,7 @@ role_sink_apply_one(PGconn *c, const struct receipt_match *m, bool *relay_news)
 	if (verdict_parse(m->verdict, &res.verdict) < 0 ||
 	    backscatter_parse(m->backscatter, &res.backscatter) < 0)
 		return receipts_done(c, m->receipt_id);
+	before = res.verdict;
 	res.started_ms = m->started_ms;
 	res.duration_ms = m->duration_ms;
 	if (m->have_attempt) {
@@ -202,8 +204,7 @@ role_sink_apply_one(PGconn *c, const struct receipt_match *m, bool *relay_news)
 	                    (changed & CONFIRM_RELAY) ? res.trick : NULL,
 	                    (changed & CONFIRM_RELAY) != 0);
 	/* Only the receipt that turns the probe into a relay makes its verdict line. */
-	if (rc == 0 && (changed & CONFIRM_RELAY) && strcmp(m->verdict, "relay_confirmed") != 0 &&
-	    *relay_news)
+	if (rc == 0 && (changed & CONFIRM_RELAY) && before != VERDICT_RELAY_CONFIRMED && *relay_news)
 		log_info("verdict",
 		         "address=%s port=%d verdict=relay_confirmed backscatter=%s trick=%s probe=%" PRId64
 		         " delay_ms=%" PRId64 " receipt=%" PRId64,
