@@ -20,15 +20,15 @@
 #include <time.h>
 
 static int
-mail_usage(void)
+mail_usage(FILE *out)
 {
-	fprintf(stderr, "usage: relayctl mail preview KIND --case N [--locale L] [--raw] [-c FILE]\n"
+	fprintf(out, "usage: relayctl mail preview KIND --case N [--locale L] [--raw] [-c FILE]\n"
 	                "  KIND        relay_blocked, suspicious, backscatter, complaint_blocked,\n"
 	                "              reminder, escalation, still_open or resolved\n"
 	                "  --case N    the case whose data fills the mail\n"
 	                "  --locale L  instead of the customer's language (en, de, nl, fr, ...)\n"
 	                "  --raw       the message as queued (CRLF, quoted-printable)\n");
-	return 2;
+	return out == stdout ? 0 : 2;
 }
 
 int
@@ -45,12 +45,14 @@ ctl_mail(int argc, char **argv)
 	PGconn *conn = NULL;
 	int rc = 1, found;
 
+	if (ctl_help_wanted(argc, argv))
+		return mail_usage(stdout);
 	if (argc < 3 || strcmp(argv[1], "preview") != 0 || wf_mail_parse(argv[2], &kind) != 0)
-		return mail_usage();
+		return mail_usage(stderr);
 	for (int i = 3; i < argc; i++) {
 		if (strcmp(argv[i], "--case") == 0 && i + 1 < argc) {
 			if (parse_i64(argv[++i], 1, INT64_MAX, &case_id) != 0)
-				return mail_usage();
+				return mail_usage(stderr);
 		} else if (strcmp(argv[i], "--locale") == 0 && i + 1 < argc) {
 			locale = argv[++i];
 		} else if (strcmp(argv[i], "--raw") == 0) {
@@ -58,11 +60,11 @@ ctl_mail(int argc, char **argv)
 		} else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			path = argv[++i];
 		} else {
-			return mail_usage();
+			return mail_usage(stderr);
 		}
 	}
 	if (case_id == 0)
-		return mail_usage();
+		return mail_usage(stderr);
 	cfg = conf_load(path);
 	if (cfg == NULL)
 		return 1;
