@@ -34,7 +34,13 @@ check_eq open_relay_case_blocked "$(wf_case "state || ' ' || finding")" "blocked
 check_eq e2e_one_block "$(wf_applied block)" 1
 check_eq e2e_one_mail "$(wf_mails)" 1
 text=$(wf_mail_text 1)
-check_contains e2e_mail_names_the_trick_in_words "$text" "sender (as bounces have) to a plain outside address"
+# Which trick's message reached the sink first varies; the mail names it in words.
+trick_line=$(grep -m1 "^  Test:" <<<"$text")
+if [[ $trick_line =~ ^"  Test:    "an?" ".*"sender".*" to "an?" " ]] && [[ $trick_line != *"$(wf_case trick)"* ]]; then
+	pass e2e_mail_names_the_trick_in_words
+else
+	fail e2e_mail_names_the_trick_in_words "got '$trick_line' for $(wf_case trick), want it in words"
+fi
 check_contains e2e_mail_says_the_verdict "$text" "Result:  open relay, proven"
 check_contains e2e_mail_has_the_exchange_to_the_final_dot "$text" "  C: DATA
   S: 354"

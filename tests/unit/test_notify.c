@@ -262,12 +262,14 @@ TEST(evidence_is_the_proving_exchange_whole)
 TEST(block_sentence_names_the_port_found)
 {
 	struct notify_mail m = sample(WF_MAIL_RELAY_BLOCKED, "en");
-	char *subject, *msg, *body;
+	char *subject, *msg, *body, *f;
 	const char *why;
 
 	m.port = 2525;
 	CHECK_INT(notify_render(&m, &subject, &msg, &why), 0);
-	body = flat(decode_body(msg));
+	f = decode_body(msg);
+	body = flat(f);
+	free(f);
 	CHECK_CONTAINS(body, "incoming connections to port 2525 (SMTP)");
 	CHECK_MSG(strstr(body, "port 25 ") == NULL, "port 25 named although the relay was on 2525");
 	free(subject);
