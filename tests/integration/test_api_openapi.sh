@@ -57,7 +57,6 @@ GET /v1/blocklist
 GET /r/{token}
 POST /r/{token}
 GET /r/{token}/status
-
 GET /
 GET /web/{file}
 GET /javascript/chart.js/{file}"
