@@ -224,6 +224,10 @@ install: bin/relayauditd bin/relayctl
 	  $(INSTALL_PATHS) deploy/relayaudit.conf.in >$(DESTDIR)$(SYSCONFDIR)/relayaudit/relayaudit.conf && \
 	  chmod 600 $(DESTDIR)$(SYSCONFDIR)/relayaudit/relayaudit.conf; \
 	fi
+	# Customers' mail and page texts, one directory per locale (docs/operating.md: templates).
+	for d in templates/*/; do \
+	  install -d $(DESTDIR)$(DATADIR)/$$d && install -m 644 $$d*.txt $(DESTDIR)$(DATADIR)/$$d || exit 1; \
+	done
 
 # Regenerates man/relayaudit.conf.5 (and the other files made from the option table).
 man: bin/relayctl

@@ -76,6 +76,9 @@ static const struct config_option options[CFG__COUNT] = {
 	 "RELAYAUDIT_LOOPBACK_ONLY=1 forces it on).",
 	 NULL},
 
+	{CFG_LOG_NO_SMTP, "log_no_smtp", CFGT_BOOL, 0, 0, "no", NULL,
+	 "Log no_smtp verdicts at info too (the demo does); at ISP scale most probes are no_smtp, "
+	 "so they are logged at debug.", NULL},
 	{CFG_SINK_LISTEN, "sink_listen", CFGT_STRING, 0, 0, "127.0.0.1:2525", NULL,
 	 "Address:port the sink receives on (the sink domain's MX points here).", valid_listen},
 	{CFG_SINK_DOMAIN, "sink_domain", CFGT_LIST, 0, 0, "sink.relayaudit.test", NULL,
@@ -158,6 +161,21 @@ static const struct config_option options[CFG__COUNT] = {
 	 "How long a re-test link stays valid.", NULL},
 	{CFG_RETEST_MIN_INTERVAL, "retest_min_interval", CFGT_DURATION, 0, DAY, "15m", NULL,
 	 "Least time between two customer re-tests of one case.", NULL},
+	{CFG_ISP_NAME, "isp_name", CFGT_STRING, 0, 0, "Example ISP", NULL,
+	 "The ISP's name as customers read it in mails and on the re-test page.", NULL},
+	{CFG_ISP_EMAIL, "isp_contact_email", CFGT_STRING, 0, 0, "abuse@isp.example", NULL,
+	 "Contact address customers are given in mails and on the re-test page.", valid_email},
+	{CFG_ISP_PHONE, "isp_contact_phone", CFGT_STRING, 0, 0, "", NULL,
+	 "Contact phone number customers are given; empty leaves it out.", NULL},
+	{CFG_TEMPLATE_DIR, "template_dir", CFGT_STRING, 0, 0, "", NULL,
+	 "Operator's template directory (LOCALE/KIND.txt, LOCALE/words.txt), read before the "
+	 "shipped templates; empty: only the shipped ones.", NULL},
+	{CFG_COMPLAINT_UNBLOCK, "complaint_unblock", CFGT_ENUM, 0, 0, "operator",
+	 "after_clean_retest|operator",
+	 "Who lifts a block that a spam complaint caused: an operator (a clean re-test is shown to "
+	 "them as a reason), or a clean re-test after complaint_min_block.", NULL},
+	{CFG_COMPLAINT_MIN_BLOCK, "complaint_min_block", CFGT_DURATION, 0, 365 * DAY, "1h", NULL,
+	 "Shortest time a complaint block stays, even after a clean re-test.", NULL},
 	{CFG_REPROBE_AFTER, "reprobe_after", CFGT_DURATION, 1, 30 * DAY, "6h", NULL,
 	 "A suspicious acceptance or backscatter is probed again this soon.", NULL},
 	{CFG_MAX_REMINDERS, "max_reminders", CFGT_INT, 0, 100, "3", NULL,
