@@ -3,6 +3,10 @@
  * add fields, never rename them.
  */
 #include "auditd/probe_json.h"
+#include "common/util.h"
+#include "probe-engine/token.h"
+
+#include <stdlib.h>
 
 static json_t *
 json_str_or_null(const char *s)
@@ -19,21 +23,41 @@ probe_json_reply(const struct smtp_reply_rec *r)
 			 json_str_or_null(r->text));
 }
 
-json_t *
-probe_json_attempt(const struct probe_attempt *a)
+/* s as a JSON string, tokens shortened unless show; null for NULL. */
+static json_t *
+json_tokens(const char *s, bool show)
 {
-	return json_pack("{s:i, s:s, s:s, s:b, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:i}",
-			 "index", (int)a->index, "sender", a->sender ? a->sender : "", "form",
-			 a->form ? a->form : "", "backscatter", a->backscatter, "mail_from",
-			 json_str_or_null(a->mail_from), "rcpt_to", json_str_or_null(a->rcpt_to),
-			 "token", a->token, "mail", probe_json_reply(&a->mail), "rcpt",
-			 probe_json_reply(&a->rcpt), "data", probe_json_reply(&a->data), "eod",
-			 probe_json_reply(&a->eod), "stage", stage_name(a->stage), "outcome",
-			 outcome_name(a->outcome), "tries", a->tries);
+	char *d;
+	json_t *o;
+
+	if (s == NULL || show)
+		return json_str_or_null(s);
+	d = token_redact_dup(s);
+	o = json_string(d);
+	free(d);
+	return o;
 }
 
 json_t *
-probe_json_result(const struct probe_result *r, bool with_transcript)
+probe_json_attempt(const struct probe_attempt *a, bool show_tokens)
+{
+	json_t *o = json_pack("{s:i, s:s, s:s, s:b, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:i}",
+			 "index", (int)a->index, "sender", a->sender ? a->sender : "", "form",
+			 a->form ? a->form : "", "backscatter", a->backscatter, "mail_from",
+			 json_tokens(a->mail_from, show_tokens), "rcpt_to",
+			 json_tokens(a->rcpt_to, show_tokens), "token",
+			 json_tokens(a->token, show_tokens), "mail", probe_json_reply(&a->mail), "rcpt",
+			 probe_json_reply(&a->rcpt), "data", probe_json_reply(&a->data), "eod",
+			 probe_json_reply(&a->eod), "stage", stage_name(a->stage), "outcome",
+			 outcome_name(a->outcome), "tries", a->tries);
+
+	if (o != NULL && a->rcpts > 0)
+		json_object_set_new(o, "rcpts", json_integer(a->rcpts));
+	return o;
+}
+
+json_t *
+probe_json_result(const struct probe_result *r, bool with_transcript, bool show_tokens)
 {
 	char ip[ADDR_STRLEN];
 	json_t *attempts = json_array();
@@ -41,7 +65,7 @@ probe_json_result(const struct probe_result *r, bool with_transcript)
 
 	addr_format(&r->addr, ip, sizeof(ip));
 	for (size_t i = 0; i < r->nattempts; i++)
-		json_array_append_new(attempts, probe_json_attempt(&r->attempts[i]));
+		json_array_append_new(attempts, probe_json_attempt(&r->attempts[i], show_tokens));
 	o = json_pack("{s:s, s:i, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:I, s:I, "
 		      "s:i, s:I}",
 		      "ip", ip, "port", r->port, "verdict", verdict_name(r->verdict),
@@ -56,13 +80,15 @@ probe_json_result(const struct probe_result *r, bool with_transcript)
 		json_object_set_new(o, "name", json_string(r->name));
 	json_object_set_new(o, "attempts", attempts);
 	/* Set when the sink's receipts confirmed the result (confirm.c). */
-	if (r->verdict == VERDICT_RELAY_CONFIRMED)
+	if (r->verdict == VERDICT_RELAY_CONFIRMED) {
 		json_object_set_new(o, "relay_delay_ms", json_integer(r->relay_delay_ms));
+		json_object_set_new(o, "trick_alone", json_boolean(r->trick_alone));
+	}
 	if (r->backscatter == BACKSCATTER_CONFIRMED)
 		json_object_set_new(o, "backscatter_delay_ms",
 				    json_integer(r->backscatter_delay_ms));
 	if (with_transcript) {
-		json_object_set_new(o, "transcript", json_str_or_null(r->transcript));
+		json_object_set_new(o, "transcript", json_tokens(r->transcript, show_tokens));
 		json_object_set_new(o, "transcript_truncated", json_boolean(r->transcript_truncated));
 	}
 	return o;

@@ -15,6 +15,7 @@
 #include "db/receipts.h"
 #include "probe-engine/confirm.h"
 #include "probe-engine/sink.h"
+#include "probe-engine/token.h"
 
 #include <event2/event.h>
 #include <inttypes.h>
@@ -25,6 +26,8 @@
 #define ROLE_SINK_TICK_MS 2000
 #define ROLE_SINK_BATCH 200
 #define ROLE_SINK_MAX_AGE_S (30 * 86400) /* older unapplied receipts are left alone */
+/* An orphan whose probe row has not appeared in a day never will: an anomaly then. */
+#define ROLE_SINK_ORPHAN_MAX_S 86400
 
 static struct {
 	struct event_base *base;
@@ -33,6 +36,7 @@ static struct {
 	struct event *tick;
 	struct conf_sink conf;
 	char *node;
+	int64_t window_ms; /* confirm_window, for probes stored without a deadline */
 	bool applying, stopping;
 } rs;
 
@@ -40,7 +44,8 @@ struct role_sink_store {
 	struct receipt_row rows[SINK_MAX_TOKENS];
 	size_t nrows;
 	char *where[SINK_MAX_TOKENS];
-	char *chain, *peer;
+	char *chain, *peer, *excerpt, *mail_from;
+	char **rcpts; /* shortened tokens: the row's probe_id and attempt name it */
 	struct sink_receipt *r;
 };
 
@@ -103,6 +108,11 @@ role_sink_store_done(void *arg, int status)
 		free(st->where[i]);
 	free(st->chain);
 	free(st->peer);
+	free(st->excerpt);
+	free(st->mail_from);
+	for (size_t i = 0; i < st->r->nrcpts; i++)
+		free(st->rcpts[i]);
+	free(st->rcpts);
 	sink_receipt_free(st->r);
 	free(st);
 	role_sink_kick();
@@ -124,19 +134,26 @@ role_sink_receipt(struct sink_receipt *r, void *arg)
 		n +=
 		    (size_t)snprintf(st->chain + n, len - n, "%s%s", i ? "\n" : "", r->received[i]);
 	st->r = r;
+	/* Outside the sink a token shows only its first characters (no replay from a reader). */
+	token_redact(st->chain);
+	st->excerpt = token_redact_dup(r->excerpt);
+	st->mail_from = token_redact_dup(r->mail_from);
+	st->rcpts = xcalloc(r->nrcpts + 1, sizeof(*st->rcpts));
+	for (size_t i = 0; i < r->nrcpts; i++)
+		st->rcpts[i] = token_redact_dup(r->rcpts[i]);
 	st->nrows = r->ntokens ? r->ntokens : 1;
 	for (size_t i = 0; i < st->nrows; i++) {
 		struct receipt_row *row = &st->rows[i];
 
 		row->peer = st->peer;
 		row->helo = r->helo;
-		row->mail_from = r->mail_from;
-		row->rcpts = (const char *const *)r->rcpts;
+		row->mail_from = st->mail_from;
+		row->rcpts = (const char *const *)st->rcpts;
 		row->nrcpts = r->nrcpts;
 		row->is_bounce = r->bounce;
 		row->forged = r->forged;
 		row->received_chain = st->chain;
-		row->excerpt = r->excerpt;
+		row->excerpt = st->excerpt;
 		row->size = (int64_t)r->size;
 		row->received_ms = r->received_ms;
 		if (r->ntokens > 0) {
@@ -152,25 +169,37 @@ role_sink_receipt(struct sink_receipt *r, void *arg)
 
 /* ---- applying them to their probes ---- */
 
-/* One stored receipt against its stored probe: the rules of confirm_apply. */
+/*
+ * One stored receipt against its stored probe: the rules of confirm_apply.
+ * A receipt its attempt could not have caused is settled as an anomaly with
+ * the reason and changes nothing. *changed says the probe row moved.
+ */
 static int
-role_sink_apply_one(PGconn *c, const struct receipt_match *m)
+role_sink_apply_one(PGconn *c, const struct receipt_match *m, bool *changed_probe)
 {
 	struct probe_result res;
 	struct probe_attempt a;
 	struct sink_receipt r;
 	const char *why = NULL;
+	bool via = confirm_received_via(m->received_chain, m->address);
 	int changed, rc;
 
+	*changed_probe = false;
 	memset(&res, 0, sizeof(res));
 	memset(&a, 0, sizeof(a));
 	memset(&r, 0, sizeof(r));
 	res.probe_id = (uint64_t)m->probe_id;
 	if (verdict_parse(m->verdict, &res.verdict) < 0 ||
 	    backscatter_parse(m->backscatter, &res.backscatter) < 0)
-		return receipts_done(c, m->receipt_id);
+		return receipts_done(c, m->receipt_id, "its probe has an unknown verdict", via);
 	res.started_ms = m->started_ms;
 	res.duration_ms = m->duration_ms;
+	/* The window as the probe stored it, else as this node counts it from the probe's end. */
+	res.confirm_deadline_ms = m->confirm_deadline_ms != 0
+	                              ? m->confirm_deadline_ms
+	                              : m->started_ms + m->duration_ms + rs.window_ms;
+	res.trick = m->trick[0] != '\0' ? xstrdup(m->trick) : NULL;
+	res.trick_alone = m->trick_alone;
 	if (m->have_attempt) {
 		a.index = (unsigned)m->attempt;
 		a.sender = m->sender;
@@ -178,6 +207,8 @@ role_sink_apply_one(PGconn *c, const struct receipt_match *m)
 		a.backscatter = m->backscatter_attempt;
 		str_fmt(a.token, sizeof(a.token), "%s", m->token);
 		a.eod.code = m->eod_code;
+		a.rcpts = m->rcpts;
+		a.outcome = m->attempt_used ? OUTCOME_RELAYED : OUTCOME_ACCEPTED;
 		res.attempts = &a;
 		res.nattempts = 1;
 	}
@@ -193,19 +224,26 @@ role_sink_apply_one(PGconn *c, const struct receipt_match *m)
 	changed = confirm_apply(&res, &r, &why);
 	if (changed == 0) {
 		if (why != NULL)
-			log_warn("receipt_refused",
-			         "probe=%" PRId64 " receipt=%" PRId64 " reason=\"%s\"", m->probe_id,
-			         m->receipt_id, why);
-		return receipts_done(c, m->receipt_id);
+			log_warn("receipt_anomaly",
+			         "probe=%" PRId64 " receipt=%" PRId64 " reason=\"%s\" via_target=%d",
+			         m->probe_id, m->receipt_id, why, via);
+		free(res.trick);
+		return receipts_done(c, m->receipt_id,
+		                     why != NULL ? why : "nothing left to confirm", via);
 	}
-	rc = receipts_apply(c, m->receipt_id, m->probe_id, m->attempt, verdict_name(res.verdict),
-	                    backscatter_name(res.backscatter),
-	                    (changed & CONFIRM_RELAY) ? res.trick : NULL,
-	                    (changed & CONFIRM_RELAY) != 0);
+	rc = receipts_apply(c, m, verdict_name(res.verdict), backscatter_name(res.backscatter),
+	                    (changed & CONFIRM_TRICK) ? res.trick : NULL, res.trick_alone, true,
+	                    via);
+	*changed_probe = rc == 0;
 	if (rc == 0 && (changed & CONFIRM_RELAY))
 		log_info("relay_confirmed",
-		         "probe=%" PRId64 " trick=%s delay_ms=%" PRId64 " receipt=%" PRId64,
-		         m->probe_id, res.trick, res.relay_delay_ms, m->receipt_id);
+		         "probe=%" PRId64 " trick=%s alone=%d delay_ms=%" PRId64 " receipt=%" PRId64
+		         " via_target=%d",
+		         m->probe_id, res.trick, res.trick_alone, res.relay_delay_ms, m->receipt_id,
+		         via);
+	else if (rc == 0 && (changed & CONFIRM_TRICK))
+		log_info("trick_named", "probe=%" PRId64 " trick=%s alone=%d receipt=%" PRId64,
+		         m->probe_id, res.trick, res.trick_alone, m->receipt_id);
 	if (rc == 0 && (changed & CONFIRM_BACKSCATTER))
 		log_info("backscatter_confirmed",
 		         "probe=%" PRId64 " delay_ms=%" PRId64 " receipt=%" PRId64, m->probe_id,
@@ -214,21 +252,82 @@ role_sink_apply_one(PGconn *c, const struct receipt_match *m)
 	return rc;
 }
 
+static bool
+role_sink_seen(const int64_t *probes, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (probes[i] == id)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * One pass: settle what can never match, then fresh receipts (those without
+ * their probe row are marked orphan, so the next pass starts past them),
+ * then orphans whose probe row has appeared. A probe changed in this pass
+ * is read afresh in the next one before its other receipts are applied.
+ */
+static int
+role_sink_apply_batch(PGconn *c, bool orphans)
+{
+	struct receipt_match *m = xcalloc(ROLE_SINK_BATCH, sizeof(*m));
+	int64_t *orphan = xcalloc(ROLE_SINK_BATCH, sizeof(*orphan));
+	int64_t *touched = xcalloc(ROLE_SINK_BATCH, sizeof(*touched));
+	size_t norphan = 0, ntouched = 0;
+	int n = receipts_pending(c, orphans, ROLE_SINK_MAX_AGE_S, m, ROLE_SINK_BATCH), rc = 0;
+
+	for (int i = 0; i < n; i++) {
+		bool changed = false;
+
+		if (!m[i].have_probe) {
+			orphan[norphan++] = m[i].receipt_id;
+			continue;
+		}
+		if (role_sink_seen(touched, ntouched, m[i].probe_id))
+			continue;
+		if (role_sink_apply_one(c, &m[i], &changed) < 0)
+			rc = -1;
+		else if (changed)
+			touched[ntouched++] = m[i].probe_id;
+	}
+	if (norphan > 0 && receipts_orphan(c, orphan, norphan) < 0)
+		rc = -1;
+	if (norphan > 0)
+		log_info("receipts_orphaned", "count=%zu reason=\"probe row not written yet\"",
+		         norphan);
+	receipts_match_free(m, n > 0 ? n : 0);
+	free(m);
+	free(orphan);
+	free(touched);
+	if (n < 0)
+		return -1;
+	return rc < 0 ? -1 : n;
+}
+
 static int
 role_sink_apply_run(PGconn *c, void *arg)
 {
-	struct receipt_match *m = xcalloc(ROLE_SINK_BATCH, sizeof(*m));
-	int n = receipts_pending(c, ROLE_SINK_MAX_AGE_S, m, ROLE_SINK_BATCH), rc = 0;
+	int n, rc = 0;
 
-	for (int i = 0; i < n; i++) {
-		/* A probe still running has no row yet: the receipt waits for the next pass. */
-		if (!m[i].have_probe)
-			continue;
-		if (role_sink_apply_one(c, &m[i]) < 0)
-			rc = -1;
+	if (receipts_settle(c, ROLE_SINK_ORPHAN_MAX_S) < 0)
+		return -1;
+	/* A few batches per pass, so a burst does not wait for the next tick. */
+	for (int k = 0; k < 20; k++) {
+		n = role_sink_apply_batch(c, false);
+		if (n < 0)
+			return -1;
+		if (n < ROLE_SINK_BATCH)
+			break;
 	}
-	free(m);
-	return n < 0 ? -1 : rc;
+	for (int k = 0; k < 5; k++) {
+		n = role_sink_apply_batch(c, true);
+		if (n < 0)
+			rc = -1;
+		if (n < ROLE_SINK_BATCH)
+			break;
+	}
+	return rc;
 }
 
 static void
@@ -271,6 +370,7 @@ sink_role_start(struct event_base *base, const struct config *cfg, const char *c
 		log_error("sink_role_failed", "reason=\"%s\"", why);
 		return -1;
 	}
+	rs.window_ms = config_int(cfg, CFG_CONFIRM_WINDOW) * 1000;
 	if (*config_str(cfg, CFG_NODE_NAME) != '\0')
 		rs.node = xstrdup(config_str(cfg, CFG_NODE_NAME));
 	else

@@ -20,6 +20,7 @@ struct attempt_row {
 	char *mail_from, *rcpt_to, *token;
 	int mail_code, rcpt_code, data_code, eod_code; /* 0 = none */
 	char *stage, *outcome;
+	int rcpts; /* recipients accepted in its transaction */
 };
 
 /* One probe of one address and port; every string owned (NULL = SQL NULL). */
@@ -33,6 +34,7 @@ struct probe_row {
 	int64_t duration_ms;
 	char *verdict, *backscatter, *trick, *stage, *error, *banner;
 	char *evidence;            /* JSON text */
+	bool trick_alone;          /* the trick's form was sent in a transaction of its own */
 	int64_t confirm_deadline_ms; /* 0 = not waiting for the sink */
 	struct attempt_row *attempts;
 	size_t nattempts;

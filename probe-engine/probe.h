@@ -122,6 +122,7 @@ struct probe_attempt {
 	enum probe_stage stage;    /* where it was decided */
 	enum attempt_outcome outcome;
 	int tries;                 /* > 1 after greylisting retries or reconnects */
+	int rcpts;                 /* recipients accepted in its transaction (1: sent alone) */
 };
 
 struct probe_result {
@@ -152,6 +153,8 @@ struct probe_result {
 	/* Set by the sink correlation (confirm.c) when a receipt upgrades the result. */
 	int64_t relay_delay_ms;       /* receipt time - end of probe, when relay_confirmed */
 	int64_t backscatter_delay_ms; /* bounce time - end of probe, when backscatter confirmed */
+	bool trick_alone;             /* the trick's form relayed in a transaction of its own */
+	int64_t confirm_deadline_ms;  /* wall clock: later receipts are anomalies (0: none yet) */
 };
 
 void probe_result_free(struct probe_result *r);

@@ -309,13 +309,21 @@ session_send_body(struct session *s)
 	size_t n = 0;
 	int w;
 
+	size_t company = 0;
+
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	for (size_t i = 0; i < s->nbatch; i++) {
 		if (s->run->st[s->batch[i]].rcpt_ok) {
-			first = &s->run->res->attempts[s->batch[i]];
-			break;
+			if (first == NULL)
+				first = &s->run->res->attempts[s->batch[i]];
+			company++;
 		}
+	}
+	/* Attribution: a form relayed in company may relay only because of the others. */
+	for (size_t i = 0; i < s->nbatch; i++) {
+		if (s->run->st[s->batch[i]].rcpt_ok)
+			s->run->res->attempts[s->batch[i]].rcpts = (int)company;
 	}
 	w = snprintf(buf, sizeof(buf),
 		     "From: relayaudit relay test <%s>\r\n"
