@@ -7,6 +7,7 @@
  * limited per client address so the page cannot be used to hammer the database.
  */
 #include "api/handler.h"
+#include "common/refusal.h"
 #include "common/config.h"
 #include "common/retest_link.h"
 #include "common/util.h"
@@ -40,6 +41,7 @@ struct page_text {
 	const char *expired;
 	const char *slow_down;
 	const char *unavailable;
+	const char *refused; /* %s the reason (English, from refusal_retest) */
 };
 
 static const struct page_text page_texts[] = {
@@ -56,7 +58,8 @@ static const struct page_text page_texts[] = {
 	 "This link is not valid. Please use the link from our mail exactly as it was sent.",
 	 "This link has expired. Please contact us to request a re-test.",
 	 "Too many requests from your address. Please wait a minute and reload.",
-	 "The service is busy. Please try again in a few minutes."},
+	 "The service is busy. Please try again in a few minutes.",
+	 "A re-test of this server cannot be run (%s). Please contact us."},
 	{"de", "Erneute Prüfung des Mailservers",
 	 "Am %s haben wir beim Mailserver %s ein Problem festgestellt: %s.",
 	 "Eine erneute Prüfung wurde angefordert. Das dauert meist einige Minuten; diese Seite "
@@ -73,7 +76,8 @@ static const struct page_text page_texts[] = {
 	 "Dieser Link ist ungültig. Bitte verwenden Sie den Link genau so, wie er in unserer Mail steht.",
 	 "Dieser Link ist abgelaufen. Bitte kontaktieren Sie uns für eine erneute Prüfung.",
 	 "Zu viele Anfragen von Ihrer Adresse. Bitte warten Sie eine Minute.",
-	 "Der Dienst ist ausgelastet. Bitte versuchen Sie es in einigen Minuten erneut."},
+	 "Der Dienst ist ausgelastet. Bitte versuchen Sie es in einigen Minuten erneut.",
+	 "Eine erneute Prüfung dieses Servers ist nicht möglich (%s). Bitte kontaktieren Sie uns."},
 	{"nl", "Mailserver opnieuw testen",
 	 "Op %s vonden we een probleem met de mailserver op %s: %s.",
 	 "Er is een nieuwe test aangevraagd. Dat duurt meestal enkele minuten; deze pagina ververst "
@@ -89,7 +93,8 @@ static const struct page_text page_texts[] = {
 	 "Deze link is ongeldig. Gebruik de link precies zoals hij in onze mail staat.",
 	 "Deze link is verlopen. Neem contact met ons op voor een nieuwe test.",
 	 "Te veel verzoeken vanaf uw adres. Wacht een minuut en probeer het opnieuw.",
-	 "De dienst is druk. Probeer het over enkele minuten opnieuw."},
+	 "De dienst is druk. Probeer het over enkele minuten opnieuw.",
+	 "Deze server kan niet opnieuw getest worden (%s). Neem contact met ons op."},
 };
 
 static const struct page_text *
@@ -313,11 +318,18 @@ h_retest_page(struct api_req *r)
 	{
 		const char *state = json_string_value(json_object_get(k, "state"));
 		int64_t wait = json_integer_value(json_object_get(k, "retest_wait"));
-		enum { SHOW_RESOLVED, SHOW_RUNNING, SHOW_TOO_SOON, SHOW_REQUESTED, SHOW_BUSY } show;
+		const char *refused = refusal_retest(
+		    r->cfg, json_string_value(json_object_get(k, "address")),
+		    json_is_true(json_object_get(k, "excluded")));
+		enum { SHOW_RESOLVED, SHOW_RUNNING, SHOW_TOO_SOON, SHOW_REQUESTED, SHOW_BUSY,
+		       SHOW_REFUSED } show;
 		int code = 200;
 
 		if (strcmp(state, "resolved") == 0 || strcmp(state, "closed") == 0) {
 			show = SHOW_RESOLVED;
+		} else if (refused != NULL) {
+			/* Never queued: the prober would not run it, and the page would wait for ever. */
+			show = SHOW_REFUSED;
 		} else if (have_request && strcmp(status, "done") != 0) {
 			show = SHOW_RUNNING;
 		} else if (wait > 0) {
@@ -359,6 +371,10 @@ h_retest_page(struct api_req *r)
 		case SHOW_BUSY:
 			page_para(&pg, "error", "%s", t->unavailable);
 			code = 503;
+			break;
+		case SHOW_REFUSED:
+			page_para(&pg, "refused", t->refused, refused);
+			code = 409;
 			break;
 		}
 		json_decref(k);
