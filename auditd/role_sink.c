@@ -172,10 +172,12 @@ role_sink_receipt(struct sink_receipt *r, void *arg)
 /*
  * One stored receipt against its stored probe: the rules of confirm_apply.
  * A receipt its attempt could not have caused is settled as an anomaly with
- * the reason and changes nothing. *changed says the probe row moved.
+ * the reason and changes nothing. After a change, the later receipts of the
+ * same batch see the probe as it is now (its verdict, trick, used tokens).
  */
 static int
-role_sink_apply_one(PGconn *c, const struct receipt_match *m, bool *changed_probe)
+role_sink_apply_one(PGconn *c, struct receipt_match *m, struct receipt_match *later,
+                    int nlater)
 {
 	struct probe_result res;
 	struct probe_attempt a;
@@ -184,7 +186,6 @@ role_sink_apply_one(PGconn *c, const struct receipt_match *m, bool *changed_prob
 	bool via = confirm_received_via(m->received_chain, m->address);
 	int changed, rc;
 
-	*changed_probe = false;
 	memset(&res, 0, sizeof(res));
 	memset(&a, 0, sizeof(a));
 	memset(&r, 0, sizeof(r));
@@ -222,19 +223,18 @@ role_sink_apply_one(PGconn *c, const struct receipt_match *m, bool *changed_prob
 	r.received_ms = m->received_ms;
 
 	changed = confirm_apply(&res, &r, &why);
-	if (changed == 0) {
-		if (why != NULL)
-			log_warn("receipt_anomaly",
-			         "probe=%" PRId64 " receipt=%" PRId64 " reason=\"%s\" via_target=%d",
-			         m->probe_id, m->receipt_id, why, via);
+	if (!(changed & CONFIRM_USED)) {
+		if (why == NULL)
+			why = "no attempt of its probe could have sent it";
+		log_warn("receipt_anomaly",
+		         "probe=%" PRId64 " receipt=%" PRId64 " reason=\"%s\" via_target=%d",
+		         m->probe_id, m->receipt_id, why, via);
 		free(res.trick);
-		return receipts_done(c, m->receipt_id,
-		                     why != NULL ? why : "nothing left to confirm", via);
+		return receipts_done(c, m->receipt_id, why, via);
 	}
 	rc = receipts_apply(c, m, verdict_name(res.verdict), backscatter_name(res.backscatter),
 	                    (changed & CONFIRM_TRICK) ? res.trick : NULL, res.trick_alone, true,
 	                    via);
-	*changed_probe = rc == 0;
 	if (rc == 0 && (changed & CONFIRM_RELAY))
 		log_info("relay_confirmed",
 		         "probe=%" PRId64 " trick=%s alone=%d delay_ms=%" PRId64 " receipt=%" PRId64
@@ -248,48 +248,41 @@ role_sink_apply_one(PGconn *c, const struct receipt_match *m, bool *changed_prob
 		log_info("backscatter_confirmed",
 		         "probe=%" PRId64 " delay_ms=%" PRId64 " receipt=%" PRId64, m->probe_id,
 		         res.backscatter_delay_ms, m->receipt_id);
+	for (int i = 0; rc == 0 && i < nlater; i++) {
+		struct receipt_match *l = &later[i];
+
+		if (l->probe_id != m->probe_id)
+			continue;
+		str_fmt(l->verdict, sizeof(l->verdict), "%s", verdict_name(res.verdict));
+		str_fmt(l->backscatter, sizeof(l->backscatter), "%s",
+		        backscatter_name(res.backscatter));
+		str_fmt(l->trick, sizeof(l->trick), "%s", res.trick ? res.trick : "");
+		l->trick_alone = res.trick_alone;
+		if (l->attempt == m->attempt)
+			l->attempt_used = true;
+	}
 	free(res.trick);
 	return rc;
 }
 
-static bool
-role_sink_seen(const int64_t *probes, size_t n, int64_t id)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (probes[i] == id)
-			return true;
-	}
-	return false;
-}
-
 /*
- * One pass: settle what can never match, then fresh receipts (those without
- * their probe row are marked orphan, so the next pass starts past them),
- * then orphans whose probe row has appeared. A probe changed in this pass
- * is read afresh in the next one before its other receipts are applied.
+ * One batch: fresh receipts (those without their probe row are marked
+ * orphan, so the next batch starts past them), or orphans whose probe row
+ * has appeared since. Every receipt read is settled or marked: no stall.
  */
 static int
 role_sink_apply_batch(PGconn *c, bool orphans)
 {
 	struct receipt_match *m = xcalloc(ROLE_SINK_BATCH, sizeof(*m));
 	int64_t *orphan = xcalloc(ROLE_SINK_BATCH, sizeof(*orphan));
-	int64_t *touched = xcalloc(ROLE_SINK_BATCH, sizeof(*touched));
-	size_t norphan = 0, ntouched = 0;
+	size_t norphan = 0;
 	int n = receipts_pending(c, orphans, ROLE_SINK_MAX_AGE_S, m, ROLE_SINK_BATCH), rc = 0;
 
 	for (int i = 0; i < n; i++) {
-		bool changed = false;
-
-		if (!m[i].have_probe) {
+		if (!m[i].have_probe)
 			orphan[norphan++] = m[i].receipt_id;
-			continue;
-		}
-		if (role_sink_seen(touched, ntouched, m[i].probe_id))
-			continue;
-		if (role_sink_apply_one(c, &m[i], &changed) < 0)
+		else if (role_sink_apply_one(c, &m[i], &m[i + 1], n - i - 1) < 0)
 			rc = -1;
-		else if (changed)
-			touched[ntouched++] = m[i].probe_id;
 	}
 	if (norphan > 0 && receipts_orphan(c, orphan, norphan) < 0)
 		rc = -1;
@@ -299,7 +292,6 @@ role_sink_apply_batch(PGconn *c, bool orphans)
 	receipts_match_free(m, n > 0 ? n : 0);
 	free(m);
 	free(orphan);
-	free(touched);
 	if (n < 0)
 		return -1;
 	return rc < 0 ? -1 : n;

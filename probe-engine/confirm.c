@@ -112,6 +112,7 @@ confirm_apply(struct probe_result *res, const struct sink_receipt *r, const char
 		/* Used: the same token in a later message is a replay. */
 		a->outcome = OUTCOME_RELAYED;
 		a->stage = STAGE_SINK;
+		changed |= CONFIRM_USED;
 		if (a->backscatter) {
 			if (res->backscatter != BACKSCATTER_CONFIRMED) {
 				res->backscatter = BACKSCATTER_CONFIRMED;

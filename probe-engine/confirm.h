@@ -21,6 +21,7 @@ enum confirm_change {
 	CONFIRM_RELAY = 1,       /* verdict became relay_confirmed */
 	CONFIRM_BACKSCATTER = 2, /* backscatter became confirmed */
 	CONFIRM_TRICK = 4,       /* the trick was named, or renamed to a form sent alone */
+	CONFIRM_USED = 8,        /* a token was accepted: its attempt is relayed, the token used */
 };
 
 /*

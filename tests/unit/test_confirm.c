@@ -98,7 +98,7 @@ TEST(relay_token_confirms_with_trick_and_delay)
 	struct sink_receipt *r = delivery(1001, 2);
 	const char *why = NULL;
 
-	CHECK_INT(confirm_apply(res, r, &why), CONFIRM_RELAY | CONFIRM_TRICK);
+	CHECK_INT(confirm_apply(res, r, &why), CONFIRM_RELAY | CONFIRM_TRICK | CONFIRM_USED);
 	CHECK_INT(res->verdict, VERDICT_RELAY_CONFIRMED);
 	CHECK_INT(res->stage, STAGE_SINK);
 	CHECK_STR(res->trick, "spoof-ip/percent-ip");
@@ -194,7 +194,7 @@ TEST(backscatter_token_in_bounce_confirms_backscatter_only)
 	struct sink_receipt *r = bounce(1001, 0);
 
 	CHECK(r->dsn);
-	CHECK_INT(confirm_apply(res, r, NULL), CONFIRM_BACKSCATTER);
+	CHECK_INT(confirm_apply(res, r, NULL), CONFIRM_BACKSCATTER | CONFIRM_USED);
 	CHECK_INT(res->backscatter, BACKSCATTER_CONFIRMED);
 	CHECK_INT(res->verdict, VERDICT_ACCEPTED);
 	CHECK(res->backscatter_delay_ms > 0);
@@ -217,7 +217,7 @@ TEST(backscatter_token_in_plain_text_bounce_confirms)
 	r = sink_receipt_make(&key, "mx", "", rcpts, 1, msg, strlen(msg), 100);
 	CHECK(!r->dsn);
 	CHECK(r->bounce);
-	CHECK_INT(confirm_apply(res, r, NULL), CONFIRM_BACKSCATTER);
+	CHECK_INT(confirm_apply(res, r, NULL), CONFIRM_BACKSCATTER | CONFIRM_USED);
 	CHECK_INT(res->backscatter, BACKSCATTER_CONFIRMED);
 	sink_receipt_free(r);
 	result_free(res);
@@ -275,7 +275,7 @@ TEST(late_receipt_upgrades_accepted_not_relayed)
 
 	confirm_expire(res);
 	CHECK_INT(res->verdict, VERDICT_ACCEPTED_NOT_RELAYED);
-	CHECK_INT(confirm_apply(res, r, NULL), CONFIRM_RELAY | CONFIRM_TRICK);
+	CHECK_INT(confirm_apply(res, r, NULL), CONFIRM_RELAY | CONFIRM_TRICK | CONFIRM_USED);
 	CHECK_INT(res->verdict, VERDICT_RELAY_CONFIRMED);
 	/* Applying it again changes nothing. */
 	CHECK_INT(confirm_apply(res, r, NULL), 0);
@@ -336,7 +336,7 @@ TEST(trick_sent_alone_replaces_one_sent_in_company)
 	struct sink_receipt *batch = delivery(1001, 0 + 2), *alone = NULL;
 
 	res->attempts[2].rcpts = 3;
-	CHECK_INT(confirm_apply(res, batch, NULL), CONFIRM_RELAY | CONFIRM_TRICK);
+	CHECK_INT(confirm_apply(res, batch, NULL), CONFIRM_RELAY | CONFIRM_TRICK | CONFIRM_USED);
 	CHECK_STR(res->trick, "spoof-ip/percent-ip");
 	CHECK(!res->trick_alone);
 	/* attempt 1 turned into a form that was accepted alone */
@@ -344,7 +344,7 @@ TEST(trick_sent_alone_replaces_one_sent_in_company)
 	res->attempts[1].outcome = OUTCOME_ACCEPTED;
 	res->attempts[1].rcpts = 1;
 	alone = delivery(1001, 1);
-	CHECK_INT(confirm_apply(res, alone, NULL), CONFIRM_TRICK);
+	CHECK_INT(confirm_apply(res, alone, NULL), CONFIRM_TRICK | CONFIRM_USED);
 	CHECK_STR(res->trick, "outside/plain");
 	CHECK(res->trick_alone);
 	sink_receipt_free(batch);
