@@ -122,17 +122,24 @@ static void
 role_sink_receipt(struct sink_receipt *r, void *arg)
 {
 	struct role_sink_store *st = xcalloc(1, sizeof(*st));
-	char peer[ADDR_STRLEN];
-	size_t len = 1;
+	char peer[ADDR_STRLEN], *hop;
+	size_t len = 1, n;
 
 	addr_format(&r->peer, peer, sizeof(peer));
 	st->peer = xstrdup(peer);
+	/*
+	 * The chain starts with the hop the sink saw itself, as its Received:
+	 * line would read: a relay that delivered directly is named there.
+	 */
+	hop = xasprintf("from %s ([%s]) by relayaudit sink", r->helo ? r->helo : "", peer);
+	len += strlen(hop) + 1;
 	for (size_t i = 0; i < r->nreceived; i++)
 		len += strlen(r->received[i]) + 1;
 	st->chain = xcalloc(1, len);
-	for (size_t i = 0, n = 0; i < r->nreceived; i++)
-		n +=
-		    (size_t)snprintf(st->chain + n, len - n, "%s%s", i ? "\n" : "", r->received[i]);
+	n = (size_t)snprintf(st->chain, len, "%s", hop);
+	for (size_t i = 0; i < r->nreceived; i++)
+		n += (size_t)snprintf(st->chain + n, len - n, "\n%s", r->received[i]);
+	free(hop);
 	st->r = r;
 	/* Outside the sink a token shows only its first characters (no replay from a reader). */
 	token_redact(st->chain);

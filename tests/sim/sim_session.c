@@ -622,11 +622,12 @@ session_end_of_data(struct sim_session *s)
 
 		gmtime_r(&t, &tm);
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+		/* Its own address after its name, as Exchange writes it: the sink's Received check. */
 		evbuffer_add_printf(body,
-		                    "Received: from %s (%s [%s])\r\n\tby %s (relaysim) with ESMTP;"
+		                    "Received: from %s (%s [%s])\r\n\tby %s (%s) (relaysim) with ESMTP;"
 		                    " %s\r\n",
 		                    s->helo[0] ? s->helo : "unknown", s->peer_str, s->peer_str,
-		                    s->l->name, date);
+		                    s->l->name, s->l->literal, date);
 		evbuffer_add_buffer(body, s->msg);
 		if (sim_forward_submit(sim->fwd, s->mail_from, s->rcpts, s->nrcpt, body) == 0)
 			session_reply(s, "250 2.0.0 Ok: queued");
