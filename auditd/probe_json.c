@@ -23,19 +23,31 @@ probe_json_reply(const struct smtp_reply_rec *r)
 			 json_str_or_null(r->text));
 }
 
-/* s as a JSON string, tokens shortened unless show; null for NULL. */
-static json_t *
-json_tokens(const char *s, bool show)
+/*
+ * Shortens every token in every string of o, in place. Tokens reach the
+ * evidence in more places than the attempt's own fields: servers echo the
+ * recipient in their replies ("554 5.7.1 <rt...@sink>: Relay access denied"),
+ * and those replies are in the reason and the transcript too.
+ */
+static void
+probe_json_redact(json_t *o)
 {
-	char *d;
-	json_t *o;
+	const char *key;
+	json_t *v;
+	size_t i;
 
-	if (s == NULL || show)
-		return json_str_or_null(s);
-	d = token_redact_dup(s);
-	o = json_string(d);
-	free(d);
-	return o;
+	if (json_is_string(o)) {
+		char *d = token_redact_dup(json_string_value(o));
+
+		json_string_set(o, d);
+		free(d);
+	} else if (json_is_object(o)) {
+		json_object_foreach(o, key, v)
+			probe_json_redact(v);
+	} else if (json_is_array(o)) {
+		json_array_foreach(o, i, v)
+			probe_json_redact(v);
+	}
 }
 
 json_t *
@@ -44,15 +56,20 @@ probe_json_attempt(const struct probe_attempt *a, bool show_tokens)
 	json_t *o = json_pack("{s:i, s:s, s:s, s:b, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:i}",
 			 "index", (int)a->index, "sender", a->sender ? a->sender : "", "form",
 			 a->form ? a->form : "", "backscatter", a->backscatter, "mail_from",
-			 json_tokens(a->mail_from, show_tokens), "rcpt_to",
-			 json_tokens(a->rcpt_to, show_tokens), "token",
-			 json_tokens(a->token, show_tokens), "mail", probe_json_reply(&a->mail), "rcpt",
+			 json_str_or_null(a->mail_from), "rcpt_to", json_str_or_null(a->rcpt_to),
+			 "token", a->token, "mail", probe_json_reply(&a->mail), "rcpt",
 			 probe_json_reply(&a->rcpt), "data", probe_json_reply(&a->data), "eod",
 			 probe_json_reply(&a->eod), "stage", stage_name(a->stage), "outcome",
 			 outcome_name(a->outcome), "tries", a->tries);
 
 	if (o != NULL && a->rcpts > 0)
 		json_object_set_new(o, "rcpts", json_integer(a->rcpts));
+	if (o != NULL && a->rcpt_last != NULL)
+		json_object_set_new(o, "rcpt_last", json_string(a->rcpt_last));
+	if (o != NULL && a->resend_of >= 0)
+		json_object_set_new(o, "resend_of", json_integer(a->resend_of));
+	if (o != NULL && !show_tokens)
+		probe_json_redact(o);
 	return o;
 }
 
@@ -65,7 +82,7 @@ probe_json_result(const struct probe_result *r, bool with_transcript, bool show_
 
 	addr_format(&r->addr, ip, sizeof(ip));
 	for (size_t i = 0; i < r->nattempts; i++)
-		json_array_append_new(attempts, probe_json_attempt(&r->attempts[i], show_tokens));
+		json_array_append_new(attempts, probe_json_attempt(&r->attempts[i], true));
 	o = json_pack("{s:s, s:i, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:I, s:I, "
 		      "s:i, s:I}",
 		      "ip", ip, "port", r->port, "verdict", verdict_name(r->verdict),
@@ -88,8 +105,10 @@ probe_json_result(const struct probe_result *r, bool with_transcript, bool show_
 		json_object_set_new(o, "backscatter_delay_ms",
 				    json_integer(r->backscatter_delay_ms));
 	if (with_transcript) {
-		json_object_set_new(o, "transcript", json_tokens(r->transcript, show_tokens));
+		json_object_set_new(o, "transcript", json_str_or_null(r->transcript));
 		json_object_set_new(o, "transcript_truncated", json_boolean(r->transcript_truncated));
 	}
+	if (!show_tokens)
+		probe_json_redact(o);
 	return o;
 }

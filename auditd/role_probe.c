@@ -139,8 +139,9 @@ role_probe_row(const struct probe_result *res, struct probe_row *row)
 	row->trick = dup_or_null(res->trick);
 	row->trick_alone = role_probe_trick_alone(res);
 	row->stage = xstrdup(stage_name(res->stage));
-	row->error = dup_or_null(res->error != NULL ? res->error : res->reason);
-	row->banner = dup_or_null(res->banner);
+	/* Replies may echo a recipient: shortened tokens, as in the evidence. */
+	row->error = token_redact_dup(res->error != NULL ? res->error : res->reason);
+	row->banner = token_redact_dup(res->banner);
 	row->evidence = ev != NULL ? json_dumps(ev, JSON_COMPACT) : NULL;
 	json_decref(ev);
 	if (res->verdict == VERDICT_ACCEPTED || res->backscatter == BACKSCATTER_ACCEPTED)

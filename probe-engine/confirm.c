@@ -6,6 +6,7 @@
 #include "probe-engine/confirm.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "probe-engine/catalogue.h"
 
 #include <ctype.h>
 #include <event2/event.h>
@@ -75,18 +76,38 @@ confirm_check(struct probe_result *res, const struct sink_receipt *r, const stru
 	return NULL;
 }
 
+/* The rank of a "sender/form" trick in the catalogue (SIZE_MAX when unknown). */
+static size_t
+confirm_trick_rank(const char *trick)
+{
+	char sender[64];
+	const char *slash = trick ? strchr(trick, '/') : NULL;
+
+	if (slash == NULL || (size_t)(slash - trick) >= sizeof(sender))
+		return SIZE_MAX;
+	memcpy(sender, trick, (size_t)(slash - trick));
+	sender[slash - trick] = '\0';
+	return catalogue_rank(sender, slash + 1);
+}
+
 /*
  * The trick is a form that relays on its own: one that shared its
  * transaction with other accepted recipients names the trick only until a
  * form sent alone is confirmed (a server that checks just the last
- * recipient relays a whole batch "in company").
+ * recipient relays a whole batch "in company"). Among forms alike in that,
+ * the simplest (first in the catalogue) is named, whatever order their
+ * receipts arrive in.
  */
 static bool
 confirm_names_trick(const struct probe_result *res, const struct probe_attempt *a)
 {
+	bool alone = a->rcpts <= 1;
+
 	if (res->verdict != VERDICT_RELAY_CONFIRMED || res->trick == NULL)
 		return true;
-	return !res->trick_alone && a->rcpts <= 1;
+	if (alone != res->trick_alone)
+		return alone;
+	return catalogue_rank(a->sender, a->form) < confirm_trick_rank(res->trick);
 }
 
 int
@@ -169,7 +190,17 @@ confirm_expire(struct probe_result *res)
 bool
 confirm_waiting(const struct probe_result *res)
 {
-	return res->verdict == VERDICT_ACCEPTED || res->backscatter == BACKSCATTER_ACCEPTED;
+	if (res->verdict == VERDICT_ACCEPTED || res->backscatter == BACKSCATTER_ACCEPTED)
+		return true;
+	/* Confirmed only in company: a form re-sent alone may still name the trick. */
+	if (res->verdict == VERDICT_RELAY_CONFIRMED && !res->trick_alone) {
+		for (size_t i = 0; i < res->nattempts; i++) {
+			if (res->attempts[i].resend_of >= 0 &&
+			    res->attempts[i].outcome == OUTCOME_ACCEPTED)
+				return true;
+		}
+	}
+	return false;
 }
 
 /* ---- the holding pen ---- */

@@ -47,7 +47,10 @@ bool confirm_received_via(const char *chain, const char *address);
 /* The end of the window: accepted -> accepted_not_relayed. Pure. */
 void confirm_expire(struct probe_result *res);
 
-/* True while res still waits for a receipt (verdict or backscatter accepted). */
+/*
+ * True while res still waits for a receipt: verdict or backscatter accepted,
+ * or a relay confirmed only in company while a form re-sent alone may come.
+ */
 bool confirm_waiting(const struct probe_result *res);
 
 struct confirm;

@@ -123,6 +123,9 @@ struct probe_attempt {
 	enum attempt_outcome outcome;
 	int tries;                 /* > 1 after greylisting retries or reconnects */
 	int rcpts;                 /* recipients accepted in its transaction (1: sent alone) */
+	char *rcpt_last;           /* a local recipient sent after rcpt_to (local-last), or NULL */
+	bool alone;                /* runs in a transaction of its own (late forms, re-sends) */
+	int resend_of;             /* a re-send alone of this attempt index, or -1 */
 };
 
 struct probe_result {

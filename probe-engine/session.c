@@ -57,7 +57,8 @@ static const char *const session_end_names[SE__COUNT] = {
 };
 
 /* What a step of the transaction plan is. */
-enum plan_kind { PLAN_RSET, PLAN_MAIL, PLAN_RCPT, PLAN_DATA };
+/* PLAN_RCPT_LOCAL: the local recipient after a local-last form's own (no attempt of its own). */
+enum plan_kind { PLAN_RSET, PLAN_MAIL, PLAN_RCPT, PLAN_DATA, PLAN_RCPT_LOCAL };
 
 struct session {
 	struct event_base *base;
@@ -76,7 +77,7 @@ struct session {
 	size_t outlen, outoff;
 
 	/* the transaction in progress: RSET? MAIL RCPT... */
-	uint8_t plan[3 + SESSION_BATCH_MAX];
+	uint8_t plan[4 + SESSION_BATCH_MAX];
 	size_t nplan, sent, answered;
 	size_t rcpt_base; /* plan index of the first RCPT */
 	size_t batch[SESSION_BATCH_MAX];
@@ -278,6 +279,10 @@ session_send_plan(struct session *s)
 		case PLAN_DATA:
 			session_cmd(s, "DATA", NULL);
 			break;
+		case PLAN_RCPT_LOCAL:
+			a = &s->run->res->attempts[s->batch[0]];
+			session_cmd(s, "RCPT TO:", a->rcpt_last);
+			break;
 		default:
 			a = &s->run->res->attempts[s->batch[k - s->rcpt_base]];
 			session_cmd(s, "RCPT TO:", a->rcpt_to);
@@ -288,7 +293,8 @@ session_send_plan(struct session *s)
 }
 
 static const enum session_state plan_state[] = {
-	[PLAN_RSET] = SS_RSET, [PLAN_MAIL] = SS_MAIL, [PLAN_RCPT] = SS_RCPT, [PLAN_DATA] = SS_DATA};
+	[PLAN_RSET] = SS_RSET, [PLAN_MAIL] = SS_MAIL, [PLAN_RCPT] = SS_RCPT, [PLAN_DATA] = SS_DATA,
+	[PLAN_RCPT_LOCAL] = SS_RCPT};
 
 static void
 session_set_plan_state(struct session *s)
@@ -414,6 +420,8 @@ session_next(struct session *s)
 	s->rcpt_base = s->nplan;
 	for (size_t i = 0; i < s->nbatch; i++)
 		s->plan[s->nplan++] = PLAN_RCPT;
+	if (s->nbatch == 1 && r->res->attempts[s->batch[0]].rcpt_last != NULL)
+		s->plan[s->nplan++] = PLAN_RCPT_LOCAL;
 	if (pipe_data)
 		s->plan[s->nplan++] = PLAN_DATA;
 	s->sent = s->answered = 0;
@@ -466,6 +474,10 @@ session_tx_reply(struct session *s, const struct reply_view *rv)
 
 	if (s->state == SS_RCPT) {
 		size_t k = s->answered - s->rcpt_base;
+
+		/* the local companion's reply is in the transcript; it decides nothing */
+		if (s->plan[s->answered] == PLAN_RCPT_LOCAL)
+			return;
 
 		/* after a refused MAIL the RCPT replies say nothing about relaying */
 		if (s->mail_ok)
