@@ -184,7 +184,7 @@ role_sink_receipt(struct sink_receipt *r, void *arg)
  */
 static int
 role_sink_apply_one(PGconn *c, struct receipt_match *m, struct receipt_match *later,
-                    int nlater)
+                    int nlater, struct receipt_settled *settled, size_t *nsettled)
 {
 	struct probe_result res;
 	struct probe_attempt a;
@@ -198,8 +198,11 @@ role_sink_apply_one(PGconn *c, struct receipt_match *m, struct receipt_match *la
 	memset(&r, 0, sizeof(r));
 	res.probe_id = (uint64_t)m->probe_id;
 	if (verdict_parse(m->verdict, &res.verdict) < 0 ||
-	    backscatter_parse(m->backscatter, &res.backscatter) < 0)
-		return receipts_done(c, m->receipt_id, "its probe has an unknown verdict", via);
+	    backscatter_parse(m->backscatter, &res.backscatter) < 0) {
+		settled[(*nsettled)++] = (struct receipt_settled){
+		    m->receipt_id, m->probe_id, m->attempt, false, "its probe has an unknown verdict", via};
+		return 0;
+	}
 	res.started_ms = m->started_ms;
 	res.duration_ms = m->duration_ms;
 	/* The window as the probe stored it, else as this node counts it from the probe's end. */
@@ -237,7 +240,20 @@ role_sink_apply_one(PGconn *c, struct receipt_match *m, struct receipt_match *la
 		         "probe=%" PRId64 " receipt=%" PRId64 " reason=\"%s\" via_target=%d",
 		         m->probe_id, m->receipt_id, why, via);
 		free(res.trick);
-		return receipts_done(c, m->receipt_id, why, via);
+		settled[(*nsettled)++] = (struct receipt_settled){m->receipt_id, m->probe_id,
+		                                                   m->attempt, false, why, via};
+		return 0;
+	}
+	if (!(changed & (CONFIRM_RELAY | CONFIRM_BACKSCATTER | CONFIRM_TRICK))) {
+		/* A token of a probe already decided: used now, nothing else moves. */
+		free(res.trick);
+		settled[(*nsettled)++] = (struct receipt_settled){m->receipt_id, m->probe_id,
+		                                                   m->attempt, true, NULL, via};
+		for (int i = 0; i < nlater; i++) {
+			if (later[i].probe_id == m->probe_id && later[i].attempt == m->attempt)
+				later[i].attempt_used = true;
+		}
+		return 0;
 	}
 	rc = receipts_apply(c, m, verdict_name(res.verdict), backscatter_name(res.backscatter),
 	                    (changed & CONFIRM_TRICK) ? res.trick : NULL, res.trick_alone, true,
@@ -282,15 +298,18 @@ role_sink_apply_batch(PGconn *c, bool orphans)
 {
 	struct receipt_match *m = xcalloc(ROLE_SINK_BATCH, sizeof(*m));
 	int64_t *orphan = xcalloc(ROLE_SINK_BATCH, sizeof(*orphan));
-	size_t norphan = 0;
+	struct receipt_settled *settled = xcalloc(ROLE_SINK_BATCH, sizeof(*settled));
+	size_t norphan = 0, nsettled = 0;
 	int n = receipts_pending(c, orphans, ROLE_SINK_MAX_AGE_S, m, ROLE_SINK_BATCH), rc = 0;
 
 	for (int i = 0; i < n; i++) {
 		if (!m[i].have_probe)
 			orphan[norphan++] = m[i].receipt_id;
-		else if (role_sink_apply_one(c, &m[i], &m[i + 1], n - i - 1) < 0)
+		else if (role_sink_apply_one(c, &m[i], &m[i + 1], n - i - 1, settled, &nsettled) < 0)
 			rc = -1;
 	}
+	if (receipts_settle_many(c, settled, nsettled) < 0)
+		rc = -1;
 	if (norphan > 0 && receipts_orphan(c, orphan, norphan) < 0)
 		rc = -1;
 	if (norphan > 0)
@@ -299,6 +318,7 @@ role_sink_apply_batch(PGconn *c, bool orphans)
 	receipts_match_free(m, n > 0 ? n : 0);
 	free(m);
 	free(orphan);
+	free(settled);
 	if (n < 0)
 		return -1;
 	return rc < 0 ? -1 : n;

@@ -258,14 +258,42 @@ fail:
 }
 
 int
-receipts_done(PGconn *c, int64_t receipt_id, const char *anomaly, int via_target)
+receipts_settle_many(PGconn *c, const struct receipt_settled *s, size_t n)
 {
-	char rid[24];
-	const char *p3[3] = {rid, anomaly, via_target < 0 ? NULL : via_target ? "t" : "f"};
+	struct pgarray a[6];
+	const char *params[6];
+	int rc;
 
-	str_fmt(rid, sizeof(rid), "%" PRId64, receipt_id);
-	return db_cmd(c, "receipts_done",
-	              "UPDATE sink_receipts SET applied = true, anomaly = $2,"
-	              " via_target = $3::boolean WHERE id = $1",
-	              3, p3);
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < 6; i++)
+		pgarray_init(&a[i]);
+	for (size_t i = 0; i < n; i++) {
+		pgarray_add_i64(&a[0], s[i].receipt_id);
+		pgarray_add_i64(&a[1], s[i].probe_id);
+		pgarray_add_i64(&a[2], s[i].attempt);
+		pgarray_add_text(&a[3], s[i].used ? "t" : "f");
+		if (s[i].used)
+			pgarray_add_null(&a[4]);
+		else
+			pgarray_add_text(&a[4], s[i].anomaly);
+		if (s[i].via_target < 0)
+			pgarray_add_null(&a[5]);
+		else
+			pgarray_add_text(&a[5], s[i].via_target ? "t" : "f");
+	}
+	for (size_t i = 0; i < 6; i++)
+		params[i] = pgarray_str(&a[i]);
+	rc = db_cmd(c, "receipts_settle_many",
+	            "WITH s AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::smallint[],"
+	            "   $4::boolean[], $5::text[], $6::boolean[])"
+	            "   AS s(id, probe_id, attempt, used, anomaly, via)),"
+	            " a AS (UPDATE probe_attempts pa SET outcome = 'relayed', stage = 'sink' FROM s"
+	            "   WHERE s.used AND pa.probe_id = s.probe_id AND pa.idx = s.attempt)"
+	            " UPDATE sink_receipts r SET applied = true, anomaly = s.anomaly, via_target = s.via"
+	            "  FROM s WHERE r.id = s.id",
+	            6, params);
+	for (size_t i = 0; i < 6; i++)
+		pgarray_free(&a[i]);
+	return rc;
 }

@@ -86,9 +86,18 @@ int receipts_apply(PGconn *c, const struct receipt_match *m, const char *verdict
                    const char *backscatter, const char *trick, bool trick_alone, bool used,
                    bool via_target);
 /*
- * Marks a receipt applied without changing its probe; anomaly (NULL: none)
- * says why it could not have been caused by its attempt.
+ * The receipts of a batch that change no probe row, settled in one
+ * statement: accepted tokens (their attempt becomes relayed, the token used)
+ * and anomalies with their reasons. Most receipts of an open relay are the
+ * former: one round trip for a batch instead of a transaction each.
  */
-int receipts_done(PGconn *c, int64_t receipt_id, const char *anomaly, int via_target);
+struct receipt_settled {
+	int64_t receipt_id, probe_id;
+	int attempt;
+	bool used;           /* else an anomaly */
+	const char *anomaly; /* static reason */
+	int via_target;      /* 0, 1, or -1 unknown */
+};
+int receipts_settle_many(PGconn *c, const struct receipt_settled *s, size_t n);
 
 #endif
