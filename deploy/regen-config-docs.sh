@@ -1,6 +1,6 @@
 #!/bin/bash
 # Rewrites what is generated from the option table in common/config.c:
-# the README block between the config-reference markers and
+# the block of docs/operating.md between the config-reference markers and
 # deploy/relayaudit.conf.example. Run after adding or changing an option;
 # tests/integration/test_config.sh fails until you do.
 set -eu
@@ -14,6 +14,6 @@ awk -v ref="$ref" '
 	/<!-- config-reference:begin -->/ { print; while ((getline l < ref) > 0) print l; skip = 1; next }
 	/<!-- config-reference:end -->/ { skip = 0 }
 	!skip { print }
-' README.md >README.md.new
-mv README.md.new README.md
-echo "regenerated README.md config reference and deploy/relayaudit.conf.example"
+' docs/operating.md >docs/operating.md.new
+mv docs/operating.md.new docs/operating.md
+echo "regenerated the docs/operating.md config reference and deploy/relayaudit.conf.example"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # relayctl config check: the effective configuration or each error as
-# FILE:LINE; the password-readable warning; the README reference and the
+# FILE:LINE; the password-readable warning; the docs/operating.md reference and the
 # example config generated from the option table.
 . "$(dirname "$0")/../lib.sh"
 cd "$TEST_TMP" || exit 1
@@ -65,13 +65,13 @@ if [[ $out == *hunter3* ]]; then fail "uri_password_is_masked" "got '$out'"; els
 out=$(RELAYAUDIT_DATABASE="host=/x dbname=y" "$RELAYCTL" config check -c "$C" 2>&1)
 check_contains "database_from_environment" "$out" "database = host=/x dbname=y  # env RELAYAUDIT_DATABASE"
 
-# The README reference and the example config are the option table.
+# The reference in docs/operating.md and the example config are the option table.
 "$RELAYCTL" config reference >"$TEST_TMP/ref.md"
-sed -n '/<!-- config-reference:begin -->/,/<!-- config-reference:end -->/p' "$ROOT/README.md" | sed '1d;$d' >"$TEST_TMP/readme-ref.md"
-if diff -u "$TEST_TMP/readme-ref.md" "$TEST_TMP/ref.md" >"$TEST_TMP/ref.diff"; then
-	pass "readme_reference_matches_the_option_table"
+sed -n '/<!-- config-reference:begin -->/,/<!-- config-reference:end -->/p' "$ROOT/docs/operating.md" | sed '1d;$d' >"$TEST_TMP/guide-ref.md"
+if diff -u "$TEST_TMP/guide-ref.md" "$TEST_TMP/ref.md" >"$TEST_TMP/ref.diff"; then
+	pass "operating_guide_reference_matches_the_option_table"
 else
-	fail "readme_reference_matches_the_option_table" "README differs from 'relayctl config reference' (run deploy/regen-config-docs.sh): $(head -c 600 "$TEST_TMP/ref.diff")"
+	fail "operating_guide_reference_matches_the_option_table" "docs/operating.md differs from 'relayctl config reference' (run deploy/regen-config-docs.sh): $(head -c 600 "$TEST_TMP/ref.diff")"
 fi
 "$RELAYCTL" config example >"$TEST_TMP/example.conf"
 if diff -u "$ROOT/deploy/relayaudit.conf.example" "$TEST_TMP/example.conf" >"$TEST_TMP/ex.diff"; then
