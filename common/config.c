@@ -55,7 +55,9 @@ static const struct config_option options[CFG__COUNT] = {
 	{CFG_GREYLIST_WAIT, "greylist_wait", CFGT_DURATION, 0, DAY, "5m", NULL,
 	 "Delay before a 4xx attempt is retried.", NULL},
 	{CFG_HELO_NAME, "helo_name", CFGT_STRING, 0, 0, "", NULL,
-	 "Name sent in EHLO/HELO; empty means node_name.", valid_domain},
+	 "Name sent in EHLO/HELO; empty means node_name, else the host name when fully "
+	 "qualified, else relayaudit.invalid.",
+	 valid_domain},
 	{CFG_OUTSIDE_DOMAIN, "outside_domain", CFGT_STRING, 0, 0, "relayaudit-outside.invalid",
 	 NULL, "Domain of the 'outside' test sender.", valid_domain},
 	{CFG_CONTACT, "contact", CFGT_STRING, 0, 0, "", NULL,
@@ -110,8 +112,9 @@ static const struct config_option options[CFG__COUNT] = {
 	{CFG_IMPORT_MAX_CIDR, "import_max_cidr", CFGT_INT, 1, 16777216, "65536", NULL,
 	 "Largest CIDR range (in addresses) one import row may expand to.", NULL},
 
-	{CFG_ENFORCER_COMMAND, "enforcer_command", CFGT_STRING, 0, 0, "deploy/enforcers/log-only",
-	 NULL, "Executable run as: CMD block|unblock|escalate ADDRESS MODE CASE_ID.", NULL},
+	{CFG_ENFORCER_COMMAND, "enforcer_command", CFGT_STRING, 0, 0,
+	 "/usr/share/relayaudit/enforcers/log-only", NULL,
+	 "Executable run as: CMD block|unblock|escalate ADDRESS MODE CASE_ID.", NULL},
 	{CFG_ENFORCE_MODE_DEFAULT, "enforce_mode", CFGT_ENUM, 0, 0, "port25_inbound",
 	 "port25_inbound|smarthost", "Enforcement mode for customers whose access type names none.",
 	 NULL},
@@ -124,7 +127,7 @@ static const struct config_option options[CFG__COUNT] = {
 	 valid_hostport},
 	{CFG_NOTIFY_FROM, "notify_from", CFGT_STRING, 0, 0, "abuse@isp.example", NULL,
 	 "From: address of notification mails.", valid_email},
-	{CFG_OUTBOX_DIR, "outbox_dir", CFGT_STRING, 0, 0, "var/outbox", NULL,
+	{CFG_OUTBOX_DIR, "outbox_dir", CFGT_STRING, 0, 0, "/var/lib/relayaudit/outbox", NULL,
 	 "Directory notification mails are written to when no smarthost is set.", NULL},
 	{CFG_RETEST_URL, "retest_url", CFGT_STRING, 0, 0, "http://127.0.0.1:8080/r/", NULL,
 	 "Base of customers' self-service re-test links.", NULL},
@@ -573,21 +576,59 @@ config_bool(const struct config *cfg, enum config_key key)
 	return cfg->v[key].flag;
 }
 
+char **
+config_list(const struct config *cfg, enum config_key key, size_t *n)
+{
+	const char *p = cfg->v[key].text != NULL ? cfg->v[key].text : "";
+	char **words = xcalloc(strlen(p) / 2 + 2, sizeof(char *));
+	size_t k = 0;
+
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		const char *w = p;
+
+		while (len > 0 && isspace((unsigned char)*w))
+			w++, len--;
+		while (len > 0 && isspace((unsigned char)w[len - 1]))
+			len--;
+		if (len > 0)
+			words[k++] = xstrndup(w, len);
+		p = comma ? comma + 1 : p + strlen(p);
+	}
+	if (n != NULL)
+		*n = k;
+	return words;
+}
+
+void
+config_list_free(char **words)
+{
+	for (size_t i = 0; words != NULL && words[i] != NULL; i++)
+		free(words[i]);
+	free(words);
+}
+
 bool
 config_list_has(const struct config *cfg, enum config_key key, const char *word)
 {
-	const char *p = cfg->v[key].text;
-	size_t len = strlen(word);
+	char **words = config_list(cfg, key, NULL);
+	bool found = false;
 
-	while (p && *p) {
-		const char *comma = strchr(p, ',');
-		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+	for (size_t i = 0; words[i] != NULL && !found; i++)
+		found = strcmp(words[i], word) == 0;
+	config_list_free(words);
+	return found;
+}
 
-		if (n == len && strncmp(p, word, len) == 0)
-			return true;
-		p = comma ? comma + 1 : NULL;
+const struct config_option *
+config_option_of(enum config_key key)
+{
+	for (int i = 0; i < CFG__COUNT; i++) {
+		if (options[i].key == key)
+			return &options[i];
 	}
-	return false;
+	return NULL;
 }
 
 const char *
@@ -684,5 +725,42 @@ config_print_example(FILE *out)
 		fprintf(out, "\n# %s\n# (%s)\n#%s =%s%s\n", options[i].help,
 			type_name(&options[i], buf, sizeof(buf)), options[i].name,
 			*options[i].def ? " " : "", options[i].def);
+	}
+}
+
+/* Writes s as roff text: backslashes escaped, a leading '.' or '\'' made literal. */
+static void
+print_roff(FILE *out, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", out);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+void
+config_print_man(FILE *out)
+{
+	char buf[128];
+
+	for (int i = 0; i < CFG__COUNT; i++) {
+		fputs(".TP\n.B ", out);
+		print_roff(out, options[i].name);
+		fputs("\n", out);
+		print_roff(out, type_name(&options[i], buf, sizeof(buf)));
+		if (*options[i].def) {
+			fputs("; default \\fB", out);
+			print_roff(out, options[i].def);
+			fputs("\\fR", out);
+		} else {
+			fputs("; default empty", out);
+		}
+		fputs(".\n", out);
+		print_roff(out, options[i].help);
+		fputs("\n", out);
 	}
 }

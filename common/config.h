@@ -1,7 +1,8 @@
 /*
  * relayaudit.conf: "key = value" lines, '#' comments. Every option is
  * declared once in the table in config.c (name, type, range, default, help);
- * the parser, `relayctl config check` and the README reference all read it.
+ * the parser, `relayctl config check`, the reference in docs/operating.md and
+ * relayaudit.conf(5) all read it.
  */
 #ifndef RELAYAUDIT_CONFIG_H
 #define RELAYAUDIT_CONFIG_H
@@ -119,16 +120,27 @@ const char *config_set(struct config *cfg, const char *name, const char *value);
 const char *config_str(const struct config *cfg, enum config_key key);
 int64_t config_int(const struct config *cfg, enum config_key key);
 bool config_bool(const struct config *cfg, enum config_key key);
+/*
+ * THE accessor for list options: the words in order (comma-separated, blanks
+ * around them trimmed) as a NULL-terminated array, *n set when n != NULL.
+ * Free with config_list_free.
+ */
+char **config_list(const struct config *cfg, enum config_key key, size_t *n);
+void config_list_free(char **words);
 /* True when the list option holds word (case-sensitive). */
 bool config_list_has(const struct config *cfg, enum config_key key, const char *word);
+/* The option's row in the table (its type and range). */
+const struct config_option *config_option_of(enum config_key key);
 /* Where the value came from: "default", "env", "FILE:LINE" or "command line". */
 const char *config_origin(const struct config *cfg, enum config_key key);
 
 /* The effective configuration, one "key = value  # origin" line each; secrets masked. */
 void config_print(const struct config *cfg, FILE *out);
-/* The option table as a Markdown table, for the README. */
+/* The option table as a Markdown table, for docs/operating.md. */
 void config_print_reference(FILE *out);
 /* A relayaudit.conf with every option commented out at its default (deploy/relayaudit.conf.example). */
 void config_print_example(FILE *out);
+/* The option table as man(7) paragraphs, for the OPTIONS section of relayaudit.conf(5). */
+void config_print_man(FILE *out);
 
 #endif

@@ -41,7 +41,6 @@ extern const struct pstmt_stmt api_complaint_create; /* $1 address $2 source $3 
 extern const struct pstmt_stmt api_retest_page_case; /* $1 case id $2 retest_min_interval s */
 
 /* db/sweeps_query.c */
-extern const struct pstmt_stmt api_sweep_create; /* $1 actor $2 scope $3 cidr $4 customer */
 extern const struct pstmt_stmt api_sweep_get; /* $1 id */
 
 /* db/ops_query.c: health, metrics, stats, blocklist, audit */

@@ -2,11 +2,36 @@
 # Installs the Debian packages relayaudit needs to build, test and run.
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 #
-#   deploy/install-deps.sh          build + run + test packages
+#   deploy/install-deps.sh     called by make run, make test, make fuzz, make bench, make deb
 set -eu
 
-PACKAGES="build-essential pkg-config libevent-dev libpq-dev libjansson-dev libmicrohttpd-dev
-postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3 bc"
+# One list for everything: make run, make test, make fuzz, make bench, make deb.
+# One package a line, sorted, so that additions merge cleanly.
+PACKAGES="
+bc
+build-essential
+clang
+curl
+dpkg-dev
+groff-base
+iproute2
+jq
+libclang-rt-14-dev
+libevent-dev
+libjansson-dev
+libmicrohttpd-dev
+libpq-dev
+man-db
+nmap
+pkg-config
+postfix
+postgresql
+postgresql-client
+procps
+python3
+systemd
+wrk
+"
 
 missing=()
 for p in $PACKAGES; do

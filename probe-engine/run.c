@@ -72,8 +72,12 @@ run_attempt_init(struct probe_run *r, size_t i, unsigned index, const char *send
 	token_make(&r->params->key, r->res->probe_id, index, a->token);
 }
 
-/* Renders a relay attempt's MAIL FROM, RCPT TO and trailing local recipient. */
-static void
+/*
+ * Renders a relay attempt's MAIL FROM, RCPT TO and trailing local recipient;
+ * -1 when they do not fit (H comes from the peer's greeting: its length is
+ * the peer's choice).
+ */
+static int
 run_render_relay(struct probe_run *r, struct probe_attempt *a, const struct catalogue_attempt *ca)
 {
 	const struct rcpt_form *f = catalogue_form((size_t)ca->form);
@@ -85,17 +89,39 @@ run_render_relay(struct probe_run *r, struct probe_attempt *a, const struct cata
 			     sizeof(from)) < 0 ||
 	    catalogue_render(f->pattern, &ctx, rcpt, sizeof(rcpt)) < 0 ||
 	    (f->last != NULL && catalogue_render(f->last, &ctx, last, sizeof(last)) < 0))
-		fatal("catalogue form does not fit for host %s", r->res->host);
+		return -1;
 	a->mail_from = xstrdup(from);
 	a->rcpt_to = xstrdup(rcpt);
 	if (f->last != NULL) {
 		a->rcpt_last = xstrdup(last);
 		a->alone = true;
 	}
+	return 0;
 }
 
-void
-run_prepare(struct probe_run *r, const char *host)
+/* Undoes a run_prepare that could not render every attempt. */
+static void
+run_unprepare(struct probe_run *r)
+{
+	struct probe_result *res = r->res;
+
+	for (size_t i = 0; i < res->nattempts; i++) {
+		free(res->attempts[i].mail_from);
+		free(res->attempts[i].rcpt_to);
+		free(res->attempts[i].rcpt_last);
+	}
+	free(res->attempts);
+	free(r->st);
+	free(res->host);
+	res->attempts = NULL;
+	r->st = NULL;
+	res->host = NULL;
+	res->nattempts = 0;
+	r->prepared = false;
+}
+
+int
+run_prepare(struct probe_run *r, const char *host, const char **why)
 {
 	struct probe_result *res = r->res;
 	size_t nrelay = catalogue_nrelay(), nlate = catalogue_nlate();
@@ -103,7 +129,7 @@ run_prepare(struct probe_run *r, const char *host)
 	char from[512], rcpt[512];
 
 	if (r->prepared)
-		return;
+		return 0;
 	r->prepared = true;
 	res->host = xstrdup(host);
 	r->nrelay = nrelay;
@@ -126,7 +152,11 @@ run_prepare(struct probe_run *r, const char *host)
 				catalogue_late(k, &ca);
 			run_attempt_init(r, i, index, catalogue_sender((size_t)ca.sender)->name,
 					 catalogue_form((size_t)ca.form)->name, false);
-			run_render_relay(r, a, &ca);
+			if (run_render_relay(r, a, &ca) < 0) {
+				*why = "a relay form does not fit with this host name";
+				run_unprepare(r);
+				return -1;
+			}
 			continue;
 		}
 		run_attempt_init(r, i, (unsigned)i, "sink-token",
@@ -135,11 +165,15 @@ run_prepare(struct probe_run *r, const char *host)
 				       r->params->outside_domain};
 		const char *dom = i == nrelay ? NULL : r->domains[i - nrelay - 1];
 
-		if (catalogue_backscatter(&ctx, dom, from, sizeof(from), rcpt, sizeof(rcpt)) < 0)
-			fatal("backscatter form does not fit for host %s", host);
+		if (catalogue_backscatter(&ctx, dom, from, sizeof(from), rcpt, sizeof(rcpt)) < 0) {
+			*why = "a backscatter form does not fit with this host name";
+			run_unprepare(r);
+			return -1;
+		}
 		a->mail_from = xstrdup(from);
 		a->rcpt_to = xstrdup(rcpt);
 	}
+	return 0;
 }
 
 /*
@@ -170,7 +204,11 @@ run_resend_alone(struct probe_run *r, size_t i)
 	run_attempt_init(r, n, (unsigned)(catalogue_late_base() + catalogue_nlate() + r->nresend),
 			 orig->sender, orig->form, false);
 	a->resend_of = (int)orig->index;
-	run_render_relay(r, a, &ca);
+	if (run_render_relay(r, a, &ca) < 0) {
+		/* it fitted once with this H; keep the slot unused if it ever does not */
+		memset(a, 0, sizeof(*a));
+		return;
+	}
 	a->alone = true;
 	r->st[n].state = ATT_PENDING;
 	res->nattempts++;
