@@ -330,15 +330,19 @@ role_sink_apply_run(PGconn *c, void *arg)
 
 	if (receipts_settle(c, ROLE_SINK_ORPHAN_MAX_S) < 0)
 		return -1;
-	/* A few batches per pass, so a burst does not wait for the next tick. */
-	for (int k = 0; k < 20; k++) {
+	/*
+	 * A few batches per pass, so a burst does not wait for the next tick; at
+	 * shutdown (set on the loop thread) the pass ends after its batch, and
+	 * what is left is read again at the next start.
+	 */
+	for (int k = 0; k < 20 && !__atomic_load_n(&rs.stopping, __ATOMIC_RELAXED); k++) {
 		n = role_sink_apply_batch(c, false);
 		if (n < 0)
 			return -1;
 		if (n < ROLE_SINK_BATCH)
 			break;
 	}
-	for (int k = 0; k < 5; k++) {
+	for (int k = 0; k < 5 && !__atomic_load_n(&rs.stopping, __ATOMIC_RELAXED); k++) {
 		n = role_sink_apply_batch(c, true);
 		if (n < 0)
 			rc = -1;
@@ -357,7 +361,7 @@ role_sink_apply_done(void *arg, int status)
 static void
 role_sink_kick(void)
 {
-	if (rs.applying || rs.stopping || rs.db == NULL)
+	if (rs.applying || __atomic_load_n(&rs.stopping, __ATOMIC_RELAXED) || rs.db == NULL)
 		return;
 	rs.applying = true;
 	dbthread_submit(rs.db, role_sink_apply_run, role_sink_apply_done, NULL, false);
@@ -413,10 +417,10 @@ role_sink_stop(struct daemon *d)
 {
 	if (rs.sink == NULL)
 		return;
-	/* No new receipts; what is queued is still written. */
+	/* No new receipts; what is queued is still written, no new matching pass starts. */
+	__atomic_store_n(&rs.stopping, true, __ATOMIC_RELAXED);
 	sink_free(rs.sink);
 	rs.sink = NULL;
-	rs.stopping = true;
 	event_free(rs.tick);
 	dbthread_free(rs.db, 5000);
 	rs.db = NULL;

@@ -96,6 +96,7 @@ wait_for 10 sql_true "SELECT count(*) = 0 FROM targets WHERE lease_owner IS NOT 
 wait_for 10 sql_true "SELECT count(*) >= 20 FROM probes WHERE target_id <= 10"
 check_eq "restarted_node_reprobes_its_own_leases_at_once" "$(sql "SELECT count(*) FROM probes WHERE target_id <= 10")" 20
 daemon_stop "$DAEMON_PID"; check_eq "restart_term_exits_0" "$DAEMON_RC" 0
-daemon_stop "$SINK_PID"; check_eq "sink_term_exits_0" "$DAEMON_RC" 0
+# Under AddressSanitizer on a loaded machine a matching pass and the workflow take a while.
+daemon_stop "$SINK_PID" 30; check_eq "sink_term_exits_0" "$DAEMON_RC" 0
 sim_stop crash_relays
 [ -n "${DAEMON_TEST_LOGDIR:-}" ] && grep -v "event=verdict" "$LOG" >"$DAEMON_TEST_LOGDIR/$SUITE.log"; echo "--- daemon log:"; grep -v "event=verdict" "$LOG" | tail -15
