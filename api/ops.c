@@ -186,7 +186,7 @@ h_blocklist(struct api_req *r)
 	struct pstmt_rows res;
 	int s;
 
-	if (!api_param_choice(r, "format", "plain|rbldnsd|json", &fmt)) {
+	if (!api_param_choice(r, "format", "plain|rbldnsd|csv|json", &fmt)) {
 		free(b.p);
 		return;
 	}
@@ -204,10 +204,11 @@ h_blocklist(struct api_req *r)
 
 		for (int i = 0; i < res.n; i++)
 			json_array_append_new(items,
-					      json_pack("{s:s,s:I,s:s}", "address", pstmt_cell(&res, i, 0),
-							"case_id",
+					      json_pack("{s:s,s:I,s:s,s:s}", "address",
+							pstmt_cell(&res, i, 0), "case_id",
 							(json_int_t)strtoll(pstmt_cell(&res, i, 1), NULL, 10),
-							"blocked_at", pstmt_cell(&res, i, 2)));
+							"blocked_at", pstmt_cell(&res, i, 2), "why",
+							pstmt_cell(&res, i, 4)));
 		pstmt_rows_free(&res);
 		free(b.p);
 		api_reply_json(r, 200, json_pack("{s:o,s:i}", "items", items, "count",
@@ -221,10 +222,18 @@ h_blocklist(struct api_req *r)
 		for (int i = 0; i < res.n; i++)
 			mbuf_add(&b, "%s%s\n", pstmt_cell(&res, i, 0),
 				 strcmp(pstmt_cell(&res, i, 3), "6") == 0 ? "/128" : "");
+	} else if (strcmp(fmt, "csv") == 0) {
+		/* RFC 4180; every field is an address, a number, a timestamp or a verdict name. */
+		mbuf_add(&b, "address,case_id,blocked_at,why\r\n");
+		for (int i = 0; i < res.n; i++)
+			mbuf_add(&b, "%s,%s,%s,%s\r\n", pstmt_cell(&res, i, 0), pstmt_cell(&res, i, 1),
+				 pstmt_cell(&res, i, 2), pstmt_cell(&res, i, 4));
 	} else {
 		for (int i = 0; i < res.n; i++)
 			mbuf_add(&b, "%s\n", pstmt_cell(&res, i, 0));
 	}
 	pstmt_rows_free(&res);
-	api_reply_text(r, 200, "text/plain; charset=utf-8", b.p, b.len);
+	api_reply_text(r, 200,
+		       strcmp(fmt, "csv") == 0 ? "text/csv; charset=utf-8" : "text/plain; charset=utf-8",
+		       b.p, b.len);
 }

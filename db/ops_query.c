@@ -24,6 +24,10 @@ const struct pstmt_stmt api_stats = {
 	" 'cases', coalesce((SELECT json_object_agg(state, n) FROM (SELECT state, count(*) AS n"
 	"   FROM cases GROUP BY 1) x), '{}'::json),"
 	" 'blocked', (SELECT count(*) FROM cases WHERE blocked AND state NOT IN ('resolved', 'closed')),"
+	" 'outbox', (SELECT json_build_object('pending', count(*) FILTER (WHERE state IN ('pending',"
+	"   'running')), 'failed', count(*) FILTER (WHERE state = 'failed')) FROM outbox),"
+	" 'enforcer', (SELECT json_build_object('pending', count(*) FILTER (WHERE state IN ('pending',"
+	"   'running')), 'failed', count(*) FILTER (WHERE state = 'failed')) FROM enforcement_actions),"
 	" 'per_day', (SELECT json_agg(json_build_object('day', to_char(d, 'YYYY-MM-DD'),"
 	"   'opened', coalesce(o.n, 0), 'resolved', coalesce(r.n, 0)) ORDER BY d)"
 	"   FROM generate_series(date_trunc('day', now()) - interval '29 days',"
@@ -44,7 +48,8 @@ const struct pstmt_stmt api_stats = {
 
 const struct pstmt_stmt api_blocklist = {
 	"api_blocklist",
-	"SELECT host(address), id::text, coalesce(blocked_at, updated_at), family(address)::text"
+	"SELECT host(address), id::text, coalesce(blocked_at, updated_at), family(address)::text,"
+	" coalesce(finding, '')"
 	" FROM cases WHERE blocked AND state NOT IN ('resolved', 'closed') ORDER BY address",
 	0, false};
 
