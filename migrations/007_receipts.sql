@@ -1,4 +1,4 @@
--- 006_receipts: proof a block can stand on. A receipt that could not have
+-- 007_receipts: proof a block can stand on. A receipt that could not have
 -- been caused by its attempt is kept with the reason (anomaly) and changes
 -- nothing; a receipt whose probe row is not written yet is marked (orphan_at)
 -- so the matcher moves past it, and is matched again once the row exists.
