@@ -80,6 +80,12 @@ static const struct {
 	 &api_metric_enforcer},
 	{"relayaudit_sink_receipts_total", "counter", "Messages received by the sink.",
 	 &api_metric_receipts},
+	{"relayaudit_receipt_anomalies_total", "counter",
+	 "Receipts their attempt could not have caused (replayed, late, refused DATA...), by reason.",
+	 &api_metric_anomalies},
+	{"relayaudit_receipts_orphaned", "gauge",
+	 "Receipts waiting for their probe row (a node died before writing it).",
+	 &api_metric_orphans},
 };
 
 /* Bucket bounds in milliseconds; the metric is in seconds. */

@@ -11,6 +11,7 @@
  * so an operator rewords it without a rebuild.
  */
 #include "api/handler.h"
+#include "common/refusal.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/retest_link.h"
@@ -255,9 +256,17 @@ page_error(struct api_req *r, int status, const char *key)
  * Where the case stands for the customer: one state, computed the same way
  * for the page and for its status endpoint.
  */
-enum page_state { PS_READY, PS_TOO_SOON, PS_RUNNING, PS_CLEAN, PS_STILL_OPEN, PS_RESOLVED };
-static const char *const page_state_names[] = {"ready",   "too_soon",   "running",
-					       "clean",   "still_open", "resolved"};
+enum page_state {
+	PS_READY,
+	PS_TOO_SOON,
+	PS_RUNNING,
+	PS_CLEAN,
+	PS_STILL_OPEN,
+	PS_RESOLVED,
+	PS_REFUSED
+};
+static const char *const page_state_names[] = {"ready",      "too_soon", "running", "clean",
+					       "still_open", "resolved", "refused"};
 
 struct page_case {
 	json_t *k; /* the case row (api_retest_page_case) */
@@ -265,6 +274,7 @@ struct page_case {
 	enum page_state state;
 	int64_t wait;      /* seconds until the next re-test may be asked for */
 	bool complaint_kept; /* a complaint block waits for an operator */
+	const char *refused; /* why the prober would never run a re-test (refusal_retest) */
 };
 
 static void
@@ -286,6 +296,7 @@ page_state_key(const struct page_case *pc)
 	case PS_CLEAN: return pc->complaint_kept ? "page.clean_kept" : "page.clean";
 	case PS_STILL_OPEN: return "page.still_open";
 	case PS_RESOLVED: return "page.resolved";
+	case PS_REFUSED: return "page.refused";
 	}
 	return NULL;
 }
@@ -294,8 +305,9 @@ static char *
 page_state_message(const struct page_case *pc)
 {
 	const char *key = page_state_key(pc);
+	struct tmpl_var v[] = {{"reason", pc->refused ? pc->refused : ""}};
 
-	return key ? page_say(&pc->t, key, NULL, 0) : NULL;
+	return key ? page_say(&pc->t, key, v, ARRAY_LEN(v)) : NULL;
 }
 
 static bool
@@ -359,8 +371,13 @@ page_case_load(struct api_req *r, struct page_case *pc)
 	pc->complaint_kept = strcmp(finding, "complaint") == 0 &&
 			     strcmp(config_str(r->cfg, CFG_COMPLAINT_UNBLOCK), "operator") == 0;
 	rq = json_object_get(pc->k, "request");
+	pc->refused = refusal_retest(r->cfg, json_string_value(json_object_get(pc->k, "address")),
+				     json_is_true(json_object_get(pc->k, "excluded")));
 	if (strcmp(state, "resolved") == 0 || strcmp(state, "closed") == 0)
 		pc->state = PS_RESOLVED;
+	else if (pc->refused != NULL)
+		/* Never queued: the prober would not run it, and the page would wait for ever. */
+		pc->state = PS_REFUSED;
 	else if (json_is_object(rq) && !json_is_true(json_object_get(rq, "done")))
 		pc->state = PS_RUNNING;
 	else if (json_is_object(rq))
@@ -388,6 +405,7 @@ h_retest_page(struct api_req *r)
 	struct page pg = {0};
 	char key[64], *finding, *msg;
 	bool poll;
+	int code;
 
 	if (!page_case_load(r, &pc))
 		return;
@@ -455,6 +473,7 @@ h_retest_page(struct api_req *r)
 		free(msg);
 	}
 	page_contact(&pg, r->cfg, &pc.t);
+	code = pc.state == PS_REFUSED ? 409 : 200;
 	/* Polls the status endpoint while a re-test runs; no login, no library. */
 	page_str(&pg,
 		 "<script>(function(){var s=document.getElementById('status'),"
@@ -465,7 +484,7 @@ h_retest_page(struct api_req *r)
 		 "if(j.state==='running')setTimeout(tick,5000);}).catch(function(){"
 		 "setTimeout(tick,15000);});}setTimeout(tick,5000);})();</script>\n");
 	page_case_free(&pc);
-	page_send(r, &pg, 200);
+	page_send(r, &pg, code);
 }
 
 /* GET /r/{token}/status: what the page shows, as JSON, for its polling. */
@@ -505,9 +524,11 @@ h_retest_page_post(struct api_req *r)
 	if (!page_can_request(&pc)) {
 		const char *key = page_state_key(&pc);
 
-		if (pc.state == PS_RESOLVED || pc.state == PS_RUNNING ||
+		if (pc.state == PS_RESOLVED || pc.state == PS_RUNNING || pc.state == PS_REFUSED ||
 		    (pc.state == PS_CLEAN && pc.complaint_kept)) {
-			page_para(&pg, page_state_names[pc.state], &pc.t, key, NULL, 0);
+			struct tmpl_var v[] = {{"reason", pc.refused ? pc.refused : ""}};
+
+			page_para(&pg, page_state_names[pc.state], &pc.t, key, v, ARRAY_LEN(v));
 			page_case_free(&pc);
 			page_send(r, &pg, 409);
 			return;

@@ -3,6 +3,7 @@
  * delete, and operator re-test requests (followed at /v1/retests/{id}).
  */
 #include "api/handler.h"
+#include "common/refusal.h"
 #include "common/config.h"
 #include "common/util.h"
 #include "db/import.h"
@@ -133,7 +134,8 @@ void
 h_target_retest(struct api_req *r)
 {
 	char addr[64], why[256], *out = NULL;
-	const char *params[] = {addr};
+	const char *params[] = {addr}, *refused;
+	bool excluded;
 	int s;
 
 	if (!api_param_addr(r, r->path_param[0], addr))
@@ -141,12 +143,15 @@ h_target_retest(struct api_req *r)
 	s = pstmt_text(r->db, &api_target_state, params, &out, why, sizeof(why));
 	if (!api_db_ok(r, s, why, "target"))
 		return;
-	if (strcmp(out, "true") == 0) {
-		free(out);
-		api_error(r, 409, "excluded", "the target is excluded from probing");
+	/* Refused at once with the reason: queued, it would stay pending for ever. */
+	excluded = strcmp(out, "true") == 0;
+	refused = refusal_retest(r->cfg, addr, excluded);
+	free(out);
+	if (refused != NULL) {
+		api_error(r, 409, excluded ? "excluded" : "refused", "cannot re-test %s: %s", addr,
+			  refused);
 		return;
 	}
-	free(out);
 	{
 		struct retest_ask ask = {.address = addr, .actor = r->actor};
 		PGconn *conn = pstmt_conn(r->db);

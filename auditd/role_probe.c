@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "probe-engine/probe.h"
+#include "probe-engine/token.h"
 
 #include <event2/event.h>
 #include <inttypes.h>
@@ -71,10 +72,23 @@ role_probe_keep_attempt(const struct probe_attempt *a)
 	       a->outcome == OUTCOME_TEMPFAIL || (a->rcpt.code >= 200 && a->rcpt.code < 300);
 }
 
+/* The engine's trick (first accepted form, by index): was it sent alone? */
+static bool
+role_probe_trick_alone(const struct probe_result *res)
+{
+	for (size_t i = 0; i < res->nattempts; i++) {
+		const struct probe_attempt *a = &res->attempts[i];
+
+		if (a->outcome == OUTCOME_ACCEPTED || a->outcome == OUTCOME_RELAYED)
+			return a->rcpts <= 1;
+	}
+	return true;
+}
+
 static void
 role_probe_row(const struct probe_result *res, struct probe_row *row)
 {
-	json_t *ev = probe_json_result(res, true);
+	json_t *ev = probe_json_result(res, true, false);
 	size_t n = 0;
 
 	memset(row, 0, sizeof(*row));
@@ -84,9 +98,11 @@ role_probe_row(const struct probe_result *res, struct probe_row *row)
 	row->verdict = res->verdict;
 	row->backscatter = res->backscatter;
 	row->trick = dup_or_null(res->trick);
+	row->trick_alone = role_probe_trick_alone(res);
 	row->stage = xstrdup(stage_name(res->stage));
-	row->error = dup_or_null(res->error != NULL ? res->error : res->reason);
-	row->banner = dup_or_null(res->banner);
+	/* Replies may echo a recipient: shortened tokens, as in the evidence. */
+	row->error = token_redact_dup(res->error != NULL ? res->error : res->reason);
+	row->banner = token_redact_dup(res->banner);
 	row->evidence = ev != NULL ? json_dumps(ev, JSON_COMPACT) : NULL;
 	json_decref(ev);
 	if (res->verdict == VERDICT_ACCEPTED || res->backscatter == BACKSCATTER_ACCEPTED)
@@ -102,8 +118,10 @@ role_probe_row(const struct probe_result *res, struct probe_row *row)
 		r->sender = dup_or_null(a->sender);
 		r->form = dup_or_null(a->form);
 		r->backscatter = a->backscatter;
-		r->mail_from = dup_or_null(a->mail_from);
-		r->rcpt_to = dup_or_null(a->rcpt_to);
+		/* Shortened like the evidence: the token column alone keeps it whole, for matching. */
+		r->mail_from = token_redact_dup(a->mail_from);
+		r->rcpt_to = token_redact_dup(a->rcpt_to);
+		r->rcpts = a->rcpts;
 		r->token = xstrdup(a->token);
 		r->mail_code = a->mail.code;
 		r->rcpt_code = a->rcpt.code;

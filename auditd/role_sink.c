@@ -15,6 +15,7 @@
 #include "db/receipts.h"
 #include "probe-engine/confirm.h"
 #include "probe-engine/sink.h"
+#include "probe-engine/token.h"
 
 #include <event2/event.h>
 #include <inttypes.h>
@@ -24,6 +25,8 @@
 #define ROLE_SINK_TICK_MS 2000
 #define ROLE_SINK_BATCH 200
 #define ROLE_SINK_MAX_AGE_S (30 * 86400) /* older unapplied receipts are left alone */
+/* An orphan whose probe row has not appeared in a day never will: an anomaly then. */
+#define ROLE_SINK_ORPHAN_MAX_S 86400
 
 static struct {
 	struct event_base *base;
@@ -32,6 +35,7 @@ static struct {
 	struct event *tick;
 	struct conf_sink conf;
 	char *node;
+	int64_t window_ms; /* confirm_window, for probes stored without a deadline */
 	bool applying, stopping;
 } rs;
 
@@ -39,7 +43,8 @@ struct role_sink_store {
 	struct receipt_row rows[SINK_MAX_TOKENS];
 	size_t nrows;
 	char *where[SINK_MAX_TOKENS];
-	char *chain, *peer;
+	char *chain, *peer, *excerpt, *mail_from;
+	char **rcpts; /* shortened tokens: the row's probe_id and attempt name it */
 	struct sink_receipt *r;
 };
 
@@ -102,6 +107,11 @@ role_sink_store_done(void *arg, int status)
 		free(st->where[i]);
 	free(st->chain);
 	free(st->peer);
+	free(st->excerpt);
+	free(st->mail_from);
+	for (size_t i = 0; i < st->r->nrcpts; i++)
+		free(st->rcpts[i]);
+	free(st->rcpts);
 	sink_receipt_free(st->r);
 	free(st);
 	role_sink_kick();
@@ -111,31 +121,45 @@ static void
 role_sink_receipt(struct sink_receipt *r, void *arg)
 {
 	struct role_sink_store *st = xcalloc(1, sizeof(*st));
-	char peer[ADDR_STRLEN];
-	size_t len = 1;
+	char peer[ADDR_STRLEN], *hop;
+	size_t len = 1, n;
 
 	addr_format(&r->peer, peer, sizeof(peer));
 	st->peer = xstrdup(peer);
+	/*
+	 * The chain starts with the hop the sink saw itself, as its Received:
+	 * line would read: a relay that delivered directly is named there.
+	 */
+	hop = xasprintf("from %s ([%s]) by relayaudit sink", r->helo ? r->helo : "", peer);
+	len += strlen(hop) + 1;
 	for (size_t i = 0; i < r->nreceived; i++)
 		len += strlen(r->received[i]) + 1;
 	st->chain = xcalloc(1, len);
-	for (size_t i = 0, n = 0; i < r->nreceived; i++)
-		n +=
-		    (size_t)snprintf(st->chain + n, len - n, "%s%s", i ? "\n" : "", r->received[i]);
+	n = (size_t)snprintf(st->chain, len, "%s", hop);
+	for (size_t i = 0; i < r->nreceived; i++)
+		n += (size_t)snprintf(st->chain + n, len - n, "\n%s", r->received[i]);
+	free(hop);
 	st->r = r;
+	/* Outside the sink a token shows only its first characters (no replay from a reader). */
+	token_redact(st->chain);
+	st->excerpt = token_redact_dup(r->excerpt);
+	st->mail_from = token_redact_dup(r->mail_from);
+	st->rcpts = xcalloc(r->nrcpts + 1, sizeof(*st->rcpts));
+	for (size_t i = 0; i < r->nrcpts; i++)
+		st->rcpts[i] = token_redact_dup(r->rcpts[i]);
 	st->nrows = r->ntokens ? r->ntokens : 1;
 	for (size_t i = 0; i < st->nrows; i++) {
 		struct receipt_row *row = &st->rows[i];
 
 		row->peer = st->peer;
 		row->helo = r->helo;
-		row->mail_from = r->mail_from;
-		row->rcpts = (const char *const *)r->rcpts;
+		row->mail_from = st->mail_from;
+		row->rcpts = (const char *const *)st->rcpts;
 		row->nrcpts = r->nrcpts;
 		row->is_bounce = r->bounce;
 		row->forged = r->forged;
 		row->received_chain = st->chain;
-		row->excerpt = r->excerpt;
+		row->excerpt = st->excerpt;
 		row->size = (int64_t)r->size;
 		row->received_ms = r->received_ms;
 		if (r->ntokens > 0) {
@@ -151,15 +175,21 @@ role_sink_receipt(struct sink_receipt *r, void *arg)
 
 /* ---- applying them to their probes ---- */
 
-/* One stored receipt against its stored probe: the rules of confirm_apply. */
+/*
+ * One stored receipt against its stored probe: the rules of confirm_apply.
+ * A receipt its attempt could not have caused is settled as an anomaly with
+ * the reason and changes nothing. After a change, the later receipts of the
+ * same batch see the probe as it is now (its verdict, trick, used tokens).
+ */
 static int
-role_sink_apply_one(PGconn *c, const struct receipt_match *m, bool *relay_news)
+role_sink_apply_one(PGconn *c, struct receipt_match *m, struct receipt_match *later,
+                    int nlater, struct receipt_settled *settled, size_t *nsettled)
 {
-	enum probe_verdict before;
 	struct probe_result res;
 	struct probe_attempt a;
 	struct sink_receipt r;
 	const char *why = NULL;
+	bool via = confirm_received_via(m->received_chain, m->address);
 	int changed, rc;
 
 	memset(&res, 0, sizeof(res));
@@ -167,11 +197,19 @@ role_sink_apply_one(PGconn *c, const struct receipt_match *m, bool *relay_news)
 	memset(&r, 0, sizeof(r));
 	res.probe_id = (uint64_t)m->probe_id;
 	if (verdict_parse(m->verdict, &res.verdict) < 0 ||
-	    backscatter_parse(m->backscatter, &res.backscatter) < 0)
-		return receipts_done(c, m->receipt_id);
-	before = res.verdict;
+	    backscatter_parse(m->backscatter, &res.backscatter) < 0) {
+		settled[(*nsettled)++] = (struct receipt_settled){
+		    m->receipt_id, m->probe_id, m->attempt, false, "its probe has an unknown verdict", via};
+		return 0;
+	}
 	res.started_ms = m->started_ms;
 	res.duration_ms = m->duration_ms;
+	/* The window as the probe stored it, else as this node counts it from the probe's end. */
+	res.confirm_deadline_ms = m->confirm_deadline_ms != 0
+	                              ? m->confirm_deadline_ms
+	                              : m->started_ms + m->duration_ms + rs.window_ms;
+	res.trick = m->trick[0] != '\0' ? xstrdup(m->trick) : NULL;
+	res.trick_alone = m->trick_alone;
 	if (m->have_attempt) {
 		a.index = (unsigned)m->attempt;
 		a.sender = m->sender;
@@ -179,6 +217,8 @@ role_sink_apply_one(PGconn *c, const struct receipt_match *m, bool *relay_news)
 		a.backscatter = m->backscatter_attempt;
 		str_fmt(a.token, sizeof(a.token), "%s", m->token);
 		a.eod.code = m->eod_code;
+		a.rcpts = m->rcpts;
+		a.outcome = m->attempt_used ? OUTCOME_RELAYED : OUTCOME_ACCEPTED;
 		res.attempts = &a;
 		res.nattempts = 1;
 	}
@@ -192,54 +232,125 @@ role_sink_apply_one(PGconn *c, const struct receipt_match *m, bool *relay_news)
 	r.received_ms = m->received_ms;
 
 	changed = confirm_apply(&res, &r, &why);
-	if (changed == 0) {
-		if (why != NULL)
-			log_warn("receipt_refused",
-			         "probe=%" PRId64 " receipt=%" PRId64 " reason=\"%s\"", m->probe_id,
-			         m->receipt_id, why);
-		return receipts_done(c, m->receipt_id);
+	if (!(changed & CONFIRM_USED)) {
+		if (why == NULL)
+			why = "no attempt of its probe could have sent it";
+		log_warn("receipt_anomaly",
+		         "probe=%" PRId64 " receipt=%" PRId64 " reason=\"%s\" via_target=%d",
+		         m->probe_id, m->receipt_id, why, via);
+		free(res.trick);
+		settled[(*nsettled)++] = (struct receipt_settled){m->receipt_id, m->probe_id,
+		                                                   m->attempt, false, why, via};
+		return 0;
 	}
-	rc = receipts_apply(c, m->receipt_id, m->probe_id, m->attempt, verdict_name(res.verdict),
-	                    backscatter_name(res.backscatter),
-	                    (changed & CONFIRM_RELAY) ? res.trick : NULL,
-	                    (changed & CONFIRM_RELAY) != 0);
-	/* Only the receipt that turns the probe into a relay makes its verdict line. */
-	if (rc == 0 && (changed & CONFIRM_RELAY) && before != VERDICT_RELAY_CONFIRMED && *relay_news)
+	if (!(changed & (CONFIRM_RELAY | CONFIRM_BACKSCATTER | CONFIRM_TRICK))) {
+		/* A token of a probe already decided: used now, nothing else moves. */
+		free(res.trick);
+		settled[(*nsettled)++] = (struct receipt_settled){m->receipt_id, m->probe_id,
+		                                                   m->attempt, true, NULL, via};
+		for (int i = 0; i < nlater; i++) {
+			if (later[i].probe_id == m->probe_id && later[i].attempt == m->attempt)
+				later[i].attempt_used = true;
+		}
+		return 0;
+	}
+	rc = receipts_apply(c, m, verdict_name(res.verdict), backscatter_name(res.backscatter),
+	                    (changed & CONFIRM_TRICK) ? res.trick : NULL, res.trick_alone, true,
+	                    via);
+	if (rc == 0 && (changed & CONFIRM_RELAY))
+		/* The probe's one verdict line: only the receipt that makes it a relay. */
 		log_info("verdict",
-		         "address=%s port=%d verdict=relay_confirmed backscatter=%s trick=%s probe=%" PRId64
-		         " delay_ms=%" PRId64 " receipt=%" PRId64,
-		         m->address, m->port, backscatter_name(res.backscatter), res.trick, m->probe_id,
-		         res.relay_delay_ms, m->receipt_id);
-	*relay_news = rc == 0 && (changed & CONFIRM_RELAY) ? false : *relay_news;
+		         "address=%s port=%d verdict=relay_confirmed backscatter=%s trick=%s alone=%d"
+		         " probe=%" PRId64 " delay_ms=%" PRId64 " receipt=%" PRId64 " via_target=%d",
+		         m->address, m->port, backscatter_name(res.backscatter), res.trick,
+		         res.trick_alone, m->probe_id, res.relay_delay_ms, m->receipt_id, via);
+	else if (rc == 0 && (changed & CONFIRM_TRICK))
+		log_info("trick_named", "probe=%" PRId64 " trick=%s alone=%d receipt=%" PRId64,
+		         m->probe_id, res.trick, res.trick_alone, m->receipt_id);
 	if (rc == 0 && (changed & CONFIRM_BACKSCATTER))
 		log_info("backscatter_confirmed",
 		         "probe=%" PRId64 " delay_ms=%" PRId64 " receipt=%" PRId64, m->probe_id,
 		         res.backscatter_delay_ms, m->receipt_id);
+	for (int i = 0; rc == 0 && i < nlater; i++) {
+		struct receipt_match *l = &later[i];
+
+		if (l->probe_id != m->probe_id)
+			continue;
+		str_fmt(l->verdict, sizeof(l->verdict), "%s", verdict_name(res.verdict));
+		str_fmt(l->backscatter, sizeof(l->backscatter), "%s",
+		        backscatter_name(res.backscatter));
+		str_fmt(l->trick, sizeof(l->trick), "%s", res.trick ? res.trick : "");
+		l->trick_alone = res.trick_alone;
+		if (l->attempt == m->attempt)
+			l->attempt_used = true;
+	}
 	free(res.trick);
 	return rc;
+}
+
+/*
+ * One batch: fresh receipts (those without their probe row are marked
+ * orphan, so the next batch starts past them), or orphans whose probe row
+ * has appeared since. Every receipt read is settled or marked: no stall.
+ */
+static int
+role_sink_apply_batch(PGconn *c, bool orphans)
+{
+	struct receipt_match *m = xcalloc(ROLE_SINK_BATCH, sizeof(*m));
+	int64_t *orphan = xcalloc(ROLE_SINK_BATCH, sizeof(*orphan));
+	struct receipt_settled *settled = xcalloc(ROLE_SINK_BATCH, sizeof(*settled));
+	size_t norphan = 0, nsettled = 0;
+	int n = receipts_pending(c, orphans, ROLE_SINK_MAX_AGE_S, m, ROLE_SINK_BATCH), rc = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!m[i].have_probe)
+			orphan[norphan++] = m[i].receipt_id;
+		else if (role_sink_apply_one(c, &m[i], &m[i + 1], n - i - 1, settled, &nsettled) < 0)
+			rc = -1;
+	}
+	if (receipts_settle_many(c, settled, nsettled) < 0)
+		rc = -1;
+	if (norphan > 0 && receipts_orphan(c, orphan, norphan) < 0)
+		rc = -1;
+	if (norphan > 0)
+		log_info("receipts_orphaned", "count=%zu reason=\"probe row not written yet\"",
+		         norphan);
+	receipts_match_free(m, n > 0 ? n : 0);
+	free(m);
+	free(orphan);
+	free(settled);
+	if (n < 0)
+		return -1;
+	return rc < 0 ? -1 : n;
 }
 
 static int
 role_sink_apply_run(PGconn *c, void *arg)
 {
-	struct receipt_match *m = xcalloc(ROLE_SINK_BATCH, sizeof(*m));
-	int n = receipts_pending(c, ROLE_SINK_MAX_AGE_S, m, ROLE_SINK_BATCH), rc = 0;
+	int n, rc = 0;
 
-	for (int i = 0; i < n; i++) {
-		bool relay_news = true;
-
-		/* A probe still running has no row yet: the receipt waits for the next pass. */
-		if (!m[i].have_probe)
-			continue;
-		/* The batch was read at once: an earlier receipt of it may have confirmed this probe. */
-		for (int k = 0; k < i && relay_news; k++)
-			relay_news = !(m[k].probe_id == m[i].probe_id && m[k].applied_relay);
-		if (role_sink_apply_one(c, &m[i], &relay_news) < 0)
-			rc = -1;
-		m[i].applied_relay = !relay_news;
+	if (receipts_settle(c, ROLE_SINK_ORPHAN_MAX_S) < 0)
+		return -1;
+	/*
+	 * A few batches per pass, so a burst does not wait for the next tick; at
+	 * shutdown (set on the loop thread) the pass ends after its batch, and
+	 * what is left is read again at the next start.
+	 */
+	for (int k = 0; k < 20 && !__atomic_load_n(&rs.stopping, __ATOMIC_RELAXED); k++) {
+		n = role_sink_apply_batch(c, false);
+		if (n < 0)
+			return -1;
+		if (n < ROLE_SINK_BATCH)
+			break;
 	}
-	free(m);
-	return n < 0 ? -1 : rc;
+	for (int k = 0; k < 5 && !__atomic_load_n(&rs.stopping, __ATOMIC_RELAXED); k++) {
+		n = role_sink_apply_batch(c, true);
+		if (n < 0)
+			rc = -1;
+		if (n < ROLE_SINK_BATCH)
+			break;
+	}
+	return rc;
 }
 
 static void
@@ -251,7 +362,7 @@ role_sink_apply_done(void *arg, int status)
 static void
 role_sink_kick(void)
 {
-	if (rs.applying || rs.stopping || rs.db == NULL)
+	if (rs.applying || __atomic_load_n(&rs.stopping, __ATOMIC_RELAXED) || rs.db == NULL)
 		return;
 	rs.applying = true;
 	dbthread_submit(rs.db, role_sink_apply_run, role_sink_apply_done, NULL, false);
@@ -283,6 +394,7 @@ role_sink_start(struct daemon *d)
 		log_error("sink_role_failed", "reason=\"%s\"", why);
 		return -1;
 	}
+	rs.window_ms = config_int(cfg, CFG_CONFIRM_WINDOW) * 1000;
 	rs.node = xstrdup(d->node_name);
 	rs.sink =
 	    sink_new(base, &rs.conf.p, &rs.conf.addr, rs.conf.port, role_sink_receipt, NULL, &why);
@@ -306,10 +418,10 @@ role_sink_stop(struct daemon *d)
 {
 	if (rs.sink == NULL)
 		return;
-	/* No new receipts; what is queued is still written. */
+	/* No new receipts; what is queued is still written, no new matching pass starts. */
+	__atomic_store_n(&rs.stopping, true, __ATOMIC_RELAXED);
 	sink_free(rs.sink);
 	rs.sink = NULL;
-	rs.stopping = true;
 	event_free(rs.tick);
 	dbthread_free(rs.db, 5000);
 	rs.db = NULL;

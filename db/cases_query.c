@@ -120,6 +120,7 @@ const struct pstmt_stmt api_retest_page_case = {
 	" to_char(k.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'),"
 	" 'locale', coalesce((SELECT locale FROM customers c WHERE c.id = k.customer_id), 'en'),"
 	" 'has_target', k.target_id IS NOT NULL,"
+	" 'excluded', coalesce((SELECT t.excluded FROM targets t WHERE t.id = k.target_id), false),"
 	" 'retest_wait', CASE WHEN k.last_retest_at IS NULL THEN 0 ELSE greatest(0, ceil($2::int -"
 	"   extract(epoch FROM now() - k.last_retest_at)))::bigint END,"
 	" 'request', (SELECT json_build_object('id', rq.id, 'done', rq.done_at IS NOT NULL,"

@@ -236,3 +236,20 @@ db_fmt_i64(char buf[24], int64_t v)
 {
 	snprintf(buf, 24, "%" PRId64, v);
 }
+
+bool
+db_conn_broken(PGconn *conn)
+{
+	PGresult *r;
+	bool ok;
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+		return true;
+	if (PQtransactionStatus(conn) == PQTRANS_INTRANS ||
+	    PQtransactionStatus(conn) == PQTRANS_INERROR)
+		PQclear(PQexec(conn, "ROLLBACK"));
+	r = PQexec(conn, "SELECT 1");
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	return !ok || PQstatus(conn) != CONNECTION_OK;
+}

@@ -59,5 +59,12 @@ void db_fmt_i64(char buf[24], int64_t v);
 const char *db_result_message(const PGresult *res);
 /* The first line of msg, with " turned into ' and control bytes censored, for a log value. */
 void db_message_clean(const char *msg, char *buf, size_t len);
+/*
+ * After a failed statement: true when the connection can no longer be
+ * trusted. An immediate shutdown can leave libpq reporting CONNECTION_OK
+ * while every statement fails ("terminating connection"), so besides the
+ * status this rolls back an open transaction and asks the server once.
+ */
+bool db_conn_broken(PGconn *conn);
 
 #endif

@@ -285,7 +285,8 @@ dbthread_run_job(struct dbthread *t, struct dbjob *j)
 			continue;
 		}
 		j->status = j->run(t->conn, j->arg);
-		if (j->status != 0 && PQstatus(t->conn) == CONNECTION_BAD) {
+		/* A broken connection at any statement of the job: reconnect, run it again. */
+		if (j->status != 0 && db_conn_broken(t->conn)) {
 			dbthread_reason(t->conn, why, sizeof(why));
 			dbthread_lost(t, why);
 			if (j->keep && !dbthread_give_up(t))

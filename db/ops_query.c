@@ -105,3 +105,15 @@ const struct pstmt_stmt api_metric_receipts = {
 	"SELECT 'bounce=\"' || is_bounce || '\"', count(*) FROM sink_receipts GROUP BY is_bounce"
 	" ORDER BY is_bounce",
 	0, false};
+
+/* Receipts set aside: each reason its own series, so a replay attempt shows up on a graph. */
+const struct pstmt_stmt api_metric_anomalies = {
+	"api_metric_anomalies",
+	"SELECT 'reason=\"' || replace(replace(anomaly, '\\', '\\\\'), '\"', '\\\"') || '\"',"
+	" count(*) FROM sink_receipts WHERE anomaly IS NOT NULL GROUP BY anomaly ORDER BY anomaly",
+	0, false};
+
+const struct pstmt_stmt api_metric_orphans = {
+	"api_metric_orphans",
+	"SELECT '', count(*) FROM sink_receipts WHERE NOT applied AND orphan_at IS NOT NULL",
+	0, false};

@@ -40,24 +40,25 @@ probe_row_clear(struct probe_row *p)
 static const char insert_probes_sql[] =
 	"INSERT INTO probes (id, target_id, address, port, node, sweep_id, started_at,"
 	"  finished_at, duration_ms, verdict, backscatter, trick, stage, error, banner,"
-	"  evidence, confirm_deadline)"
+	"  evidence, confirm_deadline, trick_alone)"
 	" SELECT r.id, r.target_id, r.address, r.port, $1, r.sweep_id, to_timestamp(r.started),"
 	"  to_timestamp(r.started) + make_interval(secs => r.duration_ms / 1000.0), r.duration_ms,"
 	"  r.verdict::verdict, r.backscatter::backscatter_result, r.trick, r.stage, r.error,"
-	"  r.banner, r.evidence::jsonb, to_timestamp(r.confirm_deadline)"
+	"  r.banner, r.evidence::jsonb, to_timestamp(r.confirm_deadline), r.trick_alone"
 	" FROM unnest($2::bigint[], $3::bigint[], $4::inet[], $5::int[], $6::bigint[],"
 	"  $7::float8[], $8::int[], $9::text[], $10::text[], $11::text[], $12::text[],"
-	"  $13::text[], $14::text[], $15::text[], $16::float8[])"
+	"  $13::text[], $14::text[], $15::text[], $16::float8[], $17::boolean[])"
 	"  AS r(id, target_id, address, port, sweep_id, started, duration_ms, verdict,"
-	"       backscatter, trick, stage, error, banner, evidence, confirm_deadline)"
+	"       backscatter, trick, stage, error, banner, evidence, confirm_deadline,"
+	"       trick_alone)"
 	" ON CONFLICT (id) DO NOTHING";
 
 static const char insert_attempts_sql[] =
 	"INSERT INTO probe_attempts (probe_id, idx, sender, form, backscatter, mail_from,"
-	"  rcpt_to, token, mail_code, rcpt_code, data_code, eod_code, stage, outcome)"
+	"  rcpt_to, token, mail_code, rcpt_code, data_code, eod_code, stage, outcome, rcpts)"
 	" SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[],"
 	"  $5::boolean[], $6::text[], $7::text[], $8::text[], $9::smallint[], $10::smallint[],"
-	"  $11::smallint[], $12::smallint[], $13::text[], $14::text[])"
+	"  $11::smallint[], $12::smallint[], $13::text[], $14::text[], $15::smallint[])"
 	" ON CONFLICT (probe_id, idx) DO NOTHING";
 
 /*
@@ -143,7 +144,7 @@ static int
 write_probes(PGconn *c, const char *node, const struct probe_row *const *rows, size_t n)
 {
 	enum { ID, TARGET, ADDR, PORT, SWEEP, STARTED, DUR, VERDICT, BACKSCATTER, TRICK, STAGE,
-	       ERR, BANNER, EVIDENCE, CONFIRM, NCOL };
+	       ERR, BANNER, EVIDENCE, CONFIRM, ALONE, NCOL };
 	struct pgarray a[NCOL];
 	const char *params[NCOL + 1];
 	int rc;
@@ -173,6 +174,7 @@ write_probes(PGconn *c, const char *node, const struct probe_row *const *rows, s
 			pgarray_add_null(&a[CONFIRM]);
 		else
 			pgarray_add_f64(&a[CONFIRM], (double)p->confirm_deadline_ms / 1000.0);
+		pgarray_add_text(&a[ALONE], p->trick_alone ? "t" : "f");
 	}
 	params[0] = node;
 	for (int i = 0; i < NCOL; i++)
@@ -196,7 +198,7 @@ static int
 write_attempts(PGconn *c, const struct probe_row *const *rows, size_t n)
 {
 	enum { PID, IDX, SENDER, FORM, BS, MAILFROM, RCPTTO, TOKEN, MAILC, RCPTC, DATAC, EODC,
-	       STAGE, OUTCOME, NCOL };
+	       STAGE, OUTCOME, RCPTS, NCOL };
 	struct pgarray a[NCOL];
 	const char *params[NCOL];
 	size_t count = 0;
@@ -222,6 +224,7 @@ write_attempts(PGconn *c, const struct probe_row *const *rows, size_t n)
 			add_code(&a[EODC], t->eod_code);
 			pgarray_add_text(&a[STAGE], t->stage != NULL ? t->stage : "");
 			pgarray_add_text(&a[OUTCOME], t->outcome != NULL ? t->outcome : "");
+			pgarray_add_i64(&a[RCPTS], t->rcpts > 0 ? t->rcpts : 1);
 			count++;
 		}
 	}

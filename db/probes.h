@@ -22,6 +22,7 @@ struct attempt_row {
 	char *mail_from, *rcpt_to, *token;
 	int mail_code, rcpt_code, data_code, eod_code; /* 0 = none */
 	char *stage, *outcome;
+	int rcpts; /* recipients accepted in its transaction */
 };
 
 /* One probe of one address and port; every string owned (NULL = SQL NULL). */
@@ -37,6 +38,7 @@ struct probe_row {
 	enum backscatter_result backscatter;
 	char *trick, *stage, *error, *banner;
 	char *evidence;            /* JSON text */
+	bool trick_alone;          /* the trick's form was sent in a transaction of its own */
 	int64_t confirm_deadline_ms; /* 0 = not waiting for the sink */
 	struct attempt_row *attempts;
 	size_t nattempts;

@@ -8,6 +8,7 @@
 #include "common/util.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 
 static const struct sender_form senders[] = {
@@ -20,28 +21,44 @@ static const struct sender_form senders[] = {
 };
 
 static const struct rcpt_form forms[] = {
-	{"plain", "<{T}@{S}>"},
-	{"percent-ip", "<{T}%{S}@{L}>"},
-	{"percent-host", "<{T}%{S}@{H}>"},
-	{"quoted", "<\"{T}@{S}\">"},
-	{"quoted-percent", "<\"{T}%{S}\">"},
-	{"hidden-at-ip", "<{T}@{S}@{L}>"},
-	{"hidden-at-host", "<{T}@{S}@{H}>"},
-	{"quoted-local-ip", "<\"{T}@{S}\"@{L}>"},
-	{"quoted-local-host", "<\"{T}@{S}\"@{H}>"},
-	{"route-ip", "<@{L}:{T}@{S}>"},
-	{"route-host", "<@{H}:{T}@{S}>"},
-	{"bang", "<{S}!{T}>"},
-	{"bang-ip", "<{S}!{T}@{L}>"},
-	{"bang-host", "<{S}!{T}@{H}>"},
-	{"trailing-at", "<{T}@{S}@>"},
-	{"trailing-dot", "<{T}@{S}.>"},
-	{"unbracketed", "{T}@{S}"},
-	{"mixed-case", "<{T}@{s}>"},
+	{"plain", "<{T}@{S}>", NULL},
+	{"percent-ip", "<{T}%{S}@{L}>", NULL},
+	{"percent-host", "<{T}%{S}@{H}>", NULL},
+	{"quoted", "<\"{T}@{S}\">", NULL},
+	{"quoted-percent", "<\"{T}%{S}\">", NULL},
+	{"hidden-at-ip", "<{T}@{S}@{L}>", NULL},
+	{"hidden-at-host", "<{T}@{S}@{H}>", NULL},
+	{"quoted-local-ip", "<\"{T}@{S}\"@{L}>", NULL},
+	{"quoted-local-host", "<\"{T}@{S}\"@{H}>", NULL},
+	{"route-ip", "<@{L}:{T}@{S}>", NULL},
+	{"route-host", "<@{H}:{T}@{S}>", NULL},
+	{"bang", "<{S}!{T}>", NULL},
+	{"bang-ip", "<{S}!{T}@{L}>", NULL},
+	{"bang-host", "<{S}!{T}@{H}>", NULL},
+	{"trailing-at", "<{T}@{S}@>", NULL},
+	{"trailing-dot", "<{T}@{S}.>", NULL},
+	{"unbracketed", "{T}@{S}", NULL},
+	{"mixed-case", "<{T}@{s}>", NULL},
+	/*
+	 * Late forms (see catalogue_late): outside recipients followed by a local
+	 * one. A server that runs its relay check at DATA time, on the last
+	 * recipient only, relays exactly this (RELAY-TESTS.md, "Also").
+	 */
+	{"local-last", "<{T}@{S}>", "<postmaster@{H}>"},
+};
+
+/* Late attempts: (sender, form) by name, appended for good. */
+static const struct {
+	const char *sender, *form;
+} late[] = {
+	{"null", "local-last"},
+	{"outside", "local-last"},
 };
 
 #define NSENDERS ARRAY_LEN(senders)
-#define NFORMS ARRAY_LEN(forms)
+#define NFORMS_ALL ARRAY_LEN(forms)
+/* forms run with every core sender: those before the late ones */
+#define NFORMS 18
 /* senders every form is combined with; the rest run with the plain form only */
 #define NCORE 4
 #define NRELAY (NFORMS * NCORE + (NSENDERS - NCORE))
@@ -49,12 +66,12 @@ static const struct rcpt_form forms[] = {
 size_t catalogue_nsenders(void) { return NSENDERS; }
 const struct sender_form *catalogue_sender(size_t i) { return i < NSENDERS ? &senders[i] : NULL; }
 size_t catalogue_nforms(void) { return NFORMS; }
-const struct rcpt_form *catalogue_form(size_t i) { return i < NFORMS ? &forms[i] : NULL; }
+const struct rcpt_form *catalogue_form(size_t i) { return i < NFORMS_ALL ? &forms[i] : NULL; }
 
 int
 catalogue_form_find(const char *name)
 {
-	for (size_t i = 0; i < NFORMS; i++) {
+	for (size_t i = 0; i < NFORMS_ALL; i++) {
 		if (strcmp(forms[i].name, name) == 0)
 			return (int)i;
 	}
@@ -88,6 +105,48 @@ catalogue_relay(size_t index, struct catalogue_attempt *out)
 	else
 		return -1;
 	return 0;
+}
+
+size_t
+catalogue_late_base(void)
+{
+	return NRELAY + 1 + CATALOGUE_MAX_DOMAINS;
+}
+
+size_t
+catalogue_nlate(void)
+{
+	return ARRAY_LEN(late);
+}
+
+int
+catalogue_late(size_t k, struct catalogue_attempt *out)
+{
+	if (k >= ARRAY_LEN(late))
+		return -1;
+	*out = (struct catalogue_attempt){catalogue_sender_find(late[k].sender),
+					  catalogue_form_find(late[k].form), false};
+	return 0;
+}
+
+size_t
+catalogue_rank(const char *sender, const char *form)
+{
+	int si = sender ? catalogue_sender_find(sender) : -1;
+	int fi = form ? catalogue_form_find(form) : -1;
+	struct catalogue_attempt ca;
+
+	if (si < 0 || fi < 0)
+		return SIZE_MAX;
+	for (size_t i = 0; catalogue_relay(i, &ca) == 0; i++) {
+		if (ca.sender == si && ca.form == fi)
+			return i;
+	}
+	for (size_t k = 0; catalogue_late(k, &ca) == 0; k++) {
+		if (ca.sender == si && ca.form == fi)
+			return catalogue_late_base() + k;
+	}
+	return SIZE_MAX;
 }
 
 void

@@ -29,6 +29,7 @@ struct sender_form {
 struct rcpt_form {
 	const char *name;
 	const char *pattern;
+	const char *last; /* a local recipient sent after it in the same transaction, or NULL */
 };
 
 struct catalogue_attempt {
@@ -39,6 +40,7 @@ struct catalogue_attempt {
 
 size_t catalogue_nsenders(void);
 const struct sender_form *catalogue_sender(size_t i);
+/* Forms run with every core sender; catalogue_form() also knows the late forms after them. */
 size_t catalogue_nforms(void);
 const struct rcpt_form *catalogue_form(size_t i);
 int catalogue_form_find(const char *name);
@@ -52,6 +54,22 @@ int catalogue_sender_find(const char *name);
 #define CATALOGUE_MAX_DOMAINS 4
 size_t catalogue_nrelay(void);
 int catalogue_relay(size_t index, struct catalogue_attempt *out);
+
+/*
+ * Relay attempts added to the catalogue later, numbered after the
+ * backscatter block so no earlier index moves: late attempt k has attempt
+ * index catalogue_late_base() + k. Each runs in a transaction of its own.
+ */
+size_t catalogue_late_base(void);
+size_t catalogue_nlate(void);
+int catalogue_late(size_t k, struct catalogue_attempt *out);
+
+/*
+ * The attempt index of a (sender, form) pair: its place in the catalogue,
+ * so "the simplest trick" is well defined (null/plain first). SIZE_MAX when
+ * the pair is not in it.
+ */
+size_t catalogue_rank(const char *sender, const char *form);
 
 /* Expands pattern for ctx into out; -1 if it does not fit. */
 int catalogue_render(const char *pattern, const struct form_ctx *ctx, char *out, size_t len);

@@ -6,7 +6,9 @@
 #include "probe-engine/confirm.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "probe-engine/catalogue.h"
 
+#include <ctype.h>
 #include <event2/event.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,7 +38,10 @@ confirm_delay(const struct probe_result *res, const struct sink_receipt *r)
 	return d > 0 ? d : 0;
 }
 
-/* The refusal reasons, so a log line names each case the same way. */
+/*
+ * The refusal reasons, so a log line and a stored anomaly name each case the
+ * same way. A receipt counts only when its attempt could have caused it.
+ */
 static const char *
 confirm_check(struct probe_result *res, const struct sink_receipt *r, const struct sink_token *t,
               struct probe_attempt **out)
@@ -53,6 +58,14 @@ confirm_check(struct probe_result *res, const struct sink_receipt *r, const stru
 	/* eod.code is set only when the whole message went out and got a reply. */
 	if (a->eod.code == 0)
 		return "attempt's message was never sent";
+	if (a->eod.code < 200 || a->eod.code > 299)
+		return "target refused the attempt's message after DATA";
+	if (a->outcome == OUTCOME_RELAYED)
+		return "token already used by an earlier receipt";
+	if (r->received_ms != 0 && r->received_ms < res->started_ms)
+		return "arrived before the probe started";
+	if (res->confirm_deadline_ms != 0 && r->received_ms > res->confirm_deadline_ms)
+		return "arrived after the confirmation window";
 	if (a->backscatter && !r->bounce)
 		return "backscatter token in a message that is not a bounce";
 	if (!a->backscatter && r->dsn)
@@ -61,6 +74,46 @@ confirm_check(struct probe_result *res, const struct sink_receipt *r, const stru
 		return "relay token only quoted in the body";
 	*out = a;
 	return NULL;
+}
+
+/* The rank of a "sender/form[+tls]" trick in the catalogue (SIZE_MAX when unknown). */
+static size_t
+confirm_trick_rank(const char *trick)
+{
+	char sender[64], form[64];
+	const char *slash = trick ? strchr(trick, '/') : NULL;
+	size_t flen;
+
+	if (slash == NULL || (size_t)(slash - trick) >= sizeof(sender))
+		return SIZE_MAX;
+	memcpy(sender, trick, (size_t)(slash - trick));
+	sender[slash - trick] = '\0';
+	flen = strcspn(slash + 1, "+");
+	if (flen >= sizeof(form))
+		return SIZE_MAX;
+	memcpy(form, slash + 1, flen);
+	form[flen] = '\0';
+	return catalogue_rank(sender, form);
+}
+
+/*
+ * The trick is a form that relays on its own: one that shared its
+ * transaction with other accepted recipients names the trick only until a
+ * form sent alone is confirmed (a server that checks just the last
+ * recipient relays a whole batch "in company"). Among forms alike in that,
+ * the simplest (first in the catalogue) is named, whatever order their
+ * receipts arrive in.
+ */
+static bool
+confirm_names_trick(const struct probe_result *res, const struct probe_attempt *a)
+{
+	bool alone = a->rcpts <= 1;
+
+	if (res->verdict != VERDICT_RELAY_CONFIRMED || res->trick == NULL)
+		return true;
+	if (alone != res->trick_alone)
+		return alone;
+	return catalogue_rank(a->sender, a->form) < confirm_trick_rank(res->trick);
 }
 
 int
@@ -83,6 +136,10 @@ confirm_apply(struct probe_result *res, const struct sink_receipt *r, const char
 				*why = refused;
 			continue;
 		}
+		/* Used: the same token in a later message is a replay. */
+		a->outcome = OUTCOME_RELAYED;
+		a->stage = STAGE_SINK;
+		changed |= CONFIRM_USED;
 		if (a->backscatter) {
 			if (res->backscatter != BACKSCATTER_CONFIRMED) {
 				res->backscatter = BACKSCATTER_CONFIRMED;
@@ -91,19 +148,41 @@ confirm_apply(struct probe_result *res, const struct sink_receipt *r, const char
 			}
 			continue;
 		}
-		a->outcome = OUTCOME_RELAYED;
-		a->stage = STAGE_SINK;
+		if (confirm_names_trick(res, a)) {
+			free(res->trick);
+			res->trick = probe_attempt_trick(a);
+			res->trick_alone = a->rcpts <= 1;
+			changed |= CONFIRM_TRICK;
+		}
 		if (res->verdict != VERDICT_RELAY_CONFIRMED) {
 			res->verdict = VERDICT_RELAY_CONFIRMED;
 			res->stage = STAGE_SINK;
 			res->relay_delay_ms = confirm_delay(res, r);
-			/* The trick that got through, not the first merely accepted. */
-			free(res->trick);
-			res->trick = probe_attempt_trick(a);
 			changed |= CONFIRM_RELAY;
 		}
 	}
 	return changed;
+}
+
+static bool
+confirm_addr_char(char c)
+{
+	return isxdigit((unsigned char)c) || c == '.' || c == ':';
+}
+
+bool
+confirm_received_via(const char *chain, const char *address)
+{
+	size_t len = address != NULL ? strlen(address) : 0;
+
+	if (chain == NULL || len == 0)
+		return false;
+	for (const char *p = chain; (p = strcasestr(p, address)) != NULL; p++) {
+		/* "127.0.20.1" must not match inside "127.0.20.10" or "[IPv6:...]" parts. */
+		if ((p == chain || !confirm_addr_char(p[-1])) && !confirm_addr_char(p[len]))
+			return true;
+	}
+	return false;
 }
 
 void
@@ -116,7 +195,17 @@ confirm_expire(struct probe_result *res)
 bool
 confirm_waiting(const struct probe_result *res)
 {
-	return res->verdict == VERDICT_ACCEPTED || res->backscatter == BACKSCATTER_ACCEPTED;
+	if (res->verdict == VERDICT_ACCEPTED || res->backscatter == BACKSCATTER_ACCEPTED)
+		return true;
+	/* Confirmed only in company: a form re-sent alone may still name the trick. */
+	if (res->verdict == VERDICT_RELAY_CONFIRMED && !res->trick_alone) {
+		for (size_t i = 0; i < res->nattempts; i++) {
+			if (res->attempts[i].resend_of >= 0 &&
+			    res->attempts[i].outcome == OUTCOME_ACCEPTED)
+				return true;
+		}
+	}
+	return false;
 }
 
 /* ---- the holding pen ---- */
@@ -294,6 +383,8 @@ confirm_add(struct confirm *c, struct probe_result *res)
 	it->c = c;
 	it->res = res;
 	it->timer = evtimer_new(c->base, confirm_timer_cb, it);
+	if (res->confirm_deadline_ms == 0)
+		res->confirm_deadline_ms = now_wall_ms() + c->window_ms;
 	TAILQ_INSERT_TAIL(&c->held, it, link);
 	c->nheld++;
 	if (!confirm_waiting(res)) {

@@ -20,22 +20,37 @@ struct event_base;
 enum confirm_change {
 	CONFIRM_RELAY = 1,       /* verdict became relay_confirmed */
 	CONFIRM_BACKSCATTER = 2, /* backscatter became confirmed */
+	CONFIRM_TRICK = 4,       /* the trick was named, or renamed to a form sent alone */
+	CONFIRM_USED = 8,        /* a token was accepted: its attempt is relayed, the token used */
 };
 
 /*
- * Applies one receipt to one result, at any time (also long after the window,
- * against a stored result). A token counts only when it names this probe, an
- * attempt of it whose message was sent in full, with exactly that attempt's
- * token; a relay attempt's token only from a delivered message (not a DSN),
- * the backscatter attempt's only from a bounce. Returns the CONFIRM_* bits
- * changed; *why (if not NULL) says why a token of this probe was refused.
+ * Applies one receipt to one result, at any time (also against a stored
+ * result). A token counts only when its attempt could have caused the
+ * receipt: it names this probe, an attempt of it whose message the target
+ * answered 2xx after DATA, with exactly that attempt's token, not used by an
+ * earlier receipt, arriving inside the window (res->confirm_deadline_ms); a
+ * relay attempt's token only from a delivered message (not a DSN), the
+ * backscatter attempt's only from a bounce. Returns the CONFIRM_* bits
+ * changed; *why (if not NULL) says why a token of this probe was refused:
+ * the receipt is then an anomaly.
  */
 int confirm_apply(struct probe_result *res, const struct sink_receipt *r, const char **why);
+
+/*
+ * Evidence, not a condition: does the probed address (text form, "192.0.2.7"
+ * or "2001:db8::7") appear as a whole address in a Received: chain? A relay
+ * may deliver through a smarthost, whose line then names only the smarthost.
+ */
+bool confirm_received_via(const char *chain, const char *address);
 
 /* The end of the window: accepted -> accepted_not_relayed. Pure. */
 void confirm_expire(struct probe_result *res);
 
-/* True while res still waits for a receipt (verdict or backscatter accepted). */
+/*
+ * True while res still waits for a receipt: verdict or backscatter accepted,
+ * or a relay confirmed only in company while a form re-sent alone may come.
+ */
 bool confirm_waiting(const struct probe_result *res);
 
 struct confirm;

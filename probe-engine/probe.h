@@ -139,6 +139,10 @@ struct probe_attempt {
 	enum attempt_outcome outcome;
 	int tries;                 /* > 1 after greylisting retries or reconnects */
 	bool tls;                  /* its last try ran inside TLS (STARTTLS or implicit) */
+	int rcpts;                 /* recipients accepted in its transaction (1: sent alone) */
+	char *rcpt_last;           /* a local recipient sent after rcpt_to (local-last), or NULL */
+	bool alone;                /* runs in a transaction of its own (late forms, re-sends) */
+	int resend_of;             /* a re-send alone of this attempt index, or -1 */
 };
 
 /* The TLS a target spoke (latest connection): evidence only, never verified. */
@@ -184,6 +188,8 @@ struct probe_result {
 	/* Set by the sink correlation (confirm.c) when a receipt upgrades the result. */
 	int64_t relay_delay_ms;       /* receipt time - end of probe, when relay_confirmed */
 	int64_t backscatter_delay_ms; /* bounce time - end of probe, when backscatter confirmed */
+	bool trick_alone;             /* the trick's form relayed in a transaction of its own */
+	int64_t confirm_deadline_ms;  /* wall clock: later receipts are anomalies (0: none yet) */
 };
 
 void probe_result_free(struct probe_result *r);

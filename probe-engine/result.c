@@ -204,6 +204,7 @@ probe_result_free(struct probe_result *r)
 
 		free(a->mail_from);
 		free(a->rcpt_to);
+		free(a->rcpt_last);
 		reply_rec_free(&a->mail);
 		reply_rec_free(&a->rcpt);
 		reply_rec_free(&a->data);

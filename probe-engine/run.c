@@ -59,16 +59,44 @@ run_free(struct probe_run *r)
 }
 
 static void
-run_attempt_init(struct probe_run *r, size_t i, const char *sender, const char *form,
-		 bool backscatter)
+run_attempt_init(struct probe_run *r, size_t i, unsigned index, const char *sender,
+		 const char *form, bool backscatter)
 {
 	struct probe_attempt *a = &r->res->attempts[i];
 
-	a->index = (unsigned)i;
+	a->index = index;
 	a->sender = sender;
 	a->form = form;
 	a->backscatter = backscatter;
-	token_make(&r->params->key, r->res->probe_id, (unsigned)i, a->token);
+	a->resend_of = -1;
+	token_make(&r->params->key, r->res->probe_id, index, a->token);
+}
+
+/*
+ * Renders a relay attempt's MAIL FROM, RCPT TO and trailing local recipient;
+ * -1 when they do not fit (H comes from the peer's greeting: its length is
+ * the peer's choice).
+ */
+static int
+run_render_relay(struct probe_run *r, struct probe_attempt *a, const struct catalogue_attempt *ca)
+{
+	const struct rcpt_form *f = catalogue_form((size_t)ca->form);
+	struct form_ctx ctx = {a->token, r->params->sink_domain, r->res->host, r->literal,
+			       r->params->outside_domain};
+	char from[512], rcpt[512], last[512];
+
+	if (catalogue_render(catalogue_sender((size_t)ca->sender)->pattern, &ctx, from,
+			     sizeof(from)) < 0 ||
+	    catalogue_render(f->pattern, &ctx, rcpt, sizeof(rcpt)) < 0 ||
+	    (f->last != NULL && catalogue_render(f->last, &ctx, last, sizeof(last)) < 0))
+		return -1;
+	a->mail_from = xstrdup(from);
+	a->rcpt_to = xstrdup(rcpt);
+	if (f->last != NULL) {
+		a->rcpt_last = xstrdup(last);
+		a->alone = true;
+	}
+	return 0;
 }
 
 /* Undoes a run_prepare that could not render every attempt. */
@@ -80,6 +108,7 @@ run_unprepare(struct probe_run *r)
 	for (size_t i = 0; i < res->nattempts; i++) {
 		free(res->attempts[i].mail_from);
 		free(res->attempts[i].rcpt_to);
+		free(res->attempts[i].rcpt_last);
 	}
 	free(res->attempts);
 	free(r->st);
@@ -95,7 +124,7 @@ int
 run_prepare(struct probe_run *r, const char *host, const char **why)
 {
 	struct probe_result *res = r->res;
-	size_t nrelay = catalogue_nrelay();
+	size_t nrelay = catalogue_nrelay(), nlate = catalogue_nlate();
 	size_t nback = r->params->test_backscatter ? 1 + r->ndomains : 0;
 	char from[512], rcpt[512];
 
@@ -104,52 +133,86 @@ run_prepare(struct probe_run *r, const char *host, const char **why)
 	r->prepared = true;
 	res->host = xstrdup(host);
 	r->nrelay = nrelay;
-	res->nattempts = nrelay + nback;
-	res->attempts = xcalloc(res->nattempts, sizeof(*res->attempts));
-	r->st = xcalloc(res->nattempts, sizeof(*r->st));
+	r->nback = nback;
+	res->nattempts = nrelay + nback + nlate;
+	/* Room for the re-sends alone, so adding one never moves the array. */
+	res->attempts = xcalloc(res->nattempts + RUN_RESEND_MAX, sizeof(*res->attempts));
+	r->st = xcalloc(res->nattempts + RUN_RESEND_MAX, sizeof(*r->st));
 	for (size_t i = 0; i < res->nattempts; i++) {
 		struct probe_attempt *a = &res->attempts[i];
-		struct form_ctx ctx;
+		struct catalogue_attempt ca;
 
-		if (i < nrelay) {
-			struct catalogue_attempt ca;
+		if (i < nrelay || i >= nrelay + nback) {
+			size_t k = i - nrelay - nback;
+			unsigned index = i < nrelay ? (unsigned)i : (unsigned)(catalogue_late_base() + k);
 
-			catalogue_relay(i, &ca);
-			run_attempt_init(r, i, catalogue_sender((size_t)ca.sender)->name,
+			if (i < nrelay)
+				catalogue_relay(i, &ca);
+			else
+				catalogue_late(k, &ca);
+			run_attempt_init(r, i, index, catalogue_sender((size_t)ca.sender)->name,
 					 catalogue_form((size_t)ca.form)->name, false);
-		} else {
-			run_attempt_init(r, i, "sink-token",
-					 i == nrelay ? "nonexistent-user" : "nonexistent-user-domain",
-					 true);
-		}
-		ctx = (struct form_ctx){a->token, r->params->sink_domain, host, r->literal,
-					r->params->outside_domain};
-		if (i < nrelay) {
-			struct catalogue_attempt ca;
-
-			catalogue_relay(i, &ca);
-			if (catalogue_render(catalogue_sender((size_t)ca.sender)->pattern, &ctx, from,
-					     sizeof(from)) < 0 ||
-			    catalogue_render(catalogue_form((size_t)ca.form)->pattern, &ctx, rcpt,
-					     sizeof(rcpt)) < 0) {
-				/* H comes from the peer's greeting: its length is the peer's choice. */
+			if (run_render_relay(r, a, &ca) < 0) {
 				*why = "a relay form does not fit with this host name";
 				run_unprepare(r);
 				return -1;
 			}
-		} else {
-			const char *dom = i == nrelay ? NULL : r->domains[i - nrelay - 1];
+			continue;
+		}
+		run_attempt_init(r, i, (unsigned)i, "sink-token",
+				 i == nrelay ? "nonexistent-user" : "nonexistent-user-domain", true);
+		struct form_ctx ctx = {a->token, r->params->sink_domain, host, r->literal,
+				       r->params->outside_domain};
+		const char *dom = i == nrelay ? NULL : r->domains[i - nrelay - 1];
 
-			if (catalogue_backscatter(&ctx, dom, from, sizeof(from), rcpt, sizeof(rcpt)) < 0) {
-				*why = "a backscatter form does not fit with this host name";
-				run_unprepare(r);
-				return -1;
-			}
+		if (catalogue_backscatter(&ctx, dom, from, sizeof(from), rcpt, sizeof(rcpt)) < 0) {
+			*why = "a backscatter form does not fit with this host name";
+			run_unprepare(r);
+			return -1;
 		}
 		a->mail_from = xstrdup(from);
 		a->rcpt_to = xstrdup(rcpt);
 	}
 	return 0;
+}
+
+/*
+ * A form accepted in company is sent once more on its own (bounded), with
+ * a token of its own: only a receipt of that one names it the trick.
+ */
+static void
+run_resend_alone(struct probe_run *r, size_t i)
+{
+	struct probe_result *res = r->res;
+	const struct probe_attempt *orig = &res->attempts[i];
+	struct probe_attempt *a;
+	struct catalogue_attempt ca;
+	size_t n = res->nattempts;
+
+	if (r->nresend >= RUN_RESEND_MAX || orig->backscatter || orig->rcpts <= 1 ||
+	    orig->resend_of >= 0)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		if (res->attempts[k].resend_of == (int)orig->index)
+			return;
+	}
+	ca.sender = catalogue_sender_find(orig->sender);
+	ca.form = catalogue_form_find(orig->form);
+	if (ca.sender < 0 || ca.form < 0)
+		return;
+	a = &res->attempts[n];
+	run_attempt_init(r, n, (unsigned)(catalogue_late_base() + catalogue_nlate() + r->nresend),
+			 orig->sender, orig->form, false);
+	a->resend_of = (int)orig->index;
+	if (run_render_relay(r, a, &ca) < 0) {
+		/* it fitted once with this H; keep the slot unused if it ever does not */
+		memset(a, 0, sizeof(*a));
+		return;
+	}
+	a->alone = true;
+	r->st[n].state = ATT_PENDING;
+	res->nattempts++;
+	r->nresend++;
 }
 
 static bool
@@ -169,6 +232,16 @@ run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max)
 	for (size_t i = 0; i < r->res->nattempts && n < max; i++) {
 		if (!run_ready(&r->st[i], now))
 			continue;
+		if (r->res->attempts[i].alone) {
+			/* its own transaction: the first thing picked, or left for later */
+			if (n > 0)
+				continue;
+			r->st[i].state = ATT_RUNNING;
+			r->st[i].rcpt_ok = false;
+			r->res->attempts[i].tries++;
+			idx[n++] = i;
+			return n;
+		}
 		if (from == NULL)
 			from = r->res->attempts[i].mail_from;
 		else if (strcmp(from, r->res->attempts[i].mail_from) != 0)
@@ -314,6 +387,7 @@ run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct re
 		}
 	} else if (stage == STAGE_EOD && reply_ok(rv->code)) {
 		run_decide(r, i, OUTCOME_ACCEPTED, stage);
+		run_resend_alone(r, i);
 	} else if (stage == STAGE_RCPT && reply_ok(rv->code)) {
 		st->rcpt_ok = true;
 		r->rcpt_ok_seen = true;
@@ -424,8 +498,11 @@ run_backscatter(struct probe_run *r)
 	struct probe_result *res = r->res;
 	enum backscatter_result b = BACKSCATTER_UNTESTED;
 
-	for (size_t i = r->nrelay; i < res->nattempts; i++) {
+	for (size_t i = 0; i < res->nattempts; i++) {
 		enum backscatter_result x = BACKSCATTER_UNTESTED;
+
+		if (!res->attempts[i].backscatter)
+			continue;
 
 		switch (res->attempts[i].outcome) {
 		case OUTCOME_RELAYED: x = BACKSCATTER_CONFIRMED; break;
@@ -460,8 +537,11 @@ run_finish(struct probe_run *r, int64_t now_mono)
 			res->error = xstrdup(res->reason);
 		return;
 	}
-	for (size_t i = 0; i < r->nrelay; i++) {
+	for (size_t i = 0; i < res->nattempts; i++) {
 		enum attempt_outcome o = res->attempts[i].outcome;
+
+		if (res->attempts[i].backscatter)
+			continue;
 
 		if (!seen[o])
 			first[o] = i;

@@ -13,6 +13,11 @@
 #define RUN_BREAKS_MAX 3   /* connection losses one attempt may suffer before it is an error */
 #define RUN_ERR_BUDGET 9   /* 4xx/5xx replies per connection: under Postfix's soft limit of 10 */
 #define RUN_TEXT_KEEP 200  /* bytes of reply text kept per reply in the evidence */
+/*
+ * Forms accepted in company (several recipients in one transaction) sent
+ * again alone, so the trick named is one that relays on its own.
+ */
+#define RUN_RESEND_MAX 3
 
 enum att_state {
 	ATT_PENDING,    /* to run as soon as a connection has room */
@@ -39,7 +44,9 @@ struct probe_run {
 	struct probe_result *res;
 	const struct probe_params *params; /* the engine's; outlives the run */
 	struct run_att *st;                /* parallel to res->attempts */
-	size_t nrelay;                     /* res->attempts[0..nrelay) are relay attempts */
+	size_t nrelay;                     /* res->attempts[0..nrelay): the combined relay attempts */
+	size_t nback;                      /* then the backscatter ones; then late forms, re-sends */
+	size_t nresend;                    /* re-sends alone added so far */
 	const char *const *domains;        /* customer domains, copied */
 	size_t ndomains;
 	char literal[ADDR_STRLEN];
@@ -76,7 +83,8 @@ int run_prepare(struct probe_run *r, const char *host, const char **why);
 
 /*
  * Picks the next transaction: ready attempts sharing the first ready one's
- * MAIL FROM, at most max; marks them running. Returns how many went to idx.
+ * MAIL FROM, at most max, or one attempt that runs alone; marks them
+ * running. Returns how many went to idx.
  */
 size_t run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max);
 /*

@@ -68,7 +68,8 @@ static const char *const session_end_names[SE__COUNT] = {
 };
 
 /* What a step of the transaction plan is. */
-enum plan_kind { PLAN_RSET, PLAN_MAIL, PLAN_RCPT, PLAN_DATA };
+/* PLAN_RCPT_LOCAL: the local recipient after a local-last form's own (no attempt of its own). */
+enum plan_kind { PLAN_RSET, PLAN_MAIL, PLAN_RCPT, PLAN_DATA, PLAN_RCPT_LOCAL };
 
 struct session {
 	struct event_base *base;
@@ -87,7 +88,7 @@ struct session {
 	size_t outlen, outoff;
 
 	/* the transaction in progress: RSET? MAIL RCPT... */
-	uint8_t plan[3 + SESSION_BATCH_MAX];
+	uint8_t plan[4 + SESSION_BATCH_MAX];
 	size_t nplan, sent, answered;
 	size_t rcpt_base; /* plan index of the first RCPT */
 	size_t batch[SESSION_BATCH_MAX];
@@ -305,6 +306,10 @@ session_send_plan(struct session *s)
 		case PLAN_DATA:
 			session_cmd(s, "DATA", NULL);
 			break;
+		case PLAN_RCPT_LOCAL:
+			a = &s->run->res->attempts[s->batch[0]];
+			session_cmd(s, "RCPT TO:", a->rcpt_last);
+			break;
 		default:
 			a = &s->run->res->attempts[s->batch[k - s->rcpt_base]];
 			session_cmd(s, "RCPT TO:", a->rcpt_to);
@@ -315,7 +320,8 @@ session_send_plan(struct session *s)
 }
 
 static const enum session_state plan_state[] = {
-	[PLAN_RSET] = SS_RSET, [PLAN_MAIL] = SS_MAIL, [PLAN_RCPT] = SS_RCPT, [PLAN_DATA] = SS_DATA};
+	[PLAN_RSET] = SS_RSET, [PLAN_MAIL] = SS_MAIL, [PLAN_RCPT] = SS_RCPT, [PLAN_DATA] = SS_DATA,
+	[PLAN_RCPT_LOCAL] = SS_RCPT};
 
 static void
 session_set_plan_state(struct session *s)
@@ -336,13 +342,21 @@ session_send_body(struct session *s)
 	size_t n = 0;
 	int w;
 
+	size_t company = 0;
+
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	for (size_t i = 0; i < s->nbatch; i++) {
 		if (s->run->st[s->batch[i]].rcpt_ok) {
-			first = &s->run->res->attempts[s->batch[i]];
-			break;
+			if (first == NULL)
+				first = &s->run->res->attempts[s->batch[i]];
+			company++;
 		}
+	}
+	/* Attribution: a form relayed in company may relay only because of the others. */
+	for (size_t i = 0; i < s->nbatch; i++) {
+		if (s->run->st[s->batch[i]].rcpt_ok)
+			s->run->res->attempts[s->batch[i]].rcpts = (int)company;
 	}
 	w = snprintf(buf, sizeof(buf),
 		     "From: relayaudit relay test <%s>\r\n"
@@ -445,6 +459,8 @@ session_next(struct session *s)
 	s->rcpt_base = s->nplan;
 	for (size_t i = 0; i < s->nbatch; i++)
 		s->plan[s->nplan++] = PLAN_RCPT;
+	if (s->nbatch == 1 && r->res->attempts[s->batch[0]].rcpt_last != NULL)
+		s->plan[s->nplan++] = PLAN_RCPT_LOCAL;
 	if (pipe_data)
 		s->plan[s->nplan++] = PLAN_DATA;
 	s->sent = s->answered = 0;
@@ -516,6 +532,10 @@ session_tx_reply(struct session *s, const struct reply_view *rv)
 
 	if (s->state == SS_RCPT) {
 		size_t k = s->answered - s->rcpt_base;
+
+		/* the local companion's reply is in the transcript; it decides nothing */
+		if (s->plan[s->answered] == PLAN_RCPT_LOCAL)
+			return;
 
 		/* after a refused MAIL the RCPT replies say nothing about relaying */
 		if (s->mail_ok)

@@ -138,3 +138,53 @@ token_scan(const struct token_key *k, const char *text, size_t len, token_found_
 	}
 	return found;
 }
+
+/* A whole token-shaped word at s; prev is the character before it (0 at the start). */
+static bool
+token_shaped(char prev, const char *s)
+{
+	if (strnlen(s, TOKEN_LEN) < TOKEN_LEN || isalnum((unsigned char)prev))
+		return false;
+	if ((s[0] != 'r' && s[0] != 'R') || (s[1] != 't' && s[1] != 'T'))
+		return false;
+	for (int j = 2; j < TOKEN_LEN; j++) {
+		if (!isxdigit((unsigned char)s[j]))
+			return false;
+	}
+	return !isalnum((unsigned char)s[TOKEN_LEN]);
+}
+
+void
+token_redact(char *s)
+{
+	char *w = s, prev = '\0';
+
+	if (s == NULL)
+		return;
+	/* w never passes r, and prev keeps the original character before r. */
+	for (const char *r = s; *r != '\0';) {
+		if (token_shaped(prev, r)) {
+			prev = r[TOKEN_LEN - 1];
+			memmove(w, r, TOKEN_SHOWN);
+			memcpy(w + TOKEN_SHOWN, "...", 3);
+			w += TOKEN_SHOWN + 3;
+			r += TOKEN_LEN;
+			continue;
+		}
+		prev = *r;
+		*w++ = *r++;
+	}
+	*w = '\0';
+}
+
+char *
+token_redact_dup(const char *s)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	d = xstrdup(s);
+	token_redact(d);
+	return d;
+}

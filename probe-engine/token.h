@@ -39,4 +39,15 @@ typedef void (*token_found_fn)(void *arg, uint64_t probe_id, unsigned attempt);
 int token_scan(const struct token_key *k, const char *text, size_t len, token_found_fn fn,
 	       void *arg, int *forged);
 
+/*
+ * Outside the probe and the sink a token is shown by its first
+ * TOKEN_SHOWN characters ("rt" and the top of the probe id, nothing of the
+ * MAC), so a reader of evidence, mails or logs cannot replay it.
+ */
+#define TOKEN_SHOWN 8
+/* Shortens every token-shaped word of s in place to TOKEN_SHOWN chars + "..."; s shrinks. */
+void token_redact(char *s);
+/* A copy of s with every token shortened (malloc'd; NULL for NULL). */
+char *token_redact_dup(const char *s);
+
 #endif

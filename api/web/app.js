@@ -336,7 +336,8 @@ function evidence(doc) {
   const p = doc.probe;
   const ev = doc.evidence || {};
   const attempts = doc.attempts || [];
-  const received = new Set((doc.receipts || []).map((r) => r.attempt));
+  // Only a receipt its attempt could have caused proves anything; anomalies are listed apart.
+  const received = new Set((doc.receipts || []).filter((r) => !r.anomaly).map((r) => r.attempt));
   const proving = attempts.find((a) => received.has(a.idx)) ||
     attempts.find((a) => p.trick && `${a.sender}/${a.form}` === p.trick) ||
     attempts.find((a) => a.outcome === "accepted");
@@ -358,9 +359,19 @@ function evidence(doc) {
         [a.mail_code, a.rcpt_code, a.data_code, a.eod_code].map((x) => x || "—").join(" / "),
         proving && a.idx === proving.idx ? h("strong", {}, a.outcome || "") : a.outcome || ""])),
     h("h3", {}, "Sink receipts"),
-    table(["Received", "From", "Attempt", "Bounce", "Token in"],
+    table(["Received", "From", "Attempt", "Bounce", "Token in", "Via the target", "Result"],
       (doc.receipts || []).map((r) => [when(r.received_at), r.peer, String(r.attempt), r.is_bounce ? "yes" : "no",
-        r.token_where || ""])));
+        r.token_where || "",
+        // The probed address in the Received: chain: evidence, not a condition (smarthosts).
+        r.via_target === true ? "yes" : r.via_target === false ? "no" : "—",
+        r.anomaly ? h("strong", {}, `anomaly: ${r.anomaly}`) : r.applied ? "applied"
+          : r.orphan_at ? `waiting for its probe row since ${when(r.orphan_at)}` : "waiting"])),
+    (doc.anomalies || []).length ? [
+      h("h3", {}, "Anomalies"),
+      h("p", { class: "hint" }, "Receipts their attempt could not have caused (replayed, late, refused after DATA): they changed nothing."),
+      table(["Received", "From", "Attempt", "Reason", "Via the target"],
+        doc.anomalies.map((a) => [when(a.received_at), a.peer, String(a.attempt), a.reason,
+          a.via_target === true ? "yes" : a.via_target === false ? "no" : "—"]))] : null);
 }
 
 // The transcript as lines, with the exchange that proved the verdict marked:

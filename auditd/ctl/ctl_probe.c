@@ -36,7 +36,7 @@ struct ctl_target {
 };
 
 struct ctl_probe {
-	bool json, transcript, stats;
+	bool json, transcript, stats, show_tokens;
 	struct ctl_target *targets;
 	size_t ntargets, tcap;
 	/*
@@ -90,6 +90,7 @@ ctl_probe_usage(const char *why)
 		"  --no-backscatter    skip the backscatter attempt\n"
 		"  --json              one JSON object per target per line\n"
 		"  --transcript        include the transcript in --json output\n"
+		"  --show-tokens       whole tokens in --json output (else their first 8 characters)\n"
 		"  --stats             print throughput, peak in-flight and peak RSS to stderr\n"
 		"  -c FILE             config file\n"
 		"exit status: 0 no relay found, 1 relay found, 2 bad usage\n");
@@ -289,7 +290,7 @@ ctl_probe_emit(struct ctl_probe *c, struct probe_result *r)
 	c->counts[r->verdict]++;
 	c->found |= ctl_relay_found(r->verdict);
 	if (c->json) {
-		json_t *o = probe_json_result(r, c->transcript);
+		json_t *o = probe_json_result(r, c->transcript, c->show_tokens);
 		char *s = json_dumps(o, JSON_COMPACT);
 
 		puts(s);
@@ -522,6 +523,8 @@ ctl_probe(int argc, char **argv)
 			c.stats = true;
 		} else if (strcmp(a, "--transcript") == 0) {
 			c.transcript = true;
+		} else if (strcmp(a, "--show-tokens") == 0) {
+			c.show_tokens = true;
 		} else if (strcmp(a, "--no-backscatter") == 0) {
 			no_backscatter = true;
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {

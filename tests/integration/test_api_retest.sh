@@ -6,11 +6,13 @@
 # scheduler probes the simulator at once; the clean result resolves the
 # case and the page and its status endpoint say so. An operator re-test through the API is followed to its result. Forged
 # and expired links get a clear page and no re-test; the page is rate limited.
+# A re-test the prober would refuse (excluded target, excluded range) is
+# answered 409 with the reason by the API and the page, and never queued.
 . "$(dirname "$0")/api_lib.sh"
 . "$(dirname "$0")/sim_lib.sh"
 
 SECRET=api-retest-secret-0123456789
-IP=127.0.62.1 T1=127.0.62.10 T2=127.0.62.11 T3=127.0.62.12
+IP=127.0.62.1 T1=127.0.62.10 T2=127.0.62.11 T3=127.0.62.12 T4=127.0.62.200 T5=127.0.62.13
 api_migrate || { fail "migrate" "migrations failed"; exit 1; }
 sql "INSERT INTO customers (ext_id, name, contact_email, locale) VALUES
        ('kunde-1', 'Kunde Eins', 'postmaster@kunde.example', 'de'),
@@ -43,6 +45,7 @@ poll_interval = 2s
 enforcer_command = $ROOT/deploy/enforcers/log-only
 outbox_dir = $TEST_TMP/outbox
 log_level = info
+exclude = 127.0.62.192/26
 CONF
 export RELAYAUDIT_ENFORCER_LOG=$TEST_TMP/enforcer.log
 "$RELAYAUDITD" -c "$CONF" >>"$TEST_TMP/daemon.log" 2>&1 &
@@ -153,6 +156,25 @@ wait_for 20 done_ && pass "operator re-test is done ($(( ($(date +%s%N) - t0) / 
 	fail "operator re-test is done" "status $(jqr .status)"
 check_eq "operator re-test result" "$(jqr '.probes[0].verdict'):$(jqr .relay_confirmed)" "closed:false"
 check_eq "operator re-test probed the simulator" "$(jqr '.probes[0].port')" "2525"
+
+# Re-tests the prober would never run: 409 with the reason, nothing queued.
+sql "INSERT INTO targets (customer_id, address, ports, next_probe_at, excluded)
+       SELECT id, a::inet, '{2525}', now() + interval '7 days', a = '$T5'
+       FROM customers, unnest(ARRAY['$T4', '$T5']) a WHERE ext_id = 'cust-2';
+     INSERT INTO cases (target_id, customer_id, address, state, finding, blocked)
+     SELECT id, customer_id, address, 'notified', 'relay_confirmed', false
+     FROM targets WHERE address IN ('$T4', '$T5')" >/dev/null
+n=$(sql "SELECT count(*) FROM retest_requests")
+check_error "re-test in an excluded range: 409 refused" 409 refused POST "/v1/targets/$T4/retest" "$OPERATOR"
+check_contains "the API says why" "$(jqr .error.message)" "never probed (exclude)"
+check_error "re-test of an excluded target: 409 excluded" 409 excluded POST "/v1/targets/$T5/retest" "$OPERATOR"
+for tw in "$T4:range never probed" "$T5:the target is excluded"; do
+	t=${tw%%:*} c=$(sql "SELECT id FROM cases WHERE address = '${tw%%:*}'")
+	req GET "/r/$(link "$c" $((now + 3600)) "$SECRET")"
+	check_eq "customer page for $t: 409" "$CODE" 409
+	check_contains "customer page for $t says why" "$BODY" "${tw#*:}"
+done
+check_eq "refused re-tests queue nothing" "$(sql "SELECT count(*) FROM retest_requests")" "$n"
 
 # Rate limits: a case on T3 (never probed here) with a recent customer re-test is refused with 429.
 sql "INSERT INTO targets (customer_id, address, ports, next_probe_at)

@@ -122,7 +122,7 @@ check_eq "open queues the message for the sink" "$(reply_code "$out" 6)" 250
 wait_for 10 grep -q 'event=sim_message.*rtfwd' "$TEST_TMP/main.err"
 line=$(grep 'event=sim_message.*rtfwd' "$TEST_TMP/main.err" | head -1)
 check_contains "the forwarded message reaches the sink" "$line" 'rcpts="rtfwd@sink.test"'
-check_contains "the forwarded message carries a Received: line" "$line" "Received: from fwd.test (127.0.0.1 [127.0.0.1])|?by $(name_of $N.20) (relaysim)"
+check_contains "the forwarded message carries a Received: line" "$line" "Received: from fwd.test (127.0.0.1 [127.0.0.1])|?by $(name_of $N.20) ([$N.20]) (relaysim)"
 check_contains "the forwarded message keeps its headers" "$line" "Subject: relaysim test"
 
 if sim_stop main; then pass "exits cleanly on SIGTERM"; else fail "exits cleanly on SIGTERM" "exit status $?"; fi

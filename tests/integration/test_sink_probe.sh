@@ -32,6 +32,7 @@ fi
 
 # The simulator's open relay forwards what it accepts to our sink.
 sim_start open_relay 127.0.30.30:2525=open 127.0.30.32:2525=drop 127.0.30.33:2525=closed \
+	127.0.30.34:2525=lastlocal \
 	--sink 127.0.30.31:2525 || fail sim_started "relaysim did not start"
 t0=$SECONDS
 out=$(probe --sink 127.0.30.31:2525 --sink-domain "$SINK_DOMAIN" --wait 10s 127.0.30.30:2525)
@@ -66,6 +67,26 @@ t0=$SECONDS
 out=$(probe --sink 127.0.30.31:2525 --sink-domain "$SINK_DOMAIN" --wait 30s --no-backscatter 127.0.30.33:2525)
 check_eq sim_closed_verdict "$(json_field "$out" verdict)" closed
 if [ $((SECONDS - t0)) -lt 20 ]; then pass sim_closed_no_wait; else fail sim_closed_no_wait "took $((SECONDS - t0)) s"; fi
+
+# Attribution: a server that checks only the last recipient, at DATA time,
+# relays a transaction whose last recipient is local: that is the trick, and
+# a plain open relay is still "plain" (a form confirmed alone, the simplest).
+out=$(probe --sink 127.0.30.31:2525 --sink-domain "$SINK_DOMAIN" --wait 10s --transcript 127.0.30.34:2525)
+check_eq sim_lastlocal_confirmed "$(json_field "$out" verdict)" relay_confirmed
+check_contains sim_lastlocal_trick_is_local_last "$(json_field "$out" trick)" /local-last
+check_eq sim_lastlocal_trick_relays_alone "$(jq -r .trick_alone <<<"$out")" true
+out=$(probe --sink 127.0.30.31:2525 --sink-domain "$SINK_DOMAIN" --wait 10s --transcript 127.0.30.30:2525)
+check_eq sim_open_relay_trick_is_plain "$(json_field "$out" trick)/$(jq -r .trick_alone <<<"$out")" null/plain/true
+check_eq sim_open_relay_form_resent_alone \
+	"$(jq -r '[.attempts[] | select(.resend_of != null and .outcome == "relayed")] | length > 0' <<<"$out")" true
+
+# Tokens: --json shows their first 8 characters (replies, transcript and all)...
+check_eq json_has_no_whole_token "$(grep -Eoc 'rt[0-9a-f]{30}' <<<"$out")" 0
+check_contains json_shows_short_tokens "$out" '"token":"rt'
+# ...unless --show-tokens asks for them whole.
+out=$(probe --sink 127.0.30.31:2525 --sink-domain "$SINK_DOMAIN" --wait 10s --show-tokens 127.0.30.33:2525)
+if grep -Eq '"token":"rt[0-9a-f]{30}"' <<<"$out"; then pass show_tokens_shows_whole_tokens; else
+	fail show_tokens_shows_whole_tokens "got ${out:0:300}"; fi
 
 # --wait without --sink is a usage error.
 "$RELAYCTL" probe --wait 1s 127.0.30.33:2525 >/dev/null 2>&1

@@ -59,6 +59,8 @@ enum sim_data {
 	DATA_REJECT_EOD, /* 554 after the final dot */
 	DATA_REJECT_CMD, /* 554 to the DATA command */
 	DATA_LOG,        /* 250; envelope and first header lines logged (a final destination) */
+	DATA_LAST_LOCAL, /* 554 5.7.1 to DATA unless the last recipient is local; local ones are
+	                    kept here, the others forwarded (a relay check of the last one only) */
 };
 
 enum sim_drop {

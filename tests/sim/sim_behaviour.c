@@ -19,6 +19,8 @@ static const struct sim_behaviour behaviours[] = {
      false, "250 at RCPT, 554 after the final dot"},
     {"datareject-cmd", GREET_NORMAL, OUT_NORMAL, EHLO_NORMAL, RELAY_OPEN, DATA_REJECT_CMD,
      DROP_NEVER, false, "250 at RCPT, 554 to the DATA command"},
+    {"lastlocal", GREET_NORMAL, OUT_NORMAL, EHLO_NORMAL, RELAY_OPEN, DATA_LAST_LOCAL, DROP_NEVER,
+     false, "relays only when the last recipient is local (relay check at DATA, last one only)"},
     {"drop", GREET_NORMAL, OUT_NORMAL, EHLO_NORMAL, RELAY_OPEN, DATA_DROP, DROP_NEVER, false,
      "accepts through end of data, never forwards"},
     {"percent", GREET_NORMAL, OUT_NORMAL, EHLO_NORMAL, RELAY_PERCENT, DATA_ACCEPT, DROP_NEVER,

@@ -54,6 +54,7 @@ struct sim_session {
 	char mail_from[SIM_ADDR_MAX];
 	char **rcpts; /* normalised recipients of the transaction */
 	size_t nrcpt;
+	bool last_local; /* the last accepted recipient was one of ours (DATA_LAST_LOCAL) */
 	struct evbuffer *msg;
 	size_t msg_bytes;
 	bool msg_too_big;
@@ -238,6 +239,7 @@ session_reset_transaction(struct sim_session *s)
 	for (size_t i = 0; i < s->nrcpt; i++)
 		free(s->rcpts[i]);
 	s->nrcpt = 0;
+	s->last_local = false;
 	if (s->msg)
 		evbuffer_drain(s->msg, evbuffer_get_length(s->msg));
 	s->msg_bytes = 0;
@@ -467,6 +469,12 @@ cmd_rcpt(struct sim_session *s, const char *arg)
 		rcpt_relay_policy(s, path, &r, &ok);
 	if (!ok)
 		return;
+	s->last_local = r.kind == RCPT_KIND_LOCAL;
+	if (s->last_local && s->b->data == DATA_LAST_LOCAL) {
+		/* delivered here, never forwarded */
+		session_reply(s, "250 2.1.5 Ok");
+		return;
+	}
 	s->rcpts = xrealloc(s->rcpts, (s->nrcpt + 1) * sizeof(*s->rcpts));
 	s->rcpts[s->nrcpt++] = xstrdup(r.final);
 	session_reply(s, "250 2.1.5 Ok");
@@ -485,6 +493,10 @@ cmd_data(struct sim_session *s, const char *arg)
 	}
 	if (s->b->data == DATA_REJECT_CMD) {
 		session_reply(s, "554 5.7.1 Error: message refused");
+		return;
+	}
+	if (s->b->data == DATA_LAST_LOCAL && !s->last_local) {
+		session_reply(s, "554 5.7.1 <%s>: Relay access denied", s->rcpts[s->nrcpt - 1]);
 		return;
 	}
 	if (s->msg == NULL)
@@ -616,7 +628,7 @@ session_end_of_data(struct sim_session *s)
 	} else if (s->b->data == DATA_LOG) {
 		session_log_message(s);
 		session_reply(s, "250 2.0.0 Ok: delivered");
-	} else if (s->b->data == DATA_ACCEPT && sim->fwd != NULL) {
+	} else if ((s->b->data == DATA_ACCEPT || s->b->data == DATA_LAST_LOCAL) && sim->fwd != NULL) {
 		struct evbuffer *body = evbuffer_new();
 		char date[64];
 		time_t t = time(NULL);
@@ -624,11 +636,12 @@ session_end_of_data(struct sim_session *s)
 
 		gmtime_r(&t, &tm);
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+		/* Its own address after its name, as Exchange writes it: the sink's Received check. */
 		evbuffer_add_printf(body,
-		                    "Received: from %s (%s [%s])\r\n\tby %s (relaysim) with ESMTP;"
+		                    "Received: from %s (%s [%s])\r\n\tby %s (%s) (relaysim) with ESMTP;"
 		                    " %s\r\n",
 		                    s->helo[0] ? s->helo : "unknown", s->peer_str, s->peer_str,
-		                    s->l->name, date);
+		                    s->l->name, s->l->literal, date);
 		evbuffer_add_buffer(body, s->msg);
 		if (sim_forward_submit(sim->fwd, s->mail_from, s->rcpts, s->nrcpt, body) == 0)
 			session_reply(s, "250 2.0.0 Ok: queued");

@@ -7,6 +7,8 @@
 #include "probe-engine/catalogue.h"
 #include "tests/test.h"
 
+#include <stdint.h>
+
 #include <ctype.h>
 #include <strings.h>
 
@@ -187,6 +189,28 @@ TEST(host_name_is_taken_from_greeting_text_only_when_it_is_one)
 	CHECK(catalogue_host_from_text("", h, sizeof(h)) < 0);
 }
 
+TEST(late_form_local_last_is_numbered_after_the_backscatter_block)
+{
+	struct catalogue_attempt ca;
+
+	CHECK_INT(catalogue_late_base(), catalogue_nrelay() + 1 + CATALOGUE_MAX_DOMAINS);
+	CHECK(catalogue_nlate() >= 1);
+	CHECK(catalogue_late(0, &ca) == 0);
+	CHECK_STR(catalogue_form((size_t)ca.form)->name, "local-last");
+	CHECK_STR(catalogue_form((size_t)ca.form)->last, "<postmaster@{H}>");
+	CHECK(catalogue_late(catalogue_nlate(), &ca) < 0);
+	CHECK(catalogue_late_base() + catalogue_nlate() + 3 <= 256);
+}
+
+TEST(rank_puts_the_simplest_trick_first)
+{
+	CHECK_INT(catalogue_rank("null", "plain"), 0);
+	CHECK_INT(catalogue_rank("outside", "percent-ip"), 5);
+	CHECK(catalogue_rank("localhost", "plain") > catalogue_rank("spoof-ip", "mixed-case"));
+	CHECK_INT(catalogue_rank("null", "local-last"), catalogue_late_base());
+	CHECK(catalogue_rank("null", "no-such-form") == SIZE_MAX);
+}
+
 int
 main(void)
 {
@@ -198,6 +222,8 @@ main(void)
 	RUN(mixed_case_domain_differs_but_folds_to_the_sink);
 	RUN(each_form_runs_with_the_four_core_senders);
 	RUN(attempt_indices_are_stable);
+	RUN(late_form_local_last_is_numbered_after_the_backscatter_block);
+	RUN(rank_puts_the_simplest_trick_first);
 	RUN(backscatter_sends_from_the_token_to_a_nonexistent_user);
 	RUN(render_refuses_what_does_not_fit);
 	RUN(host_name_is_taken_from_greeting_text_only_when_it_is_one);

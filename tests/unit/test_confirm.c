@@ -98,7 +98,7 @@ TEST(relay_token_confirms_with_trick_and_delay)
 	struct sink_receipt *r = delivery(1001, 2);
 	const char *why = NULL;
 
-	CHECK_INT(confirm_apply(res, r, &why), CONFIRM_RELAY);
+	CHECK_INT(confirm_apply(res, r, &why), CONFIRM_RELAY | CONFIRM_TRICK | CONFIRM_USED);
 	CHECK_INT(res->verdict, VERDICT_RELAY_CONFIRMED);
 	CHECK_INT(res->stage, STAGE_SINK);
 	CHECK_STR(res->trick, "spoof-ip/percent-ip");
@@ -194,7 +194,7 @@ TEST(backscatter_token_in_bounce_confirms_backscatter_only)
 	struct sink_receipt *r = bounce(1001, 0);
 
 	CHECK(r->dsn);
-	CHECK_INT(confirm_apply(res, r, NULL), CONFIRM_BACKSCATTER);
+	CHECK_INT(confirm_apply(res, r, NULL), CONFIRM_BACKSCATTER | CONFIRM_USED);
 	CHECK_INT(res->backscatter, BACKSCATTER_CONFIRMED);
 	CHECK_INT(res->verdict, VERDICT_ACCEPTED);
 	CHECK(res->backscatter_delay_ms > 0);
@@ -217,7 +217,7 @@ TEST(backscatter_token_in_plain_text_bounce_confirms)
 	r = sink_receipt_make(&key, "mx", "", rcpts, 1, msg, strlen(msg), 100);
 	CHECK(!r->dsn);
 	CHECK(r->bounce);
-	CHECK_INT(confirm_apply(res, r, NULL), CONFIRM_BACKSCATTER);
+	CHECK_INT(confirm_apply(res, r, NULL), CONFIRM_BACKSCATTER | CONFIRM_USED);
 	CHECK_INT(res->backscatter, BACKSCATTER_CONFIRMED);
 	sink_receipt_free(r);
 	result_free(res);
@@ -275,12 +275,105 @@ TEST(late_receipt_upgrades_accepted_not_relayed)
 
 	confirm_expire(res);
 	CHECK_INT(res->verdict, VERDICT_ACCEPTED_NOT_RELAYED);
-	CHECK_INT(confirm_apply(res, r, NULL), CONFIRM_RELAY);
+	CHECK_INT(confirm_apply(res, r, NULL), CONFIRM_RELAY | CONFIRM_TRICK | CONFIRM_USED);
 	CHECK_INT(res->verdict, VERDICT_RELAY_CONFIRMED);
 	/* Applying it again changes nothing. */
 	CHECK_INT(confirm_apply(res, r, NULL), 0);
 	sink_receipt_free(r);
 	result_free(res);
+}
+
+/* The replay of issue 11: a server that answered 554 after the final dot. */
+TEST(token_of_attempt_refused_after_data_is_an_anomaly)
+{
+	struct probe_result *res = result_new(1001);
+	struct sink_receipt *r = delivery(1001, 2);
+	const char *why = NULL;
+
+	res->verdict = VERDICT_CLOSED;
+	res->attempts[2].eod.code = 554;
+	res->attempts[2].outcome = OUTCOME_REFUSED;
+	CHECK_INT(confirm_apply(res, r, &why), 0);
+	CHECK_INT(res->verdict, VERDICT_CLOSED);
+	CHECK_STR(why, "target refused the attempt's message after DATA");
+	sink_receipt_free(r);
+	result_free(res);
+}
+
+TEST(token_used_twice_is_a_replay)
+{
+	struct probe_result *res = result_new(1001);
+	struct sink_receipt *r = delivery(1001, 2);
+	const char *why = NULL;
+
+	CHECK(confirm_apply(res, r, &why) & CONFIRM_RELAY);
+	CHECK_INT(confirm_apply(res, r, &why), 0);
+	CHECK_STR(why, "token already used by an earlier receipt");
+	sink_receipt_free(r);
+	result_free(res);
+}
+
+TEST(receipt_after_the_window_is_an_anomaly)
+{
+	struct probe_result *res = result_new(1001);
+	struct sink_receipt *r = delivery(1001, 2);
+	const char *why = NULL;
+
+	res->confirm_deadline_ms = r->received_ms - 1;
+	CHECK_INT(confirm_apply(res, r, &why), 0);
+	CHECK_INT(res->verdict, VERDICT_ACCEPTED);
+	CHECK_STR(why, "arrived after the confirmation window");
+	res->confirm_deadline_ms = r->received_ms;
+	CHECK(confirm_apply(res, r, &why) & CONFIRM_RELAY);
+	sink_receipt_free(r);
+	result_free(res);
+}
+
+/* A form delivered in company names the trick only until one delivered alone arrives. */
+TEST(trick_sent_alone_replaces_one_sent_in_company)
+{
+	struct probe_result *res = result_new(1001);
+	struct sink_receipt *batch = delivery(1001, 0 + 2), *alone = NULL;
+
+	res->attempts[2].rcpts = 3;
+	CHECK_INT(confirm_apply(res, batch, NULL), CONFIRM_RELAY | CONFIRM_TRICK | CONFIRM_USED);
+	CHECK_STR(res->trick, "spoof-ip/percent-ip");
+	CHECK(!res->trick_alone);
+	/* attempt 1 turned into a form that was accepted alone */
+	res->attempts[1].eod.code = 250;
+	res->attempts[1].outcome = OUTCOME_ACCEPTED;
+	res->attempts[1].rcpts = 1;
+	alone = delivery(1001, 1);
+	CHECK_INT(confirm_apply(res, alone, NULL), CONFIRM_TRICK | CONFIRM_USED);
+	CHECK_STR(res->trick, "outside/plain");
+	CHECK(res->trick_alone);
+	sink_receipt_free(batch);
+	sink_receipt_free(alone);
+	result_free(res);
+}
+
+TEST(received_chain_check_matches_whole_addresses_only)
+{
+	const char *chain = "from sim-127-0-20-1 ([127.0.20.1]) by sink\n"
+	                    "from x ([2001:db8::7]) by y";
+
+	CHECK(confirm_received_via(chain, "127.0.20.1"));
+	CHECK(confirm_received_via(chain, "2001:db8::7"));
+	CHECK(!confirm_received_via(chain, "127.0.20.10"));
+	CHECK(!confirm_received_via(chain, "27.0.20.1"));
+	CHECK(!confirm_received_via(chain, "2001:db8::"));
+	CHECK(!confirm_received_via(NULL, "127.0.20.1"));
+}
+
+TEST(token_redact_keeps_the_first_eight_characters)
+{
+	char tok[TOKEN_BUFLEN], text[256], want[256];
+
+	token_make(&key, 77, 3, tok);
+	snprintf(text, sizeof(text), "RCPT TO:<%s@" SINK "> x%s %s", tok, tok, tok);
+	token_redact(text);
+	snprintf(want, sizeof(want), "RCPT TO:<%.8s...@" SINK "> x%s %.8s...", tok, tok, tok);
+	CHECK_STR(text, want);
 }
 
 TEST(expire_leaves_other_verdicts_alone)
@@ -460,6 +553,12 @@ main(void)
 	RUN(relay_token_in_bounce_is_refused);
 	RUN(relay_token_only_in_body_is_refused);
 	RUN(late_receipt_upgrades_accepted_not_relayed);
+	RUN(token_of_attempt_refused_after_data_is_an_anomaly);
+	RUN(token_used_twice_is_a_replay);
+	RUN(receipt_after_the_window_is_an_anomaly);
+	RUN(trick_sent_alone_replaces_one_sent_in_company);
+	RUN(received_chain_check_matches_whole_addresses_only);
+	RUN(token_redact_keeps_the_first_eight_characters);
 	RUN(expire_leaves_other_verdicts_alone);
 	RUN(window_passes_without_receipt);
 	RUN(receipts_in_window_release_at_once);

@@ -5,6 +5,7 @@
  * verdict independent of the order attempts ran in.
  */
 #include "common/util.h"
+#include "probe-engine/catalogue.h"
 #include "probe-engine/run.h"
 #include "tests/test.h"
 
@@ -337,6 +338,54 @@ TEST(transcript_is_bounded_and_marked_truncated)
 	run_free(r);
 }
 
+/* The late form local-last: after the backscatter block, its own transaction, a local companion. */
+TEST(local_last_runs_alone_with_a_local_recipient_after_its_own)
+{
+	struct probe_run *r = new_run();
+	size_t idx[16], n, late = r->nrelay + r->nback;
+	const struct probe_attempt *a = &r->res->attempts[late];
+
+	CHECK_STR(a->form, "local-last");
+	CHECK_INT(a->index, (int)catalogue_late_base());
+	CHECK(a->alone);
+	CHECK_CONTAINS(a->rcpt_to, "@sink.relayaudit.test>");
+	CHECK_STR(a->rcpt_last, "<postmaster@mx.example.org>");
+	/* everything before it refused: the next batch is that attempt on its own */
+	for (size_t i = 0; i < late; i++)
+		run_one(r, i, 554, 0, 0, "5.7.1", 0);
+	n = run_next_batch(r, 0, idx, 16);
+	CHECK_INT(n, 1);
+	CHECK_INT(idx[0], late);
+	run_free(r);
+}
+
+/* A form accepted in company is sent again alone, once, with a token of its own. */
+TEST(form_accepted_in_company_is_resent_alone)
+{
+	struct probe_run *r = new_run();
+	size_t before = r->res->nattempts;
+	const struct probe_attempt *re;
+
+	r->res->attempts[0].rcpts = 3;
+	run_one(r, 0, 250, 354, 250, "2.0.0", 0);
+	CHECK_INT(r->res->nattempts, before + 1);
+	re = &r->res->attempts[before];
+	CHECK_INT(re->resend_of, 0);
+	CHECK(re->alone);
+	CHECK_STR(re->sender, "null");
+	CHECK_STR(re->form, "plain");
+	CHECK(strcmp(re->token, r->res->attempts[0].token) != 0);
+	/* accepted again in company: no second re-send of the same form */
+	r->st[0].state = ATT_RUNNING;
+	reply(r, 0, STAGE_EOD, 250, "2.0.0", 0);
+	CHECK_INT(r->res->nattempts, before + 1);
+	/* a form sent alone is not re-sent */
+	r->res->attempts[4].rcpts = 1;
+	run_one(r, 4, 250, 354, 250, "2.0.0", 0);
+	CHECK_INT(r->res->nattempts, before + 1);
+	run_free(r);
+}
+
 TEST(host_name_too_long_for_the_forms_is_an_error_not_an_exit)
 {
 	struct probe_target t = {0};
@@ -374,6 +423,8 @@ int
 main(void)
 {
 	test_suite = "run";
+	RUN(local_last_runs_alone_with_a_local_recipient_after_its_own);
+	RUN(form_accepted_in_company_is_resent_alone);
 	RUN(all_refused_is_closed_and_backscatter_refused);
 	RUN(host_name_too_long_for_the_forms_is_an_error_not_an_exit);
 	RUN(accepted_through_eod_is_accepted_with_its_trick);
