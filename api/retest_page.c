@@ -220,10 +220,9 @@ page_start(struct page *pg, const struct page_text *t, bool refresh)
 		page_str(pg, "<noscript><meta http-equiv=\"refresh\" content=\"15\"></noscript>");
 	page_str(pg, "<title>");
 	page_esc(pg, title);
-	page_str(pg, "</title><style>body{font-family:sans-serif;max-width:40em;margin:2em auto;"
-		     "padding:0 1em;line-height:1.4}.still_open,.error{color:#a00}"
-		     ".clean,.resolved{color:#070}button{font-size:1.1em;padding:.4em 1em}"
-		     "</style></head>\n<body><h1>");
+	/* Style and script are files (api/web/): the CSP allows nothing inline. */
+	page_str(pg, "</title><link rel=\"stylesheet\" href=\"/web/retest.css\">"
+		     "<script src=\"/web/retest.js\" defer></script></head>\n<body><h1>");
 	page_esc(pg, title);
 	page_str(pg, "</h1>\n");
 	free(title);
@@ -474,15 +473,7 @@ h_retest_page(struct api_req *r)
 	}
 	page_contact(&pg, r->cfg, &pc.t);
 	code = pc.state == PS_REFUSED ? 409 : 200;
-	/* Polls the status endpoint while a re-test runs; no login, no library. */
-	page_str(&pg,
-		 "<script>(function(){var s=document.getElementById('status'),"
-		 "f=document.getElementById('ask');if(!s||s.getAttribute('data-poll')!=='1')return;"
-		 "function tick(){fetch(location.pathname.replace(/\\/$/,'')+'/status',"
-		 "{cache:'no-store'}).then(function(r){return r.json();}).then(function(j){"
-		 "s.textContent=j.message||'';s.className=j.state;if(j.can_request&&f)f.hidden=false;"
-		 "if(j.state==='running')setTimeout(tick,5000);}).catch(function(){"
-		 "setTimeout(tick,15000);});}setTimeout(tick,5000);})();</script>\n");
+	/* api/web/retest.js polls the status endpoint while a re-test runs. */
 	page_case_free(&pc);
 	page_send(r, &pg, code);
 }
