@@ -1,4 +1,4 @@
-# relayaudit — plain GNU make, pkg-config for the four libraries.
+# relayaudit — plain GNU make, pkg-config for the libraries.
 #
 #   make              bin/relayauditd bin/relayctl bin/relaysim and the unit tests
 #   make SANITIZE=1   the same with AddressSanitizer and UBSan (objects in build/san)
@@ -10,7 +10,7 @@
 
 PREFIX    ?= /usr/local
 CC        ?= cc
-PKGS      := libevent libevent_pthreads libpq jansson libmicrohttpd
+PKGS      := libevent libevent_pthreads libpq jansson libmicrohttpd gmime-3.0
 FUZZ_SECONDS ?= 20
 
 ifeq ($(SANITIZE),1)

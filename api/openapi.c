@@ -84,7 +84,8 @@ static const struct {
 	{400, "bad input in the path or query"},   {401, "no valid token"},
 	{403, "the token's role is too low"},       {404, "no such resource"},
 	{409, "conflict with the current state"},   {413, "body larger than api_max_body"},
-	{415, "body is not application/json"},      {422, "invalid body"},
+	{415, "body is not application/json (or message/rfc822 where accepted)"},
+	{422, "invalid body"},
 	{429, "rate limited"},                      {503, "database unavailable"},
 };
 
@@ -132,6 +133,12 @@ h_openapi(struct api_req *r)
 		}
 		if (rt->body != NULL)
 			json_object_set_new(op, "requestBody", openapi_body(rt->body));
+		/* A complaint may also come as the report mail itself (ARF, X-ARF). */
+		if (rt->body == api_complaint_fields)
+			json_object_set_new(json_object_get(json_object_get(op, "requestBody"), "content"),
+					    "message/rfc822",
+					    json_pack("{s:{s:s,s:s}}", "schema", "type", "string",
+						      "format", "binary"));
 		if (rt->access == ACCESS_PUBLIC || rt->access == ACCESS_HEALTH)
 			json_object_set_new(op, "security", json_array());
 		if (rt->access >= ACCESS_VIEWER)

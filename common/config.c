@@ -126,6 +126,8 @@ static const struct config_option options[CFG__COUNT] = {
 	 "From: address of notification mails.", valid_email},
 	{CFG_OUTBOX_DIR, "outbox_dir", CFGT_STRING, 0, 0, "var/outbox", NULL,
 	 "Directory notification mails are written to when no smarthost is set.", NULL},
+	{CFG_COMPLAINT_QUARANTINE_DIR, "complaint_quarantine_dir", CFGT_STRING, 0, 0, "var/quarantine",
+	 NULL, "Directory refused complaint reports are kept in, each with a .why file.", NULL},
 	{CFG_RETEST_URL, "retest_url", CFGT_STRING, 0, 0, "http://127.0.0.1:8080/r/", NULL,
 	 "Base of customers' self-service re-test links.", NULL},
 	{CFG_RETEST_LINK_TTL, "retest_link_ttl", CFGT_DURATION, 60, 365 * DAY, "14d", NULL,

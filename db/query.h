@@ -38,7 +38,6 @@ extern const struct pstmt_stmt api_cases_list, api_cases_list_state; /* $1 state
 extern const struct pstmt_stmt api_cases_by_state; /* $1 state $2 cursor $3 limit */
 extern const struct pstmt_stmt api_case_get; /* $1 id */
 extern const struct pstmt_stmt api_case_command; /* $1 id $2 action $3 note $4 actor */
-extern const struct pstmt_stmt api_complaint_create; /* $1 address $2 source $3 raw $4 actor */
 extern const struct pstmt_stmt api_retest_page_case; /* $1 case id $2 retest_min_interval s */
 extern const struct pstmt_stmt api_retest_page_request; /* $1 case id $2 retest_min_interval s */
 

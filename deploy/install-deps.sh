@@ -5,7 +5,7 @@
 #   deploy/install-deps.sh          build + run + test packages
 set -eu
 
-PACKAGES="build-essential pkg-config libevent-dev libpq-dev libjansson-dev libmicrohttpd-dev
+PACKAGES="build-essential pkg-config libevent-dev libpq-dev libjansson-dev libmicrohttpd-dev libgmime-3.0-dev
 postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3 bc"
 
 missing=()

@@ -22,6 +22,7 @@ int ctl_sink(int argc, char **argv);
 int ctl_sweep(int argc, char **argv);
 int ctl_status(int argc, char **argv);
 int ctl_workflow(int argc, char **argv);
+int ctl_complaint(int argc, char **argv);
 
 
 /* Connects to cfg's database (see db_conninfo); NULL after logging why. */

@@ -16,6 +16,10 @@ forbidden "db_includes_no_http" db 'microhttpd\.h'
 forbidden "db_does_not_include_api_or_auditd" db '(api|auditd)/'
 forbidden "workflow_does_not_include_api_daemon_or_ctl" auditd/workflow '(api|auditd/ctl)/|auditd/[a-z_]+\.h'
 forbidden "daemon_does_not_include_ctl" auditd 'auditd/ctl/'
+# GMime (complaint reports) lives in db/arf_parse.c; the other layers use its results.
+for d in common probe-engine api auditd auditd/workflow auditd/ctl; do
+	forbidden "only_db_includes_gmime_not_$d" "$d" 'gmime/'
+done
 # The check itself must be able to fail.
 mkdir -p "$TEST_TMP/fake"
 echo '#include <libpq-fe.h>' >"$TEST_TMP/fake/x.c"
