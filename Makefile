@@ -31,8 +31,11 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-p
 LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 LDFLAGS   += $(LDSAN)
 
-# One archive per layer, highest first; a layer may call only the layers after it.
-# The link order is the layering: an upward call has nothing to resolve against.
+# One archive per layer. DEPS_<layer> lists the layers it may call, in link
+# order; workflow and api are siblings (neither calls the other). A program of
+# layer L links L and its DEPS only, and the layercheck below links every
+# archive whole against only its DEPS, so an upward or sideways call in any
+# object fails the build.
 LAYERS    := ctl auditd workflow api db probe common
 DIR_ctl      := auditd/ctl
 DIR_auditd   := auditd
@@ -41,6 +44,13 @@ DIR_api      := api
 DIR_db       := db
 DIR_probe    := probe-engine
 DIR_common   := common
+DEPS_ctl      := auditd workflow api db probe common
+DEPS_auditd   := workflow api db probe common
+DEPS_workflow := db probe common
+DEPS_api      := db probe common
+DEPS_db       := probe common
+DEPS_probe    := common
+DEPS_common   :=
 MAINS     := auditd/relayauditd.c auditd/ctl/relayctl.c
 define layer_vars
 SRC_$(1) := $$(filter-out $$(MAINS),$$(wildcard $$(DIR_$(1))/*.c))
@@ -49,12 +59,15 @@ endef
 $(foreach l,$(LAYERS),$(eval $(call layer_vars,$(l))))
 LIBSRC    := $(foreach l,$(LAYERS),$(SRC_$(l)))
 LIBOBJ    := $(LIBSRC:%.c=$(BUILD)/%.o)
-# The archives a program of layer L links: L and every layer below it.
-libs_from = $(foreach l,$(wordlist $(call layer_index,$(1)),99,$(LAYERS)),$(LIB_$(l)))
-layer_index = $(words $(call upto,$(1),$(LAYERS)))
-upto = $(if $(filter $(1),$(firstword $(2))),$(1),$(firstword $(2)) $(call upto,$(1),$(wordlist 2,99,$(2))))
+# The archives a program of layer L links: L and the layers it may call.
+libs_from = $(LIB_$(1)) $(foreach d,$(DEPS_$(1)),$(LIB_$(d)))
 ALLLIBS   := $(call libs_from,ctl)
 
+# layercheck: each layer's archive whole (every object, used or not) against
+# only its DEPS. INJECT_<layer> adds an object to the archive's side; the
+# suite's test_layering injects an upward call and expects this link to fail.
+LAYERCHECK_DIR ?= $(BUILD)/layercheck
+LAYERCHECK := $(LAYERS:%=$(LAYERCHECK_DIR)/%)
 SIMSRC    := $(wildcard tests/sim/*.c)
 SIMOBJ    := $(SIMSRC:%.c=$(BUILD)/%.o)
 UNITSRC   := $(wildcard tests/unit/test_*.c)
@@ -68,9 +81,9 @@ FUZZBIN   := $(FUZZSRC:tests/fuzz/%.c=bin/fuzz/%)
 STAMP     := build/variant
 $(shell mkdir -p build; [ "$$(cat build/variant 2>/dev/null)" = "$(VARIANT)" ] || echo $(VARIANT) > build/variant)
 
-.PHONY: all test run bench fuzz install clean format distclean
+.PHONY: all test run bench fuzz install clean format distclean layercheck
 # relaysim appears once tests/sim/ holds its sources.
-all: bin/relayauditd bin/relayctl $(if $(SIMSRC),bin/relaysim) $(UNITBIN) $(BENCHBIN)
+all: bin/relayauditd bin/relayctl $(if $(SIMSRC),bin/relaysim) $(UNITBIN) $(BENCHBIN) layercheck
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -82,6 +95,19 @@ $$(LIB_$(1)): $$(SRC_$(1):%.c=$$(BUILD)/%.o)
 	ar rcs $$@ $$^
 endef
 $(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
+
+$(LAYERCHECK_DIR)/main.c:
+	@mkdir -p $(dir $@)
+	@echo 'int main(void) { return 0; }' >$@
+
+define layercheck_rule
+$$(LAYERCHECK_DIR)/$(1): $$(LAYERCHECK_DIR)/main.c $$(call libs_from,$(1)) $$(INJECT_$(1)) $$(STAMP)
+	@$$(CC) $$(LDFLAGS) -o $$@ $$(LAYERCHECK_DIR)/main.c -Wl,--whole-archive $$(LIB_$(1)) \
+	   $$(INJECT_$(1)) -Wl,--no-whole-archive $$(foreach d,$$(DEPS_$(1)),$$(LIB_$$(d))) $$(LDLIBS) \
+	 || { echo "layercheck: $(DIR_$(1))/ calls outside $$(or $$(DEPS_$(1)),libc and the system libraries) (see DEPS_$(1))" >&2; exit 1; }
+endef
+$(foreach l,$(LAYERS),$(eval $(call layercheck_rule,$(l))))
+layercheck: $(LAYERCHECK)
 
 bin/relayauditd: $(BUILD)/auditd/relayauditd.o $(call libs_from,auditd) $(STAMP)
 	@mkdir -p bin

@@ -134,7 +134,9 @@ bool api_param_duration(struct api_req *r, const char *name, char out[24]);
 bool api_body_addr(struct api_req *r, json_t *doc, const char *field, char out[64]);
 bool api_body_choice(struct api_req *r, json_t *doc, const char *field, const char *choices);
 bool api_body_domains(struct api_req *r, json_t *doc, const char *field);
-extern const char API_VERDICTS[], API_CASE_STATES[];
+extern const char API_CASE_STATES[];
+/* "no_smtp|rejected_banner|...": the verdict table's names for api_param_choice. */
+const char *api_verdicts(void);
 
 /* Parameters every list shares: limit (1..1000, default 50) and cursor; false after 400. */
 bool api_page_params(struct api_req *r, char limit[16], const char **cursor);

@@ -5,13 +5,40 @@
  */
 #include "api/handler.h"
 #include "common/addr.h"
+#include "common/log.h"
 #include "common/util.h"
+#include "probe-engine/probe.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
-const char API_VERDICTS[] = "no_smtp|rejected_banner|closed|tempfail|accepted|"
-			    "accepted_not_relayed|relay_confirmed|error";
+static char verdict_choices[256];
+static pthread_once_t verdict_choices_once = PTHREAD_ONCE_INIT;
+
+/* The verdict names come from the engine's verdict table, once per process. */
+static void
+verdict_choices_build(void)
+{
+	size_t used = 0;
+
+	for (int v = 0; v < VERDICT__COUNT; v++) {
+		int n = snprintf(verdict_choices + used, sizeof(verdict_choices) - used, "%s%s",
+		                 v ? "|" : "", verdict_name((enum probe_verdict)v));
+
+		if (n < 0 || (size_t)n >= sizeof(verdict_choices) - used)
+			fatal("verdict names longer than %zu bytes", sizeof(verdict_choices));
+		used += (size_t)n;
+	}
+}
+
+const char *
+api_verdicts(void)
+{
+	pthread_once(&verdict_choices_once, verdict_choices_build);
+	return verdict_choices;
+}
 const char API_CASE_STATES[] = "open|notified|blocked|escalated|resolved|closed";
 
 static bool

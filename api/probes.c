@@ -9,7 +9,7 @@ h_probes_list(struct api_req *r)
 	const char *params[5];
 	const char *target = api_query(r, "target");
 
-	if (!api_param_choice(r, "verdict", API_VERDICTS, &params[0]) ||
+	if (!api_param_choice(r, "verdict", api_verdicts(), &params[0]) ||
 	    (target != NULL && !api_param_addr(r, target, addr)) ||
 	    !api_param_cidr(r, "cidr", &params[2], cidr) || !api_page_params(r, limit, &params[3]))
 		return;

@@ -12,6 +12,7 @@
 #include "common/util.h"
 #include "db/pstmt.h"
 #include "db/query.h"
+#include "db/retests.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -323,14 +324,17 @@ h_retest_page(struct api_req *r)
 		} else if (wait > 0) {
 			show = SHOW_TOO_SOON;
 		} else {
-			char *rq = NULL;
-			int s = pstmt_text(r->db, &api_retest_page_request, params, &rq, why,
-					   sizeof(why));
+			struct retest_ask ask = {
+			    .case_id = (int64_t)case_id,
+			    .min_interval_s = config_int(r->cfg, CFG_RETEST_MIN_INTERVAL),
+			    .actor = "customer-link"};
+			PGconn *conn = pstmt_conn(r->db);
+			const char *whyr = NULL;
+			int64_t rqid;
+			int s = conn != NULL ? retest_request(conn, &ask, &rqid, NULL, &whyr) : -1;
 
-			free(rq);
-			show = s == PSTMT_OK ? SHOW_REQUESTED : s == PSTMT_NOT_FOUND ? SHOW_TOO_SOON
-										   : SHOW_BUSY;
-			if (s == PSTMT_NOT_FOUND)
+			show = s > 0 ? SHOW_REQUESTED : s == 0 ? SHOW_TOO_SOON : SHOW_BUSY;
+			if (s == 0)
 				wait = config_int(r->cfg, CFG_RETEST_MIN_INTERVAL);
 		}
 		page_start(&pg, t, show == SHOW_RUNNING || show == SHOW_REQUESTED);

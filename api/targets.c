@@ -7,6 +7,7 @@
 #include "common/util.h"
 #include "db/import.h"
 #include "db/query.h"
+#include "db/retests.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ h_targets_list(struct api_req *r)
 	char limit[16], cidr[64];
 	const char *params[7];
 
-	if (!api_param_choice(r, "verdict", API_VERDICTS, &params[0]) ||
+	if (!api_param_choice(r, "verdict", api_verdicts(), &params[0]) ||
 	    !api_param_choice(r, "state", API_CASE_STATES, &params[1]) ||
 	    !api_param_cidr(r, "cidr", &params[2], cidr) || !api_param_bool(r, "excluded", &params[4]) ||
 	    !api_page_params(r, limit, &params[5]))
@@ -132,7 +133,7 @@ void
 h_target_retest(struct api_req *r)
 {
 	char addr[64], why[256], *out = NULL;
-	const char *params[] = {addr, r->actor};
+	const char *params[] = {addr};
 	int s;
 
 	if (!api_param_addr(r, r->path_param[0], addr))
@@ -146,15 +147,26 @@ h_target_retest(struct api_req *r)
 		return;
 	}
 	free(out);
-	s = pstmt_text(r->db, &api_target_retest, params, &out, why, sizeof(why));
-	if (!api_db_ok(r, s, why, "target"))
-		return;
 	{
-		json_t *doc = json_loads(out, 0, NULL);
+		struct retest_ask ask = {.address = addr, .actor = r->actor};
+		PGconn *conn = pstmt_conn(r->db);
+		const char *whyr = NULL;
+		int64_t id = 0;
 
-		api_set_header(r, "Location", "/v1/retests/%lld",
-			       (long long)json_integer_value(json_object_get(doc, "id")));
-		json_decref(doc);
+		if (conn == NULL) {
+			api_error(r, 503, "database_unavailable", "the database cannot be reached");
+			return;
+		}
+		s = retest_request(conn, &ask, &id, &out, &whyr);
+		if (s < 0) {
+			api_error(r, 500, "internal", "%s", whyr);
+			return;
+		}
+		if (s == 0) { /* deleted or excluded since the check above */
+			api_error(r, 404, "not_found", "no such target");
+			return;
+		}
+		api_set_header(r, "Location", "/v1/retests/%lld", (long long)id);
 	}
 	api_reply_json_text(r, 202, out);
 }

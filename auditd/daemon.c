@@ -5,7 +5,7 @@
  * reverse order of start.
  */
 #include "auditd/daemon.h"
-#include "auditd/roles.h"
+#include "api/api.h"
 #include "auditd/workflow/workflow_role.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -19,18 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- adapters for the roles other modules own (roles.h) ---- */
+/* ---- the roles that live below the daemon (they cannot include daemon.h) ---- */
 
-static int
-role_sink_start(struct daemon *d)
-{
-	return sink_role_start(d->base, d->cfg, d->conninfo);
-}
-static void
-role_sink_stop(struct daemon *d)
-{
-	sink_role_stop();
-}
 static int
 role_workflow_start(struct daemon *d)
 {
@@ -52,14 +42,12 @@ role_api_stop(struct daemon *d)
 	api_role_stop();
 }
 
-static const struct role_ops role_sink_ops = {
-	.name = "sink", .start = role_sink_start, .stop = role_sink_stop};
 static const struct role_ops role_workflow_ops = {
 	.name = "workflow", .start = role_workflow_start, .stop = role_workflow_stop};
 static const struct role_ops role_api_ops = {
 	.name = "api", .start = role_api_start, .stop = role_api_stop};
 
-/* Start order: the sink listens before the first relay test goes out. */
+/* THE role table. Start order: the sink listens before the first relay test goes out. */
 static const struct role_ops *const roles[] = {
 	&role_sink_ops, &role_probe_ops, &role_workflow_ops, &role_api_ops,
 };

@@ -46,7 +46,8 @@ int daemon_run(struct config *cfg, const char *config_path);
 /* A role calls this when it has become idle after drain, so shutdown need not wait. */
 void daemon_role_idle(struct daemon *d);
 
-/* The probe role (auditd/role_probe.c): scheduler, engine, persistence. */
-extern const struct role_ops role_probe_ops;
+/* The roles of the daemon core; workflow and api are adapted in daemon.c. */
+extern const struct role_ops role_probe_ops; /* role_probe.c: scheduler, engine, persistence */
+extern const struct role_ops role_sink_ops;  /* role_sink.c: the SMTP sink on the loop */
 
 #endif

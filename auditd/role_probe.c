@@ -120,8 +120,8 @@ role_probe_row(const struct probe_result *res, struct probe_row *row)
 	row->port = res->port;
 	row->started_ms = res->started_ms;
 	row->duration_ms = res->duration_ms;
-	row->verdict = xstrdup(verdict_name(res->verdict));
-	row->backscatter = xstrdup(backscatter_name(res->backscatter));
+	row->verdict = res->verdict;
+	row->backscatter = res->backscatter;
 	row->trick = dup_or_null(res->trick);
 	row->stage = xstrdup(stage_name(res->stage));
 	row->error = dup_or_null(res->error != NULL ? res->error : res->reason);
@@ -168,7 +168,7 @@ role_probe_done(struct probe_result *res, void *arg)
 		addr_format(&res->addr, ip, sizeof(ip));
 		log_info("verdict", "address=%s port=%d verdict=%s backscatter=%s trick=%s"
 			 " duration_ms=%" PRId64,
-			 ip, res->port, row.verdict, row.backscatter,
+			 ip, res->port, verdict_name(row.verdict), backscatter_name(row.backscatter),
 			 row.trick != NULL ? row.trick : "-", res->duration_ms);
 	}
 	if (rp.sched != NULL)

@@ -7,7 +7,7 @@
  * receipt long after the window still upgrades its probe.
  */
 #include "auditd/conf.h"
-#include "auditd/roles.h"
+#include "auditd/daemon.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -20,7 +20,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define ROLE_SINK_TICK_MS 2000
 #define ROLE_SINK_BATCH 200
@@ -252,11 +251,12 @@ role_sink_tick_cb(evutil_socket_t fd, short what, void *arg)
 	role_sink_kick();
 }
 
-int
-sink_role_start(struct event_base *base, const struct config *cfg, const char *conninfo)
+static int
+role_sink_start(struct daemon *d)
 {
+	struct event_base *base = d->base;
+	const struct config *cfg = d->cfg;
 	const char *why = NULL;
-	char host[256];
 	struct timeval tv = {ROLE_SINK_TICK_MS / 1000, (ROLE_SINK_TICK_MS % 1000) * 1000};
 
 	memset(&rs, 0, sizeof(rs));
@@ -271,10 +271,7 @@ sink_role_start(struct event_base *base, const struct config *cfg, const char *c
 		log_error("sink_role_failed", "reason=\"%s\"", why);
 		return -1;
 	}
-	if (*config_str(cfg, CFG_NODE_NAME) != '\0')
-		rs.node = xstrdup(config_str(cfg, CFG_NODE_NAME));
-	else
-		rs.node = xstrdup(gethostname(host, sizeof(host)) == 0 ? host : "");
+	rs.node = xstrdup(d->node_name);
 	rs.sink =
 	    sink_new(base, &rs.conf.p, &rs.conf.addr, rs.conf.port, role_sink_receipt, NULL, &why);
 	if (rs.sink == NULL) {
@@ -284,7 +281,7 @@ sink_role_start(struct event_base *base, const struct config *cfg, const char *c
 		free(rs.node);
 		return -1;
 	}
-	rs.db = dbthread_new(base, "sink", conninfo, NULL, NULL, NULL);
+	rs.db = dbthread_new(base, "sink", d->conninfo, NULL, NULL, NULL);
 	rs.tick = event_new(base, -1, EV_PERSIST, role_sink_tick_cb, NULL);
 	evtimer_add(rs.tick, &tv);
 	log_info("sink_listening", "listen=%s port=%d domains=%zu",
@@ -292,8 +289,8 @@ sink_role_start(struct event_base *base, const struct config *cfg, const char *c
 	return 0;
 }
 
-void
-sink_role_stop(void)
+static void
+role_sink_stop(struct daemon *d)
 {
 	if (rs.sink == NULL)
 		return;
@@ -307,3 +304,11 @@ sink_role_stop(void)
 	conf_sink_free(&rs.conf);
 	free(rs.node);
 }
+
+/* The sink listens on the daemon's loop and writes its receipts (and applies
+ * them to their probes) through its own database thread. */
+const struct role_ops role_sink_ops = {
+	.name = "sink",
+	.start = role_sink_start,
+	.stop = role_sink_stop,
+};

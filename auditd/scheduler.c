@@ -26,6 +26,7 @@ struct sched_item {
 	struct claimed_target t;
 	struct probe_row rows[TARGET_MAX_PORTS];
 	bool probed[TARGET_MAX_PORTS];
+	bool done[TARGET_MAX_PORTS];    /* rows[port] holds the port's result */
 	size_t pending; /* ports submitted and not yet done */
 	int64_t started_ms;
 	bool released;  /* lease given back at shutdown: write rows only */
@@ -144,52 +145,22 @@ static const char *const due_channels[] = {"relayaudit_due", NULL};
 
 /* ---- pure helpers ---- */
 
-/* Significance of each verdict for the target's last_verdict; higher wins. */
-static const char *const verdict_order[] = {
-	"no_smtp", "rejected_banner", "closed", "error", "tempfail",
-	"accepted_not_relayed", "accepted", "relay_confirmed",
-};
-static const char *const backscatter_order[] = {"untested", "refused", "accepted", "confirmed"};
-
-static int
-rank_of(const char *const *order, size_t n, const char *v)
+enum backscatter_result
+scheduler_worst_backscatter(const enum backscatter_result *b, size_t n)
 {
-	for (size_t i = 0; v != NULL && i < n; i++) {
-		if (strcmp(order[i], v) == 0)
-			return (int)i;
-	}
-	return -1;
-}
+	enum backscatter_result worst = BACKSCATTER_UNTESTED;
 
-static const char *
-worst_of(const char *const *order, size_t norder, const char *const *v, size_t n)
-{
-	int best = -1;
-
+	/* The enum is in order of significance: a confirmed bounce outranks the rest. */
 	for (size_t i = 0; i < n; i++) {
-		int r = rank_of(order, norder, v[i]);
-
-		if (r > best)
-			best = r;
+		if (b[i] > worst)
+			worst = b[i];
 	}
-	return best < 0 ? NULL : order[best];
-}
-
-const char *
-scheduler_worst_verdict(const char *const *verdicts, size_t n)
-{
-	return worst_of(verdict_order, ARRAY_LEN(verdict_order), verdicts, n);
-}
-
-const char *
-scheduler_worst_backscatter(const char *const *b, size_t n)
-{
-	return worst_of(backscatter_order, ARRAY_LEN(backscatter_order), b, n);
+	return worst;
 }
 
 int64_t
-scheduler_next_interval(const struct sched_params *p, const char *const *verdicts, size_t n,
-			int64_t target_interval_s, double unit_random)
+scheduler_next_interval(const struct sched_params *p, const enum probe_verdict *verdicts,
+			size_t n, int64_t target_interval_s, double unit_random)
 {
 	size_t no_smtp = 0;
 	int64_t base;
@@ -197,9 +168,9 @@ scheduler_next_interval(const struct sched_params *p, const char *const *verdict
 
 	for (size_t i = 0; i < n; i++) {
 		/* Greylisting held the test up: come back once the greylist would pass us. */
-		if (verdicts[i] != NULL && strcmp(verdicts[i], "tempfail") == 0)
+		if (verdicts[i] == VERDICT_TEMPFAIL)
 			return p->greylist_wait_s > 0 ? p->greylist_wait_s : 60;
-		if (verdicts[i] != NULL && strcmp(verdicts[i], "no_smtp") == 0)
+		if (verdicts[i] == VERDICT_NO_SMTP)
 			no_smtp++;
 	}
 	if (n > 0 && no_smtp == n)
@@ -251,14 +222,15 @@ static void sched_check_idle(struct scheduler *s);
 static void
 sched_finish(struct scheduler *s, struct sched_item *it)
 {
-	const char *verdicts[TARGET_MAX_PORTS], *bs[TARGET_MAX_PORTS];
+	enum probe_verdict verdicts[TARGET_MAX_PORTS] = {0};
+	enum backscatter_result bs[TARGET_MAX_PORTS] = {0};
 	struct probe_row rows[TARGET_MAX_PORTS];
 	struct target_done td;
 	size_t n = 0;
 
 	memset(&td, 0, sizeof(td));
 	for (size_t i = 0; i < it->t.nports; i++) {
-		if (!it->probed[i] || it->rows[i].verdict == NULL)
+		if (!it->probed[i] || !it->done[i])
 			continue;
 		verdicts[n] = it->rows[i].verdict;
 		bs[n] = it->rows[i].backscatter;
@@ -268,20 +240,21 @@ sched_finish(struct scheduler *s, struct sched_item *it)
 	td.claimed_priority = it->t.priority;
 	td.claimed_sweep = it->t.sweep_id;
 	td.started_ms = it->started_ms;
-	td.last_verdict = scheduler_worst_verdict(verdicts, n);
+	if (verdict_worst(verdicts, n, &td.last_verdict) == 0) {
+		for (size_t i = 0; i < it->t.nports && td.last_probe_id == 0; i++) {
+			if (it->probed[i] && it->done[i] && it->rows[i].verdict == td.last_verdict)
+				td.last_probe_id = it->rows[i].id;
+		}
+	}
 	td.last_backscatter = scheduler_worst_backscatter(bs, n);
 	td.next_in_s = scheduler_next_interval(&s->p, verdicts, n, it->t.interval_s, sched_random(s));
-	for (size_t i = 0; i < it->t.nports; i++) {
-		if (it->probed[i] && it->rows[i].verdict != NULL && td.last_probe_id == 0 &&
-		    strcmp(it->rows[i].verdict, td.last_verdict) == 0)
-			td.last_probe_id = it->rows[i].id;
-	}
-	/* The rows move to persist; the verdict names above are static strings. */
+	/* The rows move to persist. */
 	n = 0;
 	for (size_t i = 0; i < it->t.nports; i++) {
-		if (it->probed[i] && it->rows[i].verdict != NULL) {
+		if (it->probed[i] && it->done[i]) {
 			rows[n++] = it->rows[i];
 			memset(&it->rows[i], 0, sizeof(it->rows[i]));
+			it->done[i] = false;
 		}
 	}
 	persist_add(s->persist, it->released ? NULL : &td, rows, n);
@@ -295,21 +268,14 @@ sched_finish(struct scheduler *s, struct sched_item *it)
 void
 scheduler_port_done(struct scheduler *s, struct sched_item *it, size_t port, struct probe_row *row)
 {
-	if (port >= it->t.nports || !it->probed[port] || it->rows[port].verdict != NULL) {
+	if (port >= it->t.nports || !it->probed[port] || it->done[port]) {
 		log_error("sched_bad_done", "target=%" PRId64 " port=%zu", it->t.id, port);
 		probe_row_clear(row);
 		return;
 	}
 	it->rows[port] = *row;
+	it->done[port] = true;
 	memset(row, 0, sizeof(*row));
-	/* The verdict names are compared by content, so keep them as static strings. */
-	{
-		const char *v = scheduler_worst_verdict((const char *const *)&it->rows[port].verdict, 1);
-		if (v == NULL) {
-			free(it->rows[port].verdict);
-			it->rows[port].verdict = xstrdup("error");
-		}
-	}
 	it->rows[port].id = it->t.probe_ids[port];
 	it->rows[port].target_id = it->t.id;
 	it->rows[port].sweep_id = it->t.sweep_id;

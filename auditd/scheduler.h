@@ -71,10 +71,9 @@ struct sched_stats {
 void scheduler_stats(const struct scheduler *s, struct sched_stats *out);
 
 /* Next probe in seconds after a target's ports ended with these verdicts (pure; unit-tested). */
-int64_t scheduler_next_interval(const struct sched_params *p, const char *const *verdicts,
+int64_t scheduler_next_interval(const struct sched_params *p, const enum probe_verdict *verdicts,
 				size_t n, int64_t target_interval_s, double unit_random);
-/* The verdict that stands for the target: the most significant of its ports. */
-const char *scheduler_worst_verdict(const char *const *verdicts, size_t n);
-const char *scheduler_worst_backscatter(const char *const *b, size_t n);
+/* The backscatter result that stands for the target (verdict_worst does verdicts). */
+enum backscatter_result scheduler_worst_backscatter(const enum backscatter_result *b, size_t n);
 
 #endif

@@ -281,7 +281,8 @@ db_probes_skip_quiet(PGconn *conn, int limit)
 	    conn, "probes_skip_quiet",
 	    "UPDATE probes SET workflow_done_at = now() WHERE id IN (SELECT p.id FROM probes p "
 	    "WHERE p.workflow_done_at IS NULL "
-	    "AND p.verdict IN ('closed', 'rejected_banner', 'no_smtp', 'tempfail', 'error') "
+	    /* accepted is inconclusive too, but still waits for the sink (in flight). */
+	    "AND verdict_class(p.verdict) <> 'finding' AND p.verdict <> 'accepted' "
 	    "AND p.backscatter IN ('untested', 'refused') "
 	    "AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.address = p.address "
 	    "AND c.state NOT IN ('resolved', 'closed')) "
@@ -321,8 +322,15 @@ db_probe_round_load(PGconn *conn, const char *address, struct db_probe **out, in
 
 		p->id = db_col_i64(res, i, 0);
 		p->port = (int)db_col_i64(res, i, 1);
-		db_col_copy(res, i, 2, p->verdict, sizeof(p->verdict));
-		db_col_copy(res, i, 3, p->backscatter, sizeof(p->backscatter));
+		/* The columns are enums of the same names; a mismatch is a schema the
+		 * build does not know: the probe counts as inconclusive, not as clean. */
+		if (verdict_parse(PQgetvalue(res, i, 2), &p->verdict) < 0 ||
+		    backscatter_parse(PQgetvalue(res, i, 3), &p->backscatter) < 0) {
+			log_error("probe_round_unknown_verdict", "probe=%" PRId64 " verdict=%s",
+			          p->id, PQgetvalue(res, i, 2));
+			p->verdict = VERDICT_ERROR;
+			p->backscatter = BACKSCATTER_UNTESTED;
+		}
 		p->started_at = db_col_i64(res, i, 4);
 		p->trick = db_col_dup(res, i, 5);
 		p->transcript = db_col_dup(res, i, 6);
@@ -392,25 +400,6 @@ db_target_reprobe(PGconn *conn, int64_t target_id, int64_t seconds)
 	              "UPDATE targets SET next_probe_at = least(next_probe_at, now() + "
 	              "make_interval(secs => $2::bigint)), updated_at = now() WHERE id = $1",
 	              2, params);
-}
-
-int
-db_target_retest(PGconn *conn, int64_t target_id, int64_t case_id, const char *actor)
-{
-	char id[24], cid[24];
-	const char *params[] = {id, cid, actor};
-
-	db_fmt_i64(id, target_id);
-	db_fmt_i64(cid, case_id);
-	if (db_cmd(conn, "target_retest_request",
-	           "INSERT INTO retest_requests (target_id, case_id, requested_by) "
-	           "VALUES ($1, nullif($2, '0')::bigint, $3)",
-	           3, params) < 0)
-		return -1;
-	return db_cmd(conn, "target_retest",
-	              "UPDATE targets SET next_probe_at = now(), priority = 3, updated_at = now() "
-	              "WHERE id = $1",
-	              1, params);
 }
 
 int

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "probe-engine/probe.h"
+
 struct db_case {
 	int64_t id;
 	int64_t target_id, customer_id; /* 0 = none */
@@ -70,8 +72,8 @@ int db_case_enforcement_error(PGconn *conn, int64_t case_id, const char *error);
 struct db_probe {
 	int64_t id;
 	int port;
-	char verdict[32];
-	char backscatter[16];
+	enum probe_verdict verdict; /* parsed here, at the database boundary */
+	enum backscatter_result backscatter;
 	int64_t started_at;
 	char *trick;      /* NULL when none */
 	char *transcript; /* NULL when none */
@@ -102,8 +104,6 @@ int db_probe_round_done(PGconn *conn, const struct db_probe *p, int n);
 int db_target_of(PGconn *conn, const char *address, int64_t *target_id, int64_t *customer_id);
 /* Brings the next periodic probe forward to at most seconds from now. */
 int db_target_reprobe(PGconn *conn, int64_t target_id, int64_t seconds);
-/* A priority re-test: a retest_requests row and the target due now at priority 3. */
-int db_target_retest(PGconn *conn, int64_t target_id, int64_t case_id, const char *actor);
 /*
  * Answers with probe_id the open re-test requests of target made before
  * that probe started. Returns how many (> 0: the round was a requested

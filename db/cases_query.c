@@ -103,20 +103,3 @@ const struct pstmt_stmt api_retest_page_case = {
 	" FROM cases k WHERE k.id = $1::bigint",
 	2, false};
 
-/*
- * Requests a re-test for the case when its rate limit allows: the case's
- * last_retest_at is the limit, set in the same statement so two clicks at
- * once make one request. No row: too soon, or nothing to re-test.
- */
-const struct pstmt_stmt api_retest_page_request = {
-	"api_retest_page_request",
-	"WITH k AS (UPDATE cases SET last_retest_at = now() WHERE id = $1::bigint"
-	"   AND state NOT IN ('resolved', 'closed') AND target_id IS NOT NULL"
-	"   AND (last_retest_at IS NULL OR last_retest_at <= now() - make_interval(secs => $2::int))"
-	"   RETURNING id, target_id),"
-	" t AS (UPDATE targets SET priority = 3, next_probe_at = now(), updated_at = now() FROM k"
-	"   WHERE targets.id = k.target_id AND NOT targets.excluded RETURNING targets.id),"
-	" rq AS (INSERT INTO retest_requests (target_id, case_id, requested_by)"
-	"   SELECT t.id, k.id, 'customer-link' FROM t, k RETURNING id)"
-	" SELECT rq.id::text, pg_notify('relayaudit_due', 'retest ' || rq.id) FROM rq",
-	2, false};

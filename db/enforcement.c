@@ -5,6 +5,7 @@
 #include "db/enforcement.h"
 #include "common/util.h"
 #include "db/db.h"
+#include "db/queue.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,28 +30,12 @@ db_enforcement_queue(PGconn *conn, int64_t case_id, const char *key, const char 
 int
 db_enforcement_claim(PGconn *conn, const char *node, int64_t lease, struct db_enforcement_job *job)
 {
-	char secs[24];
-	const char *params[] = {node, secs};
 	const char *p1[1];
 	PGresult *res;
 	int64_t v;
 
 	memset(job, 0, sizeof(*job));
-	db_fmt_i64(secs, lease);
-	res =
-	    db_exec(conn, "enforcement_claim",
-	            "UPDATE enforcement_actions SET state = 'running', claimed_by = $1, "
-	            "claimed_until = now() + make_interval(secs => $2::bigint), "
-	            "attempts = attempts + 1 WHERE id = (SELECT e1.id FROM enforcement_actions e1 "
-	            "WHERE ((e1.state = 'pending' AND e1.next_attempt_at <= now()) "
-	            "OR (e1.state = 'running' AND e1.claimed_until < now())) "
-	            "AND NOT EXISTS (SELECT 1 FROM enforcement_actions e2 "
-	            "WHERE e2.address = e1.address AND e2.id < e1.id "
-	            "AND e2.state IN ('pending', 'running')) "
-	            "ORDER BY e1.id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-	            "RETURNING id, coalesce(case_id, 0), idempotency_key, action, host(address), "
-	            "mode, attempts",
-	            2, params);
+	res = db_queue_claim(conn, DB_QUEUE_ENFORCEMENT, node, lease, 1);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {

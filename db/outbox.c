@@ -1,10 +1,11 @@
 /*
- * The outbox SQL (see outbox.h): queue, claim with SKIP LOCKED, hand-off
+ * The outbox SQL (see outbox.h): queue, claim (db/queue.c), hand-off
  * mark, and the three endings (sent, retry later, failed for good).
  */
 #include "db/outbox.h"
 #include "common/util.h"
 #include "db/db.h"
+#include "db/queue.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,25 +33,11 @@ int
 db_outbox_claim(PGconn *conn, const char *node, int64_t lease, int max, struct db_outbox_job **jobs,
                 int *n)
 {
-	char secs[24], lim[24];
-	const char *params[] = {node, secs, lim};
 	PGresult *res;
 
-	db_fmt_i64(secs, lease);
-	db_fmt_i64(lim, max);
 	*jobs = NULL;
 	*n = 0;
-	res = db_exec(
-	    conn, "outbox_claim",
-	    "UPDATE outbox SET state = 'running', claimed_by = $1, "
-	    "claimed_until = now() + make_interval(secs => $2::bigint), "
-	    "attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox "
-	    "WHERE (state = 'pending' AND next_attempt_at <= now()) "
-	    "OR (state = 'running' AND claimed_until < now()) "
-	    "ORDER BY id LIMIT $3::int FOR UPDATE SKIP LOCKED) "
-	    "RETURNING id, coalesce(case_id, 0), idempotency_key, kind, to_addr, message_id, "
-	    "body, attempts, handoff_at IS NOT NULL",
-	    3, params);
+	res = db_queue_claim(conn, DB_QUEUE_OUTBOX, node, lease, max);
 	if (res == NULL)
 		return -1;
 	*n = PQntuples(res);
@@ -137,20 +124,4 @@ db_outbox_failed(PGconn *conn, int64_t id, const char *error)
 	              "UPDATE outbox SET state = 'failed', last_error = $2, claimed_until = NULL "
 	              "WHERE id = $1",
 	              2, params);
-}
-
-int
-db_executor_recover_node(PGconn *conn, const char *node)
-{
-	const char *params[] = {node};
-
-	if (db_cmd(conn, "outbox_recover",
-	           "UPDATE outbox SET claimed_until = now() - interval '1 second' "
-	           "WHERE state = 'running' AND claimed_by = $1",
-	           1, params) < 0)
-		return -1;
-	return db_cmd(conn, "enforcement_recover",
-	              "UPDATE enforcement_actions SET claimed_until = now() - interval '1 second' "
-	              "WHERE state = 'running' AND claimed_by = $1",
-	              1, params);
 }

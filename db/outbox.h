@@ -37,11 +37,4 @@ int db_outbox_retry(PGconn *conn, int64_t id, const char *error, int64_t delay);
 /* Permanent failure: recorded, never retried. */
 int db_outbox_failed(PGconn *conn, int64_t id, const char *error);
 
-/*
- * At start-up: rows this node had claimed belong to a process that died
- * (one workflow role per node name), so their leases end now. Covers the
- * outbox and enforcement_actions.
- */
-int db_executor_recover_node(PGconn *conn, const char *node);
-
 #endif

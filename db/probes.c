@@ -29,8 +29,6 @@ probe_row_clear(struct probe_row *p)
 	}
 	free(p->attempts);
 	free(p->address);
-	free(p->verdict);
-	free(p->backscatter);
 	free(p->trick);
 	free(p->stage);
 	free(p->error);
@@ -158,8 +156,8 @@ write_probes(PGconn *c, const char *node, const struct probe_row *const *rows, s
 		add_opt_i64(&a[SWEEP], p->sweep_id);
 		pgarray_add_f64(&a[STARTED], (double)p->started_ms / 1000.0);
 		pgarray_add_i64(&a[DUR], p->duration_ms);
-		pgarray_add_text(&a[VERDICT], p->verdict);
-		pgarray_add_text(&a[BACKSCATTER], p->backscatter != NULL ? p->backscatter : "untested");
+		pgarray_add_text(&a[VERDICT], verdict_name(p->verdict));
+		pgarray_add_text(&a[BACKSCATTER], backscatter_name(p->backscatter));
 		pgarray_add_text(&a[TRICK], p->trick);
 		pgarray_add_text(&a[STAGE], p->stage);
 		pgarray_add_text(&a[ERR], p->error);
@@ -252,8 +250,12 @@ write_targets(PGconn *c, const char *node, const struct target_done *t, size_t n
 		pgarray_add_i64(&a[PRIO], t[i].claimed_priority);
 		add_opt_i64(&a[SWEEP], t[i].claimed_sweep);
 		add_opt_i64(&a[PROBE], t[i].last_probe_id);
-		pgarray_add_text(&a[VERDICT], t[i].last_verdict);
-		pgarray_add_text(&a[BACKSCATTER], t[i].last_backscatter);
+		/* Nothing probed (excluded, skipped): NULL keeps the target's last verdict. */
+		pgarray_add_text(&a[VERDICT],
+		                 t[i].last_probe_id != 0 ? verdict_name(t[i].last_verdict) : NULL);
+		pgarray_add_text(&a[BACKSCATTER], t[i].last_probe_id != 0
+		                                      ? backscatter_name(t[i].last_backscatter)
+		                                      : NULL);
 		pgarray_add_i64(&a[NEXT], t[i].next_in_s);
 		/* Re-test requests are made at priority 3; only those answer one. */
 		if (t[i].claimed_priority == 3 && t[i].last_probe_id != 0) {

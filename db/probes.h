@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "probe-engine/probe.h"
+
 struct attempt_row {
 	int idx;
 	char *sender, *form;
@@ -31,7 +33,9 @@ struct probe_row {
 	int64_t sweep_id;          /* 0 = none */
 	int64_t started_ms;        /* wall clock */
 	int64_t duration_ms;
-	char *verdict, *backscatter, *trick, *stage, *error, *banner;
+	enum probe_verdict verdict;     /* named by db/probes.c on the way in */
+	enum backscatter_result backscatter;
+	char *trick, *stage, *error, *banner;
 	char *evidence;            /* JSON text */
 	int64_t confirm_deadline_ms; /* 0 = not waiting for the sink */
 	struct attempt_row *attempts;
@@ -46,8 +50,8 @@ struct target_done {
 	int claimed_priority;
 	int64_t claimed_sweep;     /* 0 = none */
 	int64_t last_probe_id;     /* 0 = nothing probed (excluded, skipped) */
-	const char *last_verdict;  /* static names */
-	const char *last_backscatter;
+	enum probe_verdict last_verdict;     /* meaningful when last_probe_id != 0 */
+	enum backscatter_result last_backscatter;
 	int64_t next_in_s;         /* next periodic probe, seconds from now */
 	int64_t started_ms;
 };

@@ -26,7 +26,6 @@ extern const struct pstmt_stmt api_target_create;
 extern const struct pstmt_stmt api_target_update; /* $1..$6 as create */
 extern const struct pstmt_stmt api_target_delete; /* $1 address */
 extern const struct pstmt_stmt api_target_state; /* $1 address -> excluded */
-extern const struct pstmt_stmt api_target_retest; /* $1 address $2 actor */
 extern const struct pstmt_stmt api_retest_get; /* $1 id */
 
 /* db/probes_query.c */
@@ -39,7 +38,6 @@ extern const struct pstmt_stmt api_cases_by_state; /* $1 state $2 cursor $3 limi
 extern const struct pstmt_stmt api_case_get; /* $1 id */
 extern const struct pstmt_stmt api_case_command; /* $1 id $2 action $3 note $4 actor */
 extern const struct pstmt_stmt api_retest_page_case; /* $1 case id $2 retest_min_interval s */
-extern const struct pstmt_stmt api_retest_page_request; /* $1 case id $2 retest_min_interval s */
 
 /* db/sweeps_query.c */
 extern const struct pstmt_stmt api_sweep_create; /* $1 actor $2 scope $3 cidr $4 customer */

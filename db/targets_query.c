@@ -1,7 +1,6 @@
 /*
- * SQL for the API's target endpoints and operator re-test requests. A
- * re-test is a row in retest_requests plus the target raised to priority 3
- * and made due now; NOTIFY relayaudit_due wakes the schedulers.
+ * SQL for the API's target endpoints and the state of re-test requests
+ * (making one is db/retests.c); NOTIFY relayaudit_due wakes the schedulers.
  */
 #include "db/query.h"
 #include "db/query_json.h"
@@ -81,19 +80,6 @@ const struct pstmt_stmt api_target_state = {
 	"api_target_state",
 	"SELECT excluded::text FROM targets WHERE address = $1::inet",
 	1, false};
-
-const struct pstmt_stmt api_target_retest = {
-	"api_target_retest",
-	"WITH t AS (UPDATE targets SET priority = 3, next_probe_at = now(), updated_at = now()"
-	"   WHERE address = $1::inet AND NOT excluded RETURNING id, address),"
-	" rq AS (INSERT INTO retest_requests (target_id, case_id, requested_by)"
-	"   SELECT t.id, (SELECT k.id FROM cases k WHERE k.address = t.address"
-	"   AND k.state NOT IN ('resolved', 'closed')), $2 FROM t"
-	"   RETURNING id, case_id, requested_at)"
-	" SELECT json_build_object('id', rq.id, 'address', host($1::inet), 'case_id', rq.case_id,"
-	" 'status', 'pending', 'requested_at', rq.requested_at, 'url', '/v1/retests/' || rq.id),"
-	" pg_notify('relayaudit_due', host($1::inet)) FROM rq",
-	2, false};
 
 /*
  * A re-test is done when the runner marked it (done_at), or when every port of

@@ -61,8 +61,21 @@ enum attempt_outcome {
 	OUTCOME__COUNT
 };
 
+/* What a verdict means for the case workflow (the class column of the verdict table). */
+enum verdict_class {
+	VERDICT_CLEAN,        /* nothing to act on: no_smtp, rejected_banner, closed */
+	VERDICT_INCONCLUSIVE, /* test again: tempfail, error, accepted (still waiting) */
+	VERDICT_FINDING,      /* a relay: accepted_not_relayed, relay_confirmed */
+};
+
+/* The verdict table (result.c) is the only place that knows verdict names. */
 const char *verdict_name(enum probe_verdict v);
 int verdict_parse(const char *s, enum probe_verdict *out);
+int verdict_rank(enum probe_verdict v);
+enum verdict_class verdict_class(enum probe_verdict v);
+const char *verdict_class_name(enum verdict_class c);
+/* The most significant of n verdicts (highest rank) in *out; -1 when n is 0. */
+int verdict_worst(const enum probe_verdict *v, size_t n, enum probe_verdict *out);
 const char *backscatter_name(enum backscatter_result b);
 int backscatter_parse(const char *s, enum backscatter_result *out);
 const char *stage_name(enum probe_stage s);

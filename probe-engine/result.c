@@ -9,15 +9,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const verdict_names[VERDICT__COUNT] = {
-	[VERDICT_NO_SMTP] = "no_smtp",
-	[VERDICT_REJECTED_BANNER] = "rejected_banner",
-	[VERDICT_CLOSED] = "closed",
-	[VERDICT_TEMPFAIL] = "tempfail",
-	[VERDICT_ACCEPTED] = "accepted",
-	[VERDICT_ACCEPTED_NOT_RELAYED] = "accepted_not_relayed",
-	[VERDICT_RELAY_CONFIRMED] = "relay_confirmed",
-	[VERDICT_ERROR] = "error",
+/*
+ * THE verdict table: name (logs, JSON, the database's verdict enum), rank (the
+ * most significant verdict of a target's ports stands for the target; higher
+ * wins) and class (what the workflow makes of it). migrations/005_verdict_class.sql
+ * mirrors the class column for SQL; test_scheduler checks the two agree.
+ */
+static const struct {
+	const char *name;
+	int rank;
+	enum verdict_class class;
+} verdicts[VERDICT__COUNT] = {
+	[VERDICT_NO_SMTP] = {"no_smtp", 0, VERDICT_CLEAN},
+	[VERDICT_REJECTED_BANNER] = {"rejected_banner", 1, VERDICT_CLEAN},
+	[VERDICT_CLOSED] = {"closed", 2, VERDICT_CLEAN},
+	[VERDICT_ERROR] = {"error", 3, VERDICT_INCONCLUSIVE},
+	[VERDICT_TEMPFAIL] = {"tempfail", 4, VERDICT_INCONCLUSIVE},
+	[VERDICT_ACCEPTED_NOT_RELAYED] = {"accepted_not_relayed", 5, VERDICT_FINDING},
+	/* Still waiting for the sink: nothing to act on yet, but it outranks a
+	 * window that closed empty because it may still become a relay. */
+	[VERDICT_ACCEPTED] = {"accepted", 6, VERDICT_INCONCLUSIVE},
+	[VERDICT_RELAY_CONFIRMED] = {"relay_confirmed", 7, VERDICT_FINDING},
+};
+
+static const char *const class_names[] = {
+	[VERDICT_CLEAN] = "clean",
+	[VERDICT_INCONCLUSIVE] = "inconclusive",
+	[VERDICT_FINDING] = "finding",
 };
 
 static const char *const backscatter_names[BACKSCATTER__COUNT] = {
@@ -63,18 +81,51 @@ name_parse(const char *const *names, int n, const char *s)
 const char *
 verdict_name(enum probe_verdict v)
 {
-	return (unsigned)v < VERDICT__COUNT ? verdict_names[v] : "?";
+	return (unsigned)v < VERDICT__COUNT ? verdicts[v].name : "?";
 }
 
 int
 verdict_parse(const char *s, enum probe_verdict *out)
 {
-	int i = name_parse(verdict_names, VERDICT__COUNT, s);
+	for (int i = 0; s != NULL && i < VERDICT__COUNT; i++) {
+		if (strcmp(verdicts[i].name, s) == 0) {
+			*out = (enum probe_verdict)i;
+			return 0;
+		}
+	}
+	return -1;
+}
 
-	if (i < 0)
-		return -1;
-	*out = (enum probe_verdict)i;
-	return 0;
+int
+verdict_rank(enum probe_verdict v)
+{
+	return (unsigned)v < VERDICT__COUNT ? verdicts[v].rank : -1;
+}
+
+enum verdict_class
+verdict_class(enum probe_verdict v)
+{
+	return (unsigned)v < VERDICT__COUNT ? verdicts[v].class : VERDICT_INCONCLUSIVE;
+}
+
+const char *
+verdict_class_name(enum verdict_class c)
+{
+	return (unsigned)c < ARRAY_LEN(class_names) ? class_names[c] : "?";
+}
+
+int
+verdict_worst(const enum probe_verdict *v, size_t n, enum probe_verdict *out)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (verdict_rank(v[i]) > best) {
+			best = verdict_rank(v[i]);
+			*out = v[i];
+		}
+	}
+	return best < 0 ? -1 : 0;
 }
 
 const char *

@@ -276,26 +276,24 @@ wf_classify(enum wf_state state, enum wf_probe_outcome outcome, bool requested)
 }
 
 enum wf_probe_outcome
-wf_probe_outcome(const char *verdict, const char *backscatter)
+wf_probe_outcome(enum probe_verdict verdict, enum backscatter_result backscatter)
 {
-	static const struct {
-		const char *verdict;
-		enum wf_probe_outcome outcome;
-	} verdicts[] = {
-	    {"relay_confirmed", WF_PROBE_RELAY_CONFIRMED},
-	    {"accepted_not_relayed", WF_PROBE_ACCEPTED_NOT_RELAYED},
-	    {"closed", WF_PROBE_CLEAN},
-	    {"rejected_banner", WF_PROBE_CLEAN},
-	    {"no_smtp", WF_PROBE_CLEAN},
-	};
 	enum wf_probe_outcome o = WF_PROBE_INCONCLUSIVE;
 
-	for (size_t i = 0; verdict && i < sizeof(verdicts) / sizeof(verdicts[0]); i++) {
-		if (strcmp(verdict, verdicts[i].verdict) == 0)
-			o = verdicts[i].outcome;
+	switch (verdict_class(verdict)) {
+	case VERDICT_CLEAN:
+		o = WF_PROBE_CLEAN;
+		break;
+	case VERDICT_INCONCLUSIVE:
+		o = WF_PROBE_INCONCLUSIVE;
+		break;
+	case VERDICT_FINDING:
+		o = verdict == VERDICT_RELAY_CONFIRMED ? WF_PROBE_RELAY_CONFIRMED
+		                                       : WF_PROBE_ACCEPTED_NOT_RELAYED;
+		break;
 	}
 	/* Backscatter ranks between a clean relay test and a suspicious one. */
-	if (backscatter && strcmp(backscatter, "confirmed") == 0 &&
+	if (backscatter == BACKSCATTER_CONFIRMED &&
 	    (o == WF_PROBE_CLEAN || o == WF_PROBE_INCONCLUSIVE))
 		o = WF_PROBE_BACKSCATTER;
 	return o;

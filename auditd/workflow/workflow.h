@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "probe-engine/probe.h"
+
 /* WF_NONE: no active case for the address (never stored). */
 enum wf_state {
 	WF_NONE,
@@ -129,8 +131,9 @@ enum wf_probe_outcome {
  */
 int wf_classify(enum wf_state state, enum wf_probe_outcome outcome, bool requested);
 
-/* Worst outcome of one probe, from its verdict and backscatter names. */
-enum wf_probe_outcome wf_probe_outcome(const char *verdict, const char *backscatter);
+/* Worst outcome of one probe, from its verdict's class and its backscatter result. */
+enum wf_probe_outcome wf_probe_outcome(enum probe_verdict verdict,
+                                       enum backscatter_result backscatter);
 
 const char *wf_state_name(enum wf_state s);
 int wf_state_parse(const char *s, enum wf_state *out);

@@ -15,6 +15,7 @@
 #include "db/cases.h"
 #include "db/db.h"
 #include "db/outbox.h"
+#include "db/queue.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -144,7 +145,7 @@ workflow_loop_run(struct workflow_loop *w, bool once)
 			backoff_ms = 1000;
 			db_workflow_listen(conn);
 			/* This node's unfinished claims belong to a process that died. */
-			db_executor_recover_node(conn, w->node);
+			db_queue_recover_node(conn, w->node);
 			r = wf_runner_new(w->cfg, conn);
 			log_info("workflow_started", "node=%s", w->node);
 		}

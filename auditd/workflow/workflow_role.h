@@ -1,6 +1,6 @@
 /*
  * The workflow role's loop (case runner, enforcer, mailer) for the daemon's
- * role hooks (roles.h) and for `relayctl workflow run` in the foreground.
+ * role table (auditd/daemon.c) and for `relayctl workflow run` in the foreground.
  */
 #ifndef RELAYAUDIT_WORKFLOW_ROLE_H
 #define RELAYAUDIT_WORKFLOW_ROLE_H

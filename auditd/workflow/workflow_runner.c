@@ -16,6 +16,7 @@
 #include "db/db.h"
 #include "db/enforcement.h"
 #include "db/outbox.h"
+#include "db/retests.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -202,7 +203,18 @@ wf_runner_action(struct wf_runner *r, const struct db_case *c, const struct wf_a
 			         "case=%" PRId64 " reason=\"address is no target\"", c->id);
 			return 0;
 		}
-		return db_target_retest(r->conn, c->target_id, c->id, in->actor);
+		{
+			struct retest_ask ask = {.target_id = c->target_id, .case_id = c->id,
+			                         .actor = in->actor};
+			const char *why = NULL;
+			int64_t id;
+
+			rc = retest_request(r->conn, &ask, &id, NULL, &why);
+			if (rc == 0)
+				log_warn("retest_skipped",
+				         "case=%" PRId64 " reason=\"target excluded from probing\"", c->id);
+			return rc < 0 ? -1 : 0;
+		}
 	default:
 		return 0; /* timers live on the case row, saved with it */
 	}
@@ -375,134 +387,137 @@ static const char *const outcome_names[] = {
     [WF_PROBE_RELAY_CONFIRMED] = "relay_confirmed",
 };
 
-/* One probe round: 1 handled, 0 nothing waiting, -1 error (rolled back). */
-static int
-wf_runner_round(struct wf_runner *r)
-{
+/*
+ * One input of the workflow, as a source's take() found and locked it inside
+ * the driver's transaction; the source's handle() acts on it in the same one.
+ */
+struct wf_item {
 	char address[64];
-	struct db_probe *p = NULL;
-	struct db_case c = {0};
-	int n = 0, found, have, decisive, answered = 0, ev, rc;
+	struct db_case c;
+	int have; /* c holds the address's (or the command's) case */
+	int64_t id, target_id, customer_id;
+	char command[16];
+	char *note, *actor;
+	struct db_probe *p;
+	int n;
+};
+
+static void
+wf_item_clear(struct wf_item *it)
+{
+	free(it->note);
+	free(it->actor);
+	db_probes_free(it->p, it->n);
+	db_case_clear(&it->c);
+}
+
+/* ---- probe rounds ---- */
+
+static int
+wf_round_take(struct wf_runner *r, struct wf_item *it)
+{
+	int found = db_probe_round_next(r->conn, it->address, sizeof(it->address));
+
+	if (found <= 0)
+		return found;
+	if (db_workflow_lock_address(r->conn, it->address) < 0 ||
+	    db_probe_round_load(r->conn, it->address, &it->p, &it->n) < 0 ||
+	    (it->have = db_case_active(r->conn, it->address, &it->c)) < 0)
+		return -1;
+	return 1;
+}
+
+static int
+wf_round_handle(struct wf_runner *r, struct wf_item *it)
+{
+	const struct db_probe *p = it->p;
+	int n = it->n, decisive, answered = 0, ev, rc;
 	int64_t target_id = 0, customer_id = 0;
 	enum wf_probe_outcome outcome;
 	enum wf_state state = WF_NONE;
 
-	if (db_begin(r->conn) < 0)
-		return -1;
-	found = db_probe_round_next(r->conn, address, sizeof(address));
-	if (found <= 0)
-		goto end;
-	if (db_workflow_lock_address(r->conn, address) < 0 ||
-	    db_probe_round_load(r->conn, address, &p, &n) < 0 ||
-	    (have = db_case_active(r->conn, address, &c)) < 0)
-		goto fail;
 	if (n == 0) /* another node judged it meanwhile */
-		goto end;
+		return 0;
 	outcome = wf_round_outcome(p, n, &decisive);
-	if (have) {
-		target_id = c.target_id;
-		customer_id = c.customer_id;
-		wf_state_parse(c.state, &state);
+	if (it->have) {
+		target_id = it->c.target_id;
+		customer_id = it->c.customer_id;
+		wf_state_parse(it->c.state, &state);
 	}
-	if (target_id == 0 && db_target_of(r->conn, address, &target_id, &customer_id) < 0)
-		goto fail;
+	if (target_id == 0 && db_target_of(r->conn, it->address, &target_id, &customer_id) < 0)
+		return -1;
 	/* An inconclusive round (tempfail, error) leaves the requests open for
 	 * the next probe, which then still answers the customer. */
 	if (target_id && outcome != WF_PROBE_INCONCLUSIVE &&
 	    (answered = db_retest_answer(r->conn, target_id, p[n - 1].id)) < 0)
-		goto fail;
+		return -1;
 	ev = wf_classify(state, outcome, answered > 0);
 	if (ev >= 0) {
 		struct wf_evidence e = {p[decisive].id,         p[decisive].port,
-		                        p[decisive].verdict,    p[decisive].trick,
+		                        verdict_name(p[decisive].verdict), p[decisive].trick,
 		                        p[decisive].transcript, p[decisive].finished};
 		json_t *detail = json_pack("{s:s, s:b, s:I, s:[]}", "outcome",
 		                           outcome_names[outcome], "requested", answered > 0,
 		                           "probe_id", (json_int_t)p[decisive].id, "probes");
 		struct wf_input in = {(enum wf_event)ev, "system",  detail,     &e,
-		                      address,           target_id, customer_id};
+		                      it->address,       target_id, customer_id};
 		const char *why = NULL;
 
 		for (int i = 0; i < n; i++)
 			json_array_append_new(json_object_get(detail, "probes"),
 			                      json_integer(p[i].id));
-		rc = wf_runner_apply(r, &c, have, &in, &why);
+		rc = wf_runner_apply(r, &it->c, it->have, &in, &why);
 		json_decref(detail);
 		if (rc < 0)
-			goto fail;
+			return -1;
 		if (rc == 0)
-			log_debug("finding_covered", "address=%s event=%s reason=\"%s\"", address,
+			log_debug("finding_covered", "address=%s event=%s reason=\"%s\"", it->address,
 			          wf_event_name((enum wf_event)ev), why);
 	}
-	if (db_probe_round_done(r->conn, p, n) < 0)
-		goto fail;
-end:
-	db_probes_free(p, n);
-	db_case_clear(&c);
-	if (found < 0 || db_commit(r->conn) < 0) {
-		db_rollback(r->conn);
-		return -1;
-	}
-	return found;
-fail:
-	db_probes_free(p, n);
-	db_case_clear(&c);
-	db_rollback(r->conn);
-	return -1;
+	return db_probe_round_done(r->conn, it->p, n);
 }
 
-/* Quiet probes in bulk: 1 when some were skipped, 0 when none, -1. */
+/* Quiet probes in bulk, one statement: taking them is all there is to do. */
 static int
-wf_runner_quiet(struct wf_runner *r)
+wf_quiet_take(struct wf_runner *r, struct wf_item *it)
 {
 	int n = db_probes_skip_quiet(r->conn, 1000);
 
 	return n < 0 ? -1 : n > 0;
 }
 
+/* ---- complaints ---- */
+
 static int
-wf_runner_complaint(struct wf_runner *r)
+wf_complaint_take(struct wf_runner *r, struct wf_item *it)
 {
-	char address[64];
-	char *actor = NULL;
-	struct db_case c = {0};
-	int64_t id = 0, target_id = 0, customer_id = 0;
-	int found, have = 0, rc;
-	const char *why = NULL;
+	int found = db_complaint_next(r->conn, &it->id, it->address, sizeof(it->address), &it->actor);
 
-	if (db_begin(r->conn) < 0)
-		return -1;
-	found = db_complaint_next(r->conn, &id, address, sizeof(address), &actor);
 	if (found <= 0)
-		goto end;
-	if (db_workflow_lock_address(r->conn, address) < 0 ||
-	    (have = db_case_active(r->conn, address, &c)) < 0 ||
-	    db_target_of(r->conn, address, &target_id, &customer_id) < 0)
-		goto fail;
-	{
-		json_t *detail = json_pack("{s:I}", "complaint_id", (json_int_t)id);
-		struct wf_input in = {WF_EV_COMPLAINT, actor,     detail,     NULL,
-		                      address,         target_id, customer_id};
-
-		rc = wf_runner_apply(r, &c, have, &in, &why);
-		json_decref(detail);
-	}
-	if (rc < 0 || db_complaint_done(r->conn, id, c.id) < 0)
-		goto fail;
-end:
-	free(actor);
-	db_case_clear(&c);
-	if (found < 0 || db_commit(r->conn) < 0) {
-		db_rollback(r->conn);
+		return found;
+	if (db_workflow_lock_address(r->conn, it->address) < 0 ||
+	    (it->have = db_case_active(r->conn, it->address, &it->c)) < 0 ||
+	    db_target_of(r->conn, it->address, &it->target_id, &it->customer_id) < 0)
 		return -1;
-	}
-	return found;
-fail:
-	free(actor);
-	db_case_clear(&c);
-	db_rollback(r->conn);
-	return -1;
+	return 1;
 }
+
+static int
+wf_complaint_handle(struct wf_runner *r, struct wf_item *it)
+{
+	json_t *detail = json_pack("{s:I}", "complaint_id", (json_int_t)it->id);
+	struct wf_input in = {WF_EV_COMPLAINT, it->actor,     detail,          NULL,
+	                      it->address,     it->target_id, it->customer_id};
+	const char *why = NULL;
+	int rc = wf_runner_apply(r, &it->c, it->have, &in, &why);
+
+	json_decref(detail);
+	if (rc < 0 || db_complaint_done(r->conn, it->id, it->c.id) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- operator commands ---- */
 
 static const struct {
 	const char *command;
@@ -513,135 +528,149 @@ static const struct {
 };
 
 static int
-wf_runner_command(struct wf_runner *r)
+wf_command_take(struct wf_runner *r, struct wf_item *it)
 {
-	char command[16], *note = NULL, *actor = NULL, *result = NULL;
-	struct db_case c = {0};
-	int64_t id = 0, case_id = 0;
-	int found, have = 0, rc = 0;
-	const char *why = "unknown command";
+	int64_t case_id = 0;
+	int found = db_command_next(r->conn, &it->id, &case_id, it->command, sizeof(it->command),
+	                            &it->note, &it->actor);
 
-	if (db_begin(r->conn) < 0)
-		return -1;
-	found = db_command_next(r->conn, &id, &case_id, command, sizeof(command), &note, &actor);
 	if (found <= 0)
-		goto end;
-	if ((have = db_case_get(r->conn, case_id, &c)) < 0)
-		goto fail;
-	if (!have)
-		why = "no such case";
-	for (size_t i = 0; have && i < sizeof(commands) / sizeof(commands[0]); i++) {
-		json_t *detail;
-		struct wf_input in = {commands[i].event, actor, NULL, NULL, c.address, 0, 0};
+		return found;
+	if ((it->have = db_case_get(r->conn, case_id, &it->c)) < 0)
+		return -1;
+	it->c.id = case_id; /* named in the log even when there is no such case */
+	return 1;
+}
 
-		if (strcmp(commands[i].command, command) != 0)
+static int
+wf_command_handle(struct wf_runner *r, struct wf_item *it)
+{
+	struct db_case *c = &it->c;
+	const char *why = it->have ? "unknown command" : "no such case";
+	char *result;
+	int rc = 0;
+
+	for (size_t i = 0; it->have && i < sizeof(commands) / sizeof(commands[0]); i++) {
+		json_t *detail;
+		struct wf_input in = {commands[i].event, it->actor, NULL, NULL, c->address, 0, 0};
+
+		if (strcmp(commands[i].command, it->command) != 0)
 			continue;
 		/* Reopening must not make two active cases for one address. */
 		if (commands[i].event == WF_EV_OP_REOPEN &&
-		    (rc = db_case_other_active(r->conn, c.address, c.id)) != 0) {
+		    (rc = db_case_other_active(r->conn, c->address, c->id)) != 0) {
 			if (rc < 0)
-				goto fail;
+				return -1;
 			why = "another case is active for this address";
 			rc = 0;
 			break;
 		}
-		detail =
-		    json_pack("{s:I, s:s}", "command_id", (json_int_t)id, "note", note ? note : "");
+		detail = json_pack("{s:I, s:s}", "command_id", (json_int_t)it->id, "note",
+		                   it->note ? it->note : "");
 		in.detail = detail;
-		rc = wf_runner_apply(r, &c, true, &in, &why);
+		rc = wf_runner_apply(r, c, true, &in, &why);
 		json_decref(detail);
 		if (rc < 0)
-			goto fail;
+			return -1;
 		break;
 	}
 	result = rc > 0 ? xstrdup("ok") : xasprintf("refused: %s", why);
-	if (db_command_done(r->conn, id, result) < 0)
-		goto fail;
-	log_info("case_command", "command_id=%" PRId64 " case=%" PRId64 " command=%s result=\"%s\"",
-	         id, case_id, command, result);
-end:
-	free(note);
-	free(actor);
+	rc = db_command_done(r->conn, it->id, result);
+	if (rc == 0)
+		log_info("case_command",
+		         "command_id=%" PRId64 " case=%" PRId64 " command=%s result=\"%s\"", it->id,
+		         c->id, it->command, result);
 	free(result);
-	db_case_clear(&c);
-	if (found < 0 || db_commit(r->conn) < 0) {
-		db_rollback(r->conn);
-		return -1;
-	}
-	return found;
-fail:
-	free(note);
-	free(actor);
-	free(result);
-	db_case_clear(&c);
-	db_rollback(r->conn);
-	return -1;
+	return rc;
+}
+
+/* ---- timers ---- */
+
+static int
+wf_timer_take(struct wf_runner *r, struct wf_item *it)
+{
+	int64_t case_id = 0;
+	int found = db_case_timer_next(r->conn, &case_id);
+
+	if (found <= 0)
+		return found;
+	return db_case_get(r->conn, case_id, &it->c) <= 0 ? -1 : 1;
 }
 
 static int
-wf_runner_timer(struct wf_runner *r)
+wf_timer_handle(struct wf_runner *r, struct wf_item *it)
 {
-	struct db_case c = {0};
-	int64_t case_id = 0;
-	int found, rc = 0;
+	struct db_case *c = &it->c;
+	struct wf_input in = {strcmp(c->timer_kind, "escalation") == 0 ? WF_EV_TIMER_ESCALATION
+	                                                               : WF_EV_TIMER_REMINDER,
+	                      "system", NULL, NULL, c->address, 0, 0};
 	const char *why = NULL;
+	int rc = wf_runner_apply(r, c, true, &in, &why);
+
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		/* A timer the state no longer wants: drop it, or it fires forever. */
+		log_info("timer_dropped", "case=%" PRId64 " timer=%s reason=\"%s\"", c->id,
+		         c->timer_kind, why);
+		c->next_timer_at = 0;
+		if (db_case_save(r->conn, c, 0) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- the driver ---- */
+
+/* The workflow's inputs in the order they are served: operator intent first,
+ * then complaints, findings (quiet probes in bulk before rounds) and timers. */
+static const struct wf_source {
+	const char *name;
+	/* Finds and locks the next input: 1 found, 0 none waiting, -1 error. */
+	int (*take)(struct wf_runner *r, struct wf_item *it);
+	/* Acts on it: 0 or -1; NULL when taking it was all. */
+	int (*handle)(struct wf_runner *r, struct wf_item *it);
+} wf_sources[] = {
+    {"command", wf_command_take, wf_command_handle},
+    {"complaint", wf_complaint_take, wf_complaint_handle},
+    {"quiet", wf_quiet_take, NULL},
+    {"round", wf_round_take, wf_round_handle},
+    {"timer", wf_timer_take, wf_timer_handle},
+};
+
+/* One input of src in one transaction: 1 handled, 0 nothing waiting, -1 error (rolled back). */
+static int
+wf_runner_one(struct wf_runner *r, const struct wf_source *src)
+{
+	struct wf_item it = {0};
+	int found;
 
 	if (db_begin(r->conn) < 0)
 		return -1;
-	found = db_case_timer_next(r->conn, &case_id);
-	if (found <= 0)
-		goto end;
-	if (db_case_get(r->conn, case_id, &c) <= 0)
-		goto fail;
-	{
-		struct wf_input in = {strcmp(c.timer_kind, "escalation") == 0
-		                          ? WF_EV_TIMER_ESCALATION
-		                          : WF_EV_TIMER_REMINDER,
-		                      "system",
-		                      NULL,
-		                      NULL,
-		                      c.address,
-		                      0,
-		                      0};
-
-		rc = wf_runner_apply(r, &c, true, &in, &why);
+	found = src->take(r, &it);
+	if (found > 0 && src->handle != NULL && src->handle(r, &it) < 0)
+		found = -1;
+	wf_item_clear(&it);
+	if (found < 0) {
+		log_debug("workflow_input_failed", "source=%s", src->name);
+		db_rollback(r->conn);
+		return -1;
 	}
-	if (rc < 0)
-		goto fail;
-	if (rc == 0) {
-		/* A timer the state no longer wants: drop it, or it fires forever. */
-		log_info("timer_dropped", "case=%" PRId64 " timer=%s reason=\"%s\"", c.id,
-		         c.timer_kind, why);
-		c.next_timer_at = 0;
-		if (db_case_save(r->conn, &c, 0) < 0)
-			goto fail;
-	}
-end:
-	db_case_clear(&c);
-	if (found < 0 || db_commit(r->conn) < 0) {
+	if (db_commit(r->conn) < 0) {
 		db_rollback(r->conn);
 		return -1;
 	}
 	return found;
-fail:
-	db_case_clear(&c);
-	db_rollback(r->conn);
-	return -1;
 }
 
 int
 wf_runner_step(struct wf_runner *r, int limit)
 {
-	/* Operator intent first, then complaints, findings and timers. */
-	static int (*const inputs[])(struct wf_runner *) = {
-	    wf_runner_command, wf_runner_complaint, wf_runner_quiet,
-	    wf_runner_round,   wf_runner_timer,
-	};
 	int handled = 0;
 
-	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+	for (size_t i = 0; i < sizeof(wf_sources) / sizeof(wf_sources[0]); i++) {
 		while (handled < limit) {
-			int rc = inputs[i](r);
+			int rc = wf_runner_one(r, &wf_sources[i]);
 
 			if (rc < 0)
 				return -1;

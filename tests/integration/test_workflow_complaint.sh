@@ -52,4 +52,13 @@ check_eq close_then_reopen "$(wf_case "state || ' ' || (closed_at IS NULL)")" "o
 check_eq command_events "$(sql "SELECT string_agg(event || ':' || to_state, ',' ORDER BY id) FROM case_events
 	WHERE case_id = $case_id AND event IN ('complaint', 'retest_open', 'note', 'unblock', 'close', 'reopen')")" \
 	"complaint:blocked,retest_open:blocked,note:blocked,unblock:notified,close:closed,reopen:open"
+# An excluded target is never probed, so a complaint on it blocks but requests
+# no re-test (the one re-test rule of db/retests.c, as the API and the link).
+sql "INSERT INTO targets (customer_id, address, excluded, next_probe_at)
+     SELECT id, '192.0.2.26', true, now() + interval '7 days' FROM customers WHERE ext_id = 'cust-1'" >/dev/null
+sql "INSERT INTO complaints (address, source, actor) VALUES ('192.0.2.26', 'spamcop', 'token:desk')" >/dev/null
+wait_for 15 wf_eq "sql \"SELECT count(*) FROM complaints WHERE processed_at IS NULL\"" 0
+check_eq excluded_complaint_blocks "$(sql "SELECT state || ' ' || blocked FROM cases WHERE address = '192.0.2.26'")" "blocked true"
+check_eq excluded_complaint_requests_no_retest \
+	"$(sql "SELECT count(*) || ' ' || (SELECT priority FROM targets WHERE address = '192.0.2.26') FROM retest_requests r JOIN targets t ON t.id = r.target_id WHERE t.address = '192.0.2.26'")" "0 0"
 wf_stop

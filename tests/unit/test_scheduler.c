@@ -215,8 +215,8 @@ fill_row(struct probe_row *r, const struct claimed_target *t, size_t port, const
 	r->sweep_id = t->sweep_id;
 	r->started_ms = now_wall_ms();
 	r->duration_ms = 3;
-	r->verdict = xstrdup(verdict);
-	r->backscatter = xstrdup("untested");
+	CHECK(verdict_parse(verdict, &r->verdict) == 0);
+	r->backscatter = BACKSCATTER_UNTESTED;
 	r->stage = xstrdup("connect");
 	r->evidence = xstrdup("{\"note\": \"quote \\\" and {brace}, comma\"}");
 }
@@ -241,8 +241,9 @@ write_all(struct claimed_target *t, size_t n, const char *verdict, int64_t next_
 		td[i].claimed_priority = t[i].priority;
 		td[i].claimed_sweep = t[i].sweep_id;
 		td[i].last_probe_id = t[i].probe_ids[0];
-		td[i].last_verdict = verdict;
-		td[i].last_backscatter = "untested";
+		if (verdict_parse(verdict, &td[i].last_verdict) < 0)
+			return -1;
+		td[i].last_backscatter = BACKSCATTER_UNTESTED;
 		td[i].next_in_s = next_s;
 		td[i].started_ms = now_wall_ms() - 1000;
 	}
@@ -432,9 +433,9 @@ static const struct sched_params base_params = {
 
 TEST(next_interval_follows_the_verdicts)
 {
-	const char *tempfail[] = {"closed", "tempfail"};
-	const char *nosmtp[] = {"no_smtp", "no_smtp"};
-	const char *mixed[] = {"no_smtp", "closed"};
+	const enum probe_verdict tempfail[] = {VERDICT_CLOSED, VERDICT_TEMPFAIL};
+	const enum probe_verdict nosmtp[] = {VERDICT_NO_SMTP, VERDICT_NO_SMTP};
+	const enum probe_verdict mixed[] = {VERDICT_NO_SMTP, VERDICT_CLOSED};
 
 	CHECK_INT(scheduler_next_interval(&base_params, tempfail, 2, 0, 0.5), 300);
 	CHECK_INT(scheduler_next_interval(&base_params, nosmtp, 2, 0, 0.5), 30 * 86400);
@@ -447,13 +448,31 @@ TEST(next_interval_follows_the_verdicts)
 
 TEST(worst_verdict_stands_for_the_target)
 {
-	const char *v[] = {"no_smtp", "relay_confirmed", "closed"};
-	const char *b[] = {"untested", "refused"};
+	const enum probe_verdict v[] = {VERDICT_NO_SMTP, VERDICT_RELAY_CONFIRMED, VERDICT_CLOSED};
+	const enum backscatter_result b[] = {BACKSCATTER_UNTESTED, BACKSCATTER_REFUSED};
+	enum probe_verdict w;
 
-	CHECK_STR(scheduler_worst_verdict(v, 3), "relay_confirmed");
-	CHECK_STR(scheduler_worst_verdict(v, 1), "no_smtp");
-	CHECK_STR(scheduler_worst_verdict(v, 0), NULL);
-	CHECK_STR(scheduler_worst_backscatter(b, 2), "refused");
+	CHECK_STR(verdict_worst(v, 3, &w) == 0 ? verdict_name(w) : NULL, "relay_confirmed");
+	CHECK_STR(verdict_worst(v, 1, &w) == 0 ? verdict_name(w) : NULL, "no_smtp");
+	CHECK_STR(verdict_worst(v, 0, &w) == 0 ? verdict_name(w) : NULL, NULL);
+	CHECK_STR(backscatter_name(scheduler_worst_backscatter(b, 2)), "refused");
+}
+
+TEST(sql_verdict_class_matches_the_verdict_table)
+{
+	for (int v = 0; v < VERDICT__COUNT; v++) {
+		char sql[160];
+		PGresult *r;
+		const char *want = verdict_class_name(verdict_class((enum probe_verdict)v));
+
+		snprintf(sql, sizeof(sql), "SELECT verdict_class('%s'::verdict)",
+		         verdict_name((enum probe_verdict)v));
+		r = PQexec(db, sql);
+		CHECK_STR(PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : "(failed)", want);
+		PQclear(r);
+	}
+	/* Every name of the database's verdict enum is in the table too. */
+	CHECK_INT(q_int("SELECT count(*) FROM unnest(enum_range(NULL::verdict))"), VERDICT__COUNT);
 }
 
 TEST(pgarray_quotes_text)
@@ -498,8 +517,8 @@ fake_answer(evutil_socket_t fd, short what, void *arg)
 	row.address = a->address;
 	row.port = a->portnum;
 	row.started_ms = now_wall_ms();
-	row.verdict = xstrdup("no_smtp");
-	row.backscatter = xstrdup("untested");
+	row.verdict = VERDICT_NO_SMTP;
+	row.backscatter = BACKSCATTER_UNTESTED;
 	row.stage = xstrdup("connect");
 	row.error = xstrdup("connection refused");
 	scheduler_port_done(a->fp->s, a->it, a->port, &row);
@@ -686,6 +705,7 @@ main(void)
 	RUN(restarted_node_takes_back_its_leases);
 	RUN(accepted_past_deadline_becomes_accepted_not_relayed);
 	RUN(prune_deletes_only_probes_past_retention);
+	RUN(sql_verdict_class_matches_the_verdict_table);
 	RUN(scheduler_probes_every_due_target_once);
 	RUN(retest_notify_wakes_scheduler_within_a_second);
 	RUN(target_held_in_memory_is_not_probed_twice_when_its_lease_runs_out);

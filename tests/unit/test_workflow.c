@@ -304,14 +304,14 @@ TEST(classify_periodic_probe_is_a_finding)
 
 TEST(probe_outcome_from_verdicts)
 {
-	CHECK_INT(wf_probe_outcome("relay_confirmed", "confirmed"), WF_PROBE_RELAY_CONFIRMED);
-	CHECK_INT(wf_probe_outcome("accepted_not_relayed", "untested"),
+	CHECK_INT(wf_probe_outcome(VERDICT_RELAY_CONFIRMED, BACKSCATTER_CONFIRMED), WF_PROBE_RELAY_CONFIRMED);
+	CHECK_INT(wf_probe_outcome(VERDICT_ACCEPTED_NOT_RELAYED, BACKSCATTER_UNTESTED),
 	          WF_PROBE_ACCEPTED_NOT_RELAYED);
-	CHECK_INT(wf_probe_outcome("closed", "confirmed"), WF_PROBE_BACKSCATTER);
-	CHECK_INT(wf_probe_outcome("closed", "refused"), WF_PROBE_CLEAN);
-	CHECK_INT(wf_probe_outcome("no_smtp", "untested"), WF_PROBE_CLEAN);
-	CHECK_INT(wf_probe_outcome("tempfail", "untested"), WF_PROBE_INCONCLUSIVE);
-	CHECK_INT(wf_probe_outcome("error", "confirmed"), WF_PROBE_BACKSCATTER);
+	CHECK_INT(wf_probe_outcome(VERDICT_CLOSED, BACKSCATTER_CONFIRMED), WF_PROBE_BACKSCATTER);
+	CHECK_INT(wf_probe_outcome(VERDICT_CLOSED, BACKSCATTER_REFUSED), WF_PROBE_CLEAN);
+	CHECK_INT(wf_probe_outcome(VERDICT_NO_SMTP, BACKSCATTER_UNTESTED), WF_PROBE_CLEAN);
+	CHECK_INT(wf_probe_outcome(VERDICT_TEMPFAIL, BACKSCATTER_UNTESTED), WF_PROBE_INCONCLUSIVE);
+	CHECK_INT(wf_probe_outcome(VERDICT_ERROR, BACKSCATTER_CONFIRMED), WF_PROBE_BACKSCATTER);
 }
 
 TEST(names_round_trip)
