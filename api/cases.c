@@ -29,25 +29,62 @@ const struct api_field api_complaint_fields[] = {
 	{NULL, 0, false, NULL},
 };
 
+/* The columns of format=csv, in the order of a case's JSON object. */
+static const char *const case_csv_columns[] = {
+	"id", "address", "customer", "state", "finding", "probe_id", "trick", "blocked",
+	"opened_at", "updated_at", "notified_at", "blocked_at", "escalated_at", "resolved_at",
+	"closed_at", "next_timer_at", NULL,
+};
+
+/* A page of cases as JSON, or as CSV with the next page's cursor in X-Next-Cursor. */
+static void
+cases_reply(struct api_req *r, const struct pstmt_stmt *st, const char *const *params, bool csv)
+{
+	char why[256], *out = NULL;
+	json_t *page, *next;
+	int s;
+
+	if (!csv) {
+		api_reply_query(r, st, params, 200, "cases");
+		return;
+	}
+	s = pstmt_text(r->db, st, params, &out, why, sizeof(why));
+	if (!api_db_ok(r, s, why, "cases"))
+		return;
+	page = json_loads(out, 0, NULL);
+	free(out);
+	if (page == NULL) {
+		api_error(r, 500, "internal", "the case list did not parse");
+		return;
+	}
+	api_reply_csv(r, json_object_get(page, "items"), case_csv_columns);
+	next = json_object_get(page, "next_cursor");
+	if (json_is_string(next))
+		api_set_header(r, "X-Next-Cursor", "%s", json_string_value(next));
+	json_decref(page);
+}
+
 void
 h_cases_list(struct api_req *r)
 {
 	char limit[16], cidr[64], age[24];
-	const char *params[5];
+	const char *params[5], *format;
+	bool csv;
 
 	if (!api_param_choice(r, "state", API_CASE_STATES, &params[0]) ||
 	    !api_param_duration(r, "older_than", age) || !api_param_cidr(r, "cidr", &params[2], cidr) ||
-	    !api_page_params(r, limit, &params[3]))
+	    !api_page_params(r, limit, &params[3]) || !api_param_choice(r, "format", "json|csv", &format))
 		return;
+	csv = format != NULL && strcmp(format, "csv") == 0;
 	params[1] = age[0] ? age : NULL;
 	params[4] = limit;
 	if (params[0] != NULL && params[1] == NULL && params[2] == NULL) {
 		const char *by_state[] = {params[0], params[3], params[4]};
 
-		api_reply_query(r, &api_cases_by_state, by_state, 200, "cases");
+		cases_reply(r, &api_cases_by_state, by_state, csv);
 		return;
 	}
-	api_reply_query(r, params[0] ? &api_cases_list_state : &api_cases_list, params, 200, "cases");
+	cases_reply(r, params[0] ? &api_cases_list_state : &api_cases_list, params, csv);
 }
 
 void

@@ -1,6 +1,6 @@
 /*
  * Operational endpoints: /v1/health, /metrics (Prometheus text), /v1/stats
- * and /v1/blocklist (plain, rbldnsd or JSON).
+ * and /v1/blocklist (plain, rbldnsd datasets per address family, CSV or JSON).
  */
 #include "api/handler.h"
 #include "common/config.h"
@@ -177,20 +177,30 @@ h_stats(struct api_req *r)
 void
 h_blocklist(struct api_req *r)
 {
-	const char *fmt;
+	const char *fmt, *family;
 	const char *accept = NULL;
 	struct mbuf b = {xmalloc(4096), 0, 4096};
 	char why[256];
 	PGresult *res;
 	int s;
 
-	if (!api_param_choice(r, "format", "plain|rbldnsd|json", &fmt)) {
+	if (!api_param_choice(r, "format", "plain|rbldnsd|csv|json", &fmt)) {
 		free(b.p);
 		return;
 	}
 	if (fmt == NULL) {
 		accept = api_header(r, "Accept");
 		fmt = accept && strstr(accept, "application/json") ? "json" : "plain";
+	}
+	/* rbldnsd loads one dataset type per file: family=4 ip4set, family=6 ip6trie. */
+	if (!api_param_choice(r, "family", "4|6", &family)) {
+		free(b.p);
+		return;
+	}
+	if (family != NULL && strcmp(fmt, "rbldnsd") != 0) {
+		api_error(r, 400, "bad_parameter", "family applies to format=rbldnsd");
+		free(b.p);
+		return;
 	}
 	s = pstmt_exec(r->db, &api_blocklist, NULL, &res, why, sizeof(why));
 	if (!api_db_ok(r, s, why, "blocklist")) {
@@ -202,10 +212,11 @@ h_blocklist(struct api_req *r)
 
 		for (int i = 0; i < PQntuples(res); i++)
 			json_array_append_new(items,
-					      json_pack("{s:s,s:I,s:s}", "address", PQgetvalue(res, i, 0),
-							"case_id",
+					      json_pack("{s:s,s:I,s:s,s:s}", "address",
+							PQgetvalue(res, i, 0), "case_id",
 							(json_int_t)strtoll(PQgetvalue(res, i, 1), NULL, 10),
-							"blocked_at", PQgetvalue(res, i, 2)));
+							"blocked_at", PQgetvalue(res, i, 2), "why",
+							PQgetvalue(res, i, 4)));
 		PQclear(res);
 		free(b.p);
 		api_reply_json(r, 200, json_pack("{s:o,s:i}", "items", items, "count",
@@ -213,16 +224,30 @@ h_blocklist(struct api_req *r)
 		return;
 	}
 	if (strcmp(fmt, "rbldnsd") == 0) {
-		/* An ip4set zone for IPv4; IPv6 entries are listed for an ip6trie dataset. */
-		mbuf_add(&b, "# relayaudit blocklist: open SMTP relays (rbldnsd ip4set/ip6trie)\n"
-			     ":127.0.0.2:Open SMTP relay, blocked by relayaudit\n");
+		/* Without family both are listed, for reading; rbldnsd wants one per file. */
+		const char *dataset = family == NULL ? "ip4set/ip6trie"
+				    : strcmp(family, "6") == 0 ? "ip6trie" : "ip4set";
+
+		mbuf_add(&b, "# relayaudit blocklist: open SMTP relays (rbldnsd %s)\n"
+			     ":127.0.0.2:Open SMTP relay, blocked by relayaudit\n", dataset);
+		for (int i = 0; i < PQntuples(res); i++) {
+			bool v6 = strcmp(PQgetvalue(res, i, 3), "6") == 0;
+
+			if (family == NULL || strcmp(PQgetvalue(res, i, 3), family) == 0)
+				mbuf_add(&b, "%s%s\n", PQgetvalue(res, i, 0), v6 ? "/128" : "");
+		}
+	} else if (strcmp(fmt, "csv") == 0) {
+		/* RFC 4180; every field is an address, a number, a timestamp or a verdict name. */
+		mbuf_add(&b, "address,case_id,blocked_at,why\r\n");
 		for (int i = 0; i < PQntuples(res); i++)
-			mbuf_add(&b, "%s%s\n", PQgetvalue(res, i, 0),
-				 strcmp(PQgetvalue(res, i, 3), "6") == 0 ? "/128" : "");
+			mbuf_add(&b, "%s,%s,%s,%s\r\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+				 PQgetvalue(res, i, 2), PQgetvalue(res, i, 4));
 	} else {
 		for (int i = 0; i < PQntuples(res); i++)
 			mbuf_add(&b, "%s\n", PQgetvalue(res, i, 0));
 	}
 	PQclear(res);
-	api_reply_text(r, 200, "text/plain; charset=utf-8", b.p, b.len);
+	api_reply_text(r, 200,
+		       strcmp(fmt, "csv") == 0 ? "text/csv; charset=utf-8" : "text/plain; charset=utf-8",
+		       b.p, b.len);
 }

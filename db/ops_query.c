@@ -44,7 +44,8 @@ const struct pstmt_stmt api_stats = {
 
 const struct pstmt_stmt api_blocklist = {
 	"api_blocklist",
-	"SELECT host(address), id::text, coalesce(blocked_at, updated_at), family(address)::text"
+	"SELECT host(address), id::text, coalesce(blocked_at, updated_at), family(address)::text,"
+	" coalesce(finding, '')"
 	" FROM cases WHERE blocked AND state NOT IN ('resolved', 'closed') ORDER BY address",
 	0, false};
 

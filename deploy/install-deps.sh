@@ -6,7 +6,8 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libevent-dev libpq-dev libjansson-dev libmicrohttpd-dev libgmime-3.0-dev
-postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3 bc"
+postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3 bc
+rbldnsd bind9-dnsutils"
 
 missing=()
 for p in $PACKAGES; do
