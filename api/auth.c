@@ -108,26 +108,26 @@ auth_lookup(struct api_req *r, const char *hash, struct auth_entry *e)
 {
 	const char *params[] = {hash};
 	char why[256];
-	PGresult *res;
+	struct pstmt_rows res;
 	int s;
 
 	if (auth_cache_get(hash, e))
 		return true;
-	s = pstmt_exec(r->db, &api_tokens_lookup, params, &res, why, sizeof(why));
+	s = pstmt_rows(r->db, &api_tokens_lookup, params, &res, why, sizeof(why));
 	if (!api_db_ok(r, s, why, "token lookup"))
 		return false;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
+	if (res.n != 1) {
+		pstmt_rows_free(&res);
 		api_set_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
 		api_error(r, 401, "unauthorized", "unknown or revoked token");
 		return false;
 	}
 	memset(e, 0, sizeof(*e));
 	str_fmt(e->hash, sizeof(e->hash), "%s", hash);
-	str_fmt(e->name, sizeof(e->name), "%s", PQgetvalue(res, 0, 0));
-	e->role = auth_role_parse(PQgetvalue(res, 0, 1));
+	str_fmt(e->name, sizeof(e->name), "%s", pstmt_cell(&res, 0, 0));
+	e->role = auth_role_parse(pstmt_cell(&res, 0, 1));
 	e->expires_ms = now_mono_ms() + AUTH_CACHE_MS;
-	PQclear(res);
+	pstmt_rows_free(&res);
 	auth_cache_put(e);
 	return true;
 }

@@ -22,18 +22,14 @@ h_health(struct api_req *r)
 {
 	char why[256], *nodes = NULL;
 	json_t *doc, *roles = json_array();
-	const char *list = config_str(r->cfg, CFG_ROLES);
+	char **list = config_list(r->cfg, CFG_ROLES, NULL);
 	int s = r->db ? pstmt_text(r->db, &api_health_nodes, NULL, &nodes, why, sizeof(why))
 		      : PSTMT_DOWN;
 	bool up = s == PSTMT_OK;
 
-	for (const char *p = list; p && *p;) {
-		const char *comma = strchr(p, ',');
-		size_t n = comma ? (size_t)(comma - p) : strlen(p);
-
-		json_array_append_new(roles, json_stringn(p, n));
-		p = comma ? comma + 1 : NULL;
-	}
+	for (size_t i = 0; list[i] != NULL; i++)
+		json_array_append_new(roles, json_string(list[i]));
+	config_list_free(list);
 	doc = json_pack("{s:s,s:s,s:o,s:o}", "status", up ? "ok" : "unavailable", "database",
 			up ? "ok" : "unreachable", "roles", roles, "nodes",
 			up ? json_loads(nodes, 0, NULL) : json_array());
@@ -97,18 +93,18 @@ metrics_duration(struct api_req *r, struct mbuf *b)
 	uint64_t per[ARRAY_LEN(duration_bounds) + 1] = {0}, total = 0, cum = 0;
 	double sum = 0;
 	char why[256];
-	PGresult *res;
+	struct pstmt_rows res;
 
-	if (pstmt_exec(r->db, &api_metric_duration, params, &res, why, sizeof(why)) != PSTMT_OK)
+	if (pstmt_rows(r->db, &api_metric_duration, params, &res, why, sizeof(why)) != PSTMT_OK)
 		return false;
-	for (int i = 0; i < PQntuples(res); i++) {
+	for (int i = 0; i < res.n; i++) {
 		int64_t idx = 0;
 
-		parse_i64(PQgetvalue(res, i, 0), 0, ARRAY_LEN(duration_bounds), &idx);
-		per[idx] += strtoull(PQgetvalue(res, i, 1), NULL, 10);
-		sum += strtod(PQgetvalue(res, i, 2), NULL);
+		parse_i64(pstmt_cell(&res, i, 0), 0, ARRAY_LEN(duration_bounds), &idx);
+		per[idx] += strtoull(pstmt_cell(&res, i, 1), NULL, 10);
+		sum += strtod(pstmt_cell(&res, i, 2), NULL);
 	}
-	PQclear(res);
+	pstmt_rows_free(&res);
 	mbuf_add(b, "# HELP relayaudit_probe_duration_seconds Probe duration.\n"
 		    "# TYPE relayaudit_probe_duration_seconds histogram\n");
 	for (size_t i = 0; i < ARRAY_LEN(duration_bounds); i++) {
@@ -134,22 +130,22 @@ h_metrics(struct api_req *r)
 
 	for (size_t f = 0; up && f < ARRAY_LEN(metric_families); f++) {
 		char why[256];
-		PGresult *res;
+		struct pstmt_rows res;
 
-		if (pstmt_exec(r->db, metric_families[f].stmt, NULL, &res, why, sizeof(why)) !=
+		if (pstmt_rows(r->db, metric_families[f].stmt, NULL, &res, why, sizeof(why)) !=
 		    PSTMT_OK) {
 			up = false;
 			break;
 		}
 		mbuf_add(&b, "# HELP %s %s\n# TYPE %s %s\n", metric_families[f].name,
 			 metric_families[f].help, metric_families[f].name, metric_families[f].type);
-		for (int i = 0; i < PQntuples(res); i++) {
-			const char *labels = PQgetvalue(res, i, 0);
+		for (int i = 0; i < res.n; i++) {
+			const char *labels = pstmt_cell(&res, i, 0);
 
 			mbuf_add(&b, "%s%s%s%s %s\n", metric_families[f].name, *labels ? "{" : "",
-				 labels, *labels ? "}" : "", PQgetvalue(res, i, 1));
+				 labels, *labels ? "}" : "", pstmt_cell(&res, i, 1));
 		}
-		PQclear(res);
+		pstmt_rows_free(&res);
 	}
 	if (up)
 		up = metrics_duration(r, &b);
@@ -181,7 +177,7 @@ h_blocklist(struct api_req *r)
 	const char *accept = NULL;
 	struct mbuf b = {xmalloc(4096), 0, 4096};
 	char why[256];
-	PGresult *res;
+	struct pstmt_rows res;
 	int s;
 
 	if (!api_param_choice(r, "format", "plain|rbldnsd|csv|json", &fmt)) {
@@ -202,7 +198,7 @@ h_blocklist(struct api_req *r)
 		free(b.p);
 		return;
 	}
-	s = pstmt_exec(r->db, &api_blocklist, NULL, &res, why, sizeof(why));
+	s = pstmt_rows(r->db, &api_blocklist, NULL, &res, why, sizeof(why));
 	if (!api_db_ok(r, s, why, "blocklist")) {
 		free(b.p);
 		return;
@@ -210,14 +206,14 @@ h_blocklist(struct api_req *r)
 	if (strcmp(fmt, "json") == 0) {
 		json_t *items = json_array();
 
-		for (int i = 0; i < PQntuples(res); i++)
+		for (int i = 0; i < res.n; i++)
 			json_array_append_new(items,
 					      json_pack("{s:s,s:I,s:s,s:s}", "address",
-							PQgetvalue(res, i, 0), "case_id",
-							(json_int_t)strtoll(PQgetvalue(res, i, 1), NULL, 10),
-							"blocked_at", PQgetvalue(res, i, 2), "why",
-							PQgetvalue(res, i, 4)));
-		PQclear(res);
+							pstmt_cell(&res, i, 0), "case_id",
+							(json_int_t)strtoll(pstmt_cell(&res, i, 1), NULL, 10),
+							"blocked_at", pstmt_cell(&res, i, 2), "why",
+							pstmt_cell(&res, i, 4)));
+		pstmt_rows_free(&res);
 		free(b.p);
 		api_reply_json(r, 200, json_pack("{s:o,s:i}", "items", items, "count",
 						 (int)json_array_size(items)));
@@ -230,23 +226,23 @@ h_blocklist(struct api_req *r)
 
 		mbuf_add(&b, "# relayaudit blocklist: open SMTP relays (rbldnsd %s)\n"
 			     ":127.0.0.2:Open SMTP relay, blocked by relayaudit\n", dataset);
-		for (int i = 0; i < PQntuples(res); i++) {
-			bool v6 = strcmp(PQgetvalue(res, i, 3), "6") == 0;
+		for (int i = 0; i < res.n; i++) {
+			bool v6 = strcmp(pstmt_cell(&res, i, 3), "6") == 0;
 
-			if (family == NULL || strcmp(PQgetvalue(res, i, 3), family) == 0)
-				mbuf_add(&b, "%s%s\n", PQgetvalue(res, i, 0), v6 ? "/128" : "");
+			if (family == NULL || strcmp(pstmt_cell(&res, i, 3), family) == 0)
+				mbuf_add(&b, "%s%s\n", pstmt_cell(&res, i, 0), v6 ? "/128" : "");
 		}
 	} else if (strcmp(fmt, "csv") == 0) {
 		/* RFC 4180; every field is an address, a number, a timestamp or a verdict name. */
 		mbuf_add(&b, "address,case_id,blocked_at,why\r\n");
-		for (int i = 0; i < PQntuples(res); i++)
-			mbuf_add(&b, "%s,%s,%s,%s\r\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-				 PQgetvalue(res, i, 2), PQgetvalue(res, i, 4));
+		for (int i = 0; i < res.n; i++)
+			mbuf_add(&b, "%s,%s,%s,%s\r\n", pstmt_cell(&res, i, 0), pstmt_cell(&res, i, 1),
+				 pstmt_cell(&res, i, 2), pstmt_cell(&res, i, 4));
 	} else {
-		for (int i = 0; i < PQntuples(res); i++)
-			mbuf_add(&b, "%s\n", PQgetvalue(res, i, 0));
+		for (int i = 0; i < res.n; i++)
+			mbuf_add(&b, "%s\n", pstmt_cell(&res, i, 0));
 	}
-	PQclear(res);
+	pstmt_rows_free(&res);
 	api_reply_text(r, 200,
 		       strcmp(fmt, "csv") == 0 ? "text/csv; charset=utf-8" : "text/plain; charset=utf-8",
 		       b.p, b.len);

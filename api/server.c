@@ -179,15 +179,12 @@ api_audit(struct api_req *r)
 {
 	char status[8], why[128];
 	const char *params[] = {r->actor, r->method, r->url, status};
-	PGresult *res;
 
 	if (r->actor[0] == '\0' || r->db == NULL || strcmp(r->method, "GET") == 0 ||
 	    strcmp(r->method, "HEAD") == 0)
 		return;
 	str_fmt(status, sizeof(status), "%d", r->status);
-	if (pstmt_exec(r->db, &api_audit_write, params, &res, why, sizeof(why)) == PSTMT_OK)
-		PQclear(res);
-	else
+	if (pstmt_cmd(r->db, &api_audit_write, params, why, sizeof(why)) != PSTMT_OK)
 		log_warn("api_audit_failed", "actor=%s reason=\"%s\"", r->actor, why);
 }
 

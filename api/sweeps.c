@@ -2,6 +2,7 @@
 #include "api/handler.h"
 #include "common/addr.h"
 #include "db/query.h"
+#include "db/targets.h"
 
 #include <string.h>
 
@@ -17,7 +18,6 @@ h_sweep_create(struct api_req *r)
 {
 	json_t *doc = api_body(r);
 	const char *scope, *cidr_s, *cust, *why = NULL;
-	const char *params[4];
 	char cidr[64];
 	struct cidr c;
 
@@ -42,18 +42,21 @@ h_sweep_create(struct api_req *r)
 		}
 		cidr_format(&c, cidr, sizeof(cidr));
 	}
-	params[0] = r->actor;
-	params[1] = scope;
-	params[2] = cidr_s ? cidr : NULL;
-	params[3] = cust;
 	{
-		char dbwhy[256], *out = NULL;
-		int s = pstmt_text(r->db, &api_sweep_create, params, &out, dbwhy, sizeof(dbwhy));
+		struct sweep_scope sc = {scope, cidr_s ? cidr : NULL, cust, 1, r->actor};
+		PGconn *conn = pstmt_conn(r->db);
+		const char *dbwhy = NULL;
+		char *out = NULL;
+		int64_t total;
 
-		if (s == PSTMT_NOT_FOUND)
-			api_error(r, 422, "invalid_value", "customer: no customer with that ext_id");
-		else if (api_db_ok(r, s, dbwhy, "sweep"))
+		if (conn == NULL)
+			api_error(r, 503, "database_unavailable", "the database cannot be reached");
+		else if (targets_sweep(conn, &sc, &total, &out, &dbwhy) >= 0)
 			api_reply_json_text(r, 201, out);
+		else if (strcmp(dbwhy, "no such customer") == 0)
+			api_error(r, 422, "invalid_value", "customer: no customer with that ext_id");
+		else
+			api_error(r, 500, "internal", "sweep: %s", dbwhy);
 	}
 out:
 	json_decref(doc);

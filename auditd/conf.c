@@ -1,12 +1,14 @@
 /*
  * The config as the daemon and relayctl both read it: where the file is,
- * loading it, and the sink's parameters built from it.
+ * loading it, and the engine's and the sink's parameters built from it.
  */
 #include "auditd/conf.h"
 #include "common/config.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "probe-engine/token.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,21 +40,102 @@ conf_load(const char *path)
 }
 
 int
+conf_probe_init(struct conf_probe *cp, const struct config *cfg, bool need_secret,
+                const struct cidr *extra, size_t nextra, const char **why)
+{
+	/* The option table's validator keeps a set secret at 16 characters or more. */
+	const char *secret = *config_str(cfg, CFG_SECRET) != '\0' ? config_str(cfg, CFG_SECRET) : NULL;
+	char **words;
+	size_t n;
+
+	memset(cp, 0, sizeof(*cp));
+	probe_params_defaults(&cp->p);
+	if (secret == NULL && need_secret) {
+		*why = "the probe role needs a secret of at least 16 characters (the sink "
+		       "verifies tokens with it)";
+		return -1;
+	}
+	if (secret != NULL) {
+		token_key_init(&cp->p.key, secret, strlen(secret));
+	} else {
+		uint8_t k[32];
+
+		random_bytes(k, sizeof(k));
+		token_key_init(&cp->p.key, k, sizeof(k));
+	}
+	if (*config_str(cfg, CFG_HELO_NAME) != '\0') {
+		cp->helo = xstrdup(config_str(cfg, CFG_HELO_NAME));
+	} else if (*config_str(cfg, CFG_NODE_NAME) != '\0') {
+		cp->helo = xstrdup(config_str(cfg, CFG_NODE_NAME));
+	} else {
+		char hn[256];
+
+		hn[sizeof(hn) - 1] = '\0';
+		cp->helo = xstrdup(gethostname(hn, sizeof(hn) - 1) == 0 && strchr(hn, '.') != NULL
+		                       ? hn
+		                       : "relayaudit.invalid");
+	}
+	cp->p.helo_name = cp->helo;
+	cp->sink_domains = config_list(cfg, CFG_SINK_DOMAIN, &n);
+	if (n > 0)
+		cp->p.sink_domain = cp->sink_domains[0];
+	cp->p.outside_domain = config_str(cfg, CFG_OUTSIDE_DOMAIN);
+	cp->p.contact = *config_str(cfg, CFG_CONTACT) ? config_str(cfg, CFG_CONTACT) : NULL;
+	words = config_list(cfg, CFG_PROBE_PORTS, &n);
+	for (size_t i = 0; i < n && cp->p.nports < sizeof(cp->ports) / sizeof(cp->ports[0]); i++) {
+		int64_t port;
+
+		if (parse_i64(words[i], 1, 65535, &port) == 0)
+			cp->ports[cp->p.nports++] = (int)port;
+	}
+	config_list_free(words);
+	cp->p.ports = cp->ports;
+	words = config_list(cfg, CFG_EXCLUDE, &n);
+	cp->exclude = xcalloc(nextra + n + 1, sizeof(*cp->exclude));
+	for (size_t i = 0; i < nextra; i++)
+		cp->exclude[cp->p.nexclude++] = extra[i];
+	for (size_t i = 0; i < n; i++) {
+		const char *bad = NULL;
+
+		/* The option table validated them at load: a failure here is a bug, not input. */
+		if (cidr_parse(words[i], &cp->exclude[cp->p.nexclude], &bad) == 0)
+			cp->p.nexclude++;
+		else
+			log_error("exclude_skipped", "range=%s reason=\"%s\"", words[i], bad);
+	}
+	config_list_free(words);
+	cp->p.exclude = cp->exclude;
+	cp->p.concurrency = (int)config_int(cfg, CFG_PROBE_CONCURRENCY);
+	cp->p.rate = (int)config_int(cfg, CFG_PROBE_RATE);
+	cp->p.per_net = (int)config_int(cfg, CFG_PROBE_PER_NET);
+	cp->p.timeout_ms = (int)config_int(cfg, CFG_PROBE_TIMEOUT) * 1000;
+	cp->p.deadline_ms = (int)config_int(cfg, CFG_PROBE_DEADLINE) * 1000;
+	cp->p.greylist_wait_ms = (int)config_int(cfg, CFG_GREYLIST_WAIT) * 1000;
+	cp->p.fd_reserve = (int)config_int(cfg, CFG_FD_RESERVE);
+	cp->p.loopback_only |= config_bool(cfg, CFG_LOOPBACK_ONLY);
+	return 0;
+}
+
+void
+conf_probe_free(struct conf_probe *cp)
+{
+	free(cp->helo);
+	config_list_free(cp->sink_domains);
+	free(cp->exclude);
+	memset(cp, 0, sizeof(*cp));
+}
+
+int
 conf_sink_init(struct conf_sink *sc, const struct config *cfg, const char **why)
 {
-	const char *list = config_str(cfg, CFG_SINK_DOMAIN), *secret = config_str(cfg, CFG_SECRET);
-	char *copy, *save = NULL;
+	const char *secret = config_str(cfg, CFG_SECRET);
 
 	memset(sc, 0, sizeof(*sc));
 	if (addr_port_parse(config_str(cfg, CFG_SINK_LISTEN), 25, &sc->addr, &sc->port) < 0) {
 		*why = "bad sink_listen";
 		return -1;
 	}
-	copy = xstrdup(list);
-	sc->domains = xcalloc(strlen(list) / 2 + 2, sizeof(char *));
-	for (char *d = strtok_r(copy, ", ", &save); d != NULL; d = strtok_r(NULL, ", ", &save))
-		sc->domains[sc->ndomains++] = xstrdup(d);
-	free(copy);
+	sc->domains = config_list(cfg, CFG_SINK_DOMAIN, &sc->ndomains);
 	if (sc->ndomains == 0) {
 		*why = "no sink_domain configured";
 		conf_sink_free(sc);
@@ -73,9 +156,7 @@ conf_sink_init(struct conf_sink *sc, const struct config *cfg, const char **why)
 void
 conf_sink_free(struct conf_sink *sc)
 {
-	for (size_t i = 0; i < sc->ndomains; i++)
-		free(sc->domains[i]);
-	free(sc->domains);
+	config_list_free(sc->domains);
 	sc->domains = NULL;
 	sc->ndomains = 0;
 }

@@ -5,6 +5,7 @@
  * exclusions and intervals; TERM stops claiming and lets in-flight probes
  * finish for shutdown_grace before the rest of the leases are given back.
  */
+#include "auditd/conf.h"
 #include "auditd/daemon.h"
 #include "auditd/probe_json.h"
 #include "auditd/scheduler.h"
@@ -19,8 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_EXCLUDE 1024
-
 struct port_ctx {
 	struct sched_item *it;
 	size_t port;
@@ -30,48 +29,9 @@ static struct {
 	struct daemon *d;
 	struct scheduler *sched;
 	struct probe_engine *engine;
-	struct probe_params params;
-	struct cidr exclude[MAX_EXCLUDE];
-	size_t nexclude;
-	char *helo, *sink_domain;
+	struct conf_probe conf; /* the engine's parameters, from auditd/conf.c */
 	int64_t confirm_window_ms;
 } rp;
-
-/* Words of a comma-separated list option, each passed to fn; stops at max. */
-static void
-role_probe_words(const char *list, void (*fn)(const char *w, void *arg), void *arg)
-{
-	char *copy = xstrdup(list), *save = NULL;
-
-	for (char *w = strtok_r(copy, ", ", &save); w != NULL; w = strtok_r(NULL, ", ", &save))
-		fn(w, arg);
-	free(copy);
-}
-
-static void
-role_probe_add_exclude(const char *w, void *arg)
-{
-	const char *why;
-
-	if (rp.nexclude < MAX_EXCLUDE && cidr_parse(w, &rp.exclude[rp.nexclude], &why) == 0)
-		rp.nexclude++;
-}
-
-static void
-role_probe_first_word(const char *w, void *arg)
-{
-	char **out = arg;
-
-	if (*out == NULL)
-		*out = xstrdup(w);
-}
-
-static void
-role_probe_load_exclude(const struct config *cfg)
-{
-	rp.nexclude = 0;
-	role_probe_words(config_str(cfg, CFG_EXCLUDE), role_probe_add_exclude, NULL);
-}
 
 static void
 role_probe_sched_params(const struct daemon *d, struct sched_params *sp)
@@ -210,45 +170,17 @@ role_probe_submit(void *arg, struct sched_item *it, const struct claimed_target 
 static int
 role_probe_params(struct daemon *d)
 {
-	const struct config *cfg = d->cfg;
-	const char *secret = config_str(cfg, CFG_SECRET);
+	const char *why = NULL;
 
-	free(rp.helo);
-	free(rp.sink_domain);
-	rp.helo = NULL;
-	rp.sink_domain = NULL;
-	probe_params_defaults(&rp.params);
-	if (strlen(secret) < 16) {
-		log_error("config_error", "option=secret reason=\"the probe role needs a secret of"
-			  " at least 16 characters (the sink verifies tokens with it)\"");
+	conf_probe_free(&rp.conf);
+	if (conf_probe_init(&rp.conf, d->cfg, true, NULL, 0, &why) < 0) {
+		log_error("config_error", "option=secret reason=\"%s\"", why);
 		return -1;
 	}
-	token_key_init(&rp.params.key, secret, strlen(secret));
-	rp.helo = xstrdup(*config_str(cfg, CFG_HELO_NAME) ? config_str(cfg, CFG_HELO_NAME)
-							    : d->node_name);
-	role_probe_words(config_str(cfg, CFG_SINK_DOMAIN), role_probe_first_word, &rp.sink_domain);
-	if (rp.sink_domain == NULL)
-		rp.sink_domain = xstrdup("sink.relayaudit.test");
-	rp.params.helo_name = rp.helo;
-	rp.params.sink_domain = rp.sink_domain;
-	rp.params.outside_domain = config_str(cfg, CFG_OUTSIDE_DOMAIN);
-	rp.params.contact = *config_str(cfg, CFG_CONTACT) ? config_str(cfg, CFG_CONTACT) : NULL;
 	/* Targets always name their port: the scheduler submits one per port. */
-	rp.params.ports = NULL;
-	rp.params.nports = 0;
-	rp.params.concurrency = (int)config_int(cfg, CFG_PROBE_CONCURRENCY);
-	rp.params.rate = (int)config_int(cfg, CFG_PROBE_RATE);
-	rp.params.per_net = (int)config_int(cfg, CFG_PROBE_PER_NET);
-	rp.params.timeout_ms = (int)config_int(cfg, CFG_PROBE_TIMEOUT) * 1000;
-	rp.params.deadline_ms = (int)config_int(cfg, CFG_PROBE_DEADLINE) * 1000;
-	rp.params.greylist_wait_ms = (int)config_int(cfg, CFG_GREYLIST_WAIT) * 1000;
-	rp.params.fd_reserve = (int)config_int(cfg, CFG_FD_RESERVE);
-	rp.params.test_backscatter = true;
-	role_probe_load_exclude(cfg);
-	rp.params.loopback_only |= config_bool(d->cfg, CFG_LOOPBACK_ONLY);
-	rp.params.exclude = rp.exclude;
-	rp.params.nexclude = rp.nexclude;
-	rp.confirm_window_ms = config_int(cfg, CFG_CONFIRM_WINDOW) * 1000;
+	rp.conf.p.ports = NULL;
+	rp.conf.p.nports = 0;
+	rp.confirm_window_ms = config_int(d->cfg, CFG_CONFIRM_WINDOW) * 1000;
 	return 0;
 }
 
@@ -260,7 +192,7 @@ role_probe_start(struct daemon *d)
 	rp.d = d;
 	if (role_probe_params(d) != 0)
 		return -1;
-	rp.engine = probe_engine_new(d->base, &rp.params, role_probe_done, NULL);
+	rp.engine = probe_engine_new(d->base, &rp.conf.p, role_probe_done, NULL);
 	if (rp.engine == NULL) {
 		log_error("role_failed", "role=probe reason=\"probe engine\"");
 		return -1;
@@ -274,18 +206,22 @@ static void
 role_probe_reload(struct daemon *d)
 {
 	struct sched_params sp;
+	struct conf_probe cp;
+	const char *why = NULL;
 
-	rp.nexclude = 0;
-	role_probe_load_exclude(d->cfg);
-	probe_engine_set_limits(rp.engine, (int)config_int(d->cfg, CFG_PROBE_CONCURRENCY),
-				(int)config_int(d->cfg, CFG_PROBE_RATE),
-				(int)config_int(d->cfg, CFG_PROBE_PER_NET), rp.exclude, rp.nexclude);
+	/* Limits and exclusions change on the running engine; the rest needs a restart. */
+	if (conf_probe_init(&cp, d->cfg, true, NULL, 0, &why) < 0) {
+		log_warn("reload_refused", "role=probe reason=\"%s\"", why);
+		return;
+	}
+	probe_engine_set_limits(rp.engine, cp.p.concurrency, cp.p.rate, cp.p.per_net, cp.p.exclude,
+				cp.p.nexclude);
 	rp.confirm_window_ms = config_int(d->cfg, CFG_CONFIRM_WINDOW) * 1000;
 	role_probe_sched_params(d, &sp);
 	scheduler_set_params(rp.sched, &sp);
-	log_info("reloaded", "role=probe exclude=%zu concurrency=%lld rate=%lld", rp.nexclude,
-		 (long long)config_int(d->cfg, CFG_PROBE_CONCURRENCY),
-		 (long long)config_int(d->cfg, CFG_PROBE_RATE));
+	log_info("reloaded", "role=probe exclude=%zu concurrency=%d rate=%d", cp.p.nexclude,
+		 cp.p.concurrency, cp.p.rate);
+	conf_probe_free(&cp);
 }
 
 static void
@@ -327,9 +263,7 @@ role_probe_stop(struct daemon *d)
 	}
 	rp.sched = NULL;
 	scheduler_free(s, grace_ms);
-	free(rp.helo);
-	free(rp.sink_domain);
-	rp.helo = rp.sink_domain = NULL;
+	conf_probe_free(&rp.conf);
 }
 
 const struct role_ops role_probe_ops = {

@@ -57,7 +57,9 @@ static const struct config_option options[CFG__COUNT] = {
 	{CFG_GREYLIST_WAIT, "greylist_wait", CFGT_DURATION, 0, DAY, "5m", NULL,
 	 "Delay before a 4xx attempt is retried.", NULL},
 	{CFG_HELO_NAME, "helo_name", CFGT_STRING, 0, 0, "", NULL,
-	 "Name sent in EHLO/HELO; empty means node_name.", valid_domain},
+	 "Name sent in EHLO/HELO; empty means node_name, else the host name when fully "
+	 "qualified, else relayaudit.invalid.",
+	 valid_domain},
 	{CFG_OUTSIDE_DOMAIN, "outside_domain", CFGT_STRING, 0, 0, "relayaudit-outside.invalid",
 	 NULL, "Domain of the 'outside' test sender.", valid_domain},
 	{CFG_CONTACT, "contact", CFGT_STRING, 0, 0, "", NULL,
@@ -600,21 +602,59 @@ config_bool(const struct config *cfg, enum config_key key)
 	return cfg->v[key].flag;
 }
 
+char **
+config_list(const struct config *cfg, enum config_key key, size_t *n)
+{
+	const char *p = cfg->v[key].text != NULL ? cfg->v[key].text : "";
+	char **words = xcalloc(strlen(p) / 2 + 2, sizeof(char *));
+	size_t k = 0;
+
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		const char *w = p;
+
+		while (len > 0 && isspace((unsigned char)*w))
+			w++, len--;
+		while (len > 0 && isspace((unsigned char)w[len - 1]))
+			len--;
+		if (len > 0)
+			words[k++] = xstrndup(w, len);
+		p = comma ? comma + 1 : p + strlen(p);
+	}
+	if (n != NULL)
+		*n = k;
+	return words;
+}
+
+void
+config_list_free(char **words)
+{
+	for (size_t i = 0; words != NULL && words[i] != NULL; i++)
+		free(words[i]);
+	free(words);
+}
+
 bool
 config_list_has(const struct config *cfg, enum config_key key, const char *word)
 {
-	const char *p = cfg->v[key].text;
-	size_t len = strlen(word);
+	char **words = config_list(cfg, key, NULL);
+	bool found = false;
 
-	while (p && *p) {
-		const char *comma = strchr(p, ',');
-		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+	for (size_t i = 0; words[i] != NULL && !found; i++)
+		found = strcmp(words[i], word) == 0;
+	config_list_free(words);
+	return found;
+}
 
-		if (n == len && strncmp(p, word, len) == 0)
-			return true;
-		p = comma ? comma + 1 : NULL;
+const struct config_option *
+config_option_of(enum config_key key)
+{
+	for (int i = 0; i < CFG__COUNT; i++) {
+		if (options[i].key == key)
+			return &options[i];
 	}
-	return false;
+	return NULL;
 }
 
 const char *

@@ -126,8 +126,17 @@ const char *config_set(struct config *cfg, const char *name, const char *value);
 const char *config_str(const struct config *cfg, enum config_key key);
 int64_t config_int(const struct config *cfg, enum config_key key);
 bool config_bool(const struct config *cfg, enum config_key key);
+/*
+ * THE accessor for list options: the words in order (comma-separated, blanks
+ * around them trimmed) as a NULL-terminated array, *n set when n != NULL.
+ * Free with config_list_free.
+ */
+char **config_list(const struct config *cfg, enum config_key key, size_t *n);
+void config_list_free(char **words);
 /* True when the list option holds word (case-sensitive). */
 bool config_list_has(const struct config *cfg, enum config_key key, const char *word);
+/* The option's row in the table (its type and range). */
+const struct config_option *config_option_of(enum config_key key);
 /* Where the value came from: "default", "env", "FILE:LINE" or "command line". */
 const char *config_origin(const struct config *cfg, enum config_key key);
 

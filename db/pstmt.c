@@ -278,3 +278,53 @@ pstmt_text(struct pstmt *db, const struct pstmt_stmt *st, const char *const *par
 	PQclear(r);
 	return PSTMT_OK;
 }
+
+enum pstmt_status
+pstmt_rows(struct pstmt *db, const struct pstmt_stmt *st, const char *const *params,
+	   struct pstmt_rows *out, char *why, size_t whylen)
+{
+	PGresult *r;
+	enum pstmt_status s = pstmt_exec(db, st, params, &r, why, whylen);
+
+	memset(out, 0, sizeof(*out));
+	if (s != PSTMT_OK)
+		return s;
+	out->n = PQntuples(r);
+	out->ncols = PQnfields(r);
+	out->cells = xcalloc((size_t)out->n * (size_t)out->ncols + 1, sizeof(char *));
+	for (int i = 0; i < out->n; i++) {
+		for (int j = 0; j < out->ncols; j++)
+			out->cells[i * out->ncols + j] = xstrdup(PQgetvalue(r, i, j));
+	}
+	PQclear(r);
+	return PSTMT_OK;
+}
+
+const char *
+pstmt_cell(const struct pstmt_rows *rows, int i, int j)
+{
+	if (i < 0 || i >= rows->n || j < 0 || j >= rows->ncols)
+		return "";
+	return rows->cells[i * rows->ncols + j];
+}
+
+void
+pstmt_rows_free(struct pstmt_rows *rows)
+{
+	for (int k = 0; rows->cells != NULL && k < rows->n * rows->ncols; k++)
+		free(rows->cells[k]);
+	free(rows->cells);
+	memset(rows, 0, sizeof(*rows));
+}
+
+enum pstmt_status
+pstmt_cmd(struct pstmt *db, const struct pstmt_stmt *st, const char *const *params, char *why,
+	  size_t whylen)
+{
+	PGresult *r;
+	enum pstmt_status s = pstmt_exec(db, st, params, &r, why, whylen);
+
+	if (s == PSTMT_OK)
+		PQclear(r);
+	return s;
+}

@@ -55,6 +55,23 @@ enum pstmt_status pstmt_exec(struct pstmt *db, const struct pstmt_stmt *st,
 enum pstmt_status pstmt_text(struct pstmt *db, const struct pstmt_stmt *st,
 			     const char *const *params, char **out, char *why, size_t whylen);
 
+/*
+ * A whole result as text, for callers that must not see libpq (the API): row
+ * i, column j is cell(rows, i, j), "" for SQL NULL. Free with pstmt_rows_free.
+ */
+struct pstmt_rows {
+	int n, ncols;
+	char **cells;
+};
+enum pstmt_status pstmt_rows(struct pstmt *db, const struct pstmt_stmt *st,
+			     const char *const *params, struct pstmt_rows *out, char *why,
+			     size_t whylen);
+const char *pstmt_cell(const struct pstmt_rows *rows, int i, int j);
+void pstmt_rows_free(struct pstmt_rows *rows);
+/* A statement whose rows do not matter (an audit row). */
+enum pstmt_status pstmt_cmd(struct pstmt *db, const struct pstmt_stmt *st,
+			    const char *const *params, char *why, size_t whylen);
+
 /* The live connection for code that drives libpq itself (bulk import); NULL when down. */
 PGconn *pstmt_conn(struct pstmt *db);
 

@@ -40,7 +40,6 @@ extern const struct pstmt_stmt api_case_command; /* $1 id $2 action $3 note $4 a
 extern const struct pstmt_stmt api_retest_page_case; /* $1 case id $2 retest_min_interval s */
 
 /* db/sweeps_query.c */
-extern const struct pstmt_stmt api_sweep_create; /* $1 actor $2 scope $3 cidr $4 customer */
 extern const struct pstmt_stmt api_sweep_get; /* $1 id */
 
 /* db/ops_query.c: health, metrics, stats, blocklist, audit */

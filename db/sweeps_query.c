@@ -1,29 +1,10 @@
 /*
- * SQL for sweeps: every matching target is tagged with the sweep, raised to
- * priority 1 and made due now. Progress is counted live from the targets
- * probed since the sweep began, so it needs nothing from the probe writers.
+ * SQL for the API's view of a sweep (starting one is targets_sweep in
+ * db/targets.c). Progress is counted live from the targets probed since the
+ * sweep began, so it needs nothing from the probe writers.
  */
 #include "db/query.h"
 #include "db/query_json.h"
-
-#define SWEEP_MATCH                                                                            \
-	"NOT t.excluded AND ($2 = 'all' OR ($2 = 'cidr' AND t.address <<= $3::cidr)"            \
-	" OR ($2 = 'customer' AND t.customer_id = sc.cust))"
-
-const struct pstmt_stmt api_sweep_create = {
-	"api_sweep_create",
-	"WITH sc AS (SELECT (SELECT id FROM customers WHERE ext_id = $4) AS cust),"
-	" s AS (INSERT INTO sweeps (created_by, scope, cidr, customer_id, priority, total)"
-	"   SELECT $1, $2, $3::cidr, sc.cust, 1, (SELECT count(*) FROM targets t WHERE " SWEEP_MATCH ")"
-	"   FROM sc WHERE $2 <> 'customer' OR sc.cust IS NOT NULL RETURNING *),"
-	" u AS (UPDATE targets t SET sweep_id = s.id, priority = greatest(t.priority, 1),"
-	"   next_probe_at = least(t.next_probe_at, now()), updated_at = now() FROM s, sc"
-	"   WHERE " SWEEP_MATCH " RETURNING 1)"
-	" SELECT json_build_object('id', s.id, 'scope', s.scope, 'cidr', s.cidr, 'customer', $4,"
-	" 'total', s.total, 'done', 0, 'created_at', s.created_at, 'created_by', s.created_by,"
-	" 'url', '/v1/sweeps/' || s.id), (SELECT count(*) FROM u), pg_notify('relayaudit_due', '')"
-	" FROM s",
-	4, false};
 
 const struct pstmt_stmt api_sweep_get = {
 	"api_sweep_get",

@@ -190,6 +190,12 @@ static const char sweep_mark_sql[] =
 static const char sweep_total_sql[] =
 	"UPDATE sweeps SET total = $2, finished_at = CASE WHEN $2 = 0 THEN now() END WHERE id = $1";
 
+static const char sweep_json_sql[] =
+	"SELECT json_build_object('id', s.id, 'scope', s.scope, 'cidr', s.cidr, 'customer',"
+	" (SELECT ext_id FROM customers cu WHERE cu.id = s.customer_id), 'total', s.total,"
+	" 'done', 0, 'created_at', s.created_at, 'created_by', s.created_by,"
+	" 'url', '/v1/sweeps/' || s.id)::text FROM sweeps s WHERE s.id = $1";
+
 static int
 sweep_exec(PGconn *c, const char *what, const char *sql, int n, const char *const *params,
 	   PGresult **res)
@@ -209,7 +215,8 @@ sweep_exec(PGconn *c, const char *what, const char *sql, int n, const char *cons
 }
 
 int64_t
-targets_sweep(PGconn *c, const struct sweep_scope *s, int64_t *total, const char **why)
+targets_sweep(PGconn *c, const struct sweep_scope *s, int64_t *total, char **json,
+              const char **why)
 {
 	char prio[8], idbuf[32], custbuf[32], totbuf[32];
 	const char *cust = NULL;
@@ -240,6 +247,8 @@ targets_sweep(PGconn *c, const struct sweep_scope *s, int64_t *total, const char
 		PQclear(r);
 		cust = custbuf;
 	}
+	if (json != NULL)
+		*json = NULL;
 	if (sweep_exec(c, "sweep_begin", "BEGIN", 0, NULL, NULL) != 0)
 		return -1;
 	{
@@ -263,6 +272,14 @@ targets_sweep(PGconn *c, const struct sweep_scope *s, int64_t *total, const char
 		const char *p[2] = {idbuf, totbuf};
 		if (sweep_exec(c, "sweep_total", sweep_total_sql, 2, p, NULL) != 0)
 			goto fail;
+	}
+	if (json != NULL) {
+		const char *p[1] = {idbuf};
+
+		if (sweep_exec(c, "sweep_json", sweep_json_sql, 1, p, &r) != 0)
+			goto fail;
+		*json = db_col_dup(r, 0, 0);
+		PQclear(r);
 	}
 	/* Wake the schedulers now rather than at their next poll. */
 	if (sweep_exec(c, "sweep_notify", "SELECT pg_notify('relayaudit_due', '')", 0, NULL,

@@ -48,8 +48,14 @@ struct sweep_scope {
 	int priority;         /* 1..3 */
 	const char *created_by;
 };
-/* Creates a sweep and marks its targets due now; sweep id or -1 (*why set). */
-int64_t targets_sweep(PGconn *c, const struct sweep_scope *s, int64_t *total, const char **why);
+/*
+ * THE sweep, for relayctl and the API alike: creates the sweep and marks its
+ * targets due now (excluded ones never, leased ones left to their lease);
+ * sweep id or -1 (*why set: "no such customer" when the customer is unknown).
+ * *json, when json != NULL, is the new sweep as the API shows it (malloc'd).
+ */
+int64_t targets_sweep(PGconn *c, const struct sweep_scope *s, int64_t *total, char **json,
+                      const char **why);
 
 struct sweep_progress {
 	int64_t total, done;

@@ -32,8 +32,8 @@ struct rcpt_form {
 };
 
 struct catalogue_attempt {
-	int sender; /* index into catalogue_senders() */
-	int form;   /* index into catalogue_forms(), or -1 for backscatter */
+	int sender; /* index for catalogue_sender() */
+	int form;   /* index for catalogue_form(), or -1 for backscatter */
 	bool backscatter;
 };
 

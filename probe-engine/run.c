@@ -71,8 +71,28 @@ run_attempt_init(struct probe_run *r, size_t i, const char *sender, const char *
 	token_make(&r->params->key, r->res->probe_id, (unsigned)i, a->token);
 }
 
-void
-run_prepare(struct probe_run *r, const char *host)
+/* Undoes a run_prepare that could not render every attempt. */
+static void
+run_unprepare(struct probe_run *r)
+{
+	struct probe_result *res = r->res;
+
+	for (size_t i = 0; i < res->nattempts; i++) {
+		free(res->attempts[i].mail_from);
+		free(res->attempts[i].rcpt_to);
+	}
+	free(res->attempts);
+	free(r->st);
+	free(res->host);
+	res->attempts = NULL;
+	r->st = NULL;
+	res->host = NULL;
+	res->nattempts = 0;
+	r->prepared = false;
+}
+
+int
+run_prepare(struct probe_run *r, const char *host, const char **why)
 {
 	struct probe_result *res = r->res;
 	size_t nrelay = catalogue_nrelay();
@@ -80,7 +100,7 @@ run_prepare(struct probe_run *r, const char *host)
 	char from[512], rcpt[512];
 
 	if (r->prepared)
-		return;
+		return 0;
 	r->prepared = true;
 	res->host = xstrdup(host);
 	r->nrelay = nrelay;
@@ -111,17 +131,25 @@ run_prepare(struct probe_run *r, const char *host)
 			if (catalogue_render(catalogue_sender((size_t)ca.sender)->pattern, &ctx, from,
 					     sizeof(from)) < 0 ||
 			    catalogue_render(catalogue_form((size_t)ca.form)->pattern, &ctx, rcpt,
-					     sizeof(rcpt)) < 0)
-				fatal("catalogue form does not fit for host %s", host);
+					     sizeof(rcpt)) < 0) {
+				/* H comes from the peer's greeting: its length is the peer's choice. */
+				*why = "a relay form does not fit with this host name";
+				run_unprepare(r);
+				return -1;
+			}
 		} else {
 			const char *dom = i == nrelay ? NULL : r->domains[i - nrelay - 1];
 
-			if (catalogue_backscatter(&ctx, dom, from, sizeof(from), rcpt, sizeof(rcpt)) < 0)
-				fatal("backscatter form does not fit for host %s", host);
+			if (catalogue_backscatter(&ctx, dom, from, sizeof(from), rcpt, sizeof(rcpt)) < 0) {
+				*why = "a backscatter form does not fit with this host name";
+				run_unprepare(r);
+				return -1;
+			}
 		}
 		a->mail_from = xstrdup(from);
 		a->rcpt_to = xstrdup(rcpt);
 	}
+	return 0;
 }
 
 static bool

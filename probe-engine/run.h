@@ -64,8 +64,12 @@ struct probe_run *run_new(const struct probe_params *p, const struct probe_targe
 			  uint64_t probe_id, int64_t now_mono);
 void run_free(struct probe_run *r); /* frees res too unless taken */
 
-/* Renders every attempt once H is known (greeting/EHLO name, target name or [IP]). */
-void run_prepare(struct probe_run *r, const char *host);
+/*
+ * Renders every attempt once H is known (greeting/EHLO name, target name or
+ * [IP]). H may come from the peer: when a form does not fit with it, nothing
+ * is kept and -1 returns with *why (the caller tries the address literal).
+ */
+int run_prepare(struct probe_run *r, const char *host, const char **why);
 
 /*
  * Picks the next transaction: ready attempts sharing the first ready one's

@@ -1,7 +1,7 @@
 /*
  * One SMTP connection as a state machine. session_send() writes what the
  * current plan needs, session_reply() picks the next state from each final
- * reply, session_read()/session_timer() map I/O events onto those two.
+ * reply, session_read_cb()/session_timer_cb() map I/O events onto those two.
  * Every wait has a per-state timeout (table below) capped by the probe's
  * overall deadline; every byte read goes through the bounded reply parser.
  */
@@ -231,6 +231,8 @@ session_cmd(struct session *s, const char *verb, const char *arg)
 	char line[600];
 	int n = snprintf(line, sizeof(line), "%s%s\r\n", verb, arg ? arg : "");
 
+	/* A broken invariant, not input: forms are rendered into 512 bytes (run_prepare
+	 * refuses longer ones) and the EHLO name is a validated domain. */
 	if (n < 0 || (size_t)n >= sizeof(line))
 		fatal("SMTP command too long: %s", verb);
 	run_log(s->run, 'C', line, (size_t)n - 2);
@@ -415,24 +417,39 @@ session_next(struct session *s)
 	session_send_plan(s);
 }
 
-/* H: the greeting's name, the EHLO reply's, the caller's, or the address literal. */
-static void
-session_prepare_run(struct session *s)
+/*
+ * H: the greeting's name, the EHLO reply's, the caller's, or the address
+ * literal. A name too long for the forms (the peer chose it) falls back to
+ * the literal, noted in the transcript; 0, or -1 with *why.
+ */
+static int
+session_prepare_run(struct session *s, const char **why)
 {
 	struct probe_run *r = s->run;
 	const char *host = s->banner_host[0]  ? s->banner_host
 			   : s->ehlo_host[0]  ? s->ehlo_host
 			   : r->res->name     ? r->res->name
 					      : r->literal;
+	char note[128];
+	int n;
 
-	run_prepare(r, host);
+	if (run_prepare(r, host, why) == 0)
+		return 0;
+	n = snprintf(note, sizeof(note), "<%s: using %s>", *why, r->literal);
+	run_log(r, 'C', note, n > 0 && (size_t)n < sizeof(note) ? (size_t)n : strlen(note));
+	return run_prepare(r, r->literal, why);
 }
 
 static void
 session_after_hello(struct session *s)
 {
+	const char *why = NULL;
+
 	s->run->pipelining = s->pipelining;
-	session_prepare_run(s);
+	if (session_prepare_run(s, &why) < 0) {
+		session_finish(s, SE_PROTOCOL, "%s", why);
+		return;
+	}
 	session_next(s);
 }
 

@@ -997,8 +997,20 @@ sink_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 	addr_format(&peer, ss->peer_str, sizeof(ss->peer_str));
 	ss->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	ss->deadline = evtimer_new(s->base, sink_deadline_cb, ss);
-	if (ss->bev == NULL || ss->deadline == NULL)
-		fatal("sink: out of memory for a session");
+	if (ss->bev == NULL || ss->deadline == NULL) {
+		/* A connection the loop cannot take on is dropped, not the whole sink. */
+		log_warn("sink_session_dropped", "peer=%s reason=\"no memory for a session\"",
+			 ss->peer_str);
+		if (ss->bev != NULL)
+			bufferevent_free(ss->bev);
+		else
+			close(fd);
+		if (ss->deadline != NULL)
+			event_free(ss->deadline);
+		free(ss);
+		s->st.refused_sessions++;
+		return;
+	}
 	TAILQ_INSERT_TAIL(&s->sessions, ss, link);
 	s->total++;
 	s->st.sessions++;

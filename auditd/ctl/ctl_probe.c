@@ -5,6 +5,7 @@
  * amend them before anything is shown.
  */
 #include "auditd/ctl/ctl.h"
+#include "auditd/conf.h"
 #include "auditd/probe_json.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -14,6 +15,7 @@
 #include "probe-engine/sink.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <netdb.h>
@@ -388,40 +390,55 @@ ctl_probe_takes_value(const char *opt)
 	return false;
 }
 
+/*
+ * The engine options relayctl probe takes on its command line: each is a
+ * config option, so its range comes from the option table (durations may be
+ * given in ms here, checked against the table's range in seconds).
+ */
+static const struct {
+	const char *flag;
+	enum config_key key;
+	size_t field; /* an int in struct probe_params (ms for durations) */
+} ctl_probe_params[] = {
+    {"--concurrency", CFG_PROBE_CONCURRENCY, offsetof(struct probe_params, concurrency)},
+    {"--rate", CFG_PROBE_RATE, offsetof(struct probe_params, rate)},
+    {"--per-net", CFG_PROBE_PER_NET, offsetof(struct probe_params, per_net)},
+    {"--timeout", CFG_PROBE_TIMEOUT, offsetof(struct probe_params, timeout_ms)},
+    {"--deadline", CFG_PROBE_DEADLINE, offsetof(struct probe_params, deadline_ms)},
+    {"--greylist-wait", CFG_GREYLIST_WAIT, offsetof(struct probe_params, greylist_wait_ms)},
+};
+
+/* The command-line options that set a config option as it is (validated by the table). */
+static const struct {
+	const char *flag, *option;
+} ctl_probe_config_opts[] = {
+    {"--helo", "helo_name"},
+    {"--sink-domain", "sink_domain"},
+    {"--secret", "secret"},
+};
+
+/* v for ctl_probe_params[i], range-checked against the option table; 0 or -1 (printed). */
 static int
-ctl_int_opt(const char *name, const char *v, int64_t min, int64_t max, int *out)
+ctl_probe_param_value(size_t i, const char *v, int *out)
 {
+	const struct config_option *o = config_option_of(ctl_probe_params[i].key);
+	const char *name = ctl_probe_params[i].flag;
 	int64_t n;
 
-	if (parse_i64(v, min, max, &n) < 0) {
-		fprintf(stderr, "relayctl probe: %s: '%s' is not a number in %lld..%lld\n", name, v,
-			(long long)min, (long long)max);
+	if (o->type == CFGT_DURATION) {
+		if (ctl_parse_ms(v, &n) < 0 || n < o->min * 1000 || n > o->max * 1000) {
+			fprintf(stderr,
+				"relayctl probe: %s: '%s' is not a duration in %llds..%llds (%s)\n",
+				name, v, (long long)o->min, (long long)o->max, o->name);
+			return -1;
+		}
+	} else if (parse_i64(v, o->min, o->max, &n) < 0) {
+		fprintf(stderr, "relayctl probe: %s: '%s' is not a number in %lld..%lld (%s)\n", name,
+			v, (long long)o->min, (long long)o->max, o->name);
 		return -1;
 	}
 	*out = (int)n;
 	return 0;
-}
-
-static int
-ctl_ms_opt(const char *name, const char *v, int *out)
-{
-	int64_t ms;
-
-	if (ctl_parse_ms(v, &ms) < 0) {
-		fprintf(stderr, "relayctl probe: %s: '%s' is not a duration\n", name, v);
-		return -1;
-	}
-	*out = (int)ms;
-	return 0;
-}
-
-/* The config's comma-separated list's first word. */
-static char *
-ctl_first_word(const char *list)
-{
-	size_t n = strcspn(list, ", ");
-
-	return xstrndup(list, n);
 }
 
 int
@@ -429,19 +446,18 @@ ctl_probe(int argc, char **argv)
 {
 	struct ctl_probe c = {0};
 	struct probe_params p;
-	const char *cfgpath = NULL, *secret = NULL, *helo = NULL, *sink = NULL;
+	const char *cfgpath = NULL, *sink = NULL, *cwhy = NULL;
+	struct conf_probe cp;
+	bool have_cp = false;
+	int pvalue[ARRAY_LEN(ctl_probe_params)] = {0};
+	bool pset[ARRAY_LEN(ctl_probe_params)] = {0};
 	const char *files[16];
 	size_t nfiles = 0;
 	int port = 0, status = 2;
 	bool no_backscatter = false;
 	struct config *cfg;
-	char *sink_owned = NULL, *helo_owned = NULL;
 	const char *positional[256];
 	size_t npos = 0;
-	struct {
-		bool concurrency, rate, per_net, timeout, deadline, greylist;
-	} set = {0};
-	int concurrency = 0, rate = 0, per_net = 0, timeout = 0, deadline = 0, greylist = 0;
 	const char *sink_listen = NULL;
 	int wait_ms = -1;
 	struct sink *sinksrv = NULL;
@@ -457,7 +473,6 @@ ctl_probe(int argc, char **argv)
 	cfg = conf_load(cfgpath);
 	if (cfg == NULL)
 		return 2;
-	probe_params_defaults(&p);
 	posv = xcalloc((size_t)argc, sizeof(char *));
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = NULL;
@@ -469,7 +484,29 @@ ctl_probe(int argc, char **argv)
 			}
 			v = argv[++i];
 		}
-		if (strcmp(a, "--json") == 0) {
+		for (size_t k = 0; k < ARRAY_LEN(ctl_probe_params); k++) {
+			if (strcmp(a, ctl_probe_params[k].flag) == 0) {
+				if (ctl_probe_param_value(k, v, &pvalue[k]) < 0)
+					goto out;
+				pset[k] = true;
+				a = NULL;
+				break;
+			}
+		}
+		for (size_t k = 0; a != NULL && k < ARRAY_LEN(ctl_probe_config_opts); k++) {
+			if (strcmp(a, ctl_probe_config_opts[k].flag) == 0) {
+				const char *bad = config_set(cfg, ctl_probe_config_opts[k].option, v);
+
+				if (bad != NULL) {
+					fprintf(stderr, "relayctl probe: %s: %s\n", a, bad);
+					goto out;
+				}
+				a = NULL;
+			}
+		}
+		if (a == NULL) {
+			/* an engine or config option, taken above */
+		} else if (strcmp(a, "--json") == 0) {
 			c.json = true;
 		} else if (strcmp(a, "--stats") == 0) {
 			c.stats = true;
@@ -482,43 +519,23 @@ ctl_probe(int argc, char **argv)
 			status = 0;
 			goto out;
 		} else if (strcmp(a, "--port") == 0) {
-			if (ctl_int_opt(a, v, 1, 65535, &port) < 0)
+			int64_t n;
+
+			if (parse_i64(v, 1, 65535, &n) < 0) {
+				fprintf(stderr, "relayctl probe: %s: '%s' is not a port\n", a, v);
 				goto out;
-		} else if (strcmp(a, "--concurrency") == 0) {
-			if (ctl_int_opt(a, v, 1, 1000000, &concurrency) < 0)
-				goto out;
-			set.concurrency = true;
-		} else if (strcmp(a, "--rate") == 0) {
-			if (ctl_int_opt(a, v, 0, 10000000, &rate) < 0)
-				goto out;
-			set.rate = true;
-		} else if (strcmp(a, "--per-net") == 0) {
-			if (ctl_int_opt(a, v, 0, 1000000, &per_net) < 0)
-				goto out;
-			set.per_net = true;
-		} else if (strcmp(a, "--timeout") == 0) {
-			if (ctl_ms_opt(a, v, &timeout) < 0)
-				goto out;
-			set.timeout = true;
-		} else if (strcmp(a, "--deadline") == 0) {
-			if (ctl_ms_opt(a, v, &deadline) < 0)
-				goto out;
-			set.deadline = true;
-		} else if (strcmp(a, "--greylist-wait") == 0) {
-			if (ctl_ms_opt(a, v, &greylist) < 0)
-				goto out;
-			set.greylist = true;
-		} else if (strcmp(a, "--helo") == 0) {
-			helo = v;
-		} else if (strcmp(a, "--sink-domain") == 0) {
-			sink = v;
-		} else if (strcmp(a, "--secret") == 0) {
-			secret = v;
+			}
+			port = (int)n;
 		} else if (strcmp(a, "--sink") == 0) {
 			sink_listen = v;
 		} else if (strcmp(a, "--wait") == 0) {
-			if (ctl_ms_opt(a, v, &wait_ms) < 0)
+			int64_t ms;
+
+			if (ctl_parse_ms(v, &ms) < 0) {
+				fprintf(stderr, "relayctl probe: %s: '%s' is not a duration\n", a, v);
 				goto out;
+			}
+			wait_ms = (int)ms;
 		} else if (strcmp(a, "-c") == 0) {
 			/* loaded above */
 		} else if (strcmp(a, "--file") == 0) {
@@ -550,23 +567,6 @@ ctl_probe(int argc, char **argv)
 		}
 	}
 
-	/* ports: --port, else the config's probe_ports */
-	if (port) {
-		c.ports[c.nports++] = port;
-	} else {
-		const char *pl = config_str(cfg, CFG_PROBE_PORTS);
-
-		while (*pl && c.nports < ARRAY_LEN(c.ports)) {
-			char *w = ctl_first_word(pl);
-			int64_t n;
-
-			if (parse_i64(w, 1, 65535, &n) == 0)
-				c.ports[c.nports++] = (int)n;
-			pl += strlen(w);
-			pl += strspn(pl, ", ");
-			free(w);
-		}
-	}
 	for (size_t i = 0; i < npos; i++) {
 		if (ctl_probe_add(&c, positional[i], 0) < 0)
 			goto out;
@@ -583,68 +583,28 @@ ctl_probe(int argc, char **argv)
 		ctl_probe_usage("--wait needs --sink");
 		goto out;
 	}
-	/* config exclusions apply too */
-	{
-		const char *ex = config_str(cfg, CFG_EXCLUDE);
-
-		while (*ex && c.nexclude < CTL_PROBE_MAX_EXCLUDE) {
-			char *w = ctl_first_word(ex);
-			const char *why;
-
-			if (*w && cidr_parse(w, &c.exclude[c.nexclude], &why) == 0)
-				c.nexclude++;
-			ex += strlen(w);
-			ex += strspn(ex, ", ");
-			free(w);
-		}
+	/* The engine's parameters as the daemon builds them, then the command line's. */
+	if (conf_probe_init(&cp, cfg, false, c.exclude, c.nexclude, &cwhy) < 0) {
+		fprintf(stderr, "relayctl probe: %s\n", cwhy);
+		goto out;
 	}
-
-	p.concurrency = set.concurrency ? concurrency : (int)config_int(cfg, CFG_PROBE_CONCURRENCY);
-	p.rate = set.rate ? rate : (int)config_int(cfg, CFG_PROBE_RATE);
-	p.per_net = set.per_net ? per_net : (int)config_int(cfg, CFG_PROBE_PER_NET);
-	p.timeout_ms = set.timeout ? timeout : (int)config_int(cfg, CFG_PROBE_TIMEOUT) * 1000;
-	p.deadline_ms = set.deadline ? deadline : (int)config_int(cfg, CFG_PROBE_DEADLINE) * 1000;
-	p.greylist_wait_ms =
-		set.greylist ? greylist : (int)config_int(cfg, CFG_GREYLIST_WAIT) * 1000;
-	p.fd_reserve = (int)config_int(cfg, CFG_FD_RESERVE);
+	have_cp = true;
+	p = cp.p;
+	for (size_t k = 0; k < ARRAY_LEN(ctl_probe_params); k++) {
+		if (pset[k])
+			*(int *)((char *)&p + ctl_probe_params[k].field) = pvalue[k];
+	}
 	p.test_backscatter = !no_backscatter;
-	if (helo == NULL) {
-		helo = config_str(cfg, CFG_HELO_NAME);
-		if (*helo == '\0')
-			helo = config_str(cfg, CFG_NODE_NAME);
-		if (*helo == '\0') {
-			char hn[256];
-
-			helo_owned = xstrdup(gethostname(hn, sizeof(hn)) == 0 && strchr(hn, '.')
-						     ? hn
-						     : "relayaudit.invalid");
-			helo = helo_owned;
-		}
-	}
-	p.helo_name = helo;
-	if (sink == NULL) {
-		sink_owned = ctl_first_word(config_str(cfg, CFG_SINK_DOMAIN));
-		sink = sink_owned;
-	}
-	p.sink_domain = sink;
-	p.outside_domain = config_str(cfg, CFG_OUTSIDE_DOMAIN);
-	p.contact = *config_str(cfg, CFG_CONTACT) ? config_str(cfg, CFG_CONTACT) : NULL;
-	if (secret == NULL && *config_str(cfg, CFG_SECRET))
-		secret = config_str(cfg, CFG_SECRET);
-	if (secret != NULL) {
-		token_key_init(&p.key, secret, strlen(secret));
+	/* ports: --port, else the config's probe_ports */
+	if (port) {
+		c.ports[c.nports++] = port;
 	} else {
-		/* one-shot without a configured secret: tokens only this run can mint */
-		uint8_t k[32];
-
-		random_bytes(k, sizeof(k));
-		token_key_init(&p.key, k, sizeof(k));
+		for (size_t k = 0; k < cp.p.nports && c.nports < ARRAY_LEN(c.ports); k++)
+			c.ports[c.nports++] = cp.p.ports[k];
 	}
 	p.ports = c.ports;
 	p.nports = c.nports;
-	p.loopback_only |= config_bool(cfg, CFG_LOOPBACK_ONLY);
-	p.exclude = c.exclude;
-	p.nexclude = c.nexclude;
+	sink = p.sink_domain;
 
 	struct event_base *base = event_base_new();
 	struct probe_engine *e;
@@ -730,8 +690,8 @@ out:
 		free(c.targets[i].name);
 	free(c.targets);
 	free(posv);
-	free(sink_owned);
-	free(helo_owned);
+	if (have_cp)
+		conf_probe_free(&cp);
 	config_free(cfg);
 	return status;
 }

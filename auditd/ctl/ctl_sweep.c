@@ -129,7 +129,7 @@ ctl_sweep(int argc, char **argv)
 	c = ctl_db_connect(cfg);
 	if (c == NULL)
 		goto out;
-	id = targets_sweep(c, &s, &total, &why);
+	id = targets_sweep(c, &s, &total, NULL, &why);
 	if (id < 0) {
 		fprintf(stderr, "relayctl sweep: %s\n", why);
 		goto out;

@@ -32,6 +32,13 @@ check_eq bad_port_exit_2 "$?" 2
 check_eq bad_number_exit_2 "$?" 2
 "$RELAYCTL" probe --timeout soon 127.0.10.60:$P >/dev/null 2>&1
 check_eq bad_duration_exit_2 "$?" 2
+# relayctl probe's engine options are config options: the range is the option table's.
+"$RELAYCTL" probe --concurrency 100001 127.0.10.60:$P >/dev/null 2>"$TEST_TMP/err"
+check_eq concurrency_past_the_table_max_exit_2 "$?" 2
+check_contains concurrency_range_from_the_option_table "$(cat "$TEST_TMP/err")" "1..100000 (probe_concurrency)"
+"$RELAYCTL" probe --secret short 127.0.10.60:$P >/dev/null 2>"$TEST_TMP/err"
+check_eq short_secret_exit_2 "$?" 2
+check_contains short_secret_says_why "$(cat "$TEST_TMP/err")" "at least 16 characters"
 "$RELAYCTL" probe --exclude 10.0.0.1/8 127.0.10.60:$P >/dev/null 2>&1
 check_eq bad_cidr_exit_2 "$?" 2
 "$RELAYCTL" probe >/dev/null 2>&1

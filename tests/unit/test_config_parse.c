@@ -162,6 +162,28 @@ TEST(every_default_is_valid_and_the_table_is_in_enum_order)
 	}
 }
 
+TEST(list_option_reads_as_trimmed_words_in_order)
+{
+	struct config *cfg = config_new();
+	char **w;
+	size_t n = 99;
+
+	CHECK(config_set(cfg, "exclude", " 10.0.0.0/8 ,192.0.2.0/24,  2001:db8::/32") == NULL);
+	w = config_list(cfg, CFG_EXCLUDE, &n);
+	CHECK_INT(n, 3);
+	CHECK_STR(w[0], "10.0.0.0/8");
+	CHECK_STR(w[1], "192.0.2.0/24");
+	CHECK_STR(w[2], "2001:db8::/32");
+	CHECK(w[3] == NULL);
+	config_list_free(w);
+	CHECK(config_list_has(cfg, CFG_EXCLUDE, "192.0.2.0/24"));
+	CHECK(!config_list_has(cfg, CFG_EXCLUDE, "192.0.2.0"));
+	w = config_list(cfg, CFG_CONTACT, &n); /* empty: no words */
+	CHECK_INT(n, 0);
+	config_list_free(w);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -176,5 +198,6 @@ main(void)
 	RUN(database_comes_from_the_environment_when_the_file_has_none);
 	RUN(missing_file_is_an_error);
 	RUN(every_default_is_valid_and_the_table_is_in_enum_order);
+	RUN(list_option_reads_as_trimmed_words_in_order);
 	return test_summary();
 }

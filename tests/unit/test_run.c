@@ -7,6 +7,9 @@
 #include "probe-engine/run.h"
 #include "tests/test.h"
 
+#include <stdio.h>
+#include <string.h>
+
 static struct probe_params params;
 
 static struct probe_run *
@@ -19,8 +22,11 @@ new_run(void)
 	token_key_init(&params.key, "0123456789abcdef", 16);
 	params.greylist_wait_ms = 1000;
 	addr_parse("192.0.2.9", &t.addr);
+	const char *why = NULL;
+
 	r = run_new(&params, &t, 25, 42, 0);
-	run_prepare(r, "mx.example.org");
+	if (run_prepare(r, "mx.example.org", &why) != 0)
+		fprintf(stderr, "run_prepare: %s\n", why);
 	return r;
 }
 
@@ -255,11 +261,45 @@ TEST(transcript_is_bounded_and_marked_truncated)
 	run_free(r);
 }
 
+TEST(host_name_too_long_for_the_forms_is_an_error_not_an_exit)
+{
+	struct probe_target t = {0};
+	struct probe_run *r;
+	char host[RUN_HOST_MAX];
+	const char *why = NULL;
+
+	/* The greeting's name is the peer's: 255 characters, as long as it can be. */
+	memset(host, 'a', sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	for (size_t i = 63; i < sizeof(host) - 1; i += 64)
+		host[i] = '.';
+	probe_params_defaults(&params);
+	token_key_init(&params.key, "0123456789abcdef", 16);
+	/* A long sink domain (the operator's, up to 253) leaves less room for H. */
+	static char sink[241];
+
+	memset(sink, 's', sizeof(sink) - 1);
+	for (size_t i = 60; i < sizeof(sink) - 1; i += 61)
+		sink[i] = '.';
+	params.sink_domain = sink;
+	addr_parse("192.0.2.9", &t.addr);
+	r = run_new(&params, &t, 25, 42, 0);
+	CHECK_INT(run_prepare(r, host, &why), -1);
+	CHECK_MSG(why != NULL && strstr(why, "does not fit") != NULL, "why: got %s", why ? why : "(null)");
+	CHECK_INT(r->res->nattempts, 0);
+	/* The address literal always fits: the probe goes on with it. */
+	CHECK_INT(run_prepare(r, r->literal, &why), 0);
+	CHECK(r->res->nattempts > 0);
+	CHECK_STR(r->res->host, "[192.0.2.9]");
+	run_free(r);
+}
+
 int
 main(void)
 {
 	test_suite = "run";
 	RUN(all_refused_is_closed_and_backscatter_refused);
+	RUN(host_name_too_long_for_the_forms_is_an_error_not_an_exit);
 	RUN(accepted_through_eod_is_accepted_with_its_trick);
 	RUN(rcpt_accepted_but_refused_after_the_dot_is_closed_at_eod);
 	RUN(first_4xx_waits_for_a_retry);

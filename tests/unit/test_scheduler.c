@@ -286,7 +286,7 @@ TEST(result_written_twice_counts_once)
 
 	reset();
 	add_targets(2, 3600, 0, "{25}");
-	CHECK(targets_sweep(db, &sc, &total, &why) > 0);
+	CHECK(targets_sweep(db, &sc, &total, NULL, &why) > 0);
 	CHECK_INT(total, 2);
 	CHECK_INT(targets_claim(db, "node-a", 100, 60, &t, &n), 0);
 	CHECK_INT(n, 2);
@@ -311,13 +311,13 @@ TEST(sweep_by_cidr_and_customer_marks_only_those)
 	reset();
 	add_targets(10, 3600, 0, "{25}");
 	exec_ok("UPDATE targets SET customer_id = 2 WHERE address >= '127.0.40.8'");
-	CHECK(targets_sweep(db, &cidr, &total, &why) > 0);
+	CHECK(targets_sweep(db, &cidr, &total, NULL, &why) > 0);
 	CHECK_INT(total, 3); /* .1 .2 .3 */
-	CHECK(targets_sweep(db, &cust, &total, &why) > 0);
+	CHECK(targets_sweep(db, &cust, &total, NULL, &why) > 0);
 	CHECK_INT(total, 3); /* .8 .9 .10 */
 	CHECK_INT(q_int("SELECT count(*) FROM targets WHERE next_probe_at <= now()"), 6);
 	CHECK_INT(q_int("SELECT count(*) FROM targets WHERE priority = 2"), 3);
-	CHECK_INT(targets_sweep(db, &none, &total, &why), -1);
+	CHECK_INT(targets_sweep(db, &none, &total, NULL, &why), -1);
 	CHECK_STR(why, "no such customer");
 }
 
