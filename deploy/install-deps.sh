@@ -5,9 +5,11 @@
 #   deploy/install-deps.sh          build + run + test packages
 set -eu
 
+# libgmime-3.0-dev parses complaint reports; rbldnsd, dig (bind9-dnsutils) and promtool
+# (prometheus) serve and check the exports, DNSBL zones and metrics in tests only.
 PACKAGES="build-essential pkg-config libevent-dev libpq-dev libjansson-dev libmicrohttpd-dev libgmime-3.0-dev
 postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3 bc
-rbldnsd bind9-dnsutils"
+rbldnsd bind9-dnsutils prometheus"
 
 missing=()
 for p in $PACKAGES; do
