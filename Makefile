@@ -6,8 +6,11 @@
 #   make run          install what is missing, embedded PostgreSQL under var/, demo data, daemon
 #   make bench        benchmarks (not part of make test)
 #   make fuzz         every libFuzzer target for FUZZ_SECONDS each
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   [DESTDIR=...]; layout in docs/operating.md
+#   make man          regenerate man/relayaudit.conf.5 from the option table
+#   make deb          relayaudit_<version>_<arch>.deb (Debian 12)
 
+VERSION   := $(shell cat VERSION)
 PREFIX    ?= /usr/local
 CC        ?= cc
 PKGS      := libevent libevent_pthreads libpq jansson libmicrohttpd gmime-3.0
@@ -27,8 +30,8 @@ BUILD     := build/$(VARIANT)
 # One include root: every include names its layer ("db/cases.h", "probe-engine/probe.h").
 INCLUDES  := -I.
 CFLAGS    += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-             $(OPT) $(INCLUDES) -MMD -MP $(shell pkg-config --cflags $(PKGS))
-LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+             $(OPT) $(INCLUDES) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS   += $(LDSAN)
 
 # One archive per layer. DEPS_<layer> lists the layers it may call, in link
@@ -81,13 +84,17 @@ FUZZBIN   := $(FUZZSRC:tests/fuzz/%.c=bin/fuzz/%)
 STAMP     := build/variant
 $(shell mkdir -p build; [ "$$(cat build/variant 2>/dev/null)" = "$(VARIANT)" ] || echo $(VARIANT) > build/variant)
 
-.PHONY: all test run bench fuzz install clean format distclean layercheck
+.PHONY: all test run bench fuzz fuzz-run install man deb clean format distclean layercheck
 # relaysim appears once tests/sim/ holds its sources.
 all: bin/relayauditd bin/relayctl $(if $(SIMSRC),bin/relaysim) $(UNITBIN) $(BENCHBIN) layercheck
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Only version.c sees the version, so a new VERSION rebuilds one file.
+$(BUILD)/common/version.o: CFLAGS += -DRELAYAUDIT_VERSION='"$(VERSION)"'
+$(BUILD)/common/version.o: VERSION
 
 define layer_rule
 $$(LIB_$(1)): $$(SRC_$(1):%.c=$$(BUILD)/%.o)
@@ -142,12 +149,16 @@ bin/tests/bench_%: $(BUILD)/tests/bench/bench_%.o $(ALLLIBS) $(STAMP)
 # libFuzzer targets: clang, the fuzz entry point plus the library sources it names.
 FUZZCC    ?= clang
 FUZZFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(INCLUDES) \
-             $(shell pkg-config --cflags $(PKGS))
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 bin/fuzz/%: tests/fuzz/%.c $(LIBSRC)
 	@mkdir -p bin/fuzz
 	$(FUZZCC) $(FUZZFLAGS) -o $@ $< $(LIBSRC) $(LDLIBS)
 
-fuzz: $(FUZZBIN)
+fuzz:
+	@deploy/install-deps.sh
+	@$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: $(FUZZBIN)
 	@set -e; for f in $(FUZZBIN); do \
 	  n=$$(basename $$f); mkdir -p build/corpus/$$n; \
 	  seeds=tests/fuzz/corpus/$$n; [ -d $$seeds ] || seeds=; \
@@ -158,22 +169,66 @@ fuzz: $(FUZZBIN)
 	  grep -E '^(#[0-9]+ +DONE|Done)' build/fuzz-$$n.log | tail -1; \
 	done
 
-test: all
+# test, fuzz and bench first install what a fresh Debian machine lacks (as root; else
+# deploy/install-deps.sh prints the apt-get command), then build in a new make that
+# sees the installed pkg-config files.
+test:
+	@deploy/install-deps.sh
+	@$(MAKE) --no-print-directory all
 	@tests/run.sh
 
 run: 
 	@deploy/run.sh
 
-bench: all
+bench:
+	@deploy/install-deps.sh
+	@$(MAKE) --no-print-directory all
 	@tests/bench/run.sh
 
+# Where make install puts things (make deb: PREFIX=/usr, SYSCONFDIR=/etc,
+# UNITDIR=/lib/systemd/system). docs/operating.md lists every file.
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share/relayaudit
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/relayaudit
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+STATEDIR   ?= /var/lib/relayaudit
+# The shipped units and config name the packaged paths; install rewrites them.
+INSTALL_PATHS := sed -e 's|/usr/bin/|$(BINDIR)/|g' -e 's|/usr/share/relayaudit|$(DATADIR)|g' \
+	-e 's|/etc/relayaudit/|$(SYSCONFDIR)/relayaudit/|g' -e 's|/var/lib/relayaudit|$(STATEDIR)|g' \
+	-e 's|@DATADIR@|$(DATADIR)|g' -e 's|@STATEDIR@|$(STATEDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
+
 install: bin/relayauditd bin/relayctl
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/relayaudit/migrations \
-	   $(DESTDIR)$(PREFIX)/share/relayaudit/enforcers $(DESTDIR)$(PREFIX)/etc
-	install -m 755 bin/relayauditd bin/relayctl $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/relayaudit/migrations/
-	$(if $(wildcard deploy/enforcers/*),install -m 755 deploy/enforcers/* $(DESTDIR)$(PREFIX)/share/relayaudit/enforcers/)
-	install -m 640 deploy/relayaudit.conf.example $(DESTDIR)$(PREFIX)/etc/relayaudit.conf.example
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/migrations $(DESTDIR)$(DATADIR)/enforcers \
+	   $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/docs \
+	   $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/relayaudit
+	install -m 755 bin/relayauditd bin/relayctl $(DESTDIR)$(BINDIR)/
+	install -m 644 migrations/*.sql $(DESTDIR)$(DATADIR)/migrations/
+	$(if $(wildcard deploy/enforcers/*),install -m 755 deploy/enforcers/* $(DESTDIR)$(DATADIR)/enforcers/)
+	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+	install -m 644 deploy/relayaudit.conf.example $(DESTDIR)$(DOCDIR)/
+	for u in deploy/systemd/*.service deploy/systemd/*.timer; do \
+	  $(INSTALL_PATHS) $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u) && chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u) || exit 1; \
+	done
+	@# The site's config is never overwritten; a new one is mode 600 (it will hold the secret).
+	if [ ! -e $(DESTDIR)$(SYSCONFDIR)/relayaudit/relayaudit.conf ]; then \
+	  $(INSTALL_PATHS) deploy/relayaudit.conf.in >$(DESTDIR)$(SYSCONFDIR)/relayaudit/relayaudit.conf && \
+	  chmod 600 $(DESTDIR)$(SYSCONFDIR)/relayaudit/relayaudit.conf; \
+	fi
+
+# Regenerates man/relayaudit.conf.5 (and the other files made from the option table).
+man: bin/relayctl
+	deploy/regen-config-docs.sh
+
+# relayaudit_<version>_<arch>.deb from a make install tree (deploy/deb/build.sh).
+deb:
+	@deploy/install-deps.sh
+	@$(MAKE) --no-print-directory bin/relayauditd bin/relayctl
+	@deploy/deb/build.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

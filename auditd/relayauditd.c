@@ -6,21 +6,25 @@
 #include "auditd/daemon.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/version.h"
 
 #include <event2/event.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static int
-usage(void)
+usage(FILE *out)
 {
-	fprintf(stderr, "usage: relayauditd [-c FILE] [-n]\n"
-			"  -c FILE  configuration file (default: relayaudit.conf, "
-			"/etc/relayaudit/relayaudit.conf)\n"
-			"  -n       check the configuration and exit\n");
-	return 2;
+	fprintf(out, "usage: relayauditd [-c FILE] [-n]\n"
+		     "  -c, --config FILE  configuration file (default: the first of relayaudit.conf,\n"
+		     "                     var/relayaudit.conf, /etc/relayaudit/relayaudit.conf)\n"
+		     "  -n, --check        check the configuration and exit\n"
+		     "  -h, --help         this text\n"
+		     "  -V, --version      print the version\n");
+	return out == stdout ? 0 : 2;
 }
 
 int
@@ -31,15 +35,25 @@ main(int argc, char **argv)
 	struct config *cfg;
 	enum log_level level;
 
-	while ((opt = getopt(argc, argv, "c:nh")) != -1) {
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"check", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+
+	while ((opt = getopt_long(argc, argv, "c:nhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 'n': check_only = 1; break;
-		default: return usage();
+		case 'h': return usage(stdout);
+		case 'V': version_print(stdout, "relayauditd"); return 0;
+		default: return usage(stderr);
 		}
 	}
 	if (optind != argc)
-		return usage();
+		return usage(stderr);
 	cfg = conf_load(path);
 	if (cfg == NULL)
 		return 1;

@@ -114,8 +114,9 @@ static const struct config_option options[CFG__COUNT] = {
 	{CFG_IMPORT_MAX_CIDR, "import_max_cidr", CFGT_INT, 1, 16777216, "65536", NULL,
 	 "Largest CIDR range (in addresses) one import row may expand to.", NULL},
 
-	{CFG_ENFORCER_COMMAND, "enforcer_command", CFGT_STRING, 0, 0, "deploy/enforcers/log-only",
-	 NULL, "Executable run as: CMD block|unblock|escalate ADDRESS MODE CASE_ID.", NULL},
+	{CFG_ENFORCER_COMMAND, "enforcer_command", CFGT_STRING, 0, 0,
+	 "/usr/share/relayaudit/enforcers/log-only", NULL,
+	 "Executable run as: CMD block|unblock|escalate ADDRESS MODE CASE_ID.", NULL},
 	{CFG_ENFORCE_MODE_DEFAULT, "enforce_mode", CFGT_ENUM, 0, 0, "port25_inbound",
 	 "port25_inbound|smarthost", "Enforcement mode for customers whose access type names none.",
 	 NULL},
@@ -128,9 +129,10 @@ static const struct config_option options[CFG__COUNT] = {
 	 valid_hostport},
 	{CFG_NOTIFY_FROM, "notify_from", CFGT_STRING, 0, 0, "abuse@isp.example", NULL,
 	 "From: address of notification mails.", valid_email},
-	{CFG_OUTBOX_DIR, "outbox_dir", CFGT_STRING, 0, 0, "var/outbox", NULL,
+	{CFG_OUTBOX_DIR, "outbox_dir", CFGT_STRING, 0, 0, "/var/lib/relayaudit/outbox", NULL,
 	 "Directory notification mails are written to when no smarthost is set.", NULL},
-	{CFG_COMPLAINT_QUARANTINE_DIR, "complaint_quarantine_dir", CFGT_STRING, 0, 0, "var/quarantine",
+	{CFG_COMPLAINT_QUARANTINE_DIR, "complaint_quarantine_dir", CFGT_STRING, 0, 0,
+	 "/var/lib/relayaudit/quarantine",
 	 NULL, "Directory refused complaint reports are kept in, each with a .why file.", NULL},
 
 	{CFG_DNSBL_ZONES, "dnsbl_zones", CFGT_LIST, 0, 0, "", NULL,
@@ -751,5 +753,42 @@ config_print_example(FILE *out)
 		fprintf(out, "\n# %s\n# (%s)\n#%s =%s%s\n", options[i].help,
 			type_name(&options[i], buf, sizeof(buf)), options[i].name,
 			*options[i].def ? " " : "", options[i].def);
+	}
+}
+
+/* Writes s as roff text: backslashes escaped, a leading '.' or '\'' made literal. */
+static void
+print_roff(FILE *out, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", out);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+void
+config_print_man(FILE *out)
+{
+	char buf[128];
+
+	for (int i = 0; i < CFG__COUNT; i++) {
+		fputs(".TP\n.B ", out);
+		print_roff(out, options[i].name);
+		fputs("\n", out);
+		print_roff(out, type_name(&options[i], buf, sizeof(buf)));
+		if (*options[i].def) {
+			fputs("; default \\fB", out);
+			print_roff(out, options[i].def);
+			fputs("\\fR", out);
+		} else {
+			fputs("; default empty", out);
+		}
+		fputs(".\n", out);
+		print_roff(out, options[i].help);
+		fputs("\n", out);
 	}
 }

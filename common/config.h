@@ -1,7 +1,8 @@
 /*
  * relayaudit.conf: "key = value" lines, '#' comments. Every option is
  * declared once in the table in config.c (name, type, range, default, help);
- * the parser, `relayctl config check` and the README reference all read it.
+ * the parser, `relayctl config check`, the reference in docs/operating.md and
+ * relayaudit.conf(5) all read it.
  */
 #ifndef RELAYAUDIT_CONFIG_H
 #define RELAYAUDIT_CONFIG_H
@@ -142,9 +143,11 @@ const char *config_origin(const struct config *cfg, enum config_key key);
 
 /* The effective configuration, one "key = value  # origin" line each; secrets masked. */
 void config_print(const struct config *cfg, FILE *out);
-/* The option table as a Markdown table, for the README. */
+/* The option table as a Markdown table, for docs/operating.md. */
 void config_print_reference(FILE *out);
 /* A relayaudit.conf with every option commented out at its default (deploy/relayaudit.conf.example). */
 void config_print_example(FILE *out);
+/* The option table as man(7) paragraphs, for the OPTIONS section of relayaudit.conf(5). */
+void config_print_man(FILE *out);
 
 #endif

@@ -2,14 +2,42 @@
 # Installs the Debian packages relayaudit needs to build, test and run.
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 #
-#   deploy/install-deps.sh          build + run + test packages
+#   deploy/install-deps.sh     called by make run, make test, make fuzz, make bench, make deb
 set -eu
 
-# libgmime-3.0-dev parses complaint reports; rbldnsd, dig (bind9-dnsutils) and promtool
-# (prometheus) serve and check the exports, DNSBL zones and metrics in tests only.
-PACKAGES="build-essential pkg-config libevent-dev libpq-dev libjansson-dev libmicrohttpd-dev libgmime-3.0-dev
-postgresql postgresql-client clang libclang-rt-14-dev postfix curl nmap wrk iproute2 procps jq python3 bc
-rbldnsd bind9-dnsutils prometheus"
+# One list for everything: make run, make test, make fuzz, make bench, make deb.
+# One package a line, sorted, so that additions merge cleanly. libgmime-3.0-dev parses
+# complaint reports; rbldnsd, dig (bind9-dnsutils) and promtool (prometheus) serve and
+# check the exports, DNSBL zones and metrics in tests only.
+PACKAGES="
+bc
+bind9-dnsutils
+build-essential
+clang
+curl
+dpkg-dev
+groff-base
+iproute2
+jq
+libclang-rt-14-dev
+libevent-dev
+libgmime-3.0-dev
+libjansson-dev
+libmicrohttpd-dev
+libpq-dev
+man-db
+nmap
+pkg-config
+postfix
+postgresql
+postgresql-client
+procps
+prometheus
+python3
+rbldnsd
+systemd
+wrk
+"
 
 missing=()
 for p in $PACKAGES; do

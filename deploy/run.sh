@@ -41,6 +41,11 @@ step_build() {
 # A conf file of our own, made once: a random secret and loopback listeners.
 step_config() {
 	mkdir -p "$VAR"
+	# A config from before the installed defaults (enforcer under /usr/share) gets the tree's hook.
+	if [ -f "$CONF" ] && [ "$CONF" = "$VAR/relayaudit.conf" ] && ! grep -q '^enforcer_command' "$CONF"; then
+		printf '# added by make run: the hook of this tree\nenforcer_command = %s\n' \
+			"$ROOT/deploy/enforcers/log-only" >>"$CONF"
+	fi
 	[ -f "$CONF" ] && return
 	local secret
 	secret=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
@@ -58,6 +63,8 @@ api_listen = $RUN_ADDR:8080
 sink_listen = $RUN_ADDR:2525
 retest_url = http://$RUN_ADDR:8080/r/
 outbox_dir = $VAR/outbox
+complaint_quarantine_dir = $VAR/quarantine
+enforcer_command = $ROOT/deploy/enforcers/log-only
 # Demo pace: the demo servers are probed again every few minutes, and the
 # greylisting one is retried after 10 s instead of 5 minutes.
 probe_interval = 3m
@@ -136,7 +143,8 @@ step_daemon() {
 	[ "$EMBEDDED" = 1 ] && [ "$VAR" != "$ROOT/var" ] &&
 		RELAYCTL_HINT="RELAYAUDIT_DATABASE='$RELAYAUDIT_DATABASE' bin/relayctl"
 
-	bin/relayauditd -c "$CONF" &
+	# The log-only hook writes its log beside the rest of the demo's state.
+	RELAYAUDIT_ENFORCER_LOG=${RELAYAUDIT_ENFORCER_LOG:-$VAR/enforcer.log} bin/relayauditd -c "$CONF" &
 	DAEMON_PID=$!
 	sleep 0.2
 	kill -0 "$DAEMON_PID" 2>/dev/null || { wait "$DAEMON_PID"; DAEMON_PID=; die "relayauditd exited at start"; }

@@ -51,7 +51,7 @@ GROUP() {
 	test_probe_*) echo probe ;;
 	test_sink_*) echo sink ;;
 	test_workflow_*) echo workflow ;;
-	test_config|test_import|test_install|test_layering|test_migrate) echo foundation ;;
+	test_config|test_import|test_install|test_layering|test_migrate|test_help|test_deps|test_man|test_package) echo foundation ;;
 	*) echo unit ;;
 	esac
 }

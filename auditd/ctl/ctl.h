@@ -10,6 +10,8 @@
 #include "common/addr.h"
 #include "probe-engine/sink.h"
 
+#include <stdbool.h>
+
 struct config;
 
 int ctl_config(int argc, char **argv);
@@ -23,6 +25,12 @@ int ctl_sweep(int argc, char **argv);
 int ctl_status(int argc, char **argv);
 int ctl_workflow(int argc, char **argv);
 int ctl_complaint(int argc, char **argv);
+
+/* argv of a subcommand asks for its usage: "-h" first or "--help" anywhere
+ * before "--". Each subcommand then prints its usage on stdout and exits 0. */
+bool ctl_help_wanted(int argc, char **argv);
+/* "--version" anywhere before "--" (relayctl.c answers it for every subcommand). */
+bool ctl_version_wanted(int argc, char **argv);
 
 
 /* Connects to cfg's database (see db_conninfo); NULL after logging why. */

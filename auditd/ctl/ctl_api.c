@@ -16,10 +16,10 @@
 #include <string.h>
 
 static int
-api_usage(void)
+api_usage(FILE *out)
 {
-	fprintf(stderr, "usage: relayctl api serve [-c FILE] [-o KEY=VALUE]...\n");
-	return 2;
+	fprintf(out, "usage: relayctl api serve [-c FILE] [-o KEY=VALUE]...\n");
+	return out == stdout ? 0 : 2;
 }
 
 int
@@ -33,15 +33,18 @@ ctl_api(int argc, char **argv)
 	char *conninfo;
 	const char *why = NULL;
 
+	if (ctl_help_wanted(argc, argv))
+		return api_usage(stdout);
+
 	if (argc < 2 || strcmp(argv[1], "serve") != 0)
-		return api_usage();
+		return api_usage(stderr);
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
 		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			i++; /* applied below, after the file */
 		else
-			return api_usage();
+			return api_usage(stderr);
 	}
 	if ((cfg = conf_load(path)) == NULL)
 		return 1;
@@ -56,7 +59,7 @@ ctl_api(int argc, char **argv)
 		eq = strchr(argv[++i], '=');
 		if (eq == NULL || (size_t)(eq - argv[i]) >= sizeof(key)) {
 			config_free(cfg);
-			return api_usage();
+			return api_usage(stderr);
 		}
 		memcpy(key, argv[i], (size_t)(eq - argv[i]));
 		key[eq - argv[i]] = '\0';

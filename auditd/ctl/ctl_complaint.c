@@ -21,14 +21,14 @@
 #define COMPLAINT_EX_TEMPFAIL 75 /* EX_TEMPFAIL: nothing was kept or filed; deliver again */
 
 static int
-complaint_usage(void)
+complaint_usage(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 		"usage: relayctl complaint [-c FILE] --mail FILE|-\n"
 		"  --mail FILE   an ARF (RFC 5965) or X-ARF report, '-' for standard input\n"
 		"exit: 0 filed, %d refused (kept in complaint_quarantine_dir), %d try again later\n",
 		COMPLAINT_EX_REFUSED, COMPLAINT_EX_TEMPFAIL);
-	return 2;
+	return out == stdout ? 0 : 2;
 }
 
 /* Refuses the report: keeps it (and whatever is left of in) with the reason. */
@@ -109,17 +109,18 @@ ctl_complaint(int argc, char **argv)
 	size_t len;
 	int opt, rc;
 
+	if (ctl_help_wanted(argc, argv))
+		return complaint_usage(stdout);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 'm': mail = optarg; break;
-		case 'h': complaint_usage(); return 0;
-		default: return complaint_usage();
+		default: return complaint_usage(stderr);
 		}
 	}
 	if (mail == NULL || optind != argc)
-		return complaint_usage();
+		return complaint_usage(stderr);
 	cfg = conf_load(path);
 	if (cfg == NULL)
 		return COMPLAINT_EX_TEMPFAIL;

@@ -1,7 +1,7 @@
 /*
- * relayctl config check|reference|example: validate a relayaudit.conf and
+ * relayctl config check|reference|example|man: validate a relayaudit.conf and
  * print the effective configuration, or print the option table as the
- * README reference or as a commented example file.
+ * reference of docs/operating.md, a commented example file or man paragraphs.
  */
 #include "auditd/ctl/ctl.h"
 #include "common/config.h"
@@ -12,12 +12,13 @@
 #include <unistd.h>
 
 static int
-usage(void)
+usage(FILE *out)
 {
-	fprintf(stderr, "usage: relayctl config check [-c FILE]\n"
-			"       relayctl config reference   (Markdown table for the README)\n"
-			"       relayctl config example     (commented relayaudit.conf)\n");
-	return 2;
+	fprintf(out, "usage: relayctl config check [-c FILE]\n"
+			"       relayctl config reference   (Markdown table for docs/operating.md)\n"
+			"       relayctl config example     (commented relayaudit.conf)\n"
+			"       relayctl config man         (OPTIONS of relayaudit.conf(5))\n");
+	return out == stdout ? 0 : 2;
 }
 
 int
@@ -27,8 +28,11 @@ ctl_config(int argc, char **argv)
 	struct config *cfg;
 	int errors;
 
+	if (ctl_help_wanted(argc, argv))
+		return usage(stdout);
+
 	if (argc < 2)
-		return usage();
+		return usage(stderr);
 	if (strcmp(argv[1], "reference") == 0 && argc == 2) {
 		config_print_reference(stdout);
 		return 0;
@@ -37,13 +41,17 @@ ctl_config(int argc, char **argv)
 		config_print_example(stdout);
 		return 0;
 	}
+	if (strcmp(argv[1], "man") == 0 && argc == 2) {
+		config_print_man(stdout);
+		return 0;
+	}
 	if (strcmp(argv[1], "check") != 0)
-		return usage();
+		return usage(stderr);
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
 		else
-			return usage();
+			return usage(stderr);
 	}
 	if (path == NULL)
 		path = conf_default_path();

@@ -20,12 +20,12 @@
 #define IMPORT_MAX_FILE ((size_t)1 << 30)
 
 static int
-usage(void)
+usage(FILE *out)
 {
-	fprintf(stderr, "usage: relayctl import [--dry-run] [-c FILE] DATAFILE\n"
+	fprintf(out, "usage: relayctl import [--dry-run] [-c FILE] DATAFILE\n"
 	                "  DATAFILE  CSV with a header row, or JSON lines (.jsonl/.ndjson)\n"
 	                "  --dry-run validate and count what would change; write nothing\n");
-	return 2;
+	return out == stdout ? 0 : 2;
 }
 
 static char *
@@ -80,18 +80,21 @@ ctl_import(int argc, char **argv)
 	int rc;
 	int64_t t0 = now_mono_ms();
 
+	if (ctl_help_wanted(argc, argv))
+		return usage(stdout);
+
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--dry-run") == 0)
 			dry_run = true;
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			config_path = argv[++i];
 		else if (argv[i][0] == '-' || path != NULL)
-			return usage();
+			return usage(stderr);
 		else
 			path = argv[i];
 	}
 	if (path == NULL)
-		return usage();
+		return usage(stderr);
 	if ((cfg = conf_load(config_path)) == NULL)
 		return 1;
 	limits.max_cidr = (uint64_t)config_int(cfg, CFG_IMPORT_MAX_CIDR);

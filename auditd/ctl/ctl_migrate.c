@@ -16,14 +16,14 @@
 #include <string.h>
 
 static int
-usage(void)
+usage(FILE *out)
 {
-	fprintf(stderr, "usage: relayctl migrate [--status] [--dir DIR] [-c FILE]\n"
+	fprintf(out, "usage: relayctl migrate [--status] [--dir DIR] [-c FILE]\n"
 	                "  --dir DIR  migrations directory (default: migrations/ of the build "
 	                "tree, or PREFIX/share/relayaudit/migrations)\n"
 	                "  --status   list applied and pending migrations; exit 1 when any "
 	                "is pending\n");
-	return 2;
+	return out == stdout ? 0 : 2;
 }
 
 char *
@@ -47,6 +47,9 @@ ctl_migrate(int argc, char **argv)
 	PGconn *conn;
 	int rc;
 
+	if (ctl_help_wanted(argc, argv))
+		return usage(stdout);
+
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--status") == 0)
 			status = true;
@@ -55,7 +58,7 @@ ctl_migrate(int argc, char **argv)
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			config_path = argv[++i];
 		else
-			return usage();
+			return usage(stderr);
 	}
 	if (dir == NULL && (dir = ctl_migrations_dir()) == NULL) {
 		log_error("migrate_failed", "error=\"no migrations directory found; use --dir\"");

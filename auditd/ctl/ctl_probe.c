@@ -60,9 +60,12 @@ struct ctl_probe {
 static int
 ctl_probe_usage(const char *why)
 {
-	if (why)
+	/* Asked for (no reason): stdout, as --help promises; after a mistake: stderr. */
+	FILE *out = why ? stderr : stdout;
+
+	if (why && *why)
 		fprintf(stderr, "relayctl probe: %s\n", why);
-	fprintf(stderr,
+	fprintf(out,
 		"usage: relayctl probe [options] HOST[:PORT]... | --file FILE|-\n"
 		"  --port N            port when a target names none (default: probe_ports)\n"
 		"  --concurrency N     probes in flight\n"
@@ -555,8 +558,8 @@ ctl_probe(int argc, char **argv)
 			}
 			c.nexclude++;
 		} else if (a[0] == '-' && a[1] != '\0') {
-			ctl_probe_usage(NULL);
 			fprintf(stderr, "relayctl probe: unknown option '%s'\n", a);
+			ctl_probe_usage("");
 			goto out;
 		} else {
 			if (npos == ARRAY_LEN(positional)) {

@@ -127,15 +127,15 @@ ctl_sink_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 static int
-ctl_sink_usage(void)
+ctl_sink_usage(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 	        "usage: relayctl sink [-c FILE] [--listen ADDR:PORT] [--sink-domain DOMAIN]...\n"
 	        "                     [--secret SECRET] [--count N] [--max-time SECS]\n"
 	        "Runs the sink alone and prints each received message as a JSON line.\n"
 	        "  --count N       exit after N messages\n"
 	        "  --max-time SECS exit after SECS seconds\n");
-	return 2;
+	return out == stdout ? 0 : 2;
 }
 
 int
@@ -151,6 +151,9 @@ ctl_sink(int argc, char **argv)
 	char *domains = NULL;
 	int rc = 0;
 
+	if (ctl_help_wanted(argc, argv))
+		return ctl_sink_usage(stdout);
+
 	/* -c first, so command-line options override the file whatever their order. */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
@@ -165,7 +168,7 @@ ctl_sink(int argc, char **argv)
 		if (val == NULL) {
 			config_free(cfg);
 			free(domains);
-			return ctl_sink_usage();
+			return ctl_sink_usage(stderr);
 		}
 		i++;
 		if (strcmp(opt, "-c") == 0)
@@ -185,7 +188,7 @@ ctl_sink(int argc, char **argv)
 		else {
 			config_free(cfg);
 			free(domains);
-			return ctl_sink_usage();
+			return ctl_sink_usage(stderr);
 		}
 		if (err != NULL) {
 			fprintf(stderr, "relayctl sink: %s %s: %s\n", opt, val, err);

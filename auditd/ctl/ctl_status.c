@@ -57,6 +57,10 @@ ctl_status(int argc, char **argv)
 	struct status_print sp = {0, 0};
 	int opt, rc = 1;
 
+	if (ctl_help_wanted(argc, argv)) {
+		printf("usage: relayctl status [-c FILE]\n");
+		return 0;
+	}
 	optind = 1;
 	while ((opt = getopt(argc, argv, "c:h")) != -1) {
 		switch (opt) {

@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 static int
-sweep_usage(void)
+sweep_usage(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 		"usage: relayctl sweep [-c FILE] (--all | --cidr CIDR | --customer ID)\n"
 		"                      [--priority 1|2|3] [--wait] [--timeout SECS]\n"
 		"  --all            every target that is not excluded\n"
@@ -28,7 +28,7 @@ sweep_usage(void)
 		"  --priority N     1 sweep (default), 2 DNSBL trigger, 3 re-test\n"
 		"  --wait           follow progress until every target is probed\n"
 		"  --timeout SECS   give up waiting after SECS (default 86400); exit 1\n");
-	return 2;
+	return out == stdout ? 0 : 2;
 }
 
 /* Follows sweep id until finished or timeout; 0 when done. */
@@ -89,6 +89,9 @@ ctl_sweep(int argc, char **argv)
 	PGconn *c;
 	struct cidr cidr;
 
+	if (ctl_help_wanted(argc, argv))
+		return sweep_usage(stdout);
+
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -117,11 +120,11 @@ ctl_sweep(int argc, char **argv)
 				return 2;
 			}
 			break;
-		default: return sweep_usage();
+		default: return sweep_usage(stderr);
 		}
 	}
 	if (scopes != 1 || optind != argc)
-		return sweep_usage();
+		return sweep_usage(stderr);
 	s.priority = (int)prio;
 	cfg = conf_load(path);
 	if (cfg == NULL)

@@ -17,12 +17,12 @@
 #define TOKEN_RANDOM_BYTES 24
 
 static int
-token_usage(void)
+token_usage(FILE *out)
 {
-	fprintf(stderr, "usage: relayctl token create --name NAME --role viewer|operator|admin [-c FILE]\n"
+	fprintf(out, "usage: relayctl token create --name NAME --role viewer|operator|admin [-c FILE]\n"
 			"       relayctl token revoke NAME [-c FILE]\n"
 			"       relayctl token list [-c FILE]\n");
-	return 2;
+	return out == stdout ? 0 : 2;
 }
 
 static int
@@ -114,8 +114,11 @@ ctl_token(int argc, char **argv)
 	const char *why = NULL;
 	int rc;
 
+	if (ctl_help_wanted(argc, argv))
+		return token_usage(stdout);
+
 	if (argc < 2)
-		return token_usage();
+		return token_usage(stderr);
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
@@ -126,13 +129,13 @@ ctl_token(int argc, char **argv)
 		else if (argv[i][0] != '-' && pos == NULL)
 			pos = argv[i];
 		else
-			return token_usage();
+			return token_usage(stderr);
 	}
 	if (strcmp(argv[1], "create") == 0 ? (name == NULL || role == NULL || pos != NULL)
 	    : strcmp(argv[1], "revoke") == 0 ? (pos == NULL || name != NULL || role != NULL)
 	    : strcmp(argv[1], "list") == 0 ? (pos != NULL || name != NULL || role != NULL)
 					   : true)
-		return token_usage();
+		return token_usage(stderr);
 	if ((cfg = conf_load(path)) == NULL)
 		return 1;
 	conninfo = db_conninfo(cfg, &why);

@@ -23,11 +23,11 @@ on_signal(int sig)
 }
 
 static int
-usage(void)
+usage(FILE *out)
 {
-	fprintf(stderr, "usage: relayctl workflow run [--once] [-c FILE]\n"
+	fprintf(out, "usage: relayctl workflow run [--once] [-c FILE]\n"
 	                "  --once   handle what is waiting, then exit\n");
-	return 2;
+	return out == stdout ? 0 : 2;
 }
 
 int
@@ -41,15 +41,18 @@ ctl_workflow(int argc, char **argv)
 	enum log_level level;
 	int status;
 
+	if (ctl_help_wanted(argc, argv))
+		return usage(stdout);
+
 	if (argc < 2 || strcmp(argv[1], "run") != 0)
-		return usage();
+		return usage(stderr);
 	for (int i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--once") == 0)
 			once = true;
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
 		else
-			return usage();
+			return usage(stderr);
 	}
 	cfg = conf_load(path);
 	if (cfg == NULL)

@@ -4,6 +4,7 @@
  */
 #include "auditd/ctl/ctl.h"
 #include "common/log.h"
+#include "common/version.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +32,9 @@ static const struct subcommand subcommands[] = {
 static int
 usage(FILE *out)
 {
-	fprintf(out, "usage: relayctl COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(out, "usage: relayctl COMMAND [ARGS]\n"
+		     "       relayctl COMMAND --help     usage of one command\n"
+		     "       relayctl --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
 	return out == stdout ? 0 : 2;
@@ -45,6 +48,10 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "help") == 0)
 		return usage(stdout);
+	if (ctl_version_wanted(argc, argv)) {
+		version_print(stdout, "relayctl");
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
 		if (strcmp(argv[1], subcommands[i].name) == 0)
 			return subcommands[i].run(argc - 1, argv + 1);

@@ -73,6 +73,15 @@ if diff -u "$TEST_TMP/guide-ref.md" "$TEST_TMP/ref.md" >"$TEST_TMP/ref.diff"; th
 else
 	fail "operating_guide_reference_matches_the_option_table" "docs/operating.md differs from 'relayctl config reference' (run deploy/regen-config-docs.sh): $(head -c 600 "$TEST_TMP/ref.diff")"
 fi
+# relayaudit.conf(5) is generated from the same table (with man/relayaudit.conf.5.in).
+"$ROOT/deploy/regen-config-docs.sh" "$TEST_TMP/gen" >/dev/null 2>&1
+if diff -u "$ROOT/man/relayaudit.conf.5" "$TEST_TMP/gen/man/relayaudit.conf.5" >"$TEST_TMP/man.diff"; then
+	pass "man_page_matches_the_option_table"
+else
+	fail "man_page_matches_the_option_table" "man/relayaudit.conf.5 differs (run deploy/regen-config-docs.sh): $(head -c 600 "$TEST_TMP/man.diff")"
+fi
+nman=$(awk '/^\.SH/ { in_opts = ($2 == "OPTIONS") } in_opts && /^\.TP$/ { n++ } END { print n + 0 }' "$ROOT/man/relayaudit.conf.5")
+check_eq "man_page_names_every_option" "$nman" "$("$RELAYCTL" config reference | grep -c '^| `')"
 "$RELAYCTL" config example >"$TEST_TMP/example.conf"
 if diff -u "$ROOT/deploy/relayaudit.conf.example" "$TEST_TMP/example.conf" >"$TEST_TMP/ex.diff"; then
 	pass "example_config_matches_the_option_table"

@@ -44,6 +44,18 @@ check_eq "customer_without_server_is_no_smtp" "$(verdict_of 127.0.70.20)" no_smt
 check_contains "verdicts_are_logged" "$(cat "$LOG")" "event=verdict address=127.0.70.11 port=2525 verdict=closed"
 check_eq "demo_targets_come_back_in_minutes" \
 	"$(psql -X -tA "$DB" -c "SELECT count(*) FROM targets WHERE next_probe_at < now() + interval '6 min'")" 9
+# The proven relay becomes a blocked case: the tree's log-only hook applies
+# the block (its log under var/) and the customer's mail lands in var/outbox.
+if wait_for 30 grep -q " applied block 127.0.70.10 " "$VAR/enforcer.log"; then
+	pass "relay_case_is_blocked_through_the_trees_hook"
+else
+	fail "relay_case_is_blocked_through_the_trees_hook" "got enforcer log '$(cat "$VAR/enforcer.log" 2>&1 | head -c 300)', cases: $(psql -X -tA "$DB" -c "SELECT string_agg(state::text || ' ' || coalesce(enforcement_error, ''), '; ') FROM cases")"
+fi
+if wait_for 30 sh -c "ls '$VAR/outbox/' | grep -q '\.eml$'"; then
+	pass "customer_mail_lands_in_the_outbox"
+else
+	fail "customer_mail_lands_in_the_outbox" "got '$(ls "$VAR/outbox" 2>&1)' in $VAR/outbox"
+fi
 kill -INT "$RUN_PID"
 wait_for 60 sh -c "! kill -0 $RUN_PID"
 wait "$RUN_PID"; rc=$?

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/version.h"
 #include "tests/sim/sim.h"
 
 #define SIM_MAX_LISTENERS 65536
@@ -217,6 +218,7 @@ main(int argc, char **argv)
 	    {"file", required_argument, NULL, 'f'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sim sim = {0};
@@ -272,6 +274,9 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			version_print(stdout, "relaysim");
 			return 0;
 		default:
 			usage(stderr);
