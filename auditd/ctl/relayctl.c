@@ -25,8 +25,8 @@ static const struct subcommand subcommands[] = {
 	{"probe", ctl_probe, "relay-test addresses now, without the database"},
 	{"sink", ctl_sink, "run the sink alone and print receipts as JSON lines"},
 	{"sweep", ctl_sweep, "mark targets due now (--all, --cidr, --customer); --wait follows it"},
-	{"complaint", ctl_complaint, "file a complaint report that came by mail (ARF, X-ARF)"},
 	{"status", ctl_status, "queue depth, nodes and in-flight probes, verdicts of the last 24 h"},
+	{"complaint", ctl_complaint, "file a complaint report that came by mail (ARF, X-ARF)"},
 };
 
 static int

@@ -2,7 +2,7 @@
 # Counters that only grow: /metrics counts probes, complaints and DNSBL
 # listings when they happen, so rows pruned by retention never make a counter
 # go down; the whole page passes `promtool check metrics` (Debian's prometheus).
-SUITE=metrics_counters
+SUITE=daemon_metrics_counters
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 

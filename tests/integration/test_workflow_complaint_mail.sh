@@ -4,7 +4,7 @@
 # the customer's address and schedules a re-test; the report is kept as
 # evidence. A report that cannot be filed is refused with a reason and kept
 # whole in the quarantine directory. Reports about unknown addresses are recorded.
-SUITE=complaint_mail
+SUITE=workflow_complaint_mail
 . "$(dirname "$0")/workflow_lib.sh"
 
 DATA=$ROOT/tests/unit/data/arf
@@ -16,7 +16,7 @@ wf_capture
 wf_config "complaint_quarantine_dir=$QDIR"
 wf_start
 
-out=$(report arf-rfc5965.eml "$WF_ADDR" | "$RELAYCTL" complaint -c "$WF_CONF" --mail - 2>"$TEST_TMP/err")
+out=$(report arf-rfc5965.eml "$WF_ADDR" | "$RELAYCTL" complaint -c "$WF_CONF" --mail - 2>"$TEST_TMP/$SUITE.err")
 check_eq arf_report_is_filed "$?" 0
 check_contains arf_reply_names_the_address "$out" "\"address\" : \"$WF_ADDR\""
 check_contains arf_reply_knows_the_target "$out" '"known_target" : true'
@@ -34,8 +34,8 @@ check_eq arf_complaint_in_case_timeline \
 	        WHERE e.case_id = $case_id AND e.event = 'complaint' AND e.actor = 'relayctl'")" 1
 
 # X-ARF from a file: a second complaint on the blocked case asks for another re-test.
-report xarf.eml "$WF_ADDR" >"$TEST_TMP/xarf.eml"
-"$RELAYCTL" complaint -c "$WF_CONF" --mail "$TEST_TMP/xarf.eml" >/dev/null 2>"$TEST_TMP/err"
+report xarf.eml "$WF_ADDR" >"$TEST_TMP/$SUITE.xarf.eml"
+"$RELAYCTL" complaint -c "$WF_CONF" --mail "$TEST_TMP/$SUITE.xarf.eml" >/dev/null 2>"$TEST_TMP/$SUITE.err"
 check_eq xarf_report_is_filed "$?" 0
 wait_for 15 wf_eq "sql 'SELECT count(*) FROM complaints WHERE processed_at IS NULL'" 0
 check_eq xarf_complaint_on_the_same_case \
@@ -43,7 +43,7 @@ check_eq xarf_complaint_on_the_same_case \
 	"x-arf abuse from reports@abuse-desk.example (Source) $case_id"
 
 # An address no customer has: recorded, not dropped.
-out=$(report arf-received-only.eml 198.51.100.7 | "$RELAYCTL" complaint -c "$WF_CONF" --mail - 2>"$TEST_TMP/err")
+out=$(report arf-received-only.eml 198.51.100.7 | "$RELAYCTL" complaint -c "$WF_CONF" --mail - 2>"$TEST_TMP/$SUITE.err")
 check_eq unknown_address_report_is_filed "$?" 0
 check_contains unknown_address_reply_says_so "$out" '"known_target" : false'
 wait_for 15 wf_eq "sql 'SELECT count(*) FROM complaints WHERE processed_at IS NULL'" 0
@@ -52,12 +52,12 @@ check_eq unknown_address_complaint_recorded \
 
 # Malformed reports: refused (65) with the reason, kept byte for byte with a .why beside it.
 before=$(sql "SELECT count(*) FROM complaints")
-report not-a-report.eml "$WF_ADDR" >"$TEST_TMP/bad.eml"
-"$RELAYCTL" complaint -c "$WF_CONF" --mail - <"$TEST_TMP/bad.eml" >/dev/null 2>"$TEST_TMP/err"
+report not-a-report.eml "$WF_ADDR" >"$TEST_TMP/$SUITE.bad.eml"
+"$RELAYCTL" complaint -c "$WF_CONF" --mail - <"$TEST_TMP/$SUITE.bad.eml" >/dev/null 2>"$TEST_TMP/$SUITE.err"
 check_eq malformed_report_is_refused "$?" 65
-check_contains malformed_report_refusal_says_why "$(cat "$TEST_TMP/err")" "refused: not a feedback report"
+check_contains malformed_report_refusal_says_why "$(cat "$TEST_TMP/$SUITE.err")" "refused: not a feedback report"
 kept=$(ls "$QDIR"/*.eml 2>/dev/null | head -1)
-if [ -n "$kept" ] && cmp -s "$kept" "$TEST_TMP/bad.eml"; then
+if [ -n "$kept" ] && cmp -s "$kept" "$TEST_TMP/$SUITE.bad.eml"; then
 	pass malformed_report_kept_whole_in_quarantine
 else
 	fail malformed_report_kept_whole_in_quarantine "got '$(ls "$QDIR" 2>&1)', want a copy of the report"
@@ -65,19 +65,19 @@ fi
 check_contains quarantine_keeps_the_reason "$(cat "${kept%.eml}.why" 2>/dev/null)" "not a feedback report"
 check_eq malformed_report_files_nothing "$(sql "SELECT count(*) FROM complaints")" "$before"
 
-report arf-bad-source.eml x | "$RELAYCTL" complaint -c "$WF_CONF" --mail - >/dev/null 2>"$TEST_TMP/err"
+report arf-bad-source.eml x | "$RELAYCTL" complaint -c "$WF_CONF" --mail - >/dev/null 2>"$TEST_TMP/$SUITE.err"
 check_eq bad_source_ip_is_refused "$?" 65
 check_eq two_reports_in_quarantine "$(ls "$QDIR"/*.eml | wc -l) $(ls "$QDIR"/*.why | wc -l)" "2 2"
 
 # Larger than complaints.raw may hold: refused, but the whole input is kept.
-{ report arf-rfc5965.eml "$WF_ADDR"; head -c 1100000 /dev/zero | tr '\0' 'x'; } >"$TEST_TMP/big.eml"
-"$RELAYCTL" complaint -c "$WF_CONF" --mail - <"$TEST_TMP/big.eml" >/dev/null 2>"$TEST_TMP/err"
+{ report arf-rfc5965.eml "$WF_ADDR"; head -c 1100000 /dev/zero | tr '\0' 'x'; } >"$TEST_TMP/$SUITE.big.eml"
+"$RELAYCTL" complaint -c "$WF_CONF" --mail - <"$TEST_TMP/$SUITE.big.eml" >/dev/null 2>"$TEST_TMP/$SUITE.err"
 check_eq oversized_report_is_refused "$?" 65
 big_kept=$(grep -l 'larger than 1 MiB' "$QDIR"/*.why | head -1)
-check_eq oversized_report_kept_whole "$(stat -c %s "${big_kept%.why}.eml" 2>/dev/null)" "$(stat -c %s "$TEST_TMP/big.eml")"
+check_eq oversized_report_kept_whole "$(stat -c %s "${big_kept%.why}.eml" 2>/dev/null)" "$(stat -c %s "$TEST_TMP/$SUITE.big.eml")"
 
 # Nowhere to keep it: the MTA is told to try again later (75), nothing is lost.
 wf_config "complaint_quarantine_dir=/proc/no-such-dir"
-report not-a-report.eml "$WF_ADDR" | "$RELAYCTL" complaint -c "$WF_CONF" --mail - >/dev/null 2>"$TEST_TMP/err"
+report not-a-report.eml "$WF_ADDR" | "$RELAYCTL" complaint -c "$WF_CONF" --mail - >/dev/null 2>"$TEST_TMP/$SUITE.err"
 check_eq unkept_refusal_asks_to_retry "$?" 75
 wf_stop
