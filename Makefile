@@ -2,7 +2,7 @@
 #
 #   make              bin/relayauditd bin/relayctl bin/relaysim and the unit tests
 #   make SANITIZE=1   the same with AddressSanitizer and UBSan (objects in build/san)
-#   make test         the whole suite with a throwaway PostgreSQL
+#   make test         install what is missing, build, the whole suite with a throwaway PostgreSQL
 #   make run          install what is missing, embedded PostgreSQL under var/, demo data, daemon
 #   make bench        benchmarks (not part of make test)
 #   make fuzz         every libFuzzer target for FUZZ_SECONDS each
@@ -202,9 +202,10 @@ INSTALL_PATHS := sed -e 's|/usr/bin/|$(BINDIR)/|g' -e 's|/usr/share/relayaudit|$
 install: bin/relayauditd bin/relayctl
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/migrations $(DESTDIR)$(DATADIR)/enforcers \
 	   $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/docs \
-	   $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/relayaudit
+	   $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/relayaudit $(DESTDIR)$(DATADIR)/web
 	install -m 755 bin/relayauditd bin/relayctl $(DESTDIR)$(BINDIR)/
 	install -m 644 migrations/*.sql $(DESTDIR)$(DATADIR)/migrations/
+	install -m 644 api/web/* $(DESTDIR)$(DATADIR)/web/
 	$(if $(wildcard deploy/enforcers/*),install -m 755 deploy/enforcers/* $(DESTDIR)$(DATADIR)/enforcers/)
 	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 man/*.8 $(DESTDIR)$(MANDIR)/man8/

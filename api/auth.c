@@ -162,3 +162,13 @@ api_auth(struct api_req *r)
 	str_fmt(r->actor, sizeof(r->actor), "token:%s", e.name);
 	return true;
 }
+
+/* GET /v1/whoami: the dashboard shows the role and offers only what it allows. */
+void
+h_whoami(struct api_req *r)
+{
+	const char *name = strncmp(r->actor, "token:", 6) == 0 ? r->actor + 6 : r->actor;
+
+	api_reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "name", name, "actor", r->actor, "role",
+					 api_role_name(r->role)));
+}

@@ -17,7 +17,7 @@
 #include <strings.h>
 
 const struct api_field api_case_action_fields[] = {
-	{"action", FT_STRING, true, "block, unblock, close, reopen or note"},
+	{"action", FT_STRING, true, "block, unblock, escalate, close, reopen or note"},
 	{"note", FT_STRING, false, "free text kept with the case (required for note)"},
 	{NULL, 0, false, NULL},
 };
@@ -68,17 +68,24 @@ void
 h_cases_list(struct api_req *r)
 {
 	char limit[16], cidr[64], age[24];
-	const char *params[5], *format;
+	const char *params[7], *format;
 	bool csv;
 
 	if (!api_param_choice(r, "state", API_CASE_STATES, &params[0]) ||
 	    !api_param_duration(r, "older_than", age) || !api_param_cidr(r, "cidr", &params[2], cidr) ||
-	    !api_page_params(r, limit, &params[3]) || !api_param_choice(r, "format", "json|csv", &format))
+	    !api_page_params(r, limit, &params[3]) ||
+	    !api_param_choice(r, "finding", "relay_confirmed|accepted_not_relayed|backscatter|complaint",
+			      &params[5]) ||
+	    !api_param_choice(r, "format", "json|csv", &format))
 		return;
 	csv = format != NULL && strcmp(format, "csv") == 0;
 	params[1] = age[0] ? age : NULL;
 	params[4] = limit;
-	if (params[0] != NULL && params[1] == NULL && params[2] == NULL) {
+	params[6] = api_query(r, "customer");
+	if (!api_param_ext_id(r, params[6]))
+		return;
+	if (params[0] != NULL && params[1] == NULL && params[2] == NULL && params[5] == NULL &&
+	    params[6] == NULL) {
 		const char *by_state[] = {params[0], params[3], params[4]};
 
 		cases_reply(r, &api_cases_by_state, by_state, csv);
@@ -109,7 +116,7 @@ h_case_action(struct api_req *r)
 		return;
 	action = json_string_value(json_object_get(doc, "action"));
 	note = json_string_value(json_object_get(doc, "note"));
-	if (!api_body_choice(r, doc, "action", "block|unblock|close|reopen|note"))
+	if (!api_body_choice(r, doc, "action", "block|unblock|escalate|close|reopen|note"))
 		goto out;
 	if (strcmp(action, "note") == 0 && (note == NULL || note[0] == '\0')) {
 		api_error(r, 422, "missing_field", "a note action needs a non-empty note");

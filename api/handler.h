@@ -150,6 +150,7 @@ bool api_page_params(struct api_req *r, char limit[16], const char **cursor);
 void h_health(struct api_req *r);
 void h_metrics(struct api_req *r);
 void h_openapi(struct api_req *r);
+void h_whoami(struct api_req *r);
 void h_stats(struct api_req *r);
 void h_blocklist(struct api_req *r);
 void h_customers_list(struct api_req *r);
@@ -173,7 +174,14 @@ void h_case_action(struct api_req *r);
 void h_complaint_create(struct api_req *r);
 void h_sweep_create(struct api_req *r);
 void h_sweep_get(struct api_req *r);
+void h_sweeps_list(struct api_req *r);
 void h_retest_page(struct api_req *r);
+/* web.c: the dashboard's static files. */
+void h_web_index(struct api_req *r);
+void h_web_file(struct api_req *r);
+void h_web_chartjs(struct api_req *r);
+/* The dashboard's directory (build tree or install), found once; NULL when missing. */
+const char *web_dir(void);
 
 /* Field tables of the JSON bodies (the OpenAPI document renders them too). */
 extern const struct api_field api_customer_fields[], api_customer_update_fields[],

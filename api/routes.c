@@ -19,6 +19,9 @@ static const struct api_route routes[] = {
 	{"GET", "/v1/openapi.json", ACCESS_PUBLIC, h_openapi, NULL, NULL, 200, JSON,
 	 "This document"},
 
+	{"GET", "/v1/whoami", ACCESS_VIEWER, h_whoami, NULL, NULL, 200, JSON,
+	 "The calling token's name and role"},
+
 	{"GET", "/v1/customers", ACCESS_VIEWER, h_customers_list, LIST ",q", NULL, 200, JSON,
 	 "List customers (q: substring of ext_id, name or contact)"},
 	{"POST", "/v1/customers", ACCESS_OPERATOR, h_customer_create, NULL, api_customer_fields,
@@ -53,29 +56,39 @@ static const struct api_route routes[] = {
 	{"GET", "/v1/probes/{id}", ACCESS_VIEWER, h_probe_get, NULL, NULL, 200, JSON,
 	 "One probe with its evidence and transcript"},
 
-	{"GET", "/v1/cases", ACCESS_VIEWER, h_cases_list, LIST ",state,older_than,cidr,format", NULL,
-	 200, JSON,
+	{"GET", "/v1/cases", ACCESS_VIEWER, h_cases_list,
+	 LIST ",state,older_than,cidr,finding,customer,format", NULL, 200, JSON,
 	 "List cases, newest first (older_than: opened at least this long ago, e.g. 3d;"
-	 " format=csv: text/csv, the next page's cursor in X-Next-Cursor)"},
+	 " finding: what opened it; customer: ext_id; format=csv: text/csv, the next page's"
+	 " cursor in X-Next-Cursor)"},
 	{"GET", "/v1/cases/{id}", ACCESS_VIEWER, h_case_get, NULL, NULL, 200, JSON,
 	 "One case with its event log and pending commands"},
 	{"POST", "/v1/cases/{id}/actions", ACCESS_OPERATOR, h_case_action, NULL,
 	 api_case_action_fields, 202, JSON,
-	 "Queue an operator action (block, unblock, close, reopen, note) for the workflow"},
+	 "Queue an operator action (block, unblock, escalate, close, reopen, note) for the workflow"},
 	{"POST", "/v1/complaints", ACCESS_OPERATOR, h_complaint_create, NULL, api_complaint_fields,
 	 202, JSON, "Record a spam complaint; the workflow blocks and schedules a test"},
 
 	{"POST", "/v1/sweeps", ACCESS_OPERATOR, h_sweep_create, NULL, api_sweep_fields, 201, JSON,
 	 "Probe all targets, a range or a customer's targets soon"},
+	{"GET", "/v1/sweeps", ACCESS_VIEWER, h_sweeps_list, LIST ",running", NULL, 200, JSON,
+	 "List sweeps with their progress, newest first (running: only unfinished ones)"},
 	{"GET", "/v1/sweeps/{id}", ACCESS_VIEWER, h_sweep_get, NULL, NULL, 200, JSON,
 	 "Progress of a sweep"},
 
 	{"GET", "/v1/stats", ACCESS_VIEWER, h_stats, NULL, NULL, 200, JSON,
-	 "Counts for dashboards: verdicts, case states, per day, time to remediate"},
+	 "Counts for dashboards: verdicts, case states, per day, time to remediate, outbox and"
+	 " enforcer queues"},
 	{"GET", "/v1/blocklist", ACCESS_VIEWER, h_blocklist, "format,family", NULL, 200, "text/plain",
 	 "Blocked addresses (format: plain, rbldnsd, csv or json; csv and json say since when and why;"
 	 " rbldnsd with family=4 is an ip4set dataset, with family=6 an ip6trie one)"},
 
+	{"GET", "/", ACCESS_PUBLIC, h_web_index, NULL, NULL, 200, "text/html",
+	 "The abuse desk's dashboard (signs in with an API token)"},
+	{"GET", "/web/{file}", ACCESS_PUBLIC, h_web_file, NULL, NULL, 200, "text/javascript",
+	 "The dashboard's scripts, style sheet and images"},
+	{"GET", "/javascript/chart.js/{file}", ACCESS_PUBLIC, h_web_chartjs, NULL, NULL, 200,
+	 "text/javascript", "Chart.js from Debian's libjs-chart.js (/usr/share/javascript/chart.js)"},
 	{"GET", "/r/{token}", ACCESS_PUBLIC, h_retest_page, NULL, NULL, 200, "text/html",
 	 "Customers' self-service re-test page (signed link from the notification mail)"},
 };

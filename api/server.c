@@ -41,6 +41,10 @@ static struct {
 
 static __thread struct pstmt *api_tls_db;
 
+#define API_CSP                                                                                \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "        \
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
 /* Replies by status, for /metrics. */
 static const int api_statuses[] = {200, 201, 202, 204, 400, 401, 403, 404, 405,
 				   409, 413, 415, 422, 429, 500, 503};
@@ -104,6 +108,14 @@ api_send(struct MHD_Connection *c, struct api_req *r)
 	r->resp = NULL; /* microhttpd frees it */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	/*
+	 * One strict policy for every reply: the dashboard and the re-test page
+	 * load scripts, styles and data from this host only, and nothing inline.
+	 */
+	MHD_add_response_header(resp, "Content-Security-Policy", API_CSP);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	if (r->hdr_name != NULL)
 		MHD_add_response_header(resp, r->hdr_name, r->hdr_value);
 	ret = MHD_queue_response(c, (unsigned)r->status, resp);
@@ -208,7 +220,10 @@ api_dispatch(struct api_req *r)
 	r->db = api_thread_db();
 	if (!api_access_ok(r))
 		return;
-	if (r->db == NULL && r->route->access != ACCESS_HEALTH && r->route->fn != h_openapi) {
+	/* The document and the dashboard's files need no database: the page can say it is down. */
+	if (r->db == NULL && r->route->access != ACCESS_HEALTH && r->route->fn != h_openapi &&
+	    r->route->fn != h_web_index && r->route->fn != h_web_file &&
+	    r->route->fn != h_web_chartjs) {
 		api_error(r, 503, "database_unavailable", "the database cannot be reached");
 		return;
 	}
@@ -324,6 +339,7 @@ api_role_start(const struct config *cfg, const char *conninfo)
 	if (a.family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	api_server.cfg = cfg;
+	(void)web_dir(); /* found before the workers start, so they only read it */
 	api_server.conninfo = xstrdup(conninfo ? conninfo : "");
 	api_server.max_body = (size_t)config_int(cfg, CFG_API_MAX_BODY);
 	/* The logger goes first, or microhttpd logs the options before it to stderr itself. */
@@ -339,7 +355,14 @@ api_role_start(const struct config *cfg, const char *conninfo)
 		api_server.conninfo = NULL;
 		return -1;
 	}
-	log_info("api_started", "listen=%s threads=%u", listen, threads);
+	{
+		char host[64];
+
+		addr_format(&a, host, sizeof(host));
+		log_info("api_started", "listen=%s threads=%u dashboard=http://%s%s%s:%d/ web=%s",
+			 listen, threads, a.family == AF_INET6 ? "[" : "", host,
+			 a.family == AF_INET6 ? "]" : "", port, web_dir() ? web_dir() : "missing");
+	}
 	return 0;
 }
 

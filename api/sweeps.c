@@ -70,3 +70,15 @@ h_sweep_get(struct api_req *r)
 	if (api_param_id(r, r->path_param[0], "sweep"))
 		api_reply_query(r, &api_sweep_get, params, 200, "sweep");
 }
+
+void
+h_sweeps_list(struct api_req *r)
+{
+	char limit[16];
+	const char *params[3];
+
+	if (!api_page_params(r, limit, &params[0]) || !api_param_bool(r, "running", &params[1]))
+		return;
+	params[2] = limit;
+	api_reply_query(r, &api_sweeps_list, params, 200, "sweeps");
+}

@@ -15,14 +15,17 @@
 #define CASES_FILTERS(c)                                                                       \
 	" AND ($2::bigint IS NULL OR " c ".opened_at <= now() - make_interval(secs =>"            \
 	" $2::bigint)) AND ($3::cidr IS NULL OR " c ".address <<= $3::cidr)"                      \
-	" AND ($4::bigint IS NULL OR " c ".id < $4::bigint)"
+	" AND ($4::bigint IS NULL OR " c ".id < $4::bigint)"                                   \
+	" AND ($6::text IS NULL OR " c ".finding = $6)"                               \
+	" AND ($7::text IS NULL OR " c ".customer_id = (SELECT cu.id FROM customers cu"          \
+	" WHERE cu.ext_id = $7))"
 
 const struct pstmt_stmt api_cases_list = {
 	"api_cases_list",
 	API_PAGE_DESC("SELECT k.id AS k, " API_CASE_JSON " AS obj FROM cases k WHERE"
 		      " $1::case_state IS NULL" CASES_FILTERS("k"),
 		      "$5"),
-	5, true};
+	7, true};
 
 const struct pstmt_stmt api_cases_list_state = {
 	"api_cases_list_state",
@@ -30,7 +33,7 @@ const struct pstmt_stmt api_cases_list_state = {
 		      " (SELECT c.id FROM cases c WHERE c.state = $1::case_state" CASES_FILTERS("c")
 		      " ORDER BY c.state DESC, c.id DESC LIMIT $5::int + 1)",
 		      "$5"),
-	5, true};
+	7, true};
 
 /*
  * The dashboards' poll, "cases in state X, newest first", with no other
@@ -59,7 +62,11 @@ const struct pstmt_stmt api_case_get = {
 	" 'actions', coalesce((SELECT json_agg(json_build_object('executor', a.executor, 'action',"
 	" a.action, 'state', a.state, 'attempts', a.attempts, 'last_error', a.last_error,"
 	" 'created_at', a.created_at, 'done_at', a.done_at) ORDER BY a.created_at, a.id)"
-	" FROM case_actions a WHERE a.case_id = k.id), '[]'::json))"
+	" FROM case_actions a WHERE a.case_id = k.id), '[]'::json),"
+	" 'mails', coalesce((SELECT json_agg(json_build_object('id', o.id, 'kind', o.kind, 'locale',"
+	" o.locale, 'to', o.to_addr, 'subject', o.subject, 'state', o.state, 'attempts', o.attempts,"
+	" 'last_error', o.last_error, 'created_at', o.created_at, 'sent_at', o.sent_at, 'message',"
+	" left(o.body, 65536)) ORDER BY o.id) FROM outbox o WHERE o.case_id = k.id), '[]'::json))"
 	" FROM cases k WHERE k.id = $1::bigint",
 	1, false};
 
@@ -76,6 +83,7 @@ const struct pstmt_stmt api_case_command = {
 	"   WHEN 'unblock' THEN k.blocked"
 	"   WHEN 'close' THEN k.state <> 'closed'"
 	"   WHEN 'reopen' THEN k.state IN ('resolved', 'closed')"
+	"   WHEN 'escalate' THEN k.state NOT IN ('escalated', 'resolved', 'closed')"
 	"   ELSE true END),"
 	" ins AS (INSERT INTO case_commands (case_id, command, note, actor)"
 	"   SELECT ok.id, $2, coalesce($3, ''), $4 FROM ok RETURNING id, case_id, command, created_at)"

@@ -33,7 +33,7 @@ extern const struct pstmt_stmt api_probes_list; /* $1 verdict $2 target $3 cidr 
 extern const struct pstmt_stmt api_probe_get; /* $1 id */
 
 /* db/cases_query.c */
-extern const struct pstmt_stmt api_cases_list, api_cases_list_state; /* $1 state $2 older_than s $3 cidr $4 cursor $5 limit */
+extern const struct pstmt_stmt api_cases_list, api_cases_list_state; /* $1 state $2 older_than s $3 cidr $4 cursor $5 limit $6 finding $7 customer */
 extern const struct pstmt_stmt api_cases_by_state; /* $1 state $2 cursor $3 limit */
 extern const struct pstmt_stmt api_case_get; /* $1 id */
 extern const struct pstmt_stmt api_case_command; /* $1 id $2 action $3 note $4 actor */
@@ -41,11 +41,12 @@ extern const struct pstmt_stmt api_retest_page_case; /* $1 case id $2 retest_min
 
 /* db/sweeps_query.c */
 extern const struct pstmt_stmt api_sweep_get; /* $1 id */
+extern const struct pstmt_stmt api_sweeps_list; /* $1 cursor $2 running $3 limit */
 
 /* db/ops_query.c: health, metrics, stats, blocklist, audit */
 extern const struct pstmt_stmt api_health_nodes;
 extern const struct pstmt_stmt api_stats;
-extern const struct pstmt_stmt api_blocklist; /* -> address, case id, blocked_at rows */
+extern const struct pstmt_stmt api_blocklist; /* -> address, case id, blocked_at, family, finding rows */
 extern const struct pstmt_stmt api_audit_write; /* $1 actor $2 method $3 path $4 status */
 extern const struct pstmt_stmt api_metric_probes, api_metric_duration, api_metric_in_flight,
 	api_metric_due, api_metric_cases, api_metric_outbox, api_metric_enforcer,

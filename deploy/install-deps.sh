@@ -3,6 +3,9 @@
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 #
 #   deploy/install-deps.sh     called by make run, make test, make fuzz, make bench, make deb
+#
+# The dashboard serves Chart.js from libjs-chart.js; its browser test runs
+# Debian's chromium through puppeteer-core (npm, installed by the test itself).
 set -eu
 
 # One list for everything: make run, make test, make fuzz, make bench, make deb.
@@ -13,6 +16,7 @@ PACKAGES="
 bc
 bind9-dnsutils
 build-essential
+chromium
 clang
 curl
 dpkg-dev
@@ -23,10 +27,13 @@ libclang-rt-14-dev
 libevent-dev
 libgmime-3.0-dev
 libjansson-dev
+libjs-chart.js
 libmicrohttpd-dev
 libpq-dev
 man-db
 nmap
+nodejs
+npm
 pkg-config
 postfix
 postgresql
@@ -44,6 +51,8 @@ for p in $PACKAGES; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' && continue
 	# A versioned package (postgresql-client-15) satisfies its unversioned metapackage.
 	dpkg-query -W -f='${Status}\n' "$p-[0-9]*" 2>/dev/null | grep -q 'install ok installed' && continue
+	# A nodejs that brings its own npm (NodeSource) conflicts with Debian's npm package.
+	[ "$p" = npm ] && command -v npm >/dev/null && continue
 	missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

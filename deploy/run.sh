@@ -153,6 +153,7 @@ make run: relayaudit is running (Ctrl-C stops it and the database; var/ is kept)
   daemon     bin/relayauditd pid $DAEMON_PID, roles $(conf_value roles)
   config     $CONF
   database   $DB_DESC
+  dashboard  http://$(conf_value api_listen)/  (token: $RELAYCTL_HINT token create --name desk --role operator -c $CONF)
   API        http://$(conf_value api_listen)/v1/
   sink       smtp://$(conf_value sink_listen)
   demo data  $DEMO

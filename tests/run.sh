@@ -46,6 +46,7 @@ mkdir -p "$TEST_TMP/results"
 GROUP() {
 	case $1 in
 	test_api_*) echo api ;;
+	test_browser_*) echo browser ;;
 	test_daemon_*|test_make_run) echo daemon ;;
 	test_sim_*|test_postfix_*|test_mta_*) echo sim ;;
 	test_probe_*) echo probe ;;

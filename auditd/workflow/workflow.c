@@ -66,6 +66,8 @@ static const struct wf_transition transitions[] = {
     T(OPEN, OP_CLOSE, CLOSED, 1, ACT(TIMER_CLEAR)),
     NO(OPEN, OP_REOPEN, "already open"),
     T(OPEN, OP_NOTE, OPEN, 0),
+    /* An operator may escalate at once what the timer would escalate later. */
+    T(OPEN, OP_ESCALATE, ESCALATED, 4, ACT(BLOCK), ACT(ESCALATE), MAIL(ESCALATION), ACT(TIMER_CLEAR)),
 
     /* notified: told, not blocked; reminded while nothing changes. */
     T(NOTIFIED, RELAY_CONFIRMED, BLOCKED, 3, MAIL(RELAY_BLOCKED), ACT(BLOCK),
@@ -81,6 +83,8 @@ static const struct wf_transition transitions[] = {
     T(NOTIFIED, OP_CLOSE, CLOSED, 1, ACT(TIMER_CLEAR)),
     NO(NOTIFIED, OP_REOPEN, "already open"),
     T(NOTIFIED, OP_NOTE, NOTIFIED, 0),
+    T(NOTIFIED, OP_ESCALATE, ESCALATED, 4, ACT(BLOCK), ACT(ESCALATE), MAIL(ESCALATION),
+      ACT(TIMER_CLEAR)),
     T(NOTIFIED, TIMER_REMINDER, NOTIFIED, 2, MAIL(REMINDER), ACT(TIMER_REMINDER)),
     NO(NOTIFIED, TIMER_ESCALATION, "not blocked"),
 
@@ -96,6 +100,7 @@ static const struct wf_transition transitions[] = {
     T(BLOCKED, OP_CLOSE, CLOSED, 2, ACT(UNBLOCK), ACT(TIMER_CLEAR)),
     NO(BLOCKED, OP_REOPEN, "already open"),
     T(BLOCKED, OP_NOTE, BLOCKED, 0),
+    T(BLOCKED, OP_ESCALATE, ESCALATED, 3, ACT(ESCALATE), MAIL(ESCALATION), ACT(TIMER_CLEAR)),
     NO(BLOCKED, TIMER_REMINDER, "blocked cases escalate instead"),
     T(BLOCKED, TIMER_ESCALATION, ESCALATED, 3, ACT(ESCALATE), MAIL(ESCALATION), ACT(TIMER_CLEAR)),
 
@@ -111,6 +116,7 @@ static const struct wf_transition transitions[] = {
     T(ESCALATED, OP_CLOSE, CLOSED, 2, ACT(UNBLOCK), ACT(TIMER_CLEAR)),
     NO(ESCALATED, OP_REOPEN, "already open"),
     T(ESCALATED, OP_NOTE, ESCALATED, 0),
+    NO(ESCALATED, OP_ESCALATE, "already escalated"),
     NO(ESCALATED, TIMER_ESCALATION, "already escalated"),
 
     /* resolved and closed are final until an operator reopens; a new
@@ -120,11 +126,13 @@ static const struct wf_transition transitions[] = {
     T(RESOLVED, OP_NOTE, RESOLVED, 0),
     NO(RESOLVED, OP_BLOCK, "case is resolved; reopen it first"),
     NO(RESOLVED, OP_UNBLOCK, "not blocked"),
+    NO(RESOLVED, OP_ESCALATE, "case is resolved; reopen it first"),
     NO(CLOSED, OP_CLOSE, "already closed"),
     T(CLOSED, OP_REOPEN, OPEN, 0),
     T(CLOSED, OP_NOTE, CLOSED, 0),
     NO(CLOSED, OP_BLOCK, "case is closed; reopen it first"),
     NO(CLOSED, OP_UNBLOCK, "not blocked"),
+    NO(CLOSED, OP_ESCALATE, "case is closed; reopen it first"),
 };
 
 static const char *const state_names[WF_STATE__COUNT] = {
@@ -145,6 +153,7 @@ static const char *const event_names[WF_EV__COUNT] = {
     [WF_EV_OP_CLOSE] = "close",
     [WF_EV_OP_REOPEN] = "reopen",
     [WF_EV_OP_NOTE] = "note",
+    [WF_EV_OP_ESCALATE] = "escalate",
     [WF_EV_TIMER_REMINDER] = "reminder",
     [WF_EV_TIMER_ESCALATION] = "escalation",
 };

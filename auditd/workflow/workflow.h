@@ -39,6 +39,7 @@ enum wf_event {
 	WF_EV_OP_CLOSE,
 	WF_EV_OP_REOPEN,
 	WF_EV_OP_NOTE,
+	WF_EV_OP_ESCALATE,
 	/* Timers (cases.next_timer_at). */
 	WF_EV_TIMER_REMINDER,
 	WF_EV_TIMER_ESCALATION,

@@ -525,6 +525,7 @@ static const struct {
 } commands[] = {
     {"block", WF_EV_OP_BLOCK},   {"unblock", WF_EV_OP_UNBLOCK}, {"close", WF_EV_OP_CLOSE},
     {"reopen", WF_EV_OP_REOPEN}, {"note", WF_EV_OP_NOTE},
+    {"escalate", WF_EV_OP_ESCALATE},
 };
 
 static int

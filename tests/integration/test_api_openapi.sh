@@ -29,6 +29,7 @@ check_eq "JSON bodies are documented with closed schemas" \
 expected="GET /v1/health
 GET /metrics
 GET /v1/openapi.json
+GET /v1/whoami
 GET /v1/customers
 POST /v1/customers
 GET /v1/customers/{ext_id}
@@ -49,10 +50,14 @@ GET /v1/cases/{id}
 POST /v1/cases/{id}/actions
 POST /v1/complaints
 POST /v1/sweeps
+GET /v1/sweeps
 GET /v1/sweeps/{id}
 GET /v1/stats
 GET /v1/blocklist
-GET /r/{token}"
+GET /r/{token}
+GET /
+GET /web/{file}
+GET /javascript/chart.js/{file}"
 documented=$(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\(ascii_upcase) \($p)"' <<<"$DOC")
 check_eq "the document lists exactly the promised operations" \
 	"$(sort <<<"$documented" | tr '\n' ' ')" "$(sort <<<"$expected" | tr '\n' ' ')"

@@ -80,11 +80,13 @@ check_eq "note queued with the actor" "$(sql "SELECT command || '|' || note || '
 	"note|called the customer|token:t-operator"
 check_error "block a blocked case" 409 conflict POST "/v1/cases/$cid/actions" "$O" '{"action":"block"}'
 check_error "reopen an open case" 409 conflict POST "/v1/cases/$cid/actions" "$O" '{"action":"reopen"}'
+check_req "escalate" 202 POST "/v1/cases/$cid/actions" "$O" '{"action":"escalate"}'
+check_eq "escalate queued" "$(jqr .action):$(jqr .status)" "escalate:queued"
 check_req "unblock" 202 POST "/v1/cases/$cid/actions" "$O" '{"action":"unblock","note":"fixed"}'
 check_eq "unblock queued" "$(jqr .action):$(jqr .status)" "unblock:queued"
 check_req "close" 202 POST "/v1/cases/$cid/actions" "$O" '{"action":"close"}'
 check_req "case shows its queued commands" 200 GET "/v1/cases/$cid" "$VIEWER"
-check_eq "commands in order" "$(jqr '[.commands[].action] | join(",")')" "note,unblock,close"
+check_eq "commands in order" "$(jqr '[.commands[].action] | join(",")')" "note,escalate,unblock,close"
 check_error "action on a missing case" 404 not_found POST /v1/cases/99999/actions "$O" '{"action":"close"}'
 check_eq "nothing applied the commands but the workflow" "$(sql "SELECT state FROM cases")" "blocked"
 

@@ -3,6 +3,9 @@
 # --version on stdout with exit status 0, touching nothing: no database is
 # reachable here, so a subcommand that went on to work would fail.
 . "$(dirname "$0")/../lib.sh"
+# A folder of its own: tests of other groups run beside this one in TEST_TMP.
+TEST_TMP=$TEST_TMP/help
+mkdir -p "$TEST_TMP"
 cd "$TEST_TMP" || exit 1
 export RELAYAUDIT_DATABASE="host=$TEST_TMP/no-such-server dbname=none connect_timeout=1"
 version=$(cat "$ROOT/VERSION")

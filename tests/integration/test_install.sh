@@ -70,3 +70,20 @@ check_contains "installed_daemon_names_the_missing_secret" "$out" "secret"
 chmod 600 "$TEST_TMP/site.conf"
 out=$("$PREFIX/bin/relayauditd" -n -c "$TEST_TMP/site.conf" 2>&1); rc=$?
 check_eq "installed_daemon_accepts_the_example_with_a_secret" "$rc" 0
+
+# The dashboard's files: installed, and served by the installed binary from its share dir.
+for f in index.html app.js lib.js style.css; do
+	if [ -f "$PREFIX/share/relayaudit/web/$f" ]; then pass "installs_web_$f"; else fail "installs_web_$f" "$PREFIX/share/relayaudit/web/$f missing"; fi
+done
+port=$(random_port)
+printf 'api_listen = 127.0.75.2:%s\nsecret = 0123456789abcdef0123456789\nlog_level = info\n' "$port" >"$TEST_TMP/web.conf"
+chmod 600 "$TEST_TMP/web.conf"
+bg_start "$PREFIX/bin/relayctl" api serve -c "$TEST_TMP/web.conf" 2>"$TEST_TMP/web.log"
+wait_for 10 curl -sf -o /dev/null "http://127.0.75.2:$port/v1/openapi.json"
+curl -s -o "$TEST_TMP/index.html" "http://127.0.75.2:$port/"
+if cmp -s "$TEST_TMP/index.html" "$PREFIX/share/relayaudit/web/index.html"; then
+	pass "installed_api_serves_the_installed_dashboard"
+else
+	fail "installed_api_serves_the_installed_dashboard" "got '$(head -c 200 "$TEST_TMP/index.html")' ($(grep -o 'web=[^ ]*' "$TEST_TMP/web.log"))"
+fi
+check_contains "installed_api_names_its_web_dir" "$(cat "$TEST_TMP/web.log")" "web=$PREFIX/share/relayaudit/web"

@@ -36,6 +36,9 @@ run_once() { # run_once N: start, check, Ctrl-C, check stopped
 	check_contains "run${n}_banner_names_the_config" "$(cat "$log")" "config     $VAR/relayaudit.conf"
 	check_contains "run${n}_banner_names_the_socket" "$(cat "$log")" "socket $VAR/pg/.s.PGSQL.5432"
 	check_contains "run${n}_banner_names_the_api" "$(cat "$log")" "API        http://127.0.60.1:8080/v1/"
+	check_contains "run${n}_banner_names_the_dashboard" "$(cat "$log")" "dashboard  http://127.0.60.1:8080/ "
+	check_eq "run${n}_dashboard_is_served" "$(curl -s -o /dev/null -w '%{http_code} %{content_type}' http://127.0.60.1:8080/)" \
+		"200 text/html; charset=utf-8"
 	daemon=$(sed -n 's/.*bin\/relayauditd pid \([0-9]*\).*/\1/p' "$log")
 	if kill -0 "$daemon" 2>/dev/null; then pass "run${n}_daemon_runs"; else fail "run${n}_daemon_runs" "pid '$daemon' not alive"; fi
 	check_eq "run${n}_demo_customers_loaded" "$(psql -X -tA "$DB" -c 'SELECT count(*) FROM targets')" "$DEMO_TARGETS"

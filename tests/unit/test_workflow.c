@@ -38,6 +38,7 @@ static const struct expect expected[] = {
     {WF_OPEN, WF_EV_OP_CLOSE, "closed", "timer_clear"},
     {WF_OPEN, WF_EV_OP_REOPEN, NULL, "already open"},
     {WF_OPEN, WF_EV_OP_NOTE, "open", ""},
+    {WF_OPEN, WF_EV_OP_ESCALATE, "escalated", "block,escalate,mail:escalation,timer_clear"},
 
     {WF_NOTIFIED, WF_EV_RELAY_CONFIRMED, "blocked", "mail:relay_blocked,block,timer_escalation"},
     {WF_NOTIFIED, WF_EV_ACCEPTED_NOT_RELAYED, NULL, "already notified"},
@@ -51,6 +52,7 @@ static const struct expect expected[] = {
     {WF_NOTIFIED, WF_EV_OP_CLOSE, "closed", "timer_clear"},
     {WF_NOTIFIED, WF_EV_OP_REOPEN, NULL, "already open"},
     {WF_NOTIFIED, WF_EV_OP_NOTE, "notified", ""},
+    {WF_NOTIFIED, WF_EV_OP_ESCALATE, "escalated", "block,escalate,mail:escalation,timer_clear"},
     {WF_NOTIFIED, WF_EV_TIMER_REMINDER, "notified", "mail:reminder,timer_reminder"},
     {WF_NOTIFIED, WF_EV_TIMER_ESCALATION, NULL, "not blocked"},
 
@@ -65,6 +67,7 @@ static const struct expect expected[] = {
     {WF_BLOCKED, WF_EV_OP_CLOSE, "closed", "unblock,timer_clear"},
     {WF_BLOCKED, WF_EV_OP_REOPEN, NULL, "already open"},
     {WF_BLOCKED, WF_EV_OP_NOTE, "blocked", ""},
+    {WF_BLOCKED, WF_EV_OP_ESCALATE, "escalated", "escalate,mail:escalation,timer_clear"},
     {WF_BLOCKED, WF_EV_TIMER_REMINDER, NULL, "blocked cases escalate instead"},
     {WF_BLOCKED, WF_EV_TIMER_ESCALATION, "escalated", "escalate,mail:escalation,timer_clear"},
 
@@ -79,6 +82,7 @@ static const struct expect expected[] = {
     {WF_ESCALATED, WF_EV_OP_CLOSE, "closed", "unblock,timer_clear"},
     {WF_ESCALATED, WF_EV_OP_REOPEN, NULL, "already open"},
     {WF_ESCALATED, WF_EV_OP_NOTE, "escalated", ""},
+    {WF_ESCALATED, WF_EV_OP_ESCALATE, NULL, "already escalated"},
     {WF_ESCALATED, WF_EV_TIMER_ESCALATION, NULL, "already escalated"},
 
     {WF_RESOLVED, WF_EV_OP_CLOSE, "closed", ""},
@@ -86,11 +90,13 @@ static const struct expect expected[] = {
     {WF_RESOLVED, WF_EV_OP_NOTE, "resolved", ""},
     {WF_RESOLVED, WF_EV_OP_BLOCK, NULL, "case is resolved; reopen it first"},
     {WF_RESOLVED, WF_EV_OP_UNBLOCK, NULL, "not blocked"},
+    {WF_RESOLVED, WF_EV_OP_ESCALATE, NULL, "case is resolved; reopen it first"},
     {WF_CLOSED, WF_EV_OP_CLOSE, NULL, "already closed"},
     {WF_CLOSED, WF_EV_OP_REOPEN, "open", ""},
     {WF_CLOSED, WF_EV_OP_NOTE, "closed", ""},
     {WF_CLOSED, WF_EV_OP_BLOCK, NULL, "case is closed; reopen it first"},
     {WF_CLOSED, WF_EV_OP_UNBLOCK, NULL, "not blocked"},
+    {WF_CLOSED, WF_EV_OP_ESCALATE, NULL, "case is closed; reopen it first"},
 };
 
 static struct wf_policy policy;
