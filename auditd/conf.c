@@ -90,6 +90,16 @@ conf_probe_init(struct conf_probe *cp, const struct config *cfg, bool need_secre
 	}
 	config_list_free(words);
 	cp->p.ports = cp->ports;
+	words = config_list(cfg, CFG_PROBE_TLS_PORTS, &n);
+	cp->p.ntls_ports = 0;
+	for (size_t i = 0; i < n && cp->p.ntls_ports < ARRAY_LEN(cp->tls_ports); i++) {
+		int64_t port;
+
+		if (parse_i64(words[i], 1, 65535, &port) == 0)
+			cp->tls_ports[cp->p.ntls_ports++] = (int)port;
+	}
+	config_list_free(words);
+	cp->p.tls_ports = cp->tls_ports;
 	words = config_list(cfg, CFG_EXCLUDE, &n);
 	cp->exclude = xcalloc(nextra + n + 1, sizeof(*cp->exclude));
 	for (size_t i = 0; i < nextra; i++)
@@ -150,6 +160,10 @@ conf_sink_init(struct conf_sink *sc, const struct config *cfg, const char **why)
 	sc->p.max_sessions = (int)config_int(cfg, CFG_SINK_MAX_SESSIONS);
 	sc->p.per_peer = (int)config_int(cfg, CFG_SINK_PER_PEER);
 	sc->p.timeout_ms = (int)config_int(cfg, CFG_SINK_TIMEOUT) * 1000;
+	sc->tls_cert = xstrdup(config_str(cfg, CFG_SINK_TLS_CERT));
+	sc->tls_key = xstrdup(config_str(cfg, CFG_SINK_TLS_KEY));
+	sc->p.tls_cert = sc->tls_cert;
+	sc->p.tls_key = sc->tls_key;
 	return 0;
 }
 
@@ -158,5 +172,8 @@ conf_sink_free(struct conf_sink *sc)
 {
 	config_list_free(sc->domains);
 	sc->domains = NULL;
+	free(sc->tls_cert);
+	free(sc->tls_key);
+	sc->tls_cert = sc->tls_key = NULL;
 	sc->ndomains = 0;
 }

@@ -27,6 +27,7 @@ struct conf_probe {
 	char *helo;
 	char **sink_domains;   /* p.sink_domain is the first: every relay test addresses it */
 	int ports[16];
+	int tls_ports[16];     /* probe_tls_ports: implicit TLS */
 	struct cidr *exclude;
 };
 /*
@@ -52,6 +53,7 @@ struct conf_sink {
 	size_t ndomains;
 	struct addr addr;
 	int port;
+	char *tls_cert, *tls_key; /* p.tls_cert/p.tls_key point here */
 };
 int conf_sink_init(struct conf_sink *sc, const struct config *cfg, const char **why);
 void conf_sink_free(struct conf_sink *sc);

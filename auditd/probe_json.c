@@ -22,14 +22,26 @@ probe_json_reply(const struct smtp_reply_rec *r)
 json_t *
 probe_json_attempt(const struct probe_attempt *a)
 {
-	return json_pack("{s:i, s:s, s:s, s:b, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:i}",
+	return json_pack("{s:i, s:s, s:s, s:b, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:i, s:b}",
 			 "index", (int)a->index, "sender", a->sender ? a->sender : "", "form",
 			 a->form ? a->form : "", "backscatter", a->backscatter, "mail_from",
 			 json_str_or_null(a->mail_from), "rcpt_to", json_str_or_null(a->rcpt_to),
 			 "token", a->token, "mail", probe_json_reply(&a->mail), "rcpt",
 			 probe_json_reply(&a->rcpt), "data", probe_json_reply(&a->data), "eod",
 			 probe_json_reply(&a->eod), "stage", stage_name(a->stage), "outcome",
-			 outcome_name(a->outcome), "tries", a->tries);
+			 outcome_name(a->outcome), "tries", a->tries, "tls", a->tls);
+}
+
+/* The TLS a target spoke: evidence only (we test relaying, not identity). */
+static json_t *
+probe_json_tls(const struct probe_tls *t)
+{
+	if (t == NULL)
+		return json_null();
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "version", json_str_or_null(t->version),
+			 "cipher", json_str_or_null(t->cipher), "subject",
+			 json_str_or_null(t->subject), "issuer", json_str_or_null(t->issuer),
+			 "not_after", json_str_or_null(t->not_after));
 }
 
 json_t *
@@ -55,6 +67,8 @@ probe_json_result(const struct probe_result *r, bool with_transcript)
 	if (r->name)
 		json_object_set_new(o, "name", json_string(r->name));
 	json_object_set_new(o, "attempts", attempts);
+	json_object_set_new(o, "starttls", json_boolean(r->starttls));
+	json_object_set_new(o, "tls", probe_json_tls(r->tls));
 	/* Set when the sink's receipts confirmed the result (confirm.c). */
 	if (r->verdict == VERDICT_RELAY_CONFIRMED)
 		json_object_set_new(o, "relay_delay_ms", json_integer(r->relay_delay_ms));

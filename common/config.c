@@ -22,6 +22,7 @@ static const char *valid_secret(const char *v);
 static const char *valid_email(const char *v);
 static const char *valid_hostport(const char *v);
 static const char *valid_nameserver(const char *v);
+static const char *valid_smarthost(const char *v);
 
 #define DAY 86400
 #define MB (1024 * 1024)
@@ -42,8 +43,12 @@ static const struct config_option options[CFG__COUNT] = {
 	 "node.",
 	 valid_secret},
 
-	{CFG_PROBE_PORTS, "probe_ports", CFGT_LIST, 0, 0, "25,587", NULL,
+	{CFG_PROBE_PORTS, "probe_ports", CFGT_LIST, 0, 0, "25,465,587", NULL,
 	 "Ports probed on each target unless the target names its own.", valid_port},
+	{CFG_PROBE_TLS_PORTS, "probe_tls_ports", CFGT_LIST, 0, 0, "465", NULL,
+	 "Ports that speak TLS from the first byte (implicit TLS); the others use STARTTLS "
+	 "where a refusal asks for it.",
+	 valid_port},
 	{CFG_PROBE_CONCURRENCY, "probe_concurrency", CFGT_INT, 1, 100000, "1000", NULL,
 	 "Probes in flight at once (further capped by the file-descriptor budget).", NULL},
 	{CFG_PROBE_RATE, "probe_rate", CFGT_INT, 0, 1000000, "200", NULL,
@@ -89,6 +94,11 @@ static const struct config_option options[CFG__COUNT] = {
 	 "Concurrent sink sessions from one address.", NULL},
 	{CFG_SINK_TIMEOUT, "sink_timeout", CFGT_DURATION, 1, 3600, "60s", NULL,
 	 "Idle time before the sink drops a session.", NULL},
+	{CFG_SINK_TLS_CERT, "sink_tls_cert", CFGT_STRING, 0, 0, "", NULL,
+	 "PEM certificate (chain) the sink offers with STARTTLS; empty offers no STARTTLS.",
+	 NULL},
+	{CFG_SINK_TLS_KEY, "sink_tls_key", CFGT_STRING, 0, 0, "", NULL,
+	 "PEM private key of sink_tls_cert.", NULL},
 	{CFG_CONFIRM_WINDOW, "confirm_window", CFGT_DURATION, 0, 7 * DAY, "15m", NULL,
 	 "How long an accepted test waits for delivery before accepted_not_relayed.", NULL},
 
@@ -125,8 +135,22 @@ static const struct config_option options[CFG__COUNT] = {
 	{CFG_REMINDER_AFTER, "reminder_after", CFGT_DURATION, 1, 365 * DAY, "1d", NULL,
 	 "A notified case with no re-test gets a reminder after this long.", NULL},
 	{CFG_SMARTHOST, "smarthost", CFGT_STRING, 0, 0, "", NULL,
-	 "host:port notification mail is delivered to; empty writes mails to outbox_dir.",
-	 valid_hostport},
+	 "smtp://HOST:PORT or smtps://HOST:PORT (implicit TLS) notification mail is delivered "
+	 "to (libcurl); a bare HOST:PORT means smtp://. Empty writes mails to outbox_dir.",
+	 valid_smarthost},
+	{CFG_SMARTHOST_USER, "smarthost_user", CFGT_STRING, 0, 0, "", NULL,
+	 "User name for AUTH at the smarthost; empty sends no AUTH.", NULL},
+	{CFG_SMARTHOST_PASSWORD_FILE, "smarthost_password_file", CFGT_STRING, 0, 0, "", NULL,
+	 "File whose first line is the smarthost password (never the password itself here).",
+	 NULL},
+	{CFG_SMARTHOST_TLS, "smarthost_tls", CFGT_ENUM, 0, 0, "starttls", "none|starttls|required",
+	 "TLS to the smarthost: none, starttls (when offered), required (STARTTLS or smtps, or "
+	 "no delivery). Credentials are never sent without TLS.",
+	 NULL},
+	{CFG_SMARTHOST_TLS_CA, "smarthost_tls_ca", CFGT_STRING, 0, 0, "", NULL,
+	 "PEM CA file the smarthost's certificate is verified against; empty: the system's "
+	 "CAs. The certificate is always verified.",
+	 NULL},
 	{CFG_NOTIFY_FROM, "notify_from", CFGT_STRING, 0, 0, "abuse@isp.example", NULL,
 	 "From: address of notification mails.", valid_email},
 	{CFG_OUTBOX_DIR, "outbox_dir", CFGT_STRING, 0, 0, "/var/lib/relayaudit/outbox", NULL,
@@ -207,6 +231,21 @@ valid_hostport(const char *v)
 	if (colon == NULL || colon == v || parse_i64(colon + 1, 1, 65535, &port) < 0)
 		return "want HOST:PORT";
 	return NULL;
+}
+
+/* smtp://HOST:PORT, smtps://HOST:PORT, or HOST:PORT (smtp://). */
+static const char *
+valid_smarthost(const char *v)
+{
+	if (strncmp(v, "smtp://", 7) == 0)
+		v += 7;
+	else if (strncmp(v, "smtps://", 8) == 0)
+		v += 8;
+	else if (strstr(v, "://") != NULL)
+		return "want smtp://HOST:PORT or smtps://HOST:PORT";
+	if (strchr(v, '/') != NULL)
+		return "want smtp://HOST:PORT or smtps://HOST:PORT (no path)";
+	return valid_hostport(v);
 }
 
 static const char *

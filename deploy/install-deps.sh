@@ -24,16 +24,19 @@ groff-base
 iproute2
 jq
 libclang-rt-14-dev
+libcurl4-openssl-dev
 libevent-dev
 libgmime-3.0-dev
 libjansson-dev
 libjs-chart.js
 libmicrohttpd-dev
 libpq-dev
+libssl-dev
 man-db
 nmap
 nodejs
 npm
+openssl
 pkg-config
 postfix
 postgresql
@@ -41,6 +44,7 @@ postgresql-client
 procps
 prometheus
 python3
+python3-aiosmtpd
 rbldnsd
 systemd
 wrk

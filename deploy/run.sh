@@ -72,10 +72,26 @@ no_smtp_interval = 5m
 interval_jitter = 20
 greylist_wait = 10s
 confirm_window = 1m
+# A throwaway self-signed pair, so relays that insist on TLS can deliver.
+sink_tls_cert = $VAR/sink-tls/cert.pem
+sink_tls_key = $VAR/sink-tls/key.pem
 CONF
 	)
 	chmod 600 "$CONF"
 	say "wrote $CONF (mode 600, random secret)"
+}
+
+# The sink's throwaway certificate (make run only; production names its own).
+step_sink_tls() {
+	[ -f "$VAR/sink-tls/cert.pem" ] && [ -f "$VAR/sink-tls/key.pem" ] && return
+	mkdir -p "$VAR/sink-tls"
+	(
+		umask 077
+		openssl req -x509 -newkey rsa:2048 -nodes -days 365 \
+			-subj "/CN=relayaudit-sink/O=relayaudit make run" \
+			-keyout "$VAR/sink-tls/key.pem" -out "$VAR/sink-tls/cert.pem" >/dev/null 2>&1
+	) || die "openssl could not make the sink's throwaway certificate"
+	say "made a throwaway certificate for the sink's STARTTLS in $VAR/sink-tls"
 }
 
 # The configured value of one option, as relayctl reads the file.
@@ -195,6 +211,7 @@ trap 'stop_all; say "stopped"; exit 0' INT TERM
 step_deps
 step_build
 step_config
+step_sink_tls
 step_database
 step_migrate
 step_demo_data

@@ -99,8 +99,7 @@ confirm_apply(struct probe_result *res, const struct sink_receipt *r, const char
 			res->relay_delay_ms = confirm_delay(res, r);
 			/* The trick that got through, not the first merely accepted. */
 			free(res->trick);
-			res->trick = xasprintf("%s/%s", a->sender ? a->sender : "?",
-			                       a->form ? a->form : "?");
+			res->trick = probe_attempt_trick(a);
 			changed |= CONFIRM_RELAY;
 		}
 	}

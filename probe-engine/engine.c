@@ -10,6 +10,7 @@
 #include "probe-engine/probe.h"
 #include "probe-engine/run.h"
 #include "probe-engine/session.h"
+#include "probe-engine/tls.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -63,7 +64,8 @@ struct job_list {
 struct probe_engine {
 	struct event_base *base;
 	struct probe_params p;
-	int *ports;
+	int *ports, *tls_ports;
+	SSL_CTX *tls; /* one client context for every connection */
 	struct cidr *exclude;
 	char *helo, *sink, *outside, *contact;
 	probe_done_fn done;
@@ -257,6 +259,15 @@ probe_engine_new(struct event_base *base, const struct probe_params *p, probe_do
 		memcpy(e->ports, p->ports, p->nports * sizeof(int));
 	}
 	e->p.ports = e->ports;
+	if (p->ntls_ports > 0) {
+		e->tls_ports = xcalloc(p->ntls_ports, sizeof(int));
+		memcpy(e->tls_ports, p->tls_ports, p->ntls_ports * sizeof(int));
+	}
+	e->p.tls_ports = e->tls_ports;
+	const char *why = NULL;
+	e->tls = tls_client_ctx_new(&why);
+	if (e->tls == NULL)
+		fatal("probe engine: TLS client context: %s", why);
 	e->p.exclude = NULL;
 	e->p.nexclude = 0;
 	if (e->p.timeout_ms <= 0)
@@ -481,6 +492,15 @@ engine_after_session(struct probe_engine *e, struct job *j, struct session *s)
 		engine_finish_job(e, j);
 		return;
 	}
+	if (why == SE_TLS) {
+		/* a failed handshake is inconclusive, never closed: asking again changes nothing */
+		engine_note(r, s);
+		if (!r->prepared)
+			run_set_conn(r, VERDICT_ERROR, STAGE_TLS, r->conn_reason);
+		run_abandon_at(r, OUTCOME_ERROR, STAGE_TLS);
+		engine_finish_job(e, j);
+		return;
+	}
 	if (!r->prepared) {
 		/* the first connection(s): no attempt ran yet */
 		switch (why) {
@@ -587,13 +607,24 @@ engine_take_token(struct probe_engine *e, int64_t now)
 	return true;
 }
 
+static bool
+engine_implicit_tls(const struct probe_engine *e, int port)
+{
+	for (size_t i = 0; i < e->p.ntls_ports; i++) {
+		if (e->p.tls_ports[i] == port)
+			return true;
+	}
+	return false;
+}
+
 static void
 engine_connect(struct probe_engine *e, struct job *j)
 {
 	job_move(j, JOB_CONNECTED);
 	j->decided_before = j->run->decided;
 	e->connects++;
-	j->sess = session_start(e->base, j->run, j->t.port, engine_session_end, j);
+	j->sess = session_start(e->base, j->run, j->t.port, e->tls, engine_implicit_tls(e, j->t.port),
+				engine_session_end, j);
 }
 
 static void
@@ -703,6 +734,8 @@ probe_engine_free(struct probe_engine *e)
 	event_free(e->pump_ev);
 	event_free(e->pump_timer);
 	free(e->ports);
+	free(e->tls_ports);
+	tls_ctx_free(e->tls);
 	free(e->exclude);
 	free(e->helo);
 	free(e->sink);

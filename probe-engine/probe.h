@@ -46,6 +46,7 @@ enum probe_stage {
 	STAGE_DATA,
 	STAGE_EOD, /* the reply after the final dot */
 	STAGE_SINK,
+	STAGE_TLS, /* the TLS handshake (STARTTLS or implicit TLS) */
 	STAGE__COUNT
 };
 
@@ -100,6 +101,8 @@ struct probe_params {
 	const char *contact;         /* named in the test message */
 	const int *ports;            /* default ports when a target names none */
 	size_t nports;
+	const int *tls_ports;        /* ports that speak TLS from the first byte (465) */
+	size_t ntls_ports;
 	int concurrency;             /* probes in flight (further capped by the fd budget) */
 	int rate;                    /* new connections per second; 0 = unlimited */
 	int per_net;                 /* concurrent connections per /24 or /64; 0 = unlimited */
@@ -135,7 +138,20 @@ struct probe_attempt {
 	enum probe_stage stage;    /* where it was decided */
 	enum attempt_outcome outcome;
 	int tries;                 /* > 1 after greylisting retries or reconnects */
+	bool tls;                  /* its last try ran inside TLS (STARTTLS or implicit) */
 };
+
+/* The TLS a target spoke (latest connection): evidence only, never verified. */
+struct probe_tls {
+	char *version;   /* "TLSv1.3" */
+	char *cipher;
+	char *subject;   /* RFC 2253, censored, bounded; NULL without a certificate */
+	char *issuer;
+	char *not_after; /* RFC 3339 UTC */
+};
+
+/* "sender/form", with "+tls" when the attempt ran inside TLS (malloc'd). */
+char *probe_attempt_trick(const struct probe_attempt *a);
 
 struct probe_result {
 	struct addr addr;
@@ -162,6 +178,9 @@ struct probe_result {
 				      deferred (4.7.1)", "authentication required", ...) */
 	char *host;                /* H as used in the address forms */
 	bool pipelining;           /* the server advertised PIPELINING */
+	bool starttls;             /* the server advertised STARTTLS */
+	bool implicit_tls;         /* probed on a TLS port (465) */
+	struct probe_tls *tls;     /* NULL when no TLS handshake completed */
 	/* Set by the sink correlation (confirm.c) when a receipt upgrades the result. */
 	int64_t relay_delay_ms;       /* receipt time - end of probe, when relay_confirmed */
 	int64_t backscatter_delay_ms; /* bounce time - end of probe, when backscatter confirmed */

@@ -55,6 +55,7 @@ static const char *const stage_names[STAGE__COUNT] = {
 	[STAGE_DATA] = "data",
 	[STAGE_EOD] = "eod",
 	[STAGE_SINK] = "sink",
+	[STAGE_TLS] = "tls",
 };
 
 static const char *const outcome_names[OUTCOME__COUNT] = {
@@ -160,7 +161,8 @@ outcome_name(enum attempt_outcome o)
 void
 probe_params_defaults(struct probe_params *p)
 {
-	static const int default_ports[] = {25, 587};
+	static const int default_ports[] = {25, 465, 587};
+	static const int tls_ports[] = {465};
 
 	memset(p, 0, sizeof(*p));
 	p->helo_name = "relayaudit.invalid";
@@ -169,6 +171,8 @@ probe_params_defaults(struct probe_params *p)
 	p->contact = "abuse@sink.relayaudit.test";
 	p->ports = default_ports;
 	p->nports = ARRAY_LEN(default_ports);
+	p->tls_ports = tls_ports;
+	p->ntls_ports = ARRAY_LEN(tls_ports);
 	p->concurrency = 1000;
 	p->rate = 200;
 	p->per_net = 4;
@@ -214,5 +218,20 @@ probe_result_free(struct probe_result *r)
 	free(r->error);
 	free(r->reason);
 	free(r->host);
+	if (r->tls) {
+		free(r->tls->version);
+		free(r->tls->cipher);
+		free(r->tls->subject);
+		free(r->tls->issuer);
+		free(r->tls->not_after);
+		free(r->tls);
+	}
 	free(r);
+}
+
+char *
+probe_attempt_trick(const struct probe_attempt *a)
+{
+	return xasprintf("%s/%s%s", a->sender ? a->sender : "?", a->form ? a->form : "?",
+			 a->tls ? "+tls" : "");
 }

@@ -254,6 +254,24 @@ run_is_x71(const char *enh)
 	return enh != NULL && enh[0] != '\0' && strcmp(enh + 1, ".7.1") == 0;
 }
 
+/*
+ * A refusal that is about TLS, not relaying: 530 (must STARTTLS, or must
+ * authenticate, which a server may demand only outside TLS) or X.7.0 whose
+ * text names TLS. The code alone cannot tell STARTTLS from AUTH here, and
+ * both are retried inside TLS, so the text only widens the net beyond 530.
+ */
+static bool
+run_wants_tls(const struct reply_view *rv)
+{
+	if (rv->code == 530)
+		return true;
+	if (!reply_perm(rv->code) && !reply_temp(rv->code))
+		return false;
+	return rv->enhanced != NULL && rv->enhanced[0] != '\0' &&
+	       strcmp(rv->enhanced + 1, ".7.0") == 0 && rv->text != NULL &&
+	       strcasestr(rv->text, "TLS") != NULL;
+}
+
 void
 run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct reply_view *rv,
 	  int64_t now)
@@ -268,6 +286,12 @@ run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct re
 	if (st->state != ATT_RUNNING)
 		return;
 	reply_rec_set(rec, rv);
+	if (run_wants_tls(rv) && r->starttls_offered && !r->in_tls) {
+		/* not a relay decision: the attempt runs again inside TLS after a fresh EHLO */
+		r->tls_wanted = true;
+		st->state = ATT_PENDING;
+		return;
+	}
 	if (rv->code == 530) {
 		/* authentication required: the server relays for nobody unauthenticated */
 		run_decide(r, i, OUTCOME_AUTH_REQUIRED, stage);
@@ -320,8 +344,14 @@ run_interrupted(struct probe_run *r, size_t i)
 void
 run_abandon(struct probe_run *r, enum attempt_outcome outcome)
 {
+	run_abandon_at(r, outcome, STAGE_NONE);
+}
+
+void
+run_abandon_at(struct probe_run *r, enum attempt_outcome outcome, enum probe_stage stage)
+{
 	for (size_t i = 0; r->prepared && i < r->res->nattempts; i++)
-		run_decide(r, i, outcome, STAGE_NONE);
+		run_decide(r, i, outcome, stage);
 }
 
 void
@@ -450,7 +480,7 @@ run_finish(struct probe_run *r, int64_t now_mono)
 		res->verdict = run_precedence[k].verdict;
 		res->stage = a->stage;
 		if (o == OUTCOME_RELAYED || o == OUTCOME_ACCEPTED)
-			res->trick = xasprintf("%s/%s", a->sender, a->form);
+			res->trick = probe_attempt_trick(a);
 		if (o == OUTCOME_NOT_RUN || o == OUTCOME_ERROR)
 			res->reason = xstrdup(r->conn_reason ? r->conn_reason
 							     : run_precedence[k].reason);

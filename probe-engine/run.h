@@ -46,6 +46,9 @@ struct probe_run {
 	bool prepared;       /* attempts rendered (H known) */
 	bool relay_stop;     /* 530: no more attempts */
 	bool pipelining;
+	bool starttls_offered; /* this connection's EHLO offered STARTTLS */
+	bool in_tls;         /* this connection speaks TLS now */
+	bool tls_wanted;     /* a refusal asked for TLS: later attempts run inside it */
 	bool rcpt_ok_seen;   /* some RCPT was accepted: the server looks open */
 	int err_budget;      /* learned from 421s: errors one connection may make */
 	int64_t start_mono, deadline_mono;
@@ -92,6 +95,8 @@ void run_error(struct probe_run *r, size_t i, enum probe_stage stage);
 void run_interrupted(struct probe_run *r, size_t i);
 /* Ends everything not yet done with outcome (NOT_RUN after 530/deadline, ERROR otherwise). */
 void run_abandon(struct probe_run *r, enum attempt_outcome outcome);
+/* The same, recording where they were cut short (STAGE_TLS after a failed handshake). */
+void run_abandon_at(struct probe_run *r, enum attempt_outcome outcome, enum probe_stage stage);
 
 /* Connection-level end before any attempt could run (no_smtp, rejected_banner, error). */
 void run_set_conn(struct probe_run *r, enum probe_verdict v, enum probe_stage stage,

@@ -2,6 +2,9 @@
  * One SMTP connection as a state machine. session_send() writes what the
  * current plan needs, session_reply() picks the next state from each final
  * reply, session_read_cb()/session_timer_cb() map I/O events onto those two.
+ * Before TLS the session reads and writes the socket itself; from the
+ * handshake on, an OpenSSL bufferevent owns the socket and
+ * session_bev_read_cb()/session_bev_event_cb() feed the same parser.
  * Every wait has a per-state timeout (table below) capped by the probe's
  * overall deadline; every byte read goes through the bounded reply parser.
  */
@@ -10,9 +13,14 @@
 #include "common/util.h"
 #include "probe-engine/catalogue.h"
 #include "probe-engine/reply.h"
+#include "probe-engine/tls.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -34,6 +42,8 @@ static const struct {
 	[SS_BANNER] = {"banner", "timeout while waiting for the greeting", 100},
 	[SS_EHLO] = {"ehlo", "timeout while waiting for the EHLO reply", 100},
 	[SS_HELO] = {"helo", "timeout while waiting for the HELO reply", 100},
+	[SS_STARTTLS] = {"starttls", "timeout while waiting for the STARTTLS reply", 100},
+	[SS_TLS] = {"tls", "timeout during the TLS handshake", 100},
 	[SS_RSET] = {"rset", "timeout while waiting for the RSET reply", 100},
 	[SS_MAIL] = {"mail", "timeout while waiting for the MAIL FROM reply", 100},
 	[SS_RCPT] = {"rcpt", "timeout while waiting for the RCPT TO reply", 100},
@@ -54,6 +64,7 @@ static const char *const session_end_names[SE__COUNT] = {
 	[SE_PROTOCOL] = "protocol",
 	[SE_DEADLINE] = "deadline",
 	[SE_RESOURCE] = "resource",
+	[SE_TLS] = "tls",
 };
 
 /* What a step of the transaction plan is. */
@@ -85,7 +96,11 @@ struct session {
 	bool eod_discard; /* a pipelined DATA got 354 with no recipient: end it, ignore the reply */
 
 	int errors, transactions;
-	bool greeted, pipelining, ehlo_first;
+	bool greeted, pipelining, ehlo_first, starttls;
+	/* TLS: after the handshake starts, all I/O goes through bev (which owns fd) */
+	SSL_CTX *tls_ctx;
+	bool implicit_tls, tls;
+	struct bufferevent *bev;
 	char banner_host[RUN_HOST_MAX];
 	char ehlo_host[RUN_HOST_MAX];
 };
@@ -173,6 +188,11 @@ session_finish(struct session *s, enum session_end why, const char *fmt, ...)
 	event_del(s->rev);
 	event_del(s->wev);
 	event_del(s->timer);
+	if (s->bev) {
+		/* libevent allows this from the bufferevent's own callback; it closes fd */
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+	}
 	if (s->fd >= 0) {
 		close(s->fd);
 		s->fd = -1;
@@ -195,6 +215,11 @@ session_done_cb(evutil_socket_t fd, short what, void *arg)
 static void
 session_flush(struct session *s)
 {
+	if (s->bev != NULL && s->outoff < s->outlen) {
+		/* bounded by the plan: a transaction's commands or one test message */
+		bufferevent_write(s->bev, s->out + s->outoff, s->outlen - s->outoff);
+		s->outoff = s->outlen;
+	}
 	while (s->outoff < s->outlen) {
 		ssize_t n = send(s->fd, s->out + s->outoff, s->outlen - s->outoff, MSG_NOSIGNAL);
 
@@ -380,6 +405,16 @@ session_next(struct session *s)
 		session_quit(s, SE_FINISHED);
 		return;
 	}
+	if (r->tls_wanted && !s->tls) {
+		if (!s->starttls || s->tls_ctx == NULL) {
+			session_finish(s, SE_TLS, "TLS was demanded but STARTTLS is no longer offered");
+			return;
+		}
+		s->state = SS_STARTTLS;
+		session_cmd(s, "STARTTLS", NULL);
+		session_flush(s);
+		return;
+	}
 	if (left < 1 || s->transactions >= SESSION_TX_MAX) {
 		session_quit(s, SE_BUDGET);
 		return;
@@ -401,6 +436,8 @@ session_next(struct session *s)
 		session_quit(s, SE_FINISHED);
 		return;
 	}
+	for (size_t i = 0; i < s->nbatch; i++)
+		r->res->attempts[s->batch[i]].tls = s->tls;
 	s->nplan = 0;
 	if (s->transactions > 0)
 		s->plan[s->nplan++] = PLAN_RSET;
@@ -446,6 +483,10 @@ session_after_hello(struct session *s)
 	const char *why = NULL;
 
 	s->run->pipelining = s->pipelining;
+	s->run->starttls_offered = s->starttls && !s->tls && s->tls_ctx != NULL;
+	s->run->in_tls = s->tls;
+	if (s->starttls)
+		s->run->res->starttls = true;
 	if (session_prepare_run(s, &why) < 0) {
 		session_finish(s, SE_PROTOCOL, "%s", why);
 		return;
@@ -510,6 +551,15 @@ session_after_plan(struct session *s)
 	session_next(s);
 }
 
+static void
+session_ehlo(struct session *s)
+{
+	s->state = SS_EHLO;
+	s->ehlo_first = true;
+	session_cmd(s, "EHLO ", s->run->params->helo_name);
+	session_flush(s);
+}
+
 /* Picks the next state from one final reply. */
 static void
 session_reply(struct session *s, const struct reply_view *rv)
@@ -540,10 +590,7 @@ session_reply(struct session *s, const struct reply_view *rv)
 		}
 		s->greeted = true;
 		r->banner_seen = true;
-		s->state = SS_EHLO;
-		s->ehlo_first = true;
-		session_cmd(s, "EHLO ", r->params->helo_name);
-		session_flush(s);
+		session_ehlo(s);
 		return;
 	case SS_EHLO:
 		if (code == 500 || code == 501 || code == 502 || code == 504) {
@@ -621,6 +668,14 @@ session_reply(struct session *s, const struct reply_view *rv)
 		}
 		session_next(s);
 		return;
+	case SS_STARTTLS:
+		if (code != 220) {
+			session_finish(s, SE_TLS, "STARTTLS refused: %d %s", code, rv->text);
+			return;
+		}
+		/* the handshake starts once the read loop has checked nothing follows */
+		s->state = SS_TLS;
+		return;
 	case SS_QUIT:
 		session_finish(s, s->quit_end, "quit");
 		return;
@@ -651,6 +706,8 @@ session_line(struct session *s, int code, const char *text, bool final)
 		r->res->ehlo[0] = '\0';
 	} else if (strncasecmp(text, "PIPELINING", 10) == 0 && (text[10] == '\0' || text[10] == ' ')) {
 		s->pipelining = true;
+	} else if (strncasecmp(text, "STARTTLS", 8) == 0 && (text[8] == '\0' || text[8] == ' ')) {
+		s->starttls = true;
 	}
 	size_t have = strlen(r->res->ehlo);
 	char line[RUN_TEXT_KEEP + 8];
@@ -671,27 +728,26 @@ session_line(struct session *s, int code, const char *text, bool final)
 }
 
 static void
-session_read_cb(evutil_socket_t fd, short what, void *arg)
+session_closed(struct session *s)
 {
-	struct session *s = arg;
-	char buf[SESSION_READ_MAX];
-	ssize_t n = recv(s->fd, buf, sizeof(buf), 0);
+	if (s->state == SS_QUIT)
+		session_finish(s, s->quit_end, "closed after QUIT");
+	else if (!s->greeted)
+		session_finish(s, SE_REJECTED, "connection closed before the greeting");
+	else
+		session_finish(s, SE_DROPPED, "connection closed in %s", session_state_name(s->state));
+}
+
+static void session_tls_start(struct session *s);
+
+/* Bytes from the peer (plain or decrypted), through the bounded reply parser. */
+static void
+session_feed(struct session *s, const char *buf, size_t n)
+{
 	size_t off = 0;
 
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (n <= 0) {
-		if (s->state == SS_QUIT)
-			session_finish(s, s->quit_end, "closed after QUIT");
-		else if (!s->greeted)
-			session_finish(s, SE_REJECTED, "connection closed before the greeting");
-		else
-			session_finish(s, SE_DROPPED, "connection closed in %s",
-				       session_state_name(s->state));
-		return;
-	}
 	s->run->bytes_seen = true;
-	while (off < (size_t)n && s->state != SS_DONE) {
+	while (off < n && s->state != SS_DONE && s->state != SS_TLS) {
 		size_t used;
 		enum reply_event ev = reply_feed(&s->parser, buf + off, (size_t)n - off, &used);
 		char logline[REPLY_KEEP + 8];
@@ -723,6 +779,115 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (s->state != SS_DONE)
 			session_arm(s);
 	}
+	if (s->state == SS_TLS) {
+		/* bytes after the 220 would be read as if they came through TLS (CVE-2011-0411) */
+		if (off < n) {
+			session_finish(s, SE_PROTOCOL, "data after the STARTTLS reply");
+			return;
+		}
+		session_tls_start(s);
+	}
+}
+
+static void
+session_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	char buf[SESSION_READ_MAX];
+	ssize_t n = recv(s->fd, buf, sizeof(buf), 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		session_closed(s);
+		return;
+	}
+	session_feed(s, buf, (size_t)n);
+}
+
+static void
+session_bev_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	char buf[SESSION_READ_MAX];
+	size_t n;
+
+	while (s->state != SS_DONE &&
+	       (n = (size_t)evbuffer_remove(bufferevent_get_input(bev), buf, sizeof(buf))) > 0 &&
+	       n <= sizeof(buf))
+		session_feed(s, buf, n);
+}
+
+static void
+session_bev_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	char why[160];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		struct probe_result *res = s->run->res;
+
+		if (res->tls == NULL)
+			res->tls = xcalloc(1, sizeof(*res->tls));
+		tls_evidence(bufferevent_openssl_get_ssl(bev), res->tls);
+		s->tls = true;
+		{
+			char note[200];
+			int nl = snprintf(note, sizeof(note), "<TLS %s %s>", res->tls->version,
+					  res->tls->cipher);
+			run_log(s->run, 'C', note, nl > 0 ? (size_t)nl : 0);
+		}
+		if (s->implicit_tls && !s->greeted) {
+			s->state = SS_BANNER;
+			session_arm(s);
+			return;
+		}
+		/* RFC 3207: forget what was learnt before TLS, greet again */
+		s->pipelining = s->starttls = false;
+		session_ehlo(s);
+		session_arm(s);
+		return;
+	}
+	if (s->state == SS_TLS) {
+		tls_error_text(bev, what, why, sizeof(why));
+		session_finish(s, SE_TLS, "TLS handshake failed: %s", why);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		session_closed(s);
+		return;
+	}
+	tls_error_text(bev, what, why, sizeof(why));
+	session_finish(s, SE_DROPPED, "TLS error in %s: %s", session_state_name(s->state), why);
+}
+
+/* Hands the socket to an OpenSSL bufferevent and starts the client handshake. */
+static void
+session_tls_start(struct session *s)
+{
+	SSL *ssl = SSL_new(s->tls_ctx);
+
+	s->state = SS_TLS;
+	if (ssl == NULL) {
+		session_finish(s, SE_TLS, "SSL_new failed");
+		return;
+	}
+	event_del(s->rev);
+	event_del(s->wev);
+	reply_init(&s->parser);
+	s->bev = bufferevent_openssl_socket_new(s->base, s->fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		SSL_free(ssl);
+		session_finish(s, SE_TLS, "bufferevent_openssl_socket_new failed");
+		return;
+	}
+	s->fd = -1; /* the bufferevent owns it now */
+	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	bufferevent_setcb(s->bev, session_bev_read_cb, NULL, session_bev_event_cb, s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	run_log(s->run, 'C', "<TLS handshake>", 15);
+	session_arm(s);
 }
 
 static void
@@ -759,14 +924,18 @@ session_connected_cb(evutil_socket_t fd, short what, void *arg)
 	/* from now on the write event drains pending output */
 	event_del(s->wev);
 	event_assign(s->wev, s->base, s->fd, EV_WRITE, session_write_cb, s);
+	if (s->implicit_tls) {
+		session_tls_start(s);
+		return;
+	}
 	s->state = SS_BANNER;
 	event_add(s->rev, NULL);
 	session_arm(s);
 }
 
 struct session *
-session_start(struct event_base *base, struct probe_run *run, int port, session_end_fn end,
-	      void *arg)
+session_start(struct event_base *base, struct probe_run *run, int port, SSL_CTX *tls,
+	      bool implicit_tls, session_end_fn end, void *arg)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 	struct sockaddr_storage ss;
@@ -777,6 +946,8 @@ session_start(struct event_base *base, struct probe_run *run, int port, session_
 	s->port = port;
 	s->end_fn = end;
 	s->end_arg = arg;
+	s->tls_ctx = tls;
+	s->implicit_tls = implicit_tls && tls != NULL;
 	s->state = SS_CONNECT;
 	reply_init(&s->parser);
 	s->timer = evtimer_new(base, session_timer_cb, s);
@@ -812,6 +983,8 @@ session_free(struct session *s)
 {
 	if (s == NULL)
 		return;
+	if (s->bev)
+		bufferevent_free(s->bev);
 	if (s->fd >= 0)
 		close(s->fd);
 	event_free(s->rev);

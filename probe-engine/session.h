@@ -1,9 +1,11 @@
 /*
  * One SMTP connection of a probe, as an explicit state machine: connect,
- * wait for the final greeting line, EHLO (HELO on 500/502), then
- * transactions of attempts taken from the run until the run has nothing
- * ready or this connection's error budget is spent, then QUIT. The session
- * records replies into the run; the engine decides whether to reconnect.
+ * (on a TLS port the handshake,) wait for the final greeting line, EHLO
+ * (HELO on 500/502), then transactions of attempts taken from the run until
+ * the run has nothing ready or this connection's error budget is spent,
+ * then QUIT. Once a refusal asked for TLS, STARTTLS, the handshake and a
+ * fresh EHLO come before the next transaction. The session records replies
+ * into the run; the engine decides whether to reconnect.
  */
 #ifndef RELAYAUDIT_SESSION_H
 #define RELAYAUDIT_SESSION_H
@@ -14,12 +16,15 @@
 #include "probe-engine/run.h"
 
 struct event_base;
+typedef struct ssl_ctx_st SSL_CTX;
 
 enum session_state {
 	SS_CONNECT,
 	SS_BANNER,
 	SS_EHLO,
 	SS_HELO,
+	SS_STARTTLS, /* STARTTLS sent, waiting for its 220 */
+	SS_TLS,      /* the TLS handshake (after STARTTLS, or first thing on a TLS port) */
 	SS_RSET,
 	SS_MAIL,
 	SS_RCPT,
@@ -42,6 +47,7 @@ enum session_end {
 	SE_PROTOCOL,       /* malformed or oversized reply */
 	SE_DEADLINE,       /* the probe's overall deadline passed */
 	SE_RESOURCE,       /* no descriptor or socket for now */
+	SE_TLS,            /* STARTTLS refused or the TLS handshake failed */
 	SE__COUNT
 };
 
@@ -58,10 +64,12 @@ typedef void (*session_end_fn)(struct session *s, void *arg);
 /*
  * Starts connecting for run. end is called once, from a deferred event,
  * never from inside session_start; the owner then frees the session with
- * session_free (also outside the session's own callbacks).
+ * session_free (also outside the session's own callbacks). tls is the
+ * engine's client context; implicit_tls starts the handshake before the
+ * greeting (port 465), otherwise STARTTLS is used when the run wants TLS.
  */
 struct session *session_start(struct event_base *base, struct probe_run *run, int port,
-			      session_end_fn end, void *arg);
+			      SSL_CTX *tls, bool implicit_tls, session_end_fn end, void *arg);
 void session_free(struct session *s);
 
 enum session_end session_end_reason(const struct session *s);

@@ -5,6 +5,7 @@
  * byte, recipient, session and second a peer can use is bounded.
  */
 #include "probe-engine/sink.h"
+#include "probe-engine/tls.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "probe-engine/dsn.h"
@@ -12,6 +13,8 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <errno.h>
@@ -41,6 +44,8 @@ struct sink_session {
 	char peer_str[ADDR_STRLEN];
 	enum sink_state state;
 	bool counted; /* holds a slot (not a "too busy" refusal) */
+	bool tls;     /* STARTTLS done: ss->bev is the OpenSSL filter over the socket's */
+	int drain_checks; /* waits for the last reply to leave, inside TLS */
 	bool dead;
 	int errors, messages;
 	char *helo;
@@ -78,6 +83,7 @@ struct sink {
 	void *arg;
 	int port;
 	bool delivering, dying;
+	SSL_CTX *tls; /* NULL: no STARTTLS offered */
 	struct sink_stats st;
 	uint64_t seq;
 };
@@ -125,7 +131,7 @@ static const struct {
     {"DATA", SINK_CMD_DATA, NULL},           {"RSET", SINK_CMD_RSET, NULL},
     {"NOOP", SINK_CMD_NOOP, NULL},           {"QUIT", SINK_CMD_QUIT, NULL},
     {"VRFY", SINK_CMD_VRFY, NULL},           {"HELP", SINK_CMD_HELP, NULL},
-    {"AUTH", SINK_CMD_UNSUPPORTED, NULL},    {"STARTTLS", SINK_CMD_UNSUPPORTED, NULL},
+    {"AUTH", SINK_CMD_UNSUPPORTED, NULL},    {"STARTTLS", SINK_CMD_STARTTLS, NULL},
     {"BDAT", SINK_CMD_UNSUPPORTED, NULL},    {"EXPN", SINK_CMD_UNSUPPORTED, NULL},
     {"ETRN", SINK_CMD_UNSUPPORTED, NULL},    {"TURN", SINK_CMD_UNSUPPORTED, NULL},
     {"XCLIENT", SINK_CMD_UNSUPPORTED, NULL},
@@ -596,7 +602,61 @@ sink_cmd_helo(struct sink_session *ss, const struct sink_cmd *c)
 	sink_reply(ss, "250-PIPELINING");
 	sink_reply(ss, "250-SIZE %zu", s->p.max_message);
 	sink_reply(ss, "250-8BITMIME");
+	if (s->tls != NULL && !ss->tls)
+		sink_reply(ss, "250-STARTTLS");
 	sink_reply(ss, "250 ENHANCEDSTATUSCODES");
+}
+
+static void sink_read_cb(struct bufferevent *bev, void *arg);
+static void sink_write_cb(struct bufferevent *bev, void *arg);
+static void sink_event_cb(struct bufferevent *bev, short what, void *arg);
+static void sink_session_limits(struct sink_session *ss);
+
+/*
+ * RFC 3207: 220, then the server side of the handshake in an OpenSSL filter
+ * over the socket's bufferevent (the 220 already queued there goes out
+ * first). Whatever the client sent after STARTTLS is thrown away, so no
+ * plaintext can pose as having come through TLS; the session starts over.
+ */
+static void
+sink_cmd_starttls(struct sink_session *ss, const struct sink_cmd *c)
+{
+	struct sink *s = ss->sink;
+	struct bufferevent *under = ss->bev, *filter;
+	SSL *ssl;
+
+	if (s->tls == NULL || ss->tls) {
+		sink_error(ss, s->tls ? "503 5.5.1 TLS already active" : "502 5.5.1 Command not implemented");
+		return;
+	}
+	if (c->arg_len != 0) {
+		sink_error(ss, "501 5.5.4 Syntax: STARTTLS");
+		return;
+	}
+	ssl = SSL_new(s->tls);
+	if (ssl == NULL) {
+		sink_reply(ss, "454 4.7.0 TLS not available due to local problem");
+		return;
+	}
+	sink_reply(ss, "220 2.0.0 Ready to start TLS");
+	evbuffer_drain(bufferevent_get_input(under), evbuffer_get_length(bufferevent_get_input(under)));
+	filter = bufferevent_openssl_filter_new(s->base, under, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	                                        BEV_OPT_CLOSE_ON_FREE);
+	if (filter == NULL) {
+		SSL_free(ssl);
+		sink_session_finish(ss, "421 4.7.0 TLS not available due to local problem");
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(filter, 1);
+	ss->bev = filter;
+	ss->tls = true;
+	sink_transaction_reset(ss);
+	free(ss->helo);
+	ss->helo = NULL;
+	ss->state = SS_GREET;
+	bufferevent_setcb(filter, sink_read_cb, sink_write_cb, sink_event_cb, ss);
+	sink_session_limits(ss);
+	bufferevent_enable(filter, EV_READ | EV_WRITE);
 }
 
 static void
@@ -722,6 +782,7 @@ static const struct {
     [SINK_CMD_HELP] = {sink_cmd_simple, ST_ANY},
     [SINK_CMD_QUIT] = {sink_cmd_quit, ST_ANY},
     [SINK_CMD_UNSUPPORTED] = {sink_cmd_unsupported, ST_ANY},
+    [SINK_CMD_STARTTLS] = {sink_cmd_starttls, ST(SS_GREET) | ST(SS_READY)},
 };
 
 static void
@@ -804,6 +865,7 @@ sink_message_done(struct sink_session *ss)
 	                      ss->msg_len, s->p.max_excerpt);
 	r->peer = ss->peer;
 	r->peer_port = ss->peer_port;
+	r->tls = ss->tls;
 	s->seq++;
 	snprintf(r->id, sizeof(r->id), "%08" PRIx64 "%06" PRIx64,
 	         (uint64_t)(r->received_ms / 1000) & 0xffffffff, s->seq & 0xffffff);
@@ -812,8 +874,9 @@ sink_message_done(struct sink_session *ss)
 	s->st.tokens += r->ntokens;
 	s->st.forged += (uint64_t)r->forged;
 	log_info("sink_message",
-	         "id=%s peer=%s rcpts=%zu size=%zu bounce=%d dsn=%d tokens=%zu forged=%d", r->id,
-	         ss->peer_str, r->nrcpts, r->size, r->bounce, r->dsn, r->ntokens, r->forged);
+	         "id=%s peer=%s rcpts=%zu size=%zu bounce=%d dsn=%d tokens=%zu forged=%d tls=%d",
+	         r->id, ss->peer_str, r->nrcpts, r->size, r->bounce, r->dsn, r->ntokens, r->forged,
+	         r->tls);
 	if (r->forged > 0)
 		log_warn("sink_forged_token", "id=%s peer=%s count=%d", r->id, ss->peer_str,
 		         r->forged);
@@ -914,12 +977,25 @@ sink_read_cb(struct bufferevent *bev, void *arg)
 	sink_session_process(arg);
 }
 
+/* Inside TLS the last reply may still sit in the socket's bufferevent under the filter. */
+static bool
+sink_tls_draining(struct sink_session *ss)
+{
+	struct bufferevent *under = ss->tls ? bufferevent_get_underlying(ss->bev) : NULL;
+
+	return under != NULL && evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
+	       ss->drain_checks++ < 100;
+}
+
 static void
 sink_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct sink_session *ss = arg;
+	struct timeval soon = {0, 20000};
 
-	if (ss->state == SS_CLOSING)
+	if (ss->state == SS_CLOSING && sink_tls_draining(ss))
+		evtimer_add(ss->deadline, &soon); /* look again shortly (at most 2 s) */
+	else if (ss->state == SS_CLOSING)
 		sink_session_close(ss, "closed by sink");
 	else
 		sink_session_process(ss); /* resume after output back-pressure */
@@ -930,6 +1006,8 @@ sink_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct sink_session *ss = arg;
 
+	if (what & BEV_EVENT_CONNECTED)
+		return; /* the STARTTLS handshake completed: the session goes on inside TLS */
 	sink_session_close(ss, (what & BEV_EVENT_TIMEOUT) ? "timeout"
 	                       : (what & BEV_EVENT_EOF)   ? "eof"
 	                                                  : "error");
@@ -941,6 +1019,12 @@ sink_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct sink_session *ss = arg;
 
 	if (ss->state == SS_CLOSING) {
+		if (sink_tls_draining(ss)) {
+			struct timeval soon = {0, 20000};
+
+			evtimer_add(ss->deadline, &soon);
+			return;
+		}
 		sink_session_close(ss, "deadline");
 		return;
 	}
@@ -964,6 +1048,22 @@ sink_peer_count(const struct sink *s, const struct addr *a)
 	return n;
 }
 
+/* Idle timeouts and the read watermark of ss->bev (again on the TLS filter). */
+static void
+sink_session_limits(struct sink_session *ss)
+{
+	const struct sink *s = ss->sink;
+	struct timeval idle;
+
+	idle.tv_sec = s->p.timeout_ms / 1000;
+	idle.tv_usec = (s->p.timeout_ms % 1000) * 1000;
+	bufferevent_set_timeouts(ss->bev, &idle, &idle);
+	/* Stop reading while a whole line or data chunk is already waiting. */
+	bufferevent_setwatermark(
+	    ss->bev, EV_READ, 0,
+	    2 * (s->p.max_line > SINK_DATA_CHUNK ? s->p.max_line : SINK_DATA_CHUNK));
+}
+
 static void
 sink_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                void *arg)
@@ -973,7 +1073,7 @@ sink_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 	struct addr peer;
 	int port = 0;
 	const char *busy = NULL;
-	struct timeval idle, whole;
+	struct timeval whole;
 
 	if (addr_from_sockaddr(sa, &peer, &port) < 0) {
 		close(fd);
@@ -1015,15 +1115,9 @@ sink_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 	s->total++;
 	s->st.sessions++;
 	bufferevent_setcb(ss->bev, sink_read_cb, sink_write_cb, sink_event_cb, ss);
-	idle.tv_sec = s->p.timeout_ms / 1000;
-	idle.tv_usec = (s->p.timeout_ms % 1000) * 1000;
 	whole.tv_sec = s->p.session_ms / 1000;
 	whole.tv_usec = (s->p.session_ms % 1000) * 1000;
-	bufferevent_set_timeouts(ss->bev, &idle, &idle);
-	/* Stop reading while a whole line or data chunk is already waiting. */
-	bufferevent_setwatermark(
-	    ss->bev, EV_READ, 0,
-	    2 * (s->p.max_line > SINK_DATA_CHUNK ? s->p.max_line : SINK_DATA_CHUNK));
+	sink_session_limits(ss);
 	evtimer_add(ss->deadline, &whole);
 	if (busy) {
 		s->st.refused_sessions++;
@@ -1078,7 +1172,18 @@ sink_new(struct event_base *base, const struct sink_params *p, const struct addr
 		*why = "sink limits out of range";
 		return NULL;
 	}
+	SSL_CTX *tls = NULL;
+	if (p->tls_cert != NULL && p->tls_cert[0] != '\0') {
+		if (p->tls_key == NULL || p->tls_key[0] == '\0') {
+			*why = "sink_tls_cert without sink_tls_key";
+			return NULL;
+		}
+		tls = tls_server_ctx_new(p->tls_cert, p->tls_key, why);
+		if (tls == NULL)
+			return NULL;
+	}
 	s = xcalloc(1, sizeof(*s));
+	s->tls = tls;
 	s->base = base;
 	s->p = *p;
 	s->hostname = xstrdup(p->hostname ? p->hostname : "relayaudit-sink");
@@ -1087,6 +1192,7 @@ sink_new(struct event_base *base, const struct sink_params *p, const struct addr
 	for (size_t i = 0; i < p->ndomains; i++)
 		s->domains[i] = xstrdup(p->domains[i]);
 	s->p.domains = (const char *const *)s->domains;
+	s->p.tls_cert = s->p.tls_key = NULL; /* loaded into s->tls; the caller's strings may go */
 	s->fn = fn;
 	s->arg = arg;
 	TAILQ_INIT(&s->sessions);
@@ -1151,6 +1257,7 @@ sink_destroy(struct sink *s)
 		sink_receipt_free(pd->r);
 		free(pd);
 	}
+	tls_ctx_free(s->tls);
 	event_free(s->reaper);
 	event_free(s->deliver);
 	event_free(s->resume);

@@ -33,6 +33,8 @@ struct sink_params {
 	int max_messages;     /* per session */
 	size_t max_excerpt;   /* message bytes kept in a receipt */
 	size_t max_buffered;  /* message bytes held by all sessions together (452 beyond) */
+	const char *tls_cert; /* PEM files: offer STARTTLS with them; NULL/"" = no STARTTLS */
+	const char *tls_key;
 };
 
 void sink_params_defaults(struct sink_params *p);
@@ -88,6 +90,7 @@ struct sink_receipt {
 	char *excerpt; /* the first max_excerpt bytes, '\n' line ends */
 	bool excerpt_truncated;
 	int64_t received_ms; /* wall clock at the final dot */
+	bool tls;            /* it came inside TLS (STARTTLS) */
 };
 
 void sink_receipt_free(struct sink_receipt *r);
@@ -135,6 +138,7 @@ enum sink_verb {
 	SINK_CMD_QUIT,
 	SINK_CMD_VRFY,
 	SINK_CMD_HELP,
+	SINK_CMD_STARTTLS,
 	SINK_CMD_UNSUPPORTED, /* known verbs the sink does not offer: AUTH, STARTTLS, BDAT... */
 	SINK_CMD__COUNT
 };

@@ -54,6 +54,8 @@ struct ctl_probe {
 	size_t nexclude;
 	int ports[16];
 	size_t nports;
+	int tls_ports[16]; /* implicit TLS: --tls-port, else probe_tls_ports */
+	size_t ntls_ports;
 	struct confirm *confirm; /* --sink: results wait here for the sink's receipts */
 };
 
@@ -68,6 +70,8 @@ ctl_probe_usage(const char *why)
 	fprintf(out,
 		"usage: relayctl probe [options] HOST[:PORT]... | --file FILE|-\n"
 		"  --port N            port when a target names none (default: probe_ports)\n"
+		"  --tls-port N        a port that speaks TLS at once, like 465 (repeatable;\n"
+		"                      default: probe_tls_ports)\n"
 		"  --concurrency N     probes in flight\n"
 		"  --rate N            new connections per second, 0 = unlimited\n"
 		"  --per-net N         concurrent probes per /24 or /64, 0 = unlimited\n"
@@ -78,6 +82,8 @@ ctl_probe_usage(const char *why)
 		"  --exclude CIDR      never probe this range (repeatable)\n"
 		"  --sink-domain D     the domain every relay test addresses\n"
 		"  --sink ADDR:PORT    run the sink here too, so delivery proves a relay\n"
+		"  --sink-tls-cert PEM, --sink-tls-key PEM\n"
+		"                      with --sink: offer STARTTLS (sink_tls_cert/_key)\n"
 		"  --wait DUR          with --sink: how long after each probe to wait for\n"
 		"                      its test messages (default: confirm_window)\n"
 		"  --secret S          token key (default: config secret, else random)\n"
@@ -380,7 +386,8 @@ ctl_probe_print_stats(const struct probe_engine *e, int64_t t0)
 static const char *const ctl_probe_valued[] = {
 	"--port",    "--concurrency",   "--rate",   "--per-net",     "--timeout", "--deadline",
 	"--helo",    "--greylist-wait", "--exclude", "--sink-domain", "--secret", "--file",
-	"-c",        "--sink",          "--wait",
+	"-c",        "--sink",          "--wait",     "--tls-port",  "--sink-tls-cert",
+	"--sink-tls-key",
 };
 
 static bool
@@ -529,6 +536,22 @@ ctl_probe(int argc, char **argv)
 				goto out;
 			}
 			port = (int)n;
+		} else if (strcmp(a, "--tls-port") == 0) {
+			int64_t n;
+
+			if (parse_i64(v, 1, 65535, &n) < 0) {
+				fprintf(stderr, "relayctl probe: %s: '%s' is not a port\n", a, v);
+				goto out;
+			}
+			if (c.ntls_ports < ARRAY_LEN(c.tls_ports))
+				c.tls_ports[c.ntls_ports++] = (int)n;
+		} else if (strcmp(a, "--sink-tls-cert") == 0 || strcmp(a, "--sink-tls-key") == 0) {
+			const char *err = config_set(cfg, a[11] == 'c' ? "sink_tls_cert" : "sink_tls_key", v);
+
+			if (err != NULL) {
+				fprintf(stderr, "relayctl probe: %s: %s\n", a, err);
+				goto out;
+			}
 		} else if (strcmp(a, "--sink") == 0) {
 			sink_listen = v;
 		} else if (strcmp(a, "--wait") == 0) {
@@ -607,6 +630,13 @@ ctl_probe(int argc, char **argv)
 	}
 	p.ports = c.ports;
 	p.nports = c.nports;
+	/* implicit-TLS ports: --tls-port, else the config's probe_tls_ports */
+	if (c.ntls_ports == 0) {
+		for (size_t k = 0; k < cp.p.ntls_ports && c.ntls_ports < ARRAY_LEN(c.tls_ports); k++)
+			c.tls_ports[c.ntls_ports++] = cp.p.tls_ports[k];
+	}
+	p.tls_ports = c.tls_ports;
+	p.ntls_ports = c.ntls_ports;
 	sink = p.sink_domain;
 
 	struct event_base *base = event_base_new();
@@ -639,6 +669,8 @@ ctl_probe(int argc, char **argv)
 		sp.max_sessions = (int)config_int(cfg, CFG_SINK_MAX_SESSIONS);
 		sp.per_peer = (int)config_int(cfg, CFG_SINK_PER_PEER);
 		sp.timeout_ms = (int)config_int(cfg, CFG_SINK_TIMEOUT) * 1000;
+		sp.tls_cert = config_str(cfg, CFG_SINK_TLS_CERT);
+		sp.tls_key = config_str(cfg, CFG_SINK_TLS_KEY);
 		sinksrv = sink_new(base, &sp, &sa, sport, ctl_probe_receipt, &c, &why);
 		if (sinksrv == NULL) {
 			fprintf(stderr, "relayctl probe: --sink %s: %s\n", sink_listen, why);

@@ -132,7 +132,9 @@ ctl_sink_usage(FILE *out)
 	fprintf(out,
 	        "usage: relayctl sink [-c FILE] [--listen ADDR:PORT] [--sink-domain DOMAIN]...\n"
 	        "                     [--secret SECRET] [--count N] [--max-time SECS]\n"
+	        "                     [--tls-cert PEM --tls-key PEM]\n"
 	        "Runs the sink alone and prints each received message as a JSON line.\n"
+	        "  --tls-cert/--tls-key  offer STARTTLS with this pair (sink_tls_cert/_key)\n"
 	        "  --count N       exit after N messages\n"
 	        "  --max-time SECS exit after SECS seconds\n");
 	return out == stdout ? 0 : 2;
@@ -177,6 +179,10 @@ ctl_sink(int argc, char **argv)
 			err = config_set(cfg, "sink_listen", val);
 		else if (strcmp(opt, "--secret") == 0)
 			err = config_set(cfg, "secret", val);
+		else if (strcmp(opt, "--tls-cert") == 0)
+			err = config_set(cfg, "sink_tls_cert", val);
+		else if (strcmp(opt, "--tls-key") == 0)
+			err = config_set(cfg, "sink_tls_key", val);
 		else if (strcmp(opt, "--sink-domain") == 0) {
 			char *d = domains ? xasprintf("%s,%s", domains, val) : xstrdup(val);
 			free(domains);

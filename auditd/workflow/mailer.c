@@ -28,6 +28,58 @@
 	"hand-off unconfirmed: the connection ended after the final dot, so the smarthost "        \
 	"may hold the message; not sent again (RFC 1047)"
 
+static enum smtpc_tls
+mailer_tls_mode(const char *v)
+{
+	static const struct {
+		const char *name;
+		enum smtpc_tls mode;
+	} modes[] = {
+	    {"none", SMTPC_TLS_NONE},
+	    {"starttls", SMTPC_TLS_STARTTLS},
+	    {"required", SMTPC_TLS_REQUIRED},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(modes); i++) {
+		if (strcmp(v, modes[i].name) == 0)
+			return modes[i].mode;
+	}
+	return SMTPC_TLS_REQUIRED; /* the config table allows no other value */
+}
+
+/*
+ * The first line of smarthost_password_file, read at each run so a changed
+ * password needs no restart; the password never sits in the config itself.
+ */
+static int
+mailer_password(const char *path, char **out, const char **why)
+{
+	char buf[1024];
+	FILE *f;
+	size_t n;
+
+	*out = NULL;
+	if (*path == '\0') {
+		*why = "smarthost_user is set but smarthost_password_file is not";
+		return -1;
+	}
+	f = fopen(path, "re");
+	if (f == NULL) {
+		*why = "cannot open smarthost_password_file";
+		return -1;
+	}
+	if (fgets(buf, sizeof(buf), f) == NULL) {
+		fclose(f);
+		*why = "smarthost_password_file is empty";
+		return -1;
+	}
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	*out = xstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
 static int
 mailer_handoff(void *arg, struct smtpc_msg *m)
 {
@@ -214,24 +266,34 @@ mailer_run(PGconn *conn, const struct config *cfg, const char *node, struct even
 		}
 	}
 	if (rc == 0 && nmsgs > 0) {
-		char *host = xstrdup(smarthost), *colon = strrchr(host, ':');
-		const char *helo = config_str(cfg, CFG_HELO_NAME);
-		struct smtpc_params p = {host, colon ? colon + 1 : "25",
-		                         *helo ? helo : (*node ? node : "relayaudit.invalid"),
-		                         MAILER_TIMEOUT_MS};
+		const char *helo = config_str(cfg, CFG_HELO_NAME), *why = NULL;
+		struct smtpc_params p = {
+		    .helo = *helo ? helo : (*node ? node : "relayaudit.invalid"),
+		    .user = config_str(cfg, CFG_SMARTHOST_USER),
+		    .tls = mailer_tls_mode(config_str(cfg, CFG_SMARTHOST_TLS)),
+		    .ca_file = config_str(cfg, CFG_SMARTHOST_TLS_CA),
+		    .timeout_ms = MAILER_TIMEOUT_MS,
+		};
+		char *password = NULL;
 
-		if (colon)
-			*colon = '\0';
-		/* "[::1]:25" names an IPv6 literal. */
-		if (host[0] == '[' && colon && colon[-1] == ']') {
-			colon[-1] = '\0';
-			p.host = host + 1;
+		if (smtpc_target_parse(smarthost, &p.target, &why) < 0 ||
+		    (*p.user && mailer_password(config_str(cfg, CFG_SMARTHOST_PASSWORD_FILE),
+		                                &password, &why) < 0)) {
+			for (size_t i = 0; i < nmsgs; i++) {
+				msgs[i].result = SMTPC_TEMPFAIL;
+				str_fmt(msgs[i].reply, sizeof(msgs[i].reply), "%s", why);
+			}
+		} else {
+			p.password = password;
+			smtpc_deliver(&p, msgs, nmsgs, mailer_handoff, conn);
 		}
-		smtpc_deliver(base, dns, &p, msgs, nmsgs, mailer_handoff, conn);
+		if (password) {
+			explicit_bzero(password, strlen(password));
+			free(password);
+		}
 		for (size_t i = 0; i < nmsgs && rc == 0; i++)
 			rc = mailer_record(conn, cfg, msgs[i].user, msgs[i].result, smarthost,
 			                   msgs[i].reply);
-		free(host);
 	}
 	free(msgs);
 	db_outbox_jobs_free(jobs, n);

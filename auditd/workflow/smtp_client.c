@@ -1,61 +1,19 @@
 /*
- * The notification SMTP client (see smtp_client.h). One state enum with a
- * name table; smtpc_send() writes each state's command, smtpc_next() picks
- * the next state from the reply code, smtpc_event() maps connection events.
- * Sessions are freed outside their own callbacks (event_base_once).
+ * Notification mail over libcurl's SMTP (see smtp_client.h). libcurl speaks
+ * the protocol, TLS and AUTH; this file maps the option set onto a transfer,
+ * records the hand-off from the read callback, and turns libcurl's result,
+ * the last reply and the last command into the mailer's four outcomes.
  */
 #include "auditd/workflow/smtp_client.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "probe-engine/reply.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/dns.h>
-#include <event2/event.h>
-#include <stdbool.h>
+#include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum smtpc_state {
-	SMTPC_CONNECT,
-	SMTPC_BANNER,
-	SMTPC_EHLO,
-	SMTPC_HELO,
-	SMTPC_MAIL,
-	SMTPC_RCPT,
-	SMTPC_DATA,
-	SMTPC_BODY,
-	SMTPC_QUIT,
-	SMTPC_END,
-};
-
-/* Label for "timeout while ..." / "connection lost while ..." reasons. */
-static const char *const state_labels[] = {
-    [SMTPC_CONNECT] = "connecting",     [SMTPC_BANNER] = "waiting for the greeting",
-    [SMTPC_EHLO] = "sending EHLO",      [SMTPC_HELO] = "sending HELO",
-    [SMTPC_MAIL] = "sending MAIL FROM", [SMTPC_RCPT] = "sending RCPT TO",
-    [SMTPC_DATA] = "sending DATA",      [SMTPC_BODY] = "waiting for the reply to the final dot",
-    [SMTPC_QUIT] = "sending QUIT",      [SMTPC_END] = "done",
-};
-
-struct smtpc_batch {
-	struct event_base *base;
-	size_t live;
-	smtpc_handoff_fn handoff;
-	void *arg;
-};
-
-struct smtpc_session {
-	struct smtpc_batch *batch;
-	const struct smtpc_params *p;
-	struct smtpc_msg *m;
-	struct bufferevent *bev;
-	struct reply_parser rp;
-	enum smtpc_state state;
-	bool finished;
-};
+#include <strings.h>
 
 const char *
 smtpc_result_name(enum smtpc_result r)
@@ -66,241 +24,280 @@ smtpc_result_name(enum smtpc_result r)
 	    [SMTPC_PERMFAIL] = "permfail",
 	    [SMTPC_UNCERTAIN] = "uncertain",
 	};
-	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
+	return (unsigned)r < ARRAY_LEN(names) ? names[r] : "?";
 }
 
-static void
-smtpc_free_cb(evutil_socket_t fd, short what, void *arg)
+int
+smtpc_target_parse(const char *s, struct smtpc_target *out, const char **why)
 {
-	struct smtpc_session *s = arg;
-	struct smtpc_batch *b = s->batch;
+	const char *hp = s, *colon, *hend;
+	int64_t port;
+	size_t hl;
 
-	if (s->bev)
-		bufferevent_free(s->bev);
-	free(s);
-	if (--b->live == 0)
-		event_base_loopexit(b->base, NULL);
-}
-
-/* Ends the session with result (first call wins); frees it after this callback. */
-static void
-smtpc_finish(struct smtpc_session *s, enum smtpc_result result, const char *fmt, const char *text)
-{
-	char clean[200];
-
-	if (s->finished)
-		return;
-	s->finished = true;
-	s->m->result = result;
-	log_censor(clean, sizeof(clean), text ? text : "", text ? strlen(text) : 0);
-	snprintf(s->m->reply, sizeof(s->m->reply), fmt, clean);
-	if (s->bev)
-		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-	event_base_once(s->batch->base, -1, EV_TIMEOUT, smtpc_free_cb, s, NULL);
-}
-
-/* Message body with dot-stuffing and the terminating dot. */
-static void
-smtpc_write_body(struct evbuffer *out, const char *data)
-{
-	const char *p = data;
-
-	while (*p) {
-		size_t n = strcspn(p, "\n");
-		size_t line = n > 0 && p[n - 1] == '\r' ? n - 1 : n;
-
-		if (*p == '.')
-			evbuffer_add(out, ".", 1);
-		evbuffer_add(out, p, line);
-		evbuffer_add(out, "\r\n", 2);
-		p += n;
-		if (*p == '\n')
-			p++;
+	memset(out, 0, sizeof(*out));
+	if (strncmp(s, "smtps://", 8) == 0) {
+		out->smtps = true;
+		hp = s + 8;
+	} else if (strncmp(s, "smtp://", 7) == 0) {
+		hp = s + 7;
+	} else if (strstr(s, "://") != NULL) {
+		*why = "smarthost: want smtp:// or smtps://";
+		return -1;
 	}
-	evbuffer_add(out, ".\r\n", 3);
-}
-
-/* Writes the command of the state just entered. */
-static void
-smtpc_send(struct smtpc_session *s)
-{
-	struct evbuffer *out = bufferevent_get_output(s->bev);
-
-	switch (s->state) {
-	case SMTPC_EHLO:
-		evbuffer_add_printf(out, "EHLO %s\r\n", s->p->helo);
-		break;
-	case SMTPC_HELO:
-		evbuffer_add_printf(out, "HELO %s\r\n", s->p->helo);
-		break;
-	case SMTPC_MAIL:
-		evbuffer_add_printf(out, "MAIL FROM:<%s>\r\n", s->m->mail_from);
-		break;
-	case SMTPC_RCPT:
-		evbuffer_add_printf(out, "RCPT TO:<%s>\r\n", s->m->rcpt_to);
-		break;
-	case SMTPC_DATA:
-		evbuffer_add_printf(out, "DATA\r\n");
-		break;
-	case SMTPC_BODY:
-		smtpc_write_body(out, s->m->data);
-		break;
-	case SMTPC_QUIT:
-		evbuffer_add_printf(out, "QUIT\r\n");
-		break;
-	default:
-		break;
+	colon = strrchr(hp, ':');
+	if (colon == NULL || colon == hp) {
+		*why = "smarthost: want HOST:PORT";
+		return -1;
 	}
-}
-
-/* A complete reply arrived in state s->state: pick the next state. */
-static void
-smtpc_next(struct smtpc_session *s, int code, const char *text)
-{
-	int cls = code / 100;
-
-	switch (s->state) {
-	case SMTPC_BANNER:
-		if (cls != 2)
-			return smtpc_finish(s, SMTPC_TEMPFAIL, "greeting refused: %s", text);
-		s->state = SMTPC_EHLO;
-		break;
-	case SMTPC_EHLO:
-		if (cls == 5) {
-			s->state = SMTPC_HELO;
-			break;
-		}
-		/* fall through */
-	case SMTPC_HELO:
-		if (cls != 2)
-			return smtpc_finish(s, SMTPC_TEMPFAIL, "HELO refused: %s", text);
-		s->state = SMTPC_MAIL;
-		break;
-	case SMTPC_MAIL:
-	case SMTPC_RCPT:
-		if (cls != 2)
-			return smtpc_finish(s, cls == 5 ? SMTPC_PERMFAIL : SMTPC_TEMPFAIL,
-			                    s->state == SMTPC_MAIL ? "MAIL FROM refused: %s"
-			                                           : "RCPT TO refused: %s",
-			                    text);
-		s->state = s->state == SMTPC_MAIL ? SMTPC_RCPT : SMTPC_DATA;
-		break;
-	case SMTPC_DATA:
-		if (cls != 3)
-			return smtpc_finish(s, cls == 5 ? SMTPC_PERMFAIL : SMTPC_TEMPFAIL,
-			                    "DATA refused: %s", text);
-		/* The point of no return: the owner records it before the dot. */
-		if (s->batch->handoff && s->batch->handoff(s->batch->arg, s->m) != 0)
-			return smtpc_finish(s, SMTPC_TEMPFAIL, "%s",
-			                    "hand-off could not be recorded");
-		s->state = SMTPC_BODY;
-		break;
-	case SMTPC_BODY:
-		if (cls != 2) {
-			smtpc_finish(s, cls == 5 ? SMTPC_PERMFAIL : SMTPC_TEMPFAIL,
-			             "message refused: %s", text);
-			return;
-		}
-		s->m->result = SMTPC_SENT;
-		{
-			char clean[200];
-
-			log_censor(clean, sizeof(clean), text, strlen(text));
-			snprintf(s->m->reply, sizeof(s->m->reply), "%d %s", code, clean);
-		}
-		s->state = SMTPC_QUIT;
-		break;
-	case SMTPC_QUIT:
-		s->state = SMTPC_END;
-		smtpc_finish(s, SMTPC_SENT, "%s", s->m->reply);
-		return;
-	default:
-		return;
+	if (parse_i64(colon + 1, 1, 65535, &port) < 0) {
+		*why = "smarthost: bad port";
+		return -1;
 	}
-	smtpc_send(s);
-}
-
-static void
-smtpc_read(struct bufferevent *bev, void *arg)
-{
-	struct smtpc_session *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-
-	while (!s->finished && evbuffer_get_length(in) > 0) {
-		struct evbuffer_iovec v;
-		size_t used = 0;
-		enum reply_event ev;
-
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-			break;
-		ev = reply_feed(&s->rp, v.iov_base, v.iov_len, &used);
-		evbuffer_drain(in, used);
-		if (ev == REPLY_ERROR) {
-			smtpc_finish(s, s->state == SMTPC_BODY ? SMTPC_UNCERTAIN : SMTPC_TEMPFAIL,
-			             "bad reply from the smarthost: %s", s->rp.why);
-			return;
+	hend = colon;
+	if (hp[0] == '[') {
+		/* [IPv6]:PORT */
+		if (hend[-1] != ']' || hend - hp < 3) {
+			*why = "smarthost: bad [IPv6] literal";
+			return -1;
 		}
-		if (ev == REPLY_FINAL) {
-			if (s->state == SMTPC_CONNECT)
-				s->state = SMTPC_BANNER;
-			smtpc_next(s, s->rp.code, s->rp.text);
+		hp++;
+		hend--;
+	}
+	hl = (size_t)(hend - hp);
+	if (hl == 0 || hl >= sizeof(out->host)) {
+		*why = "smarthost: bad host";
+		return -1;
+	}
+	for (size_t i = 0; i < hl; i++) {
+		char c = hp[i];
+
+		/* a host name or an address: nothing libcurl's URL parser could read otherwise */
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '-' || c == ':' || c == '_')) {
+			*why = "smarthost: bad character in host";
+			return -1;
 		}
 	}
+	memcpy(out->host, hp, hl);
+	out->host[hl] = '\0';
+	out->port = (int)port;
+	return 0;
+}
+
+static pthread_once_t smtpc_once = PTHREAD_ONCE_INIT;
+
+static void
+smtpc_global_init(void)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatal("curl_global_init failed");
+}
+
+/* One transfer's state for libcurl's callbacks. */
+struct smtpc_xfer {
+	struct smtpc_msg *m;
+	size_t off, len;
+	bool handed_off, handoff_failed;
+	smtpc_handoff_fn handoff;
+	void *arg;
+	char last_cmd[16];  /* verb of the last command sent */
+	char last_reply[200]; /* last reply line, censored */
+	long last_code;
+	bool quitting;
+};
+
+static size_t
+smtpc_read_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct smtpc_xfer *x = arg;
+	size_t room = size * nitems, n;
+
+	/* libcurl asks for the body only after 354: the point of no return */
+	if (!x->handed_off) {
+		if (x->handoff && x->handoff(x->arg, x->m) != 0) {
+			x->handoff_failed = true;
+			return CURL_READFUNC_ABORT;
+		}
+		x->handed_off = true;
+	}
+	n = x->len - x->off < room ? x->len - x->off : room;
+	memcpy(buf, x->m->data + x->off, n);
+	x->off += n;
+	return n;
+}
+
+/* Keeps the last command verb and the last reply line (the protocol, never the body). */
+static int
+smtpc_debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
+{
+	struct smtpc_xfer *x = arg;
+
+	if (type == CURLINFO_HEADER_OUT) {
+		size_t n = 0;
+
+		/* the QUIT after a refusal must not hide what was refused */
+		if (size >= 4 && strncasecmp(data, "QUIT", 4) == 0) {
+			x->quitting = true;
+			return 0;
+		}
+		while (n < size && n < sizeof(x->last_cmd) - 1 && data[n] != ' ' && data[n] != '\r')
+			n++;
+		memcpy(x->last_cmd, data, n);
+		x->last_cmd[n] = '\0';
+	} else if (type == CURLINFO_HEADER_IN && size >= 3 && !x->quitting) {
+		size_t n = size;
+
+		while (n > 0 && (data[n - 1] == '\r' || data[n - 1] == '\n'))
+			n--;
+		log_censor(x->last_reply, sizeof(x->last_reply), data, n);
+		x->last_code = strtol(x->last_reply, NULL, 10);
+	}
+	return 0;
+}
+
+/* What a refusal at the last command is called in the outbox's last_error. */
+static const struct {
+	const char *verb;
+	const char *label;
+} smtpc_refusals[] = {
+    {"MAIL", "MAIL FROM refused"}, {"RCPT", "RCPT TO refused"},   {"DATA", "DATA refused"},
+    {"AUTH", "AUTH refused"},      {"STARTTLS", "STARTTLS refused"}, {"EHLO", "EHLO refused"},
+    {"HELO", "HELO refused"},
+};
+
+static void
+smtpc_outcome(struct smtpc_xfer *x, CURLcode rc, const char *errbuf)
+{
+	struct smtpc_msg *m = x->m;
+	const char *label = NULL;
+	/* the reply text starts after "NNN " or "NNN-" */
+	const char *text = strlen(x->last_reply) > 4 ? x->last_reply + 4 : "";
+
+	if (rc == CURLE_OK) {
+		m->result = SMTPC_SENT;
+		str_fmt(m->reply, sizeof(m->reply), "%s", x->last_reply);
+		return;
+	}
+	if (x->handoff_failed) {
+		m->result = SMTPC_TEMPFAIL;
+		str_fmt(m->reply, sizeof(m->reply), "hand-off could not be recorded");
+		return;
+	}
+	if (x->handed_off && x->off == x->len && x->last_code / 100 == 5) {
+		m->result = SMTPC_PERMFAIL;
+		str_fmt(m->reply, sizeof(m->reply), "message refused: %s", text);
+		return;
+	}
+	if (x->handed_off) {
+		/* the dot may have reached the smarthost: never send it again */
+		m->result = x->last_code / 100 == 4 ? SMTPC_TEMPFAIL : SMTPC_UNCERTAIN;
+		str_fmt(m->reply, sizeof(m->reply), "%s: %s",
+		         x->last_code / 100 == 4 ? "message refused" : "after the final dot",
+		         x->last_code / 100 == 4 ? text : errbuf);
+		return;
+	}
+	if (rc == CURLE_USE_SSL_FAILED) {
+		m->result = SMTPC_TEMPFAIL;
+		str_fmt(m->reply, sizeof(m->reply),
+		         "the smarthost offers no STARTTLS and TLS is required (smarthost_tls, or "
+		         "credentials that never travel unencrypted)");
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(smtpc_refusals); i++) {
+		if (strcasecmp(x->last_cmd, smtpc_refusals[i].verb) == 0)
+			label = smtpc_refusals[i].label;
+	}
+	if (label != NULL && (x->last_code / 100 == 4 || x->last_code / 100 == 5)) {
+		/* a refused sender or recipient is final; a refused AUTH or EHLO is configuration */
+		bool final = x->last_code / 100 == 5 && (strcmp(label, "MAIL FROM refused") == 0 ||
+		                                        strcmp(label, "RCPT TO refused") == 0 ||
+		                                        strcmp(label, "DATA refused") == 0);
+
+		m->result = final ? SMTPC_PERMFAIL : SMTPC_TEMPFAIL;
+		str_fmt(m->reply, sizeof(m->reply), "%s: %s", label, text);
+		return;
+	}
+	m->result = SMTPC_TEMPFAIL;
+	str_fmt(m->reply, sizeof(m->reply), "%s%s%s", curl_easy_strerror(rc), *errbuf ? ": " : "",
+	         errbuf);
 }
 
 static void
-smtpc_event(struct bufferevent *bev, short what, void *arg)
+smtpc_one(CURL *h, const struct smtpc_params *p, struct smtpc_msg *m, smtpc_handoff_fn handoff,
+          void *arg)
 {
-	struct smtpc_session *s = arg;
-	char why[160];
+	struct smtpc_xfer x = {.m = m, .len = strlen(m->data), .handoff = handoff, .arg = arg};
+	char errbuf[CURL_ERROR_SIZE] = "", url[400], from[300], rcpt[300];
+	struct curl_slist *rcpts = NULL;
+	bool v6 = strchr(p->target.host, ':') != NULL;
+	bool auth = p->user != NULL && p->user[0] != '\0';
+	CURLcode rc;
 
-	if (what & BEV_EVENT_CONNECTED) {
-		s->state = SMTPC_BANNER;
+	if (auth && p->tls == SMTPC_TLS_NONE && !p->target.smtps) {
+		m->result = SMTPC_TEMPFAIL;
+		str_fmt(m->reply, sizeof(m->reply),
+		         "refused to send credentials unencrypted: smarthost_tls = none with "
+		         "smarthost_user on smtp://");
 		return;
 	}
-	snprintf(why, sizeof(why), "%s while %s",
-	         (what & BEV_EVENT_TIMEOUT) ? "timeout" : "connection lost",
-	         state_labels[s->state]);
-	if (s->state == SMTPC_QUIT || s->state == SMTPC_END) {
-		smtpc_finish(s, SMTPC_SENT, "%s", s->m->reply);
+	/* the URL's path is the EHLO name; a cut address would go elsewhere: refuse */
+	if (str_fmt(url, sizeof(url), "%s://%s%s%s:%d/%s", p->target.smtps ? "smtps" : "smtp",
+	            v6 ? "[" : "", p->target.host, v6 ? "]" : "", p->target.port, p->helo) < 0 ||
+	    str_fmt(from, sizeof(from), "<%s>", m->mail_from) < 0 ||
+	    str_fmt(rcpt, sizeof(rcpt), "<%s>", m->rcpt_to) < 0) {
+		m->result = SMTPC_PERMFAIL;
+		str_fmt(m->reply, sizeof(m->reply), "address or EHLO name too long");
 		return;
 	}
-	/* After the dot the smarthost may have the message: never a failure. */
-	smtpc_finish(s, s->state == SMTPC_BODY ? SMTPC_UNCERTAIN : SMTPC_TEMPFAIL, "%s", why);
+	rcpts = curl_slist_append(NULL, rcpt);
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	curl_easy_setopt(h, CURLOPT_MAIL_FROM, from);
+	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpts);
+	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, smtpc_read_cb);
+	curl_easy_setopt(h, CURLOPT_READDATA, &x);
+	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x.len);
+	curl_easy_setopt(h, CURLOPT_VERBOSE, 1L); /* feeds the debug callback, which logs nothing */
+	curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, smtpc_debug_cb);
+	curl_easy_setopt(h, CURLOPT_DEBUGDATA, &x);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)p->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
+	/* with credentials TLS is required whatever smarthost_tls says */
+	curl_easy_setopt(h, CURLOPT_USE_SSL,
+	                 auth || p->tls == SMTPC_TLS_REQUIRED ? (long)CURLUSESSL_ALL
+	                 : p->tls == SMTPC_TLS_STARTTLS      ? (long)CURLUSESSL_TRY
+	                                                     : (long)CURLUSESSL_NONE);
+	if (p->ca_file != NULL && p->ca_file[0] != '\0')
+		curl_easy_setopt(h, CURLOPT_CAINFO, p->ca_file);
+	if (auth) {
+		curl_easy_setopt(h, CURLOPT_USERNAME, p->user);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, p->password ? p->password : "");
+	}
+	rc = curl_easy_perform(h);
+	smtpc_outcome(&x, rc, errbuf);
+	curl_slist_free_all(rcpts);
 }
 
 void
-smtpc_deliver(struct event_base *base, struct evdns_base *dns, const struct smtpc_params *p,
-              struct smtpc_msg *msgs, size_t n, smtpc_handoff_fn handoff, void *arg)
+smtpc_deliver(const struct smtpc_params *p, struct smtpc_msg *msgs, size_t n,
+              smtpc_handoff_fn handoff, void *arg)
 {
-	struct smtpc_batch b = {base, 0, handoff, arg};
-	struct timeval tv = {p->timeout_ms / 1000, (p->timeout_ms % 1000) * 1000};
-	int64_t port = 25;
+	CURL *h;
 
-	parse_i64(p->port, 1, 65535, &port);
-	for (size_t i = 0; i < n; i++) {
-		struct smtpc_session *s = xcalloc(1, sizeof(*s));
-
-		msgs[i].result = SMTPC_TEMPFAIL;
-		snprintf(msgs[i].reply, sizeof(msgs[i].reply), "not started");
-		s->batch = &b;
-		s->p = p;
-		s->m = &msgs[i];
-		s->state = SMTPC_CONNECT;
-		reply_init(&s->rp);
-		s->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-		if (s->bev == NULL) {
-			free(s);
-			continue;
+	pthread_once(&smtpc_once, smtpc_global_init);
+	h = curl_easy_init();
+	if (h == NULL) {
+		for (size_t i = 0; i < n; i++) {
+			msgs[i].result = SMTPC_TEMPFAIL;
+			str_fmt(msgs[i].reply, sizeof(msgs[i].reply), "curl_easy_init failed");
 		}
-		b.live++;
-		bufferevent_setcb(s->bev, smtpc_read, NULL, smtpc_event, s);
-		bufferevent_set_timeouts(s->bev, &tv, &tv);
-		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-		if (bufferevent_socket_connect_hostname(s->bev, dns, AF_UNSPEC, p->host,
-		                                        (int)port) < 0)
-			smtpc_finish(s, SMTPC_TEMPFAIL, "cannot connect to the smarthost%s", "");
+		return;
 	}
-	if (b.live > 0)
-		event_base_dispatch(base);
+	for (size_t i = 0; i < n; i++)
+		smtpc_one(h, p, &msgs[i], handoff, arg);
+	curl_easy_cleanup(h);
 }

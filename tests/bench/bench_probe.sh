@@ -6,11 +6,13 @@
 #   1. throughput: 4096 closed (127.1.0.0/20) + 4096 open (127.2.0.0/20)
 #      targets, full catalogue, --rate 0 --per-net 0: targets/s, attempts/s,
 #      peak RSS, peak in-flight; then nmap on the same farm and the ratio.
-#   2. memory: 10,240 tarpit targets (two simulators, 127.1/127.2 on another
+#   2. TLS: 1024 open targets probed plain and with implicit TLS (relaysim
+#      --tls-port): the prober's CPU per TLS handshake.
+#   3. memory: 10,240 tarpit targets (two simulators, 127.1/127.2 on another
 #      port) with 10,000 probes in flight: peak RSS.
 #
 # Environment: BENCH_PORT (587), BENCH_CONCURRENCY (1000), BENCH_NMAP=0 to skip
-# nmap, BENCH_SKIP_RSS=1 to skip part 2. Only loopback addresses are used.
+# nmap, BENCH_SKIP_TLS=1 to skip part 2, BENCH_SKIP_RSS=1 to skip part 3. Only loopback addresses are used.
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -94,6 +96,37 @@ else
 	echo "== nmap skipped"
 fi
 kill "${PIDS[@]}" 2>/dev/null; wait "${PIDS[@]}" 2>/dev/null; PIDS=()
+
+if [ "${BENCH_SKIP_TLS:-0}" != 1 ]; then
+	# The same 1024 open targets twice: plain SMTP, then TLS from the first byte
+	# (relaysim --tls-port, like 465, a throwaway RSA-2048 certificate). The
+	# difference in prober CPU per connection is what one handshake costs us.
+	TLS_PORT=$((PORT + 2))
+	echo "== TLS: 1024 open targets, plain on port $TLS_PORT+1 against implicit TLS on port $TLS_PORT"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=bench.relayaudit.test" \
+		-keyout "$TMP/key.pem" -out "$TMP/cert.pem" >/dev/null 2>&1 ||
+		{ echo "bench: openssl could not make a certificate"; exit 1; }
+	sim tlsfarm --tls-port $TLS_PORT --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem" \
+		127.3.0.0/22:$TLS_PORT=open 127.3.0.0/22:$((TLS_PORT + 1))=open
+	for mode in plain tls; do
+		p=$TLS_PORT
+		[ $mode = plain ] && p=$((TLS_PORT + 1))
+		for b in 0 1 2 3; do for c in $(seq 0 255); do echo "127.3.$b.$c:$p"; done; done >"$TMP/t-$mode"
+		/usr/bin/time -f "cpu %U %S" -o "$TMP/$mode.time" \
+			bin/relayctl probe --rate 0 --per-net 0 --concurrency "$CONC" --timeout 30s --deadline 120s \
+			--tls-port $TLS_PORT --stats --file "$TMP/t-$mode" >"$TMP/$mode.summary" 2>"$TMP/$mode.stats"
+		cpu=$(awk '/^cpu/ {print $2 + $3}' "$TMP/$mode.time")
+		conns=$(stat_of connects "$TMP/$mode.stats")
+		eval "cpu_$mode=$cpu conns_$mode=$conns"
+		printf '%-5s %s targets in %s s, %s connections, prober CPU %.2f s = %.3f ms per target\n' \
+			"$mode:" "$(stat_of targets "$TMP/$mode.stats")" "$(stat_of elapsed_s "$TMP/$mode.stats")" \
+			"$conns" "$cpu" "$(echo "$cpu * 1000 / 1024" | bc -l)"
+	done
+	printf 'TLS handshake cost: %.3f ms prober CPU per connection (%.3f ms per target at %.1f connections per target)\n' \
+		"$(echo "($cpu_tls - $cpu_plain) * 1000 / $conns_tls" | bc -l)" \
+		"$(echo "($cpu_tls - $cpu_plain) * 1000 / 1024" | bc -l)" "$(echo "$conns_tls / 1024" | bc -l)"
+	kill "${PIDS[@]}" 2>/dev/null; wait "${PIDS[@]}" 2>/dev/null; PIDS=()
+fi
 
 if [ "${BENCH_SKIP_RSS:-0}" != 1 ]; then
 	echo "== memory: 10,240 tarpit targets on port $RSS_PORT, 10,000 in flight"

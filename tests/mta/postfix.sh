@@ -16,6 +16,9 @@
 #   postfix_queue_count DIR           messages in the queue (any state)
 #   postfix_flush DIR                 attempt delivery of everything queued now
 #   postfix_wait_log DIR SECS REGEX   wait until the log has a matching line
+#   tls_make_cert DIR CN [SAN]        a throwaway self-signed pair: DIR/cert.pem DIR/key.pem
+#   postfix_tls_lines DIR             main.cf lines for smtpd TLS with DIR's pair
+#   POSTFIX_MASTER_EXTRA="line"       appended to master.cf (an smtps service, say)
 #
 # MAIN_CF_LINE is "param = value"; later lines override earlier ones, so the
 # defaults below are only a starting point. See tests/mta/README.md.
@@ -59,7 +62,11 @@ lmtp      unix  -       -       n       -       -       lmtp
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 EOF
+	# extra services (an smtps listener, say) from the caller, one master.cf line each
+	[ -n "${POSTFIX_MASTER_EXTRA:-}" ] && printf '%s\n' "$POSTFIX_MASTER_EXTRA"
+	return 0
 }
 
 _postfix_main_cf() {
@@ -267,4 +274,21 @@ postfix_wait_log() {
 		sleep 0.2
 	done
 	grep -qE "$re" "$dir/maillog" 2>/dev/null
+}
+
+# tls_make_cert DIR CN [SAN]: a throwaway self-signed certificate and key (one
+# day); SAN (say "IP:127.0.45.7") lets a verifying client accept it for that address.
+tls_make_cert() {
+	local dir=$1 cn=$2 san=${3:-}
+	mkdir -p "$dir"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=$cn/O=relayaudit test" \
+		-addext "subjectAltName=DNS:$cn${san:+,$san}" \
+		-keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1 || return 1
+	chmod 644 "$dir/cert.pem" "$dir/key.pem"
+}
+
+# postfix_tls_lines DIR: smtpd TLS with DIR/cert.pem and DIR/key.pem (add the level yourself).
+postfix_tls_lines() {
+	printf '%s\n' "smtpd_tls_cert_file = $1/cert.pem" "smtpd_tls_key_file = $1/key.pem" \
+		"smtpd_tls_loglevel = 1"
 }

@@ -133,6 +133,7 @@ struct sim_opts {
 	size_t max_size;
 	size_t max_rcpts;
 	int max_sessions;
+	int tls_port; /* listeners on this port speak TLS from the first byte (0: none) */
 };
 
 struct sim_listener;
@@ -140,6 +141,7 @@ struct sim_session;
 
 struct sim {
 	struct event_base *base;
+	struct ssl_ctx_st *tls; /* --tls-cert/--tls-key: the implicit-TLS listeners' context */
 	struct sim_opts opts;
 	struct sim_forward *fwd; /* NULL without --sink */
 	struct sim_greylist *grey;

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@ usage(FILE *f)
 	    "  every address must be loopback.\n"
 	    "options:\n"
 	    "  --sink ADDR:PORT      forward mail accepted by 'open' listeners there (loopback)\n"
+	    "  --tls-port N --tls-cert PEM --tls-key PEM\n"
+	    "                        listeners on port N speak TLS from the first byte (like 465)\n"
 	    "  --greylist-secs N     greylisting delay (default 2)\n"
 	    "  --errors N            refusals before errors421 says 421 (default 3)\n"
 	    "  --pregreet-ms N       pause before the final greeting line (default 800)\n"
@@ -217,13 +220,16 @@ main(int argc, char **argv)
 	    {"max-sessions", required_argument, NULL, 'M'},
 	    {"file", required_argument, NULL, 'f'},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
+	    {"tls-port", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sim sim = {0};
 	size_t cap = 0;
-	const char *sink = NULL;
+	const char *sink = NULL, *tls_cert = NULL, *tls_key = NULL;
 	struct addr sink_addr;
 	int sink_port = 0, c, nofile, max_sessions = 0;
 
@@ -272,6 +278,15 @@ main(int argc, char **argv)
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			break;
+		case 'C':
+			tls_cert = optarg;
+			break;
+		case 'K':
+			tls_key = optarg;
+			break;
+		case 'P':
+			sim.opts.tls_port = opt_int("--tls-port", optarg, 1, 65535);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -288,6 +303,14 @@ main(int argc, char **argv)
 	if (sim.nlisteners == 0) {
 		usage(stderr);
 		return 2;
+	}
+	if ((tls_cert != NULL) != (tls_key != NULL) || (tls_cert != NULL) != (sim.opts.tls_port != 0))
+		fatal("--tls-cert, --tls-key and --tls-port go together");
+	if (tls_cert != NULL) {
+		sim.tls = SSL_CTX_new(TLS_server_method());
+		if (sim.tls == NULL || SSL_CTX_use_certificate_chain_file(sim.tls, tls_cert) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(sim.tls, tls_key, SSL_FILETYPE_PEM) != 1)
+			fatal("cannot load --tls-cert %s / --tls-key %s", tls_cert, tls_key);
 	}
 	if (sink != NULL) {
 		if (addr_port_parse(sink, 25, &sink_addr, &sink_port) != 0)

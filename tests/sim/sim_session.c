@@ -15,7 +15,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -703,6 +705,8 @@ session_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct sim_session *s = arg;
 
+	if (what & BEV_EVENT_CONNECTED)
+		return; /* implicit TLS: the handshake is done, the greeting goes out */
 	if (what & BEV_EVENT_TIMEOUT) {
 		if (s->state == SS_COMMAND || s->state == SS_DATA) {
 			bufferevent_write(bev, "421 4.4.2 Error: timeout exceeded\r\n", 35);
@@ -789,7 +793,21 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 	else
 		snprintf(s->peer_str, sizeof(s->peer_str), "unknown");
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	s->bev = bufferevent_socket_new(sim->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (sim->tls != NULL && l->port == sim->opts.tls_port) {
+		/* implicit TLS: the greeting waits in the output until the handshake is done */
+		SSL *ssl = SSL_new(sim->tls);
+
+		s->bev = ssl ? bufferevent_openssl_socket_new(sim->base, fd, ssl,
+		                                              BUFFEREVENT_SSL_ACCEPTING,
+		                                              BEV_OPT_CLOSE_ON_FREE)
+		             : NULL;
+		if (s->bev == NULL && ssl != NULL)
+			SSL_free(ssl);
+		if (s->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	} else {
+		s->bev = bufferevent_socket_new(sim->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (s->bev == NULL) {
 		close(fd);
 		free(s);

@@ -5,6 +5,7 @@
  */
 #include "common/addr.h"
 #include "common/hmac.h"
+#include "common/retest_link.h"
 #include "common/util.h"
 #include "probe-engine/token.h"
 #include "tests/test.h"
@@ -26,13 +27,8 @@ TEST(sha256_matches_fips_vectors)
 	sha256("", 0, d);
 	hexof(d, sizeof(d), h);
 	CHECK_STR(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-	/* incremental updates across the block boundary give the same digest */
-	struct sha256 c;
 	const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-	sha256_init(&c);
-	for (size_t i = 0; m[i]; i++)
-		sha256_update(&c, m + i, 1);
-	sha256_final(&c, d);
+	sha256(m, strlen(m), d);
 	hexof(d, sizeof(d), h);
 	CHECK_STR(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 }
@@ -54,6 +50,27 @@ TEST(hmac_sha256_matches_rfc4231)
 	hmac_sha256(key, sizeof(key), m, strlen(m), d);
 	hexof(d, sizeof(d), h);
 	CHECK_STR(h, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+/*
+ * Vectors minted by the hand-written SHA-256/HMAC that OpenSSL replaced:
+ * tokens in flight and re-test links already mailed keep verifying.
+ */
+TEST(tokens_and_retest_links_are_unchanged_since_openssl)
+{
+	struct token_key k;
+	char t[TOKEN_BUFLEN], out[RETEST_LINK_TOKEN_MAX + 1];
+	const char *longkey =
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+
+	token_key_init(&k, "fixed-vector-secret", 19);
+	token_make(&k, 123456789, 73, t);
+	CHECK_STR(t, "rt0000075bcd15493f0f7d15bd527008");
+	token_key_init(&k, longkey, strlen(longkey));
+	token_make(&k, 5, 2, t);
+	CHECK_STR(t, "rt00000000000502ba9d922e71e1f7ab");
+	CHECK(retest_link_token("link-secret", 42, 1900000000, out, sizeof(out)) == 0);
+	CHECK_STR(out, "42.1900000000.8f0ba523671f4feea6410293dc9618f6");
 }
 
 TEST(memcmp_ct_tells_equal_from_different)
@@ -204,6 +221,7 @@ main(void)
 	token_key_init(&key, "0123456789abcdef-secret", 23);
 	RUN(sha256_matches_fips_vectors);
 	RUN(hmac_sha256_matches_rfc4231);
+	RUN(tokens_and_retest_links_are_unchanged_since_openssl);
 	RUN(memcmp_ct_tells_equal_from_different);
 	RUN(token_round_trips_and_is_lower_case);
 	RUN(token_verifies_after_a_relay_folds_its_case);

@@ -1,6 +1,7 @@
 /*
  * The attempt rules and the verdict: 4xx retried once, X.7.1 after the
- * retry a deferred refusal, 530 closed, DATA/EOD refusals closed, and the
+ * retry a deferred refusal, 530 closed (inside TLS where offered; outside it
+ * the attempt runs again inside TLS), DATA/EOD refusals closed, and the
  * verdict independent of the order attempts ran in.
  */
 #include "common/util.h"
@@ -180,6 +181,81 @@ TEST(auth_required_ends_relay_attempts_as_closed)
 	run_free(r);
 }
 
+static void
+reply_text(struct probe_run *r, size_t i, enum probe_stage st, int code, const char *enh,
+	   const char *text)
+{
+	struct reply_view rv = {code, enh, text};
+
+	run_reply(r, i, st, &rv, 0);
+}
+
+TEST(starttls_demand_where_offered_is_retried_inside_tls_not_decided)
+{
+	struct probe_run *r = new_run();
+
+	r->starttls_offered = true;
+	r->st[0].state = ATT_RUNNING;
+	reply_text(r, 0, STAGE_MAIL, 530, "5.7.0", "Must issue a STARTTLS command first");
+	CHECK(r->tls_wanted);
+	CHECK(!r->relay_stop);
+	CHECK(r->st[0].state == ATT_PENDING);
+	run_free(r);
+}
+
+TEST(x70_naming_tls_is_a_tls_demand_too)
+{
+	struct probe_run *r = new_run();
+
+	r->starttls_offered = true;
+	r->st[0].state = ATT_RUNNING;
+	reply_text(r, 0, STAGE_RCPT, 554, "5.7.0", "Encryption required (TLS)");
+	CHECK(r->tls_wanted);
+	CHECK(r->st[0].state == ATT_PENDING);
+	run_free(r);
+}
+
+TEST(x70_without_tls_in_the_text_is_a_refusal)
+{
+	struct probe_run *r = new_run();
+
+	r->starttls_offered = true;
+	r->st[0].state = ATT_RUNNING;
+	reply_text(r, 0, STAGE_RCPT, 554, "5.7.0", "Policy says no");
+	CHECK(!r->tls_wanted);
+	CHECK(r->st[0].state == ATT_DONE);
+	run_free(r);
+}
+
+TEST(auth_demanded_inside_tls_is_closed)
+{
+	struct probe_run *r = new_run();
+
+	r->starttls_offered = false;
+	r->in_tls = true;
+	r->st[0].state = ATT_RUNNING;
+	reply_text(r, 0, STAGE_MAIL, 530, "5.7.0", "Authentication required");
+	CHECK(!r->tls_wanted);
+	CHECK(r->relay_stop);
+	run_abandon(r, OUTCOME_NOT_RUN);
+	run_finish(r, 10);
+	CHECK_STR(verdict_name(r->res->verdict), "closed");
+	run_free(r);
+}
+
+TEST(trick_inside_tls_is_marked_tls)
+{
+	struct probe_run *r = new_run();
+
+	refuse_all_but(r, 3);
+	r->res->attempts[3].tls = true;
+	run_one(r, 3, 250, 354, 250, "2.0.0", 0);
+	run_finish(r, 10);
+	CHECK_STR(verdict_name(r->res->verdict), "accepted");
+	CHECK_CONTAINS(r->res->trick, "+tls");
+	run_free(r);
+}
+
 TEST(attempt_cut_off_three_times_is_an_error)
 {
 	struct probe_run *r = new_run();
@@ -312,5 +388,10 @@ main(void)
 	RUN(batch_takes_ready_attempts_sharing_one_sender);
 	RUN(verdict_does_not_depend_on_attempt_order);
 	RUN(transcript_is_bounded_and_marked_truncated);
+	RUN(starttls_demand_where_offered_is_retried_inside_tls_not_decided);
+	RUN(x70_naming_tls_is_a_tls_demand_too);
+	RUN(x70_without_tls_in_the_text_is_a_refusal);
+	RUN(auth_demanded_inside_tls_is_closed);
+	RUN(trick_inside_tls_is_marked_tls);
 	return test_summary();
 }

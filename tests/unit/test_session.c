@@ -295,7 +295,7 @@ TEST(waits_for_the_final_greeting_line_before_speaking)
 	struct probe_run *r = make_run("127.0.10.11");
 
 	peer_start(&p, base, "127.0.10.11");
-	struct session *s = session_start(base, r, p.port, on_end, &o);
+	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
 	drive(base, s, &o);
 	CHECK(o.ended);
 	CHECK_MSG(!p.spoke_early, "client spoke before the final greeting line");
@@ -315,7 +315,7 @@ TEST(ehlo_502_falls_back_to_helo_and_continues)
 	struct probe_run *r = make_run("127.0.10.12");
 
 	peer_start(&p, base, "127.0.10.12");
-	struct session *s = session_start(base, r, p.port, on_end, &o);
+	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
 	drive(base, s, &o);
 	CHECK_CONTAINS(p.log, "EHLO relayaudit.invalid\nHELO relayaudit.invalid\nMAIL FROM:");
 	CHECK(p.rcpts > 0);
@@ -336,7 +336,7 @@ TEST(error_budget_keeps_under_postfix_soft_limit)
 	struct probe_run *r = make_run("127.0.10.13");
 
 	peer_start(&p, base, "127.0.10.13");
-	struct session *s = session_start(base, r, p.port, on_end, &o);
+	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
 	drive(base, s, &o);
 	CHECK_INT(o.why, SE_BUDGET);
 	/* the peer reads the QUIT we sent before closing */
@@ -360,7 +360,7 @@ TEST(replies_split_byte_by_byte_keep_the_dialogue_in_step)
 	struct probe_run *r = make_run("127.0.10.14");
 
 	peer_start(&p, base, "127.0.10.14");
-	struct session *s = session_start(base, r, p.port, on_end, &o);
+	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
 	drive(base, s, &o);
 	CHECK_INT(o.why, SE_BUDGET);
 	CHECK(r->pipelining);
@@ -381,7 +381,7 @@ TEST(open_server_gets_data_pipelined_after_its_first_accepted_recipient)
 	struct probe_run *r = make_run("127.0.10.18");
 
 	peer_start(&p, base, "127.0.10.18");
-	struct session *s = session_start(base, r, p.port, on_end, &o);
+	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
 	drive(base, s, &o);
 	CHECK(p.datas >= 2);
 	/* the first DATA waits for the RCPT replies; later ones ride in the group */
@@ -406,7 +406,7 @@ TEST(reply_timeout_is_labelled_with_its_state)
 	params.timeout_ms = 300;
 	peer_start(&p, base, "127.0.10.15");
 	int64_t t0 = now_mono_ms();
-	struct session *s = session_start(base, r, p.port, on_end, &o);
+	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
 	drive(base, s, &o);
 	CHECK_INT(o.why, SE_TIMEOUT);
 	CHECK_STR(session_state_name(o.state), "ehlo");
@@ -427,7 +427,7 @@ TEST(reply_421_ends_the_connection_and_returns_running_attempts)
 	size_t ready = 0;
 
 	peer_start(&p, base, "127.0.10.16");
-	struct session *s = session_start(base, r, p.port, on_end, &o);
+	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
 	drive(base, s, &o);
 	CHECK_INT(o.why, SE_DROPPED);
 	CHECK_INT(session_errors(s), 2);
@@ -449,7 +449,7 @@ TEST(connect_refused_ends_as_connect_failed)
 	struct probe_run *r = make_run("127.0.10.17");
 
 	/* port 1 on a loopback address nobody listens on */
-	struct session *s = session_start(base, r, 1, on_end, &o);
+	struct session *s = session_start(base, r, 1, NULL, false, on_end, &o);
 	drive(base, s, &o);
 	CHECK_INT(o.why, SE_CONNECT_FAILED);
 	session_free(s);
