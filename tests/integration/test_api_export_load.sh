@@ -20,7 +20,8 @@ bg_start "$RELAYCTL" workflow run -c "$API_CONF" >>"$TEST_TMP/$SUITE.runner.log"
 for a in 192.0.2.10 2001:db8::25; do
 	req POST /v1/complaints "$OPERATOR" "{\"address\":\"$a\",\"source\":\"export test\"}"
 done
-wait_for 20 test "$(sql "SELECT count(*) FROM cases WHERE blocked")" = 2 ||
+two_blocked() { [ "$(sql "SELECT count(*) FROM cases WHERE blocked")" = 2 ]; }
+wait_for 20 two_blocked ||
 	fail "cases blocked" "got $(sql "SELECT count(*) FROM cases WHERE blocked") blocked cases, want 2"
 
 # rbldnsd datasets, one file per address family.

@@ -76,7 +76,8 @@ check_eq listing_in_the_case_timeline \
 
 # Still listed at the next pass: nothing new.
 passes=$(grep -c 'event=dnsbl_pass' "$TEST_TMP/daemon.log")
-wait_for $((INTERVAL + 4)) test "$(grep -c 'event=dnsbl_pass' "$TEST_TMP/daemon.log")" -gt "$passes"
+more_passes() { [ "$(grep -c 'event=dnsbl_pass' "$TEST_TMP/daemon.log")" -gt "$passes" ]; }
+wait_for $((INTERVAL + 4)) more_passes || fail next_pass_ran "no dnsbl pass after $passes in $((INTERVAL + 4)) s"
 check_eq a_known_listing_is_not_new \
 	"$(sql "SELECT count(*) FROM dnsbl_listings")/$(sql "SELECT count(*) FROM retest_requests WHERE requested_by LIKE 'dnsbl:%'")" "2/2"
 

@@ -17,7 +17,7 @@ TOKEN=$("$RELAYCTL" token create --name prom --role viewer -c "$TEST_TMP/d.conf"
 metrics() { curl -s --max-time 10 -H "Authorization: Bearer $TOKEN" "http://$IP:$port/metrics"; }
 metric() { metrics | awk -v m="$1" '$1 == m { print $2 }'; }
 
-wait_for 90 test "$(sql "SELECT count(*) FROM probes WHERE verdict IS NOT NULL")" = 3 ||
+wait_for 90 sql_true "SELECT count(*) = 3 FROM probes WHERE verdict IS NOT NULL" ||
 	fail setup "the daemon did not probe the 3 targets"
 check_eq probes_counted_as_written "$(metric 'relayaudit_probes_total{verdict="no_smtp"}')" 3
 check_eq histogram_counts_them "$(metric relayaudit_probe_duration_seconds_count)" 3
