@@ -175,6 +175,10 @@ fuzz-run: $(FUZZBIN)
 # sees the installed pkg-config files.
 test:
 	@deploy/install-deps.sh
+	@# The browser test's puppeteer-core, fetched here where the network is (the test's own
+	@# fallback cannot fetch when the suite runs in a network namespace).
+	@[ -d tests/browser/node_modules ] || (cd tests/browser && PUPPETEER_SKIP_DOWNLOAD=1 \
+	   npm ci --no-audit --no-fund --loglevel=error) || echo "npm ci failed; test_browser_dashboard will say why"
 	@$(MAKE) --no-print-directory all
 	@tests/run.sh
 
@@ -221,6 +225,10 @@ install: bin/relayauditd bin/relayctl
 	  $(INSTALL_PATHS) deploy/relayaudit.conf.in >$(DESTDIR)$(SYSCONFDIR)/relayaudit/relayaudit.conf && \
 	  chmod 600 $(DESTDIR)$(SYSCONFDIR)/relayaudit/relayaudit.conf; \
 	fi
+	# Customers' mail and page texts, one directory per locale (docs/operating.md: templates).
+	for d in templates/*/; do \
+	  install -d $(DESTDIR)$(DATADIR)/$$d && install -m 644 $$d*.txt $(DESTDIR)$(DATADIR)/$$d || exit 1; \
+	done
 
 # Regenerates man/relayaudit.conf.5 (and the other files made from the option table).
 man: bin/relayctl

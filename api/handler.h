@@ -176,6 +176,8 @@ void h_sweep_create(struct api_req *r);
 void h_sweep_get(struct api_req *r);
 void h_sweeps_list(struct api_req *r);
 void h_retest_page(struct api_req *r);
+void h_retest_page_post(struct api_req *r);
+void h_retest_page_status(struct api_req *r);
 /* web.c: the dashboard's static files. */
 void h_web_index(struct api_req *r);
 void h_web_file(struct api_req *r);

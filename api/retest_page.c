@@ -1,21 +1,26 @@
 /*
- * GET /r/{token}: the customer's self-service re-test link from the
- * notification mail. A small plain HTML page in the customer's language
- * says what was found, requests a re-test (at most one per
- * retest_min_interval per case) and, on reload, shows its result. A forged or
- * expired link gets a clear page and never a re-test. Requests are also
- * limited per client address so the page cannot be used to hammer the database.
+ * /r/{token}: the customer's self-service re-test link from the notification
+ * mail. GET (and HEAD) only show a page in the customer's language: the
+ * finding in plain words, the steps (fix, empty the queue, then ask) and a
+ * button; only its POST requests a re-test (at most one per
+ * retest_min_interval per case), so mail gateways that open links change
+ * nothing. /r/{token}/status answers the page's polling with the result.
+ * A forged or expired link gets a clear page and never a re-test. Requests
+ * are limited per client address so the page cannot hammer the database.
+ * Every sentence comes from templates/<locale>/words.txt (page.*, error.*),
+ * so an operator rewords it without a rebuild.
  */
 #include "api/handler.h"
 #include "common/config.h"
+#include "common/log.h"
 #include "common/retest_link.h"
+#include "common/template.h"
 #include "common/util.h"
 #include "db/pstmt.h"
 #include "db/query.h"
 #include "db/retests.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,93 +28,64 @@
 
 /* Per client address: at most PAGE_BURST requests per PAGE_WINDOW_MS. */
 #define PAGE_CLIENTS 256
-#define PAGE_BURST 20
+#define PAGE_BURST 60 /* the page polls its status every 5 s */
 #define PAGE_WINDOW_MS 60000
 
+/* The words of one locale, loaded per request: an operator's change shows at once. */
 struct page_text {
-	const char *locale;
-	const char *title;
-	const char *found; /* %s address, %s finding, %s date */
-	const char *requested;
-	const char *running;
-	const char *clean;
-	const char *still_open;
-	const char *resolved;
-	const char *too_soon; /* %lld minutes */
-	const char *flush;
-	const char *forged;
-	const char *expired;
-	const char *slow_down;
-	const char *unavailable;
+	char locale[8];
+	struct tmpl_words w;
+	struct tmpl_dirs dirs;
 };
 
-static const struct page_text page_texts[] = {
-	{"en", "Mail server re-test",
-	 "On %s we found a problem with the mail server at %s: %s.",
-	 "A re-test has been requested. It usually takes a few minutes; this page refreshes by itself.",
-	 "The re-test is running. This page refreshes by itself.",
-	 "The re-test found no open relay. Thank you for fixing it; any block will be lifted shortly.",
-	 "The re-test still found the problem. Please check the server's relay settings and flush "
-	 "its queue, then reload this page to try again.",
-	 "This case is resolved. Nothing more needs to be done.",
-	 "A re-test was requested recently. You can request the next one in %lld minutes.",
-	 "Before a re-test, flush the server's mail queue so no relayed spam is still sent.",
-	 "This link is not valid. Please use the link from our mail exactly as it was sent.",
-	 "This link has expired. Please contact us to request a re-test.",
-	 "Too many requests from your address. Please wait a minute and reload.",
-	 "The service is busy. Please try again in a few minutes."},
-	{"de", "Erneute Prüfung des Mailservers",
-	 "Am %s haben wir beim Mailserver %s ein Problem festgestellt: %s.",
-	 "Eine erneute Prüfung wurde angefordert. Das dauert meist einige Minuten; diese Seite "
-	 "aktualisiert sich selbst.",
-	 "Die Prüfung läuft. Diese Seite aktualisiert sich selbst.",
-	 "Die Prüfung hat kein offenes Relay mehr gefunden. Danke! Eine Sperre wird in Kürze "
-	 "aufgehoben.",
-	 "Die Prüfung hat das Problem erneut gefunden. Bitte prüfen Sie die Relay-Einstellungen, "
-	 "leeren Sie die Warteschlange und laden Sie diese Seite dann neu.",
-	 "Dieser Fall ist erledigt. Es ist nichts weiter zu tun.",
-	 "Vor kurzem wurde bereits eine Prüfung angefordert. Die nächste ist in %lld Minuten möglich.",
-	 "Leeren Sie vor der Prüfung die Warteschlange des Servers, damit kein weitergeleiteter Spam "
-	 "mehr versendet wird.",
-	 "Dieser Link ist ungültig. Bitte verwenden Sie den Link genau so, wie er in unserer Mail steht.",
-	 "Dieser Link ist abgelaufen. Bitte kontaktieren Sie uns für eine erneute Prüfung.",
-	 "Zu viele Anfragen von Ihrer Adresse. Bitte warten Sie eine Minute.",
-	 "Der Dienst ist ausgelastet. Bitte versuchen Sie es in einigen Minuten erneut."},
-	{"nl", "Mailserver opnieuw testen",
-	 "Op %s vonden we een probleem met de mailserver op %s: %s.",
-	 "Er is een nieuwe test aangevraagd. Dat duurt meestal enkele minuten; deze pagina ververst "
-	 "vanzelf.",
-	 "De test loopt. Deze pagina ververst vanzelf.",
-	 "De test vond geen open relay meer. Dank u; een blokkade wordt binnenkort opgeheven.",
-	 "De test vond het probleem opnieuw. Controleer de relay-instellingen, leeg de wachtrij en "
-	 "laad deze pagina daarna opnieuw.",
-	 "Deze zaak is opgelost. Er hoeft niets meer te gebeuren.",
-	 "Er is kort geleden al een test aangevraagd. De volgende kan over %lld minuten.",
-	 "Leeg voor een test de wachtrij van de server, zodat er geen doorgestuurde spam meer "
-	 "verstuurd wordt.",
-	 "Deze link is ongeldig. Gebruik de link precies zoals hij in onze mail staat.",
-	 "Deze link is verlopen. Neem contact met ons op voor een nieuwe test.",
-	 "Te veel verzoeken vanaf uw adres. Wacht een minuut en probeer het opnieuw.",
-	 "De dienst is druk. Probeer het over enkele minuten opnieuw."},
-};
+static char *page_shipped_dir;
+static pthread_once_t page_shipped_once = PTHREAD_ONCE_INIT;
 
-static const struct page_text *
-page_text_for(const char *locale)
+static void
+page_shipped_init(void)
 {
-	for (size_t i = 0; locale && i < ARRAY_LEN(page_texts); i++) {
-		if (strncmp(locale, page_texts[i].locale, 2) == 0)
-			return &page_texts[i];
+	page_shipped_dir = tmpl_shipped_dir();
+}
+
+static void
+page_text_load(struct page_text *t, const struct config *cfg, const char *want)
+{
+	const char *why = NULL;
+
+	pthread_once(&page_shipped_once, page_shipped_init);
+	t->dirs = (struct tmpl_dirs){config_str(cfg, CFG_TEMPLATE_DIR), page_shipped_dir};
+	tmpl_locale(&t->dirs, want, t->locale);
+	if (tmpl_words_load(&t->dirs, t->locale, &t->w, &why) < 0) {
+		/* The page still says something: the keys, and the log says why. */
+		log_warn("page_words_missing", "locale=%s reason=\"%s\"", t->locale, why);
+		memset(&t->w, 0, sizeof(t->w));
 	}
-	return &page_texts[0];
+}
+
+static void
+page_text_free(struct page_text *t)
+{
+	tmpl_words_free(&t->w);
 }
 
 /* Without a case (forged link) the browser's first language choice decides. */
-static const struct page_text *
-page_text_browser(struct api_req *r)
+static void
+page_text_browser(struct page_text *t, struct api_req *r)
 {
-	const char *al = api_header(r, "Accept-Language");
+	page_text_load(t, r->cfg, api_header(r, "Accept-Language"));
+}
 
-	return page_text_for(al);
+/* A sentence of the page with its {{variables}} filled; new string. */
+static char *
+page_say(const struct page_text *t, const char *key, const struct tmpl_var *vars, size_t nvars)
+{
+	const char *text = tmpl_word(&t->w, key), *why = NULL;
+	char *out;
+
+	if (text == NULL)
+		return xstrdup(key);
+	out = tmpl_expand(&t->dirs, t->locale, text, vars, nvars, &why);
+	return out ? out : xstrdup(text);
 }
 
 static struct {
@@ -192,180 +168,384 @@ page_esc(struct page *pg, const char *s)
 	}
 }
 
-/* A paragraph from a format and values; the values are escaped, the format is ours. */
-static void __attribute__((format(printf, 3, 4)))
-page_para(struct page *pg, const char *cls, const char *fmt, ...)
+static void
+page_str(struct page *pg, const char *s)
 {
-	char text[1024];
-	va_list ap;
+	page_raw(pg, s, strlen(s));
+}
 
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	page_raw(pg, "<p class=\"", 10);
-	page_raw(pg, cls, strlen(cls));
-	page_raw(pg, "\">", 2);
-	page_esc(pg, text);
-	page_raw(pg, "</p>\n", 5);
+/* One paragraph: the sentence under key, filled and escaped. */
+static void
+page_para(struct page *pg, const char *cls, const struct page_text *t, const char *key,
+	  const struct tmpl_var *vars, size_t nvars)
+{
+	char *text = page_say(t, key, vars, nvars);
+
+	if (*text != '\0') {
+		page_str(pg, "<p class=\"");
+		page_str(pg, cls);
+		page_str(pg, "\">");
+		page_esc(pg, text);
+		page_str(pg, "</p>\n");
+	}
+	free(text);
+}
+
+/* The ISP's name and contact, from the config. */
+static void
+page_contact(struct page *pg, const struct config *cfg, const struct page_text *t)
+{
+	const char *phone = config_str(cfg, CFG_ISP_PHONE);
+	struct tmpl_var vars[] = {{"isp_name", config_str(cfg, CFG_ISP_NAME)},
+				  {"isp_email", config_str(cfg, CFG_ISP_EMAIL)},
+				  {"isp_phone", phone}};
+
+	page_para(pg, "contact", t, *phone ? "contact_phone" : "contact", vars, ARRAY_LEN(vars));
+	page_para(pg, "footer", t, "page.footer", vars, ARRAY_LEN(vars));
 }
 
 static void
 page_start(struct page *pg, const struct page_text *t, bool refresh)
 {
-	page_raw(pg, "<!doctype html>\n<html lang=\"", 28);
-	page_raw(pg, t->locale, strlen(t->locale));
-	page_raw(pg, "\"><head><meta charset=\"utf-8\">", 30);
+	char *title = page_say(t, "page.title", NULL, 0);
+
+	page_str(pg, "<!doctype html>\n<html lang=\"");
+	page_str(pg, t->locale);
+	page_str(pg, "\"><head><meta charset=\"utf-8\">"
+		     "<meta name=\"viewport\" content=\"width=device-width\">"
+		     "<meta name=\"robots\" content=\"noindex\">");
+	/* Without script the page reloads itself; a GET changes nothing. */
 	if (refresh)
-		page_raw(pg, "<meta http-equiv=\"refresh\" content=\"15\">", 40);
-	page_raw(pg, "<title>", 7);
-	page_esc(pg, t->title);
-	page_raw(pg, "</title></head>\n<body><h1>", 26);
-	page_esc(pg, t->title);
-	page_raw(pg, "</h1>\n", 6);
+		page_str(pg, "<noscript><meta http-equiv=\"refresh\" content=\"15\"></noscript>");
+	page_str(pg, "<title>");
+	page_esc(pg, title);
+	page_str(pg, "</title><style>body{font-family:sans-serif;max-width:40em;margin:2em auto;"
+		     "padding:0 1em;line-height:1.4}.still_open,.error{color:#a00}"
+		     ".clean,.resolved{color:#070}button{font-size:1.1em;padding:.4em 1em}"
+		     "</style></head>\n<body><h1>");
+	page_esc(pg, title);
+	page_str(pg, "</h1>\n");
+	free(title);
 }
 
 static void
 page_send(struct api_req *r, struct page *pg, int status)
 {
-	page_raw(pg, "</body></html>\n", 15);
+	page_str(pg, "</body></html>\n");
 	api_reply_text(r, status, "text/html; charset=utf-8", pg->p, pg->len);
 	pg->p = NULL;
 }
 
-/* A page with one message and no case details. */
+/* A page with one sentence (an error) and the contact, in the browser's language. */
 static void
-page_simple(struct api_req *r, const struct page_text *t, int status, const char *cls,
-	    const char *msg)
+page_error(struct api_req *r, int status, const char *key)
 {
+	struct page_text t;
 	struct page pg = {0};
 
-	page_start(&pg, t, false);
-	page_para(&pg, cls, "%s", msg);
+	page_text_browser(&t, r);
+	page_start(&pg, &t, false);
+	page_para(&pg, "error", &t, key, NULL, 0);
+	page_contact(&pg, r->cfg, &t);
 	page_send(r, &pg, status);
+	page_text_free(&t);
 }
 
-/* The latest request's status ("pending", "running", "done") and whether it found a relay. */
-static bool
-page_request_status(struct api_req *r, const char *id, char status[16], bool *relay)
+/*
+ * Where the case stands for the customer: one state, computed the same way
+ * for the page and for its status endpoint.
+ */
+enum page_state { PS_READY, PS_TOO_SOON, PS_RUNNING, PS_CLEAN, PS_STILL_OPEN, PS_RESOLVED };
+static const char *const page_state_names[] = {"ready",   "too_soon",   "running",
+					       "clean",   "still_open", "resolved"};
+
+struct page_case {
+	json_t *k; /* the case row (api_retest_page_case) */
+	struct page_text t;
+	enum page_state state;
+	int64_t wait;      /* seconds until the next re-test may be asked for */
+	bool complaint_kept; /* a complaint block waits for an operator */
+};
+
+static void
+page_case_free(struct page_case *pc)
 {
-	const char *params[] = {id};
-	char why[256], *out = NULL;
-	json_t *doc;
-
-	if (pstmt_text(r->db, &api_retest_get, params, &out, why, sizeof(why)) != PSTMT_OK)
-		return false;
-	doc = json_loads(out, 0, NULL);
-	free(out);
-	str_fmt(status, 16, "%s", json_string_value(json_object_get(doc, "status")) ?: "pending");
-	*relay = json_is_true(json_object_get(doc, "relay_confirmed"));
-	json_decref(doc);
-	return true;
+	json_decref(pc->k);
+	pc->k = NULL;
+	page_text_free(&pc->t);
 }
 
-void
-h_retest_page(struct api_req *r)
+/* The words key of a state's message; NULL when the state needs none besides the button. */
+static const char *
+page_state_key(const struct page_case *pc)
+{
+	switch (pc->state) {
+	case PS_READY: return NULL;
+	case PS_TOO_SOON: return NULL;
+	case PS_RUNNING: return "page.running";
+	case PS_CLEAN: return pc->complaint_kept ? "page.clean_kept" : "page.clean";
+	case PS_STILL_OPEN: return "page.still_open";
+	case PS_RESOLVED: return "page.resolved";
+	}
+	return NULL;
+}
+
+static char *
+page_state_message(const struct page_case *pc)
+{
+	const char *key = page_state_key(pc);
+
+	return key ? page_say(&pc->t, key, NULL, 0) : NULL;
+}
+
+static bool
+page_can_request(const struct page_case *pc)
+{
+	return pc->wait <= 0 && (pc->state == PS_READY || pc->state == PS_STILL_OPEN ||
+				 (pc->state == PS_CLEAN && !pc->complaint_kept));
+}
+
+/*
+ * Verifies the link and loads its case. On failure the reply (403, 410,
+ * 429, 503) is already set and false is returned.
+ */
+static bool
+page_case_load(struct api_req *r, struct page_case *pc)
 {
 	const char *token = r->path_param[0], *secret = config_str(r->cfg, CFG_SECRET);
-	char interval[24], idbuf[24], why[256], *out = NULL, status[16] = "";
+	char interval[24], idbuf[24], why[256], *out = NULL;
 	const char *params[2] = {idbuf, interval};
 	uint64_t case_id = 0;
 	int64_t expires = 0;
 	enum retest_link_status ls = RETEST_LINK_MALFORMED;
-	const struct page_text *t;
-	struct page pg = {0};
-	json_t *k;
-	bool relay = false, have_request = false;
+	const char *state, *finding;
+	json_t *rq;
 
+	memset(pc, 0, sizeof(*pc));
 	if (!page_client_allowed(r->client_ip)) {
 		api_set_header(r, "Retry-After", "60");
-		page_simple(r, page_text_browser(r), 429, "error", page_text_browser(r)->slow_down);
-		return;
+		page_error(r, 429, "error.429");
+		return false;
 	}
 	if (*secret != '\0' && strlen(token) <= RETEST_LINK_TOKEN_MAX)
 		ls = retest_link_verify(secret, token, (int64_t)time(NULL), &case_id, &expires);
 	if (ls == RETEST_LINK_EXPIRED) {
-		page_simple(r, page_text_browser(r), 410, "error", page_text_browser(r)->expired);
-		return;
+		page_error(r, 410, "error.410");
+		return false;
 	}
 	if (ls != RETEST_LINK_OK) {
-		page_simple(r, page_text_browser(r), 403, "error", page_text_browser(r)->forged);
-		return;
+		page_error(r, 403, "error.403");
+		return false;
 	}
 	str_fmt(idbuf, sizeof(idbuf), "%llu", (unsigned long long)case_id);
 	str_fmt(interval, sizeof(interval), "%lld",
 		(long long)config_int(r->cfg, CFG_RETEST_MIN_INTERVAL));
 	if (pstmt_text(r->db, &api_retest_page_case, params, &out, why, sizeof(why)) != PSTMT_OK) {
 		/* A signed link names a case we made; if it is gone, treat the link as void. */
-		page_simple(r, page_text_browser(r), out ? 503 : 403, "error",
-			    page_text_browser(r)->forged);
+		page_error(r, out ? 503 : 403, out ? "error.503" : "error.403");
 		free(out);
+		return false;
+	}
+	pc->k = json_loads(out, 0, NULL);
+	free(out);
+	if (pc->k == NULL) {
+		page_error(r, 503, "error.503");
+		return false;
+	}
+	page_text_load(&pc->t, r->cfg, json_string_value(json_object_get(pc->k, "locale")));
+	pc->wait = json_integer_value(json_object_get(pc->k, "retest_wait"));
+	state = json_string_value(json_object_get(pc->k, "state")) ?: "";
+	finding = json_string_value(json_object_get(pc->k, "finding")) ?: "";
+	pc->complaint_kept = strcmp(finding, "complaint") == 0 &&
+			     strcmp(config_str(r->cfg, CFG_COMPLAINT_UNBLOCK), "operator") == 0;
+	rq = json_object_get(pc->k, "request");
+	if (strcmp(state, "resolved") == 0 || strcmp(state, "closed") == 0)
+		pc->state = PS_RESOLVED;
+	else if (json_is_object(rq) && !json_is_true(json_object_get(rq, "done")))
+		pc->state = PS_RUNNING;
+	else if (json_is_object(rq))
+		pc->state = json_is_true(json_object_get(rq, "relay")) ? PS_STILL_OPEN : PS_CLEAN;
+	else
+		pc->state = pc->wait > 0 ? PS_TOO_SOON : PS_READY;
+	return true;
+}
+
+static void
+page_too_soon(struct page *pg, const struct page_case *pc, int64_t wait)
+{
+	char minutes[24];
+	struct tmpl_var v[] = {{"minutes", minutes}};
+
+	str_fmt(minutes, sizeof(minutes), "%lld", (long long)((wait + 59) / 60));
+	page_para(pg, "too-soon", &pc->t, "page.too_soon", v, ARRAY_LEN(v));
+}
+
+/* GET and HEAD /r/{token}: the page; nothing changes. */
+void
+h_retest_page(struct api_req *r)
+{
+	struct page_case pc;
+	struct page pg = {0};
+	char key[64], *finding, *msg;
+	bool poll;
+
+	if (!page_case_load(r, &pc))
+		return;
+	poll = pc.state == PS_RUNNING;
+	page_start(&pg, &pc.t, poll);
+	str_fmt(key, sizeof(key), "finding.%s",
+		json_string_value(json_object_get(pc.k, "finding")) ?: "other");
+	if (tmpl_word(&pc.t.w, key) == NULL)
+		str_fmt(key, sizeof(key), "finding.other");
+	finding = page_say(&pc.t, key, NULL, 0);
+	{
+		struct tmpl_var v[] = {
+		    {"opened", json_string_value(json_object_get(pc.k, "opened_at"))},
+		    {"address", json_string_value(json_object_get(pc.k, "address"))},
+		    {"finding", finding}};
+
+		page_para(&pg, "finding", &pc.t, "page.found", v, ARRAY_LEN(v));
+	}
+	free(finding);
+	if (pc.state != PS_RESOLVED) {
+		static const char *const steps[] = {"page.step_fix", "page.step_flush",
+						    "page.step_ask"};
+		char *s = page_say(&pc.t, "page.steps", NULL, 0);
+
+		page_str(&pg, "<h2>");
+		page_esc(&pg, s);
+		page_str(&pg, "</h2>\n<ol>");
+		free(s);
+		for (size_t i = 0; i < ARRAY_LEN(steps); i++) {
+			s = page_say(&pc.t, steps[i], NULL, 0);
+			page_str(&pg, "<li>");
+			page_esc(&pg, s);
+			page_str(&pg, "</li>\n");
+			free(s);
+		}
+		page_str(&pg, "</ol>\n");
+	}
+	msg = page_state_message(&pc);
+	page_str(&pg, "<p id=\"status\" class=\"");
+	page_str(&pg, page_state_names[pc.state]);
+	page_str(&pg, poll ? "\" data-poll=\"1\">" : "\">");
+	page_esc(&pg, msg ?: "");
+	page_str(&pg, "</p>\n");
+	free(msg);
+	if (pc.wait > 0 && pc.state != PS_RESOLVED && pc.state != PS_RUNNING)
+		page_too_soon(&pg, &pc, pc.wait);
+	/* The button is always in the page, hidden until a re-test may be asked for. */
+	msg = page_say(&pc.t, "page.button", NULL, 0);
+	page_str(&pg, "<form id=\"ask\" method=\"post\" action=\"");
+	page_esc(&pg, r->path_param[0]);
+	page_str(&pg, "\"");
+	if (!page_can_request(&pc))
+		page_str(&pg, " hidden");
+	page_str(&pg, "><input type=\"hidden\" name=\"token\" value=\"");
+	page_esc(&pg, r->path_param[0]);
+	page_str(&pg, "\"><button type=\"submit\">");
+	page_esc(&pg, msg);
+	page_str(&pg, "</button></form>\n");
+	free(msg);
+	if (poll) {
+		msg = page_say(&pc.t, "page.noscript", NULL, 0);
+		page_str(&pg, "<noscript><p>");
+		page_esc(&pg, msg);
+		page_str(&pg, "</p></noscript>\n");
+		free(msg);
+	}
+	page_contact(&pg, r->cfg, &pc.t);
+	/* Polls the status endpoint while a re-test runs; no login, no library. */
+	page_str(&pg,
+		 "<script>(function(){var s=document.getElementById('status'),"
+		 "f=document.getElementById('ask');if(!s||s.getAttribute('data-poll')!=='1')return;"
+		 "function tick(){fetch(location.pathname.replace(/\\/$/,'')+'/status',"
+		 "{cache:'no-store'}).then(function(r){return r.json();}).then(function(j){"
+		 "s.textContent=j.message||'';s.className=j.state;if(j.can_request&&f)f.hidden=false;"
+		 "if(j.state==='running')setTimeout(tick,5000);}).catch(function(){"
+		 "setTimeout(tick,15000);});}setTimeout(tick,5000);})();</script>\n");
+	page_case_free(&pc);
+	page_send(r, &pg, 200);
+}
+
+/* GET /r/{token}/status: what the page shows, as JSON, for its polling. */
+void
+h_retest_page_status(struct api_req *r)
+{
+	struct page_case pc;
+	char *msg;
+
+	if (!page_case_load(r, &pc))
+		return;
+	msg = page_state_message(&pc);
+	api_reply_json(r, 200,
+		       json_pack("{s:s, s:s?, s:b, s:I}", "state", page_state_names[pc.state],
+				 "message", msg, "can_request", page_can_request(&pc), "retry_in",
+				 (json_int_t)(pc.wait > 0 ? pc.wait : 0)));
+	free(msg);
+	page_case_free(&pc);
+}
+
+/*
+ * POST /r/{token}: the page's button. Requests the re-test when the case's
+ * limit allows and sends the browser back to the page (303), which then
+ * follows the result.
+ */
+void
+h_retest_page_post(struct api_req *r)
+{
+	struct page_case pc;
+	struct page pg = {0};
+	int64_t wait;
+	int made;
+
+	if (!page_case_load(r, &pc))
+		return;
+	page_start(&pg, &pc.t, false);
+	if (!page_can_request(&pc)) {
+		const char *key = page_state_key(&pc);
+
+		if (pc.state == PS_RESOLVED || pc.state == PS_RUNNING ||
+		    (pc.state == PS_CLEAN && pc.complaint_kept)) {
+			page_para(&pg, page_state_names[pc.state], &pc.t, key, NULL, 0);
+			page_case_free(&pc);
+			page_send(r, &pg, 409);
+			return;
+		}
+		wait = pc.wait > 0 ? pc.wait : config_int(r->cfg, CFG_RETEST_MIN_INTERVAL);
+		page_too_soon(&pg, &pc, wait);
+		api_set_header(r, "Retry-After", "%lld", (long long)wait);
+		page_case_free(&pc);
+		page_send(r, &pg, 429);
 		return;
 	}
-	k = json_loads(out, 0, NULL);
-	free(out);
-	t = page_text_for(json_string_value(json_object_get(k, "locale")));
-	if (json_is_integer(json_object_get(k, "latest_request"))) {
-		char rid[24];
-
-		str_fmt(rid, sizeof(rid), "%lld",
-			(long long)json_integer_value(json_object_get(k, "latest_request")));
-		have_request = page_request_status(r, rid, status, &relay);
-	}
 	{
-		const char *state = json_string_value(json_object_get(k, "state"));
-		int64_t wait = json_integer_value(json_object_get(k, "retest_wait"));
-		enum { SHOW_RESOLVED, SHOW_RUNNING, SHOW_TOO_SOON, SHOW_REQUESTED, SHOW_BUSY } show;
-		int code = 200;
+		struct retest_ask ask = {
+		    .case_id = (int64_t)json_integer_value(json_object_get(pc.k, "id")),
+		    .min_interval_s = config_int(r->cfg, CFG_RETEST_MIN_INTERVAL),
+		    .actor = "customer-link"};
+		PGconn *conn = pstmt_conn(r->db);
+		const char *whyr = NULL;
+		int64_t rqid;
 
-		if (strcmp(state, "resolved") == 0 || strcmp(state, "closed") == 0) {
-			show = SHOW_RESOLVED;
-		} else if (have_request && strcmp(status, "done") != 0) {
-			show = SHOW_RUNNING;
-		} else if (wait > 0) {
-			show = SHOW_TOO_SOON;
-		} else {
-			struct retest_ask ask = {
-			    .case_id = (int64_t)case_id,
-			    .min_interval_s = config_int(r->cfg, CFG_RETEST_MIN_INTERVAL),
-			    .actor = "customer-link"};
-			PGconn *conn = pstmt_conn(r->db);
-			const char *whyr = NULL;
-			int64_t rqid;
-			int s = conn != NULL ? retest_request(conn, &ask, &rqid, NULL, &whyr) : -1;
-
-			show = s > 0 ? SHOW_REQUESTED : s == 0 ? SHOW_TOO_SOON : SHOW_BUSY;
-			if (s == 0)
-				wait = config_int(r->cfg, CFG_RETEST_MIN_INTERVAL);
-		}
-		page_start(&pg, t, show == SHOW_RUNNING || show == SHOW_REQUESTED);
-		page_para(&pg, "finding", t->found, json_string_value(json_object_get(k, "opened_at")),
-			  json_string_value(json_object_get(k, "address")),
-			  json_string_value(json_object_get(k, "finding")));
-		switch (show) {
-		case SHOW_RESOLVED:
-			page_para(&pg, "resolved", "%s", t->resolved);
-			break;
-		case SHOW_RUNNING:
-			page_para(&pg, "running", "%s", t->running);
-			break;
-		case SHOW_TOO_SOON:
-			if (have_request)
-				page_para(&pg, relay ? "still-open" : "clean", "%s",
-					  relay ? t->still_open : t->clean);
-			page_para(&pg, "too-soon", t->too_soon, (long long)((wait + 59) / 60));
-			api_set_header(r, "Retry-After", "%lld", (long long)wait);
-			code = 429;
-			break;
-		case SHOW_REQUESTED:
-			page_para(&pg, "requested", "%s", t->requested);
-			page_para(&pg, "flush", "%s", t->flush);
-			break;
-		case SHOW_BUSY:
-			page_para(&pg, "error", "%s", t->unavailable);
-			code = 503;
-			break;
-		}
-		json_decref(k);
-		page_send(r, &pg, code);
+		made = conn != NULL ? retest_request(conn, &ask, &rqid, NULL, &whyr) : -1;
 	}
+	if (made > 0) {
+		page_para(&pg, "requested", &pc.t, "page.requested", NULL, 0);
+		api_set_header(r, "Location", "%s", r->path_param[0]);
+		page_case_free(&pc);
+		page_send(r, &pg, 303);
+		return;
+	}
+	if (made == 0) { /* another click was first */
+		wait = config_int(r->cfg, CFG_RETEST_MIN_INTERVAL);
+		page_too_soon(&pg, &pc, wait);
+		api_set_header(r, "Retry-After", "%lld", (long long)wait);
+		page_case_free(&pc);
+		page_send(r, &pg, 429);
+		return;
+	}
+	page_para(&pg, "error", &pc.t, "error.503", NULL, 0);
+	page_case_free(&pc);
+	page_send(r, &pg, 503);
 }

@@ -90,7 +90,12 @@ static const struct api_route routes[] = {
 	{"GET", "/javascript/chart.js/{file}", ACCESS_PUBLIC, h_web_chartjs, NULL, NULL, 200,
 	 "text/javascript", "Chart.js from Debian's libjs-chart.js (/usr/share/javascript/chart.js)"},
 	{"GET", "/r/{token}", ACCESS_PUBLIC, h_retest_page, NULL, NULL, 200, "text/html",
-	 "Customers' self-service re-test page (signed link from the notification mail)"},
+	 "Customers' self-service re-test page (signed link from the notification mail); "
+	 "shows the finding and a button, changes nothing"},
+	{"POST", "/r/{token}", ACCESS_PUBLIC, h_retest_page_post, NULL, NULL, 303, "text/html",
+	 "The page's button: requests the re-test (rate limited per case), then back to the page"},
+	{"GET", "/r/{token}/status", ACCESS_PUBLIC, h_retest_page_status, NULL, NULL, 200, JSON,
+	 "What the re-test page shows, for its polling: state, message, can_request"},
 };
 
 const struct api_route *

@@ -1,9 +1,11 @@
 /*
- * The api role: libmicrohttpd on its own pool of api_threads worker threads.
- * Each worker has its own database connection (thread-local, opened on first
- * use), so a slow query holds up only that worker and never the daemon's
- * event loop. This file owns the request life cycle: body collection within
- * api_max_body, route lookup, auth, dispatch, and sending the reply.
+ * The api role: libmicrohttpd on its own pool of api_threads epoll worker
+ * threads. Each worker has its own database connection (thread-local, opened
+ * on first use), so a slow query holds up only that worker and never the
+ * daemon's event loop. This file owns the request life cycle: route lookup
+ * and auth from the headers alone (a refused request's body is never read),
+ * body collection within api_max_body, dispatch, the reply, and the
+ * whole-request deadline a slow-drip client cannot stretch.
  */
 #include "api/api.h"
 #include "api/handler.h"
@@ -21,12 +23,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
-/* The body of one request, collected across access-handler calls. */
+/*
+ * One request across access-handler calls: checked (route, query, token)
+ * when its headers are in, then its body collected, then dispatched.
+ */
 struct api_upload {
+	struct api_req req;
 	char *buf;
 	size_t len, cap;
 	bool too_large;
+};
+
+/*
+ * One open connection, for the whole-request deadline. microhttpd's own
+ * timeout is an inactivity timeout, which a client dripping a byte every few
+ * seconds never trips; the watchdog thread shuts such a socket down once its
+ * current request has been arriving for longer than api_request_timeout.
+ */
+struct api_conn {
+	int fd;
+	int64_t start_ms; /* when the request now arriving began */
+	bool receiving;   /* its headers or body are still arriving */
+	bool shut;
+	struct api_conn *prev, *next;
 };
 
 static struct {
@@ -37,7 +59,16 @@ static struct {
 	pthread_mutex_t lock; /* guards dbs */
 	struct pstmt *dbs[64];
 	int ndbs;
-} api_server = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	/* The deadline watchdog. conns_lock also orders shutdown() before the
+	 * close: microhttpd reports a connection closed before closing its fd. */
+	pthread_mutex_t conns_lock;
+	struct api_conn *conns;
+	int64_t deadline_ms;
+	pthread_t watchdog;
+	bool watchdog_running;
+	atomic_bool stopping;
+	atomic_ulong deadline_closed;
+} api_server = {.lock = PTHREAD_MUTEX_INITIALIZER, .conns_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static __thread struct pstmt *api_tls_db;
 
@@ -200,14 +231,27 @@ api_audit(struct api_req *r)
 		log_warn("api_audit_failed", "actor=%s reason=\"%s\"", r->actor, why);
 }
 
-static void
-api_dispatch(struct api_req *r)
+/* The document and the dashboard's files need no database: the page can say it is down. */
+static bool
+api_route_needs_db(const struct api_route *rt)
+{
+	return rt->access != ACCESS_HEALTH && rt->fn != h_openapi && rt->fn != h_web_index &&
+	       rt->fn != h_web_file && rt->fn != h_web_chartjs;
+}
+
+/*
+ * Everything decided from the request line and headers: the route, its query
+ * parameters, the database and the token. false once a refusal is set, which
+ * is then sent before a byte of the body is read.
+ */
+static bool
+api_precheck(struct api_req *r)
 {
 	struct api_qcheck q = {0};
 
 	r->route = api_route_match(r);
 	if (r->route == NULL)
-		return; /* 404 or 405 already set */
+		return false; /* 404 or 405 already set */
 	q.rt = r->route;
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, api_query_check, &q);
 	if (q.unknown != NULL) {
@@ -215,15 +259,24 @@ api_dispatch(struct api_req *r)
 
 		str_fmt(shown, sizeof(shown), "%.64s", q.unknown);
 		api_error(r, 400, "bad_parameter", "unknown query parameter '%s'", shown);
-		return;
+		return false;
 	}
 	r->db = api_thread_db();
 	if (!api_access_ok(r))
-		return;
-	/* The document and the dashboard's files need no database: the page can say it is down. */
-	if (r->db == NULL && r->route->access != ACCESS_HEALTH && r->route->fn != h_openapi &&
-	    r->route->fn != h_web_index && r->route->fn != h_web_file &&
-	    r->route->fn != h_web_chartjs) {
+		return false;
+	if (r->db == NULL && api_route_needs_db(r->route)) {
+		api_error(r, 503, "database_unavailable", "the database cannot be reached");
+		return false;
+	}
+	return true;
+}
+
+static void
+api_dispatch(struct api_req *r)
+{
+	/* A connection stays on its worker thread, but the database may have gone. */
+	r->db = api_thread_db();
+	if (r->db == NULL && api_route_needs_db(r->route)) {
 		api_error(r, 503, "database_unavailable", "the database cannot be reached");
 		return;
 	}
@@ -231,12 +284,110 @@ api_dispatch(struct api_req *r)
 	api_audit(r);
 }
 
+/* ---- the whole-request deadline ---- */
+
+static struct api_conn *
+api_conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* receiving: a request starts arriving (true) or has arrived whole (false). */
+static void
+api_conn_mark(struct MHD_Connection *c, bool receiving)
+{
+	struct api_conn *ac = api_conn_of(c);
+
+	if (ac == NULL)
+		return;
+	pthread_mutex_lock(&api_server.conns_lock);
+	ac->receiving = receiving;
+	if (receiving)
+		ac->start_ms = now_mono_ms();
+	pthread_mutex_unlock(&api_server.conns_lock);
+}
+
+static void
+api_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+		enum MHD_ConnectionNotificationCode toe)
+{
+	struct api_conn *ac = *socket_context;
+
+	(void)cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		ac = xcalloc(1, sizeof(*ac));
+		ac->fd = ci != NULL ? ci->connect_fd : -1;
+		ac->start_ms = now_mono_ms();
+		ac->receiving = true;
+		pthread_mutex_lock(&api_server.conns_lock);
+		ac->next = api_server.conns;
+		if (ac->next != NULL)
+			ac->next->prev = ac;
+		api_server.conns = ac;
+		pthread_mutex_unlock(&api_server.conns_lock);
+		*socket_context = ac;
+		return;
+	}
+	if (ac == NULL)
+		return;
+	pthread_mutex_lock(&api_server.conns_lock);
+	if (ac->prev != NULL)
+		ac->prev->next = ac->next;
+	else
+		api_server.conns = ac->next;
+	if (ac->next != NULL)
+		ac->next->prev = ac->prev;
+	pthread_mutex_unlock(&api_server.conns_lock);
+	free(ac);
+	*socket_context = NULL;
+}
+
+/*
+ * Shuts down the sockets whose request is overdue; microhttpd's worker then
+ * sees the end of the stream and closes the connection on its own thread.
+ */
+static void *
+api_watchdog(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&api_server.stopping)) {
+		struct timespec tick = {0, 200 * 1000 * 1000};
+		int64_t now = now_mono_ms();
+		unsigned long n = 0;
+
+		pthread_mutex_lock(&api_server.conns_lock);
+		for (struct api_conn *ac = api_server.conns; ac != NULL; ac = ac->next) {
+			if (!ac->receiving || ac->shut || ac->fd < 0 ||
+			    now - ac->start_ms < api_server.deadline_ms)
+				continue;
+			shutdown(ac->fd, SHUT_RDWR);
+			ac->shut = true;
+			n++;
+		}
+		pthread_mutex_unlock(&api_server.conns_lock);
+		if (n > 0) {
+			atomic_fetch_add(&api_server.deadline_closed, n);
+			log_info("api_deadline", "closed=%lu total=%lu timeout_ms=%lld", n,
+				 atomic_load(&api_server.deadline_closed),
+				 (long long)api_server.deadline_ms);
+		}
+		nanosleep(&tick, NULL);
+	}
+	return NULL;
+}
+
 static enum MHD_Result
 api_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	struct api_upload *up = *con_cls;
-	struct api_req r;
+	struct api_req *r;
 	enum MHD_Result ret;
 
 	(void)cls;
@@ -248,16 +399,36 @@ api_handle(void *cls, struct MHD_Connection *c, const char *url, const char *met
 
 		up = xcalloc(1, sizeof(*up));
 		*con_cls = up;
-		/* A declared oversize body is refused before a byte of it is read. */
+		r = &up->req;
+		r->conn = c;
+		r->cfg = api_server.cfg;
+		r->method = method;
+		r->url = url;
+		api_client_ip(c, r->client_ip, sizeof(r->client_ip));
+		/*
+		 * Refusals that need no body (unknown route, bad query, no or a bad
+		 * token, a declared oversize body) go out now: microhttpd then
+		 * closes the connection without reading what the client sends.
+		 */
 		if (cl != NULL && parse_i64(cl, 0, INT64_MAX, &n) == 0 &&
 		    (uint64_t)n > api_server.max_body)
 			up->too_large = true;
-		else
+		else if (api_precheck(r))
 			return MHD_YES;
+		api_conn_mark(c, false);
+		if (up->too_large)
+			api_error(r, 413, "body_too_large", "the body is larger than %zu bytes",
+				  api_server.max_body);
+		ret = api_send(c, r);
+		free(r->resp);
+		r->resp = NULL;
+		return ret;
 	} else if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
+		if (up->req.status != 0)
+			return MHD_YES; /* answered from the headers: the body is dropped */
 		if (up->too_large || up->len + n > api_server.max_body) {
 			up->too_large = true;
 			return MHD_YES;
@@ -274,21 +445,20 @@ api_handle(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		return MHD_YES;
 	}
 
-	memset(&r, 0, sizeof(r));
-	r.conn = c;
-	r.cfg = api_server.cfg;
-	r.method = method;
-	r.url = url;
-	r.body = up->buf;
-	r.body_len = up->len;
-	api_client_ip(c, r.client_ip, sizeof(r.client_ip));
+	api_conn_mark(c, false);
+	r = &up->req;
+	if (r->resp != NULL || r->status != 0)
+		return MHD_YES; /* already answered from the headers */
+	r->body = up->buf;
+	r->body_len = up->len;
 	if (up->too_large)
-		api_error(&r, 413, "body_too_large", "the body is larger than %zu bytes",
+		api_error(r, 413, "body_too_large", "the body is larger than %zu bytes",
 			  api_server.max_body);
 	else
-		api_dispatch(&r);
-	ret = api_send(c, &r);
-	free(r.resp);
+		api_dispatch(r);
+	ret = api_send(c, r);
+	free(r->resp);
+	r->resp = NULL;
 	return ret;
 }
 
@@ -299,13 +469,15 @@ api_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct api_upload *up = *con_cls;
 
 	(void)cls;
-	(void)c;
 	(void)toe;
 	if (up != NULL) {
+		free(up->req.resp);
 		free(up->buf);
 		free(up);
 		*con_cls = NULL;
 	}
+	/* A kept-alive connection's next request gets a deadline of its own. */
+	api_conn_mark(c, true);
 }
 
 static void
@@ -325,8 +497,13 @@ api_role_start(const struct config *cfg, const char *conninfo)
 	struct addr a;
 	int port;
 	struct sockaddr_storage ss;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	/* epoll, not select(): the daemon holds thousands of probe sockets, and
+	 * select() cannot watch a descriptor numbered FD_SETSIZE (1024) or above. */
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	unsigned threads = (unsigned)config_int(cfg, CFG_API_THREADS);
+	unsigned max_conns = (unsigned)config_int(cfg, CFG_API_MAX_CONNECTIONS);
+	unsigned per_ip = (unsigned)config_int(cfg, CFG_API_PER_IP_CONNECTIONS);
+	unsigned timeout_s = (unsigned)config_int(cfg, CFG_API_REQUEST_TIMEOUT);
 	const char *listen = config_str(cfg, CFG_API_LISTEN);
 
 	if (api_server.mhd != NULL)
@@ -342,26 +519,38 @@ api_role_start(const struct config *cfg, const char *conninfo)
 	(void)web_dir(); /* found before the workers start, so they only read it */
 	api_server.conninfo = xstrdup(conninfo ? conninfo : "");
 	api_server.max_body = (size_t)config_int(cfg, CFG_API_MAX_BODY);
+	api_server.deadline_ms = (int64_t)timeout_s * 1000;
+	atomic_store(&api_server.stopping, false);
 	/* The logger goes first, or microhttpd logs the options before it to stderr itself. */
 	api_server.mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, api_handle, NULL, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-		MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, api_completed, NULL, MHD_OPTION_END);
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+		MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT, max_conns,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, api_completed, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, api_conn_notify, NULL, MHD_OPTION_END);
 	if (api_server.mhd == NULL) {
 		log_error("api_start_failed", "reason=\"cannot listen\" listen=%s", listen);
 		free(api_server.conninfo);
 		api_server.conninfo = NULL;
 		return -1;
 	}
+	if (pthread_create(&api_server.watchdog, NULL, api_watchdog, NULL) != 0) {
+		log_error("api_start_failed", "reason=\"no watchdog thread\" listen=%s", listen);
+		api_role_stop();
+		return -1;
+	}
+	api_server.watchdog_running = true;
 	{
 		char host[64];
 
 		addr_format(&a, host, sizeof(host));
-		log_info("api_started", "listen=%s threads=%u dashboard=http://%s%s%s:%d/ web=%s",
-			 listen, threads, a.family == AF_INET6 ? "[" : "", host,
-			 a.family == AF_INET6 ? "]" : "", port, web_dir() ? web_dir() : "missing");
+		log_info("api_started",
+			 "listen=%s threads=%u poll=epoll max_connections=%u per_ip_connections=%u "
+			 "request_timeout_s=%u dashboard=http://%s%s%s:%d/ web=%s",
+			 listen, threads, max_conns, per_ip, timeout_s,
+			 a.family == AF_INET6 ? "[" : "", host, a.family == AF_INET6 ? "]" : "",
+			 port, web_dir() ? web_dir() : "missing");
 	}
 	return 0;
 }
@@ -371,6 +560,10 @@ api_role_stop(void)
 {
 	if (api_server.mhd == NULL)
 		return;
+	atomic_store(&api_server.stopping, true);
+	if (api_server.watchdog_running)
+		pthread_join(api_server.watchdog, NULL);
+	api_server.watchdog_running = false;
 	/* Joins the workers, so no thread still uses a connection closed below. */
 	MHD_stop_daemon(api_server.mhd);
 	api_server.mhd = NULL;

@@ -199,7 +199,8 @@ void
 h_targets_import(struct api_req *r)
 {
 	const char *ct = api_header(r, "Content-Type"), *dry;
-	struct import_limits limits = {(uint64_t)config_int(r->cfg, CFG_IMPORT_MAX_CIDR)};
+	struct import_limits limits = {(uint64_t)config_int(r->cfg, CFG_IMPORT_MAX_CIDR),
+				       config_loopback_only(r->cfg)};
 	struct import_result res;
 	struct import_counts counts = {0};
 	char ports[96];

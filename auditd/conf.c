@@ -122,7 +122,7 @@ conf_probe_init(struct conf_probe *cp, const struct config *cfg, bool need_secre
 	cp->p.deadline_ms = (int)config_int(cfg, CFG_PROBE_DEADLINE) * 1000;
 	cp->p.greylist_wait_ms = (int)config_int(cfg, CFG_GREYLIST_WAIT) * 1000;
 	cp->p.fd_reserve = (int)config_int(cfg, CFG_FD_RESERVE);
-	cp->p.loopback_only |= config_bool(cfg, CFG_LOOPBACK_ONLY);
+	cp->p.loopback_only |= config_loopback_only(cfg);
 	return 0;
 }
 

@@ -211,6 +211,8 @@ daemon_run(struct config *cfg, const char *config_path)
 	s->d.config_path = config_path;
 	s->d.conninfo = conninfo;
 	s->d.node_name = node;
+	fd_budget_plan(cfg, &s->d.fds);
+	fd_budget_log(cfg, &s->d.fds);
 	s->sig_term = evsignal_new(s->d.base, SIGTERM, daemon_on_stop, s);
 	s->sig_int = evsignal_new(s->d.base, SIGINT, daemon_on_stop, s);
 	s->sig_hup = evsignal_new(s->d.base, SIGHUP, daemon_on_hup, s);

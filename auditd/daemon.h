@@ -7,6 +7,8 @@
 #ifndef RELAYAUDIT_DAEMON_H
 #define RELAYAUDIT_DAEMON_H
 
+#include "auditd/fd_budget.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -20,6 +22,7 @@ struct daemon {
 	const char *conninfo;    /* PostgreSQL conninfo every role connects with */
 	const char *node_name;   /* lease owner and nodes.name */
 	bool stopping;           /* TERM/INT seen: take no new work */
+	struct fd_budget fds;    /* descriptors per role, planned at start-up */
 };
 
 /*

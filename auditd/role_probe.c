@@ -31,6 +31,7 @@ static struct {
 	struct probe_engine *engine;
 	struct conf_probe conf; /* the engine's parameters, from auditd/conf.c */
 	int64_t confirm_window_ms;
+	bool log_no_smtp;
 } rp;
 
 static void
@@ -122,14 +123,26 @@ role_probe_done(struct probe_result *res, void *arg)
 	struct probe_row row;
 
 	role_probe_row(res, &row);
-	if (res->verdict != VERDICT_NO_SMTP || log_get_level() <= LOG_DEBUG) {
+	/*
+	 * One line per probe with its final verdict: a probe waiting for the
+	 * sink gets it when the sink confirms (role_sink.c) or the window
+	 * closes (scheduler.c), so here it is only a debug line.
+	 */
+	{
 		char ip[ADDR_STRLEN];
+		bool waiting = res->verdict == VERDICT_ACCEPTED;
+		bool quiet = res->verdict == VERDICT_NO_SMTP && !rp.log_no_smtp;
 
 		addr_format(&res->addr, ip, sizeof(ip));
-		log_info("verdict", "address=%s port=%d verdict=%s backscatter=%s trick=%s"
-			 " duration_ms=%" PRId64,
-			 ip, res->port, verdict_name(row.verdict), backscatter_name(row.backscatter),
-			 row.trick != NULL ? row.trick : "-", res->duration_ms);
+		if (waiting || quiet)
+			log_debug(waiting ? "probe_waiting_for_sink" : "verdict",
+				  "address=%s port=%d verdict=%s probe=%" PRIu64 " duration_ms=%" PRId64,
+				  ip, res->port, verdict_name(row.verdict), res->probe_id, res->duration_ms);
+		else
+			log_info("verdict", "address=%s port=%d verdict=%s backscatter=%s trick=%s"
+				 " probe=%" PRIu64 " duration_ms=%" PRId64,
+				 ip, res->port, verdict_name(row.verdict), backscatter_name(row.backscatter),
+				 row.trick != NULL ? row.trick : "-", res->probe_id, res->duration_ms);
 	}
 	if (rp.sched != NULL)
 		scheduler_port_done(rp.sched, pc->it, pc->port, &row);
@@ -180,7 +193,10 @@ role_probe_params(struct daemon *d)
 	/* Targets always name their port: the scheduler submits one per port. */
 	rp.conf.p.ports = NULL;
 	rp.conf.p.nports = 0;
+	/* The API, sink and database shares of the start-up budget stay out of reach. */
+	rp.conf.p.fd_reserve = fd_budget_probe_reserve(&d->fds);
 	rp.confirm_window_ms = config_int(d->cfg, CFG_CONFIRM_WINDOW) * 1000;
+	rp.log_no_smtp = config_bool(d->cfg, CFG_LOG_NO_SMTP);
 	return 0;
 }
 
@@ -217,6 +233,7 @@ role_probe_reload(struct daemon *d)
 	probe_engine_set_limits(rp.engine, cp.p.concurrency, cp.p.rate, cp.p.per_net, cp.p.exclude,
 				cp.p.nexclude);
 	rp.confirm_window_ms = config_int(d->cfg, CFG_CONFIRM_WINDOW) * 1000;
+	rp.log_no_smtp = config_bool(d->cfg, CFG_LOG_NO_SMTP);
 	role_probe_sched_params(d, &sp);
 	scheduler_set_params(rp.sched, &sp);
 	log_info("reloaded", "role=probe exclude=%zu concurrency=%d rate=%d", cp.p.nexclude,

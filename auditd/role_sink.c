@@ -153,8 +153,9 @@ role_sink_receipt(struct sink_receipt *r, void *arg)
 
 /* One stored receipt against its stored probe: the rules of confirm_apply. */
 static int
-role_sink_apply_one(PGconn *c, const struct receipt_match *m)
+role_sink_apply_one(PGconn *c, const struct receipt_match *m, bool *relay_news)
 {
+	enum probe_verdict before;
 	struct probe_result res;
 	struct probe_attempt a;
 	struct sink_receipt r;
@@ -168,6 +169,7 @@ role_sink_apply_one(PGconn *c, const struct receipt_match *m)
 	if (verdict_parse(m->verdict, &res.verdict) < 0 ||
 	    backscatter_parse(m->backscatter, &res.backscatter) < 0)
 		return receipts_done(c, m->receipt_id);
+	before = res.verdict;
 	res.started_ms = m->started_ms;
 	res.duration_ms = m->duration_ms;
 	if (m->have_attempt) {
@@ -201,10 +203,14 @@ role_sink_apply_one(PGconn *c, const struct receipt_match *m)
 	                    backscatter_name(res.backscatter),
 	                    (changed & CONFIRM_RELAY) ? res.trick : NULL,
 	                    (changed & CONFIRM_RELAY) != 0);
-	if (rc == 0 && (changed & CONFIRM_RELAY))
-		log_info("relay_confirmed",
-		         "probe=%" PRId64 " trick=%s delay_ms=%" PRId64 " receipt=%" PRId64,
-		         m->probe_id, res.trick, res.relay_delay_ms, m->receipt_id);
+	/* Only the receipt that turns the probe into a relay makes its verdict line. */
+	if (rc == 0 && (changed & CONFIRM_RELAY) && before != VERDICT_RELAY_CONFIRMED && *relay_news)
+		log_info("verdict",
+		         "address=%s port=%d verdict=relay_confirmed backscatter=%s trick=%s probe=%" PRId64
+		         " delay_ms=%" PRId64 " receipt=%" PRId64,
+		         m->address, m->port, backscatter_name(res.backscatter), res.trick, m->probe_id,
+		         res.relay_delay_ms, m->receipt_id);
+	*relay_news = rc == 0 && (changed & CONFIRM_RELAY) ? false : *relay_news;
 	if (rc == 0 && (changed & CONFIRM_BACKSCATTER))
 		log_info("backscatter_confirmed",
 		         "probe=%" PRId64 " delay_ms=%" PRId64 " receipt=%" PRId64, m->probe_id,
@@ -220,11 +226,17 @@ role_sink_apply_run(PGconn *c, void *arg)
 	int n = receipts_pending(c, ROLE_SINK_MAX_AGE_S, m, ROLE_SINK_BATCH), rc = 0;
 
 	for (int i = 0; i < n; i++) {
+		bool relay_news = true;
+
 		/* A probe still running has no row yet: the receipt waits for the next pass. */
 		if (!m[i].have_probe)
 			continue;
-		if (role_sink_apply_one(c, &m[i]) < 0)
+		/* The batch was read at once: an earlier receipt of it may have confirmed this probe. */
+		for (int k = 0; k < i && relay_news; k++)
+			relay_news = !(m[k].probe_id == m[i].probe_id && m[k].applied_relay);
+		if (role_sink_apply_one(c, &m[i], &relay_news) < 0)
 			rc = -1;
+		m[i].applied_relay = !relay_news;
 	}
 	free(m);
 	return n < 0 ? -1 : rc;

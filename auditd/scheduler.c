@@ -499,6 +499,15 @@ struct maint_job {
 	int kind; /* 0 heartbeat, 1 confirm, 2 prune */
 };
 
+/* The final verdict of a probe whose test message never arrived: its one verdict line. */
+static void
+maint_expired(void *arg, int64_t probe_id, const char *address, int port)
+{
+	(void)arg;
+	log_info("verdict", "address=%s port=%d verdict=accepted_not_relayed probe=%" PRId64,
+		 address, port, probe_id);
+}
+
 static int
 maint_run(PGconn *c, void *arg)
 {
@@ -506,7 +515,7 @@ maint_run(PGconn *c, void *arg)
 
 	switch (j->kind) {
 	case 0: return nodes_heartbeat(c, j->node, j->roles, j->in_flight);
-	case 1: j->count = probes_expire_confirm(c, CONFIRM_LIMIT); break;
+	case 1: j->count = probes_expire_confirm(c, CONFIRM_LIMIT, maint_expired, NULL); break;
 	default: j->count = probes_prune(c, j->retention_s, PRUNE_LIMIT); break;
 	}
 	return j->count < 0 ? -1 : 0;

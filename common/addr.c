@@ -1,6 +1,7 @@
 /*
  * Address and CIDR handling shared by the engine (exclusions, per-network
- * limits), the importer and the config checks.
+ * limits), the importer, the API and the config checks. Every parse goes
+ * through one normaliser, and one table says which ranges are never targets.
  */
 #include "common/addr.h"
 #include "common/util.h"
@@ -16,8 +17,34 @@ addr_len(const struct addr *a)
 	return a->family == AF_INET ? 4 : 16;
 }
 
-int
-addr_parse(const char *s, struct addr *out)
+static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/*
+ * ::ffff:a.b.c.d is the IPv4 host a.b.c.d: one host must be one target and
+ * one key for exclusions, so the mapped form never survives a parse.
+ */
+void
+addr_normalise(struct addr *a)
+{
+	if (a->family != AF_INET6 || memcmp(a->bytes, v4mapped, sizeof(v4mapped)) != 0)
+		return;
+	memmove(a->bytes, a->bytes + 12, 4);
+	memset(a->bytes + 4, 0, 12);
+	a->family = AF_INET;
+}
+
+void
+cidr_normalise(struct cidr *c)
+{
+	if (c->base.family != AF_INET6 || c->prefix < 96 ||
+	    memcmp(c->base.bytes, v4mapped, sizeof(v4mapped)) != 0)
+		return;
+	addr_normalise(&c->base);
+	c->prefix -= 96;
+}
+
+static int
+addr_parse_raw(const char *s, struct addr *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (inet_pton(AF_INET, s, out->bytes) == 1) {
@@ -29,6 +56,15 @@ addr_parse(const char *s, struct addr *out)
 		return 0;
 	}
 	return -1;
+}
+
+int
+addr_parse(const char *s, struct addr *out)
+{
+	if (addr_parse_raw(s, out) < 0)
+		return -1;
+	addr_normalise(out);
+	return 0;
 }
 
 int
@@ -46,13 +82,14 @@ cidr_parse(const char *s, struct cidr *out, const char **why)
 	}
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	if (addr_parse(buf, &out->base) < 0) {
+	if (addr_parse_raw(buf, &out->base) < 0) {
 		*why = "not an IPv4 or IPv6 address";
 		return -1;
 	}
 	maxbits = out->base.family == AF_INET ? 32 : 128;
 	if (slash == NULL) {
 		out->prefix = maxbits;
+		cidr_normalise(out);
 		return 0;
 	}
 	if (parse_i64(slash + 1, 0, maxbits, &prefix) < 0) {
@@ -66,6 +103,7 @@ cidr_parse(const char *s, struct cidr *out, const char **why)
 			return -1;
 		}
 	}
+	cidr_normalise(out);
 	return 0;
 }
 
@@ -265,9 +303,70 @@ addr_from_sockaddr(const struct sockaddr *sa, struct addr *a, int *port)
 
 		a->family = AF_INET6;
 		memcpy(a->bytes, &sin6->sin6_addr, 16);
+		addr_normalise(a); /* a dual-stack socket's IPv4 peers */
 		if (port)
 			*port = ntohs(sin6->sin6_port);
 		return 0;
 	}
 	return -1;
+}
+
+/*
+ * Ranges that are never a customer's mail server: nothing there can be an
+ * open relay we should probe, and most of them would reach this host, a
+ * whole link or a multicast group. lab_ok rows are allowed with
+ * loopback_only, where tests and demos use loopback targets and the
+ * documentation ranges as example data (nothing outside loopback is probed
+ * then anyway).
+ */
+static const struct addr_refused {
+	const char *range;
+	const char *why;
+	bool lab_ok;
+} refused[] = {
+    {"0.0.0.0/8", "unspecified (0.0.0.0/8, 'this network')", false},
+    {"255.255.255.255/32", "the broadcast address", false},
+    {"224.0.0.0/4", "multicast (224.0.0.0/4)", false},
+    {"127.0.0.0/8", "loopback (127.0.0.0/8; allowed only with loopback_only)", true},
+    {"169.254.0.0/16", "link-local (169.254.0.0/16)", false},
+    {"192.0.2.0/24", "documentation (192.0.2.0/24, RFC 5737)", true},
+    {"198.51.100.0/24", "documentation (198.51.100.0/24, RFC 5737)", true},
+    {"203.0.113.0/24", "documentation (203.0.113.0/24, RFC 5737)", true},
+    {"::/128", "unspecified (::)", false},
+    {"::1/128", "loopback (::1; allowed only with loopback_only)", true},
+    {"ff00::/8", "multicast (ff00::/8)", false},
+    {"fe80::/10", "link-local (fe80::/10)", false},
+    {"2001:db8::/32", "documentation (2001:db8::/32, RFC 3849)", true},
+    {"3fff::/20", "documentation (3fff::/20, RFC 9637)", true},
+};
+
+static bool
+cidr_overlaps(const struct cidr *a, const struct cidr *b)
+{
+	return cidr_contains(a, &b->base) || cidr_contains(b, &a->base);
+}
+
+int
+cidr_target_check(const struct cidr *c, bool loopback_only, const char **why)
+{
+	for (size_t i = 0; i < ARRAY_LEN(refused); i++) {
+		struct cidr r;
+		const char *perr = NULL;
+
+		if (cidr_parse(refused[i].range, &r, &perr) < 0)
+			continue; /* the table is checked by test_common */
+		if ((loopback_only && refused[i].lab_ok) || !cidr_overlaps(c, &r))
+			continue;
+		*why = refused[i].why;
+		return -1;
+	}
+	return 0;
+}
+
+int
+addr_target_check(const struct addr *a, bool loopback_only, const char **why)
+{
+	struct cidr c = {.base = *a, .prefix = a->family == AF_INET ? 32 : 128};
+
+	return cidr_target_check(&c, loopback_only, why);
 }

@@ -23,7 +23,18 @@ struct cidr {
 	int prefix;
 };
 
+/* Parses normalise: IPv4-mapped IPv6 (::ffff:a.b.c.d[/96+n]) becomes IPv4. */
 int addr_parse(const char *s, struct addr *out);
+void addr_normalise(struct addr *a);
+void cidr_normalise(struct cidr *c);
+/*
+ * 0 when the address (or every address of the range) may be a probe target;
+ * -1 with *why naming the refused range: unspecified, broadcast, multicast,
+ * loopback, link-local, documentation. loopback_only allows loopback and
+ * documentation ranges (tests and demos).
+ */
+int addr_target_check(const struct addr *a, bool loopback_only, const char **why);
+int cidr_target_check(const struct cidr *c, bool loopback_only, const char **why);
 /* "a.b.c.d", "a.b.c.d/n", "v6", "v6/n"; host bits set in the input are an error. */
 int cidr_parse(const char *s, struct cidr *out, const char **why);
 /* "ip:port", "[v6]:port" or just "ip"/"v6" with default_port. */

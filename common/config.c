@@ -79,6 +79,9 @@ static const struct config_option options[CFG__COUNT] = {
 	 "RELAYAUDIT_LOOPBACK_ONLY=1 forces it on).",
 	 NULL},
 
+	{CFG_LOG_NO_SMTP, "log_no_smtp", CFGT_BOOL, 0, 0, "no", NULL,
+	 "Log no_smtp verdicts at info too (the demo does); at ISP scale most probes are no_smtp, "
+	 "so they are logged at debug.", NULL},
 	{CFG_SINK_LISTEN, "sink_listen", CFGT_STRING, 0, 0, "127.0.0.1:2525", NULL,
 	 "Address:port the sink receives on (the sink domain's MX points here).", valid_listen},
 	{CFG_SINK_DOMAIN, "sink_domain", CFGT_LIST, 0, 0, "sink.relayaudit.test", NULL,
@@ -178,6 +181,21 @@ static const struct config_option options[CFG__COUNT] = {
 	 "How long a re-test link stays valid.", NULL},
 	{CFG_RETEST_MIN_INTERVAL, "retest_min_interval", CFGT_DURATION, 0, DAY, "15m", NULL,
 	 "Least time between two customer re-tests of one case.", NULL},
+	{CFG_ISP_NAME, "isp_name", CFGT_STRING, 0, 0, "Example ISP", NULL,
+	 "The ISP's name as customers read it in mails and on the re-test page.", NULL},
+	{CFG_ISP_EMAIL, "isp_contact_email", CFGT_STRING, 0, 0, "abuse@isp.example", NULL,
+	 "Contact address customers are given in mails and on the re-test page.", valid_email},
+	{CFG_ISP_PHONE, "isp_contact_phone", CFGT_STRING, 0, 0, "", NULL,
+	 "Contact phone number customers are given; empty leaves it out.", NULL},
+	{CFG_TEMPLATE_DIR, "template_dir", CFGT_STRING, 0, 0, "", NULL,
+	 "Operator's template directory (LOCALE/KIND.txt, LOCALE/words.txt), read before the "
+	 "shipped templates; empty: only the shipped ones.", NULL},
+	{CFG_COMPLAINT_UNBLOCK, "complaint_unblock", CFGT_ENUM, 0, 0, "operator",
+	 "after_clean_retest|operator",
+	 "Who lifts a block that a spam complaint caused: an operator (a clean re-test is shown to "
+	 "them as a reason), or a clean re-test after complaint_min_block.", NULL},
+	{CFG_COMPLAINT_MIN_BLOCK, "complaint_min_block", CFGT_DURATION, 0, 365 * DAY, "1h", NULL,
+	 "Shortest time a complaint block stays, even after a clean re-test.", NULL},
 	{CFG_REPROBE_AFTER, "reprobe_after", CFGT_DURATION, 1, 30 * DAY, "6h", NULL,
 	 "A suspicious acceptance or backscatter is probed again this soon.", NULL},
 	{CFG_MAX_REMINDERS, "max_reminders", CFGT_INT, 0, 100, "3", NULL,
@@ -198,6 +216,16 @@ static const struct config_option options[CFG__COUNT] = {
 	 "Serve /v1/health and /metrics without a token.", NULL},
 	{CFG_API_MAX_BODY, "api_max_body", CFGT_INT, 1024, 64 * MB, "1048576", NULL,
 	 "Largest request body accepted, in bytes (413 beyond).", NULL},
+	{CFG_API_MAX_CONNECTIONS, "api_max_connections", CFGT_INT, 16, 100000, "1000", NULL,
+	 "HTTP connections open at once; counted in the daemon's descriptor budget.", NULL},
+	{CFG_API_PER_IP_CONNECTIONS, "api_per_ip_connections", CFGT_INT, 1, 100000, "32", NULL,
+	 "HTTP connections one client address may hold open at once (more are closed at "
+	 "once), so one host cannot lock the others out.",
+	 NULL},
+	{CFG_API_REQUEST_TIMEOUT, "api_request_timeout", CFGT_DURATION, 1, 3600, "30s", NULL,
+	 "Whole-request deadline: a request's headers and body must have arrived within this "
+	 "time of its start, however slowly they drip; also the idle keep-alive limit.",
+	 NULL},
 };
 
 struct config_value {
@@ -465,6 +493,14 @@ config_new(void)
 	return cfg;
 }
 
+bool
+config_loopback_only(const struct config *cfg)
+{
+	const char *env = getenv("RELAYAUDIT_LOOPBACK_ONLY");
+
+	return config_bool(cfg, CFG_LOOPBACK_ONLY) || (env != NULL && strcmp(env, "1") == 0);
+}
+
 void
 config_free(struct config *cfg)
 {
@@ -528,6 +564,20 @@ conninfo_has_password(const char *v)
 	return memchr(rest, ':', (size_t)(at - rest)) != NULL;
 }
 
+/*
+ * The value as an error message may show it: a secret, or a conninfo with a
+ * password, never appears in output or logs, rejected or not.
+ */
+static const char *
+config_value_shown(const struct config_option *opt, const char *value)
+{
+	if (opt->key == CFG_SECRET && *value != '\0')
+		return "(secret, not shown)";
+	if (opt->key == CFG_DATABASE && conninfo_has_password(value))
+		return "(holds a password, not shown)";
+	return value;
+}
+
 int
 config_load(struct config *cfg, const char *path, config_report_fn report, void *arg)
 {
@@ -589,8 +639,8 @@ config_load(struct config *cfg, const char *path, config_report_fn report, void 
 		seen_at[opt->key] = lineno;
 		why = config_parse_value(opt, value, &parsed, why_buf, sizeof(why_buf));
 		if (why != NULL) {
-			reportf(report, arg, "%s:%d: %s = '%s': %s", path, lineno, key, value,
-				why);
+			reportf(report, arg, "%s:%d: %s = '%s': %s", path, lineno, key,
+				config_value_shown(opt, value), why);
 			errors++;
 			continue;
 		}

@@ -34,6 +34,7 @@ enum config_key {
 	CFG_EXCLUDE,
 	CFG_FD_RESERVE,
 	CFG_LOOPBACK_ONLY,
+	CFG_LOG_NO_SMTP,
 	/* sink */
 	CFG_SINK_LISTEN,
 	CFG_SINK_DOMAIN,
@@ -79,6 +80,12 @@ enum config_key {
 	CFG_RETEST_URL,
 	CFG_RETEST_LINK_TTL,
 	CFG_RETEST_MIN_INTERVAL,
+	CFG_ISP_NAME,
+	CFG_ISP_EMAIL,
+	CFG_ISP_PHONE,
+	CFG_TEMPLATE_DIR,
+	CFG_COMPLAINT_UNBLOCK,
+	CFG_COMPLAINT_MIN_BLOCK,
 	CFG_REPROBE_AFTER,
 	CFG_MAX_REMINDERS,
 	CFG_RETRY_BACKOFF,
@@ -89,6 +96,9 @@ enum config_key {
 	CFG_API_THREADS,
 	CFG_API_PUBLIC_HEALTH,
 	CFG_API_MAX_BODY,
+	CFG_API_MAX_CONNECTIONS,
+	CFG_API_PER_IP_CONNECTIONS,
+	CFG_API_REQUEST_TIMEOUT,
 	CFG__COUNT
 };
 
@@ -134,6 +144,8 @@ const char *config_set(struct config *cfg, const char *name, const char *value);
 const char *config_str(const struct config *cfg, enum config_key key);
 int64_t config_int(const struct config *cfg, enum config_key key);
 bool config_bool(const struct config *cfg, enum config_key key);
+/* loopback_only, or RELAYAUDIT_LOOPBACK_ONLY=1 in the environment (the test suite forces it). */
+bool config_loopback_only(const struct config *cfg);
 /*
  * THE accessor for list options: the words in order (comma-separated, blanks
  * around them trimmed) as a NULL-terminated array, *n set when n != NULL.

@@ -24,7 +24,8 @@
 	"id, coalesce(target_id, 0), coalesce(customer_id, 0), host(address), state, finding, "    \
 	"blocked, reminders, coalesce(extract(epoch FROM next_timer_at)::bigint, 0), "             \
 	"coalesce(next_timer_kind, ''), coalesce(enforce_mode, ''), "                              \
-	"extract(epoch FROM opened_at)::bigint, coalesce(probe_id, 0), trick, evidence::text"
+	"extract(epoch FROM opened_at)::bigint, coalesce(probe_id, 0), trick, evidence::text, "   \
+	"coalesce(extract(epoch FROM blocked_at)::bigint, 0)"
 
 void
 db_case_clear(struct db_case *c)
@@ -53,6 +54,7 @@ db_case_read(const PGresult *res, struct db_case *c)
 	c->probe_id = db_col_i64(res, 0, 12);
 	c->trick = db_col_dup(res, 0, 13);
 	c->evidence = db_col_dup(res, 0, 14);
+	c->blocked_at = db_col_i64(res, 0, 15);
 }
 
 static int

@@ -27,6 +27,7 @@ struct db_case {
 	char timer_kind[16];   /* "reminder", "escalation" or "" */
 	char mode[20];         /* port25_inbound | smarthost */
 	int64_t opened_at;
+	int64_t blocked_at; /* unix seconds; 0 = never */
 	int64_t probe_id;
 	char *trick;    /* NULL when none */
 	char *evidence; /* jsonb text */

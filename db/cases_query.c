@@ -96,7 +96,9 @@ const struct pstmt_stmt api_case_command = {
 
 /*
  * The customer's re-test page: the case behind a verified link, the
- * customer's language and the latest re-test request of the case.
+ * customer's language and the latest re-test request of the case: whether
+ * the workflow has answered it (done_at) and whether a probe since the
+ * request still found the server accepting relay tests.
  */
 const struct pstmt_stmt api_retest_page_case = {
 	"api_retest_page_case",
@@ -107,7 +109,11 @@ const struct pstmt_stmt api_retest_page_case = {
 	" 'has_target', k.target_id IS NOT NULL,"
 	" 'retest_wait', CASE WHEN k.last_retest_at IS NULL THEN 0 ELSE greatest(0, ceil($2::int -"
 	"   extract(epoch FROM now() - k.last_retest_at)))::bigint END,"
-	" 'latest_request', (SELECT max(rq.id) FROM retest_requests rq WHERE rq.case_id = k.id))"
+	" 'request', (SELECT json_build_object('id', rq.id, 'done', rq.done_at IS NOT NULL,"
+	"   'relay', EXISTS (SELECT 1 FROM probes p WHERE p.target_id = rq.target_id"
+	"     AND p.started_at >= rq.requested_at AND p.started_at <= coalesce(rq.done_at, now())"
+	"     AND p.verdict IN ('relay_confirmed', 'accepted', 'accepted_not_relayed')))"
+	"   FROM retest_requests rq WHERE rq.case_id = k.id ORDER BY rq.id DESC LIMIT 1))"
 	" FROM cases k WHERE k.id = $1::bigint",
 	2, false};
 

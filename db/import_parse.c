@@ -61,6 +61,48 @@ import_add_error(struct import_result *res, int line, const char *fmt, ...)
 
 /* ---- value checks, shaped like the CHECK constraints of migrations/001 ---- */
 
+/*
+ * Offset of the first byte that breaks UTF-8 (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or -1 when s is valid. The database
+ * would refuse it anyway, but only with its own message and no line.
+ */
+static long
+utf8_bad_offset(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s, *start = p;
+
+	while (*p) {
+		unsigned c = *p;
+		int n;
+		unsigned lo = 0x80, hi = 0xbf;
+
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			lo = c == 0xe0 ? 0xa0 : 0x80;
+			hi = c == 0xed ? 0x9f : 0xbf;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			lo = c == 0xf0 ? 0x90 : 0x80;
+			hi = c == 0xf4 ? 0x8f : 0xbf;
+		} else
+			return (long)(p - start);
+		for (int k = 1; k <= n; k++) {
+			unsigned b = p[k];
+
+			if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xbf))
+				return (long)(p - start);
+		}
+		p += n + 1;
+	}
+	return -1;
+}
+
 static bool
 all_chars(const char *s, const char *extra)
 {
@@ -120,6 +162,10 @@ set_address(struct parser *ps, struct import_row *row, const char *v, char *why,
 
 	if (cidr_parse(v, &row->cidr, &reason) < 0) {
 		snprintf(why, wl, "address '%.64s': %s", v, reason ? reason : "not an IP or CIDR");
+		return why;
+	}
+	if (cidr_target_check(&row->cidr, ps->limits->loopback_only, &reason) < 0) {
+		snprintf(why, wl, "address '%.64s': refused, %s", v, reason);
 		return why;
 	}
 	size = cidr_size(&row->cidr);
@@ -335,6 +381,12 @@ parser_record(struct parser *ps, int line, char *const *values)
 		if (strlen(v) > IMPORT_MAX_FIELD) {
 			parser_error(ps, line, "%s longer than %d bytes", fields[i].name,
 			             IMPORT_MAX_FIELD);
+			bad = true;
+			continue;
+		}
+		if (utf8_bad_offset(v) >= 0) {
+			parser_error(ps, line, "%s is not valid UTF-8 (byte %ld)", fields[i].name,
+			             utf8_bad_offset(v) + 1);
 			bad = true;
 			continue;
 		}

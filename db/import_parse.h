@@ -51,7 +51,8 @@ struct import_result {
 };
 
 struct import_limits {
-	uint64_t max_cidr; /* import_max_cidr */
+	uint64_t max_cidr;  /* import_max_cidr */
+	bool loopback_only; /* loopback and documentation targets allowed (tests, demos) */
 };
 
 /* CSV unless the name ends in .jsonl/.ndjson or the first non-blank byte is '{'. */

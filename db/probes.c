@@ -96,8 +96,14 @@ static const char update_targets_sql[] =
 	"  FROM (SELECT sweep, count(*) AS n FROM u WHERE sweep IS NOT NULL GROUP BY sweep) c"
 	" WHERE s.id = c.sweep";
 
+/*
+ * The writer only notes which probe answers a pending re-test request; the
+ * request stays open (done_at NULL) until the workflow has judged that probe
+ * and, through db_retest_answer(), told the customer. Closing it here left
+ * the workflow nothing to answer, and no "still open" mail went out.
+ */
 static const char update_retests_sql[] =
-	"UPDATE retest_requests q SET probe_id = r.probe_id, done_at = now()"
+	"UPDATE retest_requests q SET probe_id = r.probe_id"
 	"  FROM unnest($1::bigint[], $2::bigint[], $3::float8[]) AS r(id, probe_id, started)"
 	" WHERE q.target_id = r.id AND q.done_at IS NULL AND q.requested_at <= to_timestamp(r.started)";
 
@@ -327,23 +333,38 @@ probes_count(PGconn *c, const char *what, const char *sql, int n, const char *co
 }
 
 int64_t
-probes_expire_confirm(PGconn *c, int limit)
+probes_expire_confirm(PGconn *c, int limit, probes_expired_fn fn, void *arg)
 {
 	char lim[16];
 	const char *params[1] = {lim};
+	PGresult *r;
+	int64_t n = -1;
 
 	str_fmt(lim, sizeof(lim), "%d", limit);
-	return probes_count(
-		c, "probes_expire_confirm",
+	r = PQexecParams(
+		c,
 		"WITH p AS (UPDATE probes SET verdict = 'accepted_not_relayed'"
 		"  WHERE id IN (SELECT id FROM probes WHERE verdict = 'accepted'"
 		"               AND confirm_deadline <= now() ORDER BY confirm_deadline"
 		"               LIMIT $1 FOR UPDATE SKIP LOCKED)"
-		"  RETURNING id, target_id)"
-		" UPDATE targets t SET last_verdict = 'accepted_not_relayed', updated_at = now()"
+		"  RETURNING id, target_id, host(address) AS address, port),"
+		" t AS (UPDATE targets t SET last_verdict = 'accepted_not_relayed', updated_at = now()"
 		"  FROM p WHERE t.id = p.target_id AND t.last_probe_id = p.id"
-		"   AND t.last_verdict = 'accepted'",
-		1, params);
+		"   AND t.last_verdict = 'accepted')"
+		" SELECT id, address, port FROM p",
+		1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		n = PQntuples(r);
+		for (int i = 0; fn != NULL && i < (int)n; i++)
+			fn(arg, db_col_i64(r, i, 0), PQgetvalue(r, i, 1), (int)db_col_i64(r, i, 2));
+	} else if (PQstatus(c) != CONNECTION_BAD) {
+		char buf[512];
+
+		db_message_clean(PQresultErrorMessage(r), buf, sizeof(buf));
+		log_warn("db_error", "query=probes_expire_confirm reason=\"%s\"", buf);
+	}
+	PQclear(r);
+	return n;
 }
 
 int64_t

@@ -59,8 +59,12 @@ struct target_done {
 int probes_write_batch(PGconn *c, const char *node, const struct probe_row *const *rows,
 		       size_t nrows, const struct target_done *targets, size_t ntargets);
 
-/* Accepted probes past confirm_deadline become accepted_not_relayed; count or -1. */
-int64_t probes_expire_confirm(PGconn *c, int limit);
+/*
+ * Accepted probes past confirm_deadline become accepted_not_relayed; count or
+ * -1. fn (may be NULL) hears each one: its final verdict, for the log.
+ */
+typedef void (*probes_expired_fn)(void *arg, int64_t probe_id, const char *address, int port);
+int64_t probes_expire_confirm(PGconn *c, int limit, probes_expired_fn fn, void *arg);
 /* Deletes up to limit probes started more than retention_s ago; count or -1. */
 int64_t probes_prune(PGconn *c, int64_t retention_s, int limit);
 

@@ -93,7 +93,7 @@ receipts_pending(PGconn *c, int64_t max_age_s, struct receipt_match *out, int ma
 	    "  p.id IS NOT NULL AND p.verdict IS NOT NULL, p.verdict, p.backscatter,"
 	    "  (extract(epoch FROM p.started_at) * 1000)::bigint, coalesce(p.duration_ms, 0),"
 	    "  a.probe_id IS NOT NULL, a.sender, a.form, a.token, a.backscatter,"
-	    "  coalesce(a.eod_code, 0)"
+	    "  coalesce(a.eod_code, 0), host(p.address), coalesce(p.port, 0)"
 	    " FROM sink_receipts r"
 	    " LEFT JOIN probes p ON p.id = r.probe_id"
 	    " LEFT JOIN probe_attempts a ON a.probe_id = r.probe_id AND a.idx = r.attempt"
@@ -125,6 +125,8 @@ receipts_pending(PGconn *c, int64_t max_age_s, struct receipt_match *out, int ma
 		receipts_copy(res, i, 14, m->token, sizeof(m->token));
 		m->backscatter_attempt = PQgetvalue(res, i, 15)[0] == 't';
 		m->eod_code = (int)db_col_i64(res, i, 16);
+		receipts_copy(res, i, 17, m->address, sizeof(m->address));
+		m->port = (int)db_col_i64(res, i, 18);
 	}
 	PQclear(res);
 	return n;

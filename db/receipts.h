@@ -46,6 +46,9 @@ struct receipt_match {
 	char sender[40], form[40], token[48];
 	bool backscatter_attempt;
 	int eod_code;
+	char address[64]; /* the probe's, for its verdict line */
+	int port;
+	bool applied_relay; /* the caller's: this receipt confirmed the relay */
 };
 
 /* Up to max unapplied receipts with a token from the last max_age_s seconds; count or -1. */

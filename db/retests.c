@@ -7,6 +7,7 @@
 #include "common/util.h"
 #include "db/db.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 /* $1 target id, $2 address, $3 case id, $4 min interval s (by case), $5 actor. */
@@ -33,9 +34,11 @@ retest_request(PGconn *conn, const struct retest_ask *ask, int64_t *id, char **j
                const char **why)
 {
 	char tid[24], cid[24], secs[24];
+	/* By case whenever neither target nor address is named: retest_min_interval may be 0. */
+	bool by_case = ask->target_id <= 0 && ask->address == NULL && ask->case_id > 0;
 	const char *params[] = {ask->target_id > 0 ? tid : NULL, ask->address,
 	                        ask->case_id > 0 ? cid : NULL,
-	                        ask->min_interval_s > 0 ? secs : NULL, ask->actor};
+	                        by_case || ask->min_interval_s > 0 ? secs : NULL, ask->actor};
 	PGresult *res;
 	int made;
 

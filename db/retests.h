@@ -14,7 +14,7 @@ struct retest_ask {
 	int64_t target_id;      /* 0 = by address or by case */
 	const char *address;    /* NULL = by id or by case */
 	int64_t case_id;        /* the case it answers; 0 = the address's active case, if any */
-	int64_t min_interval_s; /* > 0: by case, at most once per interval (the customers' link) */
+	int64_t min_interval_s; /* by case (the customers' link): at most once per interval, 0 = no limit */
 	const char *actor;      /* requested_by */
 };
 

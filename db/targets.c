@@ -319,6 +319,32 @@ sweeps_progress(PGconn *c, int64_t id, struct sweep_progress *out)
 }
 
 int
+sweeps_verdicts(PGconn *c, int64_t id, sweep_verdict_fn fn, void *arg)
+{
+	char ids[32];
+	const char *params[1] = {ids};
+	PGresult *r;
+	int rc = -1;
+
+	str_fmt(ids, sizeof(ids), "%" PRId64, id);
+	/* The same count as GET /v1/sweeps/{id} (db/sweeps_query.c). */
+	r = PQexecParams(c,
+			 "SELECT coalesce(t.last_verdict::text, 'none'), count(*) FROM targets t"
+			 " JOIN probes p ON p.id = t.last_probe_id WHERE p.sweep_id = $1::bigint"
+			 " GROUP BY 1 ORDER BY 2 DESC, 1",
+			 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		for (int i = 0; i < PQntuples(r); i++)
+			fn(arg, PQgetvalue(r, i, 0), db_col_i64(r, i, 1));
+		rc = 0;
+	} else {
+		db_log_error("sweeps_verdicts", c, r);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int
 nodes_heartbeat(PGconn *c, const char *node, const char *roles, int64_t in_flight)
 {
 	char n[32];

@@ -63,6 +63,10 @@ struct sweep_progress {
 	double age_s; /* since created */
 };
 int sweeps_progress(PGconn *c, int64_t id, struct sweep_progress *out);
+/* The sweep's targets by verdict (of their last probe, if it ran for the sweep), most first:
+ * fn once per verdict; 0 or -1. */
+typedef void (*sweep_verdict_fn)(void *arg, const char *verdict, int64_t n);
+int sweeps_verdicts(PGconn *c, int64_t id, sweep_verdict_fn fn, void *arg);
 
 /* Records this node's heartbeat and in-flight count. */
 int nodes_heartbeat(PGconn *c, const char *node, const char *roles, int64_t in_flight);

@@ -232,8 +232,9 @@ confirm_one(struct confirm_item *it, const struct sink_receipt *r)
 	if (why != NULL)
 		log_warn("receipt_refused", "probe=%" PRIu64 " receipt=%s reason=\"%s\"",
 		         it->res->probe_id, r->id, why);
+	/* The owner of the result logs its one verdict line; per receipt is detail. */
 	if (changed & CONFIRM_RELAY)
-		log_info("relay_confirmed",
+		log_debug("relay_confirmed",
 		         "probe=%" PRIu64 " trick=%s delay_ms=%" PRId64 " receipt=%s",
 		         it->res->probe_id, it->res->trick, it->res->relay_delay_ms, r->id);
 	if (changed & CONFIRM_BACKSCATTER)

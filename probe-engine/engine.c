@@ -373,6 +373,8 @@ probe_engine_submit(struct probe_engine *e, const struct probe_target *t, const 
 		*why = "outside loopback (loopback_only)";
 		return -1;
 	}
+	if (addr_target_check(&t->addr, e->p.loopback_only, why) < 0)
+		return -1;
 	if (t->port == 0 && e->p.nports == 0) {
 		*why = "no port given and no default ports";
 		return -1;

@@ -25,6 +25,7 @@ int ctl_sweep(int argc, char **argv);
 int ctl_status(int argc, char **argv);
 int ctl_workflow(int argc, char **argv);
 int ctl_complaint(int argc, char **argv);
+int ctl_mail(int argc, char **argv);
 
 /* argv of a subcommand asks for its usage: "-h" first or "--help" anywhere
  * before "--". Each subcommand then prints its usage on stdout and exits 0. */

@@ -98,6 +98,7 @@ ctl_import(int argc, char **argv)
 	if ((cfg = conf_load(config_path)) == NULL)
 		return 1;
 	limits.max_cidr = (uint64_t)config_int(cfg, CFG_IMPORT_MAX_CIDR);
+	limits.loopback_only = config_loopback_only(cfg);
 	/* probe_ports is stored normalised as "25,587"; an array literal needs braces. */
 	snprintf(ports, sizeof(ports), "{%s}", config_str(cfg, CFG_PROBE_PORTS));
 	if ((data = read_file(path, &len)) == NULL) {

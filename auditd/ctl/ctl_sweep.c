@@ -1,7 +1,8 @@
 /*
  * relayctl sweep: marks targets due now under a sweep id (for cron and
  * operators) and, with --wait, follows the sweep's progress counters until
- * every marked target has been probed, one progress line per second.
+ * every marked target has been probed, one progress line per second, and
+ * ends with the sweep's verdicts.
  */
 #include "auditd/ctl/ctl.h"
 #include "common/addr.h"
@@ -31,6 +32,27 @@ sweep_usage(FILE *out)
 	return out == stdout ? 0 : 2;
 }
 
+static void
+sweep_verdict_print(void *arg, const char *verdict, int64_t n)
+{
+	int *first = arg;
+
+	printf("%s%s %" PRId64, *first ? "" : ", ", verdict, n);
+	*first = 0;
+}
+
+/* The closing line: how many of the sweep's targets ended with which verdict. */
+static void
+sweep_summary(PGconn *c, int64_t id)
+{
+	int first = 1;
+
+	printf("sweep %" PRId64 " verdicts: ", id);
+	if (sweeps_verdicts(c, id, sweep_verdict_print, &first) != 0 || first)
+		printf("%s", first ? "none recorded" : "");
+	printf("\n");
+}
+
 /* Follows sweep id until finished or timeout; 0 when done. */
 static int
 sweep_wait(PGconn *c, int64_t id, int64_t timeout_s)
@@ -49,6 +71,7 @@ sweep_wait(PGconn *c, int64_t id, int64_t timeout_s)
 		if (p.finished) {
 			printf("sweep %" PRId64 ": done, %" PRId64 " targets in %.1fs (%.0f/s)\n", id,
 			       p.total, p.age_s, p.age_s > 0 ? (double)p.total / p.age_s : 0.0);
+			sweep_summary(c, id);
 			return 0;
 		}
 		if (p.done != last_done) {

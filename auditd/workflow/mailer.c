@@ -88,22 +88,29 @@ mailer_handoff(void *arg, struct smtpc_msg *m)
 	return db_outbox_handoff(arg, job->id);
 }
 
-/* mkdir -p for outbox_dir. */
+/*
+ * mkdir -p for outbox_dir. The messages hold customer data and working
+ * re-test links: folders we create are 0700, and the outbox itself is
+ * tightened to 0700 if it was made looser.
+ */
 static int
 mailer_mkdirs(const char *dir)
 {
 	char *path = xstrdup(dir);
+	struct stat st;
 	int rc = 0;
 
 	for (char *p = path + 1; *p && rc == 0; p++) {
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
 			rc = -1;
 		*p = '/';
 	}
-	if (rc == 0 && mkdir(path, 0755) < 0 && errno != EEXIST)
+	if (rc == 0 && mkdir(path, 0700) < 0 && errno != EEXIST)
+		rc = -1;
+	if (rc == 0 && stat(path, &st) == 0 && (st.st_mode & 077) != 0 && chmod(path, 0700) < 0)
 		rc = -1;
 	free(path);
 	return rc;
@@ -121,7 +128,7 @@ mailer_write_file(const char *dir, const struct db_outbox_job *job, char **path_
 
 	*path_out = NULL;
 	if (mailer_mkdirs(dir) < 0 ||
-	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
 		*why = strerror(errno);
 		goto fail;
 	}

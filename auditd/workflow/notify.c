@@ -1,6 +1,6 @@
 /*
- * Renders a notification into a whole RFC 5322 message: the locale's texts
- * with {{placeholders}} filled, then headers (Date, Message-ID,
+ * Renders a notification into a whole RFC 5322 message: the locale's
+ * template files with {{variables}} filled and wrapped, then headers (Date, Message-ID,
  * Auto-Submitted, MIME) and a quoted-printable UTF-8 body with CRLF ends.
  * Values that come from the database never reach a header unencoded.
  */
@@ -9,77 +9,13 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-struct notify_var {
-	const char *name;
-	const char *value;
-};
-
-static const char *
-notify_lookup(const struct notify_var *vars, size_t nvars, const char *name, size_t len)
-{
-	for (size_t i = 0; i < nvars; i++) {
-		if (strlen(vars[i].name) == len && strncmp(vars[i].name, name, len) == 0)
-			return vars[i].value ? vars[i].value : "";
-	}
-	return NULL;
-}
-
-/* Copies tmpl to out with each {{name}} replaced; -1 on an unknown name. */
-static int
-notify_expand(FILE *out, const char *tmpl, const struct notify_var *vars, size_t nvars,
-              const char **why)
-{
-	const char *p = tmpl;
-
-	while (*p) {
-		const char *open = strstr(p, "{{"), *close, *value;
-
-		if (open == NULL) {
-			fputs(p, out);
-			break;
-		}
-		fwrite(p, 1, (size_t)(open - p), out);
-		close = strstr(open + 2, "}}");
-		if (close == NULL) {
-			*why = "unterminated placeholder in template";
-			return -1;
-		}
-		value = notify_lookup(vars, nvars, open + 2, (size_t)(close - open - 2));
-		if (value == NULL) {
-			*why = "unknown placeholder in template";
-			return -1;
-		}
-		fputs(value, out);
-		p = close + 2;
-	}
-	return 0;
-}
-
-static char *
-notify_expand_str(const char *tmpl, const struct notify_var *vars, size_t nvars, const char **why)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	int rc;
-
-	if (f == NULL)
-		fatal("reason=\"open_memstream failed\"");
-	rc = notify_expand(f, tmpl, vars, nvars, why);
-	fclose(f);
-	if (rc < 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
 
 /* Keeps a database value to one line of printable text for headers. */
 static char *
@@ -269,110 +205,424 @@ notify_message_id(const char *idempotency_key, const char *from)
 	return xasprintf("<relayaudit.%s@%s>", hex, at && at[1] ? at + 1 : "relayaudit.invalid");
 }
 
-int
-notify_render(const struct notify_mail *m, char **subject, char **message, const char **why)
+/* Is s[0..] "rt" and at least 16 hex digits? Their length, else 0. */
+static size_t
+notify_token_len(const char *s)
 {
-	const struct notify_locale *loc = notify_locale_find(m->locale);
-	unsigned blocks = notify_kind_blocks(m->kind);
-	char case_id[24], port[24], expires[40], interval[24], date[64], *name_part;
-	char *unblock_note = NULL, *block_note = NULL, *body = NULL, *subj;
-	char *transcript, *to, *from;
-	size_t body_len = 0, msg_len = 0;
+	size_t n = 0;
+
+	if (s[0] != 'r' || s[1] != 't')
+		return 0;
+	while (isxdigit((unsigned char)s[2 + n]))
+		n++;
+	return n >= 16 ? n + 2 : 0;
+}
+
+char *
+notify_abbrev_tokens(const char *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		fatal("reason=\"open_memstream failed\"");
+	while (*s) {
+		size_t t = notify_token_len(s);
+
+		if (t > 0) {
+			/* The 8-character rule every layer uses for tokens shown to people. */
+			fwrite(s, 1, 8, f);
+			fputs("\xE2\x80\xA6", f);
+			s += t;
+			continue;
+		}
+		fputc(*s, f);
+		s++;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* One transcript line, kept printable and to one reply's length. */
+static void
+notify_put_line(FILE *f, const char *p, size_t n)
+{
+	if (n > 200)
+		n = 200;
+	fputs("  ", f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		fputc(c == '\t' || (c >= 0x20 && c != 0x7f) ? c : '?', f);
+	}
+	fputc('\n', f);
+}
+
+struct notify_line {
+	const char *p;
+	size_t n;
+};
+
+/* Is the line a command (C: ...) that starts a mail transaction or ends one? */
+static bool
+notify_starts(const char *p, size_t n, const char *what)
+{
+	size_t w = strlen(what);
+
+	return n >= w && strncasecmp(p, what, w) == 0;
+}
+
+char *
+notify_exchange(const char *transcript, const char *token)
+{
+	struct notify_line cmds[128], replies[128];
+	const char *p = transcript ? transcript : "", *best = NULL;
+	char *buf = NULL, *out;
+	size_t len = 0;
 	FILE *f;
-	int rc = -1;
+
+	/* The transaction: from "C: MAIL FROM" to before the next MAIL, RSET or QUIT. */
+	for (const char *q = p; *q;) {
+		size_t n = strcspn(q, "\n");
+
+		if (notify_starts(q, n, "C: MAIL FROM")) {
+			const char *end = q + n, *r = end;
+			bool has_token = false, reached_eod = false;
+
+			while (*r) {
+				size_t m;
+
+				r += *r == '\n';
+				m = strcspn(r, "\n");
+				if (notify_starts(r, m, "C: MAIL FROM") || notify_starts(r, m, "C: RSET") ||
+				    notify_starts(r, m, "C: QUIT"))
+					break;
+				if (token && *token && memmem(r, m, token, strlen(token)) != NULL)
+					has_token = true;
+				if (notify_starts(r, m, "C: <"))
+					reached_eod = true;
+				r += m;
+			}
+			if (has_token || (best == NULL && reached_eod && (token == NULL || !*token)))
+				best = q;
+			if (has_token)
+				break;
+			q = r;
+			continue;
+		}
+		q += n;
+		q += *q == '\n';
+	}
+	if (best == NULL) /* no proof in the transcript: its start, bounded */
+		return notify_transcript_excerpt(transcript, 12, 1200);
+
+	f = open_memstream(&buf, &len);
+	if (f == NULL)
+		fatal("reason=\"open_memstream failed\"");
+	{
+		size_t nc = 0, nr = 0;
+		const char *q = best;
+
+		/* A RSET pipelined just before MAIL has its reply among this
+		 * transaction's: count it (it is not shown) so the pairs line up. */
+		if (best > p + 1) {
+			const char *prev = best - 1;
+
+			while (prev > p && prev[-1] != '\n')
+				prev--;
+			if (notify_starts(prev, (size_t)(best - 1 - prev), "C: RSET"))
+				q = prev;
+		}
+
+		/* Commands and final reply lines in order; with pipelining the n-th
+		 * reply answers the n-th command. */
+		while (*q) {
+			size_t n = strcspn(q, "\n");
+
+			if (q > best && (notify_starts(q, n, "C: MAIL FROM") ||
+			                 notify_starts(q, n, "C: RSET") || notify_starts(q, n, "C: QUIT")))
+				break;
+			if (notify_starts(q, n, "C: ") && nc < ARRAY_LEN(cmds))
+				cmds[nc++] = (struct notify_line){q, n};
+			else if (notify_starts(q, n, "S: ") && n >= 7 && q[6] != '-' &&
+			         nr < ARRAY_LEN(replies))
+				replies[nr++] = (struct notify_line){q, n};
+			q += n;
+			q += *q == '\n';
+		}
+		for (size_t i = 0; i < nc; i++) {
+			bool rcpt = notify_starts(cmds[i].p, cmds[i].n, "C: RCPT");
+			bool accepted = i < nr && replies[i].n > 3 && replies[i].p[3] == '2';
+			bool proving = token && *token &&
+			               memmem(cmds[i].p, cmds[i].n, token, strlen(token)) != NULL;
+
+			/* Refused recipients prove nothing and only lengthen the mail. */
+			if ((rcpt && !accepted && !proving) || notify_starts(cmds[i].p, cmds[i].n, "C: RSET"))
+				continue;
+			notify_put_line(f, cmds[i].p, cmds[i].n);
+			if (i < nr)
+				notify_put_line(f, replies[i].p, replies[i].n);
+		}
+	}
+	fclose(f);
+	out = notify_abbrev_tokens(buf);
+	free(buf);
+	/* The last line end belongs to the template. */
+	if (*out && out[strlen(out) - 1] == '\n')
+		out[strlen(out) - 1] = '\0';
+	return out;
+}
+
+/* Which trick-<family>.txt explains a trick "sender/form". */
+static const char *
+notify_trick_family(const char *trick)
+{
+	static const struct {
+		const char *form;
+		const char *family;
+	} forms[] = {
+	    {"percent-ip", "percent"},    {"percent-host", "percent"},
+	    {"quoted-percent", "percent"}, {"bang", "bang"},
+	    {"bang-ip", "bang"},          {"bang-host", "bang"},
+	    {"route-ip", "route"},        {"route-host", "route"},
+	    {"quoted", "syntax"},         {"quoted-local-ip", "syntax"},
+	    {"quoted-local-host", "syntax"}, {"hidden-at-ip", "syntax"},
+	    {"hidden-at-host", "syntax"}, {"trailing-at", "syntax"},
+	    {"trailing-dot", "syntax"},   {"unbracketed", "syntax"},
+	    {"mixed-case", "syntax"},
+	};
+	static const char *const lying_senders[] = {"spoof-local", "spoof-ip", "localhost",
+	                                            "unqualified"};
+	const char *slash = trick ? strchr(trick, '/') : NULL;
+
+	if (slash == NULL)
+		return "relay";
+	for (size_t i = 0; i < ARRAY_LEN(forms); i++) {
+		if (strcmp(slash + 1, forms[i].form) == 0)
+			return forms[i].family;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(lying_senders); i++) {
+		if ((size_t)(slash - trick) == strlen(lying_senders[i]) &&
+		    strncmp(trick, lying_senders[i], (size_t)(slash - trick)) == 0)
+			return "sender";
+	}
+	return "relay";
+}
+
+/* A word from the locale's words.txt, "" when missing (the preview test finds gaps). */
+static const char *
+W(const struct tmpl_words *w, const char *key)
+{
+	const char *v = tmpl_word(w, key);
+
+	return v ? v : "";
+}
+
+/* The word for prefix.name; a name the words file does not know is shown as it is. */
+static const char *
+Wk(const struct tmpl_words *w, const char *prefix, const char *name, char *buf, size_t len)
+{
+	const char *v;
+
+	str_fmt(buf, len, "%s.%s", prefix, name ? name : "");
+	v = tmpl_word(w, buf);
+	return v ? v : name ? name : "";
+}
+
+/* Collapses runs of blank lines left by empty variables into one. */
+static void
+notify_squeeze(char *s)
+{
+	char *o = s;
+	int nl = 0;
+
+	for (char *p = s; *p; p++) {
+		nl = *p == '\n' ? nl + 1 : 0;
+		if (nl <= 2)
+			*o++ = *p;
+	}
+	*o = '\0';
+}
+
+int
+notify_render_text(const struct notify_mail *m, char **subject, char **text, char locale[8],
+                   const char **why)
+{
+	static const struct tmpl_dirs none = {NULL, NULL};
+	const struct tmpl_dirs *d = m->dirs ? m->dirs : &none;
+	struct tmpl_words w;
+	char case_id[24], ports[24], expires[40], interval[24], key[96], *name_part = NULL;
+	char *exchange = NULL, *trick_words = NULL, *trick_help_raw = NULL, *trick_help = NULL;
+	char *mode = NULL, *port_words = NULL, *receipt = NULL, *block_note = NULL;
+	char *unblock_note = NULL, *contact = NULL, *tmpl = NULL, *expanded = NULL;
+	char *sender_form = NULL, *complaint_note = NULL;
+	const char *body, *sender = NULL, *form = NULL;
 	time_t exp = (time_t)m->link_expires;
 	struct tm tm;
+	int rc = -1;
 
-	*subject = *message = NULL;
+	*subject = *text = NULL;
 	if ((unsigned)m->kind >= WF_MAIL__COUNT) {
 		*why = "unknown mail kind";
 		return -1;
 	}
+	tmpl_locale(d, m->locale, locale);
+	if (tmpl_words_load(d, locale, &w, why) < 0)
+		return -1;
 	snprintf(case_id, sizeof(case_id), "%" PRIu64, m->case_id);
-	if (m->port > 0)
-		snprintf(port, sizeof(port), " port %d", m->port);
-	else
-		port[0] = '\0';
+	/* The port the finding was on; a complaint (no probe) names SMTP's. */
+	snprintf(ports, sizeof(ports), "%d", m->port > 0 ? m->port : 25);
 	gmtime_r(&exp, &tm);
 	strftime(expires, sizeof(expires), "%Y-%m-%d %H:%M UTC", &tm);
 	snprintf(interval, sizeof(interval), "%" PRId64,
 	         m->retest_min_interval > 60 ? m->retest_min_interval / 60 : 1);
-	name_part = m->customer_name && *m->customer_name ? xasprintf(" %s", m->customer_name)
-	                                                  : xstrdup("");
 	{
-		char *clean = notify_one_line(name_part);
+		char *n = m->customer_name && *m->customer_name ? xasprintf(" %s", m->customer_name)
+		                                                : xstrdup("");
 
-		free(name_part);
-		name_part = clean;
+		name_part = notify_one_line(n);
+		free(n);
 	}
-	transcript = m->transcript && *m->transcript
-	                 ? notify_transcript_excerpt(m->transcript, 24, 2000)
-	                 : xstrdup(loc->no_transcript);
+	if (m->trick && *m->trick) {
+		const char *slash = strchr(m->trick, '/');
+		char sname[32];
 
-	struct notify_var vars[] = {
+		str_fmt(sname, sizeof(sname), "%.*s",
+		        (int)(slash ? (size_t)(slash - m->trick) : strlen(m->trick)), m->trick);
+		sender = xstrdup(Wk(&w, "sender", sname, key, sizeof(key)));
+		form = xstrdup(Wk(&w, "form", slash ? slash + 1 : "", key, sizeof(key)));
+	}
+	exchange = m->transcript && *m->transcript
+	               ? notify_exchange(m->transcript, m->proof_token)
+	               : xasprintf("  %s", W(&w, "no_transcript"));
+
+	struct tmpl_var vars[] = {
 	    {"name", name_part},
+	    {"customer", m->customer_name},
 	    {"address", m->address},
-	    {"port", port},
+	    {"ports", ports},
 	    {"case", case_id},
 	    {"time", m->found_at ? m->found_at : "-"},
 	    {"opened", m->opened_at ? m->opened_at : "-"},
-	    {"trick", m->trick && *m->trick ? m->trick : "-"},
-	    {"transcript", transcript},
-	    {"mode", loc->mode_text[m->mode && strcmp(m->mode, "smarthost") == 0]},
+	    {"trick_name", m->trick && *m->trick ? m->trick : "-"},
+	    {"sender", sender},
+	    {"form", form},
+	    {"verdict", Wk(&w, "verdict", m->verdict ? m->verdict : "", key, sizeof(key))},
+	    {"exchange", exchange},
+	    {"received_at", m->received_at},
+	    {"received_from", m->received_from},
 	    {"link", m->retest_link},
 	    {"expires", expires},
 	    {"interval", interval},
 	    {"from", m->from},
-	    {"unblock_note", ""},
-	    {"block_note", ""},
+	    {"isp_name", m->isp_name},
+	    {"isp_email", m->isp_email},
+	    {"isp_phone", m->isp_phone},
+	    /* Filled below, in this order: later ones use earlier ones. */
+	    {"trick", NULL},
+	    {"port", NULL},
+	    {"mode", NULL},
+	    {"receipt", NULL},
+	    {"block_note", NULL},
+	    {"unblock_note", NULL},
+	    {"contact", NULL},
+	    {"trick_help", NULL},
+	    {"complaint_note", NULL},
 	};
-	size_t nvars = sizeof(vars) / sizeof(vars[0]);
+	size_t nvars = ARRAY_LEN(vars), first = nvars - 9;
 
-	/* The notes name the mode, so they are expanded first. */
-	unblock_note =
-	    notify_expand_str(m->was_blocked ? loc->unblocked_note : "", vars, nvars, why);
-	block_note = notify_expand_str(m->was_blocked ? loc->still_blocked : "", vars, nvars, why);
-	if (unblock_note == NULL || block_note == NULL)
+#define FILL(i, var, template)                                                                      \
+	do {                                                                                       \
+		(var) = tmpl_expand(d, locale, (template), vars, first + (i), why);                 \
+		if ((var) == NULL)                                                                 \
+			goto out;                                                                  \
+		vars[first + (i)].value = (var);                                                   \
+	} while (0)
+	FILL(0, trick_words, m->trick && *m->trick ? W(&w, "trick") : W(&w, "trick.none"));
+	FILL(1, port_words, W(&w, "port"));
+	FILL(2, mode,
+	     Wk(&w, "mode", m->mode && strcmp(m->mode, "smarthost") == 0 ? "smarthost"
+	                                                                 : "port25_inbound",
+	        key, sizeof(key)));
+	FILL(3, receipt, m->received_at && *m->received_at ? W(&w, "receipt") : W(&w, "no_receipt"));
+	FILL(4, block_note, m->was_blocked ? W(&w, "still_blocked") : "");
+	FILL(5, unblock_note, m->was_blocked ? W(&w, "unblocked_note") : "");
+	FILL(6, contact, m->isp_phone && *m->isp_phone ? W(&w, "contact_phone") : W(&w, "contact"));
+	str_fmt(key, sizeof(key), "trick-%s.txt", notify_trick_family(m->trick));
+	trick_help_raw = tmpl_load(d, locale, key, why);
+	if (trick_help_raw == NULL)
 		goto out;
-	vars[nvars - 2].value = unblock_note;
-	vars[nvars - 1].value = block_note;
+	if (*trick_help_raw && trick_help_raw[strlen(trick_help_raw) - 1] == '\n')
+		trick_help_raw[strlen(trick_help_raw) - 1] = '\0';
+	FILL(7, trick_help, trick_help_raw);
+	FILL(8, complaint_note, m->complaint_kept ? W(&w, "complaint_kept") : "");
+#undef FILL
 
-	subj = notify_expand_str(loc->kinds[m->kind].subject, vars, nvars, why);
-	if (subj == NULL)
+	str_fmt(key, sizeof(key), "%s.txt", wf_mail_name(m->kind));
+	tmpl = tmpl_load(d, locale, key, why);
+	if (tmpl == NULL)
 		goto out;
-	*subject = notify_one_line(subj);
-	free(subj);
-
-	f = open_memstream(&body, &body_len);
-	if (f == NULL)
-		fatal("reason=\"open_memstream failed\"");
-	static const struct {
-		unsigned flag;
-		size_t offset;
-	} parts[] = {
-	    {NOTIFY_EVIDENCE, offsetof(struct notify_locale, evidence)},
-	    {NOTIFY_FIX, offsetof(struct notify_locale, fix)},
-	    {NOTIFY_FLUSH, offsetof(struct notify_locale, flush)},
-	    {NOTIFY_LINK, offsetof(struct notify_locale, link)},
-	};
-	rc = notify_expand(f, loc->greeting, vars, nvars, why);
-	fputc('\n', f);
-	if (rc == 0)
-		rc = notify_expand(f, loc->kinds[m->kind].intro, vars, nvars, why);
-	for (size_t i = 0; rc == 0 && i < sizeof(parts) / sizeof(parts[0]); i++) {
-		if (!(blocks & parts[i].flag))
-			continue;
-		fputc('\n', f);
-		rc = notify_expand(f, *(const char *const *)((const char *)loc + parts[i].offset),
-		                   vars, nvars, why);
+	expanded = tmpl_expand(d, locale, tmpl, vars, nvars, why);
+	if (expanded == NULL)
+		goto out;
+	/* The first line is the subject: "Subject: ...", then an empty line. */
+	if (strncmp(expanded, "Subject:", 8) != 0) {
+		*why = "a mail template starts with a Subject: line";
+		goto out;
 	}
-	fputc('\n', f);
-	if (rc == 0)
-		rc = notify_expand(f, loc->signature, vars, nvars, why);
-	fclose(f);
-	if (rc < 0)
-		goto out;
+	body = expanded + strcspn(expanded, "\n");
+	{
+		char *subj = xstrndup(expanded + 8, (size_t)(body - expanded - 8));
+		char *trimmed = subj;
 
+		while (*trimmed == ' ')
+			trimmed++;
+		*subject = notify_one_line(trimmed);
+		free(subj);
+	}
+	while (*body == '\n')
+		body++;
+	*text = tmpl_wrap(body);
+	notify_squeeze(*text);
+	rc = 0;
+out:
+	tmpl_words_free(&w);
+	free(name_part);
+	free((char *)sender);
+	free((char *)form);
+	free(exchange);
+	free(trick_words);
+	free(port_words);
+	free(mode);
+	free(receipt);
+	free(block_note);
+	free(unblock_note);
+	free(contact);
+	free(trick_help_raw);
+	free(trick_help);
+	free(complaint_note);
+	free(sender_form);
+	free(tmpl);
+	free(expanded);
+	if (rc < 0) {
+		free(*subject);
+		*subject = NULL;
+	}
+	return rc;
+}
+
+int
+notify_render(const struct notify_mail *m, char **subject, char **message, const char **why)
+{
+	char date[64], locale[8], case_id[24], *body = NULL, *to, *from;
+	size_t msg_len = 0;
+	FILE *f;
+
+	*message = NULL;
+	if (notify_render_text(m, subject, &body, locale, why) < 0)
+		return -1;
+	snprintf(case_id, sizeof(case_id), "%" PRIu64, m->case_id);
 	notify_date(date, sizeof(date), m->date);
 	to = notify_one_line(m->to);
 	from = notify_one_line(m->from);
@@ -389,7 +639,7 @@ notify_render(const struct notify_mail *m, char **subject, char **message, const
 	fputs("MIME-Version: 1.0\r\n", f);
 	fputs("Content-Type: text/plain; charset=UTF-8\r\n", f);
 	fputs("Content-Transfer-Encoding: quoted-printable\r\n", f);
-	fprintf(f, "Content-Language: %s\r\n", loc->locale);
+	fprintf(f, "Content-Language: %s\r\n", locale);
 	fprintf(f, "X-Relayaudit-Case: %s\r\n", case_id);
 	fprintf(f, "X-Relayaudit-Kind: %s\r\n", wf_mail_name(m->kind));
 	fputs("\r\n", f);
@@ -397,16 +647,6 @@ notify_render(const struct notify_mail *m, char **subject, char **message, const
 	fclose(f);
 	free(to);
 	free(from);
-	rc = 0;
-out:
-	if (rc < 0) {
-		free(*subject);
-		*subject = NULL;
-	}
 	free(body);
-	free(unblock_note);
-	free(block_note);
-	free(transcript);
-	free(name_part);
-	return rc;
+	return 0;
 }

@@ -1,8 +1,10 @@
 /*
- * Notification mails: one template per kind and locale (notify_templates.c)
- * rendered into a whole RFC 5322 message (UTF-8, quoted-printable,
- * Auto-Submitted: auto-generated). Pure: the runner queues the result in the
- * outbox and the mailer delivers it byte for byte.
+ * Notification mails: one template file per kind and locale
+ * (templates/<locale>/<kind>.txt, see common/template.h) rendered into a
+ * whole RFC 5322 message (UTF-8, quoted-printable, Auto-Submitted:
+ * auto-generated). No database: the runner and `relayctl mail preview` fill
+ * a notify_mail, the runner queues the result in the outbox and the mailer
+ * delivers it byte for byte.
  */
 #ifndef RELAYAUDIT_NOTIFY_H
 #define RELAYAUDIT_NOTIFY_H
@@ -13,39 +15,7 @@
 
 #include "auditd/workflow/workflow.h"
 
-/* Which blocks a kind's mail carries after its intro. */
-enum notify_block {
-	NOTIFY_EVIDENCE = 1 << 0, /* time, address, test, transcript */
-	NOTIFY_FIX = 1 << 1,      /* how to close the relay, per MTA */
-	NOTIFY_FLUSH = 1 << 2,    /* empty the queue before asking for a re-test */
-	NOTIFY_LINK = 1 << 3,     /* the self-service re-test link */
-};
-
-/* The texts of one locale: common blocks, and subject and intro per kind. */
-struct notify_locale {
-	const char *locale; /* "en", "nl", "de" */
-	const char *greeting;
-	const char *evidence;
-	const char *fix;
-	const char *flush;
-	const char *link;
-	const char *signature;
-	const char *mode_text[2];   /* port25_inbound, smarthost */
-	const char *unblocked_note; /* resolved: the block was lifted */
-	const char *still_blocked;  /* still open: the block stays */
-	const char *no_transcript;
-	struct {
-		const char *subject;
-		const char *intro;
-	} kinds[WF_MAIL__COUNT];
-};
-
-/* The template table, and the locale used for want (falls back to "en"). */
-const struct notify_locale *notify_templates(void);
-int notify_template_count(void);
-const struct notify_locale *notify_locale_find(const char *want);
-/* The blocks kind carries. */
-unsigned notify_kind_blocks(enum wf_mail kind);
+#include "common/template.h"
 
 struct notify_mail {
 	enum wf_mail kind;
@@ -67,13 +37,35 @@ struct notify_mail {
 	bool was_blocked;            /* resolved/still open: a block was in place */
 	const char *message_id;      /* "<...>" from notify_message_id() */
 	int64_t date;                /* unix seconds of the Date: header */
+	const struct tmpl_dirs *dirs; /* where the templates are */
+	const char *verdict;          /* of the evidence's probe; may be NULL */
+	const char *proof_token;      /* the attempt the sink received; may be NULL */
+	const char *received_at;      /* when the sink received it, as shown */
+	const char *received_from;    /* the address it came from */
+	const char *isp_name, *isp_email, *isp_phone; /* phone may be empty */
+	bool complaint_kept; /* a complaint block stays until an operator lifts it */
 };
 
 /*
  * Renders m: *subject (UTF-8, unencoded) and *message (the whole message,
- * CRLF line ends), both malloc'd. 0, or -1 with *why.
+ * CRLF line ends), both malloc'd; *text, when not NULL, gets the body as
+ * plain text (LF ends) and locale the locale used. 0, or -1 with *why.
  */
 int notify_render(const struct notify_mail *m, char **subject, char **message, const char **why);
+int notify_render_text(const struct notify_mail *m, char **subject, char **text, char locale[8],
+                       const char **why);
+
+/*
+ * The proving exchange out of a probe's transcript: the transaction whose
+ * RCPT carried token (or the first that reached the end of DATA), with MAIL,
+ * the accepted RCPTs, DATA, the message and the reply after the final dot,
+ * each reply beside its command; indented, tokens abbreviated. New string.
+ */
+char *notify_exchange(const char *transcript, const char *token);
+
+/* Every probe token in s ("rt" and 16 or more hex digits) cut to its first 8 characters and "…"
+ * (new string): a reader of the evidence cannot replay one. */
+char *notify_abbrev_tokens(const char *s);
 
 /* "<relayaudit.HASH@DOMAIN>": fixed per idempotency key (malloc'd). */
 char *notify_message_id(const char *idempotency_key, const char *from);

@@ -237,6 +237,20 @@ wf_apply(const struct wf_policy *p, struct wf_case *c, enum wf_event ev, int64_t
 
 	memset(res, 0, sizeof(*res));
 	res->from = res->to = c->state;
+	/*
+	 * A complaint names causes a relay test cannot see (stolen passwords,
+	 * infected machines), so its block outlasts a clean re-test: the result
+	 * is recorded for the operator as a reason to lift it, and nothing else
+	 * happens. With complaint_unblock = after_clean_retest only the shortest
+	 * block holds it, and a later probe (reprobe_after) asks again.
+	 */
+	if (ev == WF_EV_RETEST_CLEAN && c->complaint && c->blocked &&
+	    (p->complaint_by_operator || now < c->blocked_at + p->complaint_min_block)) {
+		res->accepted = true;
+		if (!p->complaint_by_operator)
+			wf_effect(p, c, &(struct wf_action){WF_ACT_REPROBE, 0}, now, res);
+		return;
+	}
 	if (t == NULL || t->why != NULL) {
 		res->why = t ? t->why : "not applicable in this state";
 		return;

@@ -85,6 +85,10 @@ struct wf_policy {
 	int64_t reminder_after;
 	int64_t reprobe_after;
 	int max_reminders; /* reminders per case while notified */
+	/* A complaint block outlasts a clean re-test: until an operator lifts it,
+	 * or (false) until complaint_min_block has passed since the block. */
+	bool complaint_by_operator;
+	int64_t complaint_min_block;
 };
 
 /* What the state machine needs of a case. */
@@ -94,6 +98,8 @@ struct wf_case {
 	int reminders;            /* reminders sent so far */
 	int64_t next_timer_at;    /* unix seconds; 0 = none */
 	enum wf_event next_timer; /* WF_EV_TIMER_* when next_timer_at != 0 */
+	bool complaint;           /* the case was opened on a spam complaint */
+	int64_t blocked_at;       /* unix seconds; 0 = unknown */
 };
 
 /* What happened: an accepted transition or a refusal. */

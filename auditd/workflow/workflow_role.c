@@ -1,8 +1,11 @@
 /*
  * The workflow role: one thread with its own PostgreSQL connection and its
  * own event_base (for SMTP delivery), so nothing here ever blocks the probe
- * loop. Each pass runs the case runner, the enforcer and the mailer; between
- * passes it sleeps poll_interval or until NOTIFY relayaudit_workflow.
+ * loop. Each pass runs the case runner, the enforcer and the mailer, each
+ * within its own budget (cases and mails by count; hooks are started and
+ * looked at without waiting, so a hook that hangs holds up only its own
+ * action); between passes it sleeps poll_interval (a short tick while hooks
+ * run) or until NOTIFY relayaudit_workflow or a stop request.
  * `relayctl workflow run` runs the same loop in the foreground.
  */
 #include "auditd/workflow/workflow_role.h"
@@ -30,6 +33,8 @@
 #include <unistd.h>
 
 #define WORKFLOW_BATCH 100
+#define WORKFLOW_MAILS 8       /* mails per pass */
+#define WORKFLOW_HOOK_TICK 100 /* ms between looks at running hooks */
 
 struct workflow_loop {
 	struct config *cfg; /* a private copy: the daemon may replace its own on HUP */
@@ -93,18 +98,18 @@ workflow_sleep(struct workflow_loop *w, PGconn *conn, int ms)
 
 /* One pass of all three; how much work was done, or -1 on a database error. */
 static int
-workflow_pass(struct workflow_loop *w, PGconn *conn, struct wf_runner *r, struct event_base *base,
-              struct evdns_base *dns)
+workflow_pass(struct workflow_loop *w, PGconn *conn, struct wf_runner *r,
+              struct enforcer_pool *hooks, struct event_base *base, struct evdns_base *dns)
 {
 	int cases, enforced, mailed;
 
 	cases = wf_runner_step(r, WORKFLOW_BATCH);
 	if (cases < 0)
 		return -1;
-	enforced = enforcer_run(conn, w->cfg, w->node, WORKFLOW_BATCH);
+	enforced = enforcer_pump(hooks, conn, w->cfg, w->node, WORKFLOW_BATCH);
 	if (enforced < 0)
 		return -1;
-	mailed = mailer_run(conn, w->cfg, w->node, base, dns, 8);
+	mailed = mailer_run(conn, w->cfg, w->node, base, dns, WORKFLOW_MAILS);
 	if (mailed < 0)
 		return -1;
 	return cases + enforced + mailed;
@@ -119,9 +124,12 @@ workflow_loop_run(struct workflow_loop *w, bool once)
 	struct evdns_base *dns = NULL;
 	PGconn *conn = NULL;
 	struct wf_runner *r = NULL;
+	struct enforcer_pool *hooks = enforcer_pool_new();
 
-	if (base == NULL)
+	if (base == NULL) {
+		enforcer_pool_free(hooks);
 		return 1;
+	}
 	dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	if (dns == NULL)
 		log_warn("workflow_dns", "error=\"no resolver; the smarthost must be an address\"");
@@ -149,9 +157,12 @@ workflow_loop_run(struct workflow_loop *w, bool once)
 			r = wf_runner_new(w->cfg, conn);
 			log_info("workflow_started", "node=%s", w->node);
 		}
-		done = workflow_pass(w, conn, r, base, dns);
+		done = workflow_pass(w, conn, r, hooks, base, dns);
 		if (done < 0 && PQstatus(conn) != CONNECTION_OK) {
 			log_warn("workflow_db_lost", "retry_in_ms=%d", backoff_ms);
+			/* On reconnecting, this node's claims are handed back: no hook of
+			 * ours may still be running one of them. */
+			enforcer_pool_abort(hooks, NULL, w->cfg);
 			wf_runner_free(r);
 			r = NULL;
 			db_close(conn);
@@ -164,15 +175,25 @@ workflow_loop_run(struct workflow_loop *w, bool once)
 		}
 		if (once) {
 			/* Until two passes in a row find nothing (actions queued by the
-			 * runner are carried out in the pass after). */
-			idle_passes = done == 0 ? idle_passes + 1 : 0;
+			 * runner are carried out in the pass after) and no hook runs. */
+			idle_passes =
+			    done == 0 && enforcer_pool_running(hooks) == 0 ? idle_passes + 1 : 0;
 			if (idle_passes >= 2)
 				break;
+			if (enforcer_pool_running(hooks) > 0)
+				workflow_sleep(w, conn, WORKFLOW_HOOK_TICK);
 			continue;
 		}
-		if (done == 0 || done < 0)
-			workflow_sleep(w, conn, done < 0 ? backoff_ms : poll_ms);
+		if (done < 0)
+			workflow_sleep(w, conn, backoff_ms);
+		else if (enforcer_pool_running(hooks) > 0)
+			workflow_sleep(w, conn, poll_ms < WORKFLOW_HOOK_TICK ? poll_ms : WORKFLOW_HOOK_TICK);
+		else if (done == 0)
+			workflow_sleep(w, conn, poll_ms);
 	}
+	/* Stopping: hooks still running are killed and their actions retried later. */
+	enforcer_pool_abort(hooks, conn, w->cfg);
+	enforcer_pool_free(hooks);
 	wf_runner_free(r);
 	if (conn)
 		db_close(conn);

@@ -6,7 +6,7 @@
  * idempotency keys name the case event that caused them.
  */
 #include "auditd/workflow/workflow_runner.h"
-#include "auditd/workflow/notify.h"
+#include "auditd/workflow/notify_case.h"
 #include "auditd/workflow/workflow.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -63,6 +63,9 @@ wf_runner_new(const struct config *cfg, PGconn *conn)
 	r->policy.reminder_after = config_int(cfg, CFG_REMINDER_AFTER);
 	r->policy.reprobe_after = config_int(cfg, CFG_REPROBE_AFTER);
 	r->policy.max_reminders = (int)config_int(cfg, CFG_MAX_REMINDERS);
+	r->policy.complaint_by_operator =
+	    strcmp(config_str(cfg, CFG_COMPLAINT_UNBLOCK), "operator") == 0;
+	r->policy.complaint_min_block = config_int(cfg, CFG_COMPLAINT_MIN_BLOCK);
 	return r;
 }
 
@@ -82,16 +85,6 @@ wf_now_ceil(void)
 	return (int64_t)ts.tv_sec + (ts.tv_nsec > 0);
 }
 
-static void
-wf_format_time(int64_t t, char *buf, size_t len)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
-}
-
 static char *
 wf_evidence_json(const struct wf_evidence *e)
 {
@@ -105,17 +98,16 @@ wf_evidence_json(const struct wf_evidence *e)
 	return s;
 }
 
-/* Queues one notification of kind for case c. */
+/* Queues one notification of kind for case c (rendered by notify_case.c). */
 static int
 wf_runner_mail(struct wf_runner *r, const struct db_case *c, enum wf_mail kind, int64_t event_id,
                const struct wf_evidence *round, bool was_blocked)
 {
 	struct db_customer cu;
-	struct notify_mail m = {0};
-	json_t *ev = NULL;
-	char opened[40], *key, *mid, *link, *subject = NULL, *msg = NULL;
-	const char *why = NULL, *from = config_str(r->cfg, CFG_NOTIFY_FROM);
-	int64_t now = time(NULL);
+	struct notify_case_out out;
+	struct notify_round nr;
+	const char *why = NULL;
+	char *key;
 	int rc = -1, found;
 
 	found = c->customer_id ? db_customer_get(r->conn, c->customer_id, &cu) : 0;
@@ -127,49 +119,21 @@ wf_runner_mail(struct wf_runner *r, const struct db_case *c, enum wf_mail kind, 
 		         wf_mail_name(kind));
 		return 0;
 	}
-	/* Evidence: this round's probe, else the one the case was opened on. */
-	if (round == NULL && c->evidence)
-		ev = json_loads(c->evidence, 0, NULL);
-	m.kind = kind;
-	m.locale = cu.locale;
-	m.from = from;
-	m.to = cu.email;
-	m.customer_name = cu.name;
-	m.case_id = (uint64_t)c->id;
-	m.address = c->address;
-	m.port = round ? round->port : (int)json_integer_value(json_object_get(ev, "port"));
-	m.found_at = round ? round->found_at : json_string_value(json_object_get(ev, "found_at"));
-	m.trick = round ? round->trick : json_string_value(json_object_get(ev, "trick"));
-	m.transcript =
-	    round ? round->transcript : json_string_value(json_object_get(ev, "transcript"));
-	wf_format_time(c->opened_at, opened, sizeof(opened));
-	m.opened_at = opened;
-	m.mode = c->mode;
-	m.link_expires = now + config_int(r->cfg, CFG_RETEST_LINK_TTL);
-	link = retest_link_url(config_str(r->cfg, CFG_SECRET), config_str(r->cfg, CFG_RETEST_URL),
-	                       (uint64_t)c->id, m.link_expires);
-	m.retest_link = link;
-	m.retest_min_interval = config_int(r->cfg, CFG_RETEST_MIN_INTERVAL);
-	m.was_blocked = was_blocked;
+	if (round != NULL)
+		nr = (struct notify_round){round->probe_id, round->port,       round->verdict,
+		                           round->trick,    round->transcript, round->found_at};
 	key = xasprintf("case:%" PRId64 ":ev:%" PRId64 ":mail:%s", c->id, event_id,
 	                wf_mail_name(kind));
-	mid = notify_message_id(key, from);
-	m.message_id = mid;
-	m.date = now;
-	if (notify_render(&m, &subject, &msg, &why) < 0) {
+	if (notify_case_render(r->conn, r->cfg, c, &cu, kind, round ? &nr : NULL, was_blocked, key,
+	                       NULL, time(NULL), &out, &why) < 0) {
 		log_error("notify_render_failed", "case=%" PRId64 " kind=%s error=\"%s\"", c->id,
 		          wf_mail_name(kind), why);
 	} else {
-		rc = db_outbox_queue(r->conn, c->id, key, wf_mail_name(kind),
-		                     notify_locale_find(cu.locale)->locale, cu.email, subject, mid,
-		                     msg);
+		rc = db_outbox_queue(r->conn, c->id, key, wf_mail_name(kind), out.locale, cu.email,
+		                     out.subject, out.message_id, out.message);
+		notify_case_out_clear(&out);
 	}
-	free(subject);
-	free(msg);
 	free(key);
-	free(mid);
-	free(link);
-	json_decref(ev);
 	db_customer_clear(&cu);
 	return rc;
 }
@@ -287,6 +251,8 @@ wf_runner_apply(struct wf_runner *r, struct db_case *c, bool have, const struct 
 		wc.next_timer_at = c->next_timer_at;
 		wc.next_timer = strcmp(c->timer_kind, "escalation") == 0 ? WF_EV_TIMER_ESCALATION
 		                                                         : WF_EV_TIMER_REMINDER;
+		wc.complaint = strcmp(c->finding, "complaint") == 0;
+		wc.blocked_at = c->blocked_at;
 		snprintf(from, sizeof(from), "%s", c->state);
 	}
 	was_blocked = wc.blocked;

@@ -55,6 +55,8 @@ GET /v1/sweeps/{id}
 GET /v1/stats
 GET /v1/blocklist
 GET /r/{token}
+POST /r/{token}
+GET /r/{token}/status
 GET /
 GET /web/{file}
 GET /javascript/chart.js/{file}"

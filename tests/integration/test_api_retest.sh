@@ -1,10 +1,10 @@
 #!/bin/bash
 # The re-test flow end to end through relayauditd (roles probe, workflow,
 # api) against the simulator: a finding opens and blocks a case; the
-# customer follows the signed link from the mail; the page (in the
-# customer's language) requests a re-test; the scheduler probes the
-# simulator at once; the clean result resolves the case and the page says
-# so. An operator re-test through the API is followed to its result. Forged
+# customer follows the signed link from the mail; opening the page (GET,
+# HEAD) changes nothing; its button (POST) requests a re-test; the
+# scheduler probes the simulator at once; the clean result resolves the
+# case and the page and its status endpoint say so. An operator re-test through the API is followed to its result. Forged
 # and expired links get a clear page and no re-test; the page is rate limited.
 . "$(dirname "$0")/api_lib.sh"
 . "$(dirname "$0")/sim_lib.sh"
@@ -89,19 +89,42 @@ check_contains "forged link: a clear page" "$BODY" "not valid"
 req GET "/r/$EXPIRED"
 check_eq "expired link: 410" "$CODE" "410"
 check_contains "expired link: a clear page" "$BODY" "expired"
+check_contains "forged link in the browser's language (nl)" \
+	"$(curl -s -H 'Accept-Language: nl-NL,nl;q=0.9' "$API_BASE/r/$FORGED")" "Deze link is ongeldig"
+check_contains "expired link in the browser's language (fr)" \
+	"$(curl -s -H 'Accept-Language: fr' "$API_BASE/r/$EXPIRED")" "Ce lien a expiré"
+check_contains "error pages name the ISP's contact (de)" \
+	"$(curl -s -H 'Accept-Language: de' "$API_BASE/r/$FORGED")" "Abuse-Abteilung von Example ISP"
 req GET "/r/${GOOD}0"
 check_eq "altered link: 403" "$CODE" "403"
 check_eq "bad links request no re-test" "$(sql "SELECT count(*) FROM retest_requests")" "0"
 
-t0=$(date +%s%N)
 req GET "/r/$GOOD"
 check_eq "good link: 200" "$CODE" "200"
 check_eq "the page is HTML" "${CTYPE%%;*}" "text/html"
 check_contains "the page is in the customer's language" "$BODY" 'lang="de"'
-check_contains "the page says a re-test was requested (de)" "$BODY" "erneute Prüfung wurde angefordert"
 check_contains "the page names the address" "$BODY" "$T1"
-check_contains "the page refreshes itself" "$BODY" 'http-equiv="refresh"'
+check_contains "the page says the finding in words (de)" "$BODY" "ein offenes Relay ist"
+check_contains "the page lists the steps (de)" "$BODY" "Leeren Sie die Warteschlange"
+check_contains "the page has the button (de)" "$BODY" "Meinen Mailserver erneut testen"
+check_contains "the page names the ISP" "$BODY" "Abuse-Abteilung von Example ISP"
+check_eq "opening the page requests nothing" "$(sql "SELECT count(*) FROM retest_requests")" "0"
+curl -s -I -o /dev/null "$API_BASE/r/$GOOD"
+check_eq "HEAD of the page requests nothing" "$(sql "SELECT count(*) FROM retest_requests")" "0"
+req GET "/r/$GOOD/status"
+check_eq "status before any request" "$(jqr .state):$(jqr .can_request)" "ready:true"
+
+t0=$(date +%s%N)
+req POST "/r/$GOOD" "" "token=$GOOD" application/x-www-form-urlencoded
+check_eq "the button's POST: 303 back to the page" "$CODE" "303"
 check_eq "one customer re-test request" "$(sql "SELECT count(*) || ' ' || min(requested_by) || ' ' || min(case_id) FROM retest_requests")" "1 customer-link $CASE"
+req GET "/r/$GOOD"
+# One look: running (the page polls), or the probe was already that fast.
+if [[ $BODY == *'class="running" data-poll="1"'* || $BODY == *'id="status" class="clean"'* || $BODY == *'id="status" class="resolved"'* ]]; then
+	pass "the page follows the re-test"
+else
+	fail "the page follows the re-test" "got $(grep -o '<p id="status"[^>]*>' <<<"$BODY"), want running with polling, clean or resolved"
+fi
 probed() { [ "$(sql "SELECT count(*) FROM probes WHERE address = '$T1' AND verdict IS NOT NULL AND started_at > (SELECT requested_at FROM retest_requests LIMIT 1)")" -ge 1 ]; }
 wait_for 15 probed && pass "the scheduler probes the simulator at once ($(( ($(date +%s%N) - t0) / 1000000 )) ms)" ||
 	fail "the scheduler probes the simulator at once" "no probe after 15 s"
@@ -109,9 +132,14 @@ check_eq "the re-test found it closed" "$(sql "SELECT verdict FROM probes WHERE 
 resolved() { [ "$(sql "SELECT state FROM cases WHERE id = $CASE")" = resolved ]; }
 wait_for 20 resolved && pass "the clean re-test resolves the case" ||
 	fail "the clean re-test resolves the case" "got $(sql "SELECT state FROM cases WHERE id = $CASE")"
+req GET "/r/$GOOD/status"
+check_eq "status after the fix" "$(jqr .state):$(jqr .can_request)" "resolved:false"
+check_eq "status speaks the customer's language" "$(jqr .message)" "Dieser Fall ist erledigt. Es ist nichts weiter zu tun."
 req GET "/r/$GOOD"
 check_eq "reload after the fix: 200" "$CODE" "200"
 check_contains "reload says the case is resolved (de)" "$BODY" "Dieser Fall ist erledigt"
+req POST "/r/$GOOD"
+check_eq "a resolved case gets no further re-test: 409" "$CODE" "409"
 check_eq "a resolved case gets no further re-test" "$(sql "SELECT count(*) FROM retest_requests")" "1"
 req GET /v1/blocklist "$VIEWER"
 check_eq "the blocklist is empty again" "$BODY" ""
@@ -136,11 +164,18 @@ CASE2=$(sql "SELECT id FROM cases WHERE address = '$T3'")
 L2=$(link "$CASE2" $((now + 3600)) "$SECRET")
 n=$(sql "SELECT count(*) FROM retest_requests")
 req GET "/r/$L2"
+check_eq "too soon: the page still opens" "$CODE" "200"
+check_contains "too soon: the page says when (en)" "$BODY" "in 55 minutes"
+check_contains "too soon: the button is hidden" "$BODY" '<form id="ask" method="post" action="'"$L2"'" hidden>'
+req POST "/r/$L2"
 check_eq "too soon after the last re-test: 429" "$CODE" "429"
 check_contains "too soon: says when (en)" "$BODY" "in 55 minutes"
 check_eq "too soon: no re-test" "$(sql "SELECT count(*) FROM retest_requests")" "$n"
+req POST "/r/$FORGED"
+check_eq "forged link POST: 403" "$CODE" "403"
+check_eq "forged link POST: no re-test" "$(sql "SELECT count(*) FROM retest_requests")" "$n"
 codes=
-for i in $(seq 1 25); do codes+=$(curl -s -o /dev/null -w '%{http_code} ' "$API_BASE/r/$FORGED"); done
+for i in $(seq 1 70); do codes+=$(curl -s -o /dev/null -w '%{http_code} ' "$API_BASE/r/$FORGED"); done
 check_contains "the page is rate limited per client" "$codes" "429"
 
 kill -TERM "$DPID"; wait "$DPID"; rc=$?

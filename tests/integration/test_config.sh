@@ -38,6 +38,13 @@ check_contains "error_count_is_reported" "$out" "$C: 5 errors"
 out=$("$RELAYAUDITD" -n -c "$C" 2>&1); rc=$?
 check_eq "daemon_refuses_a_bad_file" "$rc" 1
 
+# A rejected secret or password is named, never echoed.
+printf 'secret = hunter2-short\ndatabase = host=/nowhere password=pw-hunter3 port=x\nprobe_rate = x\n' >"$C"
+chmod 600 "$C"
+out=$("$RELAYCTL" config check -c "$C" 2>&1); rc=$?
+check_contains "rejected_secret_is_named" "$rc $out" "1 $C:1: secret = '(secret, not shown)': at least 16 characters"
+check_eq "rejected_secret_is_never_echoed" "$(grep -c 'hunter2-short\|pw-hunter3' <<<"$out")" 0
+
 # A file holding a secret or password that others can read gets a warning.
 printf 'secret = 0123456789abcdef0123\n' >"$C"
 chmod 644 "$C"

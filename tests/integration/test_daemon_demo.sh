@@ -42,6 +42,11 @@ check_eq "accept_and_drop_server_is_accepted" "$(verdict_of 127.0.70.13)" accept
 check_eq "range_servers_are_closed" "$(psql -X -tA "$DB" -c "SELECT count(*) FROM targets WHERE address <<= '127.0.70.16/30' AND last_verdict = 'closed'")" 4
 check_eq "customer_without_server_is_no_smtp" "$(verdict_of 127.0.70.20)" no_smtp
 check_contains "verdicts_are_logged" "$(cat "$LOG")" "event=verdict address=127.0.70.11 port=2525 verdict=closed"
+check_contains "no_smtp_verdicts_are_logged_at_info_in_the_demo" "$(cat "$LOG")" "level=info event=verdict address=127.0.70.20 port=2525 verdict=no_smtp"
+relay_lines=$(grep -c "event=verdict address=127.0.70.10 port=2525 verdict=relay_confirmed" "$LOG")
+relay_probes=$(psql -X -tA "$DB" -c "SELECT count(*) FROM probes WHERE address = '127.0.70.10' AND verdict = 'relay_confirmed'")
+check_eq "one_verdict_line_per_relay_probe_not_per_receipt" "$relay_lines" "$relay_probes"
+check_eq "no_line_per_receipt" "$(grep -cE "level=[a-z]+ event=relay_confirmed" "$LOG")" 0
 check_eq "demo_targets_come_back_in_minutes" \
 	"$(psql -X -tA "$DB" -c "SELECT count(*) FROM targets WHERE next_probe_at < now() + interval '6 min'")" 9
 # The proven relay becomes a blocked case: the tree's log-only hook applies

@@ -27,7 +27,8 @@ out=$(timeout 60 "$RELAYCTL" sweep -c "$CONF" --all --wait 2>&1); rc=$?
 check_eq "sweep_all_wait_exits_0" "$rc" 0
 check_contains "sweep_all_marks_every_target" "$out" "400 targets marked due"
 check_contains "sweep_wait_prints_progress" "$out" "done ("
-check_contains "sweep_wait_ends_with_done_line" "$(echo "$out" | tail -1)" "done, 400 targets in"
+check_contains "sweep_wait_prints_the_done_line" "$(echo "$out" | tail -2 | head -1)" "done, 400 targets in"
+check_contains "sweep_wait_ends_with_the_verdicts" "$(echo "$out" | tail -1)" "verdicts: no_smtp 400"
 check_eq "sweep_probes_every_target_once" "$(sql "SELECT count(*) || '/' || count(DISTINCT target_id) FROM probes")" "400/400"
 check_eq "sweep_counters_complete" "$(sql "SELECT done || '/' || total || ' ' || (finished_at IS NOT NULL) FROM sweeps ORDER BY id DESC LIMIT 1")" "400/400 true"
 check_eq "sweep_marks_are_cleared" "$(sql "SELECT count(*) FROM targets WHERE sweep_id IS NOT NULL OR priority <> 0")" 0

@@ -131,3 +131,32 @@ check_eq "moved_address_belongs_to_the_new_customer" \
 # -- the default config limit applies when no -c is given
 out=$("$RELAYCTL" import "$TEST_TMP/good.csv" 2>&1); rc=$?
 check_eq "import_without_config_file_uses_defaults" "$rc" 0
+
+# -- addresses that are never customer targets are refused with line and reason
+#    (outside loopback_only; the documentation ranges above are allowed only there)
+printf 'customer,address,contact_email\nhost,0.0.0.0,a@h.example\nhost,255.255.255.255,a@h.example\nhost,224.0.0.0/30,a@h.example\nhost,::,a@h.example\nhost,127.0.0.1,a@h.example\nhost,169.254.0.0/30,a@h.example\nhost,192.0.2.99,a@h.example\n' >"$TEST_TMP/nontarget.csv"
+before=$(snapshot)
+out=$(RELAYAUDIT_LOOPBACK_ONLY=0 "${IMPORT[@]}" "$TEST_TMP/nontarget.csv" 2>&1); rc=$?
+check_eq "non_target_addresses_exit_1" "$rc" 1
+for want in "2: address '0.0.0.0': refused, unspecified" "3: address '255.255.255.255': refused, the broadcast address" \
+	"4: address '224.0.0.0/30': refused, multicast" "5: address '::': refused, unspecified" \
+	"6: address '127.0.0.1': refused, loopback" "7: address '169.254.0.0/30': refused, link-local" \
+	"8: address '192.0.2.99': refused, documentation"; do
+	check_contains "non_target_refused_line_${want%%:*}" "$out" "$TEST_TMP/nontarget.csv:$want"
+done
+check_eq "non_target_addresses_write_nothing" "$(snapshot)" "$before"
+
+# -- the IPv4-mapped form is the same host: stored as IPv4, a repeat is a duplicate
+printf 'customer,address,contact_email\nmapped,::ffff:192.0.2.15,a@m.example\nmapped,192.0.2.15,a@m.example\n' >"$TEST_TMP/mapped.csv"
+out=$("${IMPORT[@]}" "$TEST_TMP/mapped.csv" 2>&1); rc=$?
+check_contains "mapped_and_plain_form_are_one_address" "$rc $out" "1 $TEST_TMP/mapped.csv:3: address 192.0.2.15 is also on line 2"
+printf 'customer,address,contact_email\nmapped,::ffff:192.0.2.15,a@m.example\n' >"$TEST_TMP/mapped1.csv"
+out=$("${IMPORT[@]}" "$TEST_TMP/mapped1.csv" 2>&1); rc=$?
+check_eq "mapped_form_is_stored_as_ipv4" "$rc:$(sql "SELECT host(address) FROM targets WHERE address = '192.0.2.15' OR address = '::ffff:192.0.2.15'")" "0:192.0.2.15"
+
+# -- invalid UTF-8 in a name fails the import with its line, not a database error
+printf 'customer,address,contact_email,name\nutf,192.0.2.40,a@u.example,Caf\xc3\xa9\nutf2,192.0.2.41,a@u2.example,Caf\xe9 Bar\n' >"$TEST_TMP/latin1.csv"
+before=$(snapshot)
+out=$("${IMPORT[@]}" "$TEST_TMP/latin1.csv" 2>&1); rc=$?
+check_contains "invalid_utf8_is_reported_with_its_line" "$rc $out" "1 $TEST_TMP/latin1.csv:3: name is not valid UTF-8 (byte 4)"
+check_eq "invalid_utf8_writes_nothing" "$(snapshot)" "$before"

@@ -24,6 +24,12 @@ for f in "$ROOT"/deploy/enforcers/*; do
 	n=$(basename "$f")
 	if [ -x "$PREFIX/share/relayaudit/enforcers/$n" ]; then pass "installs_enforcer_$n"; else fail "installs_enforcer_$n" "$PREFIX/share/relayaudit/enforcers/$n missing or not executable"; fi
 done
+for lc in en de nl fr; do
+	for f in "$ROOT"/templates/$lc/*.txt; do
+		[ -f "$PREFIX/share/relayaudit/templates/$lc/$(basename "$f")" ] || { fail "installs_templates_$lc" "$PREFIX/share/relayaudit/templates/$lc/$(basename "$f") missing"; continue 2; }
+	done
+	pass "installs_templates_$lc"
+done
 CONF=$PREFIX/etc/relayaudit/relayaudit.conf
 check_eq "installed_config_is_mode_600" "$(stat -c %a "$CONF")" 600
 cd / || exit 1

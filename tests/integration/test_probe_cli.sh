@@ -61,6 +61,9 @@ check_eq json_names_each_target_once "$(echo "$out" | jq -r .ip | sort | tr '\n'
 out=$("$RELAYCTL" probe --rate 0 --timeout 2s --exclude 127.0.10.0/24 127.0.10.61:$P 2>&1)
 check_eq excluded_not_a_relay "$?" 0
 check_contains excluded_is_said "$out" "excluded"
+# the IPv4-mapped form of an excluded address is the same host
+out=$("$RELAYCTL" probe --rate 0 --timeout 2s --exclude 127.0.10.0/24 "[::ffff:127.0.10.61]:$P" 2>&1)
+check_contains excluded_mapped_form_is_excluded "$out" "excluded"
 
 out=$("$RELAYCTL" probe --rate 0 --timeout 2s --port $P --sink-domain sink.example --helo probe.example --no-backscatter --json 127.0.10.61 2>&1)
 check_eq port_option_used "$(echo "$out" | jq -r .port)" "$P"

@@ -46,6 +46,8 @@ check_eq once_exits_zero "$?" 0
 files=$(ls "$TEST_TMP/$SUITE.outbox" 2>/dev/null)
 check_eq outbox_file_written "$files" "$(sql "SELECT id FROM outbox")-suspicious.eml"
 check_contains outbox_file_is_a_message "$(cat "$TEST_TMP/$SUITE.outbox/"*.eml)" "Auto-Submitted: auto-generated"
+# Customer data and a working re-test link: owner-only file in an owner-only folder.
+check_eq outbox_file_and_folder_are_private "$(stat -c %a "$TEST_TMP/$SUITE.outbox/"*.eml) $(stat -c %a "$TEST_TMP/$SUITE.outbox")" "600 700"
 check_eq suspicious_does_not_block "$(wf_case "state || ' ' || blocked") $(wf_applied block)" "notified false 0"
 check_eq suspicious_reprobes_sooner "$(sql "SELECT next_probe_at < now() + interval '6 hours 1 minute' FROM targets")" t
 "$RELAYCTL" workflow run --once -c "$WF_CONF" >>"$TEST_TMP/once.log" 2>&1

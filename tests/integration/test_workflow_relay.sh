@@ -35,10 +35,11 @@ check_contains mail_kind_relay_blocked "$mail" "X-Relayaudit-Kind: relay_blocked
 check_contains mail_subject "$mail" "Subject: Open mail relay at 192.0.2.25: blocked (case #$case_id)"
 msgid=$(sql "SELECT message_id FROM outbox WHERE case_id = $case_id")
 check_contains mail_message_id_is_the_outbox_one "$mail" "Message-ID: $msgid"
-check_contains evidence_trick "$text" "Test:    outside/percent-hack"
+check_contains evidence_trick "$text" "Test:    an outside sender to an outside address hidden with"
 check_contains evidence_transcript "$text" "C: RCPT TO:<rt0123@sink.relayaudit.test%customer.example>"
-check_contains evidence_address "$text" "Address: 192.0.2.25 port 25"
-check_contains fix_postfix "$text" "smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
+check_contains evidence_address "$text" "Address: 192.0.2.25
+  Port:    25"
+check_contains fix_postfix "$(wf_mail_flat 1)" "set allow_percent_hack = no"
 check_contains flush_queue_reminder "$text" "postsuper -d ALL"
 check_contains retest_link "$text" "https://isp.example/r/$case_id."
 check_eq probe_consumed "$(sql "SELECT workflow_done_at IS NOT NULL FROM probes WHERE id = $probe")" t

@@ -92,7 +92,7 @@ wf_probe() {
 	sql "INSERT INTO probes (target_id, address, port, started_at, finished_at, verdict,
 	                         backscatter, trick, evidence)
 	     SELECT id, address, ${3:-25}, now(), now(), '$1', '${2:-refused}',
-	            CASE WHEN '$1' = 'relay_confirmed' THEN 'outside/percent-hack' END,
+	            CASE WHEN '$1' = 'relay_confirmed' THEN 'outside/percent-ip' END,
 	            jsonb_build_object('transcript', E'S: 220 mail.customer.example ESMTP\nC: EHLO probe.isp.example\nS: 250 mail.customer.example\nC: MAIL FROM:<probe@relayaudit-outside.invalid>\nS: 250 2.1.0 Ok\nC: RCPT TO:<rt0123@sink.relayaudit.test%customer.example>\nS: 250 2.1.5 Ok')
 	       FROM targets WHERE address = '$WF_ADDR' RETURNING id"
 }
@@ -107,7 +107,13 @@ wf_mail() { # N: the Nth captured message
 
 # Undoes quoted-printable soft breaks and =XX so bodies can be grepped.
 wf_mail_text() {
-	python3 -c 'import quopri,sys; sys.stdout.write(quopri.decodestring(open(sys.argv[1],"rb").read()).decode("utf-8","replace"))' "$WF_MAILDIR/$1.eml"
+	python3 -c 'import quopri,sys; sys.stdout.write(quopri.decodestring(open(sys.argv[1],"rb").read()).decode("utf-8","replace").replace("\r\n","\n"))' "$WF_MAILDIR/$1.eml"
+}
+
+# The decoded body with line breaks and indents as single spaces: phrases
+# are found wherever the 72-column wrapping broke them.
+wf_mail_flat() {
+	wf_mail_text "$1" | sed -e 's/^ *//' | tr '\n' ' '
 }
 
 wf_applied() {

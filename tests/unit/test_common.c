@@ -214,6 +214,79 @@ TEST(net_key_groups_by_24_and_64)
 	CHECK(addr_is_loopback(&a));
 }
 
+TEST(ipv4_mapped_ipv6_parses_as_ipv4)
+{
+	struct addr a, b;
+	struct cidr c;
+	const char *why = NULL;
+	char buf[ADDR_STRLEN];
+	int port;
+
+	CHECK(addr_parse("::ffff:192.0.2.15", &a) == 0);
+	CHECK(addr_parse("192.0.2.15", &b) == 0);
+	CHECK_INT(a.family, AF_INET);
+	CHECK(addr_equal(&a, &b));
+	addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "192.0.2.15");
+	CHECK(addr_port_parse("[::ffff:127.0.0.5]:25", 0, &a, &port) == 0);
+	addr_format(&a, buf, sizeof(buf));
+	CHECK_STR(buf, "127.0.0.5");
+	CHECK(cidr_parse("::ffff:192.0.2.0/120", &c, &why) == 0);
+	cidr_format(&c, buf, sizeof(buf));
+	CHECK_STR(buf, "192.0.2.0/24");
+	CHECK(addr_parse("::ffff:192.0.2.15", &a) == 0 && cidr_contains(&c, &a));
+	/* a range wider than the mapped block stays IPv6 */
+	CHECK(cidr_parse("::/64", &c, &why) == 0);
+	CHECK_INT(c.base.family, AF_INET6);
+}
+
+TEST(non_targets_are_refused_with_the_range_named)
+{
+	static const struct {
+		const char *s;
+		bool lab;
+		const char *want; /* NULL: accepted */
+	} cases[] = {
+	    {"0.0.0.0", false, "unspecified"},
+	    {"255.255.255.255", false, "broadcast"},
+	    {"224.0.0.1", false, "multicast"},
+	    {"239.255.255.250", true, "multicast"},
+	    {"127.0.0.1", false, "loopback"},
+	    {"127.0.0.1", true, NULL},
+	    {"169.254.1.1", true, "link-local"},
+	    {"192.0.2.15", false, "documentation"},
+	    {"192.0.2.15", true, NULL},
+	    {"198.51.100.0/24", false, "documentation"},
+	    {"198.51.0.0/16", false, "documentation"}, /* overlaps */
+	    {"::", false, "unspecified"},
+	    {"::", true, "unspecified"},
+	    {"::1", false, "loopback"},
+	    {"::1", true, NULL},
+	    {"ff02::1", false, "multicast"},
+	    {"fe80::1", false, "link-local"},
+	    {"2001:db8::25", false, "documentation"},
+	    {"::ffff:0.0.0.0", false, "unspecified"},
+	    {"::ffff:224.0.0.1", false, "multicast"},
+	    {"8.8.0.0/16", false, NULL},
+	    {"2a00:1450::1", false, NULL},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct cidr c;
+		const char *why = NULL;
+		int rc;
+
+		CHECK(cidr_parse(cases[i].s, &c, &why) == 0);
+		rc = cidr_target_check(&c, cases[i].lab, &why);
+		if (cases[i].want == NULL && rc != 0)
+			TEST_FAIL("%s lab=%d: got refused (%s), want accepted", cases[i].s,
+			          cases[i].lab, why);
+		if (cases[i].want != NULL && (rc == 0 || strstr(why, cases[i].want) == NULL))
+			TEST_FAIL("%s lab=%d: got %s, want refused as %s", cases[i].s, cases[i].lab,
+			          rc == 0 ? "accepted" : why, cases[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -230,5 +303,7 @@ main(void)
 	RUN(addresses_parse_and_format_both_families);
 	RUN(cidr_containment_and_host_bits);
 	RUN(net_key_groups_by_24_and_64);
+	RUN(ipv4_mapped_ipv6_parses_as_ipv4);
+	RUN(non_targets_are_refused_with_the_range_named);
 	return test_summary();
 }

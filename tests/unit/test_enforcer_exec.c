@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,6 +114,46 @@ TEST(missing_hook_is_an_error)
 	CHECK_CONTAINS(err, "cannot execute /nonexistent/enforcer");
 }
 
+TEST(hook_gets_a_clean_environment_and_no_daemon_descriptors)
+{
+	char err[256], body[512], *got;
+	char *env[] = {"RELAYAUDIT_ACTION_KEY=k1", NULL};
+	char *argv[2] = {NULL, NULL};
+	struct rlimit rl;
+	int high = -1;
+
+	setenv("RELAYAUDIT_DATABASE", "host=/x password=do-not-leak", 1);
+	setenv("SOME_DAEMON_VAR", "x", 1);
+	setenv("LANG", "C.UTF-8", 1);
+	setenv("RELAYAUDIT_ENFORCER_LOG", "/tmp/hook.log", 1);
+	/* A descriptor above 1024, as the daemon's probe sockets are. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max > 1600) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		high = dup2(1, 1500);
+	}
+	snprintf(body, sizeof(body), "env | sort > %s/allenv\nls /proc/self/fd > %s/fds\n", dir,
+		 dir);
+	argv[0] = (char *)script("envdump", body);
+	CHECK_INT(enforcer_exec(argv, env, "{}", 5000, err, sizeof(err)), 0);
+	if (high >= 0)
+		close(high);
+	got = slurp("allenv");
+	if (strstr(got, "RELAYAUDIT_DATABASE") != NULL || strstr(got, "SOME_DAEMON_VAR") != NULL)
+		TEST_FAIL("got environment '%s', want no daemon-only variables", got);
+	CHECK_CONTAINS(got, "PATH=");
+	CHECK_CONTAINS(got, "LANG=C.UTF-8");
+	CHECK_CONTAINS(got, "RELAYAUDIT_ENFORCER_LOG=/tmp/hook.log");
+	CHECK_CONTAINS(got, "RELAYAUDIT_ACTION_KEY=k1");
+	free(got);
+	got = slurp("fds");
+	if (high >= 0 && strstr(got, "1500") != NULL)
+		TEST_FAIL("got descriptors '%s' in the hook, want no 1500", got);
+	free(got);
+	unsetenv("RELAYAUDIT_DATABASE");
+	unsetenv("SOME_DAEMON_VAR");
+}
+
 TEST(backoff_doubles_up_to_an_hour)
 {
 	CHECK_INT(enforcer_backoff(60, 1), 60);
@@ -134,6 +175,7 @@ main(void)
 	RUN(hook_that_overruns_is_killed);
 	RUN(hook_that_ignores_stdin_is_fine);
 	RUN(missing_hook_is_an_error);
+	RUN(hook_gets_a_clean_environment_and_no_daemon_descriptors);
 	RUN(backoff_doubles_up_to_an_hour);
 	{
 		char cmd[300];

@@ -5,7 +5,8 @@
 #include "db/import_parse.h"
 #include "tests/test.h"
 
-static struct import_limits limits = {.max_cidr = 256};
+/* The examples use documentation ranges, allowed as with loopback_only. */
+static struct import_limits limits = {.max_cidr = 256, .loopback_only = true};
 
 static int
 parse(const char *text, enum import_format fmt, struct import_result *res)
@@ -294,6 +295,60 @@ TEST(ports_text_is_an_array_literal)
 	CHECK_STR(buf, "{25,587}");
 }
 
+TEST(non_target_addresses_are_refused_with_line_and_reason)
+{
+	struct import_limits prod = {.max_cidr = 256};
+	struct import_result res;
+	const char *text = "customer,address,contact_email\n"
+	                   "c1,8.8.8.8,a@c1.example\n"
+	                   "c1,0.0.0.0,a@c1.example\n"
+	                   "c1,255.255.255.255,a@c1.example\n"
+	                   "c1,224.0.0.0/30,a@c1.example\n"
+	                   "c1,::,a@c1.example\n"
+	                   "c1,127.0.0.1,a@c1.example\n"
+	                   "c1,fe80::1,a@c1.example\n"
+	                   "c1,192.0.2.15,a@c1.example\n";
+
+	CHECK_INT(import_parse(text, strlen(text), IMPORT_CSV, &prod, &res), -1);
+	CHECK_INT(res.nerrors, 7);
+	CHECK_CONTAINS(errors_of(&res), "3: address '0.0.0.0': refused, unspecified");
+	CHECK_CONTAINS(errors_of(&res), "4: address '255.255.255.255': refused, the broadcast");
+	CHECK_CONTAINS(errors_of(&res), "5: address '224.0.0.0/30': refused, multicast");
+	CHECK_CONTAINS(errors_of(&res), "6: address '::': refused, unspecified");
+	CHECK_CONTAINS(errors_of(&res), "7: address '127.0.0.1': refused, loopback");
+	CHECK_CONTAINS(errors_of(&res), "8: address 'fe80::1': refused, link-local");
+	CHECK_CONTAINS(errors_of(&res), "9: address '192.0.2.15': refused, documentation");
+	import_result_free(&res);
+}
+
+TEST(mapped_ipv6_imports_as_its_ipv4_address)
+{
+	struct import_result res;
+	char buf[ADDR_STRLEN];
+
+	CHECK_INT(parse("customer,address,contact_email\nc1,::ffff:192.0.2.15,a@c1.example\n",
+	                IMPORT_CSV, &res),
+	          0);
+	cidr_format(&res.rows[0].cidr, buf, sizeof(buf));
+	CHECK_STR(buf, "192.0.2.15/32");
+	import_result_free(&res);
+}
+
+TEST(invalid_utf8_fails_with_its_line)
+{
+	struct import_result res;
+
+	CHECK_INT(parse("customer,address,contact_email,name\n"
+	                "c1,192.0.2.1,a@c1.example,Caf\xc3\xa9\n"
+	                "c2,192.0.2.2,a@c2.example,Caf\xe9 Bar\n"
+	                "c3,192.0.2.3,a\xc0\xaf@c3.example,\n",
+	                IMPORT_CSV, &res),
+	          -1);
+	CHECK_STR(errors_of(&res), "3: name is not valid UTF-8 (byte 4)|"
+	                           "4: contact_email is not valid UTF-8 (byte 2)|");
+	import_result_free(&res);
+}
+
 int
 main(void)
 {
@@ -315,5 +370,8 @@ main(void)
 	RUN(empty_file_and_header_only_are_errors);
 	RUN(byte_order_mark_is_ignored);
 	RUN(ports_text_is_an_array_literal);
+	RUN(non_target_addresses_are_refused_with_line_and_reason);
+	RUN(mapped_ipv6_imports_as_its_ipv4_address);
+	RUN(invalid_utf8_fails_with_its_line);
 	return test_summary();
 }

@@ -1,17 +1,34 @@
 /*
- * Notification mails: every kind renders in every locale into a proper
- * RFC 5322 message; relay mails carry the evidence, the fix for Postfix, the
- * queue reminder and the re-test link; locales fall back to English.
+ * Notification mails from the shipped template files: every kind renders in
+ * every locale into a proper RFC 5322 message wrapped to 72 columns; relay
+ * mails carry the proving exchange (tokens abbreviated), the trick in words
+ * with its fix for five MTAs, the queue reminder and the re-test link;
+ * locales fall back to English.
  */
 #include "auditd/workflow/notify.h"
+#include "common/util.h"
 #include "tests/test.h"
 
 #include <ctype.h>
+
+/* The unit tests run from the top of the tree (tests/run.sh). */
+static const struct tmpl_dirs test_dirs = {NULL, "templates"};
+
+#define TOKEN "rt585e8b87cbb100877a1fed2ad91797"
+#define OTHER "rt585e8b87cbb104c5785e8bd27e16cd"
 
 static struct notify_mail
 sample(enum wf_mail kind, const char *locale)
 {
 	struct notify_mail m = {
+	    .dirs = &test_dirs,
+	    .verdict = "relay_confirmed",
+	    .proof_token = TOKEN,
+	    .received_at = "2026-11-22 19:41:26 UTC",
+	    .received_from = "192.0.2.25",
+	    .isp_name = "Example Net",
+	    .isp_email = "abuse@example.net",
+	    .isp_phone = "+31 20 555 0100",
 	    .kind = kind,
 	    .locale = locale,
 	    .from = "abuse@isp.example",
@@ -22,9 +39,18 @@ sample(enum wf_mail kind, const char *locale)
 	    .port = 25,
 	    .found_at = "2026-11-22 19:41:25 UTC",
 	    .opened_at = "2026-11-20 08:00:00 UTC",
-	    .trick = "outside/percent-hack",
+	    .trick = "outside/percent-ip",
 	    .transcript = "S: 220 mail.customer.example ESMTP\nC: EHLO probe.isp.example\n"
-	                  "S: 250 OK\nC: MAIL FROM:<x@outside.invalid>\nS: 250 OK\n",
+	                  "S: 250-mail.customer.example\nS: 250 PIPELINING\n"
+	                  "C: MAIL FROM:<>\nC: RCPT TO:<" OTHER "@sink.example>\nS: 250 2.1.0 Ok\n"
+	                  "S: 554 5.7.1 Relay access denied\nC: RSET\nS: 250 Ok\n"
+	                  "C: MAIL FROM:<x@outside.invalid>\n"
+	                  "C: RCPT TO:<" OTHER "@sink.example>\n"
+	                  "C: RCPT TO:<" TOKEN "%sink.example@[192.0.2.25]>\nC: DATA\n"
+	                  "S: 250 2.1.0 Ok\nS: 554 5.7.1 Relay access denied\nS: 250 2.1.5 Ok\n"
+	                  "S: 354 End data with <CR><LF>.<CR><LF>\n"
+	                  "C: <test message, 933 bytes>\nS: 250 2.0.0 Ok: queued as 4XyZ\n"
+	                  "C: QUIT\nS: 221 Bye\n",
 	    .mode = "port25_inbound",
 	    .retest_link = "https://isp.example/r/42.1800000000.0123456789abcdef0123456789abcdef",
 	    .link_expires = 1800000000,
@@ -67,6 +93,26 @@ decode_body(const char *msg)
 	return out;
 }
 
+/* The body with line breaks and their indents as single spaces, so phrases
+ * can be searched wherever the wrapping broke them. */
+static char *
+flat(const char *body)
+{
+	char *out = malloc(strlen(body) + 1), *o = out;
+
+	for (const char *p = body; *p; p++) {
+		if (*p == '\n') {
+			while (p[1] == ' ')
+				p++;
+			*o++ = ' ';
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 static int
 longest_line(const char *msg)
 {
@@ -84,11 +130,27 @@ longest_line(const char *msg)
 	return longest;
 }
 
+/* Characters (not bytes) of the longest line. */
+static int
+text_longest_line(const char *s)
+{
+	int longest = 0, cur = 0;
+
+	for (const char *p = s; *p; p++) {
+		if (*p == '\n') {
+			cur = 0;
+		} else if (((unsigned char)*p & 0xC0) != 0x80 && ++cur > longest) {
+			longest = cur;
+		}
+	}
+	return longest;
+}
+
 TEST(every_kind_renders_in_every_locale)
 {
-	static const char *const locales[] = {"en", "nl", "de"};
+	static const char *const locales[] = {"en", "nl", "de", "fr"};
 
-	for (size_t l = 0; l < 3; l++) {
+	for (size_t l = 0; l < ARRAY_LEN(locales); l++) {
 		for (int k = 0; k < WF_MAIL__COUNT; k++) {
 			struct notify_mail m = sample((enum wf_mail)k, locales[l]);
 			char *subject, *msg, *body;
@@ -96,14 +158,20 @@ TEST(every_kind_renders_in_every_locale)
 
 			CHECK_MSG(notify_render(&m, &subject, &msg, &why) == 0, "%s/%s: %s",
 			          locales[l], wf_mail_name((enum wf_mail)k), why);
+			if (msg == NULL)
+				continue;
 			body = decode_body(msg);
 			CHECK_MSG(strstr(msg, "{{") == NULL && strstr(body, "{{") == NULL,
 			          "%s/%s: unexpanded placeholder", locales[l], wf_mail_name(k));
 			CHECK_CONTAINS(subject, "192.0.2.25");
-			CHECK_CONTAINS(body, "#42");
+			CHECK_CONTAINS(subject, "42");
+			CHECK_CONTAINS(body, "42");
 			CHECK_MSG(longest_line(msg) <= 78,
-			          "%s/%s: a line of %d characters, want <= 78", locales[l],
+			          "%s/%s: an encoded line of %d characters, want <= 78", locales[l],
 			          wf_mail_name(k), longest_line(msg));
+			CHECK_MSG(text_longest_line(body) <= 78,
+			          "%s/%s: a text line of %d characters, want <= 78", locales[l],
+			          wf_mail_name(k), text_longest_line(body));
 			CHECK_MSG(strstr(msg, "\n") == NULL || strstr(msg, "\r\n") != NULL, "CRLF");
 			free(subject);
 			free(msg);
@@ -136,33 +204,99 @@ TEST(message_has_rfc5322_and_mime_headers)
 TEST(relay_mail_carries_evidence_fix_flush_and_link)
 {
 	struct notify_mail m = sample(WF_MAIL_RELAY_BLOCKED, "en");
-	char *subject, *msg, *body;
+	char *subject, *msg, *body, *f;
 	const char *why;
 
 	CHECK_INT(notify_render(&m, &subject, &msg, &why), 0);
 	body = decode_body(msg);
 	CHECK_CONTAINS(body, "Dear customer Example BV,");
-	CHECK_CONTAINS(body, "Address: 192.0.2.25 port 25");
+	CHECK_CONTAINS(body, "Address: 192.0.2.25\n");
+	CHECK_CONTAINS(body, "Port:    25\n");
 	CHECK_CONTAINS(body, "Time:    2026-11-22 19:41:25 UTC");
-	CHECK_CONTAINS(body, "Test:    outside/percent-hack");
-	CHECK_CONTAINS(body, "  C: MAIL FROM:<x@outside.invalid>");
-	CHECK_CONTAINS(body, "smtpd_relay_restrictions = permit_mynetworks, "
-	                     "permit_sasl_authenticated, reject_unauth_destination");
-	CHECK_CONTAINS(body, "Exim");
-	CHECK_CONTAINS(body, "Exchange");
+	CHECK_CONTAINS(body, "Result:  open relay, proven");
+	CHECK_CONTAINS(body, "Test:    an outside sender to an outside address hidden with");
+	CHECK_CONTAINS(body, "\"percent hack\"");
+	CHECK_CONTAINS(body, "smtpd_relay_restrictions");
+	CHECK_CONTAINS(body, "* Exim:");
+	CHECK_CONTAINS(body, "* Exchange/IIS:");
+	CHECK_CONTAINS(body, "* Sendmail:");
+	CHECK_CONTAINS(body, "* OpenSMTPD:");
 	CHECK_CONTAINS(body, "postsuper -d ALL");
 	CHECK_CONTAINS(body, m.retest_link);
-	CHECK_CONTAINS(body, "incoming connections to port 25");
-	CHECK_CONTAINS(body, "15 minutes");
+	f = flat(body);
+	CHECK_CONTAINS(f, "incoming connections to port 25 (SMTP)");
+	CHECK_CONTAINS(f, "15 minutes");
+	CHECK_CONTAINS(f, "Example Net");
+	CHECK_CONTAINS(f, "+31 20 555 0100");
+	free(f);
 	free(subject);
 	free(msg);
 	free(body);
 }
 
+TEST(evidence_is_the_proving_exchange_whole)
+{
+	struct notify_mail m = sample(WF_MAIL_RELAY_BLOCKED, "en");
+	char *subject, *msg, *body, *f;
+	const char *why;
+
+	CHECK_INT(notify_render(&m, &subject, &msg, &why), 0);
+	body = decode_body(msg);
+	CHECK_CONTAINS(body, "  C: MAIL FROM:<x@outside.invalid>\n  S: 250 2.1.0 Ok\n");
+	CHECK_CONTAINS(body, "  C: RCPT TO:<rt585e8b\xE2\x80\xA6%sink.example@[192.0.2.25]>\n"
+	                     "  S: 250 2.1.5 Ok\n");
+	CHECK_CONTAINS(body, "  C: DATA\n  S: 354 End data");
+	CHECK_CONTAINS(body, "  C: <test message, 933 bytes>\n  S: 250 2.0.0 Ok: queued as 4XyZ\n");
+	f = flat(body);
+	CHECK_CONTAINS(f, "at 2026-11-22 19:41:26 UTC from 192.0.2.25");
+	free(f);
+	CHECK_MSG(strstr(body, "Relay access denied") == NULL, "a refused RCPT is shown");
+	CHECK_MSG(strstr(body, "MAIL FROM:<>") == NULL, "another transaction is shown");
+	CHECK_MSG(strstr(body, TOKEN) == NULL && strstr(body, OTHER) == NULL,
+	          "a whole token is shown");
+	free(subject);
+	free(msg);
+	free(body);
+}
+
+TEST(block_sentence_names_the_port_found)
+{
+	struct notify_mail m = sample(WF_MAIL_RELAY_BLOCKED, "en");
+	char *subject, *msg, *body, *f;
+	const char *why;
+
+	m.port = 2525;
+	CHECK_INT(notify_render(&m, &subject, &msg, &why), 0);
+	f = decode_body(msg);
+	body = flat(f);
+	free(f);
+	CHECK_CONTAINS(body, "incoming connections to port 2525 (SMTP)");
+	CHECK_MSG(strstr(body, "port 25 ") == NULL, "port 25 named although the relay was on 2525");
+	free(subject);
+	free(msg);
+	free(body);
+}
+
+TEST(text_is_wrapped_at_72_columns)
+{
+	char *w = tmpl_wrap("A sentence that is long enough to need wrapping because it goes on and "
+	                    "on past the seventy-second column of the line.\n"
+	                    "* an item that is also long enough to wrap past seventy-two columns "
+	                    "of text here\n"
+	                    "  a preformatted line stays as it is even with    spaces\n");
+
+	CHECK_STR(w, "A sentence that is long enough to need wrapping because it goes on and\n"
+	             "on past the seventy-second column of the line.\n"
+	             "* an item that is also long enough to wrap past seventy-two columns of\n"
+	             "  text here\n"
+	             "  a preformatted line stays as it is even with    spaces\n");
+	free(w);
+}
+
 TEST(german_subject_is_encoded_and_body_is_utf8)
 {
 	struct notify_mail m = sample(WF_MAIL_RESOLVED, "de");
-	char *subject, *msg, *body;
+	char *subject, *msg, *body, *f;
 	const char *why;
 
 	CHECK_INT(notify_render(&m, &subject, &msg, &why), 0);
@@ -170,7 +304,9 @@ TEST(german_subject_is_encoded_and_body_is_utf8)
 	CHECK_CONTAINS(subject, "gelöst");
 	CHECK_CONTAINS(msg, "Subject: =?UTF-8?B?");
 	CHECK_CONTAINS(msg, "Content-Language: de\r\n");
-	CHECK_CONTAINS(body, "Die Sperre für eingehende Verbindungen auf Port 25");
+	f = flat(body);
+	CHECK_CONTAINS(f, "Die Sperre für eingehende Verbindungen auf Port 25");
+	free(f);
 	CHECK(strstr(body, "Erneuten Test anfordern") == NULL); /* resolved: no link */
 	for (const char *p = msg; *p; p++)
 		CHECK_MSG((unsigned char)*p < 0x80, "8-bit byte in the encoded message");
@@ -181,17 +317,26 @@ TEST(german_subject_is_encoded_and_body_is_utf8)
 
 TEST(unknown_locale_falls_back_to_english)
 {
-	CHECK_STR(notify_locale_find("fr")->locale, "en");
-	CHECK_STR(notify_locale_find(NULL)->locale, "en");
-	CHECK_STR(notify_locale_find("de-AT")->locale, "de");
-	CHECK_STR(notify_locale_find("nl")->locale, "nl");
-	CHECK_STR(notify_locale_find("ne")->locale, "en");
+	char l[8];
+
+	tmpl_locale(&test_dirs, "fr", l);
+	CHECK_STR(l, "fr");
+	tmpl_locale(&test_dirs, NULL, l);
+	CHECK_STR(l, "en");
+	tmpl_locale(&test_dirs, "de-AT", l);
+	CHECK_STR(l, "de");
+	tmpl_locale(&test_dirs, "nl", l);
+	CHECK_STR(l, "nl");
+	tmpl_locale(&test_dirs, "ne", l);
+	CHECK_STR(l, "en");
+	tmpl_locale(&test_dirs, "../x", l);
+	CHECK_STR(l, "en");
 }
 
 TEST(smarthost_mode_is_named)
 {
 	struct notify_mail m = sample(WF_MAIL_COMPLAINT_BLOCKED, "nl");
-	char *subject, *msg, *body;
+	char *subject, *msg, *body, *f;
 	const char *why;
 
 	m.mode = "smarthost";
@@ -199,7 +344,9 @@ TEST(smarthost_mode_is_named)
 	m.transcript = NULL;
 	CHECK_INT(notify_render(&m, &subject, &msg, &why), 0);
 	body = decode_body(msg);
-	CHECK_CONTAINS(body, "onze mailserver (smarthost)");
+	f = flat(body);
+	CHECK_CONTAINS(f, "onze mailserver (smarthost)");
+	free(f);
 	CHECK_CONTAINS(subject, "Spamklacht");
 	free(subject);
 	free(msg);
@@ -257,6 +404,9 @@ main(void)
 	RUN(every_kind_renders_in_every_locale);
 	RUN(message_has_rfc5322_and_mime_headers);
 	RUN(relay_mail_carries_evidence_fix_flush_and_link);
+	RUN(evidence_is_the_proving_exchange_whole);
+	RUN(block_sentence_names_the_port_found);
+	RUN(text_is_wrapped_at_72_columns);
 	RUN(german_subject_is_encoded_and_body_is_utf8);
 	RUN(unknown_locale_falls_back_to_english);
 	RUN(smarthost_mode_is_named);

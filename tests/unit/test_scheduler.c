@@ -337,7 +337,7 @@ TEST(retest_during_lease_stays_due)
 		  1);
 }
 
-TEST(retest_result_answers_the_request)
+TEST(retest_result_is_noted_and_left_for_the_workflow)
 {
 	struct claimed_target *t;
 	size_t n;
@@ -351,8 +351,10 @@ TEST(retest_result_answers_the_request)
 	CHECK_INT(n, 1);
 	CHECK_INT(write_all(t, n, "closed", 86400), 0);
 	free_claim(t, n);
+	/* The writer notes the answering probe; the workflow answers the request
+	 * (done_at), after judging the probe and telling the customer. */
 	CHECK_INT(q_int("SELECT count(*) FROM retest_requests r JOIN targets t ON t.id = r.target_id"
-			" WHERE r.done_at IS NOT NULL AND r.probe_id = t.last_probe_id"),
+			" WHERE r.done_at IS NULL AND r.probe_id = t.last_probe_id"),
 		  1);
 	CHECK_INT(q_int("SELECT priority FROM targets"), 0);
 }
@@ -406,7 +408,7 @@ TEST(accepted_past_deadline_becomes_accepted_not_relayed)
 		" VALUES (1, 1, '127.0.40.1', 25, 'accepted', now() - interval '1 s'),"
 		"        (2, 1, '127.0.40.1', 25, 'accepted', now() + interval '1 h')");
 	exec_ok("UPDATE targets SET last_probe_id = 1, last_verdict = 'accepted'");
-	CHECK(probes_expire_confirm(db, 100) >= 0);
+	CHECK(probes_expire_confirm(db, 100, NULL, NULL) >= 0);
 	CHECK_INT(q_int("SELECT count(*) FROM probes WHERE verdict = 'accepted_not_relayed'"), 1);
 	CHECK_INT(q_int("SELECT count(*) FROM probes WHERE id = 2 AND verdict = 'accepted'"), 1);
 	CHECK_INT(q_int("SELECT count(*) FROM targets WHERE last_verdict = 'accepted_not_relayed'"), 1);
@@ -713,7 +715,7 @@ main(void)
 	RUN(result_written_twice_counts_once);
 	RUN(sweep_by_cidr_and_customer_marks_only_those);
 	RUN(retest_during_lease_stays_due);
-	RUN(retest_result_answers_the_request);
+	RUN(retest_result_is_noted_and_left_for_the_workflow);
 	RUN(retest_update_sends_notify);
 	RUN(restarted_node_takes_back_its_leases);
 	RUN(accepted_past_deadline_becomes_accepted_not_relayed);

@@ -226,6 +226,58 @@ TEST(clean_retest_of_blocked_case_unblocks_and_clears_timer)
 	CHECK_STR(wf_state_name(c.state), "resolved");
 }
 
+TEST(complaint_block_waits_for_an_operator_after_clean_retest)
+{
+	struct wf_policy p = policy;
+	struct wf_case c = case_in(WF_BLOCKED);
+	struct wf_result r;
+
+	p.complaint_by_operator = true;
+	c.complaint = true;
+	c.blocked_at = NOW - 86400;
+	wf_apply(&p, &c, WF_EV_RETEST_CLEAN, NOW, &r);
+	CHECK(r.accepted); /* recorded for the operator */
+	CHECK_INT(r.nactions, 0);
+	CHECK(c.blocked);
+	CHECK_STR(wf_state_name(c.state), "blocked");
+	wf_apply(&p, &c, WF_EV_OP_UNBLOCK, NOW, &r);
+	CHECK(r.accepted);
+	CHECK(!c.blocked);
+}
+
+TEST(complaint_block_lasts_complaint_min_block)
+{
+	struct wf_policy p = policy;
+	struct wf_case c = case_in(WF_BLOCKED);
+	struct wf_result r;
+
+	p.complaint_by_operator = false;
+	p.complaint_min_block = 3600;
+	c.complaint = true;
+	c.blocked_at = NOW - 60;
+	wf_apply(&p, &c, WF_EV_RETEST_CLEAN, NOW, &r);
+	CHECK(r.accepted);
+	CHECK_INT(r.nactions, 1);
+	CHECK_STR(wf_action_name(r.actions[0].kind), "reprobe");
+	CHECK(c.blocked);
+	wf_apply(&p, &c, WF_EV_RETEST_CLEAN, NOW + 3600 - 60, &r);
+	CHECK(!c.blocked);
+	CHECK_STR(wf_state_name(c.state), "resolved");
+}
+
+TEST(relay_block_is_lifted_by_clean_retest_whatever_the_complaint_policy)
+{
+	struct wf_policy p = policy;
+	struct wf_case c = case_in(WF_BLOCKED);
+	struct wf_result r;
+
+	p.complaint_by_operator = true;
+	c.blocked_at = NOW - 60;
+	wf_apply(&p, &c, WF_EV_RETEST_CLEAN, NOW, &r);
+	CHECK(!c.blocked);
+	CHECK_STR(wf_state_name(c.state), "resolved");
+}
+
 TEST(suspicious_sets_reminder_timer_not_block)
 {
 	struct wf_case c = case_in(WF_NONE);
@@ -352,6 +404,9 @@ main(void)
 	RUN(unlisted_pairs_are_refused);
 	RUN(relay_sets_blocked_and_escalation_timer);
 	RUN(clean_retest_of_blocked_case_unblocks_and_clears_timer);
+	RUN(complaint_block_waits_for_an_operator_after_clean_retest);
+	RUN(complaint_block_lasts_complaint_min_block);
+	RUN(relay_block_is_lifted_by_clean_retest_whatever_the_complaint_policy);
 	RUN(suspicious_sets_reminder_timer_not_block);
 	RUN(reminders_stop_after_max_reminders);
 	RUN(refusal_leaves_case_untouched);
