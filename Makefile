@@ -13,7 +13,8 @@
 VERSION   := $(shell cat VERSION)
 PREFIX    ?= /usr/local
 CC        ?= cc
-PKGS      := libevent libevent_pthreads libevent_openssl openssl libcurl libpq jansson libmicrohttpd
+PKGS      := libevent libevent_pthreads libevent_openssl openssl libcurl libpq jansson libmicrohttpd \
+             gmime-3.0
 FUZZ_SECONDS ?= 20
 
 ifeq ($(SANITIZE),1)

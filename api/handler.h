@@ -84,6 +84,11 @@ void api_reply_text(struct api_req *r, int status, const char *content_type, cha
 		    size_t len); /* steals body */
 /* Reply JSON text that came from the database, unparsed. */
 void api_reply_json_text(struct api_req *r, int status, char *text);
+/*
+ * csv.c: items (an array of objects) as text/csv with a header row of
+ * columns, one row per item in that column order (200).
+ */
+void api_reply_csv(struct api_req *r, json_t *items, const char *const *columns);
 void api_error(struct api_req *r, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void api_set_header(struct api_req *r, const char *name, const char *fmt, ...)

@@ -6,6 +6,8 @@
 #include "api/handler.h"
 #include "common/util.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +55,33 @@ openapi_body(const struct api_field *fields)
 			 "schema", schema);
 }
 
+/*
+ * A URL-safe operationId from the method and the pattern, unique as the
+ * routes are: "GET /v1/targets/{ip}/retests" is get_v1_targets_by_ip_retests.
+ */
+static void
+openapi_operation_id(const struct api_route *rt, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *m = rt->method; *m && o + 1 < len; m++)
+		buf[o++] = (char)tolower((unsigned char)*m);
+	if (strcmp(rt->pattern, "/") == 0)
+		o += (size_t)snprintf(buf + o, len - o, "_root");
+	for (const char *p = rt->pattern; *p && o + 4 < len; p++) {
+		if (*p == '/') {
+			buf[o++] = '_';
+		} else if (*p == '{') {
+			o += (size_t)snprintf(buf + o, len - o, "by_");
+		} else if (*p == '}') {
+			continue;
+		} else {
+			buf[o++] = isalnum((unsigned char)*p) ? *p : '_';
+		}
+	}
+	buf[o < len ? o : len - 1] = '\0';
+}
+
 static json_t *
 openapi_params(const struct api_route *rt)
 {
@@ -84,7 +113,8 @@ static const struct {
 	{400, "bad input in the path or query"},   {401, "no valid token"},
 	{403, "the token's role is too low"},       {404, "no such resource"},
 	{409, "conflict with the current state"},   {413, "body larger than api_max_body"},
-	{415, "body is not application/json"},      {422, "invalid body"},
+	{415, "body is not application/json (or message/rfc822 where accepted)"},
+	{422, "invalid body"},
 	{429, "rate limited"},                      {503, "database unavailable"},
 };
 
@@ -125,13 +155,19 @@ h_openapi(struct api_req *r)
 		op = json_pack("{s:s,s:s,s:o,s:o}", "summary", rt->summary, "operationId",
 			       rt->pattern, "parameters", openapi_params(rt), "responses", responses);
 		{
-			char *id = xasprintf("%s %s", rt->method, rt->pattern);
+			char id[160];
 
+			openapi_operation_id(rt, id, sizeof(id));
 			json_object_set_new(op, "operationId", json_string(id));
-			free(id);
 		}
 		if (rt->body != NULL)
 			json_object_set_new(op, "requestBody", openapi_body(rt->body));
+		/* A complaint may also come as the report mail itself (ARF, X-ARF). */
+		if (rt->body == api_complaint_fields)
+			json_object_set_new(json_object_get(json_object_get(op, "requestBody"), "content"),
+					    "message/rfc822",
+					    json_pack("{s:{s:s,s:s}}", "schema", "type", "string",
+						      "format", "binary"));
 		if (rt->access == ACCESS_PUBLIC || rt->access == ACCESS_HEALTH)
 			json_object_set_new(op, "security", json_array());
 		if (rt->access >= ACCESS_VIEWER)
@@ -153,5 +189,8 @@ h_openapi(struct api_req *r)
 		api_error(r, 500, "internal", "could not build the document");
 		return;
 	}
+	/* The project publishes no licence text yet; the entry says so (lint: info-license). */
+	json_object_set_new(json_object_get(doc, "info"), "license",
+			    json_pack("{s:s}", "name", "Proprietary"));
 	api_reply_json(r, 200, doc);
 }

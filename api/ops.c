@@ -1,6 +1,6 @@
 /*
  * Operational endpoints: /v1/health, /metrics (Prometheus text), /v1/stats
- * and /v1/blocklist (plain, rbldnsd or JSON).
+ * and /v1/blocklist (plain, rbldnsd datasets per address family, CSV or JSON).
  */
 #include "api/handler.h"
 #include "common/config.h"
@@ -68,7 +68,7 @@ static const struct {
 	const char *help;
 	const struct pstmt_stmt *stmt;
 } metric_families[] = {
-	{"relayaudit_probes_total", "counter", "Finished probes kept in the database, by verdict.",
+	{"relayaudit_probes_total", "counter", "Probes finished, by verdict (counted as written).",
 	 &api_metric_probes},
 	{"relayaudit_probes_in_flight", "gauge", "Probes running now, by node.",
 	 &api_metric_in_flight},
@@ -86,43 +86,48 @@ static const struct {
 	{"relayaudit_receipts_orphaned", "gauge",
 	 "Receipts waiting for their probe row (a node died before writing it).",
 	 &api_metric_orphans},
+	{"relayaudit_complaints_total", "counter", "Complaints filed (API, report mails).",
+	 &api_metric_complaints},
+	{"relayaudit_dnsbl_listings_total", "counter", "New DNSBL listings of customers' addresses.",
+	 &api_metric_dnsbl},
 };
 
-/* Bucket bounds in milliseconds; the metric is in seconds. */
-#define DURATION_BOUNDS "{100,250,500,1000,2500,5000,10000,30000,60000,300000}"
-static const int duration_bounds[] = {100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000};
-
+/*
+ * The probe duration histogram from its counters: one row per bucket by
+ * upper bound in ms (bounds live in migration 009), "inf" last; cumulated here.
+ */
 static bool
 metrics_duration(struct api_req *r, struct mbuf *b)
 {
-	const char *params[] = {DURATION_BOUNDS};
-	uint64_t per[ARRAY_LEN(duration_bounds) + 1] = {0}, total = 0, cum = 0;
-	double sum = 0;
+	uint64_t cum = 0;
+	double sum_ms;
 	char why[256];
-	struct pstmt_rows res;
+	struct pstmt_rows res, sum;
 
-	if (pstmt_rows(r->db, &api_metric_duration, params, &res, why, sizeof(why)) != PSTMT_OK)
+	if (pstmt_rows(r->db, &api_metric_duration, NULL, &res, why, sizeof(why)) != PSTMT_OK)
 		return false;
-	for (int i = 0; i < res.n; i++) {
-		int64_t idx = 0;
-
-		parse_i64(pstmt_cell(&res, i, 0), 0, ARRAY_LEN(duration_bounds), &idx);
-		per[idx] += strtoull(pstmt_cell(&res, i, 1), NULL, 10);
-		sum += strtod(pstmt_cell(&res, i, 2), NULL);
+	if (pstmt_rows(r->db, &api_metric_duration_sum, NULL, &sum, why, sizeof(why)) != PSTMT_OK) {
+		pstmt_rows_free(&res);
+		return false;
 	}
-	pstmt_rows_free(&res);
+	sum_ms = sum.n > 0 ? strtod(pstmt_cell(&sum, 0, 1), NULL) : 0;
+	pstmt_rows_free(&sum);
 	mbuf_add(b, "# HELP relayaudit_probe_duration_seconds Probe duration.\n"
 		    "# TYPE relayaudit_probe_duration_seconds histogram\n");
-	for (size_t i = 0; i < ARRAY_LEN(duration_bounds); i++) {
-		cum += per[i];
-		mbuf_add(b, "relayaudit_probe_duration_seconds_bucket{le=\"%g\"} %llu\n",
-			 duration_bounds[i] / 1000.0, (unsigned long long)cum);
+	for (int i = 0; i < res.n; i++) {
+		const char *le = pstmt_cell(&res, i, 0);
+
+		cum += strtoull(pstmt_cell(&res, i, 1), NULL, 10);
+		if (strcmp(le, "inf") == 0)
+			mbuf_add(b, "relayaudit_probe_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+				 (unsigned long long)cum);
+		else
+			mbuf_add(b, "relayaudit_probe_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				 strtod(le, NULL) / 1000.0, (unsigned long long)cum);
 	}
-	total = cum + per[ARRAY_LEN(duration_bounds)];
-	mbuf_add(b, "relayaudit_probe_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-		 (unsigned long long)total);
-	mbuf_add(b, "relayaudit_probe_duration_seconds_sum %.3f\n", sum / 1000.0);
-	mbuf_add(b, "relayaudit_probe_duration_seconds_count %llu\n", (unsigned long long)total);
+	pstmt_rows_free(&res);
+	mbuf_add(b, "relayaudit_probe_duration_seconds_sum %.3f\n", sum_ms / 1000.0);
+	mbuf_add(b, "relayaudit_probe_duration_seconds_count %llu\n", (unsigned long long)cum);
 	return true;
 }
 
@@ -179,7 +184,7 @@ h_stats(struct api_req *r)
 void
 h_blocklist(struct api_req *r)
 {
-	const char *fmt;
+	const char *fmt, *family;
 	const char *accept = NULL;
 	struct mbuf b = {xmalloc(4096), 0, 4096};
 	char why[256];
@@ -193,6 +198,16 @@ h_blocklist(struct api_req *r)
 	if (fmt == NULL) {
 		accept = api_header(r, "Accept");
 		fmt = accept && strstr(accept, "application/json") ? "json" : "plain";
+	}
+	/* rbldnsd loads one dataset type per file: family=4 ip4set, family=6 ip6trie. */
+	if (!api_param_choice(r, "family", "4|6", &family)) {
+		free(b.p);
+		return;
+	}
+	if (family != NULL && strcmp(fmt, "rbldnsd") != 0) {
+		api_error(r, 400, "bad_parameter", "family applies to format=rbldnsd");
+		free(b.p);
+		return;
 	}
 	s = pstmt_rows(r->db, &api_blocklist, NULL, &res, why, sizeof(why));
 	if (!api_db_ok(r, s, why, "blocklist")) {
@@ -216,12 +231,18 @@ h_blocklist(struct api_req *r)
 		return;
 	}
 	if (strcmp(fmt, "rbldnsd") == 0) {
-		/* An ip4set zone for IPv4; IPv6 entries are listed for an ip6trie dataset. */
-		mbuf_add(&b, "# relayaudit blocklist: open SMTP relays (rbldnsd ip4set/ip6trie)\n"
-			     ":127.0.0.2:Open SMTP relay, blocked by relayaudit\n");
-		for (int i = 0; i < res.n; i++)
-			mbuf_add(&b, "%s%s\n", pstmt_cell(&res, i, 0),
-				 strcmp(pstmt_cell(&res, i, 3), "6") == 0 ? "/128" : "");
+		/* Without family both are listed, for reading; rbldnsd wants one per file. */
+		const char *dataset = family == NULL ? "ip4set/ip6trie"
+				    : strcmp(family, "6") == 0 ? "ip6trie" : "ip4set";
+
+		mbuf_add(&b, "# relayaudit blocklist: open SMTP relays (rbldnsd %s)\n"
+			     ":127.0.0.2:Open SMTP relay, blocked by relayaudit\n", dataset);
+		for (int i = 0; i < res.n; i++) {
+			bool v6 = strcmp(pstmt_cell(&res, i, 3), "6") == 0;
+
+			if (family == NULL || strcmp(pstmt_cell(&res, i, 3), family) == 0)
+				mbuf_add(&b, "%s%s\n", pstmt_cell(&res, i, 0), v6 ? "/128" : "");
+		}
 	} else if (strcmp(fmt, "csv") == 0) {
 		/* RFC 4180; every field is an address, a number, a timestamp or a verdict name. */
 		mbuf_add(&b, "address,case_id,blocked_at,why\r\n");

@@ -57,9 +57,10 @@ static const struct api_route routes[] = {
 	 "One probe with its evidence and transcript"},
 
 	{"GET", "/v1/cases", ACCESS_VIEWER, h_cases_list,
-	 LIST ",state,older_than,cidr,finding,customer", NULL, 200, JSON,
+	 LIST ",state,older_than,cidr,finding,customer,format", NULL, 200, JSON,
 	 "List cases, newest first (older_than: opened at least this long ago, e.g. 3d;"
-	 " finding: what opened it; customer: ext_id)"},
+	 " finding: what opened it; customer: ext_id; format=csv: text/csv, the next page's"
+	 " cursor in X-Next-Cursor)"},
 	{"GET", "/v1/cases/{id}", ACCESS_VIEWER, h_case_get, NULL, NULL, 200, JSON,
 	 "One case with its event log and pending commands"},
 	{"POST", "/v1/cases/{id}/actions", ACCESS_OPERATOR, h_case_action, NULL,
@@ -78,8 +79,9 @@ static const struct api_route routes[] = {
 	{"GET", "/v1/stats", ACCESS_VIEWER, h_stats, NULL, NULL, 200, JSON,
 	 "Counts for dashboards: verdicts, case states, per day, time to remediate, outbox and"
 	 " enforcer queues"},
-	{"GET", "/v1/blocklist", ACCESS_VIEWER, h_blocklist, "format", NULL, 200, "text/plain",
-	 "Blocked addresses (format: plain, rbldnsd, csv or json; csv and json say since when and why)"},
+	{"GET", "/v1/blocklist", ACCESS_VIEWER, h_blocklist, "format,family", NULL, 200, "text/plain",
+	 "Blocked addresses (format: plain, rbldnsd, csv or json; csv and json say since when and why;"
+	 " rbldnsd with family=4 is an ip4set dataset, with family=6 an ip6trie one)"},
 
 	{"GET", "/", ACCESS_PUBLIC, h_web_index, NULL, NULL, 200, "text/html",
 	 "The abuse desk's dashboard (signs in with an API token)"},

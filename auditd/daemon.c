@@ -49,7 +49,7 @@ static const struct role_ops role_api_ops = {
 
 /* THE role table. Start order: the sink listens before the first relay test goes out. */
 static const struct role_ops *const roles[] = {
-	&role_sink_ops, &role_probe_ops, &role_workflow_ops, &role_api_ops,
+	&role_sink_ops, &role_probe_ops, &role_workflow_ops, &role_api_ops, &role_dnsbl_ops,
 };
 
 struct daemon_state {
@@ -175,6 +175,13 @@ daemon_check(const struct config *cfg, FILE *out)
 	/* Every node must mint tokens the sink can verify, so probing needs the shared secret. */
 	if (config_list_has(cfg, CFG_ROLES, "probe") && strlen(config_str(cfg, CFG_SECRET)) < 16) {
 		fprintf(out, "secret: the probe role needs a secret of at least 16 characters\n");
+		errors++;
+	}
+	/* The checks ask only the configured nameservers, never the system resolver. */
+	if (config_list_has(cfg, CFG_ROLES, "dnsbl") && *config_str(cfg, CFG_DNSBL_ZONES) != '\0' &&
+	    *config_str(cfg, CFG_DNSBL_NAMESERVERS) == '\0') {
+		fprintf(out, "dnsbl_nameservers: dnsbl_zones is set, so the dnsbl role needs "
+			     "nameservers to ask\n");
 		errors++;
 	}
 	return errors;

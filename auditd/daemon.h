@@ -52,5 +52,6 @@ void daemon_role_idle(struct daemon *d);
 /* The roles of the daemon core; workflow and api are adapted in daemon.c. */
 extern const struct role_ops role_probe_ops; /* role_probe.c: scheduler, engine, persistence */
 extern const struct role_ops role_sink_ops;  /* role_sink.c: the SMTP sink on the loop */
+extern const struct role_ops role_dnsbl_ops; /* role_dnsbl.c: DNSBL listings as triggers */
 
 #endif

@@ -20,6 +20,8 @@ static const char *valid_domain(const char *v);
 static const char *valid_port(const char *v);
 static const char *valid_secret(const char *v);
 static const char *valid_email(const char *v);
+static const char *valid_hostport(const char *v);
+static const char *valid_nameserver(const char *v);
 static const char *valid_smarthost(const char *v);
 
 #define DAY 86400
@@ -31,7 +33,8 @@ static const struct config_option options[CFG__COUNT] = {
 	 NULL},
 	{CFG_NODE_NAME, "node_name", CFGT_STRING, 0, 0, "", NULL,
 	 "Name of this node in leases and logs; empty means the host name.", valid_domain},
-	{CFG_ROLES, "roles", CFGT_LIST, 0, 0, "probe,sink,workflow,api", "probe|sink|workflow|api",
+	{CFG_ROLES, "roles", CFGT_LIST, 0, 0, "probe,sink,workflow,api,dnsbl",
+	 "probe|sink|workflow|api|dnsbl",
 	 "Roles this daemon runs in its one event loop.", NULL},
 	{CFG_LOG_LEVEL, "log_level", CFGT_ENUM, 0, 0, "info", "debug|info|warn|error",
 	 "Least severe level logged.", NULL},
@@ -155,6 +158,23 @@ static const struct config_option options[CFG__COUNT] = {
 	 "From: address of notification mails.", valid_email},
 	{CFG_OUTBOX_DIR, "outbox_dir", CFGT_STRING, 0, 0, "/var/lib/relayaudit/outbox", NULL,
 	 "Directory notification mails are written to when no smarthost is set.", NULL},
+	{CFG_COMPLAINT_QUARANTINE_DIR, "complaint_quarantine_dir", CFGT_STRING, 0, 0,
+	 "/var/lib/relayaudit/quarantine",
+	 NULL, "Directory refused complaint reports are kept in, each with a .why file.", NULL},
+
+	{CFG_DNSBL_ZONES, "dnsbl_zones", CFGT_LIST, 0, 0, "", NULL,
+	 "DNS blocklist zones customers' addresses are checked against (the dnsbl role); a new "
+	 "listing asks for a re-test.", valid_domain},
+	{CFG_DNSBL_NAMESERVERS, "dnsbl_nameservers", CFGT_LIST, 0, 0, "", NULL,
+	 "Nameservers (ip or ip:port) the DNSBL checks ask; never the system resolver.",
+	 valid_nameserver},
+	{CFG_DNSBL_INTERVAL, "dnsbl_interval", CFGT_DURATION, 1, 7 * DAY, "6h", NULL,
+	 "Time between two DNSBL checks of every address.", NULL},
+	{CFG_DNSBL_RATE, "dnsbl_rate", CFGT_INT, 1, 10000, "50", NULL,
+	 "DNSBL queries sent per second at most.", NULL},
+	{CFG_DNSBL_TIMEOUT, "dnsbl_timeout", CFGT_DURATION, 1, 60, "5s", NULL,
+	 "How long one DNSBL query waits for an answer (one retry); no answer changes nothing.",
+	 NULL},
 	{CFG_RETEST_URL, "retest_url", CFGT_STRING, 0, 0, "http://127.0.0.1:8080/r/", NULL,
 	 "Base of customers' self-service re-test links.", NULL},
 	{CFG_RETEST_LINK_TTL, "retest_link_ttl", CFGT_DURATION, 60, 365 * DAY, "14d", NULL,
@@ -263,6 +283,15 @@ valid_cidr(const char *v)
 	const char *why = NULL;
 
 	return cidr_parse(v, &c, &why) < 0 ? why : NULL;
+}
+
+static const char *
+valid_nameserver(const char *v)
+{
+	struct addr a;
+	int port;
+
+	return addr_port_parse(v, 53, &a, &port) < 0 ? "a nameserver is ip or ip:port" : NULL;
 }
 
 static const char *

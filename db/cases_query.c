@@ -1,8 +1,7 @@
 /*
- * SQL for the API's case endpoints and complaints. The API never changes a
- * case itself: actions become case_commands rows and complaints become
- * complaints rows, which the workflow runner applies (NOTIFY relayaudit_workflow
- * wakes it).
+ * SQL for the API's case endpoints (complaints are filed by db/complaints.c).
+ * The API never changes a case itself: actions become case_commands rows,
+ * which the workflow runner applies (NOTIFY relayaudit_workflow wakes it).
  */
 #include "db/query.h"
 #include "db/query_json.h"
@@ -93,18 +92,6 @@ const struct pstmt_stmt api_case_command = {
 	" ins.created_at, 'url', '/v1/cases/' || ins.case_id) FROM ins)"
 	" ELSE json_build_object('conflict', k.state, 'blocked', k.blocked) END,"
 	" pg_notify('relayaudit_workflow', 'case ' || k.id) FROM k",
-	4, false};
-
-const struct pstmt_stmt api_complaint_create = {
-	"api_complaint_create",
-	"WITH ins AS (INSERT INTO complaints (address, source, raw, actor, case_id)"
-	" SELECT $1::inet, coalesce($2, ''), coalesce($3, ''), $4, (SELECT k.id FROM cases k"
-	" WHERE k.address = $1::inet AND k.state NOT IN ('resolved', 'closed'))"
-	" RETURNING id, address, case_id, received_at)"
-	" SELECT json_build_object('id', ins.id, 'address', host(ins.address), 'case_id', ins.case_id,"
-	" 'known_target', EXISTS (SELECT 1 FROM targets t WHERE t.address = ins.address),"
-	" 'status', 'queued', 'received_at', ins.received_at),"
-	" pg_notify('relayaudit_workflow', 'complaint ' || ins.id) FROM ins",
 	4, false};
 
 /*

@@ -59,18 +59,28 @@ const struct pstmt_stmt api_audit_write = {
 	4, false};
 
 /* Metric families: rows of (labels, value). */
-const struct pstmt_stmt api_metric_probes = {
-	"api_metric_probes",
-	"SELECT 'verdict=\"' || verdict || '\"', count(*) FROM probes WHERE verdict IS NOT NULL"
-	" GROUP BY verdict ORDER BY verdict",
-	0, false};
+/* Counters read from metric_counters, which only grow (migration 009). */
+#define API_COUNTER(name)                                                                     \
+	"SELECT labels, value FROM metric_counters WHERE name = '" name "' ORDER BY labels"
 
-/* Buckets by width_bucket(duration_ms - 1, bounds) = how many bounds are below the duration. */
+const struct pstmt_stmt api_metric_probes = {"api_metric_probes", API_COUNTER("probes"), 0,
+					      false};
+const struct pstmt_stmt api_metric_complaints = {"api_metric_complaints",
+						 API_COUNTER("complaints"), 0, false};
+const struct pstmt_stmt api_metric_dnsbl = {"api_metric_dnsbl", API_COUNTER("dnsbl_listings"), 0,
+					    false};
+
+/* The histogram's buckets by upper bound in ms ("inf" last), then the sum in ms. */
 const struct pstmt_stmt api_metric_duration = {
 	"api_metric_duration",
-	"SELECT width_bucket(duration_ms - 1, $1::int[])::text, count(*), sum(duration_ms)"
-	" FROM probes WHERE duration_ms IS NOT NULL GROUP BY 1",
-	1, false};
+	"SELECT labels, value FROM metric_counters WHERE name = 'probe_duration_le'"
+	" ORDER BY labels = 'inf', CASE WHEN labels = 'inf' THEN 0 ELSE labels::bigint END",
+	0, false};
+const struct pstmt_stmt api_metric_duration_sum = {
+	"api_metric_duration_sum",
+	"SELECT '', coalesce((SELECT value FROM metric_counters WHERE name = 'probe_duration_ms_sum'),"
+	" 0)",
+	0, false};
 
 const struct pstmt_stmt api_metric_in_flight = {
 	"api_metric_in_flight",
@@ -100,11 +110,8 @@ const struct pstmt_stmt api_metric_enforcer = {
 	"SELECT '', count(*) FROM enforcement_actions WHERE state = 'failed'",
 	0, false};
 
-const struct pstmt_stmt api_metric_receipts = {
-	"api_metric_receipts",
-	"SELECT 'bounce=\"' || is_bounce || '\"', count(*) FROM sink_receipts GROUP BY is_bounce"
-	" ORDER BY is_bounce",
-	0, false};
+const struct pstmt_stmt api_metric_receipts = {"api_metric_receipts",
+						API_COUNTER("sink_receipts"), 0, false};
 
 /* Receipts set aside: each reason its own series, so a replay attempt shows up on a graph. */
 const struct pstmt_stmt api_metric_anomalies = {

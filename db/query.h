@@ -37,7 +37,6 @@ extern const struct pstmt_stmt api_cases_list, api_cases_list_state; /* $1 state
 extern const struct pstmt_stmt api_cases_by_state; /* $1 state $2 cursor $3 limit */
 extern const struct pstmt_stmt api_case_get; /* $1 id */
 extern const struct pstmt_stmt api_case_command; /* $1 id $2 action $3 note $4 actor */
-extern const struct pstmt_stmt api_complaint_create; /* $1 address $2 source $3 raw $4 actor */
 extern const struct pstmt_stmt api_retest_page_case; /* $1 case id $2 retest_min_interval s */
 
 /* db/sweeps_query.c */
@@ -51,6 +50,7 @@ extern const struct pstmt_stmt api_blocklist; /* -> address, case id, blocked_at
 extern const struct pstmt_stmt api_audit_write; /* $1 actor $2 method $3 path $4 status */
 extern const struct pstmt_stmt api_metric_probes, api_metric_duration, api_metric_in_flight,
 	api_metric_due, api_metric_cases, api_metric_outbox, api_metric_enforcer,
-	api_metric_receipts, api_metric_anomalies, api_metric_orphans;
+	api_metric_receipts, api_metric_complaints, api_metric_dnsbl, api_metric_duration_sum,
+	api_metric_anomalies, api_metric_orphans;
 
 #endif

@@ -9,9 +9,12 @@
 set -eu
 
 # One list for everything: make run, make test, make fuzz, make bench, make deb.
-# One package a line, sorted, so that additions merge cleanly.
+# One package a line, sorted, so that additions merge cleanly. libgmime-3.0-dev parses
+# complaint reports; rbldnsd, dig (bind9-dnsutils) and promtool (prometheus) serve and
+# check the exports, DNSBL zones and metrics in tests only.
 PACKAGES="
 bc
+bind9-dnsutils
 build-essential
 chromium
 clang
@@ -23,6 +26,7 @@ jq
 libclang-rt-14-dev
 libcurl4-openssl-dev
 libevent-dev
+libgmime-3.0-dev
 libjansson-dev
 libjs-chart.js
 libmicrohttpd-dev
@@ -38,8 +42,10 @@ postfix
 postgresql
 postgresql-client
 procps
+prometheus
 python3
 python3-aiosmtpd
+rbldnsd
 systemd
 wrk
 "

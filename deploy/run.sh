@@ -63,6 +63,7 @@ api_listen = $RUN_ADDR:8080
 sink_listen = $RUN_ADDR:2525
 retest_url = http://$RUN_ADDR:8080/r/
 outbox_dir = $VAR/outbox
+complaint_quarantine_dir = $VAR/quarantine
 enforcer_command = $ROOT/deploy/enforcers/log-only
 # Demo pace: the demo servers are probed again every few minutes, and the
 # greylisting one is retried after 10 s instead of 5 minutes.

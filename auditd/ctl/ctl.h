@@ -24,6 +24,7 @@ int ctl_sink(int argc, char **argv);
 int ctl_sweep(int argc, char **argv);
 int ctl_status(int argc, char **argv);
 int ctl_workflow(int argc, char **argv);
+int ctl_complaint(int argc, char **argv);
 int ctl_mail(int argc, char **argv);
 
 /* argv of a subcommand asks for its usage: "-h" first or "--help" anywhere

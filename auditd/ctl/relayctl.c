@@ -26,6 +26,7 @@ static const struct subcommand subcommands[] = {
 	{"sink", ctl_sink, "run the sink alone and print receipts as JSON lines"},
 	{"sweep", ctl_sweep, "mark targets due now (--all, --cidr, --customer); --wait follows it"},
 	{"status", ctl_status, "queue depth, nodes and in-flight probes, verdicts of the last 24 h"},
+	{"complaint", ctl_complaint, "file a complaint report that came by mail (ARF, X-ARF)"},
 	{"mail", ctl_mail, "preview a case's notification mail as the workflow would send it"},
 };
 

@@ -11,7 +11,7 @@ api_seed
 V=$VIEWER
 check_req "health answers 200" 200 GET /v1/health
 check_eq "health says the database is ok" "$(jqr .database)" "ok"
-check_eq "health lists the configured roles" "$(jqr '.roles | join(",")')" "probe,sink,workflow,api"
+check_eq "health lists the configured roles" "$(jqr '.roles | join(",")')" "probe,sink,workflow,api,dnsbl"
 
 # customers
 check_req "customers list" 200 GET /v1/customers "$V"

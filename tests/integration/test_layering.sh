@@ -16,6 +16,10 @@ forbidden() { # forbidden NAME DIR REGEX
 forbidden "probe_engine_includes_no_libpq_jansson_microhttpd" probe-engine 'libpq-fe\.h|libpq/|jansson\.h|microhttpd\.h'
 forbidden "common_includes_no_library_headers" common 'libpq-fe\.h|jansson\.h|microhttpd\.h|event2/'
 forbidden "db_includes_no_http" db 'microhttpd\.h'
+# GMime (complaint reports) lives in db/arf_parse.c; the other layers use its results.
+for d in common probe-engine api auditd auditd/workflow auditd/ctl; do
+	forbidden "only_db_includes_gmime_not_$d" "$d" 'gmime/'
+done
 
 # The link check, driven through make exactly as the build runs it.
 SAN=; [ "$(cat build/variant 2>/dev/null)" = san ] && SAN=1
