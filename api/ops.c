@@ -76,6 +76,8 @@ static const struct {
 	 &api_metric_due},
 	{"relayaudit_cases", "gauge", "Cases by state.", &api_metric_cases},
 	{"relayaudit_outbox", "gauge", "Notification mails pending or failed.", &api_metric_outbox},
+	{"relayaudit_webhook_deliveries", "gauge",
+	 "Case events for webhook_url pending or failed for good.", &api_metric_webhook},
 	{"relayaudit_enforcer_failures", "gauge", "Enforcement actions that failed for good.",
 	 &api_metric_enforcer},
 	{"relayaudit_sink_receipts_total", "counter", "Messages received by the sink.",

@@ -23,6 +23,7 @@ static const char *valid_email(const char *v);
 static const char *valid_hostport(const char *v);
 static const char *valid_nameserver(const char *v);
 static const char *valid_smarthost(const char *v);
+static const char *valid_webhook_url(const char *v);
 
 #define DAY 86400
 #define MB (1024 * 1024)
@@ -207,6 +208,19 @@ static const struct config_option options[CFG__COUNT] = {
 	 "Delivery attempts of one notification mail before it is recorded as failed.", NULL},
 	{CFG_ENFORCER_TIMEOUT, "enforcer_timeout", CFGT_DURATION, 1, 3600, "30s", NULL,
 	 "Longest run of one enforcer hook call; it is killed and retried after this.", NULL},
+	{CFG_WEBHOOK_URL, "webhook_url", CFGT_STRING, 0, 0, "", NULL,
+	 "http:// or https:// URL every case event is POSTed to as signed JSON (libcurl), for a "
+	 "ticket system; empty: no webhook (events still queue, and are sent once it is set).",
+	 valid_webhook_url},
+	{CFG_WEBHOOK_TIMEOUT, "webhook_timeout", CFGT_DURATION, 1, 120, "10s", NULL,
+	 "Longest time one webhook request may take (connect and answer); then it is retried.",
+	 NULL},
+	{CFG_WEBHOOK_SECRET_FILE, "webhook_secret_file", CFGT_STRING, 0, 0, "", NULL,
+	 "File whose first line is the key of the webhook's HMAC-SHA-256 signature; empty: secret "
+	 "is the key.", NULL},
+	{CFG_WEBHOOK_MAX_ATTEMPTS, "webhook_max_attempts", CFGT_INT, 1, 1000, "12", NULL,
+	 "Delivery attempts of one case event before it is recorded as failed (backoff as "
+	 "retry_backoff).", NULL},
 
 	{CFG_API_LISTEN, "api_listen", CFGT_STRING, 0, 0, "127.0.0.1:8080", NULL,
 	 "Address:port of the HTTP API.", valid_listen},
@@ -274,6 +288,29 @@ valid_smarthost(const char *v)
 	if (strchr(v, '/') != NULL)
 		return "want smtp://HOST:PORT or smtps://HOST:PORT (no path)";
 	return valid_hostport(v);
+}
+
+/* Empty, or http(s)://HOST... with no space or control character (libcurl parses the rest). */
+static const char *
+valid_webhook_url(const char *v)
+{
+	size_t skip;
+
+	if (*v == '\0')
+		return NULL;
+	if (strncmp(v, "http://", 7) == 0)
+		skip = 7;
+	else if (strncmp(v, "https://", 8) == 0)
+		skip = 8;
+	else
+		return "want http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH";
+	if (v[skip] == '\0' || v[skip] == '/')
+		return "the URL names no host";
+	for (const char *p = v; *p; p++) {
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return "the URL holds a space or control character";
+	}
+	return NULL;
 }
 
 static const char *

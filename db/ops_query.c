@@ -105,6 +105,12 @@ const struct pstmt_stmt api_metric_outbox = {
 	" FROM unnest(ARRAY['pending', 'failed']::job_state[]) s",
 	0, false};
 
+const struct pstmt_stmt api_metric_webhook = {
+	"api_metric_webhook",
+	"SELECT 'state=\"' || s || '\"', (SELECT count(*) FROM webhook_deliveries WHERE state = s)"
+	" FROM unnest(ARRAY['pending', 'failed']::job_state[]) s",
+	0, false};
+
 const struct pstmt_stmt api_metric_enforcer = {
 	"api_metric_enforcer",
 	"SELECT '', count(*) FROM enforcement_actions WHERE state = 'failed'",

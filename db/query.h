@@ -49,7 +49,7 @@ extern const struct pstmt_stmt api_stats;
 extern const struct pstmt_stmt api_blocklist; /* -> address, case id, blocked_at, family, finding rows */
 extern const struct pstmt_stmt api_audit_write; /* $1 actor $2 method $3 path $4 status */
 extern const struct pstmt_stmt api_metric_probes, api_metric_duration, api_metric_in_flight,
-	api_metric_due, api_metric_cases, api_metric_outbox, api_metric_enforcer,
+	api_metric_due, api_metric_cases, api_metric_outbox, api_metric_webhook, api_metric_enforcer,
 	api_metric_receipts, api_metric_complaints, api_metric_dnsbl, api_metric_duration_sum,
 	api_metric_anomalies, api_metric_orphans;
 

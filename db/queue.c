@@ -37,6 +37,10 @@ static const struct {
                                           "id, coalesce(case_id, 0), idempotency_key, action, "
                                           "host(address), mode, attempts"),
                               "enforcement_recover", QUEUE_RECOVER("enforcement_actions")},
+    [DB_QUEUE_WEBHOOK] = {"webhook_claim",
+                          QUEUE_CLAIM("webhook_deliveries", "",
+                                      "id, event_id, coalesce(case_id, 0), body, attempts"),
+                          "webhook_recover", QUEUE_RECOVER("webhook_deliveries")},
 };
 
 PGresult *

@@ -1,9 +1,9 @@
 /*
- * The leased queue that outbox and enforcement_actions share: a row moves
+ * The leased queue that outbox, enforcement_actions and webhook_deliveries share: a row moves
  * pending -> running (claimed_by, claimed_until, attempts + 1) -> done or
  * failed, or back to pending for a retry; a claim takes due rows with FOR
  * UPDATE SKIP LOCKED, and a lease that runs out (a crashed node) is claimed
- * again. db/outbox.c and db/enforcement.c read the rows a claim returns.
+ * again. db/outbox.c, db/enforcement.c and db/webhook.c read the rows a claim returns.
  */
 #ifndef RELAYAUDIT_DB_QUEUE_H
 #define RELAYAUDIT_DB_QUEUE_H
@@ -14,6 +14,7 @@
 enum db_queue {
 	DB_QUEUE_OUTBOX,      /* notification mails */
 	DB_QUEUE_ENFORCEMENT, /* enforcer hook calls, in order per address */
+	DB_QUEUE_WEBHOOK,     /* case events for webhook_url */
 	DB_QUEUE__COUNT
 };
 

@@ -1,8 +1,9 @@
 /*
  * The workflow role: one thread with its own PostgreSQL connection and its
  * own event_base (for SMTP delivery), so nothing here ever blocks the probe
- * loop. Each pass runs the case runner, the enforcer and the mailer, each
- * within its own budget (cases and mails by count; hooks are started and
+ * loop. Each pass runs the case runner, the enforcer, the mailer and the
+ * webhook, each within its own budget (cases, mails and webhook requests by
+ * count, each request bounded by webhook_timeout; hooks are started and
  * looked at without waiting, so a hook that hangs holds up only its own
  * action); between passes it sleeps poll_interval (a short tick while hooks
  * run) or until NOTIFY relayaudit_workflow or a stop request.
@@ -11,6 +12,7 @@
 #include "auditd/workflow/workflow_role.h"
 #include "auditd/workflow/enforcer.h"
 #include "auditd/workflow/mailer.h"
+#include "auditd/workflow/webhook.h"
 #include "auditd/workflow/workflow_runner.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -34,6 +36,7 @@
 
 #define WORKFLOW_BATCH 100
 #define WORKFLOW_MAILS 8       /* mails per pass */
+#define WORKFLOW_WEBHOOKS 16   /* webhook requests per pass (one failure ends the pass) */
 #define WORKFLOW_HOOK_TICK 100 /* ms between looks at running hooks */
 
 struct workflow_loop {
@@ -101,7 +104,7 @@ static int
 workflow_pass(struct workflow_loop *w, PGconn *conn, struct wf_runner *r,
               struct enforcer_pool *hooks, struct event_base *base, struct evdns_base *dns)
 {
-	int cases, enforced, mailed;
+	int cases, enforced, mailed, hooked;
 
 	cases = wf_runner_step(r, WORKFLOW_BATCH);
 	if (cases < 0)
@@ -112,7 +115,11 @@ workflow_pass(struct workflow_loop *w, PGconn *conn, struct wf_runner *r,
 	mailed = mailer_run(conn, w->cfg, w->node, base, dns, WORKFLOW_MAILS);
 	if (mailed < 0)
 		return -1;
-	return cases + enforced + mailed;
+	/* After the mails: a receiver that hangs delays them by one webhook_timeout at most. */
+	hooked = webhook_run(conn, w->cfg, w->node, &w->stop, WORKFLOW_WEBHOOKS);
+	if (hooked < 0)
+		return -1;
+	return cases + enforced + mailed + hooked;
 }
 
 static int
