@@ -41,7 +41,7 @@ wf_setup
 wf_capture
 rm -f "$HOOK_LOG"; echo 0 >"$HOOK_FAIL"
 python3 "$ROOT/tests/integration/webhook_receiver.py" --listen "$WF_IP" --portfile "$TEST_TMP/$SUITE.hook.port" \
-	--log "$HOOK_LOG" --key "$HOOK_KEY" --fail-file "$HOOK_FAIL" &
+	--log "$HOOK_LOG" --key "$HOOK_KEY" --fail-file "$HOOK_FAIL" --hang-file "$TEST_TMP/$SUITE.hang" &
 BG_PIDS+=("$!")
 wait_for 30 test -s "$TEST_TMP/$SUITE.hook.port" || { fail setup "webhook receiver did not start"; exit 1; }
 echo "$HOOK_KEY" >"$TEST_TMP/$SUITE.key"
@@ -100,4 +100,14 @@ check_eq after_restart_none_lost "$(sql "SELECT count(*) FROM case_events e LEFT
 	WHERE w.state IS DISTINCT FROM 'done' AND e.id <> $note_id")" 0
 check_eq after_restart_no_event_twice "$(hook dups)" ""
 check_eq after_restart_signatures_valid "$(hook bad_sig)" 0
+
+# A receiver that never answers does not hold up a stop: TERM ends the runner
+# at once, not after webhook_timeout, and the event is handed back, not lost.
+: >"$TEST_TMP/$SUITE.hang"
+sql "INSERT INTO case_commands (case_id, command, note, actor) VALUES ($case_id, 'note', 'receiver hangs', 'token:desk')" >/dev/null
+wait_for 30 grep -q hanging "$TEST_TMP/$SUITE.hang"
+start=$SECONDS
 wf_stop
+check_eq stop_not_held_by_hanging_receiver "$(((SECONDS - start) < 3))" 1
+check_eq hanging_event_handed_back "$(sql "SELECT w.state FROM webhook_deliveries w JOIN case_events e ON e.id = w.event_id
+	WHERE e.detail->>'note' = 'receiver hangs'")" pending

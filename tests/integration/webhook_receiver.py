@@ -2,8 +2,9 @@
 """A webhook receiver for the tests, on loopback: records every POST as one
 JSON line (event id header, idempotency key, whether the signature is valid,
 the body, the status answered) and answers 500 while the number in
---fail-file is above zero (each such answer takes one off)."""
-import argparse, hashlib, hmac, json, os, sys
+--fail-file is above zero (each such answer takes one off); while
+--hang-file exists it answers nothing (and writes "hanging" into it)."""
+import argparse, hashlib, hmac, json, os, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 ap = argparse.ArgumentParser()
@@ -12,6 +13,7 @@ ap.add_argument("--portfile", required=True)
 ap.add_argument("--log", required=True)
 ap.add_argument("--key", required=True)
 ap.add_argument("--fail-file", required=True)
+ap.add_argument("--hang-file", required=True)   # exists: answer nothing for 60 s
 args = ap.parse_args()
 
 
@@ -34,6 +36,11 @@ class Hook(BaseHTTPRequestHandler):
         body = self.rfile.read(min(n, 1 << 20))
         want = "sha256=" + hmac.new(args.key.encode(), body, hashlib.sha256).hexdigest()
         got = self.headers.get("X-Relayaudit-Signature", "")
+        if os.path.exists(args.hang_file):
+            with open(args.hang_file, "w") as f:
+                f.write("hanging")
+            time.sleep(60)
+            return
         status = 500 if take_failure() else 204
         rec = {"path": self.path, "status": status,
                "event_id": self.headers.get("X-Relayaudit-Event-Id"),
