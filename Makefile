@@ -147,13 +147,22 @@ bin/tests/bench_%: $(BUILD)/tests/bench/bench_%.o $(ALLLIBS) $(STAMP)
 	@mkdir -p bin/tests
 	$(CC) $(LDFLAGS) -o $@ $< $(ALLLIBS) $(LDLIBS)
 
-# libFuzzer targets: clang, the fuzz entry point plus the library sources it names.
+# libFuzzer targets: clang. The library is compiled once with coverage
+# (fuzzer-no-link) into its own archive; each entry point links against it.
 FUZZCC    ?= clang
-FUZZFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(INCLUDES) \
+FUZZSAN   := address,undefined
+FUZZFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(INCLUDES) -MMD -MP \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-bin/fuzz/%: tests/fuzz/%.c $(LIBSRC)
+FUZZOBJ   := $(LIBSRC:%.c=build/fuzz/%.o)
+build/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link,$(FUZZSAN) -c -o $@ $<
+build/fuzz/libfuzz.a: $(FUZZOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+bin/fuzz/%: tests/fuzz/%.c build/fuzz/libfuzz.a
 	@mkdir -p bin/fuzz
-	$(FUZZCC) $(FUZZFLAGS) -o $@ $< $(LIBSRC) $(LDLIBS)
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer,$(FUZZSAN) -o $@ $< build/fuzz/libfuzz.a $(LDLIBS)
 
 fuzz:
 	@deploy/install-deps.sh
@@ -175,10 +184,13 @@ fuzz-run: $(FUZZBIN)
 # sees the installed pkg-config files.
 test:
 	@deploy/install-deps.sh
-	@# The browser test's puppeteer-core, fetched here where the network is (the test's own
-	@# fallback cannot fetch when the suite runs in a network namespace).
-	@[ -d tests/browser/node_modules ] || (cd tests/browser && PUPPETEER_SKIP_DOWNLOAD=1 \
-	   npm ci --no-audit --no-fund --loglevel=error) || echo "npm ci failed; test_browser_dashboard will say why"
+	@# The npm packages of the browser test (puppeteer-core) and the OpenAPI lint (redocly),
+	@# fetched here where the network is (the tests' own fallback cannot fetch when the
+	@# suite runs in a network namespace).
+	@for d in tests/browser tests/openapi; do \
+	   [ -d $$d/node_modules ] || (cd $$d && PUPPETEER_SKIP_DOWNLOAD=1 \
+	     npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) || echo "npm ci in $$d failed; its test will say why"; \
+	 done
 	@$(MAKE) --no-print-directory all
 	@tests/run.sh
 
@@ -249,4 +261,4 @@ clean:
 distclean: clean
 	rm -rf var
 
--include $(LIBOBJ:.o=.d) $(SIMOBJ:.o=.d) $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
+-include $(LIBOBJ:.o=.d) $(SIMOBJ:.o=.d) $(FUZZOBJ:.o=.d) $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)

@@ -8,6 +8,7 @@
 #include "common/hmac.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "probe-engine/token.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -279,6 +280,13 @@ notify_exchange(const char *transcript, const char *token)
 	struct notify_line cmds[128], replies[128];
 	const char *p = transcript ? transcript : "", *best = NULL;
 	char *buf = NULL, *out;
+	/*
+	 * Stored transcripts show tokens shortened (token_redact), and every
+	 * attempt of a probe shortens alike: the whole token finds the proving
+	 * transaction in an unredacted transcript, else the first transaction
+	 * of this probe that got through the final dot stands for it.
+	 */
+	char *shortened = token && *token ? token_redact_dup(token) : NULL;
 	size_t len = 0;
 	FILE *f;
 
@@ -288,7 +296,7 @@ notify_exchange(const char *transcript, const char *token)
 
 		if (notify_starts(q, n, "C: MAIL FROM")) {
 			const char *end = q + n, *r = end;
-			bool has_token = false, reached_eod = false;
+			bool has_token = false, has_short = false, reached_eod = false;
 
 			while (*r) {
 				size_t m;
@@ -300,11 +308,13 @@ notify_exchange(const char *transcript, const char *token)
 					break;
 				if (token && *token && memmem(r, m, token, strlen(token)) != NULL)
 					has_token = true;
+				if (shortened && memmem(r, m, shortened, strlen(shortened)) != NULL)
+					has_short = true;
 				if (notify_starts(r, m, "C: <"))
 					reached_eod = true;
 				r += m;
 			}
-			if (has_token || (best == NULL && reached_eod && (token == NULL || !*token)))
+			if (has_token || (best == NULL && reached_eod && (has_short || shortened == NULL)))
 				best = q;
 			if (has_token)
 				break;
@@ -314,6 +324,7 @@ notify_exchange(const char *transcript, const char *token)
 		q += n;
 		q += *q == '\n';
 	}
+	free(shortened);
 	if (best == NULL) /* no proof in the transcript: its start, bounded */
 		return notify_transcript_excerpt(transcript, 12, 1200);
 
