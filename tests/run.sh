@@ -61,6 +61,10 @@ GROUP() {
 run_one() {
 	local name=$1; shift
 	local db log rc p f t0=$SECONDS res=$TEST_TMP/results/$name.res
+	# Each file gets its own scratch directory: suites run side by side, and
+	# two of them writing "$TEST_TMP/err" at once would read each other's.
+	local tmp=$TEST_TMP/t/$name
+	mkdir -p "$tmp" && chmod 755 "$TEST_TMP/t" "$tmp"
 	db=t_$(echo "$name" | tr -c 'a-zA-Z0-9_\n' '_')
 	log=$TEST_TMP/results/$name.log
 	if ! pg_createdb "$TEST_TMP/pg" "$db"; then
@@ -68,7 +72,7 @@ run_one() {
 		echo "0 1 1 0" >"$res"
 		return
 	fi
-	RELAYAUDIT_DATABASE=$(pg_conninfo "$TEST_TMP/pg" "$db") TEST_DB=$db \
+	RELAYAUDIT_DATABASE=$(pg_conninfo "$TEST_TMP/pg" "$db") TEST_DB=$db TEST_TMP=$tmp \
 		timeout --kill-after=10 ${TEST_TIMEOUT:-600} "$@" >"$log" 2>&1 </dev/null
 	rc=$?
 	p=$(grep -c '^PASS ' "$log")

@@ -6,6 +6,8 @@
 
 # A random port, so two runs of the suite on one machine do not collide.
 API_PORT=${API_PORT:-$((20000 + RANDOM % 20000))}
+# Suites run side by side in one TEST_TMP: each keeps its replies apart.
+API_RESP=$TEST_TMP/$SUITE.resp
 
 api_migrate() {
 	"$RELAYCTL" migrate --dir "$ROOT/migrations" >/dev/null 2>&1
@@ -49,7 +51,7 @@ api_tokens() {
 # req METHOD PATH [TOKEN [BODY [CONTENT-TYPE]]] -> CODE, BODY, CTYPE
 req() {
 	local method=$1 path=$2 token=${3:-} data=${4-} ctype=${5:-application/json}
-	local args=(-s -X "$method" -o "$TEST_TMP/resp" -w '%{http_code} %{content_type}' --max-time 20)
+	local args=(-s -X "$method" -o "$API_RESP" -w '%{http_code} %{content_type}' --max-time 20)
 	[ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
 	if [ -n "${4+x}" ]; then
 		args+=(-H "Content-Type: $ctype" --data-binary "$data")
@@ -58,7 +60,7 @@ req() {
 	out=$(curl "${args[@]}" "$API_BASE$path")
 	CODE=${out%% *}
 	CTYPE=${out#* }
-	BODY=$(cat "$TEST_TMP/resp")
+	BODY=$(cat "$API_RESP")
 }
 
 # jqr FILTER: applies a jq filter to BODY (raw output).

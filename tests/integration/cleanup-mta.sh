@@ -24,5 +24,5 @@ while IFS= read -r pidfile; do
 	# Not ours to ask politely any more (config gone?): end that one master by its PID.
 	[ -d "/proc/$pid" ] && kill -KILL "$pid" 2>/dev/null
 	stopped=$((stopped + 1))
-done < <(find "$dir" -maxdepth 8 -path '*/pid/master.pid' -type f 2>/dev/null | head -1000)
+done < <(find "$dir" -maxdepth 10 -path '*/pid/master.pid' -type f 2>/dev/null | head -1000)
 echo "cleanup-mta: stopped $stopped instance(s) under $dir"

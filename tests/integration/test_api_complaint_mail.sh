@@ -34,5 +34,5 @@ check_eq "viewer may not file a report" "$CODE" 403
 
 req GET /v1/openapi.json
 check_eq "openapi lists message/rfc822 for complaints" \
-	"$(jq -r '.paths["/v1/complaints"].post.requestBody.content | keys | join(",")' "$TEST_TMP/resp")" \
+	"$(jq -r '.paths["/v1/complaints"].post.requestBody.content | keys | join(",")' "$API_RESP")" \
 	"application/json,message/rfc822"

@@ -94,7 +94,7 @@ check_contains "the CSP allows nothing by default" "$CSP" "default-src 'none'"
 NOSNIFF=$(curl -s -D - -o /dev/null "$API_BASE/web/app.js" | tr -d '\r' | sed -n 's/^X-Content-Type-Options: //Ip')
 check_eq "scripts are served with nosniff" "$NOSNIFF" "nosniff"
 req GET /javascript/chart.js/chart.min.js
-check_eq "Chart.js comes from Debian's libjs-chart.js" "$CODE $(cmp -s "$TEST_TMP/resp" /usr/share/javascript/chart.js/chart.min.js && echo same)" "200 same"
+check_eq "Chart.js comes from Debian's libjs-chart.js" "$CODE $(cmp -s "$API_RESP" /usr/share/javascript/chart.js/chart.min.js && echo same)" "200 same"
 req GET /web/..%2Fserver.c
 check_eq "no path outside the web directory" "$CODE" "404"
 
