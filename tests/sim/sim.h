@@ -136,6 +136,14 @@ struct sim_opts {
 	size_t max_rcpts;
 	int max_sessions;
 	int tls_port; /* listeners on this port speak TLS from the first byte (0: none) */
+	int delay_ms; /* every reply line leaves this long after its cause (0: at once) */
+};
+
+/* Concurrent sessions per listening /24 (/64), for --peaks: politeness seen from the server. */
+struct sim_net_count {
+	uint64_t key;
+	struct addr net; /* the listener address the key was first seen with */
+	int cur, peak;
 };
 
 struct sim_listener;
@@ -154,6 +162,9 @@ struct sim {
 	uint64_t accepted_total;
 	uint64_t refused_total; /* connections closed at once: max_sessions reached */
 	uint64_t accept_errors; /* accept() failures (EMFILE and the like) */
+	struct sim_net_count *nets; /* only with --peaks */
+	size_t nnets, nets_cap;
+	bool count_nets;
 };
 
 struct sim_listener {
@@ -170,5 +181,7 @@ struct sim_listener {
 /* Called by the listener for each accepted socket. */
 void sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer);
 void sim_session_free_all(struct sim *sim);
+/* --peaks: one session more (+1) or less (-1) on a listener's /24 (/64). */
+void sim_net_count(struct sim *sim, const struct addr *listener, int delta);
 
 #endif

@@ -40,6 +40,8 @@ usage(FILE *f)
 	    "  --split-us N          gap between bytes for split (default 300)\n"
 	    "  --tarpit-ms N         gap between bytes for tarpit (default 1000)\n"
 	    "  --idle-secs N         client idle timeout (default 60)\n"
+	    "  --delay MS            every reply leaves MS after its cause (default 0)\n"
+	    "  --peaks FILE          on exit, write peak concurrent sessions per listening /24 (/64)\n"
 	    "  --max-size BYTES      message size limit (default 1048576)\n"
 	    "  --file FILE           read specs, one per line (# comments)\n"
 	    "  --verbose             log every session\n"
@@ -195,6 +197,28 @@ raise_nofile(void)
 	return rl.rlim_cur > 1 << 24 ? 1 << 24 : (int)rl.rlim_cur;
 }
 
+/* --peaks: "NET/LEN PEAK" a line, each network its listeners' sessions were counted under. */
+static void
+peaks_write(const struct sim *sim, const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL) {
+		log_warn("sim_peaks", "file=%s error=%s", path, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < sim->nnets; i++) {
+		struct cidr net = {sim->nets[i].net, sim->nets[i].net.family == AF_INET ? 24 : 64};
+		char a[ADDR_STRLEN + 8];
+
+		cidr_normalise(&net);
+		cidr_format(&net, a, sizeof(a));
+		fprintf(f, "%s %d\n", a, sim->nets[i].peak);
+	}
+	if (fclose(f) != 0)
+		log_warn("sim_peaks", "file=%s error=%s", path, strerror(errno));
+}
+
 static int
 opt_int(const char *name, const char *s, int64_t min, int64_t max)
 {
@@ -223,13 +247,15 @@ main(int argc, char **argv)
 	    {"tls-cert", required_argument, NULL, 'C'},
 	    {"tls-key", required_argument, NULL, 'K'},
 	    {"tls-port", required_argument, NULL, 'P'},
+	    {"delay", required_argument, NULL, 'D'},
+	    {"peaks", required_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sim sim = {0};
 	size_t cap = 0;
-	const char *sink = NULL, *tls_cert = NULL, *tls_key = NULL;
+	const char *sink = NULL, *tls_cert = NULL, *tls_key = NULL, *peaks = NULL;
 	struct addr sink_addr;
 	int sink_port = 0, c, nofile, max_sessions = 0;
 
@@ -286,6 +312,13 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			sim.opts.tls_port = opt_int("--tls-port", optarg, 1, 65535);
+			break;
+		case 'D':
+			sim.opts.delay_ms = opt_int("--delay", optarg, 0, 600000);
+			break;
+		case 'k':
+			peaks = optarg;
+			sim.count_nets = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -357,8 +390,8 @@ main(int argc, char **argv)
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 
-	log_info("sim_ready", "listeners=%zu max_sessions=%d sink=%s", sim.nlisteners,
-	         sim.opts.max_sessions, sink ? sink : "none");
+	log_info("sim_ready", "listeners=%zu max_sessions=%d sink=%s delay_ms=%d", sim.nlisteners,
+	         sim.opts.max_sessions, sink ? sink : "none", sim.opts.delay_ms);
 	printf("ready\n");
 	fflush(stdout);
 
@@ -374,6 +407,9 @@ main(int argc, char **argv)
 	         (unsigned long long)sim.accept_errors, (unsigned long long)sent,
 	         (unsigned long long)failed);
 	sim_session_free_all(&sim);
+	if (peaks != NULL)
+		peaks_write(&sim, peaks);
+	free(sim.nets);
 	sim_forward_free(sim.fwd);
 	for (size_t i = 0; i < sim.nlisteners; i++)
 		evconnlistener_free(sim.listeners[i].lev);

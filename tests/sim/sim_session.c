@@ -1,7 +1,8 @@
 /*
  * One simulated SMTP server session: reads bounded command lines, answers per
  * the listener's behaviour row, and writes replies normally, trickled (tarpit,
- * split), as noise, or as an endless stream.
+ * split), as noise, or as an endless stream; with --delay every reply leaves
+ * that long after the command (or connection) that caused it.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -38,6 +39,14 @@ enum session_state {
 	SS_DEAD,
 };
 
+/* Reply bytes held back by --delay until due (FIFO: one delay, so due times only grow). */
+struct sim_later {
+	struct sim_later *next;
+	int64_t due_ms;
+	size_t len;
+	char data[];
+};
+
 struct sim_session {
 	struct sim_session *next, *prev;
 	struct sim *sim;
@@ -65,6 +74,10 @@ struct sim_session {
 	struct event *greet_ev;
 	size_t streamed;
 	bool greeted; /* the final greeting line has been queued */
+	bool net_counted; /* counted in sim->nets (--peaks) */
+
+	struct sim_later *later, *later_tail; /* --delay: replies not yet due */
+	struct event *later_ev;
 };
 
 static void session_write_cb(struct bufferevent *bev, void *arg);
@@ -89,6 +102,13 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 		event_free(s->slow_ev);
 	if (s->greet_ev)
 		event_free(s->greet_ev);
+	if (s->later_ev)
+		event_free(s->later_ev);
+	while (s->later) {
+		struct sim_later *n = s->later->next;
+		free(s->later);
+		s->later = n;
+	}
 	if (s->slow)
 		evbuffer_free(s->slow);
 	if (s->msg)
@@ -109,7 +129,13 @@ session_kill(struct sim_session *s, const char *why)
 		return;
 	log_debug("sim_session_end", "listener=%s peer=%s why=%s", s->l->literal, s->peer_str, why);
 	s->state = SS_DEAD;
+	if (s->net_counted) {
+		sim_net_count(s->sim, &s->l->addr, -1);
+		s->net_counted = false;
+	}
 	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	if (s->later_ev)
+		event_del(s->later_ev);
 	if (s->slow_ev)
 		event_del(s->slow_ev);
 	if (s->greet_ev)
@@ -121,7 +147,7 @@ session_kill(struct sim_session *s, const char *why)
 static bool
 session_output_idle(struct sim_session *s)
 {
-	return (s->slow == NULL || evbuffer_get_length(s->slow) == 0) &&
+	return (s->slow == NULL || evbuffer_get_length(s->slow) == 0) && s->later == NULL &&
 	       evbuffer_get_length(bufferevent_get_output(s->bev)) == 0;
 }
 
@@ -162,6 +188,65 @@ session_slow_cb(evutil_socket_t fd, short what, void *arg)
 		session_slow_arm(s);
 }
 
+static void
+session_later_arm(struct sim_session *s, int64_t now)
+{
+	int64_t ms = s->later->due_ms - now;
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(s->later_ev, &tv);
+}
+
+/* --delay: writes every reply that is due, then waits for the next one. */
+static void
+session_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_session *s = arg;
+	int64_t now = now_mono_ms();
+
+	while (s->later != NULL && s->later->due_ms <= now && s->state != SS_DEAD) {
+		struct sim_later *n = s->later;
+
+		s->later = n->next;
+		if (s->later == NULL)
+			s->later_tail = NULL;
+		bufferevent_write(s->bev, n->data, n->len);
+		free(n);
+	}
+	if (s->later != NULL && s->state != SS_DEAD)
+		session_later_arm(s, now);
+}
+
+/* Reply bytes onto the wire: at once, or --delay ms after their cause (now). */
+static void
+session_emit(struct sim_session *s, const char *buf, size_t len)
+{
+	struct sim_later *n;
+
+	if (s->sim->opts.delay_ms <= 0) {
+		bufferevent_write(s->bev, buf, len);
+		return;
+	}
+	n = xmalloc(sizeof(*n) + len);
+	n->next = NULL;
+	n->due_ms = now_mono_ms() + s->sim->opts.delay_ms;
+	n->len = len;
+	memcpy(n->data, buf, len);
+	if (s->later_tail)
+		s->later_tail->next = n;
+	else
+		s->later = n;
+	s->later_tail = n;
+	if (s->later_ev == NULL)
+		s->later_ev = evtimer_new(s->sim->base, session_later_cb, s);
+	if (!evtimer_pending(s->later_ev, NULL))
+		session_later_arm(s, n->due_ms - s->sim->opts.delay_ms);
+}
+
 /* Bytes of noise with no reply code in them: digits are never produced. */
 static void
 session_garbage(struct sim_session *s, size_t len)
@@ -176,7 +261,7 @@ session_garbage(struct sim_session *s, size_t len)
 		out[i] = noise[rnd[i] % (sizeof(noise) - 1)];
 	out[n++] = '\r';
 	out[n++] = '\n';
-	bufferevent_write(s->bev, out, n);
+	session_emit(s, out, n);
 }
 
 /* Writes raw reply bytes through the behaviour's output mode. */
@@ -187,11 +272,11 @@ session_send(struct sim_session *s, const char *buf, size_t len)
 		return;
 	switch (s->b->output) {
 	case OUT_NORMAL:
-		bufferevent_write(s->bev, buf, len);
+		session_emit(s, buf, len);
 		break;
 	case OUT_GARBAGE:
 		if (!s->greeted)
-			bufferevent_write(s->bev, buf, len); /* the greeting stays readable */
+			session_emit(s, buf, len); /* the greeting stays readable */
 		else
 			session_garbage(s, len + 20);
 		break;
@@ -835,6 +920,10 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 		sim->sessions->prev = s;
 	sim->sessions = s;
 	sim->nsessions++;
+	if (sim->count_nets) {
+		sim_net_count(sim, &l->addr, +1);
+		s->net_counted = true;
+	}
 	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
 	bufferevent_set_timeouts(s->bev, &idle, &idle);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
@@ -848,4 +937,26 @@ sim_session_free_all(struct sim *sim)
 {
 	while (sim->sessions)
 		session_free_cb(-1, 0, sim->sessions);
+}
+
+void
+sim_net_count(struct sim *sim, const struct addr *listener, int delta)
+{
+	uint64_t key = addr_net_key(listener);
+	size_t i;
+
+	/* a handful of networks in a test: a linear search is enough */
+	for (i = 0; i < sim->nnets && sim->nets[i].key != key; i++)
+		;
+	if (i == sim->nnets) {
+		if (sim->nnets == sim->nets_cap) {
+			sim->nets_cap = sim->nets_cap ? sim->nets_cap * 2 : 16;
+			sim->nets = xrealloc(sim->nets, sim->nets_cap * sizeof(*sim->nets));
+		}
+		sim->nets[i] = (struct sim_net_count){.key = key, .net = *listener};
+		sim->nnets++;
+	}
+	sim->nets[i].cur += delta;
+	if (sim->nets[i].cur > sim->nets[i].peak)
+		sim->nets[i].peak = sim->nets[i].cur;
 }
