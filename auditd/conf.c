@@ -118,6 +118,7 @@ conf_probe_init(struct conf_probe *cp, const struct config *cfg, bool need_secre
 	cp->p.concurrency = (int)config_int(cfg, CFG_PROBE_CONCURRENCY);
 	cp->p.rate = (int)config_int(cfg, CFG_PROBE_RATE);
 	cp->p.per_net = (int)config_int(cfg, CFG_PROBE_PER_NET);
+	cp->p.threads = (int)config_int(cfg, CFG_PROBE_THREADS);
 	cp->p.timeout_ms = (int)config_int(cfg, CFG_PROBE_TIMEOUT) * 1000;
 	cp->p.deadline_ms = (int)config_int(cfg, CFG_PROBE_DEADLINE) * 1000;
 	cp->p.greylist_wait_ms = (int)config_int(cfg, CFG_GREYLIST_WAIT) * 1000;

@@ -56,6 +56,10 @@ static const struct config_option options[CFG__COUNT] = {
 	 "New connections per second; 0 = unlimited.", NULL},
 	{CFG_PROBE_PER_NET, "probe_per_net", CFGT_INT, 0, 100000, "4", NULL,
 	 "Concurrent connections per /24 (IPv4) or /64 (IPv6); 0 = unlimited.", NULL},
+	{CFG_PROBE_THREADS, "probe_threads", CFGT_INT, 0, 64, "0", NULL,
+	 "Event loops (threads) the probe engine and the sink run; 0 = one per online core. "
+	 "Targets go to a loop by their /24 (/64), so probe_per_net holds; probe_concurrency "
+	 "and probe_rate stay global.", NULL},
 	{CFG_PROBE_TIMEOUT, "probe_timeout", CFGT_DURATION, 1, 3600, "30s", NULL,
 	 "Longest wait for one connect or reply.", NULL},
 	{CFG_PROBE_DEADLINE, "probe_deadline", CFGT_DURATION, 1, DAY, "10m", NULL,

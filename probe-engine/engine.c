@@ -3,7 +3,10 @@
  * in-flight limit, one probe per address, a per-/24 (/64) limit and the
  * descriptor budget, a token bucket for new connections, reconnects after
  * 421/drops/error budgets, greylisting retries, and delivery of results.
- * All of it runs on the caller's event loop; nothing here blocks.
+ * One shard per event loop: with probe_threads 1 the shard runs on the
+ * caller's loop; with more, each shard has a thread and a loop of its own,
+ * targets go to a shard by their /24 (/64) so per-network limits hold, and
+ * results come back to the caller's loop. Nothing here blocks.
  */
 #include "common/log.h"
 #include "common/util.h"
@@ -14,9 +17,13 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #define ENGINE_BUCKETS 4096
 #define ENGINE_SCAN_MAX 1024      /* queued targets looked at per admission */
@@ -40,7 +47,7 @@ enum job_state { JOB_QUEUED, JOB_CONNECT_WAIT, JOB_CONNECTED, JOB_SLEEPING, JOB_
 struct job {
 	struct job *next, *prev; /* in the list its state belongs to */
 	enum job_state state;
-	struct probe_engine *e;
+	struct shard *e;
 	struct probe_target_copy {
 		struct addr addr;
 		int port;
@@ -61,26 +68,70 @@ struct job_list {
 	size_t n;
 };
 
-struct probe_engine {
+/* Wakes a loop from another thread: an eventfd read by an event on that loop. */
+struct waker {
+	int fd;
+	struct event *ev;
+};
+
+/* One event loop's share of the targets: everything in it runs on that loop's thread. */
+struct shard {
+	struct probe_engine *front;
+	unsigned id;
 	struct event_base *base;
-	struct probe_params p;
-	int *ports, *tls_ports;
-	SSL_CTX *tls; /* one client context for every connection */
-	struct cidr *exclude;
-	char *helo, *sink, *outside, *contact;
-	probe_done_fn done;
-	void *arg;
+	pthread_t thread;
+	struct probe_params p; /* a copy: strings and ports point into the front's */
+	SSL_CTX *tls;          /* the front's: one client context for every connection */
 	struct job_list queued, connect_wait, active, finished;
 	struct count_map by_addr, by_net;
 	size_t in_flight, peak_in_flight, ndone;
 	uint64_t connects, attempts;
-	int fd_budget;
-	double tokens;
-	int64_t tokens_at;
 	struct event *pump_ev, *pump_timer;
 	bool pump_timer_armed;
 	struct session **reap;
 	size_t nreap, reap_cap;
+	atomic_bool starved; /* stopped admitting at the global limit with work queued */
+
+	/* handed over by other threads (threaded engines only); under mu */
+	pthread_mutex_t mu;
+	struct job_list inbox;
+	int new_per_net;   /* -1: unchanged */
+	bool stop;
+	struct probe_stats pub; /* the latest snapshot for probe_engine_stats */
+	struct waker wake;
+};
+
+/* The token bucket for new connections, shared by every shard: the rate is global. */
+struct rate_bucket {
+	pthread_mutex_t mu;
+	int rate;
+	double tokens;
+	int64_t at;
+};
+
+struct probe_engine {
+	struct event_base *base; /* the caller's: results are delivered on it */
+	struct probe_params p;
+	int *ports, *tls_ports;
+	SSL_CTX *tls;
+	struct cidr *exclude;
+	char *helo, *sink, *outside, *contact;
+	probe_done_fn done;
+	void *arg;
+	struct shard **shards;
+	size_t nshards;
+	bool threaded;
+	int fd_budget;
+	atomic_int concurrency;
+	atomic_size_t in_flight, peak_in_flight;
+	struct rate_bucket bucket;
+	size_t submitted, delivered; /* caller's thread only */
+
+	/* results from the shards' threads, under out_mu */
+	pthread_mutex_t out_mu;
+	struct probe_result **out;
+	size_t nout, out_cap;
+	struct waker out_wake;
 };
 
 static void engine_pump_cb(evutil_socket_t fd, short what, void *arg);
@@ -171,7 +222,7 @@ list_remove(struct job_list *l, struct job *j)
 }
 
 static struct job_list *
-engine_list(struct probe_engine *e, enum job_state s)
+engine_list(struct shard *e, enum job_state s)
 {
 	switch (s) {
 	case JOB_QUEUED: return &e->queued;
@@ -224,10 +275,52 @@ probe_fd_budget(int reserve)
 	return b < 1 ? 1 : (int)b;
 }
 
+/* ---- waking a loop from another thread ---- */
+
+static void
+waker_init(struct waker *w, struct event_base *base, event_callback_fn cb, void *arg)
+{
+	w->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->fd < 0)
+		fatal("probe engine: eventfd: %s", strerror(errno));
+	w->ev = event_new(base, w->fd, EV_READ | EV_PERSIST, cb, arg);
+	event_add(w->ev, NULL);
+}
+
+static void
+waker_poke(struct waker *w)
+{
+	uint64_t one = 1;
+
+	/* a full counter (EAGAIN) is still a wakeup */
+	if (write(w->fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("probe_engine_wake", "error=\"%s\"", strerror(errno));
+}
+
+static void
+waker_drain(struct waker *w)
+{
+	uint64_t n;
+
+	if (read(w->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("probe_engine_wake", "error=\"%s\"", strerror(errno));
+}
+
+static void
+waker_free(struct waker *w)
+{
+	if (w->ev)
+		event_free(w->ev);
+	if (w->fd >= 0)
+		close(w->fd);
+	w->ev = NULL;
+	w->fd = -1;
+}
+
 /* ---- engine ---- */
 
 static void
-engine_wake(struct probe_engine *e)
+engine_wake(struct shard *e)
 {
 	event_active(e->pump_ev, EV_TIMEOUT, 0);
 }
@@ -236,6 +329,116 @@ static char *
 strdup_or(const char *s, const char *def)
 {
 	return xstrdup(s ? s : def);
+}
+
+/* Another thread (or the caller's loop) has something for this shard. */
+static void
+shard_poke(struct shard *e)
+{
+	if (e->front->threaded)
+		waker_poke(&e->wake);
+	else
+		engine_wake(e);
+}
+
+/* On the shard's loop: takes over what other threads handed in. */
+static void
+shard_take_inbox(struct shard *e)
+{
+	struct job *j;
+
+	pthread_mutex_lock(&e->mu);
+	while ((j = e->inbox.head) != NULL) {
+		list_remove(&e->inbox, j);
+		list_push(&e->queued, j);
+	}
+	if (e->new_per_net >= 0) {
+		e->p.per_net = e->new_per_net;
+		e->new_per_net = -1;
+	}
+	pthread_mutex_unlock(&e->mu);
+}
+
+static void
+shard_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct shard *e = arg;
+	bool stop;
+
+	waker_drain(&e->wake);
+	pthread_mutex_lock(&e->mu);
+	stop = e->stop;
+	pthread_mutex_unlock(&e->mu);
+	if (stop)
+		event_base_loopbreak(e->base);
+	else
+		engine_pump_cb(-1, 0, e);
+}
+
+static void *
+shard_thread(void *arg)
+{
+	struct shard *e = arg;
+
+	event_base_dispatch(e->base);
+	return NULL;
+}
+
+static struct shard *
+shard_new(struct probe_engine *f, unsigned id, struct event_base *base)
+{
+	struct shard *e = xcalloc(1, sizeof(*e));
+
+	e->front = f;
+	e->id = id;
+	e->base = base;
+	e->p = f->p;
+	e->p.exclude = NULL; /* submissions are checked by the front */
+	e->p.nexclude = 0;
+	e->tls = f->tls;
+	e->new_per_net = -1;
+	e->wake.fd = -1;
+	pthread_mutex_init(&e->mu, NULL);
+	e->pump_ev = event_new(base, -1, 0, engine_pump_cb, e);
+	e->pump_timer = evtimer_new(base, engine_pump_cb, e);
+	if (f->threaded)
+		waker_init(&e->wake, base, shard_wake_cb, e);
+	return e;
+}
+
+/* Results handed back by the shards' threads, delivered on the caller's loop. */
+static void
+engine_out_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct probe_engine *f = arg;
+	struct probe_result **out;
+	size_t n;
+
+	waker_drain(&f->out_wake);
+	pthread_mutex_lock(&f->out_mu);
+	out = f->out;
+	n = f->nout;
+	f->out = NULL;
+	f->nout = f->out_cap = 0;
+	pthread_mutex_unlock(&f->out_mu);
+	for (size_t i = 0; i < n; i++) {
+		f->delivered++;
+		f->done(out[i], f->arg);
+	}
+	free(out);
+	if (f->submitted == f->delivered)
+		event_del(f->out_wake.ev);
+}
+
+/* probe_threads 0: one loop per online core. */
+static size_t
+engine_threads(int want)
+{
+	long n = want > 0 ? want : sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		n = 1;
+	return n > PROBE_THREADS_MAX ? PROBE_THREADS_MAX : (size_t)n;
 }
 
 struct probe_engine *
@@ -279,11 +482,33 @@ probe_engine_new(struct event_base *base, const struct probe_params *p, probe_do
 	e->done = done;
 	e->arg = arg;
 	e->fd_budget = probe_fd_budget(p->fd_reserve > 0 ? p->fd_reserve : 64);
-	e->pump_ev = event_new(base, -1, 0, engine_pump_cb, e);
-	e->pump_timer = evtimer_new(base, engine_pump_cb, e);
-	e->tokens_at = now_mono_ms();
+	pthread_mutex_init(&e->bucket.mu, NULL);
+	pthread_mutex_init(&e->out_mu, NULL);
+	e->bucket.at = now_mono_ms();
+	e->nshards = engine_threads(p->threads);
+	e->threaded = e->nshards > 1;
+	e->p.threads = (int)e->nshards;
+	e->out_wake.fd = -1;
+	if (e->threaded) {
+		waker_init(&e->out_wake, base, engine_out_cb, e);
+		event_del(e->out_wake.ev);
+	}
+	e->shards = xcalloc(e->nshards, sizeof(*e->shards));
+	for (size_t i = 0; i < e->nshards; i++) {
+		struct event_base *b = base;
+
+		if (e->threaded && (b = event_base_new()) == NULL)
+			fatal("probe engine: event_base_new failed");
+		e->shards[i] = shard_new(e, (unsigned)i, b);
+	}
 	probe_engine_set_limits(e, p->concurrency, p->rate, p->per_net, p->exclude, p->nexclude);
-	e->tokens = e->p.rate > 0 ? 1 : 0;
+	e->bucket.tokens = e->bucket.rate > 0 ? 1 : 0;
+	for (size_t i = 0; e->threaded && i < e->nshards; i++) {
+		int rc = pthread_create(&e->shards[i]->thread, NULL, shard_thread, e->shards[i]);
+
+		if (rc != 0)
+			fatal("probe engine: pthread_create: %s", strerror(rc));
+	}
 	return e;
 }
 
@@ -291,9 +516,10 @@ void
 probe_engine_set_limits(struct probe_engine *e, int concurrency, int rate, int per_net,
 			const struct cidr *exclude, size_t nexclude)
 {
-	e->p.concurrency = concurrency > 0 ? concurrency : 1;
-	e->p.rate = rate > 0 ? rate : 0;
-	e->p.per_net = per_net > 0 ? per_net : 0;
+	atomic_store(&e->concurrency, concurrency > 0 ? concurrency : 1);
+	pthread_mutex_lock(&e->bucket.mu);
+	e->bucket.rate = rate > 0 ? rate : 0;
+	pthread_mutex_unlock(&e->bucket.mu);
 	free(e->exclude);
 	e->exclude = NULL;
 	if (nexclude > 0) {
@@ -302,7 +528,14 @@ probe_engine_set_limits(struct probe_engine *e, int concurrency, int rate, int p
 	}
 	e->p.exclude = e->exclude;
 	e->p.nexclude = nexclude;
-	engine_wake(e);
+	for (size_t i = 0; i < e->nshards; i++) {
+		struct shard *s = e->shards[i];
+
+		pthread_mutex_lock(&s->mu);
+		s->new_per_net = per_net > 0 ? per_net : 0;
+		pthread_mutex_unlock(&s->mu);
+		shard_poke(s);
+	}
 }
 
 static bool
@@ -327,10 +560,22 @@ engine_random_id(void)
 	return id;
 }
 
+/* The shard of an address: by its /24 (/64), so that per_net is one shard's count. */
+static struct shard *
+engine_shard_of(const struct probe_engine *e, const struct addr *a)
+{
+	uint64_t k = (addr_net_key(a) ^ (uint64_t)a->family << 62) * UINT64_C(0x9E3779B97F4A7C15);
+
+	return e->shards[(k >> 32) % e->nshards];
+}
+
+/* On the caller's thread: the job goes into its shard's inbox. */
 static void
-engine_queue_one(struct probe_engine *e, const struct probe_target *t, int port, uint64_t id)
+engine_queue_one(struct probe_engine *f, const struct probe_target *t, int port, uint64_t id)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
+	struct shard *e = engine_shard_of(f, &t->addr);
+	bool was_empty;
 
 	j->e = e;
 	j->t.addr = t->addr;
@@ -347,7 +592,16 @@ engine_queue_one(struct probe_engine *e, const struct probe_target *t, int port,
 	j->tgt.name = j->name;
 	j->tgt.domains = (const char *const *)j->domains;
 	j->state = JOB_QUEUED;
-	list_push(&e->queued, j);
+	/* the caller's loop waits for results only while some are due */
+	if (f->threaded && f->submitted == f->delivered)
+		event_add(f->out_wake.ev, NULL);
+	f->submitted++;
+	pthread_mutex_lock(&e->mu);
+	was_empty = e->inbox.n == 0;
+	list_push(&e->inbox, j);
+	pthread_mutex_unlock(&e->mu);
+	if (was_empty)
+		shard_poke(e);
 }
 
 int
@@ -391,21 +645,51 @@ probe_engine_submit(struct probe_engine *e, const struct probe_target *t, const 
 			engine_queue_one(e, t, e->p.ports[i],
 					 t->probe_id ? t->probe_id : engine_random_id());
 	}
-	engine_wake(e);
 	return 0;
 }
 
+/* The global in-flight limit (concurrency, descriptors), shared by every shard. */
 static size_t
-engine_limit(const struct probe_engine *e)
+engine_limit(const struct probe_engine *f)
 {
-	size_t lim = (size_t)e->p.concurrency;
+	size_t lim = (size_t)atomic_load(&f->concurrency);
 
-	return (size_t)e->fd_budget < lim ? (size_t)e->fd_budget : lim;
+	return (size_t)f->fd_budget < lim ? (size_t)f->fd_budget : lim;
+}
+
+static bool
+engine_take_slot(struct probe_engine *f)
+{
+	size_t lim = engine_limit(f), cur = atomic_load(&f->in_flight), peak;
+
+	do {
+		if (cur >= lim)
+			return false;
+	} while (!atomic_compare_exchange_weak(&f->in_flight, &cur, cur + 1));
+	peak = atomic_load(&f->peak_in_flight);
+	while (cur + 1 > peak && !atomic_compare_exchange_weak(&f->peak_in_flight, &peak, cur + 1))
+		;
+	return true;
+}
+
+/* A slot freed: shards that stopped at the global limit with work queued look again. */
+static void
+engine_give_slot(struct shard *e)
+{
+	struct probe_engine *f = e->front;
+
+	atomic_fetch_sub(&f->in_flight, 1);
+	for (size_t i = 0; i < f->nshards; i++) {
+		struct shard *o = f->shards[i];
+
+		if (o != e && atomic_exchange(&o->starved, false))
+			shard_poke(o);
+	}
 }
 
 /* Holds or releases the job's address and network slots. */
 static void
-engine_hold(struct probe_engine *e, struct job *j, int delta)
+engine_hold(struct shard *e, struct job *j, int delta)
 {
 	count_add(&e->by_addr, addr_hash(&j->t.addr), &j->t.addr, delta);
 	count_add(&e->by_net, addr_net_key(&j->t.addr) ^ (uint64_t)j->t.addr.family << 62, NULL,
@@ -413,7 +697,7 @@ engine_hold(struct probe_engine *e, struct job *j, int delta)
 }
 
 static bool
-engine_admissible(struct probe_engine *e, const struct job *j)
+engine_admissible(struct shard *e, const struct job *j)
 {
 	if (count_get(&e->by_addr, addr_hash(&j->t.addr), &j->t.addr) > 0)
 		return false;
@@ -427,11 +711,12 @@ engine_admissible(struct probe_engine *e, const struct job *j)
 static void engine_session_end(struct session *s, void *arg);
 
 static void
-engine_finish_job(struct probe_engine *e, struct job *j)
+engine_finish_job(struct shard *e, struct job *j)
 {
 	run_finish(j->run, now_mono_ms());
 	engine_hold(e, j, -1);
 	e->in_flight--;
+	engine_give_slot(e);
 	job_move(j, JOB_FINISHED);
 	engine_wake(e);
 }
@@ -446,7 +731,7 @@ engine_sleep_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-engine_sleep(struct probe_engine *e, struct job *j, int64_t until)
+engine_sleep(struct shard *e, struct job *j, int64_t until)
 {
 	int64_t ms = until - now_mono_ms();
 	struct timeval tv;
@@ -475,7 +760,7 @@ engine_note(struct probe_run *r, struct session *s)
 
 /* Decides what follows one connection: a verdict, a reconnect or a wait. */
 static void
-engine_after_session(struct probe_engine *e, struct job *j, struct session *s)
+engine_after_session(struct shard *e, struct job *j, struct session *s)
 {
 	struct probe_run *r = j->run;
 	enum session_end why = session_end_reason(s);
@@ -577,7 +862,7 @@ static void
 engine_session_end(struct session *s, void *arg)
 {
 	struct job *j = arg;
-	struct probe_engine *e = j->e;
+	struct shard *e = j->e;
 
 	j->sess = NULL;
 	/* freed from the pump, not inside the session's own callback */
@@ -590,27 +875,47 @@ engine_session_end(struct session *s, void *arg)
 	engine_wake(e);
 }
 
-static bool
-engine_take_token(struct probe_engine *e, int64_t now)
-{
-	double cap;
 
-	if (e->p.rate <= 0)
-		return true;
-	/* a burst of a tenth of a second's worth, at least one */
-	cap = e->p.rate / 10.0 < 1 ? 1 : e->p.rate / 10.0;
-	e->tokens += (double)(now - e->tokens_at) * e->p.rate / 1000.0;
-	e->tokens_at = now;
-	if (e->tokens > cap)
-		e->tokens = cap;
-	if (e->tokens < 1)
-		return false;
-	e->tokens -= 1;
-	return true;
+static bool
+engine_take_token(struct shard *e, int64_t now, int64_t *wait_ms)
+{
+	struct rate_bucket *b = &e->front->bucket;
+	double cap;
+	bool ok = true;
+
+	pthread_mutex_lock(&b->mu);
+	if (b->rate > 0) {
+		/* a burst of a tenth of a second's worth, at least one */
+		cap = b->rate / 10.0 < 1 ? 1 : b->rate / 10.0;
+		b->tokens += (double)(now - b->at) * b->rate / 1000.0;
+		b->at = now;
+		if (b->tokens > cap)
+			b->tokens = cap;
+		if (b->tokens < 1) {
+			*wait_ms = (int64_t)((1 - b->tokens) * 1000 / b->rate) + 1;
+			ok = false;
+		} else {
+			b->tokens -= 1;
+		}
+	}
+	pthread_mutex_unlock(&b->mu);
+	return ok;
 }
 
 static bool
-engine_implicit_tls(const struct probe_engine *e, int port)
+engine_rated(struct shard *e)
+{
+	struct rate_bucket *b = &e->front->bucket;
+	bool rated;
+
+	pthread_mutex_lock(&b->mu);
+	rated = b->rate > 0;
+	pthread_mutex_unlock(&b->mu);
+	return rated;
+}
+
+static bool
+engine_implicit_tls(const struct shard *e, int port)
 {
 	for (size_t i = 0; i < e->p.ntls_ports; i++) {
 		if (e->p.tls_ports[i] == port)
@@ -620,7 +925,7 @@ engine_implicit_tls(const struct probe_engine *e, int port)
 }
 
 static void
-engine_connect(struct probe_engine *e, struct job *j)
+engine_connect(struct shard *e, struct job *j)
 {
 	job_move(j, JOB_CONNECTED);
 	j->decided_before = j->run->decided;
@@ -629,45 +934,102 @@ engine_connect(struct probe_engine *e, struct job *j)
 				engine_session_end, j);
 }
 
+/* What probe_engine_stats reads from other threads. */
 static void
-engine_deliver(struct probe_engine *e)
+shard_publish(struct shard *e)
 {
-	struct job *j;
+	pthread_mutex_lock(&e->mu);
+	e->pub.queued = e->queued.n + e->inbox.n;
+	e->pub.in_flight = e->in_flight;
+	e->pub.peak_in_flight = e->peak_in_flight;
+	e->pub.done = e->ndone;
+	e->pub.connects = e->connects;
+	e->pub.attempts = e->attempts;
+	e->pub.fd_budget = e->front->fd_budget;
+	pthread_mutex_unlock(&e->mu);
+}
 
+/*
+ * Results to the caller: directly on its own loop, else through the front's
+ * queue, counted and published first so that stats read after the last
+ * result include it.
+ */
+static void
+engine_deliver(struct shard *e)
+{
+	struct probe_engine *f = e->front;
+	struct job *j;
+	bool poke;
+
+	if (e->finished.n == 0)
+		return;
+	for (j = e->finished.head; j != NULL; j = j->next) {
+		const struct probe_result *res = j->run->res;
+
+		for (size_t i = 0; i < res->nattempts; i++)
+			e->attempts += res->attempts[i].outcome != OUTCOME_NOT_RUN;
+		e->ndone++;
+	}
+	if (f->threaded)
+		shard_publish(e);
+	poke = false;
 	while ((j = e->finished.head) != NULL) {
 		struct probe_result *res = j->run->res;
 
 		list_remove(&e->finished, j);
-		for (size_t i = 0; i < res->nattempts; i++)
-			e->attempts += res->attempts[i].outcome != OUTCOME_NOT_RUN;
 		j->run->res = NULL;
 		job_free(j);
-		e->ndone++;
-		e->done(res, e->arg);
+		if (!f->threaded) {
+			f->delivered++;
+			f->done(res, f->arg);
+			continue;
+		}
+		pthread_mutex_lock(&f->out_mu);
+		if (f->nout == f->out_cap) {
+			f->out_cap = f->out_cap ? f->out_cap * 2 : 64;
+			f->out = xrealloc(f->out, f->out_cap * sizeof(*f->out));
+		}
+		poke |= f->nout == 0;
+		f->out[f->nout++] = res;
+		pthread_mutex_unlock(&f->out_mu);
 	}
+	if (f->threaded && poke)
+		waker_poke(&f->out_wake);
+}
+
+static bool
+shard_busy(const struct shard *e)
+{
+	return e->queued.n + e->connect_wait.n + e->active.n + e->finished.n > 0 || e->nreap > 0;
 }
 
 static void
 engine_pump_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct probe_engine *e = arg;
+	struct shard *e = arg;
 	int64_t now = now_mono_ms();
+	bool rated = engine_rated(e);
 
 	if (what & EV_TIMEOUT && fd == -1)
 		e->pump_timer_armed = false;
 	for (size_t i = 0; i < e->nreap; i++)
 		session_free(e->reap[i]);
 	e->nreap = 0;
+	shard_take_inbox(e);
 
 	/* admit queued targets while there is room and the connect line is short */
 	size_t scanned = 0, admitted = 0;
+	bool room = true;
 	struct job *j = e->queued.head;
-	while (j != NULL && e->in_flight < engine_limit(e) && scanned < ENGINE_SCAN_MAX &&
-	       (e->p.rate <= 0 || e->connect_wait.n < 64)) {
+	while (j != NULL && scanned < ENGINE_SCAN_MAX && (!rated || e->connect_wait.n < 64)) {
 		struct job *next = j->next;
 
 		scanned++;
 		if (engine_admissible(e, j)) {
+			if (!engine_take_slot(e->front)) {
+				room = false;
+				break;
+			}
 			engine_hold(e, j, +1);
 			e->in_flight++;
 			if (e->in_flight > e->peak_in_flight)
@@ -678,17 +1040,25 @@ engine_pump_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		j = next;
 	}
+	if (!room) {
+		/* another shard's finished probe frees a slot: it wakes this one */
+		atomic_store(&e->starved, true);
+		/* ... unless it freed one between the check and the flag */
+		if (atomic_load(&e->front->in_flight) < engine_limit(e->front) &&
+		    atomic_exchange(&e->starved, false))
+			engine_wake(e);
+	}
 	/*
 	 * More to admit than one pass looks at: carry on in the next loop turn
 	 * (only after progress, or a queue blocked by per-net limits would spin).
 	 */
-	if (scanned == ENGINE_SCAN_MAX && admitted > 0 && e->in_flight < engine_limit(e) &&
-	    (e->p.rate <= 0 || e->connect_wait.n < 64))
+	if (room && scanned == ENGINE_SCAN_MAX && admitted > 0 && (!rated || e->connect_wait.n < 64))
 		engine_wake(e);
 	/* connect as the token bucket allows */
 	while ((j = e->connect_wait.head) != NULL) {
-		if (!engine_take_token(e, now)) {
-			int64_t wait = (int64_t)((1 - e->tokens) * 1000 / e->p.rate) + 1;
+		int64_t wait = 0;
+
+		if (!engine_take_token(e, now, &wait)) {
 			struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
 
 			if (!e->pump_timer_armed) {
@@ -700,25 +1070,88 @@ engine_pump_cb(evutil_socket_t fd, short what, void *arg)
 		engine_connect(e, j);
 	}
 	engine_deliver(e);
+	if (e->front->threaded)
+		shard_publish(e);
 }
 
 bool
 probe_engine_busy(const struct probe_engine *e)
 {
-	return e->queued.n + e->connect_wait.n + e->active.n + e->finished.n > 0 || e->nreap > 0;
+	if (!e->threaded)
+		return shard_busy(e->shards[0]) || e->submitted != e->delivered;
+	return e->submitted != e->delivered;
+}
+
+static void
+shard_stats(const struct shard *e, struct probe_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (e->front->threaded) {
+		pthread_mutex_lock((pthread_mutex_t *)&e->mu);
+		*out = e->pub;
+		pthread_mutex_unlock((pthread_mutex_t *)&e->mu);
+		return;
+	}
+	out->queued = e->queued.n + e->inbox.n;
+	out->in_flight = e->in_flight;
+	out->peak_in_flight = e->peak_in_flight;
+	out->done = e->ndone;
+	out->connects = e->connects;
+	out->attempts = e->attempts;
+	out->fd_budget = e->front->fd_budget;
 }
 
 void
 probe_engine_stats(const struct probe_engine *e, struct probe_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->queued = e->queued.n;
-	out->in_flight = e->in_flight;
-	out->peak_in_flight = e->peak_in_flight;
-	out->done = e->ndone;
-	out->connects = e->connects;
-	out->attempts = e->attempts;
+	for (size_t i = 0; i < e->nshards; i++) {
+		struct probe_stats s;
+
+		shard_stats(e->shards[i], &s);
+		out->queued += s.queued;
+		out->in_flight += s.in_flight;
+		out->done += s.done;
+		out->connects += s.connects;
+		out->attempts += s.attempts;
+	}
+	out->peak_in_flight = atomic_load(&((struct probe_engine *)e)->peak_in_flight);
 	out->fd_budget = e->fd_budget;
+	out->threads = (int)e->nshards;
+}
+
+size_t
+probe_engine_threads(const struct probe_engine *e)
+{
+	return e->nshards;
+}
+
+int
+probe_engine_thread_stats(const struct probe_engine *e, size_t i, struct probe_stats *out)
+{
+	if (i >= e->nshards)
+		return -1;
+	shard_stats(e->shards[i], out);
+	out->threads = (int)e->nshards;
+	return 0;
+}
+
+/* After its thread (if any) has ended: nothing else touches the shard. */
+static void
+shard_free(struct shard *e)
+{
+	for (size_t i = 0; i < e->nreap; i++)
+		session_free(e->reap[i]);
+	free(e->reap);
+	count_clear(&e->by_addr);
+	count_clear(&e->by_net);
+	event_free(e->pump_ev);
+	event_free(e->pump_timer);
+	waker_free(&e->wake);
+	if (e->front->threaded)
+		event_base_free(e->base);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
 }
 
 void
@@ -728,13 +1161,22 @@ probe_engine_free(struct probe_engine *e)
 		return;
 	while (probe_engine_busy(e))
 		event_base_loop(e->base, EVLOOP_ONCE);
-	for (size_t i = 0; i < e->nreap; i++)
-		session_free(e->reap[i]);
-	free(e->reap);
-	count_clear(&e->by_addr);
-	count_clear(&e->by_net);
-	event_free(e->pump_ev);
-	event_free(e->pump_timer);
+	for (size_t i = 0; e->threaded && i < e->nshards; i++) {
+		struct shard *s = e->shards[i];
+
+		pthread_mutex_lock(&s->mu);
+		s->stop = true;
+		pthread_mutex_unlock(&s->mu);
+		waker_poke(&s->wake);
+		pthread_join(s->thread, NULL);
+	}
+	for (size_t i = 0; i < e->nshards; i++)
+		shard_free(e->shards[i]);
+	free(e->shards);
+	waker_free(&e->out_wake);
+	free(e->out);
+	pthread_mutex_destroy(&e->out_mu);
+	pthread_mutex_destroy(&e->bucket.mu);
 	free(e->ports);
 	free(e->tls_ports);
 	tls_ctx_free(e->tls);

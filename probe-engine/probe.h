@@ -115,7 +115,11 @@ struct probe_params {
 	bool test_backscatter;       /* run the backscatter attempt */
 	bool loopback_only;          /* refuse targets outside 127.0.0.0/8 and ::1 */
 	size_t max_transcript;       /* bytes of transcript kept per target */
+	int threads;                 /* event loops (threads); 0 = one per online core; 1 = the
+					caller's loop only */
 };
+
+#define PROBE_THREADS_MAX 64
 
 /* Defaults polite enough for production; callers override fields. */
 void probe_params_defaults(struct probe_params *p);
@@ -197,8 +201,13 @@ void probe_result_free(struct probe_result *r);
 struct probe_engine;
 
 /*
- * Called once per submitted target and port, from the event loop (never from
- * inside probe_engine_submit); the callee owns res (probe_result_free).
+ * Called once per submitted target and port, from the caller's event loop
+ * (never from inside probe_engine_submit, never from another thread, also
+ * when the engine runs several loops); the callee owns res (probe_result_free).
+ * With threads > 1 the engine's loops run in threads of their own: targets
+ * go to a loop by their /24 (/64), so per_net holds; concurrency and rate
+ * are global (shared atomically). Submit, set_limits, stats, busy and free
+ * belong to the caller's thread.
  */
 typedef void (*probe_done_fn)(struct probe_result *res, void *arg);
 
@@ -214,8 +223,13 @@ struct probe_stats {
 	size_t queued, in_flight, peak_in_flight, done;
 	uint64_t connects, attempts;
 	int fd_budget;
+	int threads; /* event loops the engine runs */
 };
+/* Totals over every event loop (thread); safe to call from the caller's thread at any time. */
 void probe_engine_stats(const struct probe_engine *e, struct probe_stats *out);
+/* How many event loops (threads) the engine runs, and one's own figures (-1: no such loop). */
+size_t probe_engine_threads(const struct probe_engine *e);
+int probe_engine_thread_stats(const struct probe_engine *e, size_t i, struct probe_stats *out);
 /* True while anything is queued, in flight or waiting for a greylisting retry. */
 bool probe_engine_busy(const struct probe_engine *e);
 /* Finishes everything queued and in flight, then frees; callbacks may still fire until it returns. */

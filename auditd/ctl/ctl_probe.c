@@ -75,6 +75,7 @@ ctl_probe_usage(const char *why)
 		"  --concurrency N     probes in flight\n"
 		"  --rate N            new connections per second, 0 = unlimited\n"
 		"  --per-net N         concurrent probes per /24 or /64, 0 = unlimited\n"
+		"  --threads N         event loops (threads), 0 = one per core (probe_threads)\n"
 		"  --timeout DUR       one connect or reply (30s, 500ms, ...)\n"
 		"  --deadline DUR      whole probe of one target\n"
 		"  --greylist-wait DUR delay before a 4xx attempt is retried\n"
@@ -91,7 +92,8 @@ ctl_probe_usage(const char *why)
 		"  --json              one JSON object per target per line\n"
 		"  --transcript        include the transcript in --json output\n"
 		"  --show-tokens       whole tokens in --json output (else their first 8 characters)\n"
-		"  --stats             print throughput, peak in-flight and peak RSS to stderr\n"
+		"  --stats             print throughput, peak in-flight and peak RSS to stderr,\n"
+		"                      and one line per event loop (thread)\n"
 		"  -c FILE             config file\n"
 		"exit status: 0 no relay found, 1 relay found, 2 bad usage\n");
 	return 2;
@@ -371,6 +373,14 @@ ctl_probe_print_stats(const struct probe_engine *e, int64_t t0)
 	struct rusage ru;
 	double secs = (double)(now_mono_ms() - t0) / 1000.0;
 
+	/* one line per event loop first: the totals stay the last line */
+	for (size_t i = 0; i < probe_engine_threads(e); i++) {
+		probe_engine_thread_stats(e, i, &st);
+		fprintf(stderr, "stats_thread thread=%zu threads=%d targets=%zu attempts=%llu connects=%llu "
+			"peak_in_flight=%zu\n", i, st.threads, st.done,
+			(unsigned long long)st.attempts, (unsigned long long)st.connects,
+			st.peak_in_flight);
+	}
 	probe_engine_stats(e, &st);
 	getrusage(RUSAGE_SELF, &ru);
 	if (secs <= 0)
@@ -386,7 +396,7 @@ ctl_probe_print_stats(const struct probe_engine *e, int64_t t0)
 /* Options that take a value; the value is checked where it is used. */
 static const char *const ctl_probe_valued[] = {
 	"--port",    "--concurrency",   "--rate",   "--per-net",     "--timeout", "--deadline",
-	"--helo",    "--greylist-wait", "--exclude", "--sink-domain", "--secret", "--file",
+	"--helo",    "--greylist-wait", "--threads", "--exclude", "--sink-domain", "--secret", "--file",
 	"-c",        "--sink",          "--wait",     "--tls-port",  "--sink-tls-cert",
 	"--sink-tls-key",
 };
@@ -414,6 +424,7 @@ static const struct {
     {"--concurrency", CFG_PROBE_CONCURRENCY, offsetof(struct probe_params, concurrency)},
     {"--rate", CFG_PROBE_RATE, offsetof(struct probe_params, rate)},
     {"--per-net", CFG_PROBE_PER_NET, offsetof(struct probe_params, per_net)},
+    {"--threads", CFG_PROBE_THREADS, offsetof(struct probe_params, threads)},
     {"--timeout", CFG_PROBE_TIMEOUT, offsetof(struct probe_params, timeout_ms)},
     {"--deadline", CFG_PROBE_DEADLINE, offsetof(struct probe_params, deadline_ms)},
     {"--greylist-wait", CFG_GREYLIST_WAIT, offsetof(struct probe_params, greylist_wait_ms)},
