@@ -366,7 +366,7 @@ main(int argc, char **argv)
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
 	sim.base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
-	if (sim.base == NULL)
+	if (sim.base == NULL || event_base_priority_init(sim.base, 2) != 0)
 		fatal("event_base_new failed");
 	sim.grey = sim_greylist_new(sim.opts.greylist_secs);
 	if (sink != NULL)

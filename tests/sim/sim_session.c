@@ -157,7 +157,7 @@ session_close_after_output(struct sim_session *s)
 	if (s->state == SS_DEAD)
 		return;
 	s->state = SS_CLOSING;
-	bufferevent_disable(s->bev, EV_READ);
+	/* reading goes on (input is drained): a client that leaves ends the session at once */
 	if (session_output_idle(s))
 		session_kill(s, "closed");
 }
@@ -924,6 +924,12 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 		sim_net_count(sim, &l->addr, +1);
 		s->net_counted = true;
 	}
+	/*
+	 * --peaks: sessions before listeners, so that a connection's end is seen
+	 * before its successor's start (a busy farm would starve its listeners so)
+	 */
+	if (sim->count_nets)
+		bufferevent_priority_set(s->bev, 0);
 	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
 	bufferevent_set_timeouts(s->bev, &idle, &idle);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
