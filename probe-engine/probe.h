@@ -124,29 +124,30 @@ struct probe_params {
 /* Defaults polite enough for production; callers override fields. */
 void probe_params_defaults(struct probe_params *p);
 
+/* Field order keeps these small: a target holds some 80 attempts while it runs. */
 struct smtp_reply_rec {
-	int code;            /* 0 = no reply (not sent, or connection lost) */
-	char enhanced[16];   /* "4.7.1" or "" */
 	char *text;          /* censored, bounded text of the last line */
+	int code;            /* 0 = no reply (not sent, or connection lost) */
+	char enhanced[12];   /* "4.7.1" or "" (RFC 3463: at most "X.YYY.ZZZ") */
 };
 
 struct probe_attempt {
-	unsigned index;            /* attempt number, also in the token */
 	const char *sender;        /* sender form name ("null", "outside", ...) */
 	const char *form;          /* recipient form name ("plain", "percent-ip", ...) */
-	bool backscatter;          /* the backscatter attempt, not a relay attempt */
 	char *mail_from;           /* the exact argument sent */
 	char *rcpt_to;
-	char token[TOKEN_BUFLEN];
+	char *rcpt_last;           /* a local recipient sent after rcpt_to (local-last), or NULL */
 	struct smtp_reply_rec mail, rcpt, data, eod;
+	unsigned index;            /* attempt number, also in the token */
 	enum probe_stage stage;    /* where it was decided */
 	enum attempt_outcome outcome;
 	int tries;                 /* > 1 after greylisting retries or reconnects */
-	bool tls;                  /* its last try ran inside TLS (STARTTLS or implicit) */
 	int rcpts;                 /* recipients accepted in its transaction (1: sent alone) */
-	char *rcpt_last;           /* a local recipient sent after rcpt_to (local-last), or NULL */
-	bool alone;                /* runs in a transaction of its own (late forms, re-sends) */
 	int resend_of;             /* a re-send alone of this attempt index, or -1 */
+	char token[TOKEN_BUFLEN];
+	bool backscatter;          /* the backscatter attempt, not a relay attempt */
+	bool tls;                  /* its last try ran inside TLS (STARTTLS or implicit) */
+	bool alone;                /* runs in a transaction of its own (late forms, re-sends) */
 };
 
 /* The TLS a target spoke (latest connection): evidence only, never verified. */
@@ -194,7 +195,17 @@ struct probe_result {
 	int64_t backscatter_delay_ms; /* bounce time - end of probe, when backscatter confirmed */
 	bool trick_alone;             /* the trick's form relayed in a transaction of its own */
 	int64_t confirm_deadline_ms;  /* wall clock: later receipts are anomalies (0: none yet) */
+	/*
+	 * The engine's results keep the attempts' strings (mail_from, rcpt_to,
+	 * rcpt_last, reply texts) in this arena, identical ones once; NULL: each
+	 * is its own malloc (results built elsewhere). probe_result_free knows both.
+	 */
+	struct probe_strings *strings;
 };
+
+/* A copy of s in *arena (made on first use); an identical recent string is shared. */
+char *probe_strings_dup(struct probe_strings **arena, const char *s);
+void probe_strings_free(struct probe_strings *arena);
 
 void probe_result_free(struct probe_result *r);
 

@@ -194,12 +194,82 @@ reply_rec_free(struct smtp_reply_rec *r)
 	r->text = NULL;
 }
 
+/*
+ * A probe's strings, in chunks that double up to 2 KB: one allocation per
+ * chunk instead of one per string (a closed target holds some 230 of them
+ * while its dialogue runs), and the recent few looked up before a copy.
+ */
+#define STRINGS_RECENT 8
+#define STRINGS_CHUNK_MIN 256
+#define STRINGS_CHUNK_MAX 2048
+
+struct strings_chunk {
+	struct strings_chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+struct probe_strings {
+	struct strings_chunk *chunks;
+	const char *recent[STRINGS_RECENT];
+	unsigned next_recent;
+};
+
+char *
+probe_strings_dup(struct probe_strings **arena, const char *s)
+{
+	struct probe_strings *a = *arena;
+	struct strings_chunk *c;
+	size_t len = strlen(s) + 1;
+	char *out;
+
+	if (a == NULL)
+		a = *arena = xcalloc(1, sizeof(*a));
+	for (unsigned i = 0; i < STRINGS_RECENT; i++) {
+		if (a->recent[i] != NULL && strcmp(a->recent[i], s) == 0)
+			return (char *)a->recent[i];
+	}
+	c = a->chunks;
+	if (c == NULL || c->cap - c->used < len) {
+		size_t cap = c ? c->cap * 2 : STRINGS_CHUNK_MIN;
+
+		if (cap > STRINGS_CHUNK_MAX)
+			cap = STRINGS_CHUNK_MAX;
+		if (cap < len)
+			cap = len;
+		c = xmalloc(sizeof(*c) + cap);
+		c->next = a->chunks;
+		c->used = 0;
+		c->cap = cap;
+		a->chunks = c;
+	}
+	out = c->data + c->used;
+	memcpy(out, s, len);
+	c->used += len;
+	a->recent[a->next_recent++ % STRINGS_RECENT] = out;
+	return out;
+}
+
+void
+probe_strings_free(struct probe_strings *a)
+{
+	if (a == NULL)
+		return;
+	while (a->chunks) {
+		struct strings_chunk *c = a->chunks;
+
+		a->chunks = c->next;
+		free(c);
+	}
+	free(a);
+}
+
 void
 probe_result_free(struct probe_result *r)
 {
 	if (r == NULL)
 		return;
-	for (size_t i = 0; i < r->nattempts; i++) {
+	for (size_t i = 0; r->strings == NULL && i < r->nattempts; i++) {
 		struct probe_attempt *a = &r->attempts[i];
 
 		free(a->mail_from);
@@ -210,6 +280,7 @@ probe_result_free(struct probe_result *r)
 		reply_rec_free(&a->data);
 		reply_rec_free(&a->eod);
 	}
+	probe_strings_free(r->strings);
 	free(r->attempts);
 	free(r->name);
 	free(r->trick);

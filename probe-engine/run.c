@@ -54,6 +54,7 @@ run_free(struct probe_run *r)
 	free((void *)r->domains);
 	free(r->st);
 	free(r->conn_reason);
+	free(r->tx);
 	probe_result_free(r->res);
 	free(r);
 }
@@ -90,10 +91,10 @@ run_render_relay(struct probe_run *r, struct probe_attempt *a, const struct cata
 	    catalogue_render(f->pattern, &ctx, rcpt, sizeof(rcpt)) < 0 ||
 	    (f->last != NULL && catalogue_render(f->last, &ctx, last, sizeof(last)) < 0))
 		return -1;
-	a->mail_from = xstrdup(from);
-	a->rcpt_to = xstrdup(rcpt);
+	a->mail_from = probe_strings_dup(&r->res->strings, from);
+	a->rcpt_to = probe_strings_dup(&r->res->strings, rcpt);
 	if (f->last != NULL) {
-		a->rcpt_last = xstrdup(last);
+		a->rcpt_last = probe_strings_dup(&r->res->strings, last);
 		a->alone = true;
 	}
 	return 0;
@@ -105,11 +106,9 @@ run_unprepare(struct probe_run *r)
 {
 	struct probe_result *res = r->res;
 
-	for (size_t i = 0; i < res->nattempts; i++) {
-		free(res->attempts[i].mail_from);
-		free(res->attempts[i].rcpt_to);
-		free(res->attempts[i].rcpt_last);
-	}
+	/* only rendered forms are in the arena yet: no reply has come */
+	probe_strings_free(res->strings);
+	res->strings = NULL;
 	free(res->attempts);
 	free(r->st);
 	free(res->host);
@@ -170,8 +169,8 @@ run_prepare(struct probe_run *r, const char *host, const char **why)
 			run_unprepare(r);
 			return -1;
 		}
-		a->mail_from = xstrdup(from);
-		a->rcpt_to = xstrdup(rcpt);
+		a->mail_from = probe_strings_dup(&res->strings, from);
+		a->rcpt_to = probe_strings_dup(&res->strings, rcpt);
 	}
 	return 0;
 }
@@ -296,15 +295,59 @@ run_censor(char *dst, size_t dstlen, const char *src, size_t srclen)
 }
 
 void
-reply_rec_set(struct smtp_reply_rec *rec, const struct reply_view *rv)
+reply_rec_set(struct probe_result *res, struct smtp_reply_rec *rec, const struct reply_view *rv)
 {
 	char buf[RUN_TEXT_KEEP + 1];
 
 	rec->code = rv->code;
 	str_fmt(rec->enhanced, sizeof(rec->enhanced), "%s", rv->enhanced ? rv->enhanced : "");
-	free(rec->text);
 	run_censor(buf, sizeof(buf), rv->text ? rv->text : "", strlen(rv->text ? rv->text : ""));
-	rec->text = xstrdup(buf);
+	/* a retried attempt's earlier text stays in the arena until the result is freed */
+	rec->text = probe_strings_dup(&res->strings, buf);
+}
+
+/*
+ * While the dialogue runs, a reply text that repeats the attempt's own
+ * recipient (or sender) keeps it as one marker byte: "5.7.1 \1: Relay access
+ * denied" is then one string for every attempt of the target (the arena
+ * shares it) instead of one each. run_finish puts the address back. Censored
+ * text has no control bytes, so a marker cannot come from the peer.
+ */
+#define RUN_MARK_RCPT '\001'
+#define RUN_MARK_MAIL '\002'
+
+static void
+run_rec_set(struct probe_run *r, const struct probe_attempt *a, enum probe_stage stage,
+	    struct smtp_reply_rec *rec, const struct reply_view *rv)
+{
+	const char *addr = stage == STAGE_RCPT ? a->rcpt_to : stage == STAGE_MAIL ? a->mail_from : NULL;
+	char buf[RUN_TEXT_KEEP + 1], packed[RUN_TEXT_KEEP + 1];
+	const char *at;
+
+	rec->code = rv->code;
+	str_fmt(rec->enhanced, sizeof(rec->enhanced), "%s", rv->enhanced ? rv->enhanced : "");
+	run_censor(buf, sizeof(buf), rv->text ? rv->text : "", strlen(rv->text ? rv->text : ""));
+	if (addr == NULL || addr[0] == '\0' || (at = strstr(buf, addr)) == NULL) {
+		rec->text = probe_strings_dup(&r->res->strings, buf);
+		return;
+	}
+	str_fmt(packed, sizeof(packed), "%.*s%c%s", (int)(at - buf), buf,
+		stage == STAGE_RCPT ? RUN_MARK_RCPT : RUN_MARK_MAIL, at + strlen(addr));
+	rec->text = probe_strings_dup(&r->res->strings, packed);
+}
+
+/* The marker back to the address it stands for (run_finish). */
+static void
+run_rec_unpack(struct probe_run *r, const struct probe_attempt *a, struct smtp_reply_rec *rec)
+{
+	char buf[RUN_TEXT_KEEP * 2 + 600];
+	const char *m;
+
+	if (rec->text == NULL || (m = strpbrk(rec->text, "\001\002")) == NULL)
+		return;
+	str_fmt(buf, sizeof(buf), "%.*s%s%s", (int)(m - rec->text), rec->text,
+		*m == RUN_MARK_RCPT ? a->rcpt_to : a->mail_from, m + 1);
+	rec->text = probe_strings_dup(&r->res->strings, buf);
 }
 
 static void
@@ -358,7 +401,7 @@ run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct re
 
 	if (st->state != ATT_RUNNING)
 		return;
-	reply_rec_set(rec, rv);
+	run_rec_set(r, a, stage, rec, rv);
 	if (run_wants_tls(rv) && r->starttls_offered && !r->in_tls) {
 		/* not a relay decision: the attempt runs again inside TLS after a fresh EHLO */
 		r->tls_wanted = true;
@@ -439,6 +482,156 @@ run_set_conn(struct probe_run *r, enum probe_verdict v, enum probe_stage stage, 
 	r->conn_reason = copy;
 }
 
+/*
+ * The transcript while the probe runs is packed: what the probe itself put
+ * on the wire and the server echoes (its tokens, the sink domain, H, the
+ * address literal, the EHLO and outside domains) is one or two bytes each,
+ * a control byte the censored text cannot hold, and run_finish unpacks it.
+ * A closed target's 8 KB transcript is about a third of that in flight.
+ * transcript_len and the cap count the unpacked bytes, so what is kept and
+ * where it is cut are as if nothing were packed.
+ */
+enum {
+	TX_TOKEN = 1, /* followed by one byte: 1 + the attempt's position */
+	TX_SINK,
+	TX_HOST,
+	TX_LITERAL,
+	TX_OUTSIDE,
+	TX_HELO,
+	TX__COUNT
+};
+
+static const char *
+run_tx_word(const struct probe_run *r, int code)
+{
+	switch (code) {
+	case TX_SINK: return r->params->sink_domain;
+	case TX_HOST: return r->prepared ? r->res->host : NULL;
+	case TX_LITERAL: return r->literal;
+	case TX_OUTSIDE: return r->params->outside_domain;
+	case TX_HELO: return r->params->helo_name;
+	default: return NULL;
+	}
+}
+
+/* The position of the attempt whose token starts s (TOKEN_LEN bytes there), or -1. */
+static int
+run_tx_token(const struct probe_run *r, const char *s, size_t left)
+{
+	const struct probe_result *res = r->res;
+
+	size_t guess;
+	unsigned hi, lo;
+
+	/* "rt", the probe id (the same in every token of the probe), the attempt index, a MAC */
+	if (left < TOKEN_LEN || s[0] != 'r' || s[1] != 't' || !r->prepared || res->nattempts == 0 ||
+	    memcmp(s, res->attempts[0].token, 14) != 0)
+		return -1;
+	hi = (unsigned)(s[14] <= '9' ? s[14] - '0' : (s[14] | 0x20) - 'a' + 10);
+	lo = (unsigned)(s[15] <= '9' ? s[15] - '0' : (s[15] | 0x20) - 'a' + 10);
+	guess = (hi & 15) << 4 | (lo & 15);
+	/* a relay attempt's index is its position; later ones are looked for */
+	if (guess < res->nattempts && memcmp(res->attempts[guess].token, s, TOKEN_LEN) == 0)
+		return guess < 255 ? (int)guess : -1;
+	for (size_t i = 0; i < res->nattempts && i < 255; i++) {
+		if (res->attempts[i].index == guess &&
+		    memcmp(res->attempts[i].token, s, TOKEN_LEN) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+static void
+run_tx_put(struct probe_run *r, const char *p, size_t n)
+{
+	if (r->tx_used + n + 1 > r->tx_size) {
+		/* in steps of 512: doubling would leave a quarter unused on average */
+		size_t size = (r->tx_used + n + 1 + 511) / 512 * 512;
+
+		r->tx = xrealloc(r->tx, size);
+		r->tx_size = size;
+	}
+	memcpy(r->tx + r->tx_used, p, n);
+	r->tx_used += n;
+	r->tx[r->tx_used] = '\0';
+}
+
+static void
+run_tx_pack(struct probe_run *r, const char *line, size_t len)
+{
+	size_t i = 0, lit = 0;
+
+	while (i < len) {
+		char code[2];
+		size_t n = 0, clen = 1;
+		int pos = run_tx_token(r, line + i, len - i);
+
+		if (pos >= 0) {
+			code[0] = TX_TOKEN;
+			code[1] = (char)(pos + 1);
+			clen = 2;
+			n = TOKEN_LEN;
+		} else {
+			for (int c = TX_SINK; c < TX__COUNT; c++) {
+				const char *w = run_tx_word(r, c);
+				size_t wl = w ? strlen(w) : 0;
+
+				if (wl > 2 && wl <= len - i && line[i] == w[0] &&
+				    memcmp(line + i, w, wl) == 0) {
+					code[0] = (char)c;
+					n = wl;
+					break;
+				}
+			}
+		}
+		if (n == 0) {
+			i++;
+			continue;
+		}
+		run_tx_put(r, line + lit, i - lit);
+		run_tx_put(r, code, clen);
+		i += n;
+		lit = i;
+	}
+	run_tx_put(r, line + lit, len - lit);
+}
+
+/* The packed transcript as shown, into res->transcript (run_finish). */
+static void
+run_tx_unpack(struct probe_run *r)
+{
+	struct probe_result *res = r->res;
+	size_t o = 0;
+
+	if (r->tx == NULL)
+		return;
+	res->transcript = xmalloc(res->transcript_len + 1);
+	for (size_t i = 0; i < r->tx_used && o < res->transcript_len; i++) {
+		unsigned char c = (unsigned char)r->tx[i];
+		const char *w = NULL;
+		size_t wl;
+
+		if (c >= TX__COUNT || c == 0) {
+			res->transcript[o++] = (char)c;
+			continue;
+		}
+		if (c == TX_TOKEN && i + 1 < r->tx_used)
+			w = res->attempts[(unsigned char)r->tx[++i] - 1].token;
+		else
+			w = run_tx_word(r, c);
+		wl = w ? strlen(w) : 0;
+		if (wl > res->transcript_len - o)
+			wl = res->transcript_len - o;
+		memcpy(res->transcript + o, w, wl);
+		o += wl;
+	}
+	res->transcript[o] = '\0';
+	res->transcript_len = o;
+	free(r->tx);
+	r->tx = NULL;
+	r->tx_used = r->tx_size = 0;
+}
+
 void
 run_log(struct probe_run *r, char dir, const char *text, size_t len)
 {
@@ -460,20 +653,8 @@ run_log(struct probe_run *r, char dir, const char *text, size_t len)
 		res->transcript_truncated = true;
 		return;
 	}
-	/* grow in steps so a probe that says little costs little */
-	size_t have = res->transcript ? res->transcript_len + 1 : 0;
-	if (res->transcript == NULL || res->transcript_len + need + 1 > have) {
-		size_t cap = 256;
-
-		while (cap < res->transcript_len + need + 1)
-			cap *= 2;
-		if (cap > r->transcript_cap)
-			cap = r->transcript_cap;
-		res->transcript = xrealloc(res->transcript, cap);
-	}
-	memcpy(res->transcript + res->transcript_len, line, need);
+	run_tx_pack(r, line, need);
 	res->transcript_len += need;
-	res->transcript[res->transcript_len] = '\0';
 }
 
 /* Verdict precedence over the set of relay-attempt outcomes. */
@@ -528,6 +709,11 @@ run_finish(struct probe_run *r, int64_t now_mono)
 
 	res->duration_ms = now_mono - r->start_mono;
 	res->pipelining = r->pipelining;
+	run_tx_unpack(r);
+	for (size_t i = 0; r->prepared && i < res->nattempts; i++) {
+		run_rec_unpack(r, &res->attempts[i], &res->attempts[i].mail);
+		run_rec_unpack(r, &res->attempts[i], &res->attempts[i].rcpt);
+	}
 	if (!r->prepared) {
 		res->verdict = r->conn_verdict;
 		res->stage = r->conn_stage;

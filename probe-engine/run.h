@@ -61,7 +61,9 @@ struct probe_run {
 	int64_t start_mono, deadline_mono;
 	int decided;         /* attempts decided so far, to tell progress */
 	int no_progress;     /* consecutive connections that decided nothing */
-	size_t transcript_cap;
+	size_t transcript_cap;   /* bytes of the transcript as shown (res->transcript_len counts them) */
+	char *tx;                /* the transcript while the probe runs, packed (run_log) */
+	size_t tx_used, tx_size;
 	bool banner_seen;    /* a whole greeting arrived once */
 	bool bytes_seen;     /* any byte arrived once */
 	enum probe_verdict conn_verdict; /* when no attempt could run */
@@ -110,13 +112,15 @@ void run_abandon_at(struct probe_run *r, enum attempt_outcome outcome, enum prob
 void run_set_conn(struct probe_run *r, enum probe_verdict v, enum probe_stage stage,
 		  const char *reason);
 
-/* "C: ..." / "S: ..." into the bounded transcript (text censored here). */
+/* "C: ..." / "S: ..." into the bounded transcript (text censored here); packed while the
+ * probe runs, res->transcript holds it from run_finish on. */
 void run_log(struct probe_run *r, char dir, const char *text, size_t len);
 
 /* Sets verdict, backscatter, trick, stage, reason from the attempts; order-independent. */
 void run_finish(struct probe_run *r, int64_t now_mono);
 
-/* Stores a censored, bounded copy of a reply in rec. */
-void reply_rec_set(struct smtp_reply_rec *rec, const struct reply_view *rv);
+/* Stores a censored, bounded copy of a reply in rec (the text in res's arena). */
+void reply_rec_set(struct probe_result *res, struct smtp_reply_rec *rec,
+		   const struct reply_view *rv);
 
 #endif

@@ -722,7 +722,7 @@ session_line(struct session *s, int code, const char *text, bool final)
 		catalogue_host_from_text(text, s->ehlo_host, sizeof(s->ehlo_host));
 		s->ehlo_first = false;
 		free(r->res->ehlo);
-		r->res->ehlo = xmalloc(SESSION_EHLO_KEEP);
+		r->res->ehlo = xmalloc(1);
 		r->res->ehlo[0] = '\0';
 	} else if (strncasecmp(text, "PIPELINING", 10) == 0 && (text[10] == '\0' || text[10] == ' ')) {
 		s->pipelining = true;
@@ -730,19 +730,21 @@ session_line(struct session *s, int code, const char *text, bool final)
 		s->starttls = true;
 	}
 	size_t have = strlen(r->res->ehlo);
-	char line[RUN_TEXT_KEEP + 8];
+	char line[RUN_TEXT_KEEP + 8], censored[SESSION_EHLO_KEEP];
 
 	snprintf(line, sizeof(line), "%s%d %s", have ? "\n" : "", code, text);
 	/* censoring would turn the joining newline into '?': censor the text only */
 	if (have < SESSION_EHLO_KEEP - 1) {
-		size_t start = have;
+		size_t start = have, n;
 
-		if (have) {
-			r->res->ehlo[have] = '\n';
-			start++;
-		}
-		log_censor(r->res->ehlo + start, SESSION_EHLO_KEEP - start, line + (have ? 1 : 0),
-			   strlen(line + (have ? 1 : 0)));
+		log_censor(censored, SESSION_EHLO_KEEP - start - (have ? 1 : 0),
+			   line + (have ? 1 : 0), strlen(line + (have ? 1 : 0)));
+		n = strlen(censored);
+		/* sized to what it holds: ten thousand targets in flight hold one each */
+		r->res->ehlo = xrealloc(r->res->ehlo, have + (have ? 1 : 0) + n + 1);
+		if (have)
+			r->res->ehlo[start++] = '\n';
+		memcpy(r->res->ehlo + start, censored, n + 1);
 	}
 	(void)final;
 }

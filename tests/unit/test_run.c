@@ -332,6 +332,7 @@ TEST(transcript_is_bounded_and_marked_truncated)
 	r->transcript_cap = 100;
 	for (int i = 0; i < 50; i++)
 		run_log(r, 'S', "250 ok\x01", 7);
+	run_finish(r, now_mono_ms()); /* the transcript is unpacked into the result here */
 	CHECK(r->res->transcript_len <= 100);
 	CHECK(r->res->transcript_truncated);
 	CHECK_CONTAINS(r->res->transcript, "S: 250 ok?\n");
