@@ -160,6 +160,8 @@ conf_sink_init(struct conf_sink *sc, const struct config *cfg, const char **why)
 	sc->p.max_rcpts = (int)config_int(cfg, CFG_SINK_MAX_RCPTS);
 	sc->p.max_sessions = (int)config_int(cfg, CFG_SINK_MAX_SESSIONS);
 	sc->p.per_peer = (int)config_int(cfg, CFG_SINK_PER_PEER);
+	/* one listener per event loop, as many loops as the probe engine runs */
+	sc->p.threads = probe_threads_count((int)config_int(cfg, CFG_PROBE_THREADS));
 	sc->p.timeout_ms = (int)config_int(cfg, CFG_SINK_TIMEOUT) * 1000;
 	sc->tls_cert = xstrdup(config_str(cfg, CFG_SINK_TLS_CERT));
 	sc->tls_key = xstrdup(config_str(cfg, CFG_SINK_TLS_KEY));

@@ -135,6 +135,7 @@ struct probe_engine {
 };
 
 static void engine_pump_cb(evutil_socket_t fd, short what, void *arg);
+static size_t engine_threads(int want);
 
 /* ---- counted keys ---- */
 
@@ -428,6 +429,12 @@ engine_out_cb(evutil_socket_t fd, short what, void *arg)
 	free(out);
 	if (f->submitted == f->delivered)
 		event_del(f->out_wake.ev);
+}
+
+int
+probe_threads_count(int want)
+{
+	return (int)engine_threads(want);
 }
 
 /* probe_threads 0: one loop per online core. */

@@ -120,6 +120,8 @@ struct probe_params {
 };
 
 #define PROBE_THREADS_MAX 64
+/* The event loops probe_threads asks for: 0 = one per online core; at most PROBE_THREADS_MAX. */
+int probe_threads_count(int want);
 
 /* Defaults polite enough for production; callers override fields. */
 void probe_params_defaults(struct probe_params *p);

@@ -2,7 +2,10 @@
  * The sink's SMTP server. It only ever receives: recipients outside the sink
  * domains get 550, nothing is forwarded, and each accepted message becomes a
  * receipt of verified tokens delivered through the owner's callback. Every
- * byte, recipient, session and second a peer can use is bounded.
+ * byte, recipient, session and second a peer can use is bounded. With
+ * threads > 1 the sink is a group: one loop per thread, each with a listener
+ * on the same port (SO_REUSEPORT, steered by the peer's address), and the
+ * receipts come back to the caller's loop.
  */
 #include "probe-engine/sink.h"
 #include "probe-engine/tls.h"
@@ -19,12 +22,17 @@
 #include <event2/listener.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define SINK_DATA_CHUNK 8192  /* longest data line taken whole; longer ones are split */
@@ -85,7 +93,21 @@ struct sink {
 	bool delivering, dying;
 	SSL_CTX *tls; /* NULL: no STARTTLS offered */
 	struct sink_stats st;
-	uint64_t seq;
+	uint64_t seq, seq_step; /* receipt ids: loop i of n uses i + k n */
+
+	/* a loop of a group: its thread, what it publishes for sink_stats (under pub_mu) */
+	struct sink *group;
+	pthread_t thread;
+	pthread_mutex_t pub_mu;
+	struct sink_stats pub;
+
+	/* a group (the caller's handle): its loops, receipts handed over (under mu) */
+	struct sink **loops;
+	size_t nloops;
+	pthread_mutex_t mu;
+	int wake_fd;
+	struct event *wake;
+	bool running; /* a loop with a thread to join */
 };
 
 void
@@ -104,6 +126,18 @@ sink_params_defaults(struct sink_params *p)
 	p->max_messages = 100;
 	p->max_excerpt = 4096;
 	p->max_buffered = 256 * 1024 * 1024;
+}
+
+/* A loop of a group: its figures for sink_stats on the caller's thread. */
+static void
+sink_publish(struct sink *s)
+{
+	if (s->group == NULL)
+		return;
+	pthread_mutex_lock(&s->pub_mu);
+	s->pub = s->st;
+	s->pub.active = s->active;
+	pthread_mutex_unlock(&s->pub_mu);
 }
 
 static const char *const sink_where_names[] = {
@@ -513,6 +547,7 @@ sink_session_close(struct sink_session *ss, const char *why)
 	if (ss->counted)
 		s->active--;
 	s->total--;
+	sink_publish(s);
 	bufferevent_disable(ss->bev, EV_READ | EV_WRITE);
 	evtimer_del(ss->deadline);
 	event_active(s->reaper, EV_TIMEOUT, 0);
@@ -702,6 +737,7 @@ sink_cmd_rcpt(struct sink_session *ss, const struct sink_cmd *c)
 	if (!postmaster &&
 	    !sink_domain_match(path.domain, (const char *const *)s->domains, s->p.ndomains)) {
 		s->st.refused_rcpts++;
+		sink_publish(s);
 		log_info("sink_rcpt_refused", "peer=%s domain=\"%s\"", ss->peer_str,
 		         log_censor(clean, sizeof(clean), path.domain, strlen(path.domain)));
 		sink_error(ss, "550 5.7.1 Relay access denied");
@@ -866,13 +902,14 @@ sink_message_done(struct sink_session *ss)
 	r->peer = ss->peer;
 	r->peer_port = ss->peer_port;
 	r->tls = ss->tls;
-	s->seq++;
+	s->seq += s->seq_step;
 	snprintf(r->id, sizeof(r->id), "%08" PRIx64 "%06" PRIx64,
 	         (uint64_t)(r->received_ms / 1000) & 0xffffffff, s->seq & 0xffffff);
 	ss->messages++;
 	s->st.messages++;
 	s->st.tokens += r->ntokens;
 	s->st.forged += (uint64_t)r->forged;
+	sink_publish(s);
 	log_info("sink_message",
 	         "id=%s peer=%s rcpts=%zu size=%zu bounce=%d dsn=%d tokens=%zu forged=%d tls=%d",
 	         r->id, ss->peer_str, r->nrcpts, r->size, r->bounce, r->dsn, r->ntokens, r->forged,
@@ -1064,11 +1101,19 @@ sink_session_limits(struct sink_session *ss)
 	    2 * (s->p.max_line > SINK_DATA_CHUNK ? s->p.max_line : SINK_DATA_CHUNK));
 }
 
+static void sink_accept(struct sink *s, evutil_socket_t fd, struct sockaddr *sa);
+
 static void
 sink_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                void *arg)
 {
-	struct sink *s = arg;
+	sink_accept(arg, fd, sa);
+	sink_publish(arg);
+}
+
+static void
+sink_accept(struct sink *s, evutil_socket_t fd, struct sockaddr *sa)
+{
 	struct sink_session *ss;
 	struct addr peer;
 	int port = 0;
@@ -1154,9 +1199,35 @@ sink_accept_error_cb(struct evconnlistener *l, void *arg)
 	evtimer_add(s->resume, &tv);
 }
 
-struct sink *
-sink_new(struct event_base *base, const struct sink_params *p, const struct addr *addr, int port,
-         sink_receipt_fn fn, void *arg, const char **why)
+/*
+ * A group's listeners share the port; the kernel picks one by this program:
+ * the peer's address (IPv4, or the last 32 bits of IPv6) modulo the loops,
+ * so all of one peer's connections meet in one loop and per_peer holds.
+ */
+static void
+sink_steer(int fd, size_t nloops)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)SKF_NET_OFF),
+		BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 4),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6, 2, 0),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 12),
+		BPF_JUMP(BPF_JMP | BPF_JA, 1, 0, 0),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 20),
+		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, (uint32_t)nloops),
+		BPF_STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_fprog prog = {ARRAY_LEN(code), code};
+
+	/* without it the kernel hashes the connection: per_peer then counts per loop */
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0)
+		log_warn("sink_steer", "error=\"%s\" effect=\"per_peer counts per loop\"",
+			 strerror(errno));
+}
+
+static struct sink *
+sink_loop_new(struct event_base *base, const struct sink_params *p, const struct addr *addr,
+	      int port, sink_receipt_fn fn, void *arg, bool reuseport, const char **why)
 {
 	struct sink *s;
 	struct sockaddr_storage ss;
@@ -1202,9 +1273,12 @@ sink_new(struct event_base *base, const struct sink_params *p, const struct addr
 	s->deliver = event_new(base, -1, 0, sink_deliver_cb, s);
 	s->resume = evtimer_new(base, sink_resume_cb, s);
 	sl = addr_to_sockaddr(addr, port, &ss);
+	s->seq_step = 1;
+	s->wake_fd = -1;
 	s->listener = evconnlistener_new_bind(base, sink_accept_cb, s,
-	                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 128,
-	                                      (struct sockaddr *)&ss, (int)sl);
+	                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+	                                          (reuseport ? LEV_OPT_REUSEABLE_PORT : 0),
+	                                      128, (struct sockaddr *)&ss, (int)sl);
 	if (s->listener == NULL) {
 		*why = strerror(errno);
 		sink_destroy(s);
@@ -1223,6 +1297,198 @@ sink_new(struct event_base *base, const struct sink_params *p, const struct addr
 	return s;
 }
 
+
+static void
+sink_group_wake_cb(evutil_socket_t fd, short what, void *arg);
+
+/* On a loop's thread: a receipt goes over to the group, for the caller's loop. */
+static void
+sink_group_receipt(struct sink_receipt *r, void *arg)
+{
+	struct sink *g = arg;
+	struct sink_pending *pd = xcalloc(1, sizeof(*pd));
+	uint64_t one = 1;
+
+	pd->r = r;
+	pthread_mutex_lock(&g->mu);
+	*g->pending_tail = pd;
+	g->pending_tail = &pd->next;
+	pthread_mutex_unlock(&g->mu);
+	if (write(g->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("sink_wake", "error=\"%s\"", strerror(errno));
+}
+
+/* A loop's wakeup: only ever to stop. */
+static void
+sink_loop_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sink *s = arg;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("sink_wake", "error=\"%s\"", strerror(errno));
+	event_base_loopbreak(s->base);
+}
+
+static void *
+sink_loop_thread(void *arg)
+{
+	struct sink *s = arg;
+
+	event_base_dispatch(s->base);
+	return NULL;
+}
+
+static void sink_group_destroy(struct sink *g);
+
+static struct sink *
+sink_group_new(struct event_base *base, const struct sink_params *p, const struct addr *addr,
+	       int port, sink_receipt_fn fn, void *arg, const char **why)
+{
+	struct sink *g = xcalloc(1, sizeof(*g));
+	struct sink_params lp = *p;
+	size_t n = (size_t)p->threads;
+
+	g->base = base;
+	g->fn = fn;
+	g->arg = arg;
+	g->pending_tail = &g->pending;
+	pthread_mutex_init(&g->mu, NULL);
+	g->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (g->wake_fd < 0) {
+		*why = strerror(errno);
+		free(g);
+		return NULL;
+	}
+	g->wake = event_new(base, g->wake_fd, EV_READ | EV_PERSIST, sink_group_wake_cb, g);
+	event_add(g->wake, NULL);
+	/* the limits are the sink's, shared out over its loops */
+	lp.max_sessions = p->max_sessions / (int)n > 0 ? p->max_sessions / (int)n : 1;
+	lp.max_buffered = p->max_buffered / n >= 4096 ? p->max_buffered / n : 4096;
+	g->loops = xcalloc(n, sizeof(*g->loops));
+	for (size_t i = 0; i < n; i++) {
+		struct event_base *b = event_base_new();
+		struct sink *s;
+
+		s = b ? sink_loop_new(b, &lp, addr, port, sink_group_receipt, g, true, why) : NULL;
+		if (s == NULL) {
+			if (b == NULL)
+				*why = "event_base_new failed";
+			else
+				event_base_free(b);
+			sink_group_destroy(g);
+			return NULL;
+		}
+		g->loops[g->nloops++] = s;
+		s->group = g;
+		s->seq = i;
+		s->seq_step = n;
+		pthread_mutex_init(&s->pub_mu, NULL);
+		if (i == 0) {
+			port = s->port; /* port 0: the others join the one the kernel picked */
+			g->port = s->port;
+			sink_steer(evconnlistener_get_fd(s->listener), n);
+		}
+		s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (s->wake_fd < 0) {
+			*why = strerror(errno);
+			sink_group_destroy(g);
+			return NULL;
+		}
+		s->wake = event_new(b, s->wake_fd, EV_READ | EV_PERSIST, sink_loop_wake_cb, s);
+		event_add(s->wake, NULL);
+	}
+	for (size_t i = 0; i < g->nloops; i++) {
+		int rc = pthread_create(&g->loops[i]->thread, NULL, sink_loop_thread, g->loops[i]);
+
+		if (rc != 0)
+			fatal("sink: pthread_create: %s", strerror(rc));
+		g->loops[i]->running = true;
+	}
+	return g;
+}
+
+/* On the caller's loop: the receipts the loops handed over, to the owner. */
+static void
+sink_group_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sink *g = arg;
+	struct sink_pending *pd;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("sink_wake", "error=\"%s\"", strerror(errno));
+	g->delivering = true;
+	for (;;) {
+		pthread_mutex_lock(&g->mu);
+		pd = g->dying ? NULL : g->pending;
+		if (pd != NULL) {
+			g->pending = pd->next;
+			if (g->pending == NULL)
+				g->pending_tail = &g->pending;
+		}
+		pthread_mutex_unlock(&g->mu);
+		if (pd == NULL)
+			break;
+		g->fn(pd->r, g->arg);
+		free(pd);
+	}
+	g->delivering = false;
+	if (g->dying)
+		sink_group_destroy(g); /* sink_free was called from the callback */
+}
+
+/* Stops and joins every loop, then frees them and what they handed over. */
+static void
+sink_group_destroy(struct sink *g)
+{
+	struct sink_pending *pd;
+
+	for (size_t i = 0; i < g->nloops; i++) {
+		struct sink *s = g->loops[i];
+		uint64_t one = 1;
+
+		if (s->running) {
+			if (write(s->wake_fd, &one, sizeof(one)) < 0)
+				log_warn("sink_wake", "error=\"%s\"", strerror(errno));
+			pthread_join(s->thread, NULL);
+		}
+	}
+	for (size_t i = 0; i < g->nloops; i++) {
+		struct sink *s = g->loops[i];
+		struct event_base *b = s->base;
+
+		if (s->wake)
+			event_free(s->wake);
+		if (s->wake_fd >= 0)
+			close(s->wake_fd);
+		pthread_mutex_destroy(&s->pub_mu);
+		sink_destroy(s);
+		event_base_free(b);
+	}
+	free(g->loops);
+	while ((pd = g->pending) != NULL) {
+		g->pending = pd->next;
+		sink_receipt_free(pd->r);
+		free(pd);
+	}
+	if (g->wake)
+		event_free(g->wake);
+	if (g->wake_fd >= 0)
+		close(g->wake_fd);
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+}
+
+struct sink *
+sink_new(struct event_base *base, const struct sink_params *p, const struct addr *addr, int port,
+         sink_receipt_fn fn, void *arg, const char **why)
+{
+	if (p->threads > 1)
+		return sink_group_new(base, p, addr, port, fn, arg, why);
+	return sink_loop_new(base, p, addr, port, fn, arg, false, why);
+}
+
 int
 sink_port(const struct sink *s)
 {
@@ -1232,8 +1498,27 @@ sink_port(const struct sink *s)
 void
 sink_stats(const struct sink *s, struct sink_stats *out)
 {
-	*out = s->st;
-	out->active = s->active;
+	if (s->loops == NULL) {
+		*out = s->st;
+		out->active = s->active;
+		return;
+	}
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < s->nloops; i++) {
+		struct sink *l = s->loops[i];
+		struct sink_stats st;
+
+		pthread_mutex_lock(&l->pub_mu);
+		st = l->pub;
+		pthread_mutex_unlock(&l->pub_mu);
+		out->sessions += st.sessions;
+		out->messages += st.messages;
+		out->refused_rcpts += st.refused_rcpts;
+		out->refused_sessions += st.refused_sessions;
+		out->forged += st.forged;
+		out->tokens += st.tokens;
+		out->active += st.active;
+	}
 }
 
 static void
@@ -1277,5 +1562,8 @@ sink_free(struct sink *s)
 		s->dying = true; /* freed when the receipt callback returns */
 		return;
 	}
-	sink_destroy(s);
+	if (s->loops != NULL)
+		sink_group_destroy(s);
+	else
+		sink_destroy(s);
 }

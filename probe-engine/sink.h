@@ -35,6 +35,10 @@ struct sink_params {
 	size_t max_buffered;  /* message bytes held by all sessions together (452 beyond) */
 	const char *tls_cert; /* PEM files: offer STARTTLS with them; NULL/"" = no STARTTLS */
 	const char *tls_key;
+	int threads; /* event loops: > 1 gives each a thread and a listener of its own on the same
+			port (SO_REUSEPORT; a peer's connections all go to one loop, so per_peer
+			holds); max_sessions and max_buffered are shared out; 0 or 1 = the
+			caller's loop */
 };
 
 void sink_params_defaults(struct sink_params *p);
@@ -105,7 +109,7 @@ struct sink_receipt *sink_receipt_make(const struct token_key *key, const char *
                                        size_t nrcpts, const char *msg, size_t len,
                                        size_t max_excerpt);
 
-/* Called for every accepted message; the callee owns r (sink_receipt_free). */
+/* Called for every accepted message, on the caller's loop; the callee owns r (sink_receipt_free). */
 typedef void (*sink_receipt_fn)(struct sink_receipt *r, void *arg);
 
 struct sink;
@@ -119,6 +123,7 @@ struct sink_stats {
 	uint64_t sessions, messages, refused_rcpts, refused_sessions, forged, tokens;
 	size_t active;
 };
+/* Totals over every loop (the caller's thread; other loops' figures as they last published). */
 void sink_stats(const struct sink *s, struct sink_stats *out);
 
 /* Closes the listener and every session. Safe from inside the receipt callback. */

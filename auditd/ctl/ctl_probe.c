@@ -682,6 +682,7 @@ ctl_probe(int argc, char **argv)
 		sp.max_rcpts = (int)config_int(cfg, CFG_SINK_MAX_RCPTS);
 		sp.max_sessions = (int)config_int(cfg, CFG_SINK_MAX_SESSIONS);
 		sp.per_peer = (int)config_int(cfg, CFG_SINK_PER_PEER);
+		sp.threads = probe_threads_count(p.threads);
 		sp.timeout_ms = (int)config_int(cfg, CFG_SINK_TIMEOUT) * 1000;
 		sp.tls_cert = config_str(cfg, CFG_SINK_TLS_CERT);
 		sp.tls_key = config_str(cfg, CFG_SINK_TLS_KEY);
