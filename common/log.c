@@ -5,25 +5,27 @@
 #include "common/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 
-static enum log_level current_level = LOG_INFO;
+/* atomic: the probe engine's, the sink's and the API's threads read it while a reload sets it */
+static atomic_int current_level = LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void
 log_set_level(enum log_level level)
 {
-	current_level = level;
+	atomic_store_explicit(&current_level, (int)level, memory_order_relaxed);
 }
 
 enum log_level
 log_get_level(void)
 {
-	return current_level;
+	return (enum log_level)atomic_load_explicit(&current_level, memory_order_relaxed);
 }
 
 int
@@ -63,7 +65,7 @@ log_event(enum log_level level, const char *event, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (level < current_level)
+	if ((int)level < atomic_load_explicit(&current_level, memory_order_relaxed))
 		return;
 	va_start(ap, fmt);
 	log_vevent(level, event, fmt, ap);

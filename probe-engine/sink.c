@@ -1398,6 +1398,27 @@ sink_group_new(struct event_base *base, const struct sink_params *p, const struc
 		s->wake = event_new(b, s->wake_fd, EV_READ | EV_PERSIST, sink_loop_wake_cb, s);
 		event_add(s->wake, NULL);
 	}
+	if (g->loops[0]->tls != NULL) {
+		/*
+		 * libevent makes its OpenSSL filter's BIO method on first use, unlocked:
+		 * make it here, before two loops could race to.
+		 */
+		struct bufferevent *under = bufferevent_socket_new(base, -1, 0);
+		SSL *ssl = SSL_new(g->loops[0]->tls);
+		struct bufferevent *f = under && ssl ? bufferevent_openssl_filter_new(
+							   base, under, ssl, BUFFEREVENT_SSL_ACCEPTING,
+							   BEV_OPT_CLOSE_ON_FREE)
+						     : NULL;
+
+		if (f != NULL)
+			bufferevent_free(f); /* frees ssl and under with it */
+		else {
+			if (ssl)
+				SSL_free(ssl);
+			if (under)
+				bufferevent_free(under);
+		}
+	}
 	for (size_t i = 0; i < g->nloops; i++) {
 		int rc = pthread_create(&g->loops[i]->thread, NULL, sink_loop_thread, g->loops[i]);
 
