@@ -291,6 +291,7 @@ role_probe_stop(struct daemon *d)
 		 * Its leases are released above; late results are dropped.
 		 */
 		log_warn("probes_abandoned", "reason=\"shutdown_grace over\"");
+		probe_engine_abandon(rp.engine);
 		rp.engine = NULL;
 	} else {
 		probe_engine_free(rp.engine);

@@ -1162,6 +1162,20 @@ shard_free(struct shard *e)
 }
 
 void
+probe_engine_abandon(struct probe_engine *e)
+{
+	for (size_t i = 0; e != NULL && e->threaded && i < e->nshards; i++) {
+		struct shard *s = e->shards[i];
+
+		pthread_mutex_lock(&s->mu);
+		s->stop = true;
+		pthread_mutex_unlock(&s->mu);
+		waker_poke(&s->wake);
+		pthread_join(s->thread, NULL);
+	}
+}
+
+void
 probe_engine_free(struct probe_engine *e)
 {
 	if (e == NULL)

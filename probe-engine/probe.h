@@ -247,6 +247,12 @@ int probe_engine_thread_stats(const struct probe_engine *e, size_t i, struct pro
 bool probe_engine_busy(const struct probe_engine *e);
 /* Finishes everything queued and in flight, then frees; callbacks may still fire until it returns. */
 void probe_engine_free(struct probe_engine *e);
+/*
+ * For a shutdown that will not wait: stops the engine's own loops where they
+ * are (their threads joined, nothing freed, no more callbacks), so that no
+ * probe runs while the process exits. The engine is then only for the exit.
+ */
+void probe_engine_abandon(struct probe_engine *e);
 
 /*
  * Raises RLIMIT_NOFILE's soft limit to the hard one and returns how many
