@@ -559,12 +559,18 @@ run_tx_put(struct probe_run *r, const char *p, size_t n)
 static void
 run_tx_pack(struct probe_run *r, const char *line, size_t len)
 {
-	size_t i = 0, lit = 0;
+	size_t i = 0, lit = 0, wl[TX__COUNT] = {0};
+	const char *w[TX__COUNT] = {NULL};
 
+	/* the words once per line, not per byte */
+	for (int c = TX_SINK; c < TX__COUNT; c++) {
+		w[c] = run_tx_word(r, c);
+		wl[c] = w[c] ? strlen(w[c]) : 0;
+	}
 	while (i < len) {
 		char code[2];
 		size_t n = 0, clen = 1;
-		int pos = run_tx_token(r, line + i, len - i);
+		int pos = line[i] == 'r' ? run_tx_token(r, line + i, len - i) : -1;
 
 		if (pos >= 0) {
 			code[0] = TX_TOKEN;
@@ -573,13 +579,10 @@ run_tx_pack(struct probe_run *r, const char *line, size_t len)
 			n = TOKEN_LEN;
 		} else {
 			for (int c = TX_SINK; c < TX__COUNT; c++) {
-				const char *w = run_tx_word(r, c);
-				size_t wl = w ? strlen(w) : 0;
-
-				if (wl > 2 && wl <= len - i && line[i] == w[0] &&
-				    memcmp(line + i, w, wl) == 0) {
+				if (wl[c] > 2 && wl[c] <= len - i && line[i] == w[c][0] &&
+				    memcmp(line + i, w[c], wl[c]) == 0) {
 					code[0] = (char)c;
-					n = wl;
+					n = wl[c];
 					break;
 				}
 			}
