@@ -11,7 +11,8 @@ set -eu
 # One list for everything: make run, make test, make fuzz, make bench, make deb.
 # One package a line, sorted, so that additions merge cleanly. libgmime-3.0-dev parses
 # complaint reports; rbldnsd, dig (bind9-dnsutils) and promtool (prometheus) serve and
-# check the exports, DNSBL zones and metrics in tests only.
+# check the exports, DNSBL zones and metrics in tests only; nmap and time (/usr/bin/time)
+# are for make bench (nmap's smtp-open-relay side by side, CPU and peak RSS).
 PACKAGES="
 bc
 bind9-dnsutils
@@ -47,6 +48,7 @@ python3
 python3-aiosmtpd
 rbldnsd
 systemd
+time
 wrk
 "
 
