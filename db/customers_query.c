@@ -6,7 +6,7 @@ const struct pstmt_stmt api_customers_list = {
 	"api_customers_list",
 	API_PAGE_ASC("SELECT cu.id AS k, " API_CUSTOMER_JSON " AS obj FROM customers cu"
 		     " WHERE ($1::text IS NULL OR strpos(lower(cu.ext_id || ' ' || cu.name || ' '"
-		     " || cu.contact_email), lower($1)) > 0)"
+		     " || cu.contact_email || ' ' || array_to_string(cu.domains, ' ')), lower($1)) > 0)"
 		     " AND ($2::bigint IS NULL OR cu.id > $2::bigint)",
 		     "$3"),
 	3, true};
