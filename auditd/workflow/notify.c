@@ -421,7 +421,7 @@ notify_exchange(const char *transcript, const char *token, bool greeting)
 /*
  * A trick as the engine names it: "sender/form", then suffixes "+helo-KIND"
  * (the session greeted as the target: host, literal or localhost) and "+tls"
- * (it relayed inside TLS), in any order. Parts point into buffers of t.
+ * (it relayed inside TLS), in any order. The parts are copied into t.
  */
 struct notify_trick {
 	char sender[32], form[32], helo[16];
