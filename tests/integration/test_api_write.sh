@@ -41,7 +41,8 @@ check_req "a new customer without domains has none" 200 GET /v1/customers/c3 "$V
 check_eq "domains default to []" "$(jqr '.customer.domains | length')" "0"
 
 # targets
-check_req "target create" 201 POST /v1/targets "$O" '{"address":"203.0.113.5","customer":"c3","domains":["mx.c3.example"]}'
+check_req "target create" 201 POST /v1/targets "$O" '{"address":"203.0.113.5","customer":"c3","domains":["MX.c3.example.","mx.c3.example"]}'
+check_eq "target domains take the customer domains' normal form" "$(jqr '.domains | join(",")')" "mx.c3.example"
 check_eq "target takes probe_ports by default" "$(jqr '.ports | map(tostring) | join(",")')" "25,2525"
 check_eq "new target is due now" "$(sql "SELECT next_probe_at <= now() FROM targets WHERE address = '203.0.113.5'")" "t"
 check_error "duplicate target is a conflict" 409 conflict POST /v1/targets "$O" '{"address":"203.0.113.5","customer":"c3"}'
