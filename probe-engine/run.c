@@ -242,12 +242,16 @@ toolong:
 	return -1;
 }
 
-/* Attempts that only widen the search: spoof-domain and the greetings as the target. */
+/*
+ * Attempts that only widen the search: spoof-domain and the greetings as the
+ * target. A re-send alone is not one: it names the trick.
+ */
 static bool
 run_optional(const struct probe_attempt *a)
 {
-	return a->helo_kind != PROBE_HELO_OURS ||
-	       (a->sender != NULL && strcmp(a->sender, "spoof-domain") == 0);
+	return a->resend_of < 0 &&
+	       (a->helo_kind != PROBE_HELO_OURS ||
+		(a->sender != NULL && strcmp(a->sender, "spoof-domain") == 0));
 }
 
 /*

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "probe-engine/confirm.h"
+#include "probe-engine/domains.h"
 #include "probe-engine/probe.h"
 #include "probe-engine/sink.h"
 
@@ -27,6 +28,7 @@
 
 #define CTL_PROBE_MAX_TARGETS 1000000
 #define CTL_PROBE_MAX_EXCLUDE 1024
+#define CTL_PROBE_MAX_DOMAINS 16
 
 struct ctl_target {
 	struct addr addr;
@@ -57,6 +59,8 @@ struct ctl_probe {
 	int tls_ports[16]; /* implicit TLS: --tls-port, else probe_tls_ports */
 	size_t ntls_ports;
 	struct confirm *confirm; /* --sink: results wait here for the sink's receipts */
+	const char *domains[CTL_PROBE_MAX_DOMAINS]; /* --domain: the customer's domains on record */
+	size_t ndomains;
 };
 
 static int
@@ -81,6 +85,8 @@ ctl_probe_usage(const char *why)
 		"  --helo NAME         our EHLO name\n"
 		"  --exclude CIDR      never probe this range (repeatable)\n"
 		"  --sink-domain D     the domain every relay test addresses\n"
+		"  --domain D          a mail domain of the customer on record (repeatable, up to 16):\n"
+		"                      forged as a sender (spoof-domain) and tested for backscatter\n"
 		"  --sink ADDR:PORT    run the sink here too, so delivery proves a relay\n"
 		"  --sink-tls-cert PEM, --sink-tls-key PEM\n"
 		"                      with --sink: offer STARTTLS (sink_tls_cert/_key)\n"
@@ -388,7 +394,7 @@ static const char *const ctl_probe_valued[] = {
 	"--port",    "--concurrency",   "--rate",   "--per-net",     "--timeout", "--deadline",
 	"--helo",    "--greylist-wait", "--exclude", "--sink-domain", "--secret", "--file",
 	"-c",        "--sink",          "--wait",     "--tls-port",  "--sink-tls-cert",
-	"--sink-tls-key",
+	"--sink-tls-key", "--domain",
 };
 
 static bool
@@ -573,6 +579,17 @@ ctl_probe(int argc, char **argv)
 				goto out;
 			}
 			files[nfiles++] = v;
+		} else if (strcmp(a, "--domain") == 0) {
+			if (!domains_valid(v)) {
+				fprintf(stderr, "relayctl probe: --domain: '%s' is not a domain name\n", v);
+				goto out;
+			}
+			if (c.ndomains == CTL_PROBE_MAX_DOMAINS) {
+				fprintf(stderr, "relayctl probe: at most %d --domain options\n",
+					CTL_PROBE_MAX_DOMAINS);
+				goto out;
+			}
+			c.domains[c.ndomains++] = v;
 		} else if (strcmp(a, "--exclude") == 0) {
 			const char *why = NULL;
 
@@ -694,6 +711,7 @@ ctl_probe(int argc, char **argv)
 		for (size_t k = 0; k < c.nports; k++) {
 			int tp = t->port ? t->port : c.ports[k];
 			struct probe_target pt = {.addr = t->addr, .port = tp, .name = t->name,
+						  .domains = c.domains, .ndomains = c.ndomains,
 						  .user = (void *)(uintptr_t)(i * c.nports + k)};
 
 			if (t->port && k > 0)

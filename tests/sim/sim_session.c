@@ -290,11 +290,24 @@ session_write_cb(struct bufferevent *bev, void *arg)
 
 /* ---- commands ---- */
 
+/* The greeting names this host itself: its name, its address literal, or localhost. */
+static bool
+helo_is_self(const struct sim_session *s, const char *name)
+{
+	return strcasecmp(name, s->l->name) == 0 || strcasecmp(name, s->l->literal) == 0 ||
+	       strcasecmp(name, "localhost") == 0;
+}
+
 static void
 cmd_ehlo(struct sim_session *s, const char *arg)
 {
 	const struct sim_listener *l = s->l;
 
+	if (s->b->ehlo == EHLO_REFUSE_SELF && helo_is_self(s, arg)) {
+		s->helo[0] = '\0';
+		session_reply(s, "550 5.7.1 <%s>: Helo command rejected: you are not me", arg);
+		return;
+	}
 	snprintf(s->helo, sizeof(s->helo), "%s", *arg ? arg : "unknown");
 	session_reset_transaction(s);
 	switch (s->b->ehlo) {
@@ -312,6 +325,7 @@ cmd_ehlo(struct sim_session *s, const char *arg)
 		session_stream_refill(s);
 		return;
 	case EHLO_NORMAL:
+	case EHLO_REFUSE_SELF:
 		break;
 	}
 	char buf[512];
@@ -327,6 +341,11 @@ cmd_ehlo(struct sim_session *s, const char *arg)
 static void
 cmd_helo(struct sim_session *s, const char *arg)
 {
+	if (s->b->ehlo == EHLO_REFUSE_SELF && helo_is_self(s, arg)) {
+		s->helo[0] = '\0';
+		session_reply(s, "550 5.7.1 <%s>: Helo command rejected: you are not me", arg);
+		return;
+	}
 	snprintf(s->helo, sizeof(s->helo), "%s", *arg ? arg : "unknown");
 	session_reset_transaction(s);
 	session_reply(s, "250 %s", s->l->name);
@@ -383,6 +402,42 @@ rcpt_refuse_local(struct sim_session *s, const struct sim_rcpt *r, bool *ok)
 		              r->final);
 }
 
+/* The sender's domain is one --trust-domain names (exactly, as a hash table would). */
+static bool
+sender_trusted(const struct sim_session *s)
+{
+	const char *at = strrchr(s->mail_from, '@');
+	size_t len;
+
+	if (at == NULL)
+		return false;
+	at++;
+	len = strcspn(at, ">");
+	for (size_t i = 0; i < s->sim->opts.ntrust_domains; i++) {
+		const char *d = s->sim->opts.trust_domains[i];
+
+		if (strlen(d) == len && strncasecmp(at, d, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The relay rules keyed on something other than the recipient: the sender's
+ * domain, or the client's greeting (RELAY_TRUST_*). True when they let it through.
+ */
+static bool
+relay_trusted(const struct sim_session *s, enum sim_relay relay)
+{
+	switch (relay) {
+	case RELAY_TRUST_SENDER: return sender_trusted(s);
+	case RELAY_TRUST_HELO_HOST: return strcasecmp(s->helo, s->l->name) == 0;
+	case RELAY_TRUST_HELO_LITERAL: return strcasecmp(s->helo, s->l->literal) == 0;
+	case RELAY_TRUST_HELO_LOCALHOST: return strcasecmp(s->helo, "localhost") == 0;
+	default: return false;
+	}
+}
+
 /* The relay policy for a recipient that is not one of ours. */
 static void
 rcpt_relay_policy(struct sim_session *s, const char *path, const struct sim_rcpt *r, bool *ok)
@@ -427,6 +482,15 @@ rcpt_relay_policy(struct sim_session *s, const char *path, const struct sim_rcpt
 	case RELAY_AUTH:
 		session_reply(s, "530 5.7.0 Authentication required");
 		return;
+	case RELAY_TRUST_SENDER:
+	case RELAY_TRUST_HELO_HOST:
+	case RELAY_TRUST_HELO_LITERAL:
+	case RELAY_TRUST_HELO_LOCALHOST:
+		if (relay_trusted(s, relay)) {
+			*ok = true;
+			return;
+		}
+		break;
 	case RELAY_CLOSED:
 	case RELAY_GREYLIST:
 	case RELAY_GREYLIST_OPEN:
