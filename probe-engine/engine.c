@@ -639,7 +639,8 @@ engine_deliver(struct probe_engine *e)
 
 		list_remove(&e->finished, j);
 		for (size_t i = 0; i < res->nattempts; i++)
-			e->attempts += res->attempts[i].outcome != OUTCOME_NOT_RUN;
+			e->attempts += res->attempts[i].outcome != OUTCOME_NOT_RUN &&
+					res->attempts[i].outcome != OUTCOME_SKIPPED;
 		j->run->res = NULL;
 		job_free(j);
 		e->ndone++;

@@ -273,7 +273,8 @@ ctl_probe_print_human(const struct probe_result *r)
 
 	addr_format(&r->addr, ip, sizeof(ip));
 	for (size_t i = 0; i < r->nattempts; i++)
-		ran += r->attempts[i].outcome != OUTCOME_NOT_RUN;
+		ran += r->attempts[i].outcome != OUTCOME_NOT_RUN &&
+		       r->attempts[i].outcome != OUTCOME_SKIPPED;
 	printf("%s%s%s port %d: %s", r->addr.family == AF_INET6 ? "[" : "", ip,
 	       r->addr.family == AF_INET6 ? "]" : "", r->port, verdict_name(r->verdict));
 	if (r->trick)
