@@ -14,6 +14,7 @@
 #include "probe-engine/token.h"
 
 struct event_base;
+struct evdns_base;
 
 enum probe_verdict {
 	VERDICT_NO_SMTP,              /* connect refused, unreachable or timed out */
@@ -131,6 +132,13 @@ struct probe_params {
 	bool test_backscatter;       /* run the backscatter attempt */
 	bool loopback_only;          /* refuse targets outside 127.0.0.0/8 and ::1 */
 	size_t max_transcript;       /* bytes of transcript kept per target */
+	/*
+	 * The caller's resolver for reverse DNS (NULL: none). A target without
+	 * a name waits for its PTR answer (bounded by the base's own timeout)
+	 * before the first connection; the name serves as H when the greeting
+	 * and EHLO reply name no host.
+	 */
+	struct evdns_base *rdns;
 };
 
 /* Defaults polite enough for production; callers override fields. */

@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <stddef.h>
 #include <errno.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -479,6 +480,7 @@ ctl_probe(int argc, char **argv)
 	const char *sink_listen = NULL;
 	int wait_ms = -1;
 	struct sink *sinksrv = NULL;
+	struct evdns_base *rdns = NULL;
 	char **posv = NULL;
 
 	/* pass 1: find -c so the config is loaded before options override it */
@@ -704,6 +706,19 @@ ctl_probe(int argc, char **argv)
 		/* a late receipt may still upgrade a handed-back result: print at the end */
 		c.hold = true;
 	}
+	{
+		const char *why = NULL;
+
+		rdns = conf_rdns_new(base, cfg, &why);
+		if (rdns == NULL && why != NULL) {
+			fprintf(stderr, "relayctl probe: %s\n", why);
+			confirm_free(c.confirm);
+			sink_free(sinksrv);
+			event_base_free(base);
+			goto out;
+		}
+		p.rdns = rdns;
+	}
 	e = probe_engine_new(base, &p, ctl_probe_done, &c);
 	for (size_t i = 0; i < c.ntargets; i++) {
 		struct ctl_target *t = &c.targets[i];
@@ -731,6 +746,8 @@ ctl_probe(int argc, char **argv)
 	if (c.stats)
 		ctl_probe_print_stats(e, t0);
 	probe_engine_free(e);
+	if (rdns != NULL)
+		evdns_base_free(rdns, 1);
 	/* --sink: keep receiving until every accepted probe is confirmed or its wait is over. */
 	while (c.confirm != NULL && confirm_pending(c.confirm) > 0)
 		event_base_loop(base, EVLOOP_ONCE);

@@ -143,6 +143,7 @@ struct sim_opts {
 	int tls_port; /* listeners on this port speak TLS from the first byte (0: none) */
 	const char *trust_domains[8]; /* --trust-domain: the sender domains trust-sender relays for */
 	size_t ntrust_domains;
+	bool anonymous; /* --anonymous: greeting and EHLO reply name no host */
 };
 
 struct sim_listener;

@@ -36,6 +36,7 @@ usage(FILE *f)
 	    "                        listeners on port N speak TLS from the first byte (like 465)\n"
 	    "  --greylist-secs N     greylisting delay (default 2)\n"
 	    "  --errors N            refusals before errors421 says 421 (default 3)\n"
+	    "  --anonymous           greeting and EHLO reply name no host (\"relaysim\")\n"
 	    "  --trust-domain D      a sender domain trust-sender relays for (repeatable;\n"
 	    "                        default relaysim.test, the parent of its names)\n"
 	    "  --pregreet-ms N       pause before the final greeting line (default 800)\n"
@@ -215,6 +216,7 @@ main(int argc, char **argv)
 	    {"greylist-secs", required_argument, NULL, 'g'},
 	    {"errors", required_argument, NULL, 'e'},
 	    {"trust-domain", required_argument, NULL, 'd'},
+	    {"anonymous", no_argument, NULL, 'A'},
 	    {"pregreet-ms", required_argument, NULL, 'p'},
 	    {"split-us", required_argument, NULL, 'S'},
 	    {"tarpit-ms", required_argument, NULL, 'T'},
@@ -256,6 +258,9 @@ main(int argc, char **argv)
 			break;
 		case 'e':
 			sim.opts.errors = opt_int("--errors", optarg, 1, 1000);
+			break;
+		case 'A':
+			sim.opts.anonymous = true;
 			break;
 		case 'd':
 			if (sim.opts.ntrust_domains == ARRAY_LEN(sim.opts.trust_domains)) {

@@ -290,6 +290,13 @@ session_write_cb(struct bufferevent *bev, void *arg)
 
 /* ---- commands ---- */
 
+/* The name in the greeting and the EHLO/HELO reply: none with --anonymous. */
+static const char *
+shown_name(const struct sim_session *s)
+{
+	return s->sim->opts.anonymous ? "relaysim" : s->l->name;
+}
+
 /* The greeting names this host itself: its name, its address literal, or localhost. */
 static bool
 helo_is_self(const struct sim_session *s, const char *name)
@@ -301,7 +308,6 @@ helo_is_self(const struct sim_session *s, const char *name)
 static void
 cmd_ehlo(struct sim_session *s, const char *arg)
 {
-	const struct sim_listener *l = s->l;
 
 	if (s->b->ehlo == EHLO_REFUSE_SELF && helo_is_self(s, arg)) {
 		s->helo[0] = '\0';
@@ -332,7 +338,7 @@ cmd_ehlo(struct sim_session *s, const char *arg)
 	int n = snprintf(buf, sizeof(buf),
 	                 "250-%s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n%s250-8BITMIME\r\n"
 	                 "250 ENHANCEDSTATUSCODES\r\n",
-	                 l->name, s->sim->opts.max_size,
+	                 shown_name(s), s->sim->opts.max_size,
 	                 s->b->relay == RELAY_AUTH ? "250-AUTH PLAIN LOGIN\r\n" : "");
 	if (n > 0 && (size_t)n < sizeof(buf))
 		session_send(s, buf, (size_t)n);
@@ -348,7 +354,7 @@ cmd_helo(struct sim_session *s, const char *arg)
 	}
 	snprintf(s->helo, sizeof(s->helo), "%s", *arg ? arg : "unknown");
 	session_reset_transaction(s);
-	session_reply(s, "250 %s", s->l->name);
+	session_reply(s, "250 %s", shown_name(s));
 }
 
 /* "FROM:<x> params" / "TO:<x> params" -> the part after the colon, or NULL. */
@@ -807,7 +813,7 @@ session_greet_final_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->state != SS_GREETING)
 		return;
 	s->state = SS_COMMAND;
-	session_reply(s, "220 %s ESMTP relaysim", s->l->name);
+	session_reply(s, "220 %s ESMTP relaysim", shown_name(s));
 	s->greeted = true;
 }
 
@@ -819,7 +825,7 @@ session_greet(struct sim_session *s)
 	switch (s->b->greet) {
 	case GREET_NORMAL:
 		s->state = SS_COMMAND;
-		session_reply(s, "220 %s ESMTP relaysim", l->name);
+		session_reply(s, "220 %s ESMTP relaysim", shown_name(s));
 		s->greeted = true;
 		break;
 	case GREET_REJECT:
