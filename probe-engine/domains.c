@@ -114,7 +114,7 @@ domains_have(char (*list)[DOMAINS_NAME_MAX], size_t n, const char *d)
 
 static void
 domains_add(char (*out)[DOMAINS_NAME_MAX], size_t *n, size_t max, const char *host, const char *d,
-	    size_t *dropped)
+            size_t *dropped)
 {
 	if (host != NULL && strcasecmp(d, host) == 0)
 		return;
@@ -131,7 +131,7 @@ domains_add(char (*out)[DOMAINS_NAME_MAX], size_t *n, size_t max, const char *ho
 
 size_t
 domains_spoof_list(const char *host, const char *const *record, size_t nrecord,
-		   char (*out)[DOMAINS_NAME_MAX], size_t max, size_t *dropped)
+                   char (*out)[DOMAINS_NAME_MAX], size_t max, size_t *dropped)
 {
 	char derived[8][DOMAINS_NAME_MAX];
 	size_t nd = domains_from_host(host, derived, 8), n = 0, drop = 0;

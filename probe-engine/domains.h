@@ -31,6 +31,6 @@ size_t domains_from_host(const char *host, char (*out)[DOMAINS_NAME_MAX], size_t
  * what the cap left out.
  */
 size_t domains_spoof_list(const char *host, const char *const *record, size_t nrecord,
-			  char (*out)[DOMAINS_NAME_MAX], size_t max, size_t *dropped);
+                          char (*out)[DOMAINS_NAME_MAX], size_t max, size_t *dropped);
 
 #endif

@@ -50,7 +50,7 @@ rdns_lookup(struct evdns_base *dns, const struct addr *a, rdns_fn fn, void *arg)
 
 		memcpy(&in6, a->bytes, 16);
 		req = evdns_base_resolve_reverse_ipv6(dns, &in6, DNS_QUERY_NO_SEARCH, rdns_answered,
-						      q);
+		                                      q);
 	}
 	if (req == NULL) {
 		free(q);

@@ -103,8 +103,8 @@ TEST(valid_domain_syntax)
 
 TEST(spoof_list_orders_registrable_record_between_and_dedupes)
 {
-	const char *rec[] = {"Kunde.example", "EXAMPLE.co.uk", "bad domain", "mx1.mail.example.co.uk",
-			     "kunde.example"};
+	const char *rec[] = {"Kunde.example", "EXAMPLE.co.uk", "bad domain",
+	                     "mx1.mail.example.co.uk", "kunde.example"};
 	size_t dropped = 99;
 	size_t n = domains_spoof_list("mx1.mail.example.co.uk", rec, 5, out, 8, &dropped);
 
