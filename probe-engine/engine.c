@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "probe-engine/probe.h"
+#include "probe-engine/rdns.h"
 #include "probe-engine/run.h"
 #include "probe-engine/session.h"
 #include "probe-engine/tls.h"
@@ -35,7 +36,14 @@ struct count_map {
 	struct count_node *b[ENGINE_BUCKETS];
 };
 
-enum job_state { JOB_QUEUED, JOB_CONNECT_WAIT, JOB_CONNECTED, JOB_SLEEPING, JOB_FINISHED };
+enum job_state {
+	JOB_QUEUED,
+	JOB_RESOLVING, /* waiting for its reverse DNS name (params.rdns) */
+	JOB_CONNECT_WAIT,
+	JOB_CONNECTED,
+	JOB_SLEEPING,
+	JOB_FINISHED
+};
 
 struct job {
 	struct job *next, *prev; /* in the list its state belongs to */
@@ -426,6 +434,28 @@ engine_admissible(struct probe_engine *e, const struct job *j)
 
 static void engine_session_end(struct session *s, void *arg);
 
+/* The PTR answer (or none): the name is H's last resort before the address literal. */
+static void
+engine_rdns_cb(const char *name, void *arg)
+{
+	struct job *j = arg;
+
+	if (name != NULL && j->run->res->name == NULL)
+		j->run->res->name = xstrdup(name);
+	job_move(j, JOB_CONNECT_WAIT);
+	engine_wake(j->e);
+}
+
+/* An admitted job: first its reverse DNS name when it has none and a resolver is given. */
+static void
+engine_admit(struct probe_engine *e, struct job *j)
+{
+	job_move(j, JOB_RESOLVING);
+	if (e->p.rdns == NULL || j->name != NULL ||
+	    rdns_lookup(e->p.rdns, &j->t.addr, engine_rdns_cb, j) < 0)
+		job_move(j, JOB_CONNECT_WAIT);
+}
+
 static void
 engine_finish_job(struct probe_engine *e, struct job *j)
 {
@@ -639,7 +669,8 @@ engine_deliver(struct probe_engine *e)
 
 		list_remove(&e->finished, j);
 		for (size_t i = 0; i < res->nattempts; i++)
-			e->attempts += res->attempts[i].outcome != OUTCOME_NOT_RUN;
+			e->attempts += res->attempts[i].outcome != OUTCOME_NOT_RUN &&
+					res->attempts[i].outcome != OUTCOME_SKIPPED;
 		j->run->res = NULL;
 		job_free(j);
 		e->ndone++;
@@ -673,7 +704,7 @@ engine_pump_cb(evutil_socket_t fd, short what, void *arg)
 			if (e->in_flight > e->peak_in_flight)
 				e->peak_in_flight = e->in_flight;
 			j->run = run_new(&e->p, &j->tgt, j->t.port, j->t.probe_id, now);
-			job_move(j, JOB_CONNECT_WAIT);
+			engine_admit(e, j);
 			admitted++;
 		}
 		j = next;

@@ -1,0 +1,36 @@
+/*
+ * The mail domains a target may trust as its own: the registrable domain of
+ * its host name and the domains between (found with libpsl and the Public
+ * Suffix List Debian ships), merged with the customer's domains on record.
+ * They are the sender domains of the spoof-domain form.
+ */
+#ifndef RELAYAUDIT_DOMAINS_H
+#define RELAYAUDIT_DOMAINS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define DOMAINS_NAME_MAX 254 /* 253 characters and the NUL */
+
+/* True for a syntactically valid domain name (letters, digits, '-', dots; <= 253). */
+bool domains_valid(const char *name);
+
+/*
+ * The registrable domain of host (lower-cased), then each domain between it
+ * and host, nearest the registrable one first; host itself is not included.
+ * Nothing for an address literal, a name without a dot, or a name that is a
+ * public suffix itself. Returns how many went to out (at most max).
+ */
+size_t domains_from_host(const char *host, char (*out)[DOMAINS_NAME_MAX], size_t max);
+
+/*
+ * The spoof-domain list: the registrable domain of host first, then the
+ * domains on record (invalid ones skipped), then the domains between host
+ * and its registrable domain; lower-cased, each once, host itself left out
+ * (spoof-local forges that one). At most max; *dropped (if not NULL) counts
+ * what the cap left out.
+ */
+size_t domains_spoof_list(const char *host, const char *const *record, size_t nrecord,
+                          char (*out)[DOMAINS_NAME_MAX], size_t max, size_t *dropped);
+
+#endif
