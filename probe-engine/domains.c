@@ -5,7 +5,7 @@
  * "blogspot.com" and "de" all end in different places.
  */
 #include "probe-engine/domains.h"
-#include "common/addr.h"
+#include "common/mail_domain.h"
 
 #include <ctype.h>
 #include <libpsl.h>
@@ -29,55 +29,14 @@ domains_psl_load(void)
 		domains_psl = psl_builtin();
 }
 
-bool
-domains_valid(const char *name)
-{
-	size_t n = name ? strlen(name) : 0, label = 0;
-
-	if (n == 0 || n > 253 || name[0] == '.' || name[n - 1] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-
-		if (c == '.') {
-			if (label == 0 || name[i - 1] == '-')
-				return false;
-			label = 0;
-			continue;
-		}
-		if (!isalnum(c) && c != '-')
-			return false;
-		if (label == 0 && c == '-')
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return name[n - 1] != '-';
-}
-
-/* Lower-cased copy of a valid name that contains a dot and is no address; -1 otherwise. */
-static int
-domains_lower_name(const char *host, char *out)
-{
-	struct addr a;
-	size_t n;
-
-	if (!domains_valid(host) || strchr(host, '.') == NULL || addr_parse(host, &a) == 0)
-		return -1;
-	n = strlen(host);
-	for (size_t i = 0; i <= n; i++)
-		out[i] = (char)tolower((unsigned char)host[i]);
-	return 0;
-}
-
 size_t
 domains_from_host(const char *host, char (*out)[DOMAINS_NAME_MAX], size_t max)
 {
 	char name[DOMAINS_NAME_MAX];
-	const char *reg, *p;
+	const char *reg, *p, *why;
 	size_t n = 0;
 
-	if (max == 0 || host == NULL || domains_lower_name(host, name) < 0)
+	if (max == 0 || host == NULL || mail_domain_normal(host, name, &why) < 0)
 		return 0;
 	pthread_once(&domains_psl_once, domains_psl_load);
 	if (domains_psl == NULL)
@@ -139,8 +98,11 @@ domains_spoof_list(const char *host, const char *const *record, size_t nrecord,
 	if (nd > 0)
 		domains_add(out, &n, max, host, derived[0], &drop);
 	for (size_t i = 0; i < nrecord; i++) {
-		if (record[i] != NULL && domains_valid(record[i]))
-			domains_add(out, &n, max, host, record[i], &drop);
+		char d[DOMAINS_NAME_MAX];
+		const char *why;
+
+		if (record[i] != NULL && mail_domain_normal(record[i], d, &why) == 0)
+			domains_add(out, &n, max, host, d, &drop);
 	}
 	for (size_t i = 1; i < nd; i++)
 		domains_add(out, &n, max, host, derived[i], &drop);

@@ -10,10 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define DOMAINS_NAME_MAX 254 /* 253 characters and the NUL */
+#include "common/mail_domain.h"
 
-/* True for a syntactically valid domain name (letters, digits, '-', dots; <= 253). */
-bool domains_valid(const char *name);
+#define DOMAINS_NAME_MAX (MAIL_DOMAIN_MAX + 1) /* one name and its NUL */
 
 /*
  * The registrable domain of host (lower-cased), then each domain between it

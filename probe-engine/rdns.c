@@ -20,13 +20,15 @@ rdns_answered(int result, char type, int count, int ttl, void *addresses, void *
 {
 	struct rdns_req *q = arg;
 	const char *name = NULL;
+	char normal[MAIL_DOMAIN_MAX + 1];
+	const char *why;
 
 	/* evdns hands PTR answers as an array of names; the first is the one */
 	if (result == DNS_ERR_NONE && type == DNS_PTR && count > 0 && addresses != NULL) {
 		const char *n = ((const char *const *)addresses)[0];
 
-		if (n != NULL && domains_valid(n) && strchr(n, '.') != NULL)
-			name = n;
+		if (n != NULL && mail_domain_normal(n, normal, &why) == 0)
+			name = normal;
 	}
 	q->fn(name, q->arg);
 	free(q);

@@ -583,8 +583,11 @@ ctl_probe(int argc, char **argv)
 			}
 			files[nfiles++] = v;
 		} else if (strcmp(a, "--domain") == 0) {
-			if (!domains_valid(v)) {
-				fprintf(stderr, "relayctl probe: --domain: '%s' is not a domain name\n", v);
+			char normal[MAIL_DOMAIN_MAX + 1];
+			const char *why = NULL;
+
+			if (mail_domain_normal(v, normal, &why) < 0) {
+				fprintf(stderr, "relayctl probe: --domain '%s' is not a domain name: %s\n", v, why);
 				goto out;
 			}
 			if (c.ndomains == CTL_PROBE_MAX_DOMAINS) {

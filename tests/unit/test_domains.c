@@ -81,24 +81,30 @@ TEST(cap_on_derived_domains)
 	CHECK_STR(out[1], "d.example.com");
 }
 
+TEST(a_name_with_the_root_dot_is_the_same_name)
+{
+	CHECK_INT(domains_from_host("mx.Example.com.", out, 8), 1);
+	CHECK_STR(out[0], "example.com");
+}
+
 TEST(invalid_names_give_nothing)
 {
 	CHECK_INT(domains_from_host("mx..example.com", out, 8), 0);
-	CHECK_INT(domains_from_host("mx.example.com.", out, 8), 0);
 	CHECK_INT(domains_from_host("mx_1.example.com", out, 8), 0);
 	CHECK_INT(domains_from_host("", out, 8), 0);
 	CHECK_INT(domains_from_host(NULL, out, 8), 0);
 }
 
-TEST(valid_domain_syntax)
+TEST(spoof_list_skips_record_domains_that_are_no_names)
 {
-	CHECK(domains_valid("example.com"));
-	CHECK(domains_valid("xn--mnchen-3ya.de"));
-	CHECK(!domains_valid("exa mple.com"));
-	CHECK(!domains_valid("example.com>"));
-	CHECK(!domains_valid("-example.com"));
-	CHECK(!domains_valid("example-.com"));
-	CHECK(!domains_valid("example.com\r\nRSET"));
+	const char *record[] = {"exa mple.com", "example.com>", "-example.com", "Example.COM.",
+				"example.com\r\nRSET", "xn--mnchen-3ya.de"};
+	size_t dropped = 9;
+
+	CHECK_INT(domains_spoof_list(NULL, record, 6, out, 8, &dropped), 2);
+	CHECK_STR(out[0], "example.com");
+	CHECK_STR(out[1], "xn--mnchen-3ya.de");
+	CHECK_INT(dropped, 0);
 }
 
 TEST(spoof_list_orders_registrable_record_between_and_dedupes)
@@ -149,8 +155,9 @@ main(void)
 	RUN(upper_case_host_is_folded);
 	RUN(unlisted_tld_is_a_suffix_by_the_default_rule);
 	RUN(cap_on_derived_domains);
+	RUN(a_name_with_the_root_dot_is_the_same_name);
 	RUN(invalid_names_give_nothing);
-	RUN(valid_domain_syntax);
+	RUN(spoof_list_skips_record_domains_that_are_no_names);
 	RUN(spoof_list_orders_registrable_record_between_and_dedupes);
 	RUN(spoof_list_cap_counts_what_it_drops);
 	RUN(spoof_list_for_an_address_has_record_domains_only);
