@@ -5,6 +5,7 @@
  */
 #include "api/handler.h"
 #include "common/addr.h"
+#include "common/mail_domain.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "probe-engine/probe.h"
@@ -204,23 +205,39 @@ api_body_choice(struct api_req *r, json_t *doc, const char *field, const char *c
 bool
 api_body_domains(struct api_req *r, json_t *doc, const char *field)
 {
-	json_t *v = json_object_get(doc, field), *e;
-	size_t i;
+	json_t *v = json_object_get(doc, field), *e, *norm;
+	const char *kept[MAIL_DOMAINS_MAX];
+	size_t i, nkept = 0;
 	char shown[72];
 
+	if (!json_is_array(v))
+		return true;
+	norm = json_array();
 	json_array_foreach(v, i, e) {
-		const char *d = json_string_value(e);
-		size_t n = strlen(d);
-		bool ok = n > 0 && n <= 253 && d[0] != '.' && d[0] != '-' && !strstr(d, "..");
+		char d[MAIL_DOMAIN_MAX + 1];
+		const char *why = NULL;
+		int added;
 
-		for (const char *p = d; ok && *p; p++)
-			ok = isalnum((unsigned char)*p) || *p == '-' || *p == '.';
-		if (!ok) {
-			api_error(r, 422, "invalid_value", "%s: '%s' is not a domain name", field,
-				  api_shown(d, shown, sizeof(shown)));
+		if (mail_domain_normal(json_string_value(e), d, &why) < 0) {
+			api_error(r, 422, "invalid_value", "%s: '%s' is not a domain name (%s)", field,
+				  api_shown(json_string_value(e), shown, sizeof(shown)), why);
+			json_decref(norm);
+			return false;
+		}
+		/* Each once, in the order given; the array keeps the strings alive. */
+		json_array_append_new(norm, json_string(d));
+		added = mail_domain_add(kept, &nkept, MAIL_DOMAINS_MAX,
+					json_string_value(json_array_get(norm, json_array_size(norm) - 1)));
+		if (added == 0)
+			json_array_remove(norm, json_array_size(norm) - 1);
+		else if (added < 0) {
+			api_error(r, 422, "invalid_value", "%s: at most %d domains", field,
+				  MAIL_DOMAINS_MAX);
+			json_decref(norm);
 			return false;
 		}
 	}
+	json_object_set_new(doc, field, norm);
 	return true;
 }
 

@@ -8,6 +8,8 @@
 #include "common/util.h"
 #include "probe-engine/token.h"
 
+#include <event2/dns.h>
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,4 +181,38 @@ conf_sink_free(struct conf_sink *sc)
 	free(sc->tls_key);
 	sc->tls_cert = sc->tls_key = NULL;
 	sc->ndomains = 0;
+}
+
+struct evdns_base *
+conf_rdns_new(struct event_base *base, const struct config *cfg, const char **why)
+{
+	struct evdns_base *dns;
+	char timeout[24];
+	char **servers;
+	size_t n;
+
+	if (!config_bool(cfg, CFG_PROBE_RDNS))
+		return NULL;
+	/* flags 0: no /etc/resolv.conf, nothing of the system resolver */
+	dns = evdns_base_new(base, 0);
+	if (dns == NULL) {
+		*why = "evdns_base_new failed";
+		return NULL;
+	}
+	str_fmt(timeout, sizeof(timeout), "%lld", (long long)config_int(cfg, CFG_PROBE_RDNS_TIMEOUT));
+	evdns_base_set_option(dns, "timeout:", timeout);
+	evdns_base_set_option(dns, "attempts:", "1");
+	evdns_base_set_option(dns, "randomize-case:", "0");
+	servers = config_list(cfg, CFG_DNSBL_NAMESERVERS, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (evdns_base_nameserver_ip_add(dns, servers[i]) != 0)
+			log_warn("rdns_nameserver", "nameserver=%s error=\"cannot use it\"", servers[i]);
+	}
+	config_list_free(servers);
+	if (evdns_base_count_nameservers(dns) == 0) {
+		evdns_base_free(dns, 0);
+		*why = "probe_rdns is on but dnsbl_nameservers names no usable nameserver";
+		return NULL;
+	}
+	return dns;
 }

@@ -46,6 +46,17 @@ int conf_probe_init(struct conf_probe *cp, const struct config *cfg, bool need_s
                     const struct cidr *extra, size_t nextra, const char **why);
 void conf_probe_free(struct conf_probe *cp);
 
+struct event_base;
+struct evdns_base;
+/*
+ * The probe engine's reverse DNS resolver (probe_rdns): an evdns base of
+ * its own on base, asking only dnsbl_nameservers, no search list, one try
+ * of probe_rdns_timeout. NULL when probe_rdns is off, or with *why when it
+ * is on and no nameserver is usable. Free with evdns_base_free(dns, 1).
+ */
+struct evdns_base *conf_rdns_new(struct event_base *base, const struct config *cfg,
+                                 const char **why);
+
 /* The sink as the config describes it. */
 struct conf_sink {
 	struct sink_params p; /* domains point into the fields below */

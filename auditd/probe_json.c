@@ -68,6 +68,11 @@ probe_json_attempt(const struct probe_attempt *a, bool show_tokens)
 		json_object_set_new(o, "rcpt_last", json_string(a->rcpt_last));
 	if (o != NULL && a->resend_of >= 0)
 		json_object_set_new(o, "resend_of", json_integer(a->resend_of));
+	/* the greeting its connections sent: our own name, or the target's (the trick's +helo-) */
+	if (o != NULL && a->helo != NULL)
+		json_object_set_new(o, "helo", json_string(a->helo));
+	if (o != NULL && a->helo_reply.code != 0)
+		json_object_set_new(o, "helo_reply", probe_json_reply(&a->helo_reply));
 	if (o != NULL && !show_tokens)
 		probe_json_redact(o);
 	return o;
@@ -110,6 +115,9 @@ probe_json_result(const struct probe_result *r, bool with_transcript, bool show_
 	json_object_set_new(o, "attempts", attempts);
 	json_object_set_new(o, "starttls", json_boolean(r->starttls));
 	json_object_set_new(o, "tls", probe_json_tls(r->tls));
+	if (r->spoof_domains_dropped > 0)
+		json_object_set_new(o, "spoof_domains_dropped",
+				    json_integer((json_int_t)r->spoof_domains_dropped));
 	/* Set when the sink's receipts confirmed the result (confirm.c). */
 	if (r->verdict == VERDICT_RELAY_CONFIRMED) {
 		json_object_set_new(o, "relay_delay_ms", json_integer(r->relay_delay_ms));

@@ -15,6 +15,7 @@
 #include "probe-engine/probe.h"
 #include "probe-engine/token.h"
 
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@ static struct {
 	struct scheduler *sched;
 	struct probe_engine *engine;
 	struct conf_probe conf; /* the engine's parameters, from auditd/conf.c */
+	struct evdns_base *rdns; /* probe_rdns: reverse DNS names for targets without one */
 	int64_t confirm_window_ms;
 	bool log_no_smtp;
 } rp;
@@ -223,9 +225,17 @@ role_probe_start(struct daemon *d)
 {
 	struct sched_params sp;
 
+	const char *why = NULL;
+
 	rp.d = d;
 	if (role_probe_params(d) != 0)
 		return -1;
+	rp.rdns = conf_rdns_new(d->base, d->cfg, &why);
+	if (rp.rdns == NULL && why != NULL) {
+		log_error("config_error", "option=probe_rdns reason=\"%s\"", why);
+		return -1;
+	}
+	rp.conf.p.rdns = rp.rdns;
 	rp.engine = probe_engine_new(d->base, &rp.conf.p, role_probe_done, NULL);
 	if (rp.engine == NULL) {
 		log_error("role_failed", "role=probe reason=\"probe engine\"");
@@ -296,6 +306,9 @@ role_probe_stop(struct daemon *d)
 	} else {
 		probe_engine_free(rp.engine);
 		rp.engine = NULL;
+		if (rp.rdns != NULL)
+			evdns_base_free(rp.rdns, 1);
+		rp.rdns = NULL;
 	}
 	rp.sched = NULL;
 	scheduler_free(s, grace_ms);

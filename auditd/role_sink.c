@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "db/dbthread.h"
 #include "db/receipts.h"
+#include "probe-engine/catalogue.h"
 #include "probe-engine/confirm.h"
 #include "probe-engine/sink.h"
 #include "probe-engine/token.h"
@@ -214,6 +215,8 @@ role_sink_apply_one(PGconn *c, struct receipt_match *m, struct receipt_match *la
 		a.index = (unsigned)m->attempt;
 		a.sender = m->sender;
 		a.form = m->form;
+		/* the greeting is the index's (catalogue.h): the trick names it as the probe did */
+		a.helo_kind = (enum probe_helo)catalogue_greeting_of((size_t)m->attempt);
 		a.backscatter = m->backscatter_attempt;
 		str_fmt(a.token, sizeof(a.token), "%s", m->token);
 		a.eod.code = m->eod_code;

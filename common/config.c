@@ -180,6 +180,12 @@ static const struct config_option options[CFG__COUNT] = {
 	{CFG_DNSBL_TIMEOUT, "dnsbl_timeout", CFGT_DURATION, 1, 60, "5s", NULL,
 	 "How long one DNSBL query waits for an answer (one retry); no answer changes nothing.",
 	 NULL},
+	{CFG_PROBE_RDNS, "probe_rdns", CFGT_BOOL, 0, 0, "no", NULL,
+	 "Look up the reverse DNS name of a target that has none, asking dnsbl_nameservers (never "
+	 "the system resolver); when the greeting and EHLO reply name no host, it gives the "
+	 "spoof-domain senders and the greeting as the target their name.", NULL},
+	{CFG_PROBE_RDNS_TIMEOUT, "probe_rdns_timeout", CFGT_DURATION, 1, 30, "3s", NULL,
+	 "How long a target waits for its reverse DNS name before it is probed without one.", NULL},
 	{CFG_RETEST_URL, "retest_url", CFGT_STRING, 0, 0, "http://127.0.0.1:8080/r/", NULL,
 	 "Base of customers' self-service re-test links.", NULL},
 	{CFG_RETEST_LINK_TTL, "retest_link_ttl", CFGT_DURATION, 60, 365 * DAY, "14d", NULL,

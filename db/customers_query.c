@@ -6,7 +6,7 @@ const struct pstmt_stmt api_customers_list = {
 	"api_customers_list",
 	API_PAGE_ASC("SELECT cu.id AS k, " API_CUSTOMER_JSON " AS obj FROM customers cu"
 		     " WHERE ($1::text IS NULL OR strpos(lower(cu.ext_id || ' ' || cu.name || ' '"
-		     " || cu.contact_email), lower($1)) > 0)"
+		     " || cu.contact_email || ' ' || array_to_string(cu.domains, ' ')), lower($1)) > 0)"
 		     " AND ($2::bigint IS NULL OR cu.id > $2::bigint)",
 		     "$3"),
 	3, true};
@@ -25,10 +25,11 @@ const struct pstmt_stmt api_customer_get = {
 const struct pstmt_stmt api_customer_create = {
 	"api_customer_create",
 	"INSERT INTO customers AS cu (ext_id, name, contact_email, locale, access_type,"
-	" enforce_mode) VALUES ($1, coalesce($2, ''), $3, coalesce($4, 'en'),"
-	" coalesce($5, 'business'), nullif($6, ''))"
+	" enforce_mode, domains) VALUES ($1, coalesce($2, ''), $3, coalesce($4, 'en'),"
+	" coalesce($5, 'business'), nullif($6, ''),"
+	" CASE WHEN $7::text IS NULL THEN '{}'::text[] ELSE " DOMAINS_OF("$7") " END)"
 	" RETURNING " API_CUSTOMER_JSON,
-	6, false};
+	7, false};
 
 const struct pstmt_stmt api_customer_update = {
 	"api_customer_update",
@@ -36,8 +37,9 @@ const struct pstmt_stmt api_customer_update = {
 	" contact_email = coalesce($3, contact_email), locale = coalesce($4, locale),"
 	" access_type = coalesce($5, access_type),"
 	" enforce_mode = CASE WHEN $6::text IS NULL THEN enforce_mode ELSE nullif($6, '') END,"
+	" domains = CASE WHEN $7::text IS NULL THEN domains ELSE " DOMAINS_OF("$7") " END,"
 	" updated_at = now() WHERE ext_id = $1 RETURNING " API_CUSTOMER_JSON,
-	6, false};
+	7, false};
 
 const struct pstmt_stmt api_customer_delete = {
 	"api_customer_delete",

@@ -93,29 +93,6 @@ copy_end(struct copybuf *cb)
 	return cb->failed ? -1 : rc;
 }
 
-static int
-import_copy_rows(PGconn *conn, const struct import_result *res, char *buf)
-{
-	struct copybuf cb = {conn, buf, 0, 0};
-	char line[16];
-
-	if (copy_begin(conn, "COPY import_rows (line, ext_id, name, contact_email, locale, "
-	                     "access_type) FROM STDIN") < 0)
-		return -1;
-	for (size_t i = 0; i < res->nrows; i++) {
-		const struct import_row *r = &res->rows[i];
-
-		snprintf(line, sizeof(line), "%d", r->line);
-		copy_text(&cb, line, false);
-		copy_text(&cb, r->customer, false);
-		copy_text(&cb, r->name, false);
-		copy_text(&cb, r->contact_email, false);
-		copy_text(&cb, r->locale, false);
-		copy_text(&cb, r->access_type, true);
-	}
-	return copy_end(&cb);
-}
-
 /* "{a.example,b.example}": validated domain names need no quoting in an array literal. */
 static char *
 import_domains_text(const struct import_row *r)
@@ -137,6 +114,32 @@ import_domains_text(const struct import_row *r)
 	}
 	memcpy(out + off, "}", 2);
 	return out;
+}
+
+static int
+import_copy_rows(PGconn *conn, const struct import_result *res, char *buf)
+{
+	struct copybuf cb = {conn, buf, 0, 0};
+	char line[16];
+
+	if (copy_begin(conn, "COPY import_rows (line, ext_id, name, contact_email, locale, "
+	                     "access_type, domains) FROM STDIN") < 0)
+		return -1;
+	for (size_t i = 0; i < res->nrows; i++) {
+		const struct import_row *r = &res->rows[i];
+		char *domains = r->domains_given ? import_domains_text(r) : NULL;
+
+		snprintf(line, sizeof(line), "%d", r->line);
+		copy_text(&cb, line, false);
+		copy_text(&cb, r->customer, false);
+		copy_text(&cb, r->name, false);
+		copy_text(&cb, r->contact_email, false);
+		copy_text(&cb, r->locale, false);
+		copy_text(&cb, r->access_type, false);
+		copy_text(&cb, domains, true);
+		free(domains);
+	}
+	return copy_end(&cb);
 }
 
 static int
@@ -175,7 +178,7 @@ import_copy_targets(PGconn *conn, const struct import_result *res, char *buf)
 
 static const char stage_rows_sql[] =
     "CREATE TEMP TABLE import_rows (line integer, ext_id text, name text, "
-    " contact_email text, locale text, access_type text) ON COMMIT DROP";
+    " contact_email text, locale text, access_type text, domains text[]) ON COMMIT DROP";
 static const char stage_targets_sql[] =
     "CREATE TEMP TABLE import_targets (line integer, ext_id text, address inet, "
     " ports integer[], domains text[]) ON COMMIT DROP";
@@ -192,25 +195,38 @@ static const char duplicates_sql[] =
  * keys before the CHECK constraints run (ON CONFLICT alone would evaluate
  * them for every row of a re-import); ON CONFLICT stays for a concurrent import.
  */
+/*
+ * A customer's mail domains on record are the union of its rows' domains
+ * column, in the order the file first names them (already normal: lower
+ * case, checked by common/mail_domain.c); a customer none of whose rows
+ * gives domains keeps what is stored. The file is the billing system's
+ * whole list, so a domain it no longer names leaves the record.
+ */
 static const char customers_sql[] =
     "CREATE TEMP TABLE import_customers ON COMMIT DROP AS"
-    " SELECT ext_id, max(name) AS name, max(contact_email) AS contact_email,"
-    " max(locale) AS locale, max(access_type) AS access_type"
-    " FROM import_rows GROUP BY ext_id";
+    " SELECT r.ext_id, max(r.name) AS name, max(r.contact_email) AS contact_email,"
+    " max(r.locale) AS locale, max(r.access_type) AS access_type, min(d.domains) AS domains"
+    " FROM import_rows r LEFT JOIN ("
+    "  SELECT ext_id, array_agg(domain ORDER BY first) AS domains FROM ("
+    "   SELECT ext_id, domain, min(line::bigint * 64 + pos) AS first"
+    "   FROM import_rows, unnest(domains) WITH ORDINALITY AS u(domain, pos)"
+    "   GROUP BY ext_id, domain) f GROUP BY ext_id) d ON d.ext_id = r.ext_id"
+    " GROUP BY r.ext_id";
 
 static const char customers_update_sql[] =
     "UPDATE customers c SET name = COALESCE(i.name, c.name),"
     " contact_email = i.contact_email, locale = COALESCE(i.locale, c.locale),"
-    " access_type = COALESCE(i.access_type, c.access_type), updated_at = now()"
+    " access_type = COALESCE(i.access_type, c.access_type),"
+    " domains = COALESCE(i.domains, c.domains), updated_at = now()"
     " FROM import_customers i WHERE c.ext_id = i.ext_id"
-    " AND (c.name, c.contact_email, c.locale, c.access_type) IS DISTINCT FROM"
+    " AND (c.name, c.contact_email, c.locale, c.access_type, c.domains) IS DISTINCT FROM"
     " (COALESCE(i.name, c.name), i.contact_email, COALESCE(i.locale, c.locale),"
-    "  COALESCE(i.access_type, c.access_type))";
+    "  COALESCE(i.access_type, c.access_type), COALESCE(i.domains, c.domains))";
 
 static const char customers_insert_sql[] =
-    "INSERT INTO customers (ext_id, name, contact_email, locale, access_type)"
+    "INSERT INTO customers (ext_id, name, contact_email, locale, access_type, domains)"
     " SELECT ext_id, COALESCE(name, ''), contact_email, COALESCE(locale, 'en'),"
-    " COALESCE(access_type, 'business') FROM import_customers i"
+    " COALESCE(access_type, 'business'), COALESCE(domains, '{}') FROM import_customers i"
     " WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.ext_id = i.ext_id)"
     " ON CONFLICT (ext_id) DO NOTHING";
 

@@ -4,6 +4,7 @@
  * Errors carry the line a record starts on and are bounded in number.
  */
 #include "db/import_parse.h"
+#include "common/mail_domain.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -242,7 +243,12 @@ set_access_type(struct parser *ps, struct import_row *row, const char *v, char *
 	return NULL;
 }
 
-/* Calls item(word) for each ';'- or ','-separated word of v (blanks around words ignored). */
+/*
+ * Calls item(word) for each word of v: words are separated by ';' or ','
+ * (blanks around them ignored) or by blanks alone, as billing exports write
+ * lists ("a.example b.example", "a.example; b.example"). An empty item
+ * between two separators is an error.
+ */
 static const char *
 split_list(const char *v, const char *(*item)(struct import_row *, const char *, char *, size_t),
            struct import_row *row, char *why, size_t wl)
@@ -250,21 +256,31 @@ split_list(const char *v, const char *(*item)(struct import_row *, const char *,
 	const char *p = v;
 
 	while (*p) {
-		size_t n = strcspn(p, ";,");
-		char word[256];
-		size_t a = 0, b = n;
-		const char *reason;
+		size_t n = strcspn(p, ";,"), a = 0;
+		bool any = false;
 
-		while (a < b && isspace((unsigned char)p[a]))
-			a++;
-		while (b > a && isspace((unsigned char)p[b - 1]))
-			b--;
-		if (b == a || b - a >= sizeof(word))
-			return "empty or overlong list item";
-		memcpy(word, p + a, b - a);
-		word[b - a] = '\0';
-		if ((reason = item(row, word, why, wl)) != NULL)
-			return reason;
+		while (a < n) {
+			char word[256];
+			size_t w;
+			const char *reason;
+
+			while (a < n && isspace((unsigned char)p[a]))
+				a++;
+			if (a == n)
+				break;
+			for (w = 0; a + w < n && !isspace((unsigned char)p[a + w]); w++)
+				;
+			if (w >= sizeof(word))
+				return "overlong list item";
+			memcpy(word, p + a, w);
+			word[w] = '\0';
+			if ((reason = item(row, word, why, wl)) != NULL)
+				return reason;
+			any = true;
+			a += w;
+		}
+		if (!any)
+			return "empty list item";
 		p += n;
 		if (*p)
 			p++;
@@ -300,17 +316,20 @@ set_ports(struct parser *ps, struct import_row *row, const char *v, char *why, s
 static const char *
 domain_item(struct import_row *row, const char *w, char *why, size_t wl)
 {
-	if (check_domain(w) != NULL) {
-		snprintf(why, wl, "domain '%.64s': not a domain name", w);
+	char norm[MAIL_DOMAIN_MAX + 1];
+	const char *reason;
+
+	if (mail_domain_normal(w, norm, &reason) < 0) {
+		snprintf(why, wl, "domain '%.64s': %s", w, reason);
 		return why;
 	}
 	for (int i = 0; i < row->ndomains; i++) {
-		if (strcasecmp(row->domains[i], w) == 0)
+		if (strcmp(row->domains[i], norm) == 0)
 			return NULL;
 	}
 	if (row->ndomains == IMPORT_MAX_DOMAINS)
 		return "more than 32 domains";
-	row->domains[row->ndomains++] = xstrdup(w);
+	row->domains[row->ndomains++] = xstrdup(norm);
 	return NULL;
 }
 
@@ -731,6 +750,36 @@ differ(const char *a, const char *b)
 }
 
 /*
+ * The customer's mail domains on record are the union of its rows' domains
+ * (db/import.c); the row that takes the union past the schema's limit is
+ * the one named. idx holds the rows sorted by customer, then line.
+ */
+static void
+parser_check_customer_domains(struct parser *ps, struct import_row **idx, size_t n)
+{
+	const char *seen[MAIL_DOMAINS_MAX];
+	size_t nseen = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct import_row *r = idx[i];
+
+		if (i == 0 || strcmp(idx[i - 1]->customer, r->customer) != 0)
+			nseen = 0;
+		for (int d = 0; d < r->ndomains; d++) {
+			if (mail_domain_add(seen, &nseen, MAIL_DOMAINS_MAX, r->domains[d]) < 0) {
+				parser_error(ps, r->line,
+				             "customer %s: more than %d mail domains over its rows",
+				             r->customer, MAIL_DOMAINS_MAX);
+				/* Once per customer: skip to its last row. */
+				while (i + 1 < n && strcmp(idx[i + 1]->customer, r->customer) == 0)
+					i++;
+				break;
+			}
+		}
+	}
+}
+
+/*
  * Rows of one customer must agree on its fields: the contact on every row,
  * and name, locale and access_type wherever they are given.
  */
@@ -773,6 +822,7 @@ parser_check_customers(struct parser *ps)
 			parser_error(ps, r->line, "customer %s: %s differs from line %d",
 			             r->customer, what, first->line);
 	}
+	parser_check_customer_domains(ps, idx, res->nrows);
 	free(idx);
 }
 

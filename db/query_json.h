@@ -11,7 +11,8 @@
 #define API_CUSTOMER_JSON                                                                      \
 	"json_build_object('ext_id', cu.ext_id, 'name', cu.name, 'contact_email', "             \
 	"cu.contact_email, 'locale', cu.locale, 'access_type', cu.access_type, 'enforce_mode', " \
-	"cu.enforce_mode, 'created_at', cu.created_at, 'updated_at', cu.updated_at)"
+	"cu.enforce_mode, 'domains', cu.domains, 'created_at', cu.created_at, 'updated_at', "    \
+	"cu.updated_at)"
 
 /* Target "t" joined to its customer "cu"; the active case looked up by address. */
 #define API_TARGET_JSON                                                                        \
@@ -40,6 +41,9 @@
 	"'opened_at', k.opened_at, 'updated_at', k.updated_at, 'notified_at', k.notified_at, "    \
 	"'blocked_at', k.blocked_at, 'escalated_at', k.escalated_at, 'resolved_at', "             \
 	"k.resolved_at, 'closed_at', k.closed_at, 'next_timer_at', k.next_timer_at)"
+
+/* A JSON array parameter of domain names (checked by the API) as text[]. */
+#define DOMAINS_OF(p) "ARRAY(SELECT jsonb_array_elements_text(" p "::jsonb))"
 
 /*
  * One page of a keyset-paginated list. inner selects "k" (the bigint key) and

@@ -5,9 +5,11 @@
  */
 #include "db/targets.h"
 #include "common/log.h"
+#include "common/mail_domain.h"
 #include "common/util.h"
 #include "db/db.h"
 #include "db/pgarray.h"
+#include "probe-engine/catalogue.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -35,7 +37,8 @@ static const char claim_sql[] =
 	"   array_to_json(t.domains)::text, t.priority, coalesce(t.sweep_id, 0),"
 	"   coalesce(extract(epoch FROM t.probe_interval)::bigint, 0),"
 	"   (SELECT string_agg(nextval('probes_id_seq')::text, ',')"
-	"      FROM generate_series(1, cardinality(t.ports)))";
+	"      FROM generate_series(1, cardinality(t.ports))),"
+	"   (SELECT array_to_json(c.domains)::text FROM customers c WHERE c.id = t.customer_id)";
 
 static void
 db_log_error(const char *what, PGconn *c, PGresult *r)
@@ -59,23 +62,42 @@ claimed_target_free(struct claimed_target *t)
 	free(t->domains);
 }
 
+/*
+ * The domains a probe of t hands the engine: the customer's mail domains on
+ * record, then the target's own, each once (normal form, compared without
+ * case), at most what the catalogue has attempts for. Customer domains come
+ * first because the customer's record is what the abuse desk keeps current.
+ */
 static void
-claim_domains(struct claimed_target *t, const char *js)
+claim_domains(struct claimed_target *t, const char *const *lists, size_t nlists)
 {
-	json_t *a = json_loads(js, 0, NULL);
-	size_t i;
-	json_t *v;
+	size_t dropped = 0;
 
-	if (!json_is_array(a)) {
+	t->domains = xcalloc(CATALOGUE_MAX_DOMAINS + 1, sizeof(char *));
+	for (size_t l = 0; l < nlists; l++) {
+		json_t *a = json_loads(lists[l], 0, NULL), *v;
+		size_t i;
+
+		json_array_foreach(a, i, v) {
+			char norm[MAIL_DOMAIN_MAX + 1], *d;
+			const char *why;
+			int added;
+
+			/* Rows written before the check was shared may hold a name it refuses. */
+			if (mail_domain_normal(json_string_value(v), norm, &why) < 0)
+				continue;
+			d = xstrdup(norm);
+			added = mail_domain_add((const char **)t->domains, &t->ndomains,
+			                        CATALOGUE_MAX_DOMAINS, d);
+			if (added <= 0)
+				free(d);
+			dropped += added < 0;
+		}
 		json_decref(a);
-		return;
 	}
-	t->domains = xcalloc(json_array_size(a) + 1, sizeof(char *));
-	json_array_foreach(a, i, v) {
-		if (json_is_string(v))
-			t->domains[t->ndomains++] = xstrdup(json_string_value(v));
-	}
-	json_decref(a);
+	if (dropped > 0)
+		log_debug("target_domains_capped", "target=%" PRId64 " kept=%zu dropped=%zu", t->id,
+		          t->ndomains, dropped);
 }
 
 int
@@ -116,7 +138,11 @@ targets_claim(PGconn *c, const char *node, int limit, int64_t lease_s,
 		t->nports = (size_t)np;
 		for (int p = 0; p < np; p++)
 			t->ports[p] = (int)ports[p];
-		claim_domains(t, PQgetvalue(r, i, 3));
+		{
+			const char *lists[2] = {PQgetvalue(r, i, 8), PQgetvalue(r, i, 3)};
+
+			claim_domains(t, lists, 2);
+		}
 		t->priority = (int)db_col_i64(r, i, 4);
 		t->sweep_id = db_col_i64(r, i, 5);
 		t->interval_s = db_col_i64(r, i, 6);

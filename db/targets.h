@@ -19,8 +19,8 @@ struct claimed_target {
 	int ports[TARGET_MAX_PORTS];
 	int64_t probe_ids[TARGET_MAX_PORTS];
 	size_t nports;
-	char **domains;
-	size_t ndomains;
+	char **domains;       /* the customer's mail domains, then the target's: each once, */
+	size_t ndomains;      /* lower-case, at most CATALOGUE_MAX_DOMAINS */
 	int priority;
 	int64_t sweep_id;     /* 0 = none */
 	int64_t interval_s;   /* the target's own probe_interval; 0 = configured */

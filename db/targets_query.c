@@ -41,7 +41,6 @@ const struct pstmt_stmt api_target_get = {
 
 /* ports and domains arrive as JSON arrays; a NULL keeps the default or the old value. */
 #define PORTS_OF(p) "ARRAY(SELECT jsonb_array_elements_text(" p "::jsonb)::int)"
-#define DOMAINS_OF(p) "ARRAY(SELECT jsonb_array_elements_text(" p "::jsonb))"
 
 const struct pstmt_stmt api_target_create = {
 	"api_target_create",

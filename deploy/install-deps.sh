@@ -31,6 +31,7 @@ libgmime-3.0-dev
 libjansson-dev
 libjs-chart.js
 libmicrohttpd-dev
+libpsl-dev
 libpq-dev
 libssl-dev
 man-db
@@ -44,6 +45,7 @@ postgresql
 postgresql-client
 procps
 prometheus
+publicsuffix
 python3
 python3-aiosmtpd
 rbldnsd

@@ -18,6 +18,8 @@ static const struct sender_form senders[] = {
 	{"spoof-ip", "<probe@{L}>"},
 	{"localhost", "<probe@localhost>"},
 	{"unqualified", "<probe>"},
+	/* appended: runs with the core recipient forms, once per sender domain (spoof[]) */
+	{"spoof-domain", "<postmaster@{D}>"},
 };
 
 static const struct rcpt_form forms[] = {
@@ -55,13 +57,30 @@ static const struct {
 	{"outside", "local-last"},
 };
 
+/*
+ * The core recipient forms a spoof-domain sender runs with: a relay rule
+ * that trusts the sender lets any recipient through, so plain alone would
+ * find it; the percent and bang forms addressed to the target itself find
+ * the rule that trusts the sender only for mail that looks local.
+ */
+static const char *const spoof_forms[] = {"plain", "percent-host", "percent-ip", "bang-host"};
+
 #define NSENDERS ARRAY_LEN(senders)
 #define NFORMS_ALL ARRAY_LEN(forms)
 /* forms run with every core sender: those before the late ones */
 #define NFORMS 18
-/* senders every form is combined with; the rest run with the plain form only */
+/* senders every form is combined with; the next two run with the plain form only */
 #define NCORE 4
-#define NRELAY (NFORMS * NCORE + (NSENDERS - NCORE))
+#define NPLAIN_SENDERS 2
+#define NRELAY (NFORMS * NCORE + NPLAIN_SENDERS)
+#define NLATE ARRAY_LEN(late)
+#define NSPOOF_FORMS ARRAY_LEN(spoof_forms)
+#define RESEND_BASE (NRELAY + 1 + CATALOGUE_MAX_DOMAINS + NLATE)
+#define SPOOF_BASE (RESEND_BASE + CATALOGUE_RESEND_MAX)
+#define GREETING_BASE (SPOOF_BASE + CATALOGUE_MAX_SPOOF_DOMAINS * NSPOOF_FORMS)
+#define GREETINGS 3 /* host, literal, localhost */
+#define INDEX_END (GREETING_BASE + GREETINGS * NCORE)
+_Static_assert(INDEX_END <= 256, "attempt indices must fit a token's attempt byte");
 
 size_t catalogue_nsenders(void) { return NSENDERS; }
 const struct sender_form *catalogue_sender(size_t i) { return i < NSENDERS ? &senders[i] : NULL; }
@@ -130,6 +149,69 @@ catalogue_late(size_t k, struct catalogue_attempt *out)
 }
 
 size_t
+catalogue_resend_base(void)
+{
+	return RESEND_BASE;
+}
+
+size_t
+catalogue_nspoof_forms(void)
+{
+	return NSPOOF_FORMS;
+}
+
+int
+catalogue_spoof(size_t f, struct catalogue_attempt *out)
+{
+	if (f >= NSPOOF_FORMS)
+		return -1;
+	*out = (struct catalogue_attempt){catalogue_sender_find("spoof-domain"),
+					  catalogue_form_find(spoof_forms[f]), false};
+	return 0;
+}
+
+size_t
+catalogue_spoof_index(size_t domain, size_t f)
+{
+	return SPOOF_BASE + domain * NSPOOF_FORMS + f;
+}
+
+size_t
+catalogue_ngreeting_senders(void)
+{
+	return NCORE;
+}
+
+int
+catalogue_greeting(size_t s, struct catalogue_attempt *out)
+{
+	if (s >= NCORE)
+		return -1;
+	*out = (struct catalogue_attempt){(int)s, 0, false};
+	return 0;
+}
+
+size_t
+catalogue_greeting_index(int helo, size_t s)
+{
+	return GREETING_BASE + (size_t)(helo - 1) * NCORE + s;
+}
+
+int
+catalogue_greeting_of(size_t index)
+{
+	if (index < GREETING_BASE || index >= INDEX_END)
+		return 0;
+	return 1 + (int)((index - GREETING_BASE) / NCORE);
+}
+
+size_t
+catalogue_index_end(void)
+{
+	return INDEX_END;
+}
+
+size_t
 catalogue_rank(const char *sender, const char *form)
 {
 	int si = sender ? catalogue_sender_find(sender) : -1;
@@ -145,6 +227,10 @@ catalogue_rank(const char *sender, const char *form)
 	for (size_t k = 0; catalogue_late(k, &ca) == 0; k++) {
 		if (ca.sender == si && ca.form == fi)
 			return catalogue_late_base() + k;
+	}
+	for (size_t f = 0; catalogue_spoof(f, &ca) == 0; f++) {
+		if (ca.sender == si && ca.form == fi)
+			return catalogue_spoof_index(0, f);
 	}
 	return SIZE_MAX;
 }
@@ -186,6 +272,11 @@ catalogue_render(const char *pattern, const struct form_ctx *ctx, char *out, siz
 			case 'H': val = ctx->host; break;
 			case 'L': val = ctx->literal; break;
 			case 'X': val = ctx->outside; break;
+			case 'D':
+				if (ctx->domain == NULL)
+					return -1;
+				val = ctx->domain;
+				break;
 			default: break;
 			}
 		}

@@ -19,11 +19,12 @@ struct form_ctx {
 	const char *host;    /* H: the target's name, or its bracketed address */
 	const char *literal; /* [IP] or [IPv6:...] */
 	const char *outside; /* X */
+	const char *domain;  /* D: a spoof-domain sender's domain (NULL for other forms) */
 };
 
 struct sender_form {
 	const char *name;
-	const char *pattern; /* placeholders: {T} {S} {s} (mixed case S) {H} {L} ([IP]) {X} */
+	const char *pattern; /* placeholders: {T} {S} {s} (mixed case S) {H} {L} ([IP]) {X} {D} */
 };
 
 struct rcpt_form {
@@ -63,6 +64,39 @@ int catalogue_relay(size_t index, struct catalogue_attempt *out);
 size_t catalogue_late_base(void);
 size_t catalogue_nlate(void);
 int catalogue_late(size_t k, struct catalogue_attempt *out);
+
+/*
+ * Re-sends alone (a form accepted in company, sent once more by itself)
+ * take the CATALOGUE_RESEND_MAX indices after the late ones. The late table
+ * is closed for that reason: later additions are the blocks below, numbered
+ * after the re-sends.
+ */
+#define CATALOGUE_RESEND_MAX 3
+size_t catalogue_resend_base(void);
+
+/*
+ * spoof-domain: MAIL FROM:<postmaster@D> for each sender domain D (the
+ * target's registrable domain and those between, and the domains on
+ * record; domains.h), each with the core recipient forms. Domain d, core
+ * form f has attempt index catalogue_spoof_index(d, f).
+ */
+#define CATALOGUE_MAX_SPOOF_DOMAINS 8
+size_t catalogue_nspoof_forms(void);
+int catalogue_spoof(size_t f, struct catalogue_attempt *out);
+size_t catalogue_spoof_index(size_t domain, size_t f);
+
+/*
+ * Greetings as the target (enum probe_helo, probe.h): for each greeting
+ * other than our own, the core senders with the plain recipient. Greeting
+ * g (1..3), core sender s has index catalogue_greeting_index(g, s).
+ */
+size_t catalogue_ngreeting_senders(void);
+int catalogue_greeting(size_t s, struct catalogue_attempt *out);
+size_t catalogue_greeting_index(int helo, size_t s);
+/* The greeting an attempt index was sent with (0: our own name). */
+int catalogue_greeting_of(size_t index);
+/* One past the highest attempt index of the catalogue (<= TOKEN_ATTEMPT_MAX + 1). */
+size_t catalogue_index_end(void);
 
 /*
  * The attempt index of a (sender, form) pair: its place in the catalogue,

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "probe-engine/probe.h"
+#include "probe-engine/rdns.h"
 #include "probe-engine/run.h"
 #include "probe-engine/session.h"
 #include "probe-engine/tls.h"
@@ -42,7 +43,14 @@ struct count_map {
 	struct count_node *b[ENGINE_BUCKETS];
 };
 
-enum job_state { JOB_QUEUED, JOB_CONNECT_WAIT, JOB_CONNECTED, JOB_SLEEPING, JOB_FINISHED };
+enum job_state {
+	JOB_QUEUED,
+	JOB_RESOLVING, /* waiting for its reverse DNS name (params.rdns), on the caller's loop */
+	JOB_CONNECT_WAIT,
+	JOB_CONNECTED,
+	JOB_SLEEPING,
+	JOB_FINISHED
+};
 
 struct job {
 	struct job *next, *prev; /* in the list its state belongs to */
@@ -578,11 +586,42 @@ engine_shard_of(const struct probe_engine *e, const struct addr *a)
 
 /* On the caller's thread: the job goes into its shard's inbox. */
 static void
+engine_hand_over(struct job *j)
+{
+	struct shard *e = j->e;
+	bool was_empty;
+
+	j->state = JOB_QUEUED;
+	pthread_mutex_lock(&e->mu);
+	was_empty = e->inbox.n == 0;
+	list_push(&e->inbox, j);
+	pthread_mutex_unlock(&e->mu);
+	if (was_empty)
+		shard_poke(e);
+}
+
+/*
+ * The PTR answer (or none), on the caller's loop: the name is H's last resort
+ * before the address literal. The lookup runs here, before the job goes to
+ * its shard, because the resolver belongs to the caller's loop.
+ */
+static void
+engine_rdns_cb(const char *name, void *arg)
+{
+	struct job *j = arg;
+
+	if (name != NULL && j->name == NULL) {
+		j->name = xstrdup(name);
+		j->tgt.name = j->name;
+	}
+	engine_hand_over(j);
+}
+
+static void
 engine_queue_one(struct probe_engine *f, const struct probe_target *t, int port, uint64_t id)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
 	struct shard *e = engine_shard_of(f, &t->addr);
-	bool was_empty;
 
 	j->e = e;
 	j->t.addr = t->addr;
@@ -598,17 +637,15 @@ engine_queue_one(struct probe_engine *f, const struct probe_target *t, int port,
 	j->tgt = *t;
 	j->tgt.name = j->name;
 	j->tgt.domains = (const char *const *)j->domains;
-	j->state = JOB_QUEUED;
 	/* the caller's loop waits for results only while some are due */
 	if (f->threaded && f->submitted == f->delivered)
 		event_add(f->out_wake.ev, NULL);
 	f->submitted++;
-	pthread_mutex_lock(&e->mu);
-	was_empty = e->inbox.n == 0;
-	list_push(&e->inbox, j);
-	pthread_mutex_unlock(&e->mu);
-	if (was_empty)
-		shard_poke(e);
+	/* first its reverse DNS name when it has none and a resolver is given */
+	j->state = JOB_RESOLVING;
+	if (f->p.rdns == NULL || j->name != NULL ||
+	    rdns_lookup(f->p.rdns, &j->t.addr, engine_rdns_cb, j) < 0)
+		engine_hand_over(j);
 }
 
 int
@@ -974,7 +1011,8 @@ engine_deliver(struct shard *e)
 		const struct probe_result *res = j->run->res;
 
 		for (size_t i = 0; i < res->nattempts; i++)
-			e->attempts += res->attempts[i].outcome != OUTCOME_NOT_RUN;
+			e->attempts += res->attempts[i].outcome != OUTCOME_NOT_RUN &&
+				       res->attempts[i].outcome != OUTCOME_SKIPPED;
 		e->ndone++;
 	}
 	if (f->threaded)

@@ -14,6 +14,7 @@
 #include "probe-engine/token.h"
 
 struct event_base;
+struct evdns_base;
 
 enum probe_verdict {
 	VERDICT_NO_SMTP,              /* connect refused, unreachable or timed out */
@@ -59,7 +60,20 @@ enum attempt_outcome {
 	OUTCOME_RELAYED,          /* its token reached the sink */
 	OUTCOME_AUTH_REQUIRED,    /* 530 5.7.0: relay attempts end as closed */
 	OUTCOME_ERROR,            /* the connection broke during this attempt */
+	OUTCOME_SKIPPED,          /* could not change the result (a relay was already accepted) */
 	OUTCOME__COUNT
+};
+
+/*
+ * The name a session greets with (EHLO, HELO after a refused EHLO): our own
+ * helo_name, or as the target itself (RELAY-TESTS.md, "Greetings").
+ */
+enum probe_helo {
+	PROBE_HELO_OURS,
+	PROBE_HELO_HOST,      /* H, when it is a name (greeting, EHLO reply, or the target's name) */
+	PROBE_HELO_LITERAL,   /* [IP] */
+	PROBE_HELO_LOCALHOST, /* localhost */
+	PROBE_HELO__COUNT
 };
 
 /* What a verdict means for the case workflow (the class column of the verdict table). */
@@ -81,13 +95,16 @@ const char *backscatter_name(enum backscatter_result b);
 int backscatter_parse(const char *s, enum backscatter_result *out);
 const char *stage_name(enum probe_stage s);
 const char *outcome_name(enum attempt_outcome o);
+/* "" for our own name, else "host", "literal", "localhost" (the trick's "+helo-" suffix). */
+const char *probe_helo_name(enum probe_helo h);
 
 /* What the caller hands in. The engine copies everything it keeps. */
 struct probe_target {
 	struct addr addr;
 	int port;           /* 0 = each of params.ports */
 	const char *name;   /* optional host name, used as H in address forms */
-	const char *const *domains; /* customer domains on record (backscatter) */
+	const char *const *domains; /* the customer's mail domains on record: backscatter
+				       recipients and spoof-domain senders */
 	size_t ndomains;
 	uint64_t probe_id;  /* 0 = the engine picks a random one; <= TOKEN_PROBE_ID_MAX */
 	void *user;         /* handed back untouched in the result */
@@ -117,6 +134,14 @@ struct probe_params {
 	size_t max_transcript;       /* bytes of transcript kept per target */
 	int threads;                 /* event loops (threads); 0 = one per online core; 1 = the
 					caller's loop only */
+	/*
+	 * The caller's resolver for reverse DNS (NULL: none). A target without
+	 * a name waits for its PTR answer (bounded by the base's own timeout)
+	 * before the first connection; the name serves as H when the greeting
+	 * and EHLO reply name no host. Asked on the caller's loop when the
+	 * target is submitted, before it goes to its event loop.
+	 */
+	struct evdns_base *rdns;
 };
 
 #define PROBE_THREADS_MAX 64
@@ -139,13 +164,16 @@ struct probe_attempt {
 	char *mail_from;           /* the exact argument sent */
 	char *rcpt_to;
 	char *rcpt_last;           /* a local recipient sent after rcpt_to (local-last), or NULL */
+	const char *helo;          /* the name greeted with (the result's helo_names[helo_kind]) */
 	struct smtp_reply_rec mail, rcpt, data, eod;
+	struct smtp_reply_rec helo_reply; /* a refused greeting's last reply (code 0: none) */
 	unsigned index;            /* attempt number, also in the token */
 	enum probe_stage stage;    /* where it was decided */
 	enum attempt_outcome outcome;
 	int tries;                 /* > 1 after greylisting retries or reconnects */
 	int rcpts;                 /* recipients accepted in its transaction (1: sent alone) */
 	int resend_of;             /* a re-send alone of this attempt index, or -1 */
+	enum probe_helo helo_kind; /* the greeting of its connections */
 	char token[TOKEN_BUFLEN];
 	bool backscatter;          /* the backscatter attempt, not a relay attempt */
 	bool tls;                  /* its last try ran inside TLS (STARTTLS or implicit) */
@@ -161,7 +189,10 @@ struct probe_tls {
 	char *not_after; /* RFC 3339 UTC */
 };
 
-/* "sender/form", with "+tls" when the attempt ran inside TLS (malloc'd). */
+/*
+ * "sender/form", with "+helo-host" (-literal, -localhost) when it greeted as
+ * the target and "+tls" when it ran inside TLS (malloc'd).
+ */
 char *probe_attempt_trick(const struct probe_attempt *a);
 
 struct probe_result {
@@ -188,6 +219,8 @@ struct probe_result {
 	char *reason;              /* why this verdict, for every verdict ("relay access denied
 				      deferred (4.7.1)", "authentication required", ...) */
 	char *host;                /* H as used in the address forms */
+	char *helo_names[PROBE_HELO__COUNT]; /* each greeting's name as sent (NULL: not used) */
+	size_t spoof_domains_dropped; /* sender domains beyond the spoof-domain cap */
 	bool pipelining;           /* the server advertised PIPELINING */
 	bool starttls;             /* the server advertised STARTTLS */
 	bool implicit_tls;         /* probed on a TLS port (465) */

@@ -67,6 +67,14 @@ static const char *const outcome_names[OUTCOME__COUNT] = {
 	[OUTCOME_RELAYED] = "relayed",
 	[OUTCOME_AUTH_REQUIRED] = "auth_required",
 	[OUTCOME_ERROR] = "error",
+	[OUTCOME_SKIPPED] = "skipped",
+};
+
+static const char *const helo_names[PROBE_HELO__COUNT] = {
+	[PROBE_HELO_OURS] = "",
+	[PROBE_HELO_HOST] = "host",
+	[PROBE_HELO_LITERAL] = "literal",
+	[PROBE_HELO_LOCALHOST] = "localhost",
 };
 
 static int
@@ -156,6 +164,12 @@ const char *
 outcome_name(enum attempt_outcome o)
 {
 	return (unsigned)o < OUTCOME__COUNT ? outcome_names[o] : "?";
+}
+
+const char *
+probe_helo_name(enum probe_helo h)
+{
+	return (unsigned)h < PROBE_HELO__COUNT ? helo_names[h] : "?";
 }
 
 void
@@ -279,8 +293,11 @@ probe_result_free(struct probe_result *r)
 		reply_rec_free(&a->rcpt);
 		reply_rec_free(&a->data);
 		reply_rec_free(&a->eod);
+		reply_rec_free(&a->helo_reply);
 	}
 	probe_strings_free(r->strings);
+	for (size_t i = 0; i < PROBE_HELO__COUNT; i++)
+		free(r->helo_names[i]);
 	free(r->attempts);
 	free(r->name);
 	free(r->trick);
@@ -304,6 +321,9 @@ probe_result_free(struct probe_result *r)
 char *
 probe_attempt_trick(const struct probe_attempt *a)
 {
-	return xasprintf("%s/%s%s", a->sender ? a->sender : "?", a->form ? a->form : "?",
+	bool greeted = a->helo_kind != PROBE_HELO_OURS;
+
+	return xasprintf("%s/%s%s%s%s", a->sender ? a->sender : "?", a->form ? a->form : "?",
+			 greeted ? "+helo-" : "", greeted ? probe_helo_name(a->helo_kind) : "",
 			 a->tls ? "+tls" : "");
 }

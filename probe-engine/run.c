@@ -12,13 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void run_decide(struct probe_run *r, size_t i, enum attempt_outcome o,
+		       enum probe_stage stage);
+
 struct probe_run *
 run_new(const struct probe_params *p, const struct probe_target *t, int port, uint64_t probe_id,
 	int64_t now_mono)
 {
 	struct probe_run *r = xcalloc(1, sizeof(*r));
 	struct probe_result *res = xcalloc(1, sizeof(*res));
-	size_t nd = t->ndomains < CATALOGUE_MAX_DOMAINS ? t->ndomains : CATALOGUE_MAX_DOMAINS;
+	size_t nd = t->ndomains < RUN_DOMAINS_MAX ? t->ndomains : RUN_DOMAINS_MAX;
 
 	res->addr = t->addr;
 	res->port = port;
@@ -33,7 +36,7 @@ run_new(const struct probe_params *p, const struct probe_target *t, int port, ui
 	r->deadline_mono = now_mono + p->deadline_ms;
 	r->transcript_cap = p->max_transcript;
 	addr_literal(&t->addr, r->literal, sizeof(r->literal));
-	if (nd > 0 && p->test_backscatter) {
+	if (nd > 0) {
 		char **d = xcalloc(nd, sizeof(*d));
 
 		for (size_t i = 0; i < nd; i++)
@@ -52,6 +55,7 @@ run_free(struct probe_run *r)
 	for (size_t i = 0; i < r->ndomains; i++)
 		free((char *)r->domains[i]);
 	free((void *)r->domains);
+	free(r->spoof);
 	free(r->st);
 	free(r->conn_reason);
 	free(r->tx);
@@ -65,6 +69,8 @@ run_attempt_init(struct probe_run *r, size_t i, unsigned index, const char *send
 {
 	struct probe_attempt *a = &r->res->attempts[i];
 
+	a->helo_kind = PROBE_HELO_OURS;
+	a->helo = r->res->helo_names[PROBE_HELO_OURS];
 	a->index = index;
 	a->sender = sender;
 	a->form = form;
@@ -79,11 +85,12 @@ run_attempt_init(struct probe_run *r, size_t i, unsigned index, const char *send
  * the peer's choice).
  */
 static int
-run_render_relay(struct probe_run *r, struct probe_attempt *a, const struct catalogue_attempt *ca)
+run_render_relay(struct probe_run *r, struct probe_attempt *a, const struct catalogue_attempt *ca,
+		 const char *domain)
 {
 	const struct rcpt_form *f = catalogue_form((size_t)ca->form);
 	struct form_ctx ctx = {a->token, r->params->sink_domain, r->res->host, r->literal,
-			       r->params->outside_domain};
+			       r->params->outside_domain, domain};
 	char from[512], rcpt[512], last[512];
 
 	if (catalogue_render(catalogue_sender((size_t)ca->sender)->pattern, &ctx, from,
@@ -112,58 +119,90 @@ run_unprepare(struct probe_run *r)
 	free(res->attempts);
 	free(r->st);
 	free(res->host);
+	free(r->spoof);
+	for (size_t i = 0; i < PROBE_HELO__COUNT; i++) {
+		free(res->helo_names[i]);
+		res->helo_names[i] = NULL;
+	}
 	res->attempts = NULL;
 	r->st = NULL;
+	r->spoof = NULL;
+	r->nspoof = 0;
 	res->host = NULL;
 	res->nattempts = 0;
 	r->prepared = false;
 }
 
+/* A relay attempt of the catalogue at array slot i; -1 when it does not fit with H. */
+static int
+run_add_relay(struct probe_run *r, size_t i, size_t index, const struct catalogue_attempt *ca,
+	      enum probe_helo helo, const char *domain)
+{
+	struct probe_attempt *a = &r->res->attempts[i];
+
+	run_attempt_init(r, i, (unsigned)index, catalogue_sender((size_t)ca->sender)->name,
+			 catalogue_form((size_t)ca->form)->name, false);
+	a->helo_kind = helo;
+	a->helo = r->res->helo_names[helo];
+	return run_render_relay(r, a, ca, domain);
+}
+
+/*
+ * Every attempt in its slot: the combined relay attempts, the backscatter
+ * ones, the late forms, spoof-domain per sender domain, the greetings as
+ * the target; then room for the re-sends. Attempts that cannot apply (no
+ * sender domain, H no name) are not made at all.
+ */
 int
 run_prepare(struct probe_run *r, const char *host, const char **why)
 {
 	struct probe_result *res = r->res;
 	size_t nrelay = catalogue_nrelay(), nlate = catalogue_nlate();
-	size_t nback = r->params->test_backscatter ? 1 + r->ndomains : 0;
+	size_t nback = r->params->test_backscatter
+			       ? 1 + (r->ndomains < CATALOGUE_MAX_DOMAINS ? r->ndomains
+									  : CATALOGUE_MAX_DOMAINS)
+			       : 0;
+	size_t nsf = catalogue_nspoof_forms(), ngs = catalogue_ngreeting_senders();
+	bool host_is_name = strcmp(host, r->literal) != 0;
+	enum probe_helo greetings[] = {PROBE_HELO_HOST, PROBE_HELO_LITERAL, PROBE_HELO_LOCALHOST};
+	size_t ngreet = 0, n = 0, total;
+	struct catalogue_attempt ca;
 	char from[512], rcpt[512];
 
 	if (r->prepared)
 		return 0;
 	r->prepared = true;
 	res->host = xstrdup(host);
+	res->helo_names[PROBE_HELO_OURS] = xstrdup(r->params->helo_name);
+	res->helo_names[PROBE_HELO_HOST] = host_is_name ? xstrdup(host) : NULL;
+	res->helo_names[PROBE_HELO_LITERAL] = xstrdup(r->literal);
+	res->helo_names[PROBE_HELO_LOCALHOST] = xstrdup("localhost");
+	r->spoof = xcalloc(CATALOGUE_MAX_SPOOF_DOMAINS, sizeof(*r->spoof));
+	r->nspoof = domains_spoof_list(host, r->domains, r->ndomains, r->spoof,
+				       CATALOGUE_MAX_SPOOF_DOMAINS, &res->spoof_domains_dropped);
+	for (size_t g = 0; g < ARRAY_LEN(greetings); g++)
+		ngreet += res->helo_names[greetings[g]] != NULL;
 	r->nrelay = nrelay;
 	r->nback = nback;
-	res->nattempts = nrelay + nback + nlate;
+	total = nrelay + nback + nlate + r->nspoof * nsf + ngreet * ngs;
 	/* Room for the re-sends alone, so adding one never moves the array. */
-	res->attempts = xcalloc(res->nattempts + RUN_RESEND_MAX, sizeof(*res->attempts));
-	r->st = xcalloc(res->nattempts + RUN_RESEND_MAX, sizeof(*r->st));
-	for (size_t i = 0; i < res->nattempts; i++) {
-		struct probe_attempt *a = &res->attempts[i];
-		struct catalogue_attempt ca;
+	res->attempts = xcalloc(total + RUN_RESEND_MAX, sizeof(*res->attempts));
+	r->st = xcalloc(total + RUN_RESEND_MAX, sizeof(*r->st));
+	res->nattempts = total;
+	for (size_t i = 0; i < nrelay; i++, n++) {
+		catalogue_relay(i, &ca);
+		if (run_add_relay(r, n, i, &ca, PROBE_HELO_OURS, NULL) < 0)
+			goto toolong;
+	}
+	for (size_t i = 0; i < nback; i++, n++) {
+		struct probe_attempt *a = &res->attempts[n];
+		struct form_ctx ctx;
+		const char *dom = i == 0 ? NULL : r->domains[i - 1];
 
-		if (i < nrelay || i >= nrelay + nback) {
-			size_t k = i - nrelay - nback;
-			unsigned index = i < nrelay ? (unsigned)i : (unsigned)(catalogue_late_base() + k);
-
-			if (i < nrelay)
-				catalogue_relay(i, &ca);
-			else
-				catalogue_late(k, &ca);
-			run_attempt_init(r, i, index, catalogue_sender((size_t)ca.sender)->name,
-					 catalogue_form((size_t)ca.form)->name, false);
-			if (run_render_relay(r, a, &ca) < 0) {
-				*why = "a relay form does not fit with this host name";
-				run_unprepare(r);
-				return -1;
-			}
-			continue;
-		}
-		run_attempt_init(r, i, (unsigned)i, "sink-token",
-				 i == nrelay ? "nonexistent-user" : "nonexistent-user-domain", true);
-		struct form_ctx ctx = {a->token, r->params->sink_domain, host, r->literal,
-				       r->params->outside_domain};
-		const char *dom = i == nrelay ? NULL : r->domains[i - nrelay - 1];
-
+		run_attempt_init(r, n, (unsigned)(nrelay + i), "sink-token",
+				 i == 0 ? "nonexistent-user" : "nonexistent-user-domain", true);
+		ctx = (struct form_ctx){a->token, r->params->sink_domain, host, r->literal,
+					r->params->outside_domain, NULL};
 		if (catalogue_backscatter(&ctx, dom, from, sizeof(from), rcpt, sizeof(rcpt)) < 0) {
 			*why = "a backscatter form does not fit with this host name";
 			run_unprepare(r);
@@ -172,7 +211,65 @@ run_prepare(struct probe_run *r, const char *host, const char **why)
 		a->mail_from = probe_strings_dup(&res->strings, from);
 		a->rcpt_to = probe_strings_dup(&res->strings, rcpt);
 	}
+	for (size_t k = 0; k < nlate; k++, n++) {
+		catalogue_late(k, &ca);
+		if (run_add_relay(r, n, catalogue_late_base() + k, &ca, PROBE_HELO_OURS, NULL) < 0)
+			goto toolong;
+	}
+	for (size_t d = 0; d < r->nspoof; d++) {
+		for (size_t f = 0; f < nsf; f++, n++) {
+			catalogue_spoof(f, &ca);
+			if (run_add_relay(r, n, catalogue_spoof_index(d, f), &ca, PROBE_HELO_OURS,
+					  r->spoof[d]) < 0)
+				goto toolong;
+		}
+	}
+	for (size_t g = 0; g < ARRAY_LEN(greetings); g++) {
+		if (res->helo_names[greetings[g]] == NULL)
+			continue;
+		for (size_t k = 0; k < ngs; k++, n++) {
+			catalogue_greeting(k, &ca);
+			if (run_add_relay(r, n, catalogue_greeting_index(greetings[g], k), &ca,
+					  greetings[g], NULL) < 0)
+				goto toolong;
+		}
+	}
 	return 0;
+toolong:
+	*why = "a relay form does not fit with this host name";
+	run_unprepare(r);
+	return -1;
+}
+
+/*
+ * Attempts that only widen the search: spoof-domain and the greetings as the
+ * target. A re-send alone is not one: it names the trick.
+ */
+static bool
+run_optional(const struct probe_attempt *a)
+{
+	return a->resend_of < 0 &&
+	       (a->helo_kind != PROBE_HELO_OURS ||
+		(a->sender != NULL && strcmp(a->sender, "spoof-domain") == 0));
+}
+
+/*
+ * Once a relay attempt was accepted the verdict is a relay whatever the
+ * optional attempts say, and the trick named is the first by index: they
+ * cannot change the result, so they do not run.
+ */
+static void
+run_skip_optional(struct probe_run *r)
+{
+	for (size_t i = 0; i < r->res->nattempts; i++) {
+		struct probe_attempt *a = &r->res->attempts[i];
+
+		if (r->st[i].state == ATT_DONE || r->st[i].state == ATT_RUNNING || !run_optional(a))
+			continue;
+		a->outcome = OUTCOME_SKIPPED;
+		a->stage = STAGE_NONE;
+		r->st[i].state = ATT_DONE;
+	}
 }
 
 /*
@@ -187,6 +284,7 @@ run_resend_alone(struct probe_run *r, size_t i)
 	struct probe_attempt *a;
 	struct catalogue_attempt ca;
 	size_t n = res->nattempts;
+	const char *dom = NULL;
 
 	if (r->nresend >= RUN_RESEND_MAX || orig->backscatter || orig->rcpts <= 1 ||
 	    orig->resend_of >= 0)
@@ -199,11 +297,22 @@ run_resend_alone(struct probe_run *r, size_t i)
 	ca.form = catalogue_form_find(orig->form);
 	if (ca.sender < 0 || ca.form < 0)
 		return;
+	/* a spoof-domain form keeps its sender domain */
+	if (orig->index >= catalogue_spoof_index(0, 0) &&
+	    orig->index < catalogue_spoof_index(CATALOGUE_MAX_SPOOF_DOMAINS, 0)) {
+		size_t d = (orig->index - catalogue_spoof_index(0, 0)) / catalogue_nspoof_forms();
+
+		if (d >= r->nspoof)
+			return;
+		dom = r->spoof[d];
+	}
 	a = &res->attempts[n];
-	run_attempt_init(r, n, (unsigned)(catalogue_late_base() + catalogue_nlate() + r->nresend),
-			 orig->sender, orig->form, false);
+	run_attempt_init(r, n, (unsigned)(catalogue_resend_base() + r->nresend), orig->sender,
+			 orig->form, false);
 	a->resend_of = (int)orig->index;
-	if (run_render_relay(r, a, &ca) < 0) {
+	a->helo_kind = orig->helo_kind;
+	a->helo = orig->helo;
+	if (run_render_relay(r, a, &ca, dom) < 0) {
 		/* it fitted once with this H; keep the slot unused if it ever does not */
 		memset(a, 0, sizeof(*a));
 		return;
@@ -229,7 +338,7 @@ run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max)
 	if (r->relay_stop || !r->prepared)
 		return 0;
 	for (size_t i = 0; i < r->res->nattempts && n < max; i++) {
-		if (!run_ready(&r->st[i], now))
+		if (!run_ready(&r->st[i], now) || r->res->attempts[i].helo_kind != r->helo_kind)
 			continue;
 		if (r->res->attempts[i].alone) {
 			/* its own transaction: the first thing picked, or left for later */
@@ -251,6 +360,32 @@ run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max)
 		idx[n++] = i;
 	}
 	return n;
+}
+
+enum probe_helo
+run_next_helo(const struct probe_run *r, int64_t now)
+{
+	for (size_t i = 0; r->prepared && !r->relay_stop && i < r->res->nattempts; i++) {
+		if (run_ready(&r->st[i], now))
+			return r->res->attempts[i].helo_kind;
+	}
+	return PROBE_HELO_OURS;
+}
+
+void
+run_greeting_refused(struct probe_run *r, enum probe_helo h, const struct reply_view *rv)
+{
+	if (h == PROBE_HELO_OURS || !r->prepared)
+		return;
+	for (size_t i = 0; i < r->res->nattempts; i++) {
+		struct probe_attempt *a = &r->res->attempts[i];
+
+		if (a->helo_kind != h || r->st[i].state == ATT_DONE)
+			continue;
+		if (rv != NULL)
+			reply_rec_set(r->res, &a->helo_reply, rv);
+		run_decide(r, i, OUTCOME_REFUSED, STAGE_EHLO);
+	}
 }
 
 size_t
@@ -431,6 +566,10 @@ run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct re
 	} else if (stage == STAGE_EOD && reply_ok(rv->code)) {
 		run_decide(r, i, OUTCOME_ACCEPTED, stage);
 		run_resend_alone(r, i);
+		if (!a->backscatter && !r->relay_accepted) {
+			r->relay_accepted = true;
+			run_skip_optional(r);
+		}
 	} else if (stage == STAGE_RCPT && reply_ok(rv->code)) {
 		st->rcpt_ok = true;
 		r->rcpt_ok_seen = true;

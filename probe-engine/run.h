@@ -7,6 +7,8 @@
 #ifndef RELAYAUDIT_RUN_H
 #define RELAYAUDIT_RUN_H
 
+#include "probe-engine/catalogue.h"
+#include "probe-engine/domains.h"
 #include "probe-engine/probe.h"
 
 #define RUN_HOST_MAX 256
@@ -17,7 +19,8 @@
  * Forms accepted in company (several recipients in one transaction) sent
  * again alone, so the trick named is one that relays on its own.
  */
-#define RUN_RESEND_MAX 3
+#define RUN_RESEND_MAX CATALOGUE_RESEND_MAX
+#define RUN_DOMAINS_MAX 16 /* domains on record a run keeps (backscatter, spoof-domain) */
 
 enum att_state {
 	ATT_PENDING,    /* to run as soon as a connection has room */
@@ -49,6 +52,10 @@ struct probe_run {
 	size_t nresend;                    /* re-sends alone added so far */
 	const char *const *domains;        /* customer domains, copied */
 	size_t ndomains;
+	char (*spoof)[DOMAINS_NAME_MAX];   /* spoof-domain sender domains (run_prepare) */
+	size_t nspoof;
+	enum probe_helo helo_kind;         /* this connection's greeting (set by the session) */
+	bool relay_accepted; /* a relay attempt was accepted: optional attempts are skipped */
 	char literal[ADDR_STRLEN];
 	bool prepared;       /* attempts rendered (H known) */
 	bool relay_stop;     /* 530: no more attempts */
@@ -95,6 +102,19 @@ size_t run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max)
  * for the last lets one connection retry them all.
  */
 size_t run_unfinished(const struct probe_run *r, int64_t now, size_t *ready, int64_t *next_retry);
+
+/*
+ * The greeting the next connection should use: that of the first attempt
+ * ready to run (our own name before run_prepare). Batches are only ever
+ * taken from attempts of r->helo_kind.
+ */
+enum probe_helo run_next_helo(const struct probe_run *r, int64_t now);
+/*
+ * The server refused the greeting h (EHLO and HELO, or 421/closed at the
+ * greeting): every attempt of h still to run is refused at STAGE_EHLO with
+ * rv (NULL: closed) recorded. Our own greeting is never "refused" this way.
+ */
+void run_greeting_refused(struct probe_run *r, enum probe_helo h, const struct reply_view *rv);
 
 /* A reply to one attempt's command at stage (MAIL, RCPT, DATA, EOD); applies the rules. */
 void run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct reply_view *rv,

@@ -104,6 +104,7 @@ struct session {
 	struct bufferevent *bev;
 	char banner_host[RUN_HOST_MAX];
 	char ehlo_host[RUN_HOST_MAX];
+	enum probe_helo helo; /* this connection's greeting, chosen once after the banner */
 };
 
 const char *
@@ -499,6 +500,7 @@ session_after_hello(struct session *s)
 	const char *why = NULL;
 
 	s->run->pipelining = s->pipelining;
+	s->run->helo_kind = s->helo;
 	s->run->starttls_offered = s->starttls && !s->tls && s->tls_ctx != NULL;
 	s->run->in_tls = s->tls;
 	if (s->starttls)
@@ -571,13 +573,36 @@ session_after_plan(struct session *s)
 	session_next(s);
 }
 
+/* The name this connection greets with: ours, or the target's own (run_prepare set them). */
+static const char *
+session_helo_name(const struct session *s)
+{
+	const char *n = s->run->res->helo_names[s->helo];
+
+	return s->helo == PROBE_HELO_OURS || n == NULL ? s->run->params->helo_name : n;
+}
+
 static void
 session_ehlo(struct session *s)
 {
 	s->state = SS_EHLO;
 	s->ehlo_first = true;
-	session_cmd(s, "EHLO ", s->run->params->helo_name);
+	session_cmd(s, "EHLO ", session_helo_name(s));
 	session_flush(s);
+}
+
+/*
+ * Greeting as the target is a test of its own: a server that refuses it
+ * (EHLO and HELO, 421, or a close) has answered that test, and the probe
+ * goes on with the next connection. True when that is what happened.
+ */
+static bool
+session_greeting_refused(struct session *s, const struct reply_view *rv)
+{
+	if (s->helo == PROBE_HELO_OURS || (s->state != SS_EHLO && s->state != SS_HELO))
+		return false;
+	run_greeting_refused(s->run, s->helo, rv);
+	return true;
 }
 
 /* Picks the next state from one final reply. */
@@ -592,6 +617,7 @@ session_reply(struct session *s, const struct reply_view *rv)
 			s->errors++;
 	}
 	if (code == 421 && s->state != SS_QUIT) {
+		session_greeting_refused(s, rv);
 		session_finish(s, s->greeted ? SE_DROPPED : SE_REJECTED, "421 in %s: %s",
 			       session_state_name(s->state), rv->text);
 		return;
@@ -610,19 +636,26 @@ session_reply(struct session *s, const struct reply_view *rv)
 		}
 		s->greeted = true;
 		r->banner_seen = true;
+		s->helo = r->prepared ? run_next_helo(r, now_mono_ms()) : PROBE_HELO_OURS;
 		session_ehlo(s);
 		return;
 	case SS_EHLO:
-		if (code == 500 || code == 501 || code == 502 || code == 504) {
+		/* a refused greeting as the target gets its HELO chance whatever the code */
+		if (code == 500 || code == 501 || code == 502 || code == 504 ||
+		    (s->helo != PROBE_HELO_OURS && !reply_ok(code))) {
 			s->state = SS_HELO;
-			session_cmd(s, "HELO ", r->params->helo_name);
-				session_flush(s);
+			session_cmd(s, "HELO ", session_helo_name(s));
+			session_flush(s);
 			return;
 		}
 		/* fall through */
 	case SS_HELO:
 		if (reply_ok(code)) {
 			session_after_hello(s);
+			return;
+		}
+		if (session_greeting_refused(s, rv)) {
+			session_quit(s, SE_FINISHED);
 			return;
 		}
 		session_finish(s, reply_perm(code) ? SE_REJECTED : SE_DROPPED, "%s refused: %d %s",
@@ -756,6 +789,9 @@ session_closed(struct session *s)
 		session_finish(s, s->quit_end, "closed after QUIT");
 	else if (!s->greeted)
 		session_finish(s, SE_REJECTED, "connection closed before the greeting");
+	else if (session_greeting_refused(s, NULL))
+		session_finish(s, SE_DROPPED, "connection closed after greeting as %s",
+			       session_helo_name(s));
 	else
 		session_finish(s, SE_DROPPED, "connection closed in %s", session_state_name(s->state));
 }

@@ -464,9 +464,9 @@ async function targetsPage(params) {
     out.push(targetTable(list.items, `Targets in ${q}`));
   } else {
     const customers = await api("GET", `/v1/customers${qs({ q, limit: 50 })}`);
-    out.push(table(["Customer id", "Name", "Contact", "Locale"],
+    out.push(table(["Customer id", "Name", "Contact", "Locale", "Mail domains"],
       customers.items.map((c) => [link(`#/customer/${encodeURIComponent(c.ext_id)}`, c.ext_id), c.name,
-        c.contact_email, c.locale]), "Customers"));
+        c.contact_email, c.locale, (c.domains || []).join(", ")]), "Customers"));
   }
   page("Customers & targets", form, ...out);
 }
@@ -485,12 +485,38 @@ async function customerPage(ext) {
     api("GET", `/v1/cases${qs({ customer: ext, limit: 25 })}`),
   ]);
   const cust = c.customer;
+  const domains = cust.domains || [];
   page(`Customer ${cust.ext_id}`,
     h("dl", { class: "facts" }, h("dt", {}, "Name"), h("dd", {}, cust.name),
-      h("dt", {}, "Contact"), h("dd", {}, cust.contact_email), h("dt", {}, "Locale"), h("dd", {}, cust.locale)),
+      h("dt", {}, "Contact"), h("dd", {}, cust.contact_email), h("dt", {}, "Locale"), h("dd", {}, cust.locale),
+      h("dt", {}, "Mail domains"), h("dd", { id: "customer-domains" },
+        domains.length ? domains.join(", ") : "none on record")),
+    may("operator") ? domainsForm(cust) : null,
     targetTable(targets.items, `Targets (${c.target_count})`),
     table(["Case", "Address", "State", "Finding", "Opened"],
       cases.items.map((k) => [caseLink(k.id), k.address, badge(k.state), badge(k.finding), when(k.opened_at)]), "Cases"));
+}
+
+// The customer's mail domains on record: probes of every target of the
+// customer forge senders from them and test backscatter to them. The API
+// checks and normalises them; a refusal says which one and why.
+function domainsForm(cust) {
+  const input = h("input", { id: "c-domains", name: "domains", size: 60, value: (cust.domains || []).join(" "),
+    placeholder: "example.com mail.example.com" });
+  const form = h("form", { class: "filters", "aria-label": "Mail domains on record" },
+    h("label", { for: "c-domains" }, "Edit mail domains "), input, h("button", { type: "submit" }, "Save domains"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const list = input.value.split(/[\s,;]+/).filter((d) => d);
+    try {
+      const res = await api("PATCH", `/v1/customers/${encodeURIComponent(cust.ext_id)}`, { domains: list });
+      say(`Mail domains saved: ${res.domains.length ? res.domains.join(", ") : "none"}`);
+      route();
+    } catch (e) {
+      say(`Mail domains refused: ${e.message}`, true);
+    }
+  });
+  return form;
 }
 
 async function targetPage(addr) {

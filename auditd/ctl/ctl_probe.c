@@ -11,12 +11,14 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "probe-engine/confirm.h"
+#include "probe-engine/domains.h"
 #include "probe-engine/probe.h"
 #include "probe-engine/sink.h"
 
 #include <ctype.h>
 #include <stddef.h>
 #include <errno.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 
 #define CTL_PROBE_MAX_TARGETS 1000000
 #define CTL_PROBE_MAX_EXCLUDE 1024
+#define CTL_PROBE_MAX_DOMAINS 16
 
 struct ctl_target {
 	struct addr addr;
@@ -57,6 +60,8 @@ struct ctl_probe {
 	int tls_ports[16]; /* implicit TLS: --tls-port, else probe_tls_ports */
 	size_t ntls_ports;
 	struct confirm *confirm; /* --sink: results wait here for the sink's receipts */
+	const char *domains[CTL_PROBE_MAX_DOMAINS]; /* --domain: the customer's domains on record */
+	size_t ndomains;
 };
 
 static int
@@ -82,6 +87,8 @@ ctl_probe_usage(const char *why)
 		"  --helo NAME         our EHLO name\n"
 		"  --exclude CIDR      never probe this range (repeatable)\n"
 		"  --sink-domain D     the domain every relay test addresses\n"
+		"  --domain D          a mail domain of the customer on record (repeatable, up to 16):\n"
+		"                      forged as a sender (spoof-domain) and tested for backscatter\n"
 		"  --sink ADDR:PORT    run the sink here too, so delivery proves a relay\n"
 		"  --sink-tls-cert PEM, --sink-tls-key PEM\n"
 		"                      with --sink: offer STARTTLS (sink_tls_cert/_key)\n"
@@ -269,7 +276,8 @@ ctl_probe_print_human(const struct probe_result *r)
 
 	addr_format(&r->addr, ip, sizeof(ip));
 	for (size_t i = 0; i < r->nattempts; i++)
-		ran += r->attempts[i].outcome != OUTCOME_NOT_RUN;
+		ran += r->attempts[i].outcome != OUTCOME_NOT_RUN &&
+		       r->attempts[i].outcome != OUTCOME_SKIPPED;
 	printf("%s%s%s port %d: %s", r->addr.family == AF_INET6 ? "[" : "", ip,
 	       r->addr.family == AF_INET6 ? "]" : "", r->port, verdict_name(r->verdict));
 	if (r->trick)
@@ -398,7 +406,7 @@ static const char *const ctl_probe_valued[] = {
 	"--port",    "--concurrency",   "--rate",   "--per-net",     "--timeout", "--deadline",
 	"--helo",    "--greylist-wait", "--threads", "--exclude", "--sink-domain", "--secret", "--file",
 	"-c",        "--sink",          "--wait",     "--tls-port",  "--sink-tls-cert",
-	"--sink-tls-key",
+	"--sink-tls-key", "--domain",
 };
 
 static bool
@@ -483,6 +491,7 @@ ctl_probe(int argc, char **argv)
 	const char *sink_listen = NULL;
 	int wait_ms = -1;
 	struct sink *sinksrv = NULL;
+	struct evdns_base *rdns = NULL;
 	char **posv = NULL;
 
 	/* pass 1: find -c so the config is loaded before options override it */
@@ -584,6 +593,20 @@ ctl_probe(int argc, char **argv)
 				goto out;
 			}
 			files[nfiles++] = v;
+		} else if (strcmp(a, "--domain") == 0) {
+			char normal[MAIL_DOMAIN_MAX + 1];
+			const char *why = NULL;
+
+			if (mail_domain_normal(v, normal, &why) < 0) {
+				fprintf(stderr, "relayctl probe: --domain '%s' is not a domain name: %s\n", v, why);
+				goto out;
+			}
+			if (c.ndomains == CTL_PROBE_MAX_DOMAINS) {
+				fprintf(stderr, "relayctl probe: at most %d --domain options\n",
+					CTL_PROBE_MAX_DOMAINS);
+				goto out;
+			}
+			c.domains[c.ndomains++] = v;
 		} else if (strcmp(a, "--exclude") == 0) {
 			const char *why = NULL;
 
@@ -698,6 +721,19 @@ ctl_probe(int argc, char **argv)
 		/* a late receipt may still upgrade a handed-back result: print at the end */
 		c.hold = true;
 	}
+	{
+		const char *why = NULL;
+
+		rdns = conf_rdns_new(base, cfg, &why);
+		if (rdns == NULL && why != NULL) {
+			fprintf(stderr, "relayctl probe: %s\n", why);
+			confirm_free(c.confirm);
+			sink_free(sinksrv);
+			event_base_free(base);
+			goto out;
+		}
+		p.rdns = rdns;
+	}
 	e = probe_engine_new(base, &p, ctl_probe_done, &c);
 	for (size_t i = 0; i < c.ntargets; i++) {
 		struct ctl_target *t = &c.targets[i];
@@ -706,6 +742,7 @@ ctl_probe(int argc, char **argv)
 		for (size_t k = 0; k < c.nports; k++) {
 			int tp = t->port ? t->port : c.ports[k];
 			struct probe_target pt = {.addr = t->addr, .port = tp, .name = t->name,
+						  .domains = c.domains, .ndomains = c.ndomains,
 						  .user = (void *)(uintptr_t)(i * c.nports + k)};
 
 			if (t->port && k > 0)
@@ -724,6 +761,8 @@ ctl_probe(int argc, char **argv)
 	if (c.stats)
 		ctl_probe_print_stats(e, t0);
 	probe_engine_free(e);
+	if (rdns != NULL)
+		evdns_base_free(rdns, 1);
 	/* --sink: keep receiving until every accepted probe is confirmed or its wait is over. */
 	while (c.confirm != NULL && confirm_pending(c.confirm) > 0)
 		event_base_loop(base, EVLOOP_ONCE);

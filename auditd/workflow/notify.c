@@ -274,8 +274,39 @@ notify_starts(const char *p, size_t n, const char *what)
 	return n >= w && strncasecmp(p, what, w) == 0;
 }
 
+/*
+ * The greeting (EHLO or HELO) in force at transaction start, with its reply's
+ * first line: the last greeting before it (a reconnect or STARTTLS greets
+ * again, and the later greeting is the one that counts).
+ */
+static void
+notify_put_greeting(FILE *f, const char *p, const char *start)
+{
+	const char *cmd = NULL, *q;
+	size_t n;
+
+	for (q = p; q < start;) {
+		n = strcspn(q, "\n");
+		if (notify_starts(q, n, "C: EHLO ") || notify_starts(q, n, "C: HELO "))
+			cmd = q;
+		q += n;
+		q += *q == '\n';
+	}
+	if (cmd == NULL)
+		return;
+	n = strcspn(cmd, "\n");
+	notify_put_line(f, cmd, n);
+	for (q = cmd + n + (cmd[n] == '\n'); q < start; q += n + (q[n] == '\n')) {
+		n = strcspn(q, "\n");
+		if (notify_starts(q, n, "S: ")) {
+			notify_put_line(f, q, n);
+			break;
+		}
+	}
+}
+
 char *
-notify_exchange(const char *transcript, const char *token)
+notify_exchange(const char *transcript, const char *token, bool greeting)
 {
 	struct notify_line cmds[128], replies[128];
 	const char *p = transcript ? transcript : "", *best = NULL;
@@ -331,6 +362,8 @@ notify_exchange(const char *transcript, const char *token)
 	f = open_memstream(&buf, &len);
 	if (f == NULL)
 		fatal("reason=\"open_memstream failed\"");
+	if (greeting)
+		notify_put_greeting(f, p, best);
 	{
 		size_t nc = 0, nr = 0;
 		const char *q = best;
@@ -385,9 +418,50 @@ notify_exchange(const char *transcript, const char *token)
 	return out;
 }
 
-/* Which trick-<family>.txt explains a trick "sender/form". */
+/*
+ * A trick as the engine names it: "sender/form", then suffixes "+helo-KIND"
+ * (the session greeted as the target: host, literal or localhost) and "+tls"
+ * (it relayed inside TLS), in any order. The parts are copied into t.
+ */
+struct notify_trick {
+	char sender[32], form[32], helo[16];
+	bool tls;
+};
+
+static void
+notify_trick_parse(const char *trick, struct notify_trick *t)
+{
+	const char *slash = trick ? strchr(trick, '/') : NULL, *p;
+	size_t n;
+
+	memset(t, 0, sizeof(*t));
+	if (trick == NULL)
+		return;
+	n = slash ? (size_t)(slash - trick) : strcspn(trick, "+");
+	str_fmt(t->sender, sizeof(t->sender), "%.*s", (int)n, trick);
+	if (slash == NULL)
+		return;
+	p = slash + 1;
+	n = strcspn(p, "+");
+	str_fmt(t->form, sizeof(t->form), "%.*s", (int)n, p);
+	for (p += n; *p == '+'; p += n) {
+		p++;
+		n = strcspn(p, "+");
+		if (n > 5 && strncmp(p, "helo-", 5) == 0)
+			str_fmt(t->helo, sizeof(t->helo), "%.*s", (int)(n - 5), p + 5);
+		else if (n == 3 && strncmp(p, "tls", 3) == 0)
+			t->tls = true;
+	}
+}
+
+/*
+ * Which trick-<family>.txt explains a trick. A greeting as the target is
+ * the cause when present (the engine tries greetings only with forms that
+ * did not relay under our own name); then the recipient form's family;
+ * then senders that claim to be the customer's own.
+ */
 static const char *
-notify_trick_family(const char *trick)
+notify_trick_family(const struct notify_trick *t)
 {
 	static const struct {
 		const char *form;
@@ -403,19 +477,19 @@ notify_trick_family(const char *trick)
 	    {"trailing-dot", "syntax"},   {"unbracketed", "syntax"},
 	    {"mixed-case", "syntax"},
 	};
-	static const char *const lying_senders[] = {"spoof-local", "spoof-ip", "localhost",
-	                                            "unqualified"};
-	const char *slash = trick ? strchr(trick, '/') : NULL;
+	static const char *const lying_senders[] = {"spoof-local", "spoof-domain", "spoof-ip",
+	                                            "localhost", "unqualified"};
 
-	if (slash == NULL)
+	if (t->form[0] == '\0')
 		return "relay";
+	if (t->helo[0] != '\0')
+		return "helo";
 	for (size_t i = 0; i < ARRAY_LEN(forms); i++) {
-		if (strcmp(slash + 1, forms[i].form) == 0)
+		if (strcmp(t->form, forms[i].form) == 0)
 			return forms[i].family;
 	}
 	for (size_t i = 0; i < ARRAY_LEN(lying_senders); i++) {
-		if ((size_t)(slash - trick) == strlen(lying_senders[i]) &&
-		    strncmp(trick, lying_senders[i], (size_t)(slash - trick)) == 0)
+		if (strcmp(t->sender, lying_senders[i]) == 0)
 			return "sender";
 	}
 	return "relay";
@@ -467,7 +541,8 @@ notify_render_text(const struct notify_mail *m, char **subject, char **text, cha
 	char *exchange = NULL, *trick_words = NULL, *trick_help_raw = NULL, *trick_help = NULL;
 	char *mode = NULL, *port_words = NULL, *receipt = NULL, *block_note = NULL;
 	char *unblock_note = NULL, *contact = NULL, *tmpl = NULL, *expanded = NULL;
-	char *sender_form = NULL, *complaint_note = NULL;
+	char *sender_form = NULL, *complaint_note = NULL, *greeting = NULL;
+	struct notify_trick trick;
 	const char *body, *sender = NULL, *form = NULL;
 	time_t exp = (time_t)m->link_expires;
 	struct tm tm;
@@ -495,17 +570,21 @@ notify_render_text(const struct notify_mail *m, char **subject, char **text, cha
 		name_part = notify_one_line(n);
 		free(n);
 	}
+	notify_trick_parse(m->trick, &trick);
 	if (m->trick && *m->trick) {
-		const char *slash = strchr(m->trick, '/');
-		char sname[32];
+		sender = xstrdup(Wk(&w, "sender", trick.sender, key, sizeof(key)));
+		form = xstrdup(Wk(&w, "form", trick.form, key, sizeof(key)));
+	}
+	if (trick.helo[0] != '\0') {
+		/* "the greeting ... your server's own host name": words for the greeting kind. */
+		struct tmpl_var hv[] = {{"helo", Wk(&w, "helo", trick.helo, key, sizeof(key))}};
 
-		str_fmt(sname, sizeof(sname), "%.*s",
-		        (int)(slash ? (size_t)(slash - m->trick) : strlen(m->trick)), m->trick);
-		sender = xstrdup(Wk(&w, "sender", sname, key, sizeof(key)));
-		form = xstrdup(Wk(&w, "form", slash ? slash + 1 : "", key, sizeof(key)));
+		greeting = tmpl_expand(d, locale, W(&w, "trick.greeting"), hv, ARRAY_LEN(hv), why);
+		if (greeting == NULL)
+			goto out;
 	}
 	exchange = m->transcript && *m->transcript
-	               ? notify_exchange(m->transcript, m->proof_token)
+	               ? notify_exchange(m->transcript, m->proof_token, trick.helo[0] != '\0')
 	               : xasprintf("  %s", W(&w, "no_transcript"));
 
 	struct tmpl_var vars[] = {
@@ -519,6 +598,7 @@ notify_render_text(const struct notify_mail *m, char **subject, char **text, cha
 	    {"trick_name", m->trick && *m->trick ? m->trick : "-"},
 	    {"sender", sender},
 	    {"form", form},
+	    {"greeting", greeting ? greeting : ""},
 	    {"verdict", Wk(&w, "verdict", m->verdict ? m->verdict : "", key, sizeof(key))},
 	    {"exchange", exchange},
 	    {"received_at", m->received_at},
@@ -560,7 +640,7 @@ notify_render_text(const struct notify_mail *m, char **subject, char **text, cha
 	FILL(4, block_note, m->was_blocked ? W(&w, "still_blocked") : "");
 	FILL(5, unblock_note, m->was_blocked ? W(&w, "unblocked_note") : "");
 	FILL(6, contact, m->isp_phone && *m->isp_phone ? W(&w, "contact_phone") : W(&w, "contact"));
-	str_fmt(key, sizeof(key), "trick-%s.txt", notify_trick_family(m->trick));
+	str_fmt(key, sizeof(key), "trick-%s.txt", notify_trick_family(&trick));
 	trick_help_raw = tmpl_load(d, locale, key, why);
 	if (trick_help_raw == NULL)
 		goto out;
@@ -614,6 +694,7 @@ out:
 	free(trick_help);
 	free(complaint_note);
 	free(sender_form);
+	free(greeting);
 	free(tmpl);
 	free(expanded);
 	if (rc < 0) {

@@ -59,9 +59,11 @@ int notify_render_text(const struct notify_mail *m, char **subject, char **text,
  * The proving exchange out of a probe's transcript: the transaction whose
  * RCPT carried token (or the first that reached the end of DATA), with MAIL,
  * the accepted RCPTs, DATA, the message and the reply after the final dot,
- * each reply beside its command; indented, tokens abbreviated. New string.
+ * each reply beside its command; indented, tokens abbreviated. With
+ * greeting, the EHLO/HELO in force comes first (for tricks that greeted as
+ * the target). New string.
  */
-char *notify_exchange(const char *transcript, const char *token);
+char *notify_exchange(const char *transcript, const char *token, bool greeting);
 
 /* Every probe token in s ("rt" and 16 or more hex digits) cut to its first 8 characters and "…"
  * (new string): a reader of the evidence cannot replay one. */

@@ -6,7 +6,7 @@ set -u
 export RELAYAUDIT_LOOPBACK_ONLY=1
 cd "$(dirname "$0")/../.."
 rc=0
-for b in probe import daemon api; do
+for b in probe catalogue import daemon api; do
 	[ -n "${BENCH:-}" ] && [ "$BENCH" != "$b" ] && continue
 	[ -x "tests/bench/bench_$b.sh" ] || continue
 	echo "######## bench_$b"

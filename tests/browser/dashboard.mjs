@@ -35,9 +35,9 @@ const problems = [];
 async function newPage() {
   const page = await browser.newPage();
   page.on("request", (r) => requests.push(r.url()));
-  // The refusals this test provokes on purpose (403, 409) are not problems.
+  // The refusals this test provokes on purpose (403, 409, 422) are not problems.
   page.on("console", (m) => {
-    if (m.type() === "error" && !/status of 40[39] /.test(m.text())) problems.push(m.text());
+    if (m.type() === "error" && !/status of (40[39]|422) /.test(m.text())) problems.push(m.text());
   });
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.setDefaultTimeout(20000);
@@ -202,10 +202,32 @@ await step(op, "customers and targets: search and probe history", async () => {
   await op.goto(`${BASE}/#/targets?q=relay`);
   await op.waitForSelector("a[href='#/customer/cust-relay']");
   await Promise.all([op.waitForSelector("#main[data-page=customer]"), op.click("a[href='#/customer/cust-relay']")]);
+  checkEq("the customer page shows the mail domains on record", await text(op, "#customer-domains"),
+    "open-relay.example, mail.open-relay.example");
   await Promise.all([op.waitForSelector("#main[data-page=target]"), op.click(`a[href='#/target/${RELAY}']`)]);
   const hist = await op.$$eval("table caption", (cs) => cs.find((c) => c.textContent === "Probe history")
     ?.parentElement.querySelectorAll("tbody tr").length || 0);
   check("a target's probe history lists its probes", hist >= 2, `got ${hist} rows`);
+});
+
+await step(op, "an operator edits the customer's mail domains", async () => {
+  await op.goto(`${BASE}/#/customer/cust-relay`);
+  await op.waitForSelector("#main[data-page=customer] #c-domains");
+  const save = async (value) => {
+    await op.evaluate(() => { document.querySelector("#status").textContent = ""; });
+    await op.$eval("#c-domains", (el, v) => { el.value = v; }, value);
+    await op.click("form[aria-label='Mail domains on record'] button");
+    await op.waitForFunction(() => document.querySelector("#status").textContent !== "");
+    return text(op, "#status");
+  };
+  const refused = await save("open-relay.example not_a_domain");
+  check("a bad domain is refused with its name and reason", refused.includes("not_a_domain") && refused.includes("not a domain name"), refused);
+  checkEq("a refused edit changes nothing", await text(op, "#customer-domains"), "open-relay.example, mail.open-relay.example");
+  const saved = await save("Open-Relay.example; shop.example");
+  check("saved domains are confirmed in their normal form", saved.includes("open-relay.example, shop.example"), saved);
+  await op.waitForFunction(() => document.querySelector("#customer-domains")?.textContent === "open-relay.example, shop.example");
+  pass("the customer page shows the saved domains");
+  await shot(op, "customer");
 });
 
 // Keyboard: the sign-in form and the navigation work without a mouse.

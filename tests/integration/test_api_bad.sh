@@ -49,6 +49,16 @@ check_error "customer create: array body" 422 invalid_body POST /v1/customers "$
 check_error "customer create: unknown field" 422 unknown_field POST /v1/customers "$O" '{"ext_id":"c5","contact_email":"a@b.example","admin":true}'
 check_error "customer create: wrong type" 422 invalid_type POST /v1/customers "$O" '{"ext_id":5,"contact_email":"a@b.example"}'
 check_error "customer create: missing field" 422 missing_field POST /v1/customers "$O" '{"ext_id":"c5"}'
+check_error "customer create: a domain that is not one" 422 invalid_value POST /v1/customers "$O" '{"ext_id":"c5","contact_email":"a@b.example","domains":["ok.example","not a domain"]}'
+check_contains "customer create: the bad domain and the reason are named" "$(jqr .error.message)" "domains: 'not a domain' is not a domain name (holds a character other than"
+check_error "customer create: a single-label domain" 422 invalid_value POST /v1/customers "$O" '{"ext_id":"c5","contact_email":"a@b.example","domains":["localhost"]}'
+check_error "customer create: domains as a string" 422 invalid_type POST /v1/customers "$O" '{"ext_id":"c5","contact_email":"a@b.example","domains":"a.example"}'
+check_error "customer create: domains with a number" 422 invalid_type POST /v1/customers "$O" '{"ext_id":"c5","contact_email":"a@b.example","domains":[5]}'
+many=$(printf '"d%d.example",' $(seq 1 33)); many="[${many%,}]"
+check_error "customer create: more than 32 domains" 422 invalid_value POST /v1/customers "$O" "{\"ext_id\":\"c5\",\"contact_email\":\"a@b.example\",\"domains\":$many}"
+check_contains "customer create: the limit is named" "$(jqr .error.message)" "domains: at most 32 domains"
+check_error "customer update: a bad domain changes nothing" 422 invalid_value PATCH /v1/customers/c1 "$O" '{"name":"Changed","domains":["-bad.example"]}'
+check_eq "customer update: nothing stored after a bad domain" "$(sql "SELECT name || domains::text FROM customers WHERE ext_id = 'c1'")" "Customer One{}"
 check_error "customer create: duplicate key" 400 bad_json POST /v1/customers "$O" '{"ext_id":"c5","ext_id":"c6","contact_email":"a@b.example"}'
 check_error "customer create: bad email" 422 invalid_value POST /v1/customers "$O" '{"ext_id":"c5","contact_email":"not an email"}'
 check_error "customer create: bad locale" 422 invalid_value POST /v1/customers "$O" '{"ext_id":"c5","contact_email":"a@b.example","locale":"english"}'

@@ -9,7 +9,7 @@ api_migrate || { fail "migrate" "migrations failed"; exit 1; }
 api_start 127.0.61.3 "probe_ports = 25,2525"
 api_tokens
 api_seed
-O=$OPERATOR
+O=$OPERATOR V=$VIEWER
 
 # customers
 check_req "customer create" 201 POST /v1/customers "$O" \
@@ -22,8 +22,27 @@ check_req "customer update" 200 PATCH /v1/customers/c3 "$O" '{"name":"Drie","enf
 check_eq "update changes only the fields sent" "$(jqr .name):$(jqr .locale):$(jqr .enforce_mode)" "Drie:nl:null"
 check_error "update of an unknown customer" 404 not_found PATCH /v1/customers/nosuch "$O" '{"name":"x"}'
 
+# customer mail domains: normal form (lower case, no trailing dot), each once, in order
+check_req "customer create with mail domains" 201 POST /v1/customers "$O" \
+	'{"ext_id":"gf","contact_email":"it@grossefirma.example","domains":["GrosseFirma.example","grossefirma.example.","Filiale.example"]}'
+check_eq "created customer's domains are normalised and each once" "$(jqr '.domains | join(",")')" "grossefirma.example,filiale.example"
+check_eq "customer domains are stored" "$(sql "SELECT domains::text FROM customers WHERE ext_id = 'gf'")" "{grossefirma.example,filiale.example}"
+check_req "customer get shows the domains" 200 GET /v1/customers/gf "$V"
+check_eq "customer get's domains" "$(jqr '.customer.domains | join(",")')" "grossefirma.example,filiale.example"
+check_req "customers search finds a customer by a mail domain" 200 GET "/v1/customers?q=filiale.example" "$V"
+check_eq "customers search by domain" "$(jqr '[.items[].ext_id] | join(",")')" "gf"
+check_req "customer update without domains keeps them" 200 PATCH /v1/customers/gf "$O" '{"name":"Grosse Firma"}'
+check_eq "domains kept when not sent" "$(jqr '.domains | join(",")')" "grossefirma.example,filiale.example"
+check_req "customer update replaces the domains" 200 PATCH /v1/customers/gf "$O" '{"domains":["mail.grossefirma.example"]}'
+check_eq "domains replaced" "$(jqr '.domains | join(",")'):$(jqr .name)" "mail.grossefirma.example:Grosse Firma"
+check_req "customer update clears the domains" 200 PATCH /v1/customers/gf "$O" '{"domains":[]}'
+check_eq "domains cleared" "$(jqr '.domains | length')" "0"
+check_req "a new customer without domains has none" 200 GET /v1/customers/c3 "$V"
+check_eq "domains default to []" "$(jqr '.customer.domains | length')" "0"
+
 # targets
-check_req "target create" 201 POST /v1/targets "$O" '{"address":"203.0.113.5","customer":"c3","domains":["mx.c3.example"]}'
+check_req "target create" 201 POST /v1/targets "$O" '{"address":"203.0.113.5","customer":"c3","domains":["MX.c3.example.","mx.c3.example"]}'
+check_eq "target domains take the customer domains' normal form" "$(jqr '.domains | join(",")')" "mx.c3.example"
 check_eq "target takes probe_ports by default" "$(jqr '.ports | map(tostring) | join(",")')" "25,2525"
 check_eq "new target is due now" "$(sql "SELECT next_probe_at <= now() FROM targets WHERE address = '203.0.113.5'")" "t"
 check_error "duplicate target is a conflict" 409 conflict POST /v1/targets "$O" '{"address":"203.0.113.5","customer":"c3"}'

@@ -6,7 +6,8 @@
 # simulator then turns closed, and the browser (viewer, then operator) finds
 # the case from the overview, reads its evidence, presses "re-test now" and
 # sees the case resolved and the block lifted; it also starts and watches a
-# sweep. Screenshots land in build/browser/ (kept when a check fails).
+# sweep, and reads and edits a customer's mail domains. Screenshots land in
+# build/browser/ (kept when a check fails).
 SUITE=browser_dashboard
 . "$(dirname "$0")/api_lib.sh"
 
@@ -84,6 +85,8 @@ kill -0 "$DPID" 2>/dev/null || { fail "relayauditd serves the API" "$(tail -5 "$
 pass "relayauditd serves the API and the dashboard"
 API_CONF=$CONF
 api_tokens
+req PATCH /v1/customers/cust-relay "$OPERATOR" '{"domains":["Open-Relay.example","mail.open-relay.example"]}'
+check_eq "the customer's mail domains are set through the API" "$CODE" "200"
 
 check_contains "the start-up log names the dashboard's URL" "$(grep api_started "$TEST_TMP/daemon.log")" "dashboard=$API_BASE/"
 req GET /
@@ -130,9 +133,11 @@ check_contains "the enforcer hook lifted the block" "$(cat "$TEST_TMP/enforcer.l
 check_contains "the enforcer hook ran the operator's escalation" "$(cat "$TEST_TMP/enforcer.log" 2>/dev/null)" " applied escalate "
 check_eq "the escalation is in the case's timeline with its actor" \
 	"$(sql "SELECT event || ' ' || actor FROM case_events WHERE case_id = $CASE AND to_state = 'escalated' LIMIT 1")" "escalate token:t-operator"
+check_eq "the operator's edit of the mail domains reached the database" \
+	"$(sql "SELECT domains::text FROM customers WHERE ext_id = 'cust-relay'")" "{open-relay.example,shop.example}"
 check_eq "the viewer's forged action changed nothing" \
 	"$(sql "SELECT count(*) FROM case_commands WHERE actor = 'token:t-viewer'")" "0"
-for s in overview case sweep; do
+for s in overview case sweep customer; do
 	f=$SHOTS/dashboard-$s.png
 	# A PNG's size: big-endian width and height at bytes 16..23 (IHDR).
 	size=$(od -An -tu1 -j16 -N8 "$f" 2>/dev/null | awk '{print $1*16777216+$2*65536+$3*256+$4 "x" $5*16777216+$6*65536+$7*256+$8}')

@@ -34,6 +34,9 @@ check_eq "good_csv_default_ports_come_from_probe_ports" \
 check_eq "good_csv_ipv6_and_ipv6_cidr" \
 	"$(sql "SELECT count(*) FROM targets WHERE family(address) = 6 AND customer_id = (SELECT id FROM customers WHERE ext_id = 'v6co')")" 5
 
+check_eq "good_csv_domains_column_fills_the_customers_record_too" \
+	"$(sql "SELECT string_agg(ext_id || domains::text, ' ' ORDER BY ext_id) FROM customers")" "acme{mx.acme.example,acme.example} v6co{}"
+
 # -- re-import: nothing changes, not even updated_at or the row versions
 before=$(snapshot)
 out=$("${IMPORT[@]}" "$TEST_TMP/good.csv" 2>&1); rc=$?
@@ -160,3 +163,35 @@ before=$(snapshot)
 out=$("${IMPORT[@]}" "$TEST_TMP/latin1.csv" 2>&1); rc=$?
 check_contains "invalid_utf8_is_reported_with_its_line" "$rc $out" "1 $TEST_TMP/latin1.csv:3: name is not valid UTF-8 (byte 4)"
 check_eq "invalid_utf8_writes_nothing" "$(snapshot)" "$before"
+
+# -- customer mail domains: the union of the customer's rows, in file order,
+#    lower-cased, each once; blanks or ';' separate them
+cat >"$TEST_TMP/billing.csv" <<'CSV'
+customer,address,contact_email,domains
+gf,192.0.2.50,it@grossefirma.example,GrosseFirma.example mail.grossefirma.example
+gf,192.0.2.51,it@grossefirma.example,grossefirma.example; Filiale.example
+gf,192.0.2.52,it@grossefirma.example,
+CSV
+out=$("${IMPORT[@]}" "$TEST_TMP/billing.csv" 2>&1); rc=$?
+check_eq "billing_export_imports" "$rc" 0
+check_eq "customer_domains_are_the_union_of_its_rows_in_file_order" \
+	"$(sql "SELECT domains::text FROM customers WHERE ext_id = 'gf'")" "{grossefirma.example,mail.grossefirma.example,filiale.example}"
+check_eq "each_target_keeps_its_own_rows_domains" \
+	"$(sql "SELECT string_agg(host(address) || domains::text, ' ' ORDER BY address) FROM targets WHERE address << '192.0.2.48/28'")" \
+	"192.0.2.50{grossefirma.example,mail.grossefirma.example} 192.0.2.51{grossefirma.example,filiale.example} 192.0.2.52{}"
+before=$(snapshot)
+out=$("${IMPORT[@]}" "$TEST_TMP/billing.csv" 2>&1)
+check_eq "billing_reimport_touches_no_row" "$(snapshot)" "$before"
+printf 'customer,address,contact_email\ngf,192.0.2.50,it@grossefirma.example\n' >"$TEST_TMP/nodomains.csv"
+out=$("${IMPORT[@]}" "$TEST_TMP/nodomains.csv" 2>&1); rc=$?
+check_eq "a_file_without_domains_keeps_the_record" \
+	"$rc:$(sql "SELECT domains::text FROM customers WHERE ext_id = 'gf'")" "0:{grossefirma.example,mail.grossefirma.example,filiale.example}"
+printf 'customer,address,contact_email,domains\ngf,192.0.2.50,it@grossefirma.example,grossefirma.example\n' >"$TEST_TMP/fewer.csv"
+out=$("${IMPORT[@]}" "$TEST_TMP/fewer.csv" 2>&1); rc=$?
+check_eq "a_file_naming_fewer_domains_replaces_the_record" \
+	"$rc:$(sql "SELECT domains::text FROM customers WHERE ext_id = 'gf'")" "0:{grossefirma.example}"
+printf 'customer,address,contact_email,domains\ngf,192.0.2.50,it@grossefirma.example,new.example\ngf,192.0.2.51,it@grossefirma.example,grosse_firma.example\n' >"$TEST_TMP/baddomain.csv"
+before=$(snapshot)
+out=$("${IMPORT[@]}" "$TEST_TMP/baddomain.csv" 2>&1); rc=$?
+check_contains "a_bad_domain_is_reported_with_its_line" "$rc $out" "1 $TEST_TMP/baddomain.csv:3: domain 'grosse_firma.example': holds a character other than"
+check_eq "a_bad_domain_writes_nothing" "$(snapshot)" "$before"

@@ -191,3 +191,30 @@ refused=$(grep -o 'event=sim_stop.*refused_total=[0-9]*' "$TEST_TMP/capped.err" 
 if [ "${refused:-0}" -ge 1 ] && grep -q 'event=sim_session_refused' "$TEST_TMP/capped.err"; then
 	pass "refusals are logged and counted ($refused)"
 else fail "refusals are logged and counted" "got refused_total='$refused', want >= 1 and a sim_session_refused line"; fi
+
+# Relay rules keyed on the sender's domain or the client's greeting, and a host that
+# refuses to be greeted as itself (--anonymous: the greeting names no host).
+sim_start_anyport trust --trust-domain kunde.test $N.50:PORT=trust-sender $N.51:PORT=trust-helo-host \
+	$N.52:PORT=trust-helo-literal $N.53:PORT=trust-helo-localhost $N.54:PORT=refuse-helo-self ||
+	fail "trust starts" "no ready"
+T=$SIM_PORT
+out=$(smtp_talk $N.50 $T "EHLO t" "MAIL FROM:<postmaster@kunde.test>" "RCPT TO:<rt1@sink.test>" RSET \
+	"MAIL FROM:<postmaster@sub.kunde.test>" "RCPT TO:<rt1@sink.test>")
+check_eq "trust-sender relays for the trusted domain only, matched exactly" \
+	"$(sed -n '4p;7p' <<<"$out" | cut -c1-3 | tr '\n' ' ')" "250 554 "
+out=$(smtp_talk $N.51 $T "EHLO $(name_of $N.51)" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>" \
+	"EHLO other.test" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>")
+check_eq "trust-helo-host relays after a greeting with its name, not another" \
+	"$(sed -n '4p;7p' <<<"$out" | cut -c1-3 | tr '\n' ' ')" "250 554 "
+out=$(smtp_talk $N.52 $T "HELO [$N.52]" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>")
+check_eq "trust-helo-literal relays after HELO with its literal" "$(reply_code "$out" 4)" 250
+out=$(smtp_talk $N.53 $T "EHLO localhost" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>")
+check_eq "trust-helo-localhost relays after EHLO localhost" "$(reply_code "$out" 4)" 250
+out=$(smtp_talk $N.54 $T "EHLO localhost" "HELO [$N.54]" "EHLO t" "MAIL FROM:<>" "RCPT TO:<rt1@sink.test>")
+check_eq "refuse-helo-self refuses greetings as itself, then is closed" \
+	"$(cut -c1-3 <<<"$out" | tr '\n' ' ')" "220 550 550 250 250 554 "
+sim_stop trust
+sim_start_anyport anon --anonymous $N.55:PORT=closed || fail "anonymous starts" "no ready"
+out=$(smtp_talk $N.55 $SIM_PORT "EHLO t")
+check_eq "--anonymous names no host in the greeting" "$(head -1 <<<"$out")" "220 relaysim ESMTP relaysim"
+sim_stop anon

@@ -87,13 +87,15 @@ wf_kill9() {
 	RUNNER_PID=
 }
 
-# wf_probe VERDICT [BACKSCATTER] [PORT]: a finished probe of $WF_ADDR.
+# wf_probe VERDICT [BACKSCATTER] [PORT]: a finished probe of $WF_ADDR; a
+# relay_confirmed one names trick $WF_TRICK and transcript $WF_TRANSCRIPT
+# (E'' string body) when they are set.
 wf_probe() {
 	sql "INSERT INTO probes (target_id, address, port, started_at, finished_at, verdict,
 	                         backscatter, trick, evidence)
 	     SELECT id, address, ${3:-25}, now(), now(), '$1', '${2:-refused}',
-	            CASE WHEN '$1' = 'relay_confirmed' THEN 'outside/percent-ip' END,
-	            jsonb_build_object('transcript', E'S: 220 mail.customer.example ESMTP\nC: EHLO probe.isp.example\nS: 250 mail.customer.example\nC: MAIL FROM:<probe@relayaudit-outside.invalid>\nS: 250 2.1.0 Ok\nC: RCPT TO:<rt0123@sink.relayaudit.test%customer.example>\nS: 250 2.1.5 Ok')
+	            CASE WHEN '$1' = 'relay_confirmed' THEN '${WF_TRICK:-outside/percent-ip}' END,
+	            jsonb_build_object('transcript', E'${WF_TRANSCRIPT:-S: 220 mail.customer.example ESMTP\nC: EHLO probe.isp.example\nS: 250 mail.customer.example\nC: MAIL FROM:<probe@relayaudit-outside.invalid>\nS: 250 2.1.0 Ok\nC: RCPT TO:<rt0123@sink.relayaudit.test%customer.example>\nS: 250 2.1.5 Ok}')
 	       FROM targets WHERE address = '$WF_ADDR' RETURNING id"
 }
 

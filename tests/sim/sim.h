@@ -38,6 +38,7 @@ enum sim_ehlo {
 	EHLO_REFUSED, /* 502; HELO works */
 	EHLO_ENDLESS, /* "250-" and then bytes without CRLF until the client leaves */
 	EHLO_HUGE,    /* a multi-line reply of many megabytes */
+	EHLO_REFUSE_SELF, /* 550 to EHLO and HELO naming it (its name, its literal, localhost) */
 };
 
 /* What RCPT TO does with a recipient outside the simulated host. */
@@ -50,6 +51,10 @@ enum sim_relay {
 	RELAY_DEFER,         /* 454 4.7.1 for ever (Postfix defer_unauth_destination) */
 	RELAY_TEMPFAIL,      /* 451 4.3.0 for ever */
 	RELAY_AUTH,          /* 530 5.7.0 at MAIL and RCPT */
+	RELAY_TRUST_SENDER,  /* open for senders in a --trust-domain (exactly), else closed */
+	RELAY_TRUST_HELO_HOST,      /* open for a client that greeted with its name, else closed */
+	RELAY_TRUST_HELO_LITERAL,   /* ... with its address literal */
+	RELAY_TRUST_HELO_LOCALHOST, /* ... as localhost */
 };
 
 /* What happens to the message after DATA. */
@@ -136,6 +141,9 @@ struct sim_opts {
 	size_t max_rcpts;
 	int max_sessions;
 	int tls_port; /* listeners on this port speak TLS from the first byte (0: none) */
+	const char *trust_domains[8]; /* --trust-domain: the sender domains trust-sender relays for */
+	size_t ntrust_domains;
+	bool anonymous; /* --anonymous: greeting and EHLO reply name no host */
 	int delay_ms; /* every reply line leaves this long after its cause (0: at once) */
 };
 

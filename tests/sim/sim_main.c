@@ -36,6 +36,9 @@ usage(FILE *f)
 	    "                        listeners on port N speak TLS from the first byte (like 465)\n"
 	    "  --greylist-secs N     greylisting delay (default 2)\n"
 	    "  --errors N            refusals before errors421 says 421 (default 3)\n"
+	    "  --anonymous           greeting and EHLO reply name no host (\"relaysim\")\n"
+	    "  --trust-domain D      a sender domain trust-sender relays for (repeatable;\n"
+	    "                        default relaysim.test, the parent of its names)\n"
 	    "  --pregreet-ms N       pause before the final greeting line (default 800)\n"
 	    "  --split-us N          gap between bytes for split (default 300)\n"
 	    "  --tarpit-ms N         gap between bytes for tarpit (default 1000)\n"
@@ -236,6 +239,8 @@ main(int argc, char **argv)
 	    {"sink", required_argument, NULL, 's'},
 	    {"greylist-secs", required_argument, NULL, 'g'},
 	    {"errors", required_argument, NULL, 'e'},
+	    {"trust-domain", required_argument, NULL, 'd'},
+	    {"anonymous", no_argument, NULL, 'A'},
 	    {"pregreet-ms", required_argument, NULL, 'p'},
 	    {"split-us", required_argument, NULL, 'S'},
 	    {"tarpit-ms", required_argument, NULL, 'T'},
@@ -279,6 +284,17 @@ main(int argc, char **argv)
 			break;
 		case 'e':
 			sim.opts.errors = opt_int("--errors", optarg, 1, 1000);
+			break;
+		case 'A':
+			sim.opts.anonymous = true;
+			break;
+		case 'd':
+			if (sim.opts.ntrust_domains == ARRAY_LEN(sim.opts.trust_domains)) {
+				fprintf(stderr, "relaysim: at most %zu --trust-domain\n",
+				        ARRAY_LEN(sim.opts.trust_domains));
+				return 2;
+			}
+			sim.opts.trust_domains[sim.opts.ntrust_domains++] = optarg;
 			break;
 		case 'p':
 			sim.opts.pregreet_ms = opt_int("--pregreet-ms", optarg, 1, 600000);
@@ -333,6 +349,8 @@ main(int argc, char **argv)
 	}
 	for (int i = optind; i < argc; i++)
 		spec_add(&sim, argv[i], &cap);
+	if (sim.opts.ntrust_domains == 0)
+		sim.opts.trust_domains[sim.opts.ntrust_domains++] = "relaysim.test";
 	if (sim.nlisteners == 0) {
 		usage(stderr);
 		return 2;

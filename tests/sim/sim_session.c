@@ -375,11 +375,30 @@ session_write_cb(struct bufferevent *bev, void *arg)
 
 /* ---- commands ---- */
 
+/* The name in the greeting and the EHLO/HELO reply: none with --anonymous. */
+static const char *
+shown_name(const struct sim_session *s)
+{
+	return s->sim->opts.anonymous ? "relaysim" : s->l->name;
+}
+
+/* The greeting names this host itself: its name, its address literal, or localhost. */
+static bool
+helo_is_self(const struct sim_session *s, const char *name)
+{
+	return strcasecmp(name, s->l->name) == 0 || strcasecmp(name, s->l->literal) == 0 ||
+	       strcasecmp(name, "localhost") == 0;
+}
+
 static void
 cmd_ehlo(struct sim_session *s, const char *arg)
 {
-	const struct sim_listener *l = s->l;
 
+	if (s->b->ehlo == EHLO_REFUSE_SELF && helo_is_self(s, arg)) {
+		s->helo[0] = '\0';
+		session_reply(s, "550 5.7.1 <%s>: Helo command rejected: you are not me", arg);
+		return;
+	}
 	snprintf(s->helo, sizeof(s->helo), "%s", *arg ? arg : "unknown");
 	session_reset_transaction(s);
 	switch (s->b->ehlo) {
@@ -397,13 +416,14 @@ cmd_ehlo(struct sim_session *s, const char *arg)
 		session_stream_refill(s);
 		return;
 	case EHLO_NORMAL:
+	case EHLO_REFUSE_SELF:
 		break;
 	}
 	char buf[512];
 	int n = snprintf(buf, sizeof(buf),
 	                 "250-%s\r\n250-PIPELINING\r\n250-SIZE %zu\r\n%s250-8BITMIME\r\n"
 	                 "250 ENHANCEDSTATUSCODES\r\n",
-	                 l->name, s->sim->opts.max_size,
+	                 shown_name(s), s->sim->opts.max_size,
 	                 s->b->relay == RELAY_AUTH ? "250-AUTH PLAIN LOGIN\r\n" : "");
 	if (n > 0 && (size_t)n < sizeof(buf))
 		session_send(s, buf, (size_t)n);
@@ -412,9 +432,14 @@ cmd_ehlo(struct sim_session *s, const char *arg)
 static void
 cmd_helo(struct sim_session *s, const char *arg)
 {
+	if (s->b->ehlo == EHLO_REFUSE_SELF && helo_is_self(s, arg)) {
+		s->helo[0] = '\0';
+		session_reply(s, "550 5.7.1 <%s>: Helo command rejected: you are not me", arg);
+		return;
+	}
 	snprintf(s->helo, sizeof(s->helo), "%s", *arg ? arg : "unknown");
 	session_reset_transaction(s);
-	session_reply(s, "250 %s", s->l->name);
+	session_reply(s, "250 %s", shown_name(s));
 }
 
 /* "FROM:<x> params" / "TO:<x> params" -> the part after the colon, or NULL. */
@@ -468,6 +493,42 @@ rcpt_refuse_local(struct sim_session *s, const struct sim_rcpt *r, bool *ok)
 		              r->final);
 }
 
+/* The sender's domain is one --trust-domain names (exactly, as a hash table would). */
+static bool
+sender_trusted(const struct sim_session *s)
+{
+	const char *at = strrchr(s->mail_from, '@');
+	size_t len;
+
+	if (at == NULL)
+		return false;
+	at++;
+	len = strcspn(at, ">");
+	for (size_t i = 0; i < s->sim->opts.ntrust_domains; i++) {
+		const char *d = s->sim->opts.trust_domains[i];
+
+		if (strlen(d) == len && strncasecmp(at, d, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The relay rules keyed on something other than the recipient: the sender's
+ * domain, or the client's greeting (RELAY_TRUST_*). True when they let it through.
+ */
+static bool
+relay_trusted(const struct sim_session *s, enum sim_relay relay)
+{
+	switch (relay) {
+	case RELAY_TRUST_SENDER: return sender_trusted(s);
+	case RELAY_TRUST_HELO_HOST: return strcasecmp(s->helo, s->l->name) == 0;
+	case RELAY_TRUST_HELO_LITERAL: return strcasecmp(s->helo, s->l->literal) == 0;
+	case RELAY_TRUST_HELO_LOCALHOST: return strcasecmp(s->helo, "localhost") == 0;
+	default: return false;
+	}
+}
+
 /* The relay policy for a recipient that is not one of ours. */
 static void
 rcpt_relay_policy(struct sim_session *s, const char *path, const struct sim_rcpt *r, bool *ok)
@@ -512,6 +573,15 @@ rcpt_relay_policy(struct sim_session *s, const char *path, const struct sim_rcpt
 	case RELAY_AUTH:
 		session_reply(s, "530 5.7.0 Authentication required");
 		return;
+	case RELAY_TRUST_SENDER:
+	case RELAY_TRUST_HELO_HOST:
+	case RELAY_TRUST_HELO_LITERAL:
+	case RELAY_TRUST_HELO_LOCALHOST:
+		if (relay_trusted(s, relay)) {
+			*ok = true;
+			return;
+		}
+		break;
 	case RELAY_CLOSED:
 	case RELAY_GREYLIST:
 	case RELAY_GREYLIST_OPEN:
@@ -828,7 +898,7 @@ session_greet_final_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->state != SS_GREETING)
 		return;
 	s->state = SS_COMMAND;
-	session_reply(s, "220 %s ESMTP relaysim", s->l->name);
+	session_reply(s, "220 %s ESMTP relaysim", shown_name(s));
 	s->greeted = true;
 }
 
@@ -840,7 +910,7 @@ session_greet(struct sim_session *s)
 	switch (s->b->greet) {
 	case GREET_NORMAL:
 		s->state = SS_COMMAND;
-		session_reply(s, "220 %s ESMTP relaysim", l->name);
+		session_reply(s, "220 %s ESMTP relaysim", shown_name(s));
 		s->greeted = true;
 		break;
 	case GREET_REJECT:

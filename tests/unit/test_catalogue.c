@@ -5,6 +5,7 @@
  */
 #include "common/addr.h"
 #include "probe-engine/catalogue.h"
+#include "probe-engine/probe.h"
 #include "tests/test.h"
 
 #include <stdint.h>
@@ -15,9 +16,9 @@
 #define T "rt0123456789ab00cdef0123456789ab"
 
 static const struct form_ctx v4 = {T, "sink.example", "mx.cust.example", "[192.0.2.7]",
-				   "outside.example"};
+				   "outside.example", "cust.example"};
 static const struct form_ctx v6 = {T, "sink.example", "[IPv6:2001:db8::7]", "[IPv6:2001:db8::7]",
-				   "outside.example"};
+				   "outside.example", "kunde.example"};
 
 static const struct {
 	const char *form, *want4, *want6;
@@ -57,6 +58,7 @@ static const struct {
 	{"spoof-ip", "<probe@[192.0.2.7]>", "<probe@[IPv6:2001:db8::7]>"},
 	{"localhost", "<probe@localhost>", "<probe@localhost>"},
 	{"unqualified", "<probe>", "<probe>"},
+	{"spoof-domain", "<postmaster@cust.example>", "<postmaster@kunde.example>"},
 };
 
 TEST(every_recipient_form_of_the_catalogue_is_in_the_table)
@@ -202,6 +204,52 @@ TEST(late_form_local_last_is_numbered_after_the_backscatter_block)
 	CHECK(catalogue_late_base() + catalogue_nlate() + 3 <= 256);
 }
 
+TEST(spoof_domain_without_a_domain_does_not_render)
+{
+	struct form_ctx none = v4;
+	char out[512];
+
+	none.domain = NULL;
+	CHECK(catalogue_render("<postmaster@{D}>", &none, out, sizeof(out)) < 0);
+}
+
+TEST(new_blocks_are_numbered_after_the_resends_and_fit_a_token)
+{
+	struct catalogue_attempt ca;
+
+	/* the numbers of main's catalogue stay where they were */
+	CHECK_INT(catalogue_late_base(), 79);
+	CHECK_INT(catalogue_nlate(), 2);
+	CHECK_INT(catalogue_resend_base(), 81);
+	CHECK_INT(catalogue_spoof_index(0, 0), 81 + CATALOGUE_RESEND_MAX);
+	CHECK_INT(catalogue_spoof_index(1, 0), catalogue_spoof_index(0, 0) + catalogue_nspoof_forms());
+	CHECK_INT(catalogue_greeting_index(PROBE_HELO_HOST, 0),
+		  catalogue_spoof_index(CATALOGUE_MAX_SPOOF_DOMAINS, 0));
+	CHECK_INT(catalogue_greeting_index(PROBE_HELO_LOCALHOST, 3) + 1, catalogue_index_end());
+	CHECK(catalogue_index_end() <= TOKEN_ATTEMPT_MAX + 1);
+	CHECK(catalogue_spoof(0, &ca) == 0);
+	CHECK_STR(catalogue_sender((size_t)ca.sender)->name, "spoof-domain");
+	CHECK_STR(catalogue_form((size_t)ca.form)->name, "plain");
+	CHECK(catalogue_spoof(catalogue_nspoof_forms(), &ca) < 0);
+}
+
+TEST(greetings_run_the_core_senders_with_the_plain_form)
+{
+	static const char *const core[] = {"null", "outside", "spoof-local", "spoof-ip"};
+	struct catalogue_attempt ca;
+
+	CHECK_INT(catalogue_ngreeting_senders(), 4);
+	for (size_t s = 0; s < 4; s++) {
+		CHECK(catalogue_greeting(s, &ca) == 0);
+		CHECK_STR(catalogue_sender((size_t)ca.sender)->name, core[s]);
+		CHECK_STR(catalogue_form((size_t)ca.form)->name, "plain");
+	}
+	CHECK_INT(catalogue_greeting_of(catalogue_greeting_index(PROBE_HELO_LITERAL, 2)),
+		  PROBE_HELO_LITERAL);
+	CHECK_INT(catalogue_greeting_of(0), PROBE_HELO_OURS);
+	CHECK_INT(catalogue_greeting_of(catalogue_spoof_index(0, 0)), PROBE_HELO_OURS);
+}
+
 TEST(rank_puts_the_simplest_trick_first)
 {
 	CHECK_INT(catalogue_rank("null", "plain"), 0);
@@ -209,6 +257,9 @@ TEST(rank_puts_the_simplest_trick_first)
 	CHECK(catalogue_rank("localhost", "plain") > catalogue_rank("spoof-ip", "mixed-case"));
 	CHECK_INT(catalogue_rank("null", "local-last"), catalogue_late_base());
 	CHECK(catalogue_rank("null", "no-such-form") == SIZE_MAX);
+	CHECK_INT(catalogue_rank("spoof-domain", "plain"), catalogue_spoof_index(0, 0));
+	CHECK_INT(catalogue_rank("spoof-domain", "bang-host"), catalogue_spoof_index(0, 3));
+	CHECK(catalogue_rank("spoof-domain", "quoted") == SIZE_MAX);
 }
 
 int
@@ -223,6 +274,9 @@ main(void)
 	RUN(each_form_runs_with_the_four_core_senders);
 	RUN(attempt_indices_are_stable);
 	RUN(late_form_local_last_is_numbered_after_the_backscatter_block);
+	RUN(spoof_domain_without_a_domain_does_not_render);
+	RUN(new_blocks_are_numbered_after_the_resends_and_fit_a_token);
+	RUN(greetings_run_the_core_senders_with_the_plain_form);
 	RUN(rank_puts_the_simplest_trick_first);
 	RUN(backscatter_sends_from_the_token_to_a_nonexistent_user);
 	RUN(render_refuses_what_does_not_fit);

@@ -5,6 +5,7 @@
  */
 #include "common/addr.h"
 #include "common/hmac.h"
+#include "common/mail_domain.h"
 #include "common/retest_link.h"
 #include "common/util.h"
 #include "probe-engine/token.h"
@@ -287,6 +288,71 @@ TEST(non_targets_are_refused_with_the_range_named)
 	}
 }
 
+TEST(mail_domains_are_checked_and_lower_cased)
+{
+	static const struct {
+		const char *in, *want, *why; /* want NULL: refused with a reason containing why */
+	} cases[] = {
+	    {"GrosseFirma.DE", "grossefirma.de", NULL},
+	    {"mail.example.co.uk.", "mail.example.co.uk", NULL},
+	    {"xn--bcher-kva.example", "xn--bcher-kva.example", NULL},
+	    {"a-b.c1.example", "a-b.c1.example", NULL},
+	    {"", NULL, "empty"},
+	    {".", NULL, "empty"},
+	    {"example", NULL, "single label"},
+	    {"192.0.2.1", NULL, "all digits"},
+	    {"a..example", NULL, "empty label"},
+	    {".example.com", NULL, "empty label"},
+	    {"-a.example", NULL, "starts with '-'"},
+	    {"a-.example", NULL, "ends with '-'"},
+	    {"a b.example", NULL, "character other than"},
+	    {"a_b.example", NULL, "character other than"},
+	    {"b\xc3\xbc" "cher.example", NULL, "A-label"},
+	    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example", NULL,
+	     "longer than 63"},
+	};
+	char out[MAIL_DOMAIN_MAX + 1];
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		const char *why = NULL;
+		int rc = mail_domain_normal(cases[i].in, out, &why);
+
+		if (cases[i].want != NULL && (rc != 0 || strcmp(out, cases[i].want) != 0))
+			TEST_FAIL("'%s': got %s '%s', want '%s'", cases[i].in, rc ? "refused" : "ok",
+			          rc ? why : out, cases[i].want);
+		if (cases[i].want == NULL && (rc == 0 || strstr(why, cases[i].why) == NULL))
+			TEST_FAIL("'%s': got %s, want refused as %s", cases[i].in,
+			          rc == 0 ? "accepted" : why, cases[i].why);
+	}
+	{
+		char longname[300];
+		const char *why = NULL;
+
+		memset(longname, 'a', sizeof(longname));
+		for (size_t i = 60; i < sizeof(longname); i += 61)
+			longname[i] = '.';
+		longname[sizeof(longname) - 1] = '\0';
+		CHECK_INT(mail_domain_normal(longname, out, &why), -1);
+		CHECK_STR(why, "longer than 253 characters");
+	}
+}
+
+TEST(mail_domain_lists_keep_each_once_in_order_up_to_their_room)
+{
+	const char *list[3];
+	size_t n = 0;
+
+	CHECK_INT(mail_domain_add(list, &n, 3, "a.example"), 1);
+	CHECK_INT(mail_domain_add(list, &n, 3, "A.Example"), 0);
+	CHECK_INT(mail_domain_add(list, &n, 3, "b.example"), 1);
+	CHECK_INT(mail_domain_add(list, &n, 3, "c.example"), 1);
+	CHECK_INT(mail_domain_add(list, &n, 3, "d.example"), -1);
+	CHECK_INT(mail_domain_add(list, &n, 3, "b.example"), 0);
+	CHECK_INT((int)n, 3);
+	CHECK_STR(list[0], "a.example");
+	CHECK_STR(list[2], "c.example");
+}
+
 int
 main(void)
 {
@@ -305,5 +371,7 @@ main(void)
 	RUN(net_key_groups_by_24_and_64);
 	RUN(ipv4_mapped_ipv6_parses_as_ipv4);
 	RUN(non_targets_are_refused_with_the_range_named);
+	RUN(mail_domains_are_checked_and_lower_cased);
+	RUN(mail_domain_lists_keep_each_once_in_order_up_to_their_room);
 	return test_summary();
 }

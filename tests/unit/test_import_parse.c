@@ -349,6 +349,62 @@ TEST(invalid_utf8_fails_with_its_line)
 	import_result_free(&res);
 }
 
+TEST(domain_lists_split_on_blanks_too_and_are_lower_cased)
+{
+	struct import_result res;
+
+	CHECK_INT(parse("customer,address,contact_email,domains\n"
+	                "c1,192.0.2.1,a@c1.example,GrosseFirma.DE  mail.grossefirma.de;c1.example\n",
+	                IMPORT_CSV, &res),
+	          0);
+	CHECK_MSG(res.rows[0].ndomains == 3, "got %d domains, want 3", res.rows[0].ndomains);
+	CHECK_STR(res.rows[0].domains[0], "grossefirma.de");
+	CHECK_STR(res.rows[0].domains[1], "mail.grossefirma.de");
+	CHECK_STR(res.rows[0].domains[2], "c1.example");
+	import_result_free(&res);
+}
+
+TEST(bad_domains_name_their_line_and_reason)
+{
+	struct import_result res;
+
+	CHECK_INT(parse("customer,address,contact_email,domains\n"
+	                "c1,192.0.2.1,a@c1.example,c1.example\n"
+	                "c1,192.0.2.2,a@c1.example,c1.example;;c2.example\n"
+	                "c1,192.0.2.3,a@c1.example,localhost\n"
+	                "c1,192.0.2.4,a@c1.example,b\xc3\xbc" "cher.example\n",
+	                IMPORT_CSV, &res),
+	          -1);
+	CHECK_STR(errors_of(&res), "3: empty list item|"
+	                           "4: domain 'localhost': a single label: want a whole domain "
+	                           "such as example.com|"
+	                           "5: domain 'b\xc3\xbc" "cher.example': not ASCII: give an "
+	                           "international name as its A-label (xn--...)|");
+	import_result_free(&res);
+}
+
+TEST(a_customer_with_more_than_32_domains_over_its_rows_is_refused_at_that_row)
+{
+	struct import_result res;
+	char text[8192];
+	size_t off = (size_t)snprintf(text, sizeof(text), "customer,address,contact_email,domains\n");
+
+	/* 3 rows of 12 domains, the first repeated on every row: 1 + 3 * 11 = 34 > 32. */
+	for (int row = 0; row < 3; row++) {
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+		                        "c1,192.0.2.%d,a@c1.example,same.example", row + 1);
+		for (int d = 0; d < 11; d++)
+			off += (size_t)snprintf(text + off, sizeof(text) - off, " d%d-%d.example",
+			                        row, d);
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "\n");
+	}
+	off += (size_t)snprintf(text + off, sizeof(text) - off,
+	                        "c2,192.0.2.9,a@c2.example,same.example\n");
+	CHECK_INT(parse(text, IMPORT_CSV, &res), -1);
+	CHECK_STR(errors_of(&res), "4: customer c1: more than 32 mail domains over its rows|");
+	import_result_free(&res);
+}
+
 int
 main(void)
 {
@@ -373,5 +429,8 @@ main(void)
 	RUN(non_target_addresses_are_refused_with_line_and_reason);
 	RUN(mapped_ipv6_imports_as_its_ipv4_address);
 	RUN(invalid_utf8_fails_with_its_line);
+	RUN(domain_lists_split_on_blanks_too_and_are_lower_cased);
+	RUN(bad_domains_name_their_line_and_reason);
+	RUN(a_customer_with_more_than_32_domains_over_its_rows_is_refused_at_that_row);
 	return test_summary();
 }

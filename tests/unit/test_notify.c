@@ -397,6 +397,158 @@ TEST(transcript_excerpt_is_bounded)
 	free(ex);
 }
 
+/* A session that greeted as the target's own host name and relayed. */
+#define HELO_TRANSCRIPT                                                                        \
+	"S: 220 mail.customer.example ESMTP\nC: EHLO probe.isp.example\n"                      \
+	"S: 250-mail.customer.example\nS: 250 PIPELINING\n"                                    \
+	"C: MAIL FROM:<x@outside.invalid>\nC: RCPT TO:<" OTHER "@sink.example>\n"               \
+	"S: 250 2.1.0 Ok\nS: 554 5.7.1 Relay access denied\nC: QUIT\nS: 221 Bye\n"              \
+	"S: 220 mail.customer.example ESMTP\nC: EHLO mail.customer.example\n"                   \
+	"S: 250-mail.customer.example\nS: 250 PIPELINING\n"                                    \
+	"C: MAIL FROM:<x@outside.invalid>\nC: RCPT TO:<" TOKEN "@sink.example>\nC: DATA\n"      \
+	"S: 250 2.1.0 Ok\nS: 250 2.1.5 Ok\nS: 354 End data with <CR><LF>.<CR><LF>\n"           \
+	"C: <test message, 933 bytes>\nS: 250 2.0.0 Ok: queued as 4XyZ\nC: QUIT\nS: 221 Bye\n"
+
+/* Renders m and returns its body flattened (see flat()); NULL after a failed check. */
+static char *
+render_flat(struct notify_mail *m, char **raw_body)
+{
+	char *subject = NULL, *msg = NULL, *body, *f;
+	const char *why = NULL;
+
+	if (notify_render(m, &subject, &msg, &why) != 0) {
+		TEST_FAIL("%s: render failed: %s", m->locale, why);
+		return NULL;
+	}
+	body = decode_body(msg);
+	f = flat(body);
+	if (raw_body)
+		*raw_body = body;
+	else
+		free(body);
+	free(subject);
+	free(msg);
+	return f;
+}
+
+TEST(helo_trick_names_the_greeting_and_brings_the_helo_guide_in_every_locale)
+{
+	static const struct {
+		const char *locale, *greeting, *guide;
+	} want[] = {
+	    {"en", "with our test client greeting (HELO/EHLO) as your server's own host name",
+	     "our test client greeted it (HELO/EHLO) with your server's own name"},
+	    {"de", "wobei sich unser Testclient mit dem eigenen Hostnamen Ihres Servers meldete",
+	     "die Begrüßung darf nie entscheiden, wer weiterleiten darf"},
+	    {"nl", "terwijl onze testclient zich meldde (HELO/EHLO) als de eigen hostnaam van uw server",
+	     "de begroeting mag nooit bepalen wie mag doorsturen"},
+	    {"fr", "notre client de test s'étant présenté (HELO/EHLO) sous le nom d'hôte de votre serveur",
+	     "la salutation ne doit jamais décider qui peut relayer"},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+		struct notify_mail m = sample(WF_MAIL_RELAY_BLOCKED, want[i].locale);
+		char *body = NULL, *f;
+
+		m.trick = "outside/plain+helo-host";
+		m.transcript = HELO_TRANSCRIPT;
+		if ((f = render_flat(&m, &body)) == NULL)
+			return;
+		CHECK_CONTAINS(f, want[i].greeting);
+		CHECK_CONTAINS(f, want[i].guide);
+		CHECK_CONTAINS(f, "check_helo_access");
+		CHECK_CONTAINS(f, "$sender_helo_name");
+		CHECK_CONTAINS(f, "match helo");
+		CHECK_MSG(strstr(f, "check_sender_access") == NULL,
+		          "%s: the sender-trust guide came with a greeting trick", want[i].locale);
+		/* The exchange shows the greeting in force, then the proving transaction. */
+		CHECK_CONTAINS(body, "  C: EHLO mail.customer.example\n"
+		                     "  S: 250-mail.customer.example\n"
+		                     "  C: MAIL FROM:<x@outside.invalid>\n");
+		CHECK_MSG(strstr(body, "EHLO probe.isp.example") == NULL,
+		          "%s: the greeting of another session is shown", want[i].locale);
+		free(f);
+		free(body);
+	}
+}
+
+TEST(each_greeting_kind_has_its_words)
+{
+	static const struct {
+		const char *trick, *want;
+	} cases[] = {
+	    {"null/plain+helo-literal", "greeting (HELO/EHLO) as your server's own address"},
+	    {"spoof-local/plain+helo-localhost+tls", "greeting (HELO/EHLO) as \"localhost\""},
+	    {"outside/plain+tls+helo-host", "greeting (HELO/EHLO) as your server's own host name"},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct notify_mail m = sample(WF_MAIL_RELAY_BLOCKED, "en");
+		char *f;
+
+		m.trick = cases[i].trick;
+		m.transcript = HELO_TRANSCRIPT;
+		if ((f = render_flat(&m, NULL)) == NULL)
+			return;
+		CHECK_CONTAINS(f, cases[i].want);
+		CHECK_CONTAINS(f, "check_helo_access");
+		CHECK_MSG(strstr(f, "+tls") == NULL && strstr(f, "helo-") == NULL,
+		          "%s: a suffix is shown raw", cases[i].trick);
+		free(f);
+	}
+}
+
+TEST(spoof_domain_trick_brings_the_sender_guide_in_every_locale)
+{
+	static const struct {
+		const char *locale, *sender, *guide;
+	} want[] = {
+	    {"en", "a sender claiming one of your own mail domains to a plain outside address",
+	     "trusts senders from your own domains"},
+	    {"de", "von einem Absender, der vorgibt, aus einer Ihrer eigenen Mail-Domains zu sein",
+	     "vertraut Absendern aus Ihren eigenen Domains"},
+	    {"nl", "van een afzender die zich voordoet als een van uw eigen maildomeinen",
+	     "vertrouwt afzenders uit uw eigen domeinen"},
+	    {"fr", "d'un expéditeur qui se prétend de l'un de vos propres domaines de messagerie",
+	     "fait confiance aux expéditeurs de vos propres domaines"},
+	};
+
+	for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+		struct notify_mail m = sample(WF_MAIL_RELAY_BLOCKED, want[i].locale);
+		char *body = NULL, *f;
+
+		m.trick = "spoof-domain/plain";
+		if ((f = render_flat(&m, &body)) == NULL)
+			return;
+		CHECK_CONTAINS(f, want[i].sender);
+		CHECK_CONTAINS(f, want[i].guide);
+		CHECK_CONTAINS(f, "check_sender_access");
+		CHECK_MSG(strstr(f, "check_helo_access") == NULL,
+		          "%s: the HELO guide came with a sender trick", want[i].locale);
+		CHECK_MSG(strstr(f, "spoof-domain") == NULL, "%s: the sender is shown by its code name",
+		          want[i].locale);
+		/* No greeting variant: the exchange starts at the transaction. */
+		CHECK_MSG(strstr(body, "C: EHLO") == NULL, "%s: a greeting shown for a sender trick",
+		          want[i].locale);
+		free(f);
+		free(body);
+	}
+}
+
+TEST(tls_suffix_keeps_the_forms_words_and_guide)
+{
+	struct notify_mail m = sample(WF_MAIL_RELAY_BLOCKED, "en");
+	char *f;
+
+	m.trick = "outside/percent-ip+tls";
+	if ((f = render_flat(&m, NULL)) == NULL)
+		return;
+	CHECK_CONTAINS(f, "Test:    an outside sender to an outside address hidden with \"%\" behind your address");
+	CHECK_CONTAINS(f, "\"percent hack\"");
+	CHECK_MSG(strstr(f, "+tls") == NULL, "the suffix is shown raw");
+	free(f);
+}
+
 int
 main(void)
 {
@@ -413,5 +565,9 @@ main(void)
 	RUN(header_values_cannot_inject_lines);
 	RUN(message_id_is_fixed_per_key);
 	RUN(transcript_excerpt_is_bounded);
+	RUN(helo_trick_names_the_greeting_and_brings_the_helo_guide_in_every_locale);
+	RUN(each_greeting_kind_has_its_words);
+	RUN(spoof_domain_trick_brings_the_sender_guide_in_every_locale);
+	RUN(tls_suffix_keeps_the_forms_words_and_guide);
 	return test_summary();
 }

@@ -420,6 +420,179 @@ TEST(host_name_too_long_for_the_forms_is_an_error_not_an_exit)
 	run_free(r);
 }
 
+/* A run prepared for host with the given domains on record. */
+static struct probe_run *
+new_run_for(const char *host, const char *const *domains, size_t ndomains)
+{
+	struct probe_target t = {0};
+	struct probe_run *r;
+	const char *why = NULL;
+
+	probe_params_defaults(&params);
+	token_key_init(&params.key, "0123456789abcdef", 16);
+	addr_parse("192.0.2.9", &t.addr);
+	t.domains = domains;
+	t.ndomains = ndomains;
+	r = run_new(&params, &t, 25, 42, 0);
+	if (run_prepare(r, host, &why) != 0)
+		fprintf(stderr, "run_prepare: %s\n", why);
+	return r;
+}
+
+static size_t
+count_sender(const struct probe_run *r, const char *sender, enum probe_helo helo)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->res->nattempts; i++)
+		n += strcmp(r->res->attempts[i].sender, sender) == 0 &&
+		     r->res->attempts[i].helo_kind == helo;
+	return n;
+}
+
+static size_t
+count_helo(const struct probe_run *r, enum probe_helo helo)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->res->nattempts; i++)
+		n += r->res->attempts[i].helo_kind == helo;
+	return n;
+}
+
+TEST(spoof_domain_forges_registrable_record_and_between_with_core_forms)
+{
+	const char *rec[] = {"kunde.example"};
+	struct probe_run *r = new_run_for("mx1.mail.example.co.uk", rec, 1);
+	const struct probe_attempt *a = NULL;
+
+	CHECK_INT(count_sender(r, "spoof-domain", PROBE_HELO_OURS), 3 * catalogue_nspoof_forms());
+	for (size_t i = 0; i < r->res->nattempts; i++) {
+		if (r->res->attempts[i].index == catalogue_spoof_index(1, 0))
+			a = &r->res->attempts[i];
+	}
+	CHECK(a != NULL);
+	CHECK_STR(a->sender, "spoof-domain");
+	CHECK_STR(a->form, "plain");
+	CHECK_STR(a->mail_from, "<postmaster@kunde.example>");
+	CHECK_STR(a->helo, "relayaudit.invalid");
+	run_free(r);
+}
+
+TEST(no_sender_domain_means_no_spoof_domain_attempt)
+{
+	struct probe_run *r = new_run_for("[192.0.2.9]", NULL, 0);
+
+	CHECK_INT(count_sender(r, "spoof-domain", PROBE_HELO_OURS), 0);
+	run_free(r);
+}
+
+TEST(greetings_as_the_target_host_literal_localhost)
+{
+	struct probe_run *r = new_run_for("mx.example.org", NULL, 0);
+
+	CHECK_INT(count_helo(r, PROBE_HELO_HOST), 4);
+	CHECK_INT(count_helo(r, PROBE_HELO_LITERAL), 4);
+	CHECK_INT(count_helo(r, PROBE_HELO_LOCALHOST), 4);
+	CHECK_STR(r->res->helo_names[PROBE_HELO_HOST], "mx.example.org");
+	CHECK_STR(r->res->helo_names[PROBE_HELO_LITERAL], "[192.0.2.9]");
+	CHECK_STR(r->res->helo_names[PROBE_HELO_LOCALHOST], "localhost");
+	run_free(r);
+}
+
+TEST(no_host_name_means_no_greeting_as_host)
+{
+	struct probe_run *r = new_run_for("[192.0.2.9]", NULL, 0);
+
+	CHECK_INT(count_helo(r, PROBE_HELO_HOST), 0);
+	CHECK_INT(count_helo(r, PROBE_HELO_LITERAL), 4);
+	run_free(r);
+}
+
+TEST(batches_keep_to_the_connections_greeting)
+{
+	struct probe_run *r = new_run_for("mx.example.org", NULL, 0);
+	size_t idx[16], n;
+
+	for (size_t i = 0; i < r->res->nattempts; i++) {
+		if (r->res->attempts[i].helo_kind == PROBE_HELO_OURS)
+			r->st[i].state = ATT_DONE;
+	}
+	CHECK_INT(run_next_helo(r, 0), PROBE_HELO_HOST);
+	r->helo_kind = PROBE_HELO_LITERAL;
+	n = run_next_batch(r, 0, idx, 16);
+	CHECK_INT(n, 1);
+	CHECK_INT(r->res->attempts[idx[0]].helo_kind, PROBE_HELO_LITERAL);
+	CHECK_STR(r->res->attempts[idx[0]].helo, "[192.0.2.9]");
+	run_free(r);
+}
+
+TEST(refused_greeting_refuses_its_attempts_at_ehlo_only)
+{
+	struct probe_run *r = new_run_for("mx.example.org", NULL, 0);
+	struct reply_view rv = {550, "5.7.1", "Helo command rejected"};
+	size_t refused = 0, others = 0;
+
+	run_greeting_refused(r, PROBE_HELO_LOCALHOST, &rv);
+	run_greeting_refused(r, PROBE_HELO_OURS, &rv); /* never */
+	for (size_t i = 0; i < r->res->nattempts; i++) {
+		const struct probe_attempt *a = &r->res->attempts[i];
+
+		if (a->helo_kind == PROBE_HELO_LOCALHOST) {
+			CHECK_INT(a->outcome, OUTCOME_REFUSED);
+			CHECK_INT(a->stage, STAGE_EHLO);
+			CHECK_INT(a->helo_reply.code, 550);
+			refused++;
+		} else {
+			others += r->st[i].state != ATT_DONE;
+		}
+	}
+	CHECK_INT(refused, 4);
+	CHECK_INT(others, r->res->nattempts - 4);
+	run_free(r);
+}
+
+TEST(widening_attempts_are_skipped_once_a_relay_is_accepted)
+{
+	const char *rec[] = {"kunde.example"};
+	struct probe_run *r = new_run_for("mx.example.org", rec, 1);
+
+	run_one(r, 0, 250, 354, 250, "2.0.0", 0);
+	for (size_t i = 0; i < r->res->nattempts; i++) {
+		const struct probe_attempt *a = &r->res->attempts[i];
+		bool widening = a->helo_kind != PROBE_HELO_OURS || strcmp(a->sender, "spoof-domain") == 0;
+
+		if (widening)
+			CHECK_MSG(a->outcome == OUTCOME_SKIPPED, "attempt %u: outcome %s, want skipped",
+				  a->index, outcome_name(a->outcome));
+		else if (i > 0)
+			CHECK_MSG(r->st[i].state == ATT_PENDING, "attempt %u not pending", a->index);
+	}
+	refuse_all_but(r, 0);
+	run_finish(r, 10);
+	CHECK_INT(r->res->verdict, VERDICT_ACCEPTED);
+	CHECK_STR(r->res->trick, "null/plain");
+	run_free(r);
+}
+
+TEST(trick_names_the_greeting_before_tls)
+{
+	struct probe_attempt a = {.sender = "null", .form = "plain", .helo_kind = PROBE_HELO_HOST};
+	char *t = probe_attempt_trick(&a);
+
+	CHECK_STR(t, "null/plain+helo-host");
+	free(t);
+	a.tls = true;
+	a.helo_kind = PROBE_HELO_LOCALHOST;
+	t = probe_attempt_trick(&a);
+	CHECK_STR(t, "null/plain+helo-localhost+tls");
+	free(t);
+	a.helo_kind = PROBE_HELO_OURS;
+	t = probe_attempt_trick(&a);
+	CHECK_STR(t, "null/plain+tls");
+	free(t);
+}
+
 int
 main(void)
 {
@@ -445,5 +618,13 @@ main(void)
 	RUN(x70_without_tls_in_the_text_is_a_refusal);
 	RUN(auth_demanded_inside_tls_is_closed);
 	RUN(trick_inside_tls_is_marked_tls);
+	RUN(spoof_domain_forges_registrable_record_and_between_with_core_forms);
+	RUN(no_sender_domain_means_no_spoof_domain_attempt);
+	RUN(greetings_as_the_target_host_literal_localhost);
+	RUN(no_host_name_means_no_greeting_as_host);
+	RUN(batches_keep_to_the_connections_greeting);
+	RUN(refused_greeting_refuses_its_attempts_at_ehlo_only);
+	RUN(widening_attempts_are_skipped_once_a_relay_is_accepted);
+	RUN(trick_names_the_greeting_before_tls);
 	return test_summary();
 }
