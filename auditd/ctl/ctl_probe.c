@@ -80,7 +80,8 @@ ctl_probe_usage(const char *why)
 		"  --concurrency N     probes in flight\n"
 		"  --rate N            new connections per second, 0 = unlimited\n"
 		"  --per-net N         concurrent probes per /24 or /64, 0 = unlimited\n"
-		"  --threads N         event loops (threads), 0 = one per core (probe_threads)\n"
+		"  --threads N         event loops (threads), 0 = one per core (probe_threads);\n"
+		"                      with --sink always 1\n"
 		"  --timeout DUR       one connect or reply (30s, 500ms, ...)\n"
 		"  --deadline DUR      whole probe of one target\n"
 		"  --greylist-wait DUR delay before a 4xx attempt is retried\n"
@@ -658,6 +659,14 @@ ctl_probe(int argc, char **argv)
 			*(int *)((char *)&p + ctl_probe_params[k].field) = pvalue[k];
 	}
 	p.test_backscatter = !no_backscatter;
+	/*
+	 * --sink: one loop for the engine and the sink. Receipts are matched
+	 * against results already handed back, and on one loop a probe's result
+	 * is handed back before any message it caused can arrive; across loops
+	 * a receipt could overtake its result and be lost.
+	 */
+	if (sink_listen != NULL)
+		p.threads = 1;
 	/* ports: --port, else the config's probe_ports */
 	if (port) {
 		c.ports[c.nports++] = port;
@@ -705,7 +714,7 @@ ctl_probe(int argc, char **argv)
 		sp.max_rcpts = (int)config_int(cfg, CFG_SINK_MAX_RCPTS);
 		sp.max_sessions = (int)config_int(cfg, CFG_SINK_MAX_SESSIONS);
 		sp.per_peer = (int)config_int(cfg, CFG_SINK_PER_PEER);
-		sp.threads = probe_threads_count(p.threads);
+		sp.threads = 1; /* see above: with --sink everything runs on this loop */
 		sp.timeout_ms = (int)config_int(cfg, CFG_SINK_TIMEOUT) * 1000;
 		sp.tls_cert = config_str(cfg, CFG_SINK_TLS_CERT);
 		sp.tls_key = config_str(cfg, CFG_SINK_TLS_KEY);
