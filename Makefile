@@ -83,7 +83,10 @@ FUZZBIN   := $(FUZZSRC:tests/fuzz/%.c=bin/fuzz/%)
 
 # build/variant is rewritten only when the variant changes, so binaries relink then.
 STAMP     := build/variant
+# A dry run (make -n) changes nothing, not even the variant.
+ifeq (,$(findstring n,$(firstword -$(MAKEFLAGS))))
 $(shell mkdir -p build; [ "$$(cat build/variant 2>/dev/null)" = "$(VARIANT)" ] || echo $(VARIANT) > build/variant)
+endif
 
 .PHONY: all test run bench fuzz fuzz-run install man deb clean format distclean layercheck
 # relaysim appears once tests/sim/ holds its sources.

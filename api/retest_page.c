@@ -273,7 +273,7 @@ struct page_case {
 	enum page_state state;
 	int64_t wait;      /* seconds until the next re-test may be asked for */
 	bool complaint_kept; /* a complaint block waits for an operator */
-	const char *refused; /* why the prober would never run a re-test (refusal_retest) */
+	const struct refusal *refused; /* why the prober would never run a re-test */
 };
 
 static void
@@ -300,11 +300,25 @@ page_state_key(const struct page_case *pc)
 	return NULL;
 }
 
+/* Why a re-test cannot run, in the page's language (English when words.txt has no word). */
+static const char *
+page_refusal(const struct page_case *pc)
+{
+	char key[64];
+	const char *w;
+
+	if (pc->refused == NULL)
+		return "";
+	str_fmt(key, sizeof(key), "refusal.%s", pc->refused->code);
+	w = tmpl_word(&pc->t.w, key);
+	return w != NULL ? w : pc->refused->text;
+}
+
 static char *
 page_state_message(const struct page_case *pc)
 {
 	const char *key = page_state_key(pc);
-	struct tmpl_var v[] = {{"reason", pc->refused ? pc->refused : ""}};
+	struct tmpl_var v[] = {{"reason", page_refusal(pc)}};
 
 	return key ? page_say(&pc->t, key, v, ARRAY_LEN(v)) : NULL;
 }
@@ -370,8 +384,8 @@ page_case_load(struct api_req *r, struct page_case *pc)
 	pc->complaint_kept = strcmp(finding, "complaint") == 0 &&
 			     strcmp(config_str(r->cfg, CFG_COMPLAINT_UNBLOCK), "operator") == 0;
 	rq = json_object_get(pc->k, "request");
-	pc->refused = refusal_retest(r->cfg, json_string_value(json_object_get(pc->k, "address")),
-				     json_is_true(json_object_get(pc->k, "excluded")));
+	pc->refused = refusal_of_retest(r->cfg, json_string_value(json_object_get(pc->k, "address")),
+					json_is_true(json_object_get(pc->k, "excluded")));
 	if (strcmp(state, "resolved") == 0 || strcmp(state, "closed") == 0)
 		pc->state = PS_RESOLVED;
 	else if (pc->refused != NULL)
@@ -517,7 +531,7 @@ h_retest_page_post(struct api_req *r)
 
 		if (pc.state == PS_RESOLVED || pc.state == PS_RUNNING || pc.state == PS_REFUSED ||
 		    (pc.state == PS_CLEAN && pc.complaint_kept)) {
-			struct tmpl_var v[] = {{"reason", pc.refused ? pc.refused : ""}};
+			struct tmpl_var v[] = {{"reason", page_refusal(&pc)}};
 
 			page_para(&pg, page_state_names[pc.state], &pc.t, key, v, ARRAY_LEN(v));
 			page_case_free(&pc);

@@ -5,7 +5,8 @@
  * dnsbl_rate queries a second, each bounded by dnsbl_timeout) and records
  * what changed: a new listing asks for a re-test, a delisting is noted.
  * It runs in its own thread with its own event base and database connection,
- * so neither its queries nor its waits touch the daemon's loop.
+ * so neither its queries nor its waits touch the daemon's loop. HUP hands the
+ * thread new settings, which it takes up before its next pass.
  */
 #include "auditd/daemon.h"
 #include "common/addr.h"
@@ -49,14 +50,21 @@ struct dnsbl_batch {
 	atomic_bool *stop;
 };
 
+/* What the configuration says; a pass uses one set from start to end. */
+struct dnsbl_settings {
+	char **zones, **servers;
+	int nzones, nservers; /* no zones: the role idles until a reload names some */
+	int64_t interval_s, rate, timeout_s;
+};
+
 struct dnsbl_role {
 	pthread_t thread;
 	atomic_bool stop;
 	int wake[2];
 	char *conninfo;
-	char **zones, **servers;
-	int nzones, nservers;
-	int64_t interval_s, rate, timeout_s;
+	struct dnsbl_settings s;        /* the thread's own */
+	pthread_mutex_t lock;           /* guards pending */
+	struct dnsbl_settings *pending; /* from a reload, not yet taken up */
 };
 
 static struct dnsbl_role *dnsbl;
@@ -82,6 +90,52 @@ dnsbl_strv_free(char **v, int n)
 	for (int i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
+}
+
+static void
+dnsbl_settings_free(struct dnsbl_settings *st)
+{
+	dnsbl_strv_free(st->zones, st->nzones);
+	dnsbl_strv_free(st->servers, st->nservers);
+	memset(st, 0, sizeof(*st));
+}
+
+/* The settings cfg gives; -1 with *why when zones are named but no nameserver is. */
+static int
+dnsbl_settings_load(const struct config *cfg, struct dnsbl_settings *st, const char **why)
+{
+	const char *zones = config_str(cfg, CFG_DNSBL_ZONES);
+
+	memset(st, 0, sizeof(*st));
+	if (*zones != '\0' && *config_str(cfg, CFG_DNSBL_NAMESERVERS) == '\0') {
+		*why = "dnsbl_zones is set but dnsbl_nameservers is empty";
+		return -1;
+	}
+	st->zones = dnsbl_split(zones, &st->nzones);
+	st->servers = dnsbl_split(config_str(cfg, CFG_DNSBL_NAMESERVERS), &st->nservers);
+	st->interval_s = config_int(cfg, CFG_DNSBL_INTERVAL);
+	st->rate = config_int(cfg, CFG_DNSBL_RATE);
+	st->timeout_s = config_int(cfg, CFG_DNSBL_TIMEOUT);
+	return 0;
+}
+
+/* The thread takes up the settings of the last reload, if there was one since. */
+static void
+dnsbl_take_pending(struct dnsbl_role *r)
+{
+	struct dnsbl_settings *p;
+
+	pthread_mutex_lock(&r->lock);
+	p = r->pending;
+	r->pending = NULL;
+	pthread_mutex_unlock(&r->lock);
+	if (p == NULL)
+		return;
+	dnsbl_settings_free(&r->s);
+	r->s = *p;
+	free(p);
+	log_info("dnsbl_settings", "zones=%d nameservers=%d interval_s=%lld rate=%lld",
+		 r->s.nzones, r->s.nservers, (long long)r->s.interval_s, (long long)r->s.rate);
 }
 
 /* The query name: the address's labels reversed (nibbles for IPv6), then the zone. */
@@ -179,14 +233,14 @@ dnsbl_resolver(struct dnsbl_role *r, struct event_base *base)
 
 	if (dns == NULL)
 		return NULL;
-	str_fmt(timeout, sizeof(timeout), "%lld", (long long)r->timeout_s);
+	str_fmt(timeout, sizeof(timeout), "%lld", (long long)r->s.timeout_s);
 	evdns_base_set_option(dns, "timeout:", timeout);
 	evdns_base_set_option(dns, "attempts:", "2");
 	evdns_base_set_option(dns, "randomize-case:", "0");
-	for (int i = 0; i < r->nservers; i++) {
-		if (evdns_base_nameserver_ip_add(dns, r->servers[i]) != 0)
+	for (int i = 0; i < r->s.nservers; i++) {
+		if (evdns_base_nameserver_ip_add(dns, r->s.servers[i]) != 0)
 			log_warn("dnsbl_nameserver", "nameserver=%s error=\"cannot use it\"",
-				 r->servers[i]);
+				 r->s.servers[i]);
 	}
 	if (evdns_base_count_nameservers(dns) == 0) {
 		evdns_base_free(dns, 0);
@@ -204,7 +258,7 @@ dnsbl_record(PGconn *conn, struct dnsbl_role *r, struct dnsbl_target *t,
 
 	for (int i = 0; i < nq; i++) {
 		const struct dnsbl_target *tg = &t[q[i].target];
-		const char *zone = r->zones[q[i].zone];
+		const char *zone = r->s.zones[q[i].zone];
 		char key[300];
 		bool was = str_fmt(key, sizeof(key), " %s ", zone) == 0 && strstr(tg->listed, key);
 		int rc = 0;
@@ -254,19 +308,19 @@ dnsbl_pass(struct dnsbl_role *r, PGconn *conn)
 			break;
 		}
 		after = t[nt - 1].id;
-		b.q = xcalloc((size_t)nt * (size_t)r->nzones, sizeof(*b.q));
+		b.q = xcalloc((size_t)nt * (size_t)r->s.nzones, sizeof(*b.q));
 		for (int i = 0; i < nt; i++) {
-			for (int z = 0; z < r->nzones; z++) {
+			for (int z = 0; z < r->s.nzones; z++) {
 				struct dnsbl_query *q = &b.q[b.n];
 
 				q->b = &b;
 				q->target = i;
 				q->zone = z;
-				if (dnsbl_qname(t[i].address, r->zones[z], q->name, sizeof(q->name)) == 0)
+				if (dnsbl_qname(t[i].address, r->s.zones[z], q->name, sizeof(q->name)) == 0)
 					b.n++;
 			}
 		}
-		b.per_tick = (int)(r->rate * DNSBL_TICK_MS / 1000);
+		b.per_tick = (int)(r->s.rate * DNSBL_TICK_MS / 1000);
 		if (b.per_tick < 1)
 			b.per_tick = 1;
 		ev = event_new(base, -1, EV_PERSIST, dnsbl_tick, &b);
@@ -313,8 +367,14 @@ dnsbl_sleep(struct dnsbl_role *r, int64_t ms)
 
 		if (left <= 0)
 			break;
-		if (poll(&p, 1, left > 1000 ? 1000 : (int)left) > 0)
+		if (poll(&p, 1, left > 1000 ? 1000 : (int)left) > 0) {
+			char drain[16];
+
+			/* a stop or a reload: either way the caller looks again */
+			while (read(r->wake[0], drain, sizeof(drain)) > 0)
+				;
 			break;
+		}
 	}
 }
 
@@ -322,22 +382,36 @@ static void *
 dnsbl_main(void *arg)
 {
 	struct dnsbl_role *r = arg;
-	int64_t backoff_ms = 1000;
+	int64_t backoff_ms = 1000, last_start = -1;
 
 	while (!atomic_load(&r->stop)) {
-		PGconn *conn = db_connect(r->conninfo);
-		int64_t start = now_mono_ms();
+		PGconn *conn;
+		int64_t now;
 
+		dnsbl_take_pending(r);
+		now = now_mono_ms();
+		if (r->s.nzones == 0) {
+			dnsbl_sleep(r, 3600 * 1000); /* off until a reload names zones */
+			continue;
+		}
+		/*
+		 * The interval runs from the start of one pass to the start of the
+		 * next; a reload wakes the sleep, so a new interval counts at once.
+		 */
+		if (last_start >= 0 && now - last_start < r->s.interval_s * 1000) {
+			dnsbl_sleep(r, r->s.interval_s * 1000 - (now - last_start));
+			continue;
+		}
+		conn = db_connect(r->conninfo);
 		if (conn == NULL) {
 			dnsbl_sleep(r, backoff_ms);
 			backoff_ms = backoff_ms < 30000 ? backoff_ms * 2 : 30000;
 			continue;
 		}
 		backoff_ms = 1000;
+		last_start = now;
 		dnsbl_pass(r, conn);
 		db_close(conn);
-		/* The interval runs from the start of one pass to the start of the next. */
-		dnsbl_sleep(r, r->interval_s * 1000 - (now_mono_ms() - start));
 	}
 	return NULL;
 }
@@ -345,34 +419,60 @@ dnsbl_main(void *arg)
 static int
 role_dnsbl_start(struct daemon *d)
 {
-	const char *zones = config_str(d->cfg, CFG_DNSBL_ZONES);
+	struct dnsbl_settings st;
 	struct dnsbl_role *r;
+	const char *why = NULL;
 
-	if (*zones == '\0') {
-		log_info("dnsbl_off", "reason=\"no dnsbl_zones\"");
-		return 0;
-	}
-	if (*config_str(d->cfg, CFG_DNSBL_NAMESERVERS) == '\0') {
-		log_error("dnsbl_no_nameservers",
-			  "reason=\"dnsbl_zones is set but dnsbl_nameservers is empty\"");
+	if (dnsbl_settings_load(d->cfg, &st, &why) < 0) {
+		log_error("dnsbl_no_nameservers", "reason=\"%s\"", why);
 		return -1;
 	}
 	r = xcalloc(1, sizeof(*r));
 	r->conninfo = xstrdup(d->conninfo);
-	r->zones = dnsbl_split(zones, &r->nzones);
-	r->servers = dnsbl_split(config_str(d->cfg, CFG_DNSBL_NAMESERVERS), &r->nservers);
-	r->interval_s = config_int(d->cfg, CFG_DNSBL_INTERVAL);
-	r->rate = config_int(d->cfg, CFG_DNSBL_RATE);
-	r->timeout_s = config_int(d->cfg, CFG_DNSBL_TIMEOUT);
+	r->s = st;
 	atomic_init(&r->stop, false);
+	pthread_mutex_init(&r->lock, NULL);
 	if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
 	    pthread_create(&r->thread, NULL, dnsbl_main, r) != 0)
 		fatal("reason=\"cannot start the dnsbl thread\"");
 	dnsbl = r;
-	log_info("dnsbl_started", "zones=%s nameservers=%s interval_s=%lld rate=%lld", zones,
-		 config_str(d->cfg, CFG_DNSBL_NAMESERVERS), (long long)r->interval_s,
-		 (long long)r->rate);
+	if (st.nzones == 0)
+		log_info("dnsbl_off", "reason=\"no dnsbl_zones\"");
+	else
+		log_info("dnsbl_started", "zones=%s nameservers=%s interval_s=%lld rate=%lld",
+			 config_str(d->cfg, CFG_DNSBL_ZONES), config_str(d->cfg, CFG_DNSBL_NAMESERVERS),
+			 (long long)st.interval_s, (long long)st.rate);
 	return 0;
+}
+
+/*
+ * HUP: new zones, nameservers, interval, rate and timeout for the next pass
+ * (a pass under way ends with the old ones). Never waits for the thread.
+ */
+static void
+role_dnsbl_reload(struct daemon *d)
+{
+	struct dnsbl_role *r = dnsbl;
+	struct dnsbl_settings *st = xcalloc(1, sizeof(*st));
+	const char *why = NULL;
+	ssize_t w;
+
+	if (r == NULL || dnsbl_settings_load(d->cfg, st, &why) < 0) {
+		if (r != NULL)
+			log_warn("reload_refused", "role=dnsbl reason=\"%s\"", why);
+		free(st);
+		return;
+	}
+	pthread_mutex_lock(&r->lock);
+	if (r->pending != NULL) {
+		dnsbl_settings_free(r->pending);
+		free(r->pending);
+	}
+	r->pending = st;
+	pthread_mutex_unlock(&r->lock);
+	w = write(r->wake[1], "x", 1); /* out of its sleep: the new interval counts now */
+	(void)w;
+	log_info("reloaded", "role=dnsbl zones=%s", config_str(d->cfg, CFG_DNSBL_ZONES));
 }
 
 static void
@@ -390,12 +490,17 @@ role_dnsbl_stop(struct daemon *d)
 	pthread_join(r->thread, NULL);
 	close(r->wake[0]);
 	close(r->wake[1]);
-	dnsbl_strv_free(r->zones, r->nzones);
-	dnsbl_strv_free(r->servers, r->nservers);
+	dnsbl_settings_free(&r->s);
+	if (r->pending != NULL) {
+		dnsbl_settings_free(r->pending);
+		free(r->pending);
+	}
+	pthread_mutex_destroy(&r->lock);
 	free(r->conninfo);
 	free(r);
 	dnsbl = NULL;
 }
 
 const struct role_ops role_dnsbl_ops = {
-	.name = "dnsbl", .start = role_dnsbl_start, .stop = role_dnsbl_stop};
+	.name = "dnsbl", .start = role_dnsbl_start, .stop = role_dnsbl_stop,
+	.reload = role_dnsbl_reload};

@@ -124,6 +124,7 @@ role_probe_row(const struct probe_result *res, struct probe_row *row)
 		r->mail_from = token_redact_dup(a->mail_from);
 		r->rcpt_to = token_redact_dup(a->rcpt_to);
 		r->rcpts = a->rcpts;
+		r->tls = a->tls;
 		r->token = xstrdup(a->token);
 		r->mail_code = a->mail.code;
 		r->rcpt_code = a->rcpt.code;

@@ -221,6 +221,7 @@ role_sink_apply_one(PGconn *c, struct receipt_match *m, struct receipt_match *la
 		str_fmt(a.token, sizeof(a.token), "%s", m->token);
 		a.eod.code = m->eod_code;
 		a.rcpts = m->rcpts;
+		a.tls = m->tls;
 		a.outcome = m->attempt_used ? OUTCOME_RELAYED : OUTCOME_ACCEPTED;
 		res.attempts = &a;
 		res.nattempts = 1;

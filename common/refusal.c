@@ -28,18 +28,32 @@ refusal_in_exclude(const char *list, const struct addr *a)
 	return in;
 }
 
-const char *
-refusal_retest(const struct config *cfg, const char *address, bool excluded)
+static const struct refusal refusal_excluded = {"excluded", "the target is excluded from probing"},
+			     refusal_no_address = {"not_an_address", "not an IPv4 or IPv6 address"},
+			     refusal_range = {"exclude", "the address is in a range never probed (exclude)"},
+			     refusal_loopback = {"loopback_only",
+						 "the prober only tests loopback addresses (loopback_only)"};
+
+const struct refusal *
+refusal_of_retest(const struct config *cfg, const char *address, bool excluded)
 {
 	struct addr a;
 
 	if (excluded)
-		return "the target is excluded from probing";
+		return &refusal_excluded;
 	if (addr_parse(address, &a) != 0)
-		return "not an IPv4 or IPv6 address";
+		return &refusal_no_address;
 	if (refusal_in_exclude(config_str(cfg, CFG_EXCLUDE), &a))
-		return "the address is in a range never probed (exclude)";
+		return &refusal_range;
 	if (config_bool(cfg, CFG_LOOPBACK_ONLY) && !addr_is_loopback(&a))
-		return "the prober only tests loopback addresses (loopback_only)";
+		return &refusal_loopback;
 	return NULL;
+}
+
+const char *
+refusal_retest(const struct config *cfg, const char *address, bool excluded)
+{
+	const struct refusal *r = refusal_of_retest(cfg, address, excluded);
+
+	return r != NULL ? r->text : NULL;
 }

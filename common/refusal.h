@@ -8,10 +8,19 @@
 
 #include "common/config.h"
 
+/* A refusal: code names it for words.txt ("refusal.<code>"), text says it in English. */
+struct refusal {
+	const char *code;
+	const char *text;
+};
+
 /*
- * NULL when a probe of address (text form) would run; else the reason.
+ * NULL when a probe of address (text form) would run; else why not.
  * excluded: the target's own excluded flag.
  */
+const struct refusal *refusal_of_retest(const struct config *cfg, const char *address,
+					bool excluded);
+/* The same, as its English text (the API's error messages). */
 const char *refusal_retest(const struct config *cfg, const char *address, bool excluded);
 
 #endif

@@ -55,10 +55,11 @@ static const char insert_probes_sql[] =
 
 static const char insert_attempts_sql[] =
 	"INSERT INTO probe_attempts (probe_id, idx, sender, form, backscatter, mail_from,"
-	"  rcpt_to, token, mail_code, rcpt_code, data_code, eod_code, stage, outcome, rcpts)"
+	"  rcpt_to, token, mail_code, rcpt_code, data_code, eod_code, stage, outcome, rcpts, tls)"
 	" SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[],"
 	"  $5::boolean[], $6::text[], $7::text[], $8::text[], $9::smallint[], $10::smallint[],"
-	"  $11::smallint[], $12::smallint[], $13::text[], $14::text[], $15::smallint[])"
+	"  $11::smallint[], $12::smallint[], $13::text[], $14::text[], $15::smallint[],"
+	"  $16::boolean[])"
 	" ON CONFLICT (probe_id, idx) DO NOTHING";
 
 /*
@@ -198,7 +199,7 @@ static int
 write_attempts(PGconn *c, const struct probe_row *const *rows, size_t n)
 {
 	enum { PID, IDX, SENDER, FORM, BS, MAILFROM, RCPTTO, TOKEN, MAILC, RCPTC, DATAC, EODC,
-	       STAGE, OUTCOME, RCPTS, NCOL };
+	       STAGE, OUTCOME, RCPTS, TLS, NCOL };
 	struct pgarray a[NCOL];
 	const char *params[NCOL];
 	size_t count = 0;
@@ -225,6 +226,7 @@ write_attempts(PGconn *c, const struct probe_row *const *rows, size_t n)
 			pgarray_add_text(&a[STAGE], t->stage != NULL ? t->stage : "");
 			pgarray_add_text(&a[OUTCOME], t->outcome != NULL ? t->outcome : "");
 			pgarray_add_i64(&a[RCPTS], t->rcpts > 0 ? t->rcpts : 1);
+			pgarray_add_text(&a[TLS], t->tls ? "t" : "f");
 			count++;
 		}
 	}

@@ -23,6 +23,7 @@ struct attempt_row {
 	int mail_code, rcpt_code, data_code, eod_code; /* 0 = none */
 	char *stage, *outcome;
 	int rcpts; /* recipients accepted in its transaction */
+	bool tls;  /* its connection spoke TLS (STARTTLS or port 465) */
 };
 
 /* One probe of one address and port; every string owned (NULL = SQL NULL). */

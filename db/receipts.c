@@ -101,7 +101,7 @@ receipts_pending(PGconn *c, bool orphans, int64_t max_age_s, struct receipt_matc
 	    "  coalesce(a.eod_code, 0), coalesce(a.outcome = 'relayed', false), coalesce(a.rcpts, 1),"
 	    "  p.trick, coalesce(p.trick_alone, true), host(p.address), r.received_chain,"
 	    "  coalesce((extract(epoch FROM p.confirm_deadline) * 1000)::bigint, 0),"
-	    "  coalesce(p.port, 0)"
+	    "  coalesce(p.port, 0), coalesce(a.tls, false)"
 	    " FROM sink_receipts r"
 	    " LEFT JOIN probes p ON p.id = r.probe_id"
 	    " LEFT JOIN probe_attempts a ON a.probe_id = r.probe_id AND a.idx = r.attempt"
@@ -143,6 +143,7 @@ receipts_pending(PGconn *c, bool orphans, int64_t max_age_s, struct receipt_matc
 		m->received_chain = db_col_dup(res, i, 22);
 		m->confirm_deadline_ms = db_col_i64(res, i, 23);
 		m->port = (int)db_col_i64(res, i, 24);
+		m->tls = PQgetvalue(res, i, 25)[0] == 't';
 	}
 	PQclear(res);
 	return n;

@@ -54,6 +54,7 @@ struct receipt_match {
 	int eod_code;
 	int rcpts;
 	int port; /* the probe's, for its verdict line */
+	bool tls; /* the attempt's connection spoke TLS: the trick keeps its +tls */
 };
 
 /*

@@ -40,11 +40,11 @@ int token_scan(const struct token_key *k, const char *text, size_t len, token_fo
 	       void *arg, int *forged);
 
 /*
- * Outside the probe and the sink a token is shown by its first
- * TOKEN_SHOWN characters ("rt" and the top of the probe id, nothing of the
- * MAC), so a reader of evidence, mails or logs cannot replay it.
+ * Outside the probe and the sink a token is shown without its MAC: "rt",
+ * the probe id and the attempt (TOKEN_SHOWN characters). A reader of
+ * evidence, mails or logs can tell the attempts apart but cannot replay one.
  */
-#define TOKEN_SHOWN 8
+#define TOKEN_SHOWN 16
 /* Shortens every token-shaped word of s in place to TOKEN_SHOWN chars + "..."; s shrinks. */
 void token_redact(char *s);
 /* A copy of s with every token shortened (malloc'd; NULL for NULL). */

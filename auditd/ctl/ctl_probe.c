@@ -99,7 +99,7 @@ ctl_probe_usage(const char *why)
 		"  --no-backscatter    skip the backscatter attempt\n"
 		"  --json              one JSON object per target per line\n"
 		"  --transcript        include the transcript in --json output\n"
-		"  --show-tokens       whole tokens in --json output (else their first 8 characters)\n"
+		"  --show-tokens       whole tokens in --json output (else their first 16: no MAC)\n"
 		"  --stats             print throughput, peak in-flight and peak RSS to stderr,\n"
 		"                      and one line per event loop (thread)\n"
 		"  -c FILE             config file\n"

@@ -312,10 +312,10 @@ notify_exchange(const char *transcript, const char *token, bool greeting)
 	const char *p = transcript ? transcript : "", *best = NULL;
 	char *buf = NULL, *out;
 	/*
-	 * Stored transcripts show tokens shortened (token_redact), and every
-	 * attempt of a probe shortens alike: the whole token finds the proving
-	 * transaction in an unredacted transcript, else the first transaction
-	 * of this probe that got through the final dot stands for it.
+	 * Stored transcripts show tokens shortened (token_redact) to the probe
+	 * id and attempt, which still name one attempt: the whole token or its
+	 * shortened form finds the proving transaction; failing both, the first
+	 * transaction that got through the final dot stands for it.
 	 */
 	char *shortened = token && *token ? token_redact_dup(token) : NULL;
 	size_t len = 0;
@@ -345,9 +345,9 @@ notify_exchange(const char *transcript, const char *token, bool greeting)
 					reached_eod = true;
 				r += m;
 			}
-			if (has_token || (best == NULL && reached_eod && (has_short || shortened == NULL)))
+			if (has_token || has_short || (best == NULL && reached_eod))
 				best = q;
-			if (has_token)
+			if (has_token || has_short)
 				break;
 			q = r;
 			continue;

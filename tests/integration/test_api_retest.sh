@@ -168,12 +168,20 @@ n=$(sql "SELECT count(*) FROM retest_requests")
 check_error "re-test in an excluded range: 409 refused" 409 refused POST "/v1/targets/$T4/retest" "$OPERATOR"
 check_contains "the API says why" "$(jqr .error.message)" "never probed (exclude)"
 check_error "re-test of an excluded target: 409 excluded" 409 excluded POST "/v1/targets/$T5/retest" "$OPERATOR"
-for tw in "$T4:range never probed" "$T5:the target is excluded"; do
+for tw in "$T4:in a range we never test" "$T5:this server is excluded from our tests"; do
 	t=${tw%%:*} c=$(sql "SELECT id FROM cases WHERE address = '${tw%%:*}'")
 	req GET "/r/$(link "$c" $((now + 3600)) "$SECRET")"
 	check_eq "customer page for $t: 409" "$CODE" 409
 	check_contains "customer page for $t says why" "$BODY" "${tw#*:}"
 done
+# The reason is said in the customer's language, not pasted in English into it.
+sql "UPDATE customers SET locale = 'de' WHERE ext_id = 'cust-2'" >/dev/null
+c=$(sql "SELECT id FROM cases WHERE address = '$T5'")
+req GET "/r/$(link "$c" $((now + 3600)) "$SECRET")"
+check_contains "German page gives the reason in German" "$BODY" \
+	"Eine erneute Prüfung dieses Servers ist nicht möglich (dieser Server ist von unseren Prüfungen ausgenommen)"
+check_eq "German page has no English reason" "$(grep -c 'excluded' <<<"$BODY")" 0
+sql "UPDATE customers SET locale = 'en' WHERE ext_id = 'cust-2'" >/dev/null
 check_eq "refused re-tests queue nothing" "$(sql "SELECT count(*) FROM retest_requests")" "$n"
 
 # Rate limits: a case on T3 (never probed here) with a recent customer re-test is refused with 429.

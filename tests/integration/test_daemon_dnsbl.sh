@@ -29,7 +29,10 @@ zone_list
 port=$(random_port)
 # rbldnsd writes its query log (+: line by line) as its own user inside the chroot.
 touch "$ZDIR/querylog" && chown rbldns "$ZDIR/querylog"
+# bl2.test lists .3 from the start; the daemon asks it only once a reload names it.
+{ echo ":127.0.0.4:Listed by the second test zone"; echo 127.0.40.3; } >"$ZDIR/relays2"
 bg_start rbldnsd -n -u rbldns -r "$ZDIR" -w / -c 1 -l +querylog -b "$IP/$port" bl.test:ip4set:relays \
+	bl2.test:ip4set:relays2 \
 	>"$TEST_TMP/rbldnsd.log" 2>&1
 wait_for 10 sh -c "dig @$IP -p $port +short +time=1 +tries=1 bl.test SOA >/dev/null 2>&1" ||
 	{ fail setup "rbldnsd did not start: $(tail -3 "$TEST_TMP/rbldnsd.log")"; exit 1; }
@@ -93,6 +96,24 @@ check_eq delisting_in_the_case_timeline \
 check_eq never_listed_address_leaves_no_trace \
 	"$(sql "SELECT count(*) FROM dnsbl_listings l JOIN targets t ON t.id = l.target_id WHERE t.address = '127.0.40.3'")" 0
 check_contains queries_went_to_the_test_zone "$(cat "$ZDIR/querylog" 2>/dev/null)" "3.40.0.127.bl.test"
+check_eq unconfigured_zone_never_asked "$(grep -c 'bl2\.test' "$ZDIR/querylog")" 0
+
+# HUP: a zone added to the file is asked from the next pass on.
+sed -i 's/^dnsbl_zones = .*/dnsbl_zones = bl.test, bl2.test/' "$TEST_TMP/d.conf"
+kill -HUP "$DAEMON_PID"
+wait_for $((INTERVAL + 4)) sql_true "SELECT count(*) = 1 FROM dnsbl_listings WHERE zone = 'bl2.test'"
+check_eq reload_adds_a_zone \
+	"$(sql "SELECT string_agg(host(t.address) || ' ' || l.zone || ' ' || l.code, ',') FROM dnsbl_listings l
+	        JOIN targets t ON t.id = l.target_id WHERE l.zone = 'bl2.test'")" "127.0.40.3 bl2.test 127.0.0.4"
+# Zones without nameservers: refused with the reason, the running settings kept.
+sed -i '/^dnsbl_nameservers/d' "$TEST_TMP/d.conf"
+kill -HUP "$DAEMON_PID"
+wait_for 10 grep -q 'event=reload_refused.*role=dnsbl' "$TEST_TMP/daemon.log"
+check_contains reload_without_nameservers_refused \
+	"$(grep 'event=reload_refused.*role=dnsbl' "$TEST_TMP/daemon.log")" "dnsbl_nameservers is empty"
+passes=$(grep -c 'event=dnsbl_pass' "$TEST_TMP/daemon.log")
+wait_for $((INTERVAL + 4)) more_passes
+check_eq refused_reload_keeps_checking "$(more_passes && echo yes)" yes
 
 daemon_stop "$DAEMON_PID"
 check_eq daemon_stops_cleanly "$DAEMON_RC" 0

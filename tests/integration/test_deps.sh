@@ -7,8 +7,12 @@ cd "$ROOT" || exit 1
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 
 # make test, make fuzz and make bench run the script before building anything.
+# In the variant that is built: even make -n records the variant it is asked
+# for (build/variant), and a flip would relink bin/ under the running suite.
+san=
+[ "$(cat build/variant 2>/dev/null)" = san ] && san=SANITIZE=1
 for t in test fuzz bench; do
-	first=$(make -n --no-print-directory "$t" 2>/dev/null | head -1)
+	first=$(make -n --no-print-directory $san "$t" 2>/dev/null | head -1)
 	check_contains "make_${t}_installs_dependencies_first" "$first" "deploy/install-deps.sh"
 done
 check_contains "make_run_installs_dependencies" "$(cat deploy/run.sh)" "deploy/install-deps.sh"

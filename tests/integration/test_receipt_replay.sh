@@ -51,9 +51,13 @@ evidence=$(curl -s --max-time 10 -H "Authorization: Bearer $VIEWER" "$API_BASE/v
 check_contains viewer_reads_the_evidence "$evidence" '"attempts"'
 whole='rt[0-9a-f]{30}'
 check_eq evidence_has_no_whole_token "$(grep -Eoc "$whole" <<<"$evidence")" 0
-short=$(grep -Eo 'rt[0-9a-f]{6}\.\.\.' <<<"$evidence" | head -1)
-if [ -n "$short" ]; then pass evidence_shows_tokens_by_8_characters; else
-	fail evidence_shows_tokens_by_8_characters "got no rtXXXXXX... in ${evidence:0:300}"; fi
+short=$(grep -Eo 'rt[0-9a-f]{14}\.\.\.' <<<"$evidence" | head -1)
+if [ -n "$short" ]; then pass evidence_shows_tokens_without_their_mac; else
+	fail evidence_shows_tokens_without_their_mac "got no rt + 14 hex digits + ... in ${evidence:0:300}"; fi
+distinct=$(jq -r '.evidence.attempts[].rcpt_to // empty' <<<"$evidence" | grep -Eo 'rt[0-9a-f]{14}\.\.\.' | sort -u | wc -l)
+attempts=$(jq -r '.evidence.attempts[].rcpt_to // empty' <<<"$evidence" | grep -Ec 'rt[0-9a-f]{14}\.\.\.')
+if [ "$attempts" -gt 1 ] && [ "$distinct" = "$attempts" ]; then pass shortened_tokens_tell_attempts_apart
+else fail shortened_tokens_tell_attempts_apart "got $distinct distinct of $attempts attempts' shortened tokens"; fi
 for f in "$LOG" "$TEST_TMP"/outbox/* ; do
 	[ -f "$f" ] || continue
 	n=$(grep -Ec "$whole" "$f")
