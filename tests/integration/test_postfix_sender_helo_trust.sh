@@ -49,6 +49,9 @@ probe() { # NAME ADDR [ARGS...]: JSON in $TEST_TMP/NAME.json
 		>"$TEST_TMP/$name.json" 2>>"$TEST_TMP/probe.err"
 }
 field() { jq -r "$2 // empty" "$TEST_TMP/$1.json" 2>/dev/null | head -1; }
+check_trick() { # NAME GOT REGEX
+	if [[ $2 =~ $3 ]]; then pass "$1"; else fail "$1" "got '$2', want it to match $3"; fi
+}
 show_log() { echo "-- $1 maillog:"; tail -15 "$TEST_TMP/pf-$1/maillog" | sed 's/^/   /'; }
 
 # (a) "Our own addresses" as senders: the parent domain, named exactly (no subdomains).
@@ -56,7 +59,9 @@ if pf parent $N.1 mx.mail.grossefirma.test "grossefirma.test OK" \
 	"smtpd_relay_restrictions = permit_mynetworks, check_sender_access texthash:$TEST_TMP/pf-parent/etc/access, reject_unauth_destination"; then
 	probe parent $N.1
 	check_eq postfix_sender_parent_domain_relay_confirmed "$(field parent .verdict)" relay_confirmed
-	check_eq postfix_sender_parent_domain_trick "$(field parent .trick)" spoof-domain/plain
+	# Postfix delivers its queue in parallel: whichever spoof-domain form's message
+	# reaches the sink first may name the trick when relayctl prints it.
+	check_trick postfix_sender_parent_domain_trick "$(field parent .trick)" '^spoof-domain/[a-z-]+$'
 	check_eq postfix_sender_parent_domain_forged_sender \
 		"$(field parent '[.attempts[] | select(.outcome == "relayed" or .outcome == "accepted")][0].mail_from')" \
 		"<postmaster@grossefirma.test>"
@@ -74,7 +79,7 @@ if pf customer $N.2 mx.hosting-provider.test "kunde-gmbh.test OK" \
 	check_eq postfix_customer_domain_closed_without_record "$(field customer_without .verdict)" closed
 	probe customer_with $N.2 --domain kunde-gmbh.test
 	check_eq postfix_customer_domain_relay_confirmed_with_record "$(field customer_with .verdict)" relay_confirmed
-	check_eq postfix_customer_domain_trick "$(field customer_with .trick)" spoof-domain/plain
+	check_trick postfix_customer_domain_trick "$(field customer_with .trick)" '^spoof-domain/[a-z-]+$'
 	check_eq postfix_customer_domain_forged_sender \
 		"$(field customer_with '[.attempts[] | select(.outcome == "relayed" or .outcome == "accepted")][0].mail_from')" \
 		"<postmaster@kunde-gmbh.test>"
@@ -88,7 +93,7 @@ if pf helo $N.3 mx.helo-firma.test "mx.helo-firma.test OK" \
 	"smtpd_relay_restrictions = permit_mynetworks, check_helo_access texthash:$TEST_TMP/pf-helo/etc/access, reject_unauth_destination"; then
 	probe helo $N.3
 	check_eq postfix_helo_own_name_relay_confirmed "$(field helo .verdict)" relay_confirmed
-	check_eq postfix_helo_own_name_trick_names_the_greeting "$(field helo .trick)" null/plain+helo-host
+	check_trick postfix_helo_own_name_trick_names_the_greeting "$(field helo .trick)" '^[a-z-]+/plain\+helo-host$'
 	check_eq postfix_helo_own_name_greeting_in_evidence \
 		"$(field helo '[.attempts[] | select(.outcome == "relayed" or .outcome == "accepted")][0].helo')" mx.helo-firma.test
 	[ "$(field helo .verdict)" = relay_confirmed ] || show_log helo
