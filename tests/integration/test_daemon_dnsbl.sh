@@ -9,7 +9,7 @@ SUITE=daemon_dnsbl
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
-IP=127.0.62.9
+IP=127.0.56.9 # the daemon group's range (127.0.62 is the API tests')
 ZDIR=$TEST_TMP/zones
 INTERVAL=3
 mkdir -p "$ZDIR" && chmod 755 "$ZDIR"

@@ -6,7 +6,7 @@ SUITE=daemon_metrics_counters
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
-IP=127.0.62.12
+IP=127.0.56.12 # the daemon group's range (127.0.62 is the API tests')
 port=$(random_port)
 daemon_migrate || { fail setup "migrate failed"; exit 1; }
 daemon_targets 3
