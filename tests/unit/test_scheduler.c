@@ -499,6 +499,8 @@ struct fake_prober {
 	int delay_ms;            /* how long each answer takes */
 	int64_t target_seen;     /* a target to watch for */
 	int64_t target_seen_ms;  /* when it was submitted */
+	struct fake_answer **live; /* answers not delivered yet (NULL = delivered) */
+	size_t nlive;
 };
 
 struct fake_answer {
@@ -507,6 +509,7 @@ struct fake_answer {
 	size_t port;
 	char *address;
 	int portnum;
+	size_t slot; /* in fp->live */
 };
 
 static void
@@ -523,8 +526,22 @@ fake_answer(evutil_socket_t fd, short what, void *arg)
 	row.backscatter = BACKSCATTER_UNTESTED;
 	row.stage = xstrdup("connect");
 	row.error = xstrdup("connection refused");
+	a->fp->live[a->slot] = NULL;
 	scheduler_port_done(a->fp->s, a->it, a->port, &row);
 	free(a);
+}
+
+/* After the base is freed: the answers still on their timers when the test ended. */
+static void
+fake_prober_free(struct fake_prober *fp)
+{
+	for (size_t i = 0; i < fp->nlive; i++) {
+		if (fp->live[i] != NULL) {
+			free(fp->live[i]->address);
+			free(fp->live[i]);
+		}
+	}
+	free(fp->live);
 }
 
 static int
@@ -543,6 +560,9 @@ fake_submit(void *arg, struct sched_item *it, const struct claimed_target *t, si
 	a->port = port;
 	a->address = xstrdup(t->address);
 	a->portnum = t->ports[port];
+	a->slot = fp->nlive;
+	fp->live = xrealloc(fp->live, (fp->nlive + 1) * sizeof(*fp->live));
+	fp->live[fp->nlive++] = a;
 	event_base_once(fp->base, -1, EV_TIMEOUT, fake_answer, a, &tv);
 	return 0;
 }
@@ -604,6 +624,7 @@ TEST(scheduler_probes_every_due_target_once)
 	done = run_until(base, all_probed, NULL, 15000);
 	scheduler_free(fp.s, 2000);
 	event_base_free(base);
+	fake_prober_free(&fp);
 	CHECK_MSG(done, "not all targets probed in 15 s");
 	CHECK_INT(fp.submits, 600);
 	CHECK_INT(q_int("SELECT count(*) FROM probes"), 600);
@@ -652,6 +673,7 @@ TEST(retest_notify_wakes_scheduler_within_a_second)
 	/* Free before any check returns: a scheduler left running would outlive the test. */
 	scheduler_free(fp.s, 2000);
 	event_base_free(base);
+	fake_prober_free(&fp);
 	CHECK_MSG(first_round, "first round not done in 10 s");
 	CHECK_MSG(retested, "re-test not started within 3 s");
 	CHECK_MSG(fp.target_seen_ms - t0 < 1000, "re-test started after %lld ms, want < 1000",
@@ -681,6 +703,7 @@ TEST(target_held_in_memory_is_not_probed_twice_when_its_lease_runs_out)
 	done = run_until(base, all_probed_cond, NULL, 15000);
 	scheduler_free(fp.s, 2000);
 	event_base_free(base);
+	fake_prober_free(&fp);
 	CHECK_MSG(done, "not all probed in 15 s");
 	CHECK_INT(fp.submits, 10);
 	CHECK_INT(q_int("SELECT count(*) FROM probes"), 10);
