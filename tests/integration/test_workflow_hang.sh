@@ -67,7 +67,9 @@ check_contains interrupted_action_is_pending_again \
 wf_config
 wf_start
 applied_here() { grep -c " applied block $WF_ADDR " "$WF_ENFORCER_LOG" 2>/dev/null || echo 0; }
-wait_for 20 wf_eq applied_here 1
+applied_and_done() { [ "$(applied_here) $(sql "SELECT state FROM enforcement_actions WHERE address = '$WF_ADDR'")" = "1 done" ]; }
+# The hook logs before the runner records it done: wait for both.
+wait_for 20 applied_and_done
 check_eq interrupted_action_runs_after_restart "$(applied_here) $(sql "SELECT state FROM enforcement_actions WHERE address = '$WF_ADDR'")" "1 done"
 wf_stop
 
