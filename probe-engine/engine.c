@@ -1199,10 +1199,11 @@ shard_free(struct shard *e)
 	free(e);
 }
 
-void
-probe_engine_abandon(struct probe_engine *e)
+/* Stops each shard's loop where it is and joins its thread. */
+static void
+engine_join_shards(struct probe_engine *e)
 {
-	for (size_t i = 0; e != NULL && e->threaded && i < e->nshards; i++) {
+	for (size_t i = 0; e->threaded && i < e->nshards; i++) {
 		struct shard *s = e->shards[i];
 
 		pthread_mutex_lock(&s->mu);
@@ -1214,21 +1215,20 @@ probe_engine_abandon(struct probe_engine *e)
 }
 
 void
+probe_engine_abandon(struct probe_engine *e)
+{
+	if (e != NULL)
+		engine_join_shards(e);
+}
+
+void
 probe_engine_free(struct probe_engine *e)
 {
 	if (e == NULL)
 		return;
 	while (probe_engine_busy(e))
 		event_base_loop(e->base, EVLOOP_ONCE);
-	for (size_t i = 0; e->threaded && i < e->nshards; i++) {
-		struct shard *s = e->shards[i];
-
-		pthread_mutex_lock(&s->mu);
-		s->stop = true;
-		pthread_mutex_unlock(&s->mu);
-		waker_poke(&s->wake);
-		pthread_join(s->thread, NULL);
-	}
+	engine_join_shards(e);
 	for (size_t i = 0; i < e->nshards; i++)
 		shard_free(e->shards[i]);
 	free(e->shards);

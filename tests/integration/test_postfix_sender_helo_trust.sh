@@ -10,19 +10,9 @@
 . "$(dirname "$0")/sink_lib.sh"
 . "$ROOT/tests/mta/postfix.sh"
 
-if ! postfix_available; then
-	echo "SKIP $SUITE: needs root and Debian's postfix package (deploy/install-deps.sh)"
-	exit 0
-fi
+postfix_suite
 command -v jq >/dev/null || { fail setup "jq is not installed (deploy/install-deps.sh)"; exit 1; }
 
-PF_DIRS=()
-pf_cleanup() {
-	local d
-	for d in "${PF_DIRS[@]}"; do postfix_stop "$d"; done
-	bg_cleanup
-}
-trap pf_cleanup EXIT
 
 N=127.0.63
 SINK=$N.100

@@ -10,19 +10,9 @@
 . "$(dirname "$0")/sink_lib.sh"
 . "$ROOT/tests/mta/postfix.sh"
 
-if ! postfix_available; then
-	echo "SKIP $SUITE: postfix not installed or not root"
-	exit 0
-fi
+postfix_suite
 command -v openssl >/dev/null || { fail setup "openssl is not installed (deploy/install-deps.sh)"; exit 1; }
 
-PF_DIRS=()
-pf_cleanup() {
-	local d
-	for d in "${PF_DIRS[@]}"; do postfix_stop "$d"; done
-	bg_cleanup
-}
-trap pf_cleanup EXIT
 
 CERT=$TEST_TMP/cert
 tls_make_cert "$CERT" mta.tls.test || { fail setup "openssl could not make a throwaway certificate"; exit 1; }

@@ -9,18 +9,7 @@
 . "$(dirname "$0")/sink_lib.sh"
 . "$ROOT/tests/mta/postfix.sh"
 
-if ! postfix_available; then
-	echo "SKIP test_sink_postfix: postfix not installed or not root"
-	exit 0
-fi
-
-PF_DIRS=()
-pf_cleanup() {
-	local d
-	for d in "${PF_DIRS[@]}"; do postfix_stop "$d"; done
-	bg_cleanup
-}
-trap pf_cleanup EXIT
+postfix_suite
 
 # pf NAME ADDR SINK_ADDR [MAIN_CF_LINE...]: an instance routing the sink domain to SINK_ADDR:2525.
 pf() {

@@ -5,6 +5,8 @@
 # ADDR:PORT, delivers nowhere except where the caller's transport_maps say, and
 # never touches the system instance in /etc/postfix and /var/spool/postfix.
 #
+#   postfix_suite                     a test file's start: SKIP without Postfix; stops every
+#                                     instance in PF_DIRS (and background jobs) at exit
 #   postfix_start DIR ADDR PORT [MAIN_CF_LINE...]   configure and start; waits for the greeting
 #   postfix_start_anyport DIR ADDR [MAIN_CF_LINE...]   the same on a random high port,
 #                                     retried when the bind fails (copies of a test in other
@@ -30,6 +32,24 @@ POSTFIX_DAEMON_DIR=${POSTFIX_DAEMON_DIR:-/usr/lib/postfix/sbin}
 postfix_available() {
 	[ -x "$POSTFIX_BIN" ] && [ -x "$POSTCONF_BIN" ] && [ -x "$POSTFIX_DAEMON_DIR/master" ] && id postfix >/dev/null 2>&1 &&
 		getent group postdrop >/dev/null 2>&1 && [ "$(id -u)" = 0 ]
+}
+
+# postfix_suite: a test file's start. Skips the whole file (exit 0 with a
+# SKIP line) where Postfix cannot run; else every instance whose directory is
+# added to PF_DIRS is stopped when the file exits, with the background jobs.
+postfix_suite() {
+	if ! postfix_available; then
+		echo "SKIP $SUITE: needs root and Debian's postfix package (deploy/install-deps.sh)"
+		exit 0
+	fi
+	PF_DIRS=()
+	trap postfix_suite_cleanup EXIT
+}
+
+postfix_suite_cleanup() {
+	local d
+	for d in "${PF_DIRS[@]}"; do postfix_stop "$d"; done
+	bg_cleanup
 }
 
 _postfix_master_cf() {
