@@ -7,7 +7,6 @@
 #include "probe-engine/domains.h"
 #include "common/mail_domain.h"
 
-#include <ctype.h>
 #include <libpsl.h>
 #include <pthread.h>
 #include <string.h>
@@ -83,8 +82,7 @@ domains_add(char (*out)[DOMAINS_NAME_MAX], size_t *n, size_t max, const char *ho
 		(*dropped)++;
 		return;
 	}
-	for (size_t i = 0; i <= strlen(d); i++)
-		out[*n][i] = (char)tolower((unsigned char)d[i]);
+	memcpy(out[*n], d, strlen(d) + 1); /* in normal form already (mail_domain_normal) */
 	(*n)++;
 }
 
