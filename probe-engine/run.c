@@ -329,16 +329,27 @@ run_ready(const struct run_att *st, int64_t now)
 	return st->state == ATT_PENDING || (st->state == ATT_WAIT_RETRY && st->retry_at <= now);
 }
 
+/* Put back with its RCPT accepted (run_put_back): runs again first, in the same company. */
+static bool
+run_replay(const struct run_att *st)
+{
+	return st->state == ATT_PENDING && st->rcpt_ok;
+}
+
 size_t
 run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max)
 {
 	const char *from = NULL;
 	size_t n = 0;
+	bool replay = false;
 
 	if (r->relay_stop || !r->prepared)
 		return 0;
+	for (size_t i = 0; i < r->res->nattempts && !replay; i++)
+		replay = run_replay(&r->st[i]) && r->res->attempts[i].helo_kind == r->helo_kind;
 	for (size_t i = 0; i < r->res->nattempts && n < max; i++) {
-		if (!run_ready(&r->st[i], now) || r->res->attempts[i].helo_kind != r->helo_kind)
+		if (!run_ready(&r->st[i], now) || r->res->attempts[i].helo_kind != r->helo_kind ||
+		    (replay && !run_replay(&r->st[i])))
 			continue;
 		if (r->res->attempts[i].alone) {
 			/* its own transaction: the first thing picked, or left for later */
@@ -362,9 +373,23 @@ run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max)
 	return n;
 }
 
+bool
+run_replay_pending(const struct probe_run *r)
+{
+	for (size_t i = 0; r->prepared && !r->relay_stop && i < r->res->nattempts; i++) {
+		if (run_replay(&r->st[i]))
+			return true;
+	}
+	return false;
+}
+
 enum probe_helo
 run_next_helo(const struct probe_run *r, int64_t now)
 {
+	for (size_t i = 0; r->prepared && !r->relay_stop && i < r->res->nattempts; i++) {
+		if (run_replay(&r->st[i]))
+			return r->res->attempts[i].helo_kind;
+	}
 	for (size_t i = 0; r->prepared && !r->relay_stop && i < r->res->nattempts; i++) {
 		if (run_ready(&r->st[i], now))
 			return r->res->attempts[i].helo_kind;
@@ -595,6 +620,22 @@ run_interrupted(struct probe_run *r, size_t i)
 		return;
 	}
 	st->state = ATT_PENDING;
+}
+
+void
+run_put_back(struct probe_run *r, size_t i)
+{
+	struct run_att *st = &r->st[i];
+	struct probe_attempt *a = &r->res->attempts[i];
+
+	if (st->state != ATT_RUNNING)
+		return;
+	/* rcpt_ok stays: an accepted one runs again first (run_next_batch) */
+	st->state = ATT_PENDING;
+	a->tries--;
+	/* the re-run records its own replies; none of this try's may outlive it */
+	a->mail = (struct smtp_reply_rec){0};
+	a->rcpt = (struct smtp_reply_rec){0};
 }
 
 void

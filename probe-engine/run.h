@@ -33,7 +33,7 @@ struct run_att {
 	uint8_t state;   /* enum att_state */
 	uint8_t breaks;  /* connection lost while running */
 	uint8_t temps;   /* 4xx replies seen */
-	bool rcpt_ok;    /* RCPT accepted in the current transaction */
+	bool rcpt_ok;    /* RCPT accepted in the current transaction (PENDING: put back, runs first) */
 	int64_t retry_at;
 };
 
@@ -64,6 +64,9 @@ struct probe_run {
 	bool in_tls;         /* this connection speaks TLS now */
 	bool tls_wanted;     /* a refusal asked for TLS: later attempts run inside it */
 	bool rcpt_ok_seen;   /* some RCPT was accepted: the server looks open */
+	bool mail_refused_seen; /* some MAIL FROM was refused: no more speculative groups */
+	/* errors and transactions before the put-back transaction on its connection (session.c) */
+	int replay_errors, replay_tx;
 	int err_budget;      /* learned from 421s: errors one connection may make */
 	int64_t start_mono, deadline_mono;
 	int decided;         /* attempts decided so far, to tell progress */
@@ -93,7 +96,8 @@ int run_prepare(struct probe_run *r, const char *host, const char **why);
 /*
  * Picks the next transaction: ready attempts sharing the first ready one's
  * MAIL FROM, at most max, or one attempt that runs alone; marks them
- * running. Returns how many went to idx.
+ * running. Attempts put back with their RCPT accepted come first, alone
+ * among themselves. Returns how many went to idx.
  */
 size_t run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max);
 /*
@@ -123,6 +127,15 @@ void run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const stru
 void run_error(struct probe_run *r, size_t i, enum probe_stage stage);
 /* The connection was lost (or 421) while attempt i was running: run it again later. */
 void run_interrupted(struct probe_run *r, size_t i);
+/*
+ * Attempt i ran in a pipelined group sent before any RCPT had been accepted
+ * and its RCPT was accepted (no DATA followed), or the group was cut short
+ * before its turn: it runs again as if this try had not been made. Those
+ * accepted run first (run_next_batch, run_next_helo), together as they were.
+ */
+void run_put_back(struct probe_run *r, size_t i);
+/* Some attempt was put back with its RCPT accepted: the next transaction is theirs. */
+bool run_replay_pending(const struct probe_run *r);
 /* Ends everything not yet done with outcome (NOT_RUN after 530/deadline, ERROR otherwise). */
 void run_abandon(struct probe_run *r, enum attempt_outcome outcome);
 /* The same, recording where they were cut short (STAGE_TLS after a failed handshake). */

@@ -30,6 +30,8 @@
 
 #define SESSION_TX_MAX 8       /* transactions per connection (Exim counts RSET as non-mail) */
 #define SESSION_BATCH_MAX 16   /* RCPTs under one MAIL FROM */
+#define SESSION_GROUP_MAX 32   /* attempts in one pipelined group of transactions */
+#define SESSION_STEPS_MAX 64   /* commands in one group: RSET MAIL RCPT... per transaction, QUIT */
 #define SESSION_EHLO_KEEP 1024 /* bytes of the EHLO reply kept as evidence */
 #define SESSION_READ_MAX 4096
 
@@ -67,15 +69,21 @@ static const char *const session_end_names[SE__COUNT] = {
 	[SE_TLS] = "tls",
 };
 
-/* What a step of the transaction plan is. */
+/* What a step of the plan is. */
 /* PLAN_RCPT_LOCAL: the local recipient after a local-last form's own (no attempt of its own). */
-enum plan_kind { PLAN_RSET, PLAN_MAIL, PLAN_RCPT, PLAN_DATA, PLAN_RCPT_LOCAL };
+enum plan_kind { PLAN_RSET, PLAN_MAIL, PLAN_RCPT, PLAN_DATA, PLAN_RCPT_LOCAL, PLAN_QUIT };
+
+/* One command of the plan; att indexes batch (MAIL, RSET, DATA: the transaction's first). */
+struct plan_step {
+	uint8_t kind; /* enum plan_kind */
+	uint8_t att;
+};
 
 struct session {
 	struct event_base *base;
 	struct probe_run *run;
 	int fd, port;
-	struct event *rev, *wev, *timer, *done_ev;
+	struct event *ev, *timer, *done_ev;
 	struct reply_parser parser;
 	enum session_state state;
 	enum session_end end, quit_end;
@@ -87,16 +95,25 @@ struct session {
 	char *out; /* unwritten bytes (allocated only while some are pending) */
 	size_t outlen, outoff;
 
-	/* the transaction in progress: RSET? MAIL RCPT... */
-	uint8_t plan[4 + SESSION_BATCH_MAX];
-	size_t nplan, sent, answered;
-	size_t rcpt_base; /* plan index of the first RCPT */
-	size_t batch[SESSION_BATCH_MAX];
-	size_t nbatch;
+	/*
+	 * The group of commands in one write: one transaction (RSET? MAIL
+	 * RCPT... DATA?), or with PIPELINING and while the server has accepted
+	 * no RCPT, every transaction this connection is to make and QUIT.
+	 */
+	struct plan_step plan[SESSION_STEPS_MAX];
+	uint8_t nplan, sent, answered;
+	uint8_t tx_first, tx_n; /* the transaction being answered: batch[tx_first..+tx_n) */
+	uint16_t batch[SESSION_GROUP_MAX]; /* the group's attempts, in plan order */
+	uint8_t nbatch;
+	bool speculative; /* no DATA in the group: an accepted RCPT runs again later */
 	bool mail_ok;
+	bool edge;        /* the backend is edge-triggered: one event, no re-arming */
+	bool want_write;  /* (level-triggered only) the event watches for writability */
 	bool eod_discard; /* a pipelined DATA got 354 with no recipient: end it, ignore the reply */
 
 	int errors, transactions;
+	/* a replayed transaction's connection as it was: what one at a time would have counted */
+	int debt_errors, debt_tx;
 	bool greeted, pipelining, ehlo_first, starttls;
 	/* TLS: after the handshake starts, all I/O goes through bev (which owns fd) */
 	SSL_CTX *tls_ctx;
@@ -161,6 +178,26 @@ session_arm(struct session *s)
 }
 
 /*
+ * The group's first attempt (batch index) after the transaction the next
+ * reply belongs to (an RSET opens the next one), or nbatch.
+ */
+static size_t
+session_group_cut(const struct session *s)
+{
+	size_t k = s->answered;
+
+	if (k < s->nplan && s->plan[k].kind == PLAN_RSET)
+		k++;
+	if (k < s->nplan && s->plan[k].kind == PLAN_MAIL)
+		k++;
+	for (; k < s->nplan; k++) {
+		if (s->plan[k].kind == PLAN_MAIL)
+			return s->plan[k].att;
+	}
+	return s->nbatch;
+}
+
+/*
  * Ends the connection now: descriptors closed at once (they are the scarce
  * resource), the owner told from a deferred event.
  */
@@ -180,15 +217,25 @@ session_finish(struct session *s, enum session_end why, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->detail, sizeof(s->detail), fmt, ap);
 	va_end(ap);
-	/* attempts whose commands were on the wire run again on the next connection */
+	/*
+	 * Attempts whose commands were on the wire run again on the next
+	 * connection: those of the transaction being answered count the break;
+	 * a speculative group's later ones, which one transaction at a time
+	 * would not have sent yet, are put back as if never tried.
+	 */
 	if (why != SE_FINISHED && why != SE_BUDGET) {
-		for (size_t i = 0; i < s->nbatch; i++)
-			run_interrupted(s->run, s->batch[i]);
+		size_t cut = session_group_cut(s);
+
+		for (size_t i = 0; i < s->nbatch; i++) {
+			if (i < cut)
+				run_interrupted(s->run, s->batch[i]);
+			else
+				run_put_back(s->run, s->batch[i]);
+		}
 	}
 	s->nbatch = 0;
 	s->state = SS_DONE;
-	event_del(s->rev);
-	event_del(s->wev);
+	event_del(s->ev);
 	event_del(s->timer);
 	if (s->bev) {
 		/* libevent allows this from the bufferevent's own callback; it closes fd */
@@ -213,6 +260,22 @@ session_done_cb(evutil_socket_t fd, short what, void *arg)
 	s->end_fn(s, s->end_arg);
 }
 
+/*
+ * Level-triggered backends only (an edge-triggered event watches both ways
+ * all along, at no cost): writability is watched while output is pending.
+ */
+static void
+session_watch_write(struct session *s, bool on)
+{
+	if (s->edge || s->want_write == on || s->fd < 0)
+		return;
+	s->want_write = on;
+	event_del(s->ev);
+	event_assign(s->ev, s->base, s->fd, EV_READ | EV_PERSIST | (on ? EV_WRITE : 0),
+		     event_get_callback(s->ev), s);
+	event_add(s->ev, NULL);
+}
+
 /* Writes as much of the pending output as the socket takes. */
 static void
 session_flush(struct session *s)
@@ -228,7 +291,7 @@ session_flush(struct session *s)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			event_add(s->wev, NULL);
+			session_watch_write(s, true);
 			return;
 		}
 		if (n <= 0) {
@@ -241,6 +304,7 @@ session_flush(struct session *s)
 	free(s->out);
 	s->out = NULL;
 	s->outlen = s->outoff = 0;
+	session_watch_write(s, false);
 }
 
 static void
@@ -266,14 +330,6 @@ session_cmd(struct session *s, const char *verb, const char *arg)
 	session_queue(s, line, (size_t)n);
 }
 
-static void
-session_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-
-	session_flush(s);
-}
-
 /*
  * QUIT, then close without waiting for the 221: nothing in it matters, and
  * at scale the wait would hold a descriptor and a wakeup per connection.
@@ -293,28 +349,16 @@ static void
 session_send_plan(struct session *s)
 {
 	while (s->sent < s->nplan && (s->pipelining || s->sent == s->answered)) {
-		size_t k = s->sent++;
-		const struct probe_attempt *a;
+		const struct plan_step *p = &s->plan[s->sent++];
+		const struct probe_attempt *a = &s->run->res->attempts[s->batch[p->att]];
 
-		switch (s->plan[k]) {
-		case PLAN_RSET:
-			session_cmd(s, "RSET", NULL);
-			break;
-		case PLAN_MAIL:
-			a = &s->run->res->attempts[s->batch[0]];
-			session_cmd(s, "MAIL FROM:", a->mail_from);
-			break;
-		case PLAN_DATA:
-			session_cmd(s, "DATA", NULL);
-			break;
-		case PLAN_RCPT_LOCAL:
-			a = &s->run->res->attempts[s->batch[0]];
-			session_cmd(s, "RCPT TO:", a->rcpt_last);
-			break;
-		default:
-			a = &s->run->res->attempts[s->batch[k - s->rcpt_base]];
-			session_cmd(s, "RCPT TO:", a->rcpt_to);
-			break;
+		switch (p->kind) {
+		case PLAN_RSET: session_cmd(s, "RSET", NULL); break;
+		case PLAN_MAIL: session_cmd(s, "MAIL FROM:", a->mail_from); break;
+		case PLAN_DATA: session_cmd(s, "DATA", NULL); break;
+		case PLAN_RCPT_LOCAL: session_cmd(s, "RCPT TO:", a->rcpt_last); break;
+		case PLAN_QUIT: session_cmd(s, "QUIT", NULL); break;
+		default: session_cmd(s, "RCPT TO:", a->rcpt_to); break;
 		}
 	}
 	session_flush(s);
@@ -322,13 +366,38 @@ session_send_plan(struct session *s)
 
 static const enum session_state plan_state[] = {
 	[PLAN_RSET] = SS_RSET, [PLAN_MAIL] = SS_MAIL, [PLAN_RCPT] = SS_RCPT, [PLAN_DATA] = SS_DATA,
-	[PLAN_RCPT_LOCAL] = SS_RCPT};
+	[PLAN_RCPT_LOCAL] = SS_RCPT, [PLAN_QUIT] = SS_QUIT};
 
+/* The state awaiting the next reply; at a MAIL, the transaction it opens. */
 static void
 session_set_plan_state(struct session *s)
 {
-	if (s->answered < s->nplan)
-		s->state = plan_state[s->plan[s->answered]];
+	const struct plan_step *p;
+
+	if (s->answered >= s->nplan)
+		return;
+	p = &s->plan[s->answered];
+	s->state = plan_state[p->kind];
+	if (p->kind == PLAN_MAIL) {
+		s->tx_first = p->att;
+		s->tx_n = 0;
+		for (size_t k = s->answered + 1u; k < s->nplan && s->plan[k].kind == PLAN_RCPT; k++)
+			s->tx_n++;
+	}
+}
+
+/* True when the reply just counted ended a transaction's RCPTs (no DATA follows in the group). */
+static bool
+session_tx_ended(const struct session *s)
+{
+	uint8_t prev = s->plan[s->answered - 1].kind, next;
+
+	if (prev != PLAN_RCPT && prev != PLAN_RCPT_LOCAL)
+		return false;
+	if (s->answered == s->nplan)
+		return true;
+	next = s->plan[s->answered].kind;
+	return next == PLAN_RSET || next == PLAN_MAIL || next == PLAN_QUIT;
 }
 
 /* The short, honest test message, with every token of the transaction. */
@@ -347,7 +416,7 @@ session_send_body(struct session *s)
 
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	for (size_t i = 0; i < s->nbatch; i++) {
+	for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++) {
 		if (s->run->st[s->batch[i]].rcpt_ok) {
 			if (first == NULL)
 				first = &s->run->res->attempts[s->batch[i]];
@@ -355,7 +424,7 @@ session_send_body(struct session *s)
 		}
 	}
 	/* Attribution: a form relayed in company may relay only because of the others. */
-	for (size_t i = 0; i < s->nbatch; i++) {
+	for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++) {
 		if (s->run->st[s->batch[i]].rcpt_ok)
 			s->run->res->attempts[s->batch[i]].rcpts = (int)company;
 	}
@@ -372,7 +441,7 @@ session_send_body(struct session *s)
 	if (w < 0 || (size_t)w >= sizeof(buf))
 		fatal("test message headers too long");
 	n = (size_t)w;
-	for (size_t i = 0; i < s->nbatch; i++) {
+	for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++) {
 		if (!s->run->st[s->batch[i]].rcpt_ok)
 			continue;
 		w = snprintf(buf + n, sizeof(buf) - n, "\r\n %s",
@@ -401,16 +470,71 @@ session_send_body(struct session *s)
 	session_flush(s);
 }
 
-/* After a transaction (or the greeting): start the next one, or QUIT. */
+static void
+session_plan_push(struct session *s, enum plan_kind kind, size_t att)
+{
+	s->plan[s->nplan].kind = (uint8_t)kind;
+	s->plan[s->nplan].att = (uint8_t)att;
+	s->nplan++;
+}
+
+/*
+ * Appends the next transaction (at most max recipients) to the plan: how
+ * many errors it makes if every relay recipient is refused (the local one
+ * after a local-last form is postmaster, which RFC 5321 4.5.1 has every
+ * server accept), or 0 when nothing is ready to run.
+ */
+static int
+session_plan_tx(struct session *s, int64_t now, size_t max, bool pipe_data)
+{
+	struct probe_run *r = s->run;
+	size_t idx[SESSION_BATCH_MAX], n = run_next_batch(r, now, idx, max);
+	size_t first = s->nbatch;
+	int errors = (int)n;
+
+	if (n == 0)
+		return 0;
+	if (s->transactions > 0)
+		session_plan_push(s, PLAN_RSET, first);
+	session_plan_push(s, PLAN_MAIL, first);
+	for (size_t i = 0; i < n; i++) {
+		r->res->attempts[idx[i]].tls = s->tls;
+		s->batch[s->nbatch] = (uint16_t)idx[i];
+		session_plan_push(s, PLAN_RCPT, s->nbatch++);
+	}
+	if (n == 1 && r->res->attempts[idx[0]].rcpt_last != NULL)
+		session_plan_push(s, PLAN_RCPT_LOCAL, first);
+	if (pipe_data)
+		session_plan_push(s, PLAN_DATA, first);
+	s->transactions++;
+	return errors;
+}
+
+/*
+ * After a group's replies (or the greeting): plan and send the next group,
+ * or QUIT.
+ *
+ * With PIPELINING, while this server has accepted no RCPT in this probe
+ * (and refused no MAIL FROM), one write carries every transaction this
+ * connection is to make, planned as if each recipient is refused (what a
+ * closed server does), and QUIT: the same transactions, under the same
+ * error budget and transaction limit, that one-at-a-time planning would
+ * make against a closed server, in one round trip instead of one each. RFC
+ * 2920 allows RSET, MAIL and RCPT anywhere in a group; it ends with QUIT.
+ * Such a group has no DATA: an attempt whose RCPT is accepted there is put
+ * back and runs again, from then on one transaction per group with DATA.
+ */
 static void
 session_next(struct session *s)
 {
 	struct probe_run *r = s->run;
 	int64_t now = now_mono_ms();
-	int left = r->err_budget - s->errors;
 	size_t ready = 0, max;
+	enum session_end quit = SE_NONE;
 
 	s->nbatch = 0;
+	s->nplan = s->sent = s->answered = 0;
+	s->tx_first = s->tx_n = 0;
 	if (now >= r->deadline_mono) {
 		session_finish(s, SE_DEADLINE, "deadline reached");
 		return;
@@ -430,43 +554,62 @@ session_next(struct session *s)
 		session_flush(s);
 		return;
 	}
-	if (left < 1 || s->transactions >= SESSION_TX_MAX) {
-		session_quit(s, SE_BUDGET);
-		return;
-	}
 	/*
 	 * DATA rides in the pipelined group once this server has accepted a
 	 * recipient (RFC 2920 allows it last): one round trip less per message.
 	 * A refused MAIL makes every pipelined RCPT an error too, and a piped
 	 * DATA with no recipient one more: keep room for them.
 	 */
-	bool pipe_data = s->pipelining && r->rcpt_ok_seen;
+	bool replay = run_replay_pending(r);
+	/*
+	 * Recipients accepted in a speculative group run again as the one
+	 * transaction they were in, planned as it was then: no DATA in the
+	 * group, sent after the replies, so under the same limits the same
+	 * company gets the test message.
+	 */
+	bool pipe_data = s->pipelining && r->rcpt_ok_seen && !replay;
+	bool speculative = s->pipelining && !r->rcpt_ok_seen && !r->mail_refused_seen;
 	int reserve = pipe_data ? 2 : 1;
 
-	max = left > reserve ? (size_t)(left - reserve) : 1;
-	if (max > SESSION_BATCH_MAX)
-		max = SESSION_BATCH_MAX;
-	s->nbatch = run_next_batch(r, now, s->batch, max);
-	if (s->nbatch == 0) {
-		session_quit(s, SE_FINISHED);
+	if (replay && s->transactions == 0) {
+		/* and what follows it is planned as on that connection */
+		s->debt_errors = r->replay_errors;
+		s->debt_tx = r->replay_tx;
+		r->replay_errors = r->replay_tx = 0;
+	}
+	/* the errors the plan may reach, as if every RCPT is refused */
+	int errors = s->errors + s->debt_errors;
+
+	do {
+		int left = r->err_budget - errors, made;
+
+		if (left < 1 || s->transactions + s->debt_tx >= SESSION_TX_MAX) {
+			quit = SE_BUDGET;
+			break;
+		}
+		max = left > reserve ? (size_t)(left - reserve) : 1;
+		if (max > SESSION_BATCH_MAX)
+			max = SESSION_BATCH_MAX;
+		/* a full group goes out as it is; the rest follows its replies */
+		if (s->nbatch + max > SESSION_GROUP_MAX || s->nplan + max + 4u > SESSION_STEPS_MAX)
+			break;
+		made = session_plan_tx(s, now, max, pipe_data);
+		if (made == 0) {
+			quit = SE_FINISHED;
+			break;
+		}
+		errors += made;
+	} while (speculative);
+	if (s->nplan == 0) {
+		session_quit(s, quit);
 		return;
 	}
-	for (size_t i = 0; i < s->nbatch; i++)
-		r->res->attempts[s->batch[i]].tls = s->tls;
-	s->nplan = 0;
-	if (s->transactions > 0)
-		s->plan[s->nplan++] = PLAN_RSET;
-	s->plan[s->nplan++] = PLAN_MAIL;
-	s->rcpt_base = s->nplan;
-	for (size_t i = 0; i < s->nbatch; i++)
-		s->plan[s->nplan++] = PLAN_RCPT;
-	if (s->nbatch == 1 && r->res->attempts[s->batch[0]].rcpt_last != NULL)
-		s->plan[s->nplan++] = PLAN_RCPT_LOCAL;
-	if (pipe_data)
-		s->plan[s->nplan++] = PLAN_DATA;
-	s->sent = s->answered = 0;
+	if (speculative && quit != SE_NONE) {
+		session_plan_push(s, PLAN_QUIT, 0);
+		s->quit_end = quit;
+	}
+	s->speculative = speculative;
 	s->mail_ok = false;
-	s->transactions++;
 	session_set_plan_state(s);
 	session_send_plan(s);
 }
@@ -533,18 +676,18 @@ session_tx_reply(struct session *s, const struct reply_view *rv)
 	enum probe_stage stage = session_stage(s->state);
 
 	if (s->state == SS_RCPT) {
-		size_t k = s->answered - s->rcpt_base;
+		const struct plan_step *p = &s->plan[s->answered];
 
 		/* the local companion's reply is in the transcript; it decides nothing */
-		if (s->plan[s->answered] == PLAN_RCPT_LOCAL)
+		if (p->kind == PLAN_RCPT_LOCAL)
 			return;
 
 		/* after a refused MAIL the RCPT replies say nothing about relaying */
 		if (s->mail_ok)
-			run_reply(r, s->batch[k], stage, rv, now);
+			run_reply(r, s->batch[p->att], stage, rv, now);
 		return;
 	}
-	for (size_t i = 0; i < s->nbatch; i++) {
+	for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++) {
 		size_t a = s->batch[i];
 
 		if (s->state == SS_MAIL || r->st[a].rcpt_ok)
@@ -552,12 +695,63 @@ session_tx_reply(struct session *s, const struct reply_view *rv)
 	}
 }
 
+/*
+ * The end of a transaction in a speculative group. An accepted recipient got
+ * no DATA: its attempt runs again first, with the others accepted here. Then,
+ * or after a 530 that stopped the probe or asked for TLS, one transaction at
+ * a time would not have sent the group's later ones as they are: their
+ * attempts are put back, their replies are only logged.
+ */
+static void
+session_after_speculative_tx(struct session *s)
+{
+	struct probe_run *r = s->run;
+	bool accepted = false;
+
+	for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++) {
+		if (r->st[s->batch[i]].rcpt_ok && r->st[s->batch[i]].state == ATT_RUNNING) {
+			accepted = true;
+			run_put_back(r, s->batch[i]);
+		}
+		/* a RCPT reply that was neither 2xx, 4xx nor 5xx */
+		run_error(r, s->batch[i], STAGE_RCPT);
+	}
+	if (accepted) {
+		size_t later = 0;
+
+		/* one at a time, the next transactions would have shared this connection */
+		for (size_t k = s->answered; k < s->nplan; k++)
+			later += s->plan[k].kind == PLAN_MAIL;
+		r->replay_errors = s->errors;
+		r->replay_tx = s->transactions - (int)later - 1;
+	}
+	if (accepted || r->relay_stop || (r->tls_wanted && !s->tls)) {
+		for (size_t i = (size_t)s->tx_first + s->tx_n; i < s->nbatch; i++)
+			run_put_back(r, s->batch[i]);
+	}
+	if (s->answered == s->nplan) {
+		session_next(s);
+		return;
+	}
+	if (s->plan[s->answered].kind == PLAN_QUIT) {
+		/* as session_quit: the 221 is not worth a wait */
+		session_finish(s, s->quit_end, "quit");
+		return;
+	}
+	session_set_plan_state(s); /* the next transaction, already sent */
+}
+
 static void
 session_after_plan(struct session *s)
 {
 	bool any = false;
 
-	for (size_t i = 0; i < s->nbatch; i++)
+	if (s->speculative) {
+		session_after_speculative_tx(s);
+		return;
+	}
+
+	for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++)
 		any |= s->run->st[s->batch[i]].rcpt_ok && s->run->st[s->batch[i]].state == ATT_RUNNING;
 	if (s->mail_ok && any) {
 		s->state = SS_DATA;
@@ -566,7 +760,7 @@ session_after_plan(struct session *s)
 		return;
 	}
 	/* nothing accepted: every attempt of the batch is decided or waiting */
-	for (size_t i = 0; i < s->nbatch; i++) {
+	for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++) {
 		/* a RCPT reply that was neither 2xx, 4xx nor 5xx */
 		run_error(s->run, s->batch[i], STAGE_RCPT);
 	}
@@ -664,28 +858,31 @@ session_reply(struct session *s, const struct reply_view *rv)
 	case SS_RSET:
 	case SS_MAIL:
 	case SS_RCPT:
-		if (s->state == SS_MAIL)
+		if (s->state == SS_MAIL) {
 			s->mail_ok = reply_ok(code);
+			/* a server that refuses senders gets no more speculative groups */
+			if (!s->mail_ok)
+				r->mail_refused_seen = true;
+		}
 		if (s->state != SS_RSET)
 			session_tx_reply(s, rv);
 		s->answered++;
-		if (s->answered < s->nplan) {
-			/* without PIPELINING a refused MAIL ends the transaction here */
-			if (!s->pipelining && !s->mail_ok && s->answered > 0 &&
-			    s->plan[s->answered - 1] == PLAN_MAIL) {
-				session_next(s);
-				return;
-			}
-			session_set_plan_state(s);
-			session_send_plan(s);
+		/* without PIPELINING a refused MAIL ends the transaction here */
+		if (!s->pipelining && !s->mail_ok && s->plan[s->answered - 1].kind == PLAN_MAIL) {
+			session_next(s);
 			return;
 		}
-		session_after_plan(s);
+		if (session_tx_ended(s)) {
+			session_after_plan(s);
+			return;
+		}
+		session_set_plan_state(s);
+		session_send_plan(s);
 		return;
 	case SS_DATA: {
 		bool any = false;
 
-		for (size_t i = 0; i < s->nbatch; i++)
+		for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++)
 			any |= r->st[s->batch[i]].rcpt_ok && r->st[s->batch[i]].state == ATT_RUNNING;
 		any &= s->mail_ok;
 		if (code == 354 && !any) {
@@ -703,7 +900,7 @@ session_reply(struct session *s, const struct reply_view *rv)
 		}
 		if (any)
 			session_tx_reply(s, rv);
-		for (size_t i = 0; i < s->nbatch; i++) {
+		for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++) {
 			run_error(r, s->batch[i], STAGE_DATA); /* 2xx/3xx other than 354 */
 		}
 		session_next(s);
@@ -716,7 +913,7 @@ session_reply(struct session *s, const struct reply_view *rv)
 			return;
 		}
 		session_tx_reply(s, rv);
-		for (size_t i = 0; i < s->nbatch; i++) {
+		for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++) {
 			run_error(r, s->batch[i], STAGE_EOD); /* 3xx after the dot */
 		}
 		session_next(s);
@@ -847,20 +1044,42 @@ session_feed(struct session *s, const char *buf, size_t n)
 	}
 }
 
-static void
-session_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-	char buf[SESSION_READ_MAX];
-	ssize_t n = recv(s->fd, buf, sizeof(buf), 0);
+static void session_connected(struct session *s);
 
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (n <= 0) {
-		session_closed(s);
-		return;
+/*
+ * Reads what the socket holds: a short read means it is drained (what
+ * arrives later raises the edge again). Readable while still connecting
+ * means the connect ended: the read itself tells how, without a getsockopt.
+ */
+static void
+session_read(struct session *s)
+{
+	char buf[SESSION_READ_MAX];
+
+	for (;;) {
+		ssize_t n = recv(s->fd, buf, sizeof(buf), 0);
+		int e = errno;
+
+		if (n < 0 && e == EINTR)
+			continue;
+		if (s->state == SS_CONNECT) {
+			if (n < 0 && e != EAGAIN && e != EWOULDBLOCK && e != ECONNRESET) {
+				session_finish(s, SE_CONNECT_FAILED, "connect: %s", strerror(e));
+				return;
+			}
+			session_connected(s);
+		}
+		if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			session_closed(s);
+			return;
+		}
+		session_feed(s, buf, (size_t)n);
+		/* ended, or the socket went to the TLS bufferevent */
+		if ((size_t)n < sizeof(buf) || s->state == SS_DONE || s->fd < 0)
+			return;
 	}
-	session_feed(s, buf, (size_t)n);
 }
 
 static void
@@ -930,8 +1149,7 @@ session_tls_start(struct session *s)
 		session_finish(s, SE_TLS, "SSL_new failed");
 		return;
 	}
-	event_del(s->rev);
-	event_del(s->wev);
+	event_del(s->ev);
 	reply_init(&s->parser);
 	s->bev = bufferevent_openssl_socket_new(s->base, s->fd, ssl, BUFFEREVENT_SSL_CONNECTING,
 						BEV_OPT_CLOSE_ON_FREE);
@@ -966,29 +1184,48 @@ session_timer_cb(evutil_socket_t fd, short what, void *arg)
 		       session_state_label(s->state));
 }
 
+/* The connect succeeded: the greeting is awaited (or, on a TLS port, the handshake starts). */
 static void
-session_connected_cb(evutil_socket_t fd, short what, void *arg)
+session_connected(struct session *s)
 {
-	struct session *s = arg;
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	if (err != 0) {
-		session_finish(s, SE_CONNECT_FAILED, "connect: %s", strerror(err));
-		return;
-	}
-	/* from now on the write event drains pending output */
-	event_del(s->wev);
-	event_assign(s->wev, s->base, s->fd, EV_WRITE, session_write_cb, s);
+	session_watch_write(s, false);
 	if (s->implicit_tls) {
 		session_tls_start(s);
 		return;
 	}
 	s->state = SS_BANNER;
-	event_add(s->rev, NULL);
 	session_arm(s);
+}
+
+/*
+ * The socket's one event until TLS takes it over: edge-triggered for both
+ * directions from connect to close (two epoll_ctl calls per connection).
+ * Writable and not readable while connecting is a connect that succeeded
+ * (an error raises both); readable, the read tells.
+ */
+static void
+session_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == SS_CONNECT && (!(what & EV_READ) || s->implicit_tls)) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		/* on a TLS port the bytes are the handshake's: ask, do not read */
+		if ((what & EV_READ) && getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err != 0) {
+			session_finish(s, SE_CONNECT_FAILED, "connect: %s", strerror(err));
+			return;
+		}
+		session_connected(s);
+		return;
+	}
+	if ((what & EV_WRITE) && s->outoff < s->outlen)
+		session_flush(s);
+	if ((what & EV_READ) && s->state != SS_DONE && s->fd >= 0)
+		session_read(s);
 }
 
 struct session *
@@ -1007,13 +1244,15 @@ session_start(struct event_base *base, struct probe_run *run, int port, SSL_CTX 
 	s->tls_ctx = tls;
 	s->implicit_tls = implicit_tls && tls != NULL;
 	s->state = SS_CONNECT;
+	/* epoll: one registration for the connection's life; other backends re-arm writes */
+	s->edge = (event_base_get_features(base) & EV_FEATURE_ET) != 0;
+	s->want_write = !s->edge;
 	reply_init(&s->parser);
 	s->timer = evtimer_new(base, session_timer_cb, s);
 	s->done_ev = event_new(base, -1, 0, session_done_cb, s);
 	s->fd = socket(run->res->addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0) {
-		s->rev = event_new(base, -1, 0, session_read_cb, s);
-		s->wev = event_new(base, -1, 0, session_write_cb, s);
+		s->ev = event_new(base, -1, 0, session_io_cb, s);
 		session_finish(s, (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 				   errno == ENOMEM)
 					  ? SE_RESOURCE
@@ -1021,8 +1260,8 @@ session_start(struct event_base *base, struct probe_run *run, int port, SSL_CTX 
 			       "socket: %s", strerror(errno));
 		return s;
 	}
-	s->rev = event_new(base, s->fd, EV_READ | EV_PERSIST, session_read_cb, s);
-	s->wev = event_new(base, s->fd, EV_WRITE, session_connected_cb, s);
+	s->ev = event_new(base, s->fd, EV_READ | EV_WRITE | EV_PERSIST | (s->edge ? EV_ET : 0),
+			  session_io_cb, s);
 	run->res->connections++;
 	if (connect(s->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
 		int e = errno;
@@ -1031,7 +1270,7 @@ session_start(struct event_base *base, struct probe_run *run, int port, SSL_CTX 
 			       "connect: %s", strerror(e));
 		return s;
 	}
-	event_add(s->wev, NULL);
+	event_add(s->ev, NULL);
 	session_arm(s);
 	return s;
 }
@@ -1045,8 +1284,7 @@ session_free(struct session *s)
 		bufferevent_free(s->bev);
 	if (s->fd >= 0)
 		close(s->fd);
-	event_free(s->rev);
-	event_free(s->wev);
+	event_free(s->ev);
 	event_free(s->timer);
 	event_free(s->done_ev);
 	free(s->out);

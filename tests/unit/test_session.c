@@ -1,8 +1,9 @@
 /*
  * The session state machine against a scripted peer on a real loopback
  * socket (127.0.10.x): it waits for the final greeting line, falls back to
- * HELO, reads replies split anywhere, labels its timeouts, and gives back
- * the attempts a 421 interrupted.
+ * HELO, reads replies split anywhere, labels its timeouts, gives back the
+ * attempts a 421 interrupted, and writes a connection's transactions in one
+ * pipelined group where the server allows it (one command a write where not).
  */
 #include "common/log.h"
 #include "common/util.h"
@@ -32,6 +33,8 @@ struct peer {
 	int commands, rcpts, errors;
 	int data_in_group; /* DATA arrived in the same read as a RCPT */
 	int datas;
+	int reads;         /* reads that carried a command */
+	char groups[256];  /* commands per such read, "1 12 " */
 	char line[1024];
 	size_t len;
 	char log[8192];
@@ -75,6 +78,7 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	bool rcpt_in_read = false;
+	int in_read = 0;
 
 	if (p->greeting_rest)
 		p->spoke_early = true;
@@ -89,6 +93,7 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 		p->line[p->len] = '\0';
 		p->len = 0;
 		p->commands++;
+		in_read++;
 		snprintf(p->log + strlen(p->log), sizeof(p->log) - strlen(p->log), "%s\n", p->line);
 		if (strncmp(p->line, "RCPT", 4) == 0)
 			rcpt_in_read = true;
@@ -104,6 +109,11 @@ peer_read(evutil_socket_t fd, short what, void *arg)
 		}
 		if (*r)
 			peer_send(p, r);
+	}
+	if (in_read > 0) {
+		p->reads++;
+		snprintf(p->groups + strlen(p->groups), sizeof(p->groups) - strlen(p->groups), "%d ",
+			 in_read);
 	}
 }
 
@@ -124,6 +134,10 @@ peer_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, i
 	struct peer *p = arg;
 	struct timeval tv = {0, 200000};
 
+	/* one connection at a time: a new one replaces the last */
+	peer_close(p);
+	if (p->rev)
+		event_free(p->rev);
 	p->fd = fd;
 	p->rev = event_new(p->base, fd, EV_READ | EV_PERSIST, peer_read, p);
 	event_add(p->rev, NULL);
@@ -381,9 +395,24 @@ TEST(open_server_gets_data_pipelined_after_its_first_accepted_recipient)
 	struct probe_run *r = make_run("127.0.10.18");
 
 	peer_start(&p, base, "127.0.10.18");
+	/* the first connection's group, sent before any RCPT was accepted, has no DATA */
 	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
 	drive(base, s, &o);
+	CHECK_INT(o.why, SE_BUDGET);
+	CHECK_INT(p.datas, 0);
+	CHECK(r->rcpt_ok_seen);
+	/* the accepted attempts were put back, not counted as tries; the next transaction is theirs */
+	CHECK_INT(r->st[0].state, ATT_PENDING);
+	CHECK_INT(r->res->attempts[0].tries, 0);
+	CHECK_INT(r->res->attempts[0].rcpt.code, 0);
+	CHECK(run_replay_pending(r));
+	session_free(s);
+	/* the second connection runs them again, with DATA */
+	o = (struct outcome){0};
+	s = session_start(base, r, p.port, NULL, false, on_end, &o);
+	drive(base, s, &o);
 	CHECK(p.datas >= 2);
+	CHECK_INT(r->res->attempts[0].tries, 1);
 	/* the first DATA waits for the RCPT replies; later ones ride in the group */
 	CHECK_INT(p.data_in_group, p.datas - 1);
 	CHECK_STR(outcome_name(r->res->attempts[0].outcome), "accepted");
@@ -432,10 +461,69 @@ TEST(reply_421_ends_the_connection_and_returns_running_attempts)
 	CHECK_INT(o.why, SE_DROPPED);
 	CHECK_INT(session_errors(s), 2);
 	CHECK_INT(r->decided, 2);
+	/* the transaction being answered counts the break (attempt 8: its third RCPT) */
+	CHECK_INT(r->st[8].breaks, 1);
+	/* the group's next transaction (attempt 1), not yet reached, is put back untried */
+	CHECK_INT(r->st[1].breaks, 0);
+	CHECK_INT(r->res->attempts[1].tries, 0);
 	/* nothing stays "running" after the connection is gone */
 	for (size_t i = 0; i < r->res->nattempts; i++)
 		CHECK(r->st[i].state != ATT_RUNNING);
 	CHECK_INT(run_unfinished(r, now_mono_ms(), &ready, NULL), r->res->nattempts - 2);
+	session_free(s);
+	run_free(r);
+	peer_stop(&p);
+	event_base_free(base);
+}
+
+TEST(closed_pipelining_server_gets_every_transaction_and_quit_in_one_write)
+{
+	struct event_base *base = event_base_new();
+	struct peer p = {.script = script_closed, .greeting = "220 peer.example.org\r\n"};
+	struct outcome o = {0};
+	struct probe_run *r = make_run("127.0.10.19");
+
+	peer_start(&p, base, "127.0.10.19");
+	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
+	drive(base, s, &o);
+	for (int64_t until = now_mono_ms() + 1000; p.fd >= 0 && now_mono_ms() < until;)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK_INT(o.why, SE_BUDGET);
+	/* EHLO alone, then MAIL, 8 RCPT, RSET, MAIL, RCPT, QUIT in one read */
+	CHECK_STR(p.groups, "1 13 ");
+	CHECK_INT(p.reads, 2);
+	CHECK_INT(p.errors, 9);
+	CHECK_CONTAINS(p.log, "RSET\nMAIL FROM:<probe@relayaudit-outside.invalid>\nRCPT TO:");
+	CHECK(strstr(p.log, "QUIT\n") != NULL && strcmp(strstr(p.log, "QUIT\n"), "QUIT\n") == 0);
+	/* the same attempts as one transaction at a time: 8 under <>, 1 under the next sender */
+	for (size_t i = 0; i < 32; i += 4)
+		CHECK_STR(outcome_name(r->res->attempts[i].outcome), "refused");
+	CHECK_STR(outcome_name(r->res->attempts[1].outcome), "refused");
+	CHECK_INT(r->decided, 9);
+	session_free(s);
+	run_free(r);
+	peer_stop(&p);
+	event_base_free(base);
+}
+
+TEST(server_without_pipelining_gets_one_command_per_write)
+{
+	struct event_base *base = event_base_new();
+	struct peer p = {.script = script_no_ehlo, .greeting = "220 peer.example.org ESMTP\r\n"};
+	struct outcome o = {0};
+	struct probe_run *r = make_run("127.0.10.20");
+
+	peer_start(&p, base, "127.0.10.20");
+	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
+	drive(base, s, &o);
+	for (int64_t until = now_mono_ms() + 1000; p.fd >= 0 && now_mono_ms() < until;)
+		event_base_loop(base, EVLOOP_ONCE);
+	CHECK_INT(o.why, SE_BUDGET);
+	CHECK(p.commands > 10);
+	CHECK_MSG(p.reads == p.commands, "got %d commands in %d reads (%s), want one a read",
+		  p.commands, p.reads, p.groups);
+	/* the refused EHLO is one error of the nine */
+	CHECK_INT(r->decided, 8);
 	session_free(s);
 	run_free(r);
 	peer_stop(&p);
@@ -469,6 +557,8 @@ main(void)
 	RUN(open_server_gets_data_pipelined_after_its_first_accepted_recipient);
 	RUN(reply_timeout_is_labelled_with_its_state);
 	RUN(reply_421_ends_the_connection_and_returns_running_attempts);
+	RUN(closed_pipelining_server_gets_every_transaction_and_quit_in_one_write);
+	RUN(server_without_pipelining_gets_one_command_per_write);
 	RUN(connect_refused_ends_as_connect_failed);
 	return test_summary();
 }
