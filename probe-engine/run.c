@@ -345,7 +345,8 @@ run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max)
 
 	if (r->relay_stop || !r->prepared)
 		return 0;
-	for (size_t i = 0; i < r->res->nattempts && !replay; i++)
+	/* only an open-looking server has any (the scan is for them alone) */
+	for (size_t i = 0; r->rcpt_ok_seen && i < r->res->nattempts && !replay; i++)
 		replay = run_replay(&r->st[i]) && r->res->attempts[i].helo_kind == r->helo_kind;
 	for (size_t i = 0; i < r->res->nattempts && n < max; i++) {
 		if (!run_ready(&r->st[i], now) || r->res->attempts[i].helo_kind != r->helo_kind ||
@@ -376,7 +377,7 @@ run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max)
 bool
 run_replay_pending(const struct probe_run *r)
 {
-	for (size_t i = 0; r->prepared && !r->relay_stop && i < r->res->nattempts; i++) {
+	for (size_t i = 0; r->rcpt_ok_seen && !r->relay_stop && i < r->res->nattempts; i++) {
 		if (run_replay(&r->st[i]))
 			return true;
 	}
@@ -386,7 +387,7 @@ run_replay_pending(const struct probe_run *r)
 enum probe_helo
 run_next_helo(const struct probe_run *r, int64_t now)
 {
-	for (size_t i = 0; r->prepared && !r->relay_stop && i < r->res->nattempts; i++) {
+	for (size_t i = 0; r->rcpt_ok_seen && !r->relay_stop && i < r->res->nattempts; i++) {
 		if (run_replay(&r->st[i]))
 			return r->res->attempts[i].helo_kind;
 	}

@@ -34,6 +34,7 @@
 #define SESSION_STEPS_MAX 64   /* commands in one group: RSET MAIL RCPT... per transaction, QUIT */
 #define SESSION_EHLO_KEEP 1024 /* bytes of the EHLO reply kept as evidence */
 #define SESSION_READ_MAX 4096
+#define SESSION_STAGE_MAX 8192 /* a group of commands or one test message */
 
 static const struct {
 	const char *name;
@@ -178,6 +179,18 @@ session_arm(struct session *s)
 }
 
 /*
+ * Commands are staged here and leave in one send from session_flush, which
+ * every caller of session_cmd/session_queue reaches before its callback
+ * returns; only what the socket does not take is copied to the session's
+ * own buffer. One per event-loop thread.
+ */
+static __thread struct {
+	const struct session *owner;
+	size_t len;
+	char buf[SESSION_STAGE_MAX];
+} session_wbuf;
+
+/*
  * The group's first attempt (batch index) after the transaction the next
  * reply belongs to (an RSET opens the next one), or nbatch.
  */
@@ -249,6 +262,8 @@ session_finish(struct session *s, enum session_end why, const char *fmt, ...)
 	free(s->out);
 	s->out = NULL;
 	s->outlen = s->outoff = 0;
+	if (session_wbuf.owner == s)
+		session_wbuf.len = 0;
 	event_active(s->done_ev, EV_TIMEOUT, 0);
 }
 
@@ -276,10 +291,38 @@ session_watch_write(struct session *s, bool on)
 	event_add(s->ev, NULL);
 }
 
+/* Appends to the session's own buffer of unwritten bytes. */
+static void
+session_spill(struct session *s, const char *data, size_t len)
+{
+	s->out = xrealloc(s->out, s->outlen + len);
+	memcpy(s->out + s->outlen, data, len);
+	s->outlen += len;
+}
+
 /* Writes as much of the pending output as the socket takes. */
 static void
 session_flush(struct session *s)
 {
+	if (session_wbuf.len > 0 && session_wbuf.owner == s) {
+		const char *p = session_wbuf.buf;
+		size_t n = session_wbuf.len;
+
+		session_wbuf.len = 0;
+		/* nothing older waiting: straight from the stage, usually all of it */
+		while (n > 0 && s->bev == NULL && s->fd >= 0 && s->outoff == s->outlen) {
+			ssize_t w = send(s->fd, p, n, MSG_NOSIGNAL);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break; /* EAGAIN: the rest waits below; an error shows there too */
+			p += w;
+			n -= (size_t)w;
+		}
+		if (n > 0)
+			session_spill(s, p, n);
+	}
 	if (s->bev != NULL && s->outoff < s->outlen) {
 		/* bounded by the plan: a transaction's commands or one test message */
 		bufferevent_write(s->bev, s->out + s->outoff, s->outlen - s->outoff);
@@ -307,12 +350,22 @@ session_flush(struct session *s)
 	session_watch_write(s, false);
 }
 
+/* Queues bytes behind those already pending (flushed by the caller). */
 static void
 session_queue(struct session *s, const char *data, size_t len)
 {
-	s->out = xrealloc(s->out, s->outlen + len);
-	memcpy(s->out + s->outlen, data, len);
-	s->outlen += len;
+	/* a broken invariant, not input: every queue is flushed before its callback returns */
+	if (session_wbuf.len > 0 && session_wbuf.owner != s)
+		fatal("session output staged for another session");
+	if (s->outoff < s->outlen || session_wbuf.len + len > sizeof(session_wbuf.buf)) {
+		session_spill(s, session_wbuf.buf, session_wbuf.len);
+		session_wbuf.len = 0;
+		session_spill(s, data, len);
+		return;
+	}
+	session_wbuf.owner = s;
+	memcpy(session_wbuf.buf + session_wbuf.len, data, len);
+	session_wbuf.len += len;
 }
 
 /* One command line: logged, queued (flushed by the caller). */
@@ -320,14 +373,17 @@ static void
 session_cmd(struct session *s, const char *verb, const char *arg)
 {
 	char line[600];
-	int n = snprintf(line, sizeof(line), "%s%s\r\n", verb, arg ? arg : "");
+	size_t vl = strlen(verb), al = arg ? strlen(arg) : 0;
 
 	/* A broken invariant, not input: forms are rendered into 512 bytes (run_prepare
 	 * refuses longer ones) and the EHLO name is a validated domain. */
-	if (n < 0 || (size_t)n >= sizeof(line))
+	if (vl + al + 2 >= sizeof(line))
 		fatal("SMTP command too long: %s", verb);
-	run_log(s->run, 'C', line, (size_t)n - 2);
-	session_queue(s, line, (size_t)n);
+	memcpy(line, verb, vl);
+	memcpy(line + vl, arg, al);
+	memcpy(line + vl + al, "\r\n", 2);
+	run_log(s->run, 'C', line, vl + al);
+	session_queue(s, line, vl + al + 2);
 }
 
 /*
@@ -1015,9 +1071,15 @@ session_feed(struct session *s, const char *buf, size_t n)
 				       session_state_name(s->state));
 			return;
 		}
-		int ll = snprintf(logline, sizeof(logline), "%d%c%s", s->parser.code,
-				  ev == REPLY_LINE ? '-' : ' ', s->parser.text);
-		run_log(s->run, 'S', logline, ll > 0 ? (size_t)ll : 0);
+		size_t tl = strlen(s->parser.text);
+
+		/* the parser checked the code has three digits and the text is at most REPLY_KEEP */
+		logline[0] = (char)('0' + s->parser.code / 100);
+		logline[1] = (char)('0' + s->parser.code / 10 % 10);
+		logline[2] = (char)('0' + s->parser.code % 10);
+		logline[3] = ev == REPLY_LINE ? '-' : ' ';
+		memcpy(logline + 4, s->parser.text, tl);
+		run_log(s->run, 'S', logline, 4 + tl);
 		session_line(s, s->parser.code, s->parser.text, ev == REPLY_FINAL);
 		if (ev != REPLY_FINAL)
 			continue;
