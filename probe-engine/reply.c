@@ -103,6 +103,25 @@ reply_feed(struct reply_parser *p, const char *buf, size_t len, size_t *used)
 	for (i = 0; i < len; i++) {
 		char c = buf[i];
 
+		if (p->linelen >= 4 && c != '\n') {
+			/* a line's text: up to its end at once, when no limit falls inside */
+			const char *nl = memchr(buf + i, '\n', len - i);
+			size_t n = (nl != NULL ? (size_t)(nl - buf) : len) - i;
+
+			if (p->total + n <= REPLY_TOTAL_MAX && p->linelen + n <= REPLY_LINE_MAX) {
+				size_t keep = REPLY_KEEP - p->textlen;
+
+				if (keep > n)
+					keep = n;
+				memcpy(p->text + p->textlen, buf + i, keep);
+				p->textlen += keep;
+				p->total += n;
+				p->linelen += n;
+				p->last_cr = buf[i + n - 1] == '\r';
+				i += n - 1;
+				continue;
+			}
+		}
 		if (p->linelen == 0 && p->done) {
 			/* the first byte after a final line starts a new reply */
 			p->done = false;

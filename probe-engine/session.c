@@ -1056,6 +1056,7 @@ static void
 session_feed(struct session *s, const char *buf, size_t n)
 {
 	size_t off = 0;
+	bool answered = false;
 
 	s->run->bytes_seen = true;
 	while (off < n && s->state != SS_DONE && s->state != SS_TLS) {
@@ -1092,10 +1093,11 @@ session_feed(struct session *s, const char *buf, size_t n)
 		}
 		struct reply_view rv = {s->parser.code, s->parser.enhanced, s->parser.text};
 		session_reply(s, &rv);
-		/* each awaited reply gets its state's full time */
-		if (s->state != SS_DONE)
-			session_arm(s);
+		answered = true;
 	}
+	/* each awaited reply gets its state's full time (once a read: the last state's counts) */
+	if (answered && s->state != SS_DONE && s->state != SS_TLS)
+		session_arm(s);
 	if (s->state == SS_TLS) {
 		/* bytes after the 220 would be read as if they came through TLS (CVE-2011-0411) */
 		if (off < n) {
