@@ -140,6 +140,16 @@ str_fmt(char *buf, size_t len, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
+	if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0' && len > 0) {
+		/* a plain copy, the most frequent use (reply records), without printf */
+		const char *s = va_arg(ap, const char *);
+		size_t sl = strlen(s), cut = sl < len ? sl : len - 1;
+
+		va_end(ap);
+		memcpy(buf, s, cut);
+		buf[cut] = '\0';
+		return sl < len ? 0 : -1;
+	}
 	n = vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
 	return (n < 0 || (size_t)n >= len) ? -1 : 0;

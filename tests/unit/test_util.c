@@ -116,6 +116,21 @@ TEST(hex_round_trips)
 	CHECK_INT(hex_decode("00abf", out, 3), -1);
 }
 
+TEST(str_fmt_copies_and_says_when_it_cut)
+{
+	char buf[6];
+
+	/* "%s" takes a copy path of its own: the same result as the printf one */
+	CHECK_INT(str_fmt(buf, sizeof(buf), "%s", "4.7.1"), 0);
+	CHECK_STR(buf, "4.7.1");
+	CHECK_INT(str_fmt(buf, sizeof(buf), "%s", "5.7.1x"), -1);
+	CHECK_STR(buf, "5.7.1");
+	CHECK_INT(str_fmt(buf, sizeof(buf), "%s", ""), 0);
+	CHECK_STR(buf, "");
+	CHECK_INT(str_fmt(buf, sizeof(buf), "%s%s", "ab", "cdefg"), -1);
+	CHECK_STR(buf, "abcde");
+}
+
 int
 main(void)
 {
@@ -128,5 +143,6 @@ main(void)
 	RUN(cidr_nth_walks_the_range_with_carry);
 	RUN(loopback_is_recognised);
 	RUN(hex_round_trips);
+	RUN(str_fmt_copies_and_says_when_it_cut);
 	return test_summary();
 }
