@@ -29,12 +29,42 @@ enum att_state {
 	ATT_DONE,
 };
 
+/* The replies an attempt keeps while it runs (probe_attempt's mail, rcpt, data, eod). */
+enum run_reply_slot { RUN_REPLY_MAIL, RUN_REPLY_RCPT, RUN_REPLY_DATA, RUN_REPLY_EOD, RUN_REPLY__COUNT };
+
+#define RUN_ADDR_MAX 512 /* a rendered MAIL FROM or RCPT TO argument */
+
+/*
+ * One attempt while the probe runs, in about 40 bytes: what it is (the
+ * catalogue's sender and form, its sender domain, its index and MAC) and
+ * how it went. Its addresses are rendered when they are sent, and its
+ * replies are positions in the run's table of distinct replies; run_finish
+ * builds the probe_attempt records (some 200 bytes each, with every address
+ * and reply text) only for the result. 10,000 probes in flight each hold
+ * about a hundred of these.
+ */
 struct run_att {
-	uint8_t state;   /* enum att_state */
-	uint8_t breaks;  /* connection lost while running */
-	uint8_t temps;   /* 4xx replies seen */
-	bool rcpt_ok;    /* RCPT accepted in the current transaction */
-	int64_t retry_at;
+	uint32_t retry_at;   /* ms after start_mono: when ATT_WAIT_RETRY runs again */
+	uint16_t reply[RUN_REPLY__COUNT]; /* 1 + position in run->replies; 0: none */
+	uint16_t resend_of;  /* 1 + position of the attempt this one re-sends alone; 0: none */
+	uint8_t mac[TOKEN_MAC_BYTES]; /* the token is rebuilt from probe id, index and this */
+	uint8_t index;       /* attempt number (the token's) */
+	int8_t sender;       /* catalogue_sender(), -1 for the backscatter attempts */
+	int8_t form;         /* catalogue_form(), -1 for the backscatter attempts */
+	uint8_t dom;         /* 1 + position in run->spoof (spoof-domain) or run->domains
+				(backscatter); 0: none (backscatter: H) */
+	uint8_t state;       /* enum att_state */
+	uint8_t outcome;     /* enum attempt_outcome */
+	uint8_t stage;       /* enum probe_stage */
+	uint8_t helo_kind;   /* enum probe_helo */
+	uint8_t tries;       /* > 1 after greylisting retries or reconnects */
+	uint8_t rcpts;       /* recipients accepted in its transaction */
+	uint8_t breaks;      /* connection lost while running */
+	uint8_t temps;       /* 4xx replies seen */
+	bool rcpt_ok;        /* RCPT accepted in the current transaction */
+	bool tls;            /* its last try ran inside TLS */
+	bool alone;          /* a transaction of its own (late forms, re-sends) */
+	bool backscatter;
 };
 
 struct reply_view {
@@ -46,8 +76,13 @@ struct reply_view {
 struct probe_run {
 	struct probe_result *res;
 	const struct probe_params *params; /* the engine's; outlives the run */
-	struct run_att *st;                /* parallel to res->attempts */
-	size_t nrelay;                     /* res->attempts[0..nrelay): the combined relay attempts */
+	struct run_att *st;                /* the attempts while the probe runs (res->attempts
+					      is built from them by run_finish) */
+	size_t natt;                       /* attempts in st */
+	struct smtp_reply_rec *replies;    /* the distinct replies seen (texts in res->strings) */
+	size_t nreplies, replies_cap;
+	uint16_t helo_reply[PROBE_HELO__COUNT]; /* a refused greeting's reply (1 + position) */
+	size_t nrelay;                     /* st[0..nrelay): the combined relay attempts */
 	size_t nback;                      /* then the backscatter ones; then late forms, re-sends */
 	size_t nresend;                    /* re-sends alone added so far */
 	const char *const *domains;        /* customer domains, copied */
@@ -136,11 +171,19 @@ void run_set_conn(struct probe_run *r, enum probe_verdict v, enum probe_stage st
  * probe runs, res->transcript holds it from run_finish on. */
 void run_log(struct probe_run *r, char dir, const char *text, size_t len);
 
-/* Sets verdict, backscatter, trick, stage, reason from the attempts; order-independent. */
+/* Sets verdict, backscatter, trick, stage, reason from the attempts; order-independent.
+ * Builds res->attempts from the run's compact attempts. */
 void run_finish(struct probe_run *r, int64_t now_mono);
 
-/* Stores a censored, bounded copy of a reply in rec (the text in res's arena). */
-void reply_rec_set(struct probe_result *res, struct smtp_reply_rec *rec,
-		   const struct reply_view *rv);
+/* What session.c sends for the attempt at position i (prepared runs only). */
+enum run_addr { RUN_ADDR_FROM, RUN_ADDR_RCPT, RUN_ADDR_LAST };
+/* MAIL FROM, RCPT TO or the local recipient after it into out (RUN_ADDR_MAX); "" when none. */
+void run_att_addr(const struct probe_run *r, size_t i, enum run_addr which, char *out);
+/* The attempt's token (TOKEN_BUFLEN). */
+void run_att_token(const struct probe_run *r, size_t i, char *out);
+/* The record attempt i gets in the result (run_finish), strings in res's arena. */
+void run_att_record(struct probe_run *r, size_t i, struct probe_attempt *a);
+/* Whether a local recipient follows the attempt's own (the local-last forms). */
+bool run_att_has_last(const struct probe_run *r, size_t i);
 
 #endif
