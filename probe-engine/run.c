@@ -59,7 +59,7 @@ run_free(struct probe_run *r)
 	free(r->st);
 	free(r->replies);
 	free(r->conn_reason);
-	free(r->tx);
+	txbuf_free(&r->tx);
 	probe_result_free(r->res);
 	free(r);
 }
@@ -722,16 +722,7 @@ run_tx_token(const struct probe_run *r, const char *s, size_t left)
 static void
 run_tx_put(struct probe_run *r, const char *p, size_t n)
 {
-	if (r->tx_used + n + 1 > r->tx_size) {
-		/* in steps of 512: doubling would leave a quarter unused on average */
-		size_t size = (r->tx_used + n + 1 + 511) / 512 * 512;
-
-		r->tx = xrealloc(r->tx, size);
-		r->tx_size = size;
-	}
-	memcpy(r->tx + r->tx_used, p, n);
-	r->tx_used += n;
-	r->tx[r->tx_used] = '\0';
+	txbuf_put(&r->tx, p, n);
 }
 
 static void
@@ -775,6 +766,7 @@ run_tx_pack(struct probe_run *r, const char *line, size_t len)
 		lit = i;
 	}
 	run_tx_put(r, line + lit, len - lit);
+	txbuf_seal(&r->tx);
 }
 
 /* The packed transcript as shown, into res->transcript (run_finish). */
@@ -782,13 +774,15 @@ static void
 run_tx_unpack(struct probe_run *r)
 {
 	struct probe_result *res = r->res;
-	size_t o = 0;
+	size_t o = 0, used;
+	char *tx;
 
-	if (r->tx == NULL)
+	if (r->tx.total == 0)
 		return;
+	tx = txbuf_take(&r->tx, &used);
 	res->transcript = xmalloc(res->transcript_len + 1);
-	for (size_t i = 0; i < r->tx_used && o < res->transcript_len; i++) {
-		unsigned char c = (unsigned char)r->tx[i];
+	for (size_t i = 0; i < used && o < res->transcript_len; i++) {
+		unsigned char c = (unsigned char)tx[i];
 		const char *w = NULL;
 		char token[TOKEN_BUFLEN];
 		size_t wl;
@@ -797,8 +791,8 @@ run_tx_unpack(struct probe_run *r)
 			res->transcript[o++] = (char)c;
 			continue;
 		}
-		if (c == TX_TOKEN && i + 1 < r->tx_used) {
-			run_att_token(r, (unsigned char)r->tx[++i] - 1, token);
+		if (c == TX_TOKEN && i + 1 < used) {
+			run_att_token(r, (unsigned char)tx[++i] - 1, token);
 			w = token;
 		} else
 			w = run_tx_word(r, c);
@@ -810,9 +804,7 @@ run_tx_unpack(struct probe_run *r)
 	}
 	res->transcript[o] = '\0';
 	res->transcript_len = o;
-	free(r->tx);
-	r->tx = NULL;
-	r->tx_used = r->tx_size = 0;
+	free(tx);
 }
 
 void
@@ -881,6 +873,28 @@ run_backscatter(struct probe_run *r)
 			b = x;
 	}
 	res->backscatter = b;
+}
+
+struct probe_result *
+run_take_result(struct probe_run *r)
+{
+	struct probe_result *res;
+
+	run_finish(r, r->end_mono);
+	res = r->res;
+	r->res = NULL;
+	run_free(r);
+	return res;
+}
+
+size_t
+run_attempts_made(const struct probe_run *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->natt; i++)
+		n += r->st[i].outcome != OUTCOME_NOT_RUN && r->st[i].outcome != OUTCOME_SKIPPED;
+	return n;
 }
 
 /* The name of the backscatter attempts' "forms". */

@@ -10,6 +10,7 @@
 #include "probe-engine/catalogue.h"
 #include "probe-engine/domains.h"
 #include "probe-engine/probe.h"
+#include "probe-engine/txbuf.h"
 
 #define RUN_HOST_MAX 256
 #define RUN_BREAKS_MAX 3   /* connection losses one attempt may suffer before it is an error */
@@ -101,11 +102,11 @@ struct probe_run {
 	bool rcpt_ok_seen;   /* some RCPT was accepted: the server looks open */
 	int err_budget;      /* learned from 421s: errors one connection may make */
 	int64_t start_mono, deadline_mono;
+	int64_t end_mono;    /* when the engine was done with it (run_take_result) */
 	int decided;         /* attempts decided so far, to tell progress */
 	int no_progress;     /* consecutive connections that decided nothing */
 	size_t transcript_cap;   /* bytes of the transcript as shown (res->transcript_len counts them) */
-	char *tx;                /* the transcript while the probe runs, packed (run_log) */
-	size_t tx_used, tx_size;
+	struct txbuf tx;         /* the transcript while the probe runs, packed (run_log) */
 	bool banner_seen;    /* a whole greeting arrived once */
 	bool bytes_seen;     /* any byte arrived once */
 	enum probe_verdict conn_verdict; /* when no attempt could run */
@@ -181,6 +182,14 @@ enum run_addr { RUN_ADDR_FROM, RUN_ADDR_RCPT, RUN_ADDR_LAST };
 void run_att_addr(const struct probe_run *r, size_t i, enum run_addr which, char *out);
 /* The attempt's token (TOKEN_BUFLEN). */
 void run_att_token(const struct probe_run *r, size_t i, char *out);
+/*
+ * The finished result for the caller: run_finish as of r->end_mono, then r
+ * is freed. The engine calls it as late as it can, when the result is handed
+ * over, so that finished probes waiting for delivery stay compact.
+ */
+struct probe_result *run_take_result(struct probe_run *r);
+/* Attempts that went on the wire (not "not run", not skipped). */
+size_t run_attempts_made(const struct probe_run *r);
 /* The record attempt i gets in the result (run_finish), strings in res's arena. */
 void run_att_record(struct probe_run *r, size_t i, struct probe_attempt *a);
 /* Whether a local recipient follows the attempt's own (the local-last forms). */
