@@ -58,6 +58,7 @@ run_free(struct probe_run *r)
 	free(r->spoof);
 	free(r->st);
 	free(r->replies);
+	free(r->late);
 	free(r->conn_reason);
 	txbuf_free(&r->tx);
 	probe_result_free(r->res);
@@ -323,7 +324,7 @@ run_resend_alone(struct probe_run *r, size_t i)
 	}
 	run_att_init(r, n, catalogue_resend_base() + r->nresend, orig->sender, orig->form,
 		     orig->dom, (enum probe_helo)orig->helo_kind);
-	r->st[n].resend_of = (uint16_t)(i + 1);
+	r->st[n].resend_of = (uint8_t)(i + 1);
 	r->st[n].alone = true;
 	if (!run_att_fits(r, n)) {
 		/* it fitted once with this H; keep the slot unused if it ever does not */
@@ -516,6 +517,24 @@ run_reply_unpack(struct probe_run *r, uint16_t ref, const char *addr, struct smt
 	rec->text = probe_strings_dup(&r->res->strings, buf);
 }
 
+/* Attempt i's DATA and end-of-data replies (added when add), or NULL. */
+static struct run_late_reply *
+run_late(struct probe_run *r, size_t i, bool add)
+{
+	for (size_t k = 0; k < r->nlate; k++) {
+		if (r->late[k].pos == i)
+			return &r->late[k];
+	}
+	if (!add)
+		return NULL;
+	if (r->nlate == r->late_cap) {
+		r->late_cap = r->late_cap ? r->late_cap * 2 : 4;
+		r->late = xrealloc(r->late, r->late_cap * sizeof(*r->late));
+	}
+	r->late[r->nlate] = (struct run_late_reply){(uint16_t)i, 0, 0};
+	return &r->late[r->nlate++];
+}
+
 static void
 run_decide(struct probe_run *r, size_t i, enum attempt_outcome o, enum probe_stage stage)
 {
@@ -567,11 +586,15 @@ run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct re
 
 	if (st->state != ATT_RUNNING)
 		return;
-	addr[0] = '\0';
-	if (slot == RUN_REPLY_MAIL || slot == RUN_REPLY_RCPT)
+	if (slot == RUN_REPLY_MAIL || slot == RUN_REPLY_RCPT) {
 		run_att_addr(r, i, slot == RUN_REPLY_MAIL ? RUN_ADDR_FROM : RUN_ADDR_RCPT, addr);
-	st->reply[slot] = run_reply_store(r, rv, addr,
-					  slot == RUN_REPLY_RCPT ? RUN_MARK_RCPT : RUN_MARK_MAIL);
+		st->reply[slot] = run_reply_store(r, rv, addr,
+						  slot == RUN_REPLY_RCPT ? RUN_MARK_RCPT : RUN_MARK_MAIL);
+	} else {
+		struct run_late_reply *lr = run_late(r, i, true);
+
+		*(slot == RUN_REPLY_DATA ? &lr->data : &lr->eod) = run_reply_store(r, rv, NULL, 0);
+	}
 	if (run_wants_tls(rv) && r->starttls_offered && !r->in_tls) {
 		/* not a relay decision: the attempt runs again inside TLS after a fresh EHLO */
 		r->tls_wanted = true;
@@ -909,6 +932,7 @@ run_att_record(struct probe_run *r, size_t i, struct probe_attempt *a)
 {
 	const struct run_att *st = &r->st[i];
 	struct probe_result *res = r->res;
+	const struct run_late_reply *late;
 	char from[RUN_ADDR_MAX], rcpt[RUN_ADDR_MAX], last[RUN_ADDR_MAX];
 
 	a->sender = st->backscatter ? "sink-token" : catalogue_sender((size_t)st->sender)->name;
@@ -923,8 +947,10 @@ run_att_record(struct probe_run *r, size_t i, struct probe_attempt *a)
 	a->helo = res->helo_names[st->helo_kind];
 	run_reply_unpack(r, st->reply[RUN_REPLY_MAIL], from, &a->mail);
 	run_reply_unpack(r, st->reply[RUN_REPLY_RCPT], rcpt, &a->rcpt);
-	run_reply_unpack(r, st->reply[RUN_REPLY_DATA], NULL, &a->data);
-	run_reply_unpack(r, st->reply[RUN_REPLY_EOD], NULL, &a->eod);
+	if ((late = run_late(r, i, false)) != NULL) {
+		run_reply_unpack(r, late->data, NULL, &a->data);
+		run_reply_unpack(r, late->eod, NULL, &a->eod);
+	}
 	/* the attempts a refused greeting decided carry its reply */
 	if (st->outcome == OUTCOME_REFUSED && st->stage == STAGE_EHLO)
 		run_reply_unpack(r, r->helo_reply[st->helo_kind], NULL, &a->helo_reply);
@@ -952,9 +978,11 @@ run_records(struct probe_run *r)
 		run_att_record(r, i, &res->attempts[i]);
 	free(r->st);
 	free(r->replies);
+	free(r->late);
 	r->st = NULL;
 	r->replies = NULL;
-	r->natt = r->nreplies = r->replies_cap = 0;
+	r->late = NULL;
+	r->natt = r->nreplies = r->replies_cap = r->nlate = r->late_cap = 0;
 }
 
 void
@@ -1028,3 +1056,6 @@ run_finish(struct probe_run *r, int64_t now_mono)
 		res->error = xstrdup(res->reason);
 	run_backscatter(r);
 }
+
+/* 10,000 probes in flight hold about a hundred each (see struct run_att). */
+_Static_assert(sizeof(struct run_att) <= 28, "struct run_att grew");

@@ -30,13 +30,22 @@ enum att_state {
 	ATT_DONE,
 };
 
-/* The replies an attempt keeps while it runs (probe_attempt's mail, rcpt, data, eod). */
+/*
+ * The replies an attempt keeps while it runs (probe_attempt's mail, rcpt,
+ * data, eod). MAIL and RCPT in the attempt; DATA and end of data, which
+ * only the few attempts a server accepted get, in the run's late table.
+ */
 enum run_reply_slot { RUN_REPLY_MAIL, RUN_REPLY_RCPT, RUN_REPLY_DATA, RUN_REPLY_EOD, RUN_REPLY__COUNT };
+
+struct run_late_reply {
+	uint16_t pos;      /* the attempt's position */
+	uint16_t data, eod; /* 1 + position in run->replies; 0: none */
+};
 
 #define RUN_ADDR_MAX 512 /* a rendered MAIL FROM or RCPT TO argument */
 
 /*
- * One attempt while the probe runs, in about 40 bytes: what it is (the
+ * One attempt while the probe runs, in 28 bytes: what it is (the
  * catalogue's sender and form, its sender domain, its index and MAC) and
  * how it went. Its addresses are rendered when they are sent, and its
  * replies are positions in the run's table of distinct replies; run_finish
@@ -46,26 +55,26 @@ enum run_reply_slot { RUN_REPLY_MAIL, RUN_REPLY_RCPT, RUN_REPLY_DATA, RUN_REPLY_
  */
 struct run_att {
 	uint32_t retry_at;   /* ms after start_mono: when ATT_WAIT_RETRY runs again */
-	uint16_t reply[RUN_REPLY__COUNT]; /* 1 + position in run->replies; 0: none */
-	uint16_t resend_of;  /* 1 + position of the attempt this one re-sends alone; 0: none */
+	uint16_t reply[2];   /* MAIL, RCPT: 1 + position in run->replies; 0: none */
 	uint8_t mac[TOKEN_MAC_BYTES]; /* the token is rebuilt from probe id, index and this */
 	uint8_t index;       /* attempt number (the token's) */
 	int8_t sender;       /* catalogue_sender(), -1 for the backscatter attempts */
 	int8_t form;         /* catalogue_form(), -1 for the backscatter attempts */
 	uint8_t dom;         /* 1 + position in run->spoof (spoof-domain) or run->domains
 				(backscatter); 0: none (backscatter: H) */
-	uint8_t state;       /* enum att_state */
-	uint8_t outcome;     /* enum attempt_outcome */
-	uint8_t stage;       /* enum probe_stage */
-	uint8_t helo_kind;   /* enum probe_helo */
+	uint8_t resend_of;   /* 1 + position of the attempt this one re-sends alone; 0: none */
 	uint8_t tries;       /* > 1 after greylisting retries or reconnects */
 	uint8_t rcpts;       /* recipients accepted in its transaction */
-	uint8_t breaks;      /* connection lost while running */
-	uint8_t temps;       /* 4xx replies seen */
-	bool rcpt_ok;        /* RCPT accepted in the current transaction */
-	bool tls;            /* its last try ran inside TLS */
-	bool alone;          /* a transaction of its own (late forms, re-sends) */
-	bool backscatter;
+	unsigned state : 2;     /* enum att_state */
+	unsigned outcome : 4;   /* enum attempt_outcome */
+	unsigned stage : 4;     /* enum probe_stage */
+	unsigned helo_kind : 2; /* enum probe_helo */
+	unsigned breaks : 2;    /* connection lost while running (< RUN_BREAKS_MAX) */
+	unsigned temps : 2;     /* 4xx replies seen (a second one decides) */
+	unsigned rcpt_ok : 1;   /* RCPT accepted in the current transaction */
+	unsigned tls : 1;       /* its last try ran inside TLS */
+	unsigned alone : 1;     /* a transaction of its own (late forms, re-sends) */
+	unsigned backscatter : 1;
 };
 
 struct reply_view {
@@ -81,6 +90,8 @@ struct probe_run {
 					      is built from them by run_finish) */
 	size_t natt;                       /* attempts in st */
 	struct smtp_reply_rec *replies;    /* the distinct replies seen (texts in res->strings) */
+	struct run_late_reply *late;       /* DATA and end-of-data replies, by attempt */
+	size_t nlate, late_cap;
 	size_t nreplies, replies_cap;
 	uint16_t helo_reply[PROBE_HELO__COUNT]; /* a refused greeting's reply (1 + position) */
 	size_t nrelay;                     /* st[0..nrelay): the combined relay attempts */

@@ -102,8 +102,8 @@ struct session {
 	SSL_CTX *tls_ctx;
 	bool implicit_tls, tls;
 	struct bufferevent *bev;
-	char banner_host[RUN_HOST_MAX];
-	char ehlo_host[RUN_HOST_MAX];
+	char *banner_host; /* H as the greeting and the EHLO reply name it (NULL: none) */
+	char *ehlo_host;
 	enum probe_helo helo; /* this connection's greeting, chosen once after the banner */
 };
 
@@ -478,8 +478,8 @@ static int
 session_prepare_run(struct session *s, const char **why)
 {
 	struct probe_run *r = s->run;
-	const char *host = s->banner_host[0]  ? s->banner_host
-			   : s->ehlo_host[0]  ? s->ehlo_host
+	const char *host = s->banner_host     ? s->banner_host
+			   : s->ehlo_host     ? s->ehlo_host
 			   : r->res->name     ? r->res->name
 					      : r->literal;
 	char note[128];
@@ -742,15 +742,19 @@ static void
 session_line(struct session *s, int code, const char *text, bool final)
 {
 	struct probe_run *r = s->run;
+	char host[RUN_HOST_MAX];
 
-	if (s->state == SS_BANNER && s->banner_host[0] == '\0' && !s->greeted &&
-	    s->parser.nlines == 1)
-		catalogue_host_from_text(text, s->banner_host, sizeof(s->banner_host));
+	if (s->state == SS_BANNER && s->banner_host == NULL && !s->greeted &&
+	    s->parser.nlines == 1 && catalogue_host_from_text(text, host, sizeof(host)) == 0)
+		s->banner_host = xstrdup(host);
 	if (s->state != SS_EHLO || !reply_ok(code))
 		return;
 	if (s->ehlo_first) {
 		/* the evidence is the latest connection's EHLO reply */
-		catalogue_host_from_text(text, s->ehlo_host, sizeof(s->ehlo_host));
+		if (catalogue_host_from_text(text, host, sizeof(host)) == 0) {
+			free(s->ehlo_host);
+			s->ehlo_host = xstrdup(host);
+		}
 		s->ehlo_first = false;
 		free(r->res->ehlo);
 		r->res->ehlo = xmalloc(1);
@@ -1048,5 +1052,7 @@ session_free(struct session *s)
 	event_free(s->timer);
 	event_free(s->done_ev);
 	free(s->out);
+	free(s->banner_host);
+	free(s->ehlo_host);
 	free(s);
 }
