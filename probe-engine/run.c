@@ -96,6 +96,17 @@ run_att_has_last(const struct probe_run *r, size_t i)
 	return r->st[i].form >= 0 && catalogue_form((size_t)r->st[i].form)->last != NULL;
 }
 
+/* Sender domain d of the spoof-domain attempts. */
+static const char *
+run_spoof_domain(const struct probe_run *r, size_t d)
+{
+	const char *p = r->spoof;
+
+	while (d-- > 0)
+		p += strlen(p) + 1;
+	return p;
+}
+
 /*
  * Renders one of the attempt's addresses for H (res->host); -1 when it does
  * not fit (H comes from the peer's greeting: its length is the peer's choice).
@@ -123,7 +134,7 @@ run_att_render(const struct probe_run *r, size_t i, enum run_addr which, char *o
 		return 0;
 	}
 	if (st->dom > 0)
-		ctx.domain = r->spoof[st->dom - 1];
+		ctx.domain = run_spoof_domain(r, st->dom - 1);
 	f = catalogue_form((size_t)st->form);
 	pattern = which == RUN_ADDR_FROM   ? catalogue_sender((size_t)st->sender)->pattern
 		  : which == RUN_ADDR_RCPT ? f->pattern
@@ -152,6 +163,27 @@ run_att_fits(const struct probe_run *r, size_t i)
 	return run_att_render(r, i, RUN_ADDR_FROM, buf) == 0 &&
 	       run_att_render(r, i, RUN_ADDR_RCPT, buf) == 0 &&
 	       run_att_render(r, i, RUN_ADDR_LAST, buf) == 0;
+}
+
+/* The n sender domains one after the other, each NUL-terminated (NULL for none). */
+static char *
+run_spoof_pack(char (*domains)[DOMAINS_NAME_MAX], size_t n)
+{
+	size_t len = 0, o = 0;
+	char *out;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(domains[i]) + 1;
+	if (len == 0)
+		return NULL;
+	out = xmalloc(len);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(domains[i]) + 1;
+
+		memcpy(out + o, domains[i], l);
+		o += l;
+	}
+	return out;
 }
 
 /* Undoes a run_prepare that could not render every attempt. */
@@ -202,6 +234,7 @@ run_prepare(struct probe_run *r, const char *host, const char **why)
 	size_t nsf = catalogue_nspoof_forms(), ngs = catalogue_ngreeting_senders();
 	bool host_is_name = strcmp(host, r->literal) != 0;
 	enum probe_helo greetings[] = {PROBE_HELO_HOST, PROBE_HELO_LITERAL, PROBE_HELO_LOCALHOST};
+	char spoof[CATALOGUE_MAX_SPOOF_DOMAINS][DOMAINS_NAME_MAX];
 	size_t ngreet = 0, n = 0, total;
 	struct catalogue_attempt ca;
 
@@ -213,15 +246,9 @@ run_prepare(struct probe_run *r, const char *host, const char **why)
 	res->helo_names[PROBE_HELO_HOST] = host_is_name ? xstrdup(host) : NULL;
 	res->helo_names[PROBE_HELO_LITERAL] = xstrdup(r->literal);
 	res->helo_names[PROBE_HELO_LOCALHOST] = xstrdup("localhost");
-	r->spoof = xcalloc(CATALOGUE_MAX_SPOOF_DOMAINS, sizeof(*r->spoof));
-	r->nspoof = domains_spoof_list(host, r->domains, r->ndomains, r->spoof,
+	r->nspoof = domains_spoof_list(host, r->domains, r->ndomains, spoof,
 				       CATALOGUE_MAX_SPOOF_DOMAINS, &res->spoof_domains_dropped);
-	if (r->nspoof == 0) {
-		free(r->spoof);
-		r->spoof = NULL;
-	} else {
-		r->spoof = xrealloc(r->spoof, r->nspoof * sizeof(*r->spoof));
-	}
+	r->spoof = run_spoof_pack(spoof, r->nspoof);
 	for (size_t g = 0; g < ARRAY_LEN(greetings); g++)
 		ngreet += res->helo_names[greetings[g]] != NULL;
 	r->nrelay = nrelay;
@@ -849,6 +876,7 @@ run_log(struct probe_run *r, char dir, const char *text, size_t len)
 	line[need++] = '\n';
 	if (res->transcript_len + need + 1 > r->transcript_cap) {
 		res->transcript_truncated = true;
+		txbuf_close(&r->tx); /* the rest of the dialogue holds it deflated */
 		return;
 	}
 	run_tx_pack(r, line, need);

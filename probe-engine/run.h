@@ -99,7 +99,8 @@ struct probe_run {
 	size_t nresend;                    /* re-sends alone added so far */
 	const char *const *domains;        /* customer domains, copied */
 	size_t ndomains;
-	char (*spoof)[DOMAINS_NAME_MAX];   /* spoof-domain sender domains (run_prepare) */
+	char *spoof;                       /* spoof-domain sender domains (run_prepare), one
+					      after the other, each NUL-terminated */
 	size_t nspoof;
 	enum probe_helo helo_kind;         /* this connection's greeting (set by the session) */
 	bool relay_accepted; /* a relay attempt was accepted: optional attempts are skipped */

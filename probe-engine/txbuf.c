@@ -84,15 +84,28 @@ txbuf_deflate(struct txbuf *b)
 	return ok;
 }
 
-void
-txbuf_seal(struct txbuf *b)
+/* The tail deflated into a block of its own, when it is one (at most 4 KB: lines are shorter). */
+static void
+txbuf_block(struct txbuf *b)
 {
-	/* a block is at most 4 KB (a line is bounded well below that) */
-	if (b->tail_used < TXBUF_BLOCK || b->tail_used > 4 * TXBUF_BLOCK - 64 || !txbuf_deflate(b))
+	if (b->tail_used == 0 || b->tail_used > 4 * TXBUF_BLOCK - 64 || !txbuf_deflate(b))
 		return;
 	free(b->tail);
 	b->tail = NULL;
 	b->tail_used = b->tail_size = 0;
+}
+
+void
+txbuf_seal(struct txbuf *b)
+{
+	if (b->tail_used >= TXBUF_BLOCK)
+		txbuf_block(b);
+}
+
+void
+txbuf_close(struct txbuf *b)
+{
+	txbuf_block(b);
 }
 
 /* Inflates one block of raw bytes into out; false when it does not come out whole. */

@@ -23,6 +23,8 @@ struct txbuf {
 void txbuf_put(struct txbuf *b, const void *p, size_t n);
 /* At a line's end: deflates the tail once it holds a block. */
 void txbuf_seal(struct txbuf *b);
+/* Nothing more will come (the transcript reached its cap): deflates the tail, however short. */
+void txbuf_close(struct txbuf *b);
 /* Everything appended, NUL-terminated (malloc'd; *len without the NUL); b is empty after. */
 char *txbuf_take(struct txbuf *b, size_t *len);
 void txbuf_free(struct txbuf *b);

@@ -71,6 +71,22 @@ TEST(an_eight_kilobyte_transcript_is_held_in_under_half)
 	free(out);
 }
 
+TEST(closed_buffer_holds_no_raw_tail)
+{
+	struct txbuf b = {0};
+	size_t len;
+	char *out;
+
+	txbuf_put(&b, "S: 250 ok\n", 10);
+	txbuf_seal(&b);
+	CHECK_INT(b.tail_used, 10); /* under a block: kept raw */
+	txbuf_close(&b);
+	CHECK(b.tail == NULL && b.z_used > 0);
+	out = txbuf_take(&b, &len);
+	CHECK_STR(out, "S: 250 ok\n");
+	free(out);
+}
+
 TEST(nothing_put_is_an_empty_string)
 {
 	struct txbuf b = {0};
@@ -89,6 +105,7 @@ main(void)
 	test_suite = "txbuf";
 	RUN(what_goes_in_comes_out_byte_for_byte);
 	RUN(an_eight_kilobyte_transcript_is_held_in_under_half);
+	RUN(closed_buffer_holds_no_raw_tail);
 	RUN(nothing_put_is_an_empty_string);
 	return test_summary();
 }
