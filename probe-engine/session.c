@@ -120,8 +120,8 @@ struct session {
 	SSL_CTX *tls_ctx;
 	bool implicit_tls, tls;
 	struct bufferevent *bev;
-	char banner_host[RUN_HOST_MAX];
-	char ehlo_host[RUN_HOST_MAX];
+	char *banner_host; /* H as the greeting and the EHLO reply name it (NULL: none) */
+	char *ehlo_host;
 	enum probe_helo helo; /* this connection's greeting, chosen once after the banner */
 };
 
@@ -406,15 +406,25 @@ session_send_plan(struct session *s)
 {
 	while (s->sent < s->nplan && (s->pipelining || s->sent == s->answered)) {
 		const struct plan_step *p = &s->plan[s->sent++];
-		const struct probe_attempt *a = &s->run->res->attempts[s->batch[p->att]];
+		size_t a = s->batch[p->att];
+		char addr[RUN_ADDR_MAX];
 
 		switch (p->kind) {
 		case PLAN_RSET: session_cmd(s, "RSET", NULL); break;
-		case PLAN_MAIL: session_cmd(s, "MAIL FROM:", a->mail_from); break;
 		case PLAN_DATA: session_cmd(s, "DATA", NULL); break;
-		case PLAN_RCPT_LOCAL: session_cmd(s, "RCPT TO:", a->rcpt_last); break;
 		case PLAN_QUIT: session_cmd(s, "QUIT", NULL); break;
-		default: session_cmd(s, "RCPT TO:", a->rcpt_to); break;
+		case PLAN_MAIL:
+			run_att_addr(s->run, a, RUN_ADDR_FROM, addr);
+			session_cmd(s, "MAIL FROM:", addr);
+			break;
+		case PLAN_RCPT_LOCAL:
+			run_att_addr(s->run, a, RUN_ADDR_LAST, addr);
+			session_cmd(s, "RCPT TO:", addr);
+			break;
+		default:
+			run_att_addr(s->run, a, RUN_ADDR_RCPT, addr);
+			session_cmd(s, "RCPT TO:", addr);
+			break;
 		}
 	}
 	session_flush(s);
@@ -461,8 +471,7 @@ static void
 session_send_body(struct session *s)
 {
 	const struct probe_params *p = s->run->params;
-	const struct probe_attempt *first = NULL;
-	char date[64], buf[4096];
+	char date[64], buf[4096], first[TOKEN_BUFLEN] = "", token[TOKEN_BUFLEN];
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t n = 0;
@@ -474,15 +483,15 @@ session_send_body(struct session *s)
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++) {
 		if (s->run->st[s->batch[i]].rcpt_ok) {
-			if (first == NULL)
-				first = &s->run->res->attempts[s->batch[i]];
+			if (company == 0)
+				run_att_token(s->run, s->batch[i], first);
 			company++;
 		}
 	}
 	/* Attribution: a form relayed in company may relay only because of the others. */
 	for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++) {
 		if (s->run->st[s->batch[i]].rcpt_ok)
-			s->run->res->attempts[s->batch[i]].rcpts = (int)company;
+			s->run->st[s->batch[i]].rcpts = (uint8_t)company;
 	}
 	w = snprintf(buf, sizeof(buf),
 		     "From: relayaudit relay test <%s>\r\n"
@@ -492,16 +501,15 @@ session_send_body(struct session *s)
 		     "Subject: relayaudit open relay test %s\r\n"
 		     "Auto-Submitted: auto-generated\r\n"
 		     "X-Relayaudit-Tokens:",
-		     p->contact, first->token, p->sink_domain, date, first->token, p->helo_name,
-		     first->token);
+		     p->contact, first, p->sink_domain, date, first, p->helo_name, first);
 	if (w < 0 || (size_t)w >= sizeof(buf))
 		fatal("test message headers too long");
 	n = (size_t)w;
 	for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++) {
 		if (!s->run->st[s->batch[i]].rcpt_ok)
 			continue;
-		w = snprintf(buf + n, sizeof(buf) - n, "\r\n %s",
-			     s->run->res->attempts[s->batch[i]].token);
+		run_att_token(s->run, s->batch[i], token);
+		w = snprintf(buf + n, sizeof(buf) - n, "\r\n %s", token);
 		if (w < 0 || (size_t)w >= sizeof(buf) - n)
 			fatal("test message headers too long");
 		n += (size_t)w;
@@ -554,11 +562,11 @@ session_plan_tx(struct session *s, int64_t now, size_t max, bool pipe_data)
 		session_plan_push(s, PLAN_RSET, first);
 	session_plan_push(s, PLAN_MAIL, first);
 	for (size_t i = 0; i < n; i++) {
-		r->res->attempts[idx[i]].tls = s->tls;
+		r->st[idx[i]].tls = s->tls;
 		s->batch[s->nbatch] = (uint16_t)idx[i];
 		session_plan_push(s, PLAN_RCPT, s->nbatch++);
 	}
-	if (n == 1 && r->res->attempts[idx[0]].rcpt_last != NULL)
+	if (n == 1 && run_att_has_last(r, idx[0]))
 		session_plan_push(s, PLAN_RCPT_LOCAL, first);
 	if (pipe_data)
 		session_plan_push(s, PLAN_DATA, first);
@@ -679,8 +687,8 @@ static int
 session_prepare_run(struct session *s, const char **why)
 {
 	struct probe_run *r = s->run;
-	const char *host = s->banner_host[0]  ? s->banner_host
-			   : s->ehlo_host[0]  ? s->ehlo_host
+	const char *host = s->banner_host     ? s->banner_host
+			   : s->ehlo_host     ? s->ehlo_host
 			   : r->res->name     ? r->res->name
 					      : r->literal;
 	char note[128];
@@ -997,15 +1005,19 @@ static void
 session_line(struct session *s, int code, const char *text, bool final)
 {
 	struct probe_run *r = s->run;
+	char host[RUN_HOST_MAX];
 
-	if (s->state == SS_BANNER && s->banner_host[0] == '\0' && !s->greeted &&
-	    s->parser.nlines == 1)
-		catalogue_host_from_text(text, s->banner_host, sizeof(s->banner_host));
+	if (s->state == SS_BANNER && s->banner_host == NULL && !s->greeted &&
+	    s->parser.nlines == 1 && catalogue_host_from_text(text, host, sizeof(host)) == 0)
+		s->banner_host = xstrdup(host);
 	if (s->state != SS_EHLO || !reply_ok(code))
 		return;
 	if (s->ehlo_first) {
 		/* the evidence is the latest connection's EHLO reply */
-		catalogue_host_from_text(text, s->ehlo_host, sizeof(s->ehlo_host));
+		if (catalogue_host_from_text(text, host, sizeof(host)) == 0) {
+			free(s->ehlo_host);
+			s->ehlo_host = xstrdup(host);
+		}
 		s->ehlo_first = false;
 		free(r->res->ehlo);
 		r->res->ehlo = xmalloc(1);
@@ -1352,5 +1364,7 @@ session_free(struct session *s)
 	event_free(s->timer);
 	event_free(s->done_ev);
 	free(s->out);
+	free(s->banner_host);
+	free(s->ehlo_host);
 	free(s);
 }
