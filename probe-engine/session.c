@@ -1,9 +1,12 @@
 /*
- * One SMTP connection as a state machine. session_send() writes what the
- * current plan needs, session_reply() picks the next state from each final
- * reply, session_read_cb()/session_timer_cb() map I/O events onto those two.
- * Before TLS the session reads and writes the socket itself; from the
- * handshake on, an OpenSSL bufferevent owns the socket and
+ * One SMTP connection as a state machine. session_next() plans a group of
+ * commands (one transaction, or with PIPELINING before any RCPT was accepted
+ * every transaction of the connection and QUIT) and session_send_plan()
+ * writes it at once; session_reply() picks the next state from each final
+ * reply; session_io_cb()/session_timer_cb() map I/O events onto those two.
+ * Before TLS the session reads and writes the socket itself, through one
+ * edge-triggered event for the connection's life; from the handshake on, an
+ * OpenSSL bufferevent owns the socket and
  * session_bev_read_cb()/session_bev_event_cb() feed the same parser.
  * Every wait has a per-state timeout (table below) capped by the probe's
  * overall deadline; every byte read goes through the bounded reply parser.

@@ -3,7 +3,8 @@
  * (on a TLS port the handshake,) wait for the final greeting line, EHLO
  * (HELO on 500/502), then transactions of attempts taken from the run until
  * the run has nothing ready or this connection's error budget is spent,
- * then QUIT. Once a refusal asked for TLS, STARTTLS, the handshake and a
+ * then QUIT; with PIPELINING, until a RCPT is accepted, all of them and QUIT
+ * in one write. Once a refusal asked for TLS, STARTTLS, the handshake and a
  * fresh EHLO come before the next transaction. The session records replies
  * into the run; the engine decides whether to reconnect.
  */
