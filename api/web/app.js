@@ -389,8 +389,12 @@ function transcript(text, proving) {
     return [st, end];
   });
   const marks = new Set();
-  const block = proving && proving.rcpt_to &&
-    blocks.find(([st, end]) => lines.slice(st, end + 1).some((l) => /^C: RCPT TO:/i.test(l) && l.includes(proving.rcpt_to)));
+  // Its RCPT may also stand in an earlier transaction that got no DATA (a greylisting
+  // retry, or a pipelined group sent before any recipient was accepted): the one
+  // that carried the message proves it.
+  const named = proving && proving.rcpt_to ?
+    blocks.filter(([st, end]) => lines.slice(st, end + 1).some((l) => /^C: RCPT TO:/i.test(l) && l.includes(proving.rcpt_to))) : [];
+  const block = named.find(([st, end]) => lines.slice(st, end + 1).some((l) => /^C: DATA/i.test(l))) || named[0];
   if (block) {
     const [st, end] = block;
     const cmds = [];

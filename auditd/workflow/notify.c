@@ -319,6 +319,7 @@ notify_exchange(const char *transcript, const char *token, bool greeting)
 	 */
 	char *shortened = token && *token ? token_redact_dup(token) : NULL;
 	size_t len = 0;
+	int best_rank = 0;
 	FILE *f;
 
 	/* The transaction: from "C: MAIL FROM" to before the next MAIL, RSET or QUIT. */
@@ -345,9 +346,19 @@ notify_exchange(const char *transcript, const char *token, bool greeting)
 					reached_eod = true;
 				r += m;
 			}
-			if (has_token || has_short || (best == NULL && reached_eod))
+			/*
+			 * The token's transaction that carried the message first: its
+			 * RCPT may also stand in an earlier one that got no DATA (a
+			 * greylisting retry, or a pipelined group sent before any
+			 * recipient was accepted, replayed on the next connection).
+			 */
+			int rank = (has_token || has_short) ? (reached_eod ? 3 : 2) : reached_eod ? 1 : 0;
+
+			if (rank > best_rank) {
 				best = q;
-			if (has_token || has_short)
+				best_rank = rank;
+			}
+			if (rank == 3)
 				break;
 			q = r;
 			continue;

@@ -259,6 +259,27 @@ TEST(evidence_is_the_proving_exchange_whole)
 	free(body);
 }
 
+TEST(exchange_is_the_transaction_that_carried_the_message)
+{
+	/* a pipelined group (commands, then replies) named the token first, without DATA */
+	const char *t = "S: 220 mx ESMTP\nC: EHLO probe.isp.example\nS: 250 mx\n"
+			"C: MAIL FROM:<>\nC: RCPT TO:<" TOKEN "@sink.example>\nC: RSET\n"
+			"C: MAIL FROM:<x@outside.invalid>\nC: RCPT TO:<" OTHER "@sink.example>\n"
+			"C: QUIT\nS: 250 2.1.0 Ok\nS: 250 2.1.5 Ok\nS: 250 2.0.0 Ok\n"
+			"S: 250 2.1.0 Ok\nS: 250 2.1.5 Ok\n"
+			"S: 220 mx ESMTP\nC: EHLO probe.isp.example\nS: 250 mx\n"
+			"C: MAIL FROM:<>\nC: RCPT TO:<" TOKEN "@sink.example>\nS: 250 2.1.0 Ok\n"
+			"S: 250 2.1.5 Ok\nC: DATA\nS: 354 End data\nC: <test message, 700 bytes>\n"
+			"S: 250 2.0.0 Ok: queued as 9Q\nC: QUIT\n";
+	char *e = notify_exchange(t, TOKEN, false);
+
+	CHECK_CONTAINS(e, "C: DATA\n");
+	CHECK_CONTAINS(e, "S: 250 2.0.0 Ok: queued as 9Q");
+	CHECK_MSG(strstr(e, "C: RSET") == NULL && strstr(e, "outside.invalid") == NULL,
+		  "the earlier group is shown: %s", e);
+	free(e);
+}
+
 TEST(block_sentence_names_the_port_found)
 {
 	struct notify_mail m = sample(WF_MAIL_RELAY_BLOCKED, "en");
@@ -557,6 +578,7 @@ main(void)
 	RUN(message_has_rfc5322_and_mime_headers);
 	RUN(relay_mail_carries_evidence_fix_flush_and_link);
 	RUN(evidence_is_the_proving_exchange_whole);
+	RUN(exchange_is_the_transaction_that_carried_the_message);
 	RUN(block_sentence_names_the_port_found);
 	RUN(text_is_wrapped_at_72_columns);
 	RUN(german_subject_is_encoded_and_body_is_utf8);
