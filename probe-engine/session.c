@@ -383,7 +383,8 @@ session_cmd(struct session *s, const char *verb, const char *arg)
 	if (vl + al + 2 >= sizeof(line))
 		fatal("SMTP command too long: %s", verb);
 	memcpy(line, verb, vl);
-	memcpy(line + vl, arg, al);
+	if (al > 0)
+		memcpy(line + vl, arg, al);
 	memcpy(line + vl + al, "\r\n", 2);
 	run_log(s->run, 'C', line, vl + al);
 	session_queue(s, line, vl + al + 2);
