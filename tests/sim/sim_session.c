@@ -472,11 +472,17 @@ session_reply(struct sim_session *s, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
+	if (strchr(fmt, '%') == NULL) {
+		/* most replies are constant: no formatting */
+		n = (int)strnlen(fmt, sizeof(line) - 3);
+		memcpy(line, fmt, (size_t)n);
+	} else {
+		va_start(ap, fmt);
+		n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+	}
 	if ((size_t)n > sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
 	line[n++] = '\r';
@@ -855,7 +861,9 @@ session_command(struct sim_session *s, char *line)
 		return;
 	}
 	for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
-		if (strcasecmp(line, commands[i].verb) == 0) {
+		/* the first letter (ASCII, either case) before the whole verb */
+		if ((line[0] | 0x20) == (commands[i].verb[0] | 0x20) &&
+		    strcasecmp(line, commands[i].verb) == 0) {
 			commands[i].fn(s, arg);
 			return;
 		}
