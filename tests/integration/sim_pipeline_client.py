@@ -5,9 +5,10 @@ Prints one line per check: "ok NAME" or "bad NAME: got ..., want ...".
 
     sim_pipeline_client.py group     HOST PORT   one pipelined group, replies in one read
     sim_pipeline_client.py big       HOST PORT   a ~28 KB group: every reply, in order
+    sim_pipeline_client.py tls       HOST PORT   the group over implicit TLS: every reply, in order
     sim_pipeline_client.py delay MS  HOST PORT   no line leaves before MS after its cause
 """
-import select, socket, sys, time
+import select, socket, ssl, sys, time
 
 TIMEOUT = 5.0
 
@@ -95,6 +96,18 @@ def big(host, port):
         want[bad] if bad is not None else "")
 
 
+def tls(host, port):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # a throwaway certificate: the test is about the replies
+    s = ctx.wrap_socket(connect(host, port), server_hostname="relaysim.test")
+    greet_and_ehlo(s)
+    data, want = closed_group()
+    s.sendall(data)
+    got = read_lines(s, len(want))
+    out("tls_pipelined_group_every_reply_in_order", got == want, got, want)
+
+
 def delay(ms, host, port):
     d = ms / 1000.0
     t0 = time.monotonic()
@@ -138,7 +151,7 @@ def main():
     if sys.argv[1] == "delay":
         delay(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     else:
-        {"group": group, "big": big}[sys.argv[1]](sys.argv[2], int(sys.argv[3]))
+        {"group": group, "big": big, "tls": tls}[sys.argv[1]](sys.argv[2], int(sys.argv[3]))
 
 
 if __name__ == "__main__":
