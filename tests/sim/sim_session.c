@@ -83,8 +83,9 @@ struct sim_session {
 
 	char *part; /* an unfinished input line between reads (at most SESSION_MAX_LINE) */
 	size_t partlen;
-	char *out; /* reply bytes not yet written, in order */
+	char *out; /* reply bytes not yet written, in order: out_inline, or the heap when more */
 	size_t outlen, outcap;
+	bool wr_armed, later_armed; /* the write event / the --delay timer is pending */
 	struct sim_mark *marks; /* --delay: when each stretch of out may leave */
 	size_t nmarks, marks_cap;
 	int64_t cause_us; /* --delay: when what is being answered arrived */
@@ -95,6 +96,7 @@ struct sim_session {
 	size_t streamed;
 	bool greeted; /* the final greeting line has been queued */
 	bool net_counted; /* counted in sim->nets (--peaks) */
+	char out_inline[1024]; /* a pipelined group's replies fit: no allocation per session */
 };
 
 /* Input of the read being handled: one loop thread, one read at a time. */
@@ -144,7 +146,8 @@ session_free(struct sim_session *s)
 		free(s->rcpts[i]);
 	free(s->rcpts);
 	free(s->part);
-	free(s->out);
+	if (s->out != s->out_inline)
+		free(s->out);
 	free(s->marks);
 	free(s); /* its events live in the same block, all deleted above */
 }
@@ -200,10 +203,15 @@ static void
 session_out_add(struct sim_session *s, const char *buf, size_t len, int64_t due_us)
 {
 	if (s->outlen + len > s->outcap) {
-		size_t cap = s->outcap ? s->outcap * 2 : 1024;
+		size_t cap = s->outcap * 2;
 		while (cap < s->outlen + len)
 			cap *= 2;
-		s->out = xrealloc(s->out, cap);
+		if (s->out == s->out_inline) {
+			s->out = xmalloc(cap);
+			memcpy(s->out, s->out_inline, s->outlen);
+		} else {
+			s->out = xrealloc(s->out, cap);
+		}
 		s->outcap = cap;
 	}
 	memcpy(s->out + s->outlen, buf, len);
@@ -255,6 +263,7 @@ session_later_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim_session *s = arg;
 
+	s->later_armed = false;
 	session_flush(s);
 	session_done(s);
 }
@@ -271,11 +280,12 @@ session_out_ready(struct sim_session *s)
 	now = session_clock_us();
 	while (i < s->nmarks && s->marks[i].due_us <= now)
 		i++;
-	if (i < s->nmarks && !evtimer_pending(s->later_ev, NULL)) {
+	if (i < s->nmarks && !s->later_armed) {
 		/* libevent may wake a little early (its cached clock): flush checks again */
 		int64_t us = s->marks[i].due_us - now;
 		struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
 		evtimer_add(s->later_ev, &tv);
+		s->later_armed = true;
 	}
 	return i > 0 ? s->marks[i - 1].end : 0;
 }
@@ -284,6 +294,7 @@ static void
 session_wr_arm(struct sim_session *s)
 {
 	event_add(s->wr, s->timeouts_off ? NULL : s->sim->idle_tv);
+	s->wr_armed = true;
 }
 
 /*
@@ -324,8 +335,10 @@ session_out_write(struct sim_session *s, size_t ready)
 		session_wr_arm(s); /* again: the write timeout counts from the last progress */
 		return 1;
 	}
-	if (event_pending(s->wr, EV_WRITE, NULL))
+	if (s->wr_armed) {
 		event_del(s->wr); /* nothing blocked any more: no write timeout */
+		s->wr_armed = false;
+	}
 	return 0;
 }
 
@@ -1032,7 +1045,7 @@ session_timeout(struct sim_session *s)
 	} else {
 		event_del(s->rd);
 		event_add(s->rd, NULL);
-		if (event_pending(s->wr, EV_WRITE, NULL)) {
+		if (s->wr_armed) {
 			event_del(s->wr);
 			event_add(s->wr, NULL);
 		}
@@ -1083,6 +1096,7 @@ session_wr_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim_session *s = arg;
 
+	s->wr_armed = false; /* not persistent: it fired */
 	if (what & EV_TIMEOUT)
 		session_timeout(s);
 	else
@@ -1234,6 +1248,8 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 	s->rd = (struct event *)(void *)((char *)s + sizeof(*s) + evsz);
 	s->wr = (struct event *)(void *)((char *)s + sizeof(*s) + 2 * evsz);
 	s->fd = fd;
+	s->out = s->out_inline;
+	s->outcap = sizeof(s->out_inline);
 	s->sim = sim;
 	s->l = l;
 	s->b = l->b;
