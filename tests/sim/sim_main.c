@@ -464,6 +464,7 @@ main(int argc, char **argv)
 	sim_greylist_free(sim.grey);
 	event_free(sigterm);
 	event_free(sigint);
-	event_base_free(sim.base);
+	event_base_free(sim.base); /* runs the TLS bufferevents' finalizers: SSL objects first */
+	SSL_CTX_free(sim.tls);
 	return 0;
 }

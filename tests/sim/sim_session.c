@@ -1070,7 +1070,8 @@ session_rd_cb(evutil_socket_t fd, short what, void *arg)
 		size_t have = s->partlen;
 		ssize_t n;
 
-		memcpy(session_rbuf, s->part, have);
+		if (have > 0)
+			memcpy(session_rbuf, s->part, have);
 		do
 			n = recv(fd, session_rbuf + have, SESSION_READ_MAX, 0);
 		while (n < 0 && errno == EINTR);
@@ -1117,7 +1118,8 @@ session_bev_read_cb(struct bufferevent *bev, void *arg)
 		size_t have = s->partlen;
 		int n;
 
-		memcpy(session_rbuf, s->part, have);
+		if (have > 0)
+			memcpy(session_rbuf, s->part, have);
 		n = evbuffer_remove(in, session_rbuf + have, SESSION_READ_MAX);
 		if (n <= 0)
 			break;
