@@ -14,7 +14,7 @@ VERSION   := $(shell cat VERSION)
 PREFIX    ?= /usr/local
 CC        ?= cc
 PKGS      := libevent libevent_pthreads libevent_openssl openssl libcurl libpq jansson libmicrohttpd \
-             gmime-3.0 libpsl
+             gmime-3.0 libpsl zlib
 FUZZ_SECONDS ?= 20
 
 ifeq ($(SANITIZE),1)

@@ -52,6 +52,7 @@ rbldnsd
 systemd
 time
 wrk
+zlib1g-dev
 "
 
 missing=()

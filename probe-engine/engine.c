@@ -137,7 +137,7 @@ struct probe_engine {
 
 	/* results from the shards' threads, under out_mu */
 	pthread_mutex_t out_mu;
-	struct probe_result **out;
+	struct probe_run **out;	/* finished runs for the caller (run_take_result there) */
 	size_t nout, out_cap;
 	struct waker out_wake;
 };
@@ -420,7 +420,7 @@ static void
 engine_out_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct probe_engine *f = arg;
-	struct probe_result **out;
+	struct probe_run **out;
 	size_t n;
 
 	waker_drain(&f->out_wake);
@@ -432,7 +432,7 @@ engine_out_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&f->out_mu);
 	for (size_t i = 0; i < n; i++) {
 		f->delivered++;
-		f->done(out[i], f->arg);
+		f->done(run_take_result(out[i]), f->arg);
 	}
 	free(out);
 	if (f->submitted == f->delivered)
@@ -757,7 +757,7 @@ static void engine_session_end(struct session *s, void *arg);
 static void
 engine_finish_job(struct shard *e, struct job *j)
 {
-	run_finish(j->run, now_mono_ms());
+	j->run->end_mono = now_mono_ms(); /* run_finish when the result is handed over */
 	engine_hold(e, j, -1);
 	e->in_flight--;
 	engine_give_slot(e);
@@ -1008,25 +1008,21 @@ engine_deliver(struct shard *e)
 	if (e->finished.n == 0)
 		return;
 	for (j = e->finished.head; j != NULL; j = j->next) {
-		const struct probe_result *res = j->run->res;
-
-		for (size_t i = 0; i < res->nattempts; i++)
-			e->attempts += res->attempts[i].outcome != OUTCOME_NOT_RUN &&
-				       res->attempts[i].outcome != OUTCOME_SKIPPED;
+		e->attempts += run_attempts_made(j->run);
 		e->ndone++;
 	}
 	if (f->threaded)
 		shard_publish(e);
 	poke = false;
 	while ((j = e->finished.head) != NULL) {
-		struct probe_result *res = j->run->res;
+		struct probe_run *run = j->run;
 
 		list_remove(&e->finished, j);
-		j->run->res = NULL;
+		j->run = NULL;
 		job_free(j);
 		if (!f->threaded) {
 			f->delivered++;
-			f->done(res, f->arg);
+			f->done(run_take_result(run), f->arg);
 			continue;
 		}
 		pthread_mutex_lock(&f->out_mu);
@@ -1035,7 +1031,7 @@ engine_deliver(struct shard *e)
 			f->out = xrealloc(f->out, f->out_cap * sizeof(*f->out));
 		}
 		poke |= f->nout == 0;
-		f->out[f->nout++] = res;
+		f->out[f->nout++] = run;
 		pthread_mutex_unlock(&f->out_mu);
 	}
 	if (f->threaded && poke)

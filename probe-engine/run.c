@@ -57,54 +57,133 @@ run_free(struct probe_run *r)
 	free((void *)r->domains);
 	free(r->spoof);
 	free(r->st);
+	free(r->replies);
+	free(r->late);
 	free(r->conn_reason);
-	free(r->tx);
+	txbuf_free(&r->tx);
 	probe_result_free(r->res);
 	free(r);
 }
 
+/* Slot i: attempt number index, its catalogue sender and form (-1, -1: backscatter). */
 static void
-run_attempt_init(struct probe_run *r, size_t i, unsigned index, const char *sender,
-		 const char *form, bool backscatter)
+run_att_init(struct probe_run *r, size_t i, size_t index, int sender, int form, size_t dom,
+	     enum probe_helo helo)
 {
-	struct probe_attempt *a = &r->res->attempts[i];
+	struct run_att *st = &r->st[i];
 
-	a->helo_kind = PROBE_HELO_OURS;
-	a->helo = r->res->helo_names[PROBE_HELO_OURS];
-	a->index = index;
-	a->sender = sender;
-	a->form = form;
-	a->backscatter = backscatter;
-	a->resend_of = -1;
-	token_make(&r->params->key, r->res->probe_id, index, a->token);
+	memset(st, 0, sizeof(*st));
+	st->index = (uint8_t)index;
+	st->sender = (int8_t)sender;
+	st->form = (int8_t)form;
+	st->dom = (uint8_t)dom;
+	st->backscatter = sender < 0;
+	st->helo_kind = (uint8_t)helo;
+	st->alone = form >= 0 && catalogue_form((size_t)form)->last != NULL;
+	st->state = ATT_PENDING;
+	token_mac_part(&r->params->key, r->res->probe_id, (unsigned)index, st->mac);
+}
+
+void
+run_att_token(const struct probe_run *r, size_t i, char *out)
+{
+	token_format(r->res->probe_id, r->st[i].index, r->st[i].mac, out);
+}
+
+bool
+run_att_has_last(const struct probe_run *r, size_t i)
+{
+	return r->st[i].form >= 0 && catalogue_form((size_t)r->st[i].form)->last != NULL;
+}
+
+/* Sender domain d of the spoof-domain attempts. */
+static const char *
+run_spoof_domain(const struct probe_run *r, size_t d)
+{
+	const char *p = r->spoof;
+
+	while (d-- > 0)
+		p += strlen(p) + 1;
+	return p;
 }
 
 /*
- * Renders a relay attempt's MAIL FROM, RCPT TO and trailing local recipient;
- * -1 when they do not fit (H comes from the peer's greeting: its length is
- * the peer's choice).
+ * Renders one of the attempt's addresses for H (res->host); -1 when it does
+ * not fit (H comes from the peer's greeting: its length is the peer's choice).
  */
 static int
-run_render_relay(struct probe_run *r, struct probe_attempt *a, const struct catalogue_attempt *ca,
-		 const char *domain)
+run_att_render(const struct probe_run *r, size_t i, enum run_addr which, char *out)
 {
-	const struct rcpt_form *f = catalogue_form((size_t)ca->form);
-	struct form_ctx ctx = {a->token, r->params->sink_domain, r->res->host, r->literal,
-			       r->params->outside_domain, domain};
-	char from[512], rcpt[512], last[512];
+	const struct run_att *st = &r->st[i];
+	char token[TOKEN_BUFLEN], from[RUN_ADDR_MAX], rcpt[RUN_ADDR_MAX];
+	struct form_ctx ctx = {token, r->params->sink_domain, r->res->host, r->literal,
+			       r->params->outside_domain, NULL};
+	const struct rcpt_form *f;
+	const char *pattern;
 
-	if (catalogue_render(catalogue_sender((size_t)ca->sender)->pattern, &ctx, from,
-			     sizeof(from)) < 0 ||
-	    catalogue_render(f->pattern, &ctx, rcpt, sizeof(rcpt)) < 0 ||
-	    (f->last != NULL && catalogue_render(f->last, &ctx, last, sizeof(last)) < 0))
-		return -1;
-	a->mail_from = probe_strings_dup(&r->res->strings, from);
-	a->rcpt_to = probe_strings_dup(&r->res->strings, rcpt);
-	if (f->last != NULL) {
-		a->rcpt_last = probe_strings_dup(&r->res->strings, last);
-		a->alone = true;
+	run_att_token(r, i, token);
+	if (st->backscatter) {
+		const char *dom = st->dom > 0 ? r->domains[st->dom - 1] : NULL;
+
+		if (catalogue_backscatter(&ctx, dom, from, sizeof(from), rcpt, sizeof(rcpt)) < 0)
+			return -1;
+		out[0] = '\0';
+		if (which != RUN_ADDR_LAST)
+			memcpy(out, which == RUN_ADDR_FROM ? from : rcpt,
+			       strlen(which == RUN_ADDR_FROM ? from : rcpt) + 1);
+		return 0;
 	}
-	return 0;
+	if (st->dom > 0)
+		ctx.domain = run_spoof_domain(r, st->dom - 1);
+	f = catalogue_form((size_t)st->form);
+	pattern = which == RUN_ADDR_FROM   ? catalogue_sender((size_t)st->sender)->pattern
+		  : which == RUN_ADDR_RCPT ? f->pattern
+					   : f->last;
+	if (pattern == NULL) {
+		out[0] = '\0';
+		return 0;
+	}
+	return catalogue_render(pattern, &ctx, out, RUN_ADDR_MAX);
+}
+
+void
+run_att_addr(const struct probe_run *r, size_t i, enum run_addr which, char *out)
+{
+	/* every address was rendered once by run_prepare: it fits */
+	if (run_att_render(r, i, which, out) < 0)
+		out[0] = '\0';
+}
+
+/* Whether every address of attempt i fits with this H (run_prepare). */
+static bool
+run_att_fits(const struct probe_run *r, size_t i)
+{
+	char buf[RUN_ADDR_MAX];
+
+	return run_att_render(r, i, RUN_ADDR_FROM, buf) == 0 &&
+	       run_att_render(r, i, RUN_ADDR_RCPT, buf) == 0 &&
+	       run_att_render(r, i, RUN_ADDR_LAST, buf) == 0;
+}
+
+/* The n sender domains one after the other, each NUL-terminated (NULL for none). */
+static char *
+run_spoof_pack(char (*domains)[DOMAINS_NAME_MAX], size_t n)
+{
+	size_t len = 0, o = 0;
+	char *out;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(domains[i]) + 1;
+	if (len == 0)
+		return NULL;
+	out = xmalloc(len);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(domains[i]) + 1;
+
+		memcpy(out + o, domains[i], l);
+		o += l;
+	}
+	return out;
 }
 
 /* Undoes a run_prepare that could not render every attempt. */
@@ -113,10 +192,6 @@ run_unprepare(struct probe_run *r)
 {
 	struct probe_result *res = r->res;
 
-	/* only rendered forms are in the arena yet: no reply has come */
-	probe_strings_free(res->strings);
-	res->strings = NULL;
-	free(res->attempts);
 	free(r->st);
 	free(res->host);
 	free(r->spoof);
@@ -124,27 +199,21 @@ run_unprepare(struct probe_run *r)
 		free(res->helo_names[i]);
 		res->helo_names[i] = NULL;
 	}
-	res->attempts = NULL;
 	r->st = NULL;
+	r->natt = 0;
 	r->spoof = NULL;
 	r->nspoof = 0;
 	res->host = NULL;
-	res->nattempts = 0;
 	r->prepared = false;
 }
 
-/* A relay attempt of the catalogue at array slot i; -1 when it does not fit with H. */
-static int
+/* A relay attempt of the catalogue at slot i; false when it does not fit with H. */
+static bool
 run_add_relay(struct probe_run *r, size_t i, size_t index, const struct catalogue_attempt *ca,
-	      enum probe_helo helo, const char *domain)
+	      enum probe_helo helo, size_t dom)
 {
-	struct probe_attempt *a = &r->res->attempts[i];
-
-	run_attempt_init(r, i, (unsigned)index, catalogue_sender((size_t)ca->sender)->name,
-			 catalogue_form((size_t)ca->form)->name, false);
-	a->helo_kind = helo;
-	a->helo = r->res->helo_names[helo];
-	return run_render_relay(r, a, ca, domain);
+	run_att_init(r, i, index, ca->sender, ca->form, dom, helo);
+	return run_att_fits(r, i);
 }
 
 /*
@@ -165,9 +234,9 @@ run_prepare(struct probe_run *r, const char *host, const char **why)
 	size_t nsf = catalogue_nspoof_forms(), ngs = catalogue_ngreeting_senders();
 	bool host_is_name = strcmp(host, r->literal) != 0;
 	enum probe_helo greetings[] = {PROBE_HELO_HOST, PROBE_HELO_LITERAL, PROBE_HELO_LOCALHOST};
+	char spoof[CATALOGUE_MAX_SPOOF_DOMAINS][DOMAINS_NAME_MAX];
 	size_t ngreet = 0, n = 0, total;
 	struct catalogue_attempt ca;
-	char from[512], rcpt[512];
 
 	if (r->prepared)
 		return 0;
@@ -177,50 +246,40 @@ run_prepare(struct probe_run *r, const char *host, const char **why)
 	res->helo_names[PROBE_HELO_HOST] = host_is_name ? xstrdup(host) : NULL;
 	res->helo_names[PROBE_HELO_LITERAL] = xstrdup(r->literal);
 	res->helo_names[PROBE_HELO_LOCALHOST] = xstrdup("localhost");
-	r->spoof = xcalloc(CATALOGUE_MAX_SPOOF_DOMAINS, sizeof(*r->spoof));
-	r->nspoof = domains_spoof_list(host, r->domains, r->ndomains, r->spoof,
+	r->nspoof = domains_spoof_list(host, r->domains, r->ndomains, spoof,
 				       CATALOGUE_MAX_SPOOF_DOMAINS, &res->spoof_domains_dropped);
+	r->spoof = run_spoof_pack(spoof, r->nspoof);
 	for (size_t g = 0; g < ARRAY_LEN(greetings); g++)
 		ngreet += res->helo_names[greetings[g]] != NULL;
 	r->nrelay = nrelay;
 	r->nback = nback;
 	total = nrelay + nback + nlate + r->nspoof * nsf + ngreet * ngs;
 	/* Room for the re-sends alone, so adding one never moves the array. */
-	res->attempts = xcalloc(total + RUN_RESEND_MAX, sizeof(*res->attempts));
 	r->st = xcalloc(total + RUN_RESEND_MAX, sizeof(*r->st));
-	res->nattempts = total;
+	r->natt = total;
 	for (size_t i = 0; i < nrelay; i++, n++) {
 		catalogue_relay(i, &ca);
-		if (run_add_relay(r, n, i, &ca, PROBE_HELO_OURS, NULL) < 0)
+		if (!run_add_relay(r, n, i, &ca, PROBE_HELO_OURS, 0))
 			goto toolong;
 	}
 	for (size_t i = 0; i < nback; i++, n++) {
-		struct probe_attempt *a = &res->attempts[n];
-		struct form_ctx ctx;
-		const char *dom = i == 0 ? NULL : r->domains[i - 1];
-
-		run_attempt_init(r, n, (unsigned)(nrelay + i), "sink-token",
-				 i == 0 ? "nonexistent-user" : "nonexistent-user-domain", true);
-		ctx = (struct form_ctx){a->token, r->params->sink_domain, host, r->literal,
-					r->params->outside_domain, NULL};
-		if (catalogue_backscatter(&ctx, dom, from, sizeof(from), rcpt, sizeof(rcpt)) < 0) {
+		run_att_init(r, n, nrelay + i, -1, -1, i, PROBE_HELO_OURS);
+		if (!run_att_fits(r, n)) {
 			*why = "a backscatter form does not fit with this host name";
 			run_unprepare(r);
 			return -1;
 		}
-		a->mail_from = probe_strings_dup(&res->strings, from);
-		a->rcpt_to = probe_strings_dup(&res->strings, rcpt);
 	}
 	for (size_t k = 0; k < nlate; k++, n++) {
 		catalogue_late(k, &ca);
-		if (run_add_relay(r, n, catalogue_late_base() + k, &ca, PROBE_HELO_OURS, NULL) < 0)
+		if (!run_add_relay(r, n, catalogue_late_base() + k, &ca, PROBE_HELO_OURS, 0))
 			goto toolong;
 	}
 	for (size_t d = 0; d < r->nspoof; d++) {
 		for (size_t f = 0; f < nsf; f++, n++) {
 			catalogue_spoof(f, &ca);
-			if (run_add_relay(r, n, catalogue_spoof_index(d, f), &ca, PROBE_HELO_OURS,
-					  r->spoof[d]) < 0)
+			if (!run_add_relay(r, n, catalogue_spoof_index(d, f), &ca, PROBE_HELO_OURS,
+					   d + 1))
 				goto toolong;
 		}
 	}
@@ -229,8 +288,8 @@ run_prepare(struct probe_run *r, const char *host, const char **why)
 			continue;
 		for (size_t k = 0; k < ngs; k++, n++) {
 			catalogue_greeting(k, &ca);
-			if (run_add_relay(r, n, catalogue_greeting_index(greetings[g], k), &ca,
-					  greetings[g], NULL) < 0)
+			if (!run_add_relay(r, n, catalogue_greeting_index(greetings[g], k), &ca,
+					   greetings[g], 0))
 				goto toolong;
 		}
 	}
@@ -246,11 +305,12 @@ toolong:
  * target. A re-send alone is not one: it names the trick.
  */
 static bool
-run_optional(const struct probe_attempt *a)
+run_optional(const struct run_att *st)
 {
-	return a->resend_of < 0 &&
-	       (a->helo_kind != PROBE_HELO_OURS ||
-		(a->sender != NULL && strcmp(a->sender, "spoof-domain") == 0));
+	return st->resend_of == 0 &&
+	       (st->helo_kind != PROBE_HELO_OURS ||
+		(st->sender >= 0 && strcmp(catalogue_sender((size_t)st->sender)->name,
+					   "spoof-domain") == 0));
 }
 
 /*
@@ -261,14 +321,14 @@ run_optional(const struct probe_attempt *a)
 static void
 run_skip_optional(struct probe_run *r)
 {
-	for (size_t i = 0; i < r->res->nattempts; i++) {
-		struct probe_attempt *a = &r->res->attempts[i];
+	for (size_t i = 0; i < r->natt; i++) {
+		struct run_att *st = &r->st[i];
 
-		if (r->st[i].state == ATT_DONE || r->st[i].state == ATT_RUNNING || !run_optional(a))
+		if (st->state == ATT_DONE || st->state == ATT_RUNNING || !run_optional(st))
 			continue;
-		a->outcome = OUTCOME_SKIPPED;
-		a->stage = STAGE_NONE;
-		r->st[i].state = ATT_DONE;
+		st->outcome = OUTCOME_SKIPPED;
+		st->stage = STAGE_NONE;
+		st->state = ATT_DONE;
 	}
 }
 
@@ -279,84 +339,73 @@ run_skip_optional(struct probe_run *r)
 static void
 run_resend_alone(struct probe_run *r, size_t i)
 {
-	struct probe_result *res = r->res;
-	const struct probe_attempt *orig = &res->attempts[i];
-	struct probe_attempt *a;
-	struct catalogue_attempt ca;
-	size_t n = res->nattempts;
-	const char *dom = NULL;
+	const struct run_att *orig = &r->st[i];
+	size_t n = r->natt;
 
 	if (r->nresend >= RUN_RESEND_MAX || orig->backscatter || orig->rcpts <= 1 ||
-	    orig->resend_of >= 0)
+	    orig->resend_of != 0)
 		return;
 	for (size_t k = 0; k < n; k++) {
-		if (res->attempts[k].resend_of == (int)orig->index)
+		if (r->st[k].resend_of == i + 1)
 			return;
 	}
-	ca.sender = catalogue_sender_find(orig->sender);
-	ca.form = catalogue_form_find(orig->form);
-	if (ca.sender < 0 || ca.form < 0)
-		return;
-	/* a spoof-domain form keeps its sender domain */
-	if (orig->index >= catalogue_spoof_index(0, 0) &&
-	    orig->index < catalogue_spoof_index(CATALOGUE_MAX_SPOOF_DOMAINS, 0)) {
-		size_t d = (orig->index - catalogue_spoof_index(0, 0)) / catalogue_nspoof_forms();
-
-		if (d >= r->nspoof)
-			return;
-		dom = r->spoof[d];
-	}
-	a = &res->attempts[n];
-	run_attempt_init(r, n, (unsigned)(catalogue_resend_base() + r->nresend), orig->sender,
-			 orig->form, false);
-	a->resend_of = (int)orig->index;
-	a->helo_kind = orig->helo_kind;
-	a->helo = orig->helo;
-	if (run_render_relay(r, a, &ca, dom) < 0) {
+	run_att_init(r, n, catalogue_resend_base() + r->nresend, orig->sender, orig->form,
+		     orig->dom, (enum probe_helo)orig->helo_kind);
+	r->st[n].resend_of = (uint8_t)(i + 1);
+	r->st[n].alone = true;
+	if (!run_att_fits(r, n)) {
 		/* it fitted once with this H; keep the slot unused if it ever does not */
-		memset(a, 0, sizeof(*a));
+		memset(&r->st[n], 0, sizeof(r->st[n]));
 		return;
 	}
-	a->alone = true;
-	r->st[n].state = ATT_PENDING;
-	res->nattempts++;
+	r->natt++;
 	r->nresend++;
 }
 
 static bool
-run_ready(const struct run_att *st, int64_t now)
+run_ready(const struct probe_run *r, const struct run_att *st, int64_t now)
 {
-	return st->state == ATT_PENDING || (st->state == ATT_WAIT_RETRY && st->retry_at <= now);
+	return st->state == ATT_PENDING ||
+	       (st->state == ATT_WAIT_RETRY && r->start_mono + st->retry_at <= now);
+}
+
+/* Attempts a and b send the same MAIL FROM (a sender with no token in it). */
+static bool
+run_same_sender(const struct run_att *a, const struct run_att *b)
+{
+	return !a->backscatter && !b->backscatter && a->sender == b->sender && a->dom == b->dom;
 }
 
 size_t
 run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max)
 {
-	const char *from = NULL;
+	const struct run_att *first = NULL;
 	size_t n = 0;
 
 	if (r->relay_stop || !r->prepared)
 		return 0;
-	for (size_t i = 0; i < r->res->nattempts && n < max; i++) {
-		if (!run_ready(&r->st[i], now) || r->res->attempts[i].helo_kind != r->helo_kind)
+	for (size_t i = 0; i < r->natt && n < max; i++) {
+		struct run_att *st = &r->st[i];
+
+		if (!run_ready(r, st, now) || st->helo_kind != r->helo_kind)
 			continue;
-		if (r->res->attempts[i].alone) {
+		if (st->alone || st->backscatter) {
 			/* its own transaction: the first thing picked, or left for later */
 			if (n > 0)
 				continue;
-			r->st[i].state = ATT_RUNNING;
-			r->st[i].rcpt_ok = false;
-			r->res->attempts[i].tries++;
+			st->state = ATT_RUNNING;
+			st->rcpt_ok = false;
+			st->tries++;
 			idx[n++] = i;
 			return n;
 		}
-		if (from == NULL)
-			from = r->res->attempts[i].mail_from;
-		else if (strcmp(from, r->res->attempts[i].mail_from) != 0)
+		if (first == NULL)
+			first = st;
+		else if (!run_same_sender(first, st))
 			continue;
-		r->st[i].state = ATT_RUNNING;
-		r->st[i].rcpt_ok = false;
-		r->res->attempts[i].tries++;
+		st->state = ATT_RUNNING;
+		st->rcpt_ok = false;
+		st->tries++;
 		idx[n++] = i;
 	}
 	return n;
@@ -365,25 +414,25 @@ run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max)
 enum probe_helo
 run_next_helo(const struct probe_run *r, int64_t now)
 {
-	for (size_t i = 0; r->prepared && !r->relay_stop && i < r->res->nattempts; i++) {
-		if (run_ready(&r->st[i], now))
-			return r->res->attempts[i].helo_kind;
+	for (size_t i = 0; r->prepared && !r->relay_stop && i < r->natt; i++) {
+		if (run_ready(r, &r->st[i], now))
+			return (enum probe_helo)r->st[i].helo_kind;
 	}
 	return PROBE_HELO_OURS;
 }
+
+static uint16_t run_reply_store(struct probe_run *r, const struct reply_view *rv, const char *addr,
+				char mark);
 
 void
 run_greeting_refused(struct probe_run *r, enum probe_helo h, const struct reply_view *rv)
 {
 	if (h == PROBE_HELO_OURS || !r->prepared)
 		return;
-	for (size_t i = 0; i < r->res->nattempts; i++) {
-		struct probe_attempt *a = &r->res->attempts[i];
-
-		if (a->helo_kind != h || r->st[i].state == ATT_DONE)
+	r->helo_reply[h] = rv != NULL ? run_reply_store(r, rv, NULL, 0) : 0;
+	for (size_t i = 0; i < r->natt; i++) {
+		if (r->st[i].helo_kind != h || r->st[i].state == ATT_DONE)
 			continue;
-		if (rv != NULL)
-			reply_rec_set(r->res, &a->helo_reply, rv);
 		run_decide(r, i, OUTCOME_REFUSED, STAGE_EHLO);
 	}
 }
@@ -394,16 +443,16 @@ run_unfinished(const struct probe_run *r, int64_t now, size_t *ready, int64_t *n
 	size_t n = 0, rd = 0;
 	int64_t next = 0;
 
-	for (size_t i = 0; r->prepared && i < r->res->nattempts; i++) {
+	for (size_t i = 0; r->prepared && i < r->natt; i++) {
 		const struct run_att *st = &r->st[i];
 
 		if (st->state == ATT_DONE)
 			continue;
 		n++;
-		if (run_ready(st, now))
+		if (run_ready(r, st, now))
 			rd++;
-		else if (st->state == ATT_WAIT_RETRY && st->retry_at > next)
-			next = st->retry_at;
+		else if (st->state == ATT_WAIT_RETRY && r->start_mono + st->retry_at > next)
+			next = r->start_mono + st->retry_at;
 	}
 	if (ready)
 		*ready = rd;
@@ -429,72 +478,100 @@ run_censor(char *dst, size_t dstlen, const char *src, size_t srclen)
 	dst[n] = '\0';
 }
 
-void
-reply_rec_set(struct probe_result *res, struct smtp_reply_rec *rec, const struct reply_view *rv)
-{
-	char buf[RUN_TEXT_KEEP + 1];
-
-	rec->code = rv->code;
-	str_fmt(rec->enhanced, sizeof(rec->enhanced), "%s", rv->enhanced ? rv->enhanced : "");
-	run_censor(buf, sizeof(buf), rv->text ? rv->text : "", strlen(rv->text ? rv->text : ""));
-	/* a retried attempt's earlier text stays in the arena until the result is freed */
-	rec->text = probe_strings_dup(&res->strings, buf);
-}
-
 /*
  * While the dialogue runs, a reply text that repeats the attempt's own
  * recipient (or sender) keeps it as one marker byte: "5.7.1 \1: Relay access
- * denied" is then one string for every attempt of the target (the arena
- * shares it) instead of one each. run_finish puts the address back. Censored
- * text has no control bytes, so a marker cannot come from the peer.
+ * denied" is then one reply for every attempt of the target instead of one
+ * each. run_finish puts the address back. Censored text has no control
+ * bytes, so a marker cannot come from the peer.
  */
 #define RUN_MARK_RCPT '\001'
 #define RUN_MARK_MAIL '\002'
+#define RUN_REPLY_LOOKBACK 16 /* distinct replies compared before a new one is stored */
 
-static void
-run_rec_set(struct probe_run *r, const struct probe_attempt *a, enum probe_stage stage,
-	    struct smtp_reply_rec *rec, const struct reply_view *rv)
+/*
+ * The position (+ 1) in the run's reply table of a censored, bounded copy
+ * of rv, with addr (when the text repeats it) as the marker byte mark. A
+ * target repeats a handful of replies; what it varies is stored once each.
+ */
+static uint16_t
+run_reply_store(struct probe_run *r, const struct reply_view *rv, const char *addr, char mark)
 {
-	const char *addr = stage == STAGE_RCPT ? a->rcpt_to : stage == STAGE_MAIL ? a->mail_from : NULL;
-	char buf[RUN_TEXT_KEEP + 1], packed[RUN_TEXT_KEEP + 1];
-	const char *at;
+	char buf[RUN_TEXT_KEEP + 1], packed[RUN_TEXT_KEEP + 1], enh[sizeof(r->replies->enhanced)];
+	const char *text = buf, *at;
+	struct smtp_reply_rec *rec;
 
-	rec->code = rv->code;
-	str_fmt(rec->enhanced, sizeof(rec->enhanced), "%s", rv->enhanced ? rv->enhanced : "");
+	str_fmt(enh, sizeof(enh), "%s", rv->enhanced ? rv->enhanced : "");
 	run_censor(buf, sizeof(buf), rv->text ? rv->text : "", strlen(rv->text ? rv->text : ""));
-	if (addr == NULL || addr[0] == '\0' || (at = strstr(buf, addr)) == NULL) {
-		rec->text = probe_strings_dup(&r->res->strings, buf);
-		return;
+	if (addr != NULL && addr[0] != '\0' && (at = strstr(buf, addr)) != NULL) {
+		str_fmt(packed, sizeof(packed), "%.*s%c%s", (int)(at - buf), buf, mark,
+			at + strlen(addr));
+		text = packed;
 	}
-	str_fmt(packed, sizeof(packed), "%.*s%c%s", (int)(at - buf), buf,
-		stage == STAGE_RCPT ? RUN_MARK_RCPT : RUN_MARK_MAIL, at + strlen(addr));
-	rec->text = probe_strings_dup(&r->res->strings, packed);
+	for (size_t k = r->nreplies; k > 0 && k + RUN_REPLY_LOOKBACK > r->nreplies; k--) {
+		rec = &r->replies[k - 1];
+		if (rec->code == rv->code && strcmp(rec->enhanced, enh) == 0 &&
+		    strcmp(rec->text, text) == 0)
+			return (uint16_t)k;
+	}
+	/* bounded: a few replies per attempt and try, far below the table's 65535 */
+	if (r->nreplies >= UINT16_MAX)
+		return 0;
+	if (r->nreplies == r->replies_cap) {
+		r->replies_cap = r->replies_cap ? r->replies_cap * 2 : 8;
+		r->replies = xrealloc(r->replies, r->replies_cap * sizeof(*r->replies));
+	}
+	rec = &r->replies[r->nreplies++];
+	rec->code = rv->code;
+	memcpy(rec->enhanced, enh, sizeof(enh));
+	rec->text = probe_strings_dup(&r->res->strings, text);
+	return (uint16_t)r->nreplies;
 }
 
-/* The marker back to the address it stands for (run_finish). */
+/* Reply ref (1 + position) into rec of the result, the marker back to addr. */
 static void
-run_rec_unpack(struct probe_run *r, const struct probe_attempt *a, struct smtp_reply_rec *rec)
+run_reply_unpack(struct probe_run *r, uint16_t ref, const char *addr, struct smtp_reply_rec *rec)
 {
-	char buf[RUN_TEXT_KEEP * 2 + 600];
+	char buf[RUN_TEXT_KEEP * 2 + RUN_ADDR_MAX];
 	const char *m;
 
-	if (rec->text == NULL || (m = strpbrk(rec->text, "\001\002")) == NULL)
+	if (ref == 0)
 		return;
-	str_fmt(buf, sizeof(buf), "%.*s%s%s", (int)(m - rec->text), rec->text,
-		*m == RUN_MARK_RCPT ? a->rcpt_to : a->mail_from, m + 1);
+	*rec = r->replies[ref - 1];
+	if (addr == NULL || (m = strpbrk(rec->text, "\001\002")) == NULL)
+		return;
+	str_fmt(buf, sizeof(buf), "%.*s%s%s", (int)(m - rec->text), rec->text, addr, m + 1);
 	rec->text = probe_strings_dup(&r->res->strings, buf);
+}
+
+/* Attempt i's DATA and end-of-data replies (added when add), or NULL. */
+static struct run_late_reply *
+run_late(struct probe_run *r, size_t i, bool add)
+{
+	for (size_t k = 0; k < r->nlate; k++) {
+		if (r->late[k].pos == i)
+			return &r->late[k];
+	}
+	if (!add)
+		return NULL;
+	if (r->nlate == r->late_cap) {
+		r->late_cap = r->late_cap ? r->late_cap * 2 : 4;
+		r->late = xrealloc(r->late, r->late_cap * sizeof(*r->late));
+	}
+	r->late[r->nlate] = (struct run_late_reply){(uint16_t)i, 0, 0};
+	return &r->late[r->nlate++];
 }
 
 static void
 run_decide(struct probe_run *r, size_t i, enum attempt_outcome o, enum probe_stage stage)
 {
-	struct probe_attempt *a = &r->res->attempts[i];
+	struct run_att *st = &r->st[i];
 
-	if (r->st[i].state == ATT_DONE)
+	if (st->state == ATT_DONE)
 		return;
-	a->outcome = o;
-	a->stage = stage;
-	r->st[i].state = ATT_DONE;
+	st->outcome = (uint8_t)o;
+	st->stage = (uint8_t)stage;
+	st->state = ATT_DONE;
 	r->decided++;
 }
 
@@ -527,16 +604,24 @@ void
 run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct reply_view *rv,
 	  int64_t now)
 {
-	struct probe_attempt *a = &r->res->attempts[i];
 	struct run_att *st = &r->st[i];
-	struct smtp_reply_rec *rec = stage == STAGE_MAIL ? &a->mail
-				     : stage == STAGE_RCPT ? &a->rcpt
-				     : stage == STAGE_DATA ? &a->data
-							   : &a->eod;
+	enum run_reply_slot slot = stage == STAGE_MAIL	 ? RUN_REPLY_MAIL
+				   : stage == STAGE_RCPT ? RUN_REPLY_RCPT
+				   : stage == STAGE_DATA ? RUN_REPLY_DATA
+							 : RUN_REPLY_EOD;
+	char addr[RUN_ADDR_MAX];
 
 	if (st->state != ATT_RUNNING)
 		return;
-	run_rec_set(r, a, stage, rec, rv);
+	if (slot == RUN_REPLY_MAIL || slot == RUN_REPLY_RCPT) {
+		run_att_addr(r, i, slot == RUN_REPLY_MAIL ? RUN_ADDR_FROM : RUN_ADDR_RCPT, addr);
+		st->reply[slot] = run_reply_store(r, rv, addr,
+						  slot == RUN_REPLY_RCPT ? RUN_MARK_RCPT : RUN_MARK_MAIL);
+	} else {
+		struct run_late_reply *lr = run_late(r, i, true);
+
+		*(slot == RUN_REPLY_DATA ? &lr->data : &lr->eod) = run_reply_store(r, rv, NULL, 0);
+	}
 	if (run_wants_tls(rv) && r->starttls_offered && !r->in_tls) {
 		/* not a relay decision: the attempt runs again inside TLS after a fresh EHLO */
 		r->tls_wanted = true;
@@ -561,12 +646,12 @@ run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct re
 			run_decide(r, i, OUTCOME_TEMPFAIL, stage);
 		} else {
 			st->state = ATT_WAIT_RETRY;
-			st->retry_at = now + r->params->greylist_wait_ms;
+			st->retry_at = (uint32_t)(now + r->params->greylist_wait_ms - r->start_mono);
 		}
 	} else if (stage == STAGE_EOD && reply_ok(rv->code)) {
 		run_decide(r, i, OUTCOME_ACCEPTED, stage);
 		run_resend_alone(r, i);
-		if (!a->backscatter && !r->relay_accepted) {
+		if (!st->backscatter && !r->relay_accepted) {
 			r->relay_accepted = true;
 			run_skip_optional(r);
 		}
@@ -591,7 +676,7 @@ run_interrupted(struct probe_run *r, size_t i)
 	if (st->state != ATT_RUNNING)
 		return;
 	if (++st->breaks >= RUN_BREAKS_MAX) {
-		run_decide(r, i, OUTCOME_ERROR, r->res->attempts[i].stage);
+		run_decide(r, i, OUTCOME_ERROR, (enum probe_stage)st->stage);
 		return;
 	}
 	st->state = ATT_PENDING;
@@ -606,7 +691,7 @@ run_abandon(struct probe_run *r, enum attempt_outcome outcome)
 void
 run_abandon_at(struct probe_run *r, enum attempt_outcome outcome, enum probe_stage stage)
 {
-	for (size_t i = 0; r->prepared && i < r->res->nattempts; i++)
+	for (size_t i = 0; r->prepared && i < r->natt; i++)
 		run_decide(r, i, outcome, stage);
 }
 
@@ -657,25 +742,29 @@ run_tx_word(const struct probe_run *r, int code)
 static int
 run_tx_token(const struct probe_run *r, const char *s, size_t left)
 {
-	const struct probe_result *res = r->res;
-
+	char token[TOKEN_BUFLEN];
 	size_t guess;
 	unsigned hi, lo;
 
 	/* "rt", the probe id (the same in every token of the probe), the attempt index, a MAC */
-	if (left < TOKEN_LEN || s[0] != 'r' || s[1] != 't' || !r->prepared || res->nattempts == 0 ||
-	    memcmp(s, res->attempts[0].token, 14) != 0)
+	if (left < TOKEN_LEN || s[0] != 'r' || s[1] != 't' || !r->prepared || r->natt == 0)
+		return -1;
+	run_att_token(r, 0, token);
+	if (memcmp(s, token, 14) != 0)
 		return -1;
 	hi = (unsigned)(s[14] <= '9' ? s[14] - '0' : (s[14] | 0x20) - 'a' + 10);
 	lo = (unsigned)(s[15] <= '9' ? s[15] - '0' : (s[15] | 0x20) - 'a' + 10);
 	guess = (hi & 15) << 4 | (lo & 15);
 	/* a relay attempt's index is its position; later ones are looked for */
-	if (guess < res->nattempts && memcmp(res->attempts[guess].token, s, TOKEN_LEN) == 0)
-		return guess < 255 ? (int)guess : -1;
-	for (size_t i = 0; i < res->nattempts && i < 255; i++) {
-		if (res->attempts[i].index == guess &&
-		    memcmp(res->attempts[i].token, s, TOKEN_LEN) == 0)
-			return (int)i;
+	if (guess < r->natt && r->st[guess].index == guess) {
+		run_att_token(r, guess, token);
+		return memcmp(token, s, TOKEN_LEN) == 0 && guess < 255 ? (int)guess : -1;
+	}
+	for (size_t i = 0; i < r->natt && i < 255; i++) {
+		if (r->st[i].index != guess)
+			continue;
+		run_att_token(r, i, token);
+		return memcmp(token, s, TOKEN_LEN) == 0 ? (int)i : -1;
 	}
 	return -1;
 }
@@ -683,16 +772,7 @@ run_tx_token(const struct probe_run *r, const char *s, size_t left)
 static void
 run_tx_put(struct probe_run *r, const char *p, size_t n)
 {
-	if (r->tx_used + n + 1 > r->tx_size) {
-		/* in steps of 512: doubling would leave a quarter unused on average */
-		size_t size = (r->tx_used + n + 1 + 511) / 512 * 512;
-
-		r->tx = xrealloc(r->tx, size);
-		r->tx_size = size;
-	}
-	memcpy(r->tx + r->tx_used, p, n);
-	r->tx_used += n;
-	r->tx[r->tx_used] = '\0';
+	txbuf_put(&r->tx, p, n);
 }
 
 static void
@@ -736,6 +816,7 @@ run_tx_pack(struct probe_run *r, const char *line, size_t len)
 		lit = i;
 	}
 	run_tx_put(r, line + lit, len - lit);
+	txbuf_seal(&r->tx);
 }
 
 /* The packed transcript as shown, into res->transcript (run_finish). */
@@ -743,23 +824,27 @@ static void
 run_tx_unpack(struct probe_run *r)
 {
 	struct probe_result *res = r->res;
-	size_t o = 0;
+	size_t o = 0, used;
+	char *tx;
 
-	if (r->tx == NULL)
+	if (r->tx.total == 0)
 		return;
+	tx = txbuf_take(&r->tx, &used);
 	res->transcript = xmalloc(res->transcript_len + 1);
-	for (size_t i = 0; i < r->tx_used && o < res->transcript_len; i++) {
-		unsigned char c = (unsigned char)r->tx[i];
+	for (size_t i = 0; i < used && o < res->transcript_len; i++) {
+		unsigned char c = (unsigned char)tx[i];
 		const char *w = NULL;
+		char token[TOKEN_BUFLEN];
 		size_t wl;
 
 		if (c >= TX__COUNT || c == 0) {
 			res->transcript[o++] = (char)c;
 			continue;
 		}
-		if (c == TX_TOKEN && i + 1 < r->tx_used)
-			w = res->attempts[(unsigned char)r->tx[++i] - 1].token;
-		else
+		if (c == TX_TOKEN && i + 1 < used) {
+			run_att_token(r, (unsigned char)tx[++i] - 1, token);
+			w = token;
+		} else
 			w = run_tx_word(r, c);
 		wl = w ? strlen(w) : 0;
 		if (wl > res->transcript_len - o)
@@ -769,9 +854,7 @@ run_tx_unpack(struct probe_run *r)
 	}
 	res->transcript[o] = '\0';
 	res->transcript_len = o;
-	free(r->tx);
-	r->tx = NULL;
-	r->tx_used = r->tx_size = 0;
+	free(tx);
 }
 
 void
@@ -793,6 +876,7 @@ run_log(struct probe_run *r, char dir, const char *text, size_t len)
 	line[need++] = '\n';
 	if (res->transcript_len + need + 1 > r->transcript_cap) {
 		res->transcript_truncated = true;
+		txbuf_close(&r->tx); /* the rest of the dialogue holds it deflated */
 		return;
 	}
 	run_tx_pack(r, line, need);
@@ -842,6 +926,93 @@ run_backscatter(struct probe_run *r)
 	res->backscatter = b;
 }
 
+struct probe_result *
+run_take_result(struct probe_run *r)
+{
+	struct probe_result *res;
+
+	run_finish(r, r->end_mono);
+	res = r->res;
+	r->res = NULL;
+	run_free(r);
+	return res;
+}
+
+size_t
+run_attempts_made(const struct probe_run *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->natt; i++)
+		n += r->st[i].outcome != OUTCOME_NOT_RUN && r->st[i].outcome != OUTCOME_SKIPPED;
+	return n;
+}
+
+/* The name of the backscatter attempts' "forms". */
+static const char *
+run_backscatter_form(const struct run_att *st)
+{
+	return st->dom > 0 ? "nonexistent-user-domain" : "nonexistent-user";
+}
+
+void
+run_att_record(struct probe_run *r, size_t i, struct probe_attempt *a)
+{
+	const struct run_att *st = &r->st[i];
+	struct probe_result *res = r->res;
+	const struct run_late_reply *late;
+	char from[RUN_ADDR_MAX], rcpt[RUN_ADDR_MAX], last[RUN_ADDR_MAX];
+
+	a->sender = st->backscatter ? "sink-token" : catalogue_sender((size_t)st->sender)->name;
+	a->form = st->backscatter ? run_backscatter_form(st) : catalogue_form((size_t)st->form)->name;
+	run_att_addr(r, i, RUN_ADDR_FROM, from);
+	run_att_addr(r, i, RUN_ADDR_RCPT, rcpt);
+	run_att_addr(r, i, RUN_ADDR_LAST, last);
+	a->mail_from = probe_strings_dup(&res->strings, from);
+	a->rcpt_to = probe_strings_dup(&res->strings, rcpt);
+	a->rcpt_last = last[0] != '\0' ? probe_strings_dup(&res->strings, last) : NULL;
+	a->helo_kind = (enum probe_helo)st->helo_kind;
+	a->helo = res->helo_names[st->helo_kind];
+	run_reply_unpack(r, st->reply[RUN_REPLY_MAIL], from, &a->mail);
+	run_reply_unpack(r, st->reply[RUN_REPLY_RCPT], rcpt, &a->rcpt);
+	if ((late = run_late(r, i, false)) != NULL) {
+		run_reply_unpack(r, late->data, NULL, &a->data);
+		run_reply_unpack(r, late->eod, NULL, &a->eod);
+	}
+	/* the attempts a refused greeting decided carry its reply */
+	if (st->outcome == OUTCOME_REFUSED && st->stage == STAGE_EHLO)
+		run_reply_unpack(r, r->helo_reply[st->helo_kind], NULL, &a->helo_reply);
+	a->index = st->index;
+	a->stage = (enum probe_stage)st->stage;
+	a->outcome = (enum attempt_outcome)st->outcome;
+	a->tries = st->tries;
+	a->rcpts = st->rcpts;
+	a->resend_of = st->resend_of > 0 ? (int)r->st[st->resend_of - 1].index : -1;
+	run_att_token(r, i, a->token);
+	a->backscatter = st->backscatter;
+	a->tls = st->tls;
+	a->alone = st->alone;
+}
+
+/* res->attempts from the compact ones; these go, the run is done with them. */
+static void
+run_records(struct probe_run *r)
+{
+	struct probe_result *res = r->res;
+
+	res->attempts = r->natt > 0 ? xcalloc(r->natt, sizeof(*res->attempts)) : NULL;
+	res->nattempts = r->natt;
+	for (size_t i = 0; i < r->natt; i++)
+		run_att_record(r, i, &res->attempts[i]);
+	free(r->st);
+	free(r->replies);
+	free(r->late);
+	r->st = NULL;
+	r->replies = NULL;
+	r->late = NULL;
+	r->natt = r->nreplies = r->replies_cap = r->nlate = r->late_cap = 0;
+}
+
 void
 run_finish(struct probe_run *r, int64_t now_mono)
 {
@@ -852,10 +1023,8 @@ run_finish(struct probe_run *r, int64_t now_mono)
 	res->duration_ms = now_mono - r->start_mono;
 	res->pipelining = r->pipelining;
 	run_tx_unpack(r);
-	for (size_t i = 0; r->prepared && i < res->nattempts; i++) {
-		run_rec_unpack(r, &res->attempts[i], &res->attempts[i].mail);
-		run_rec_unpack(r, &res->attempts[i], &res->attempts[i].rcpt);
-	}
+	if (r->prepared && r->st != NULL)
+		run_records(r);
 	if (!r->prepared) {
 		res->verdict = r->conn_verdict;
 		res->stage = r->conn_stage;
@@ -915,3 +1084,6 @@ run_finish(struct probe_run *r, int64_t now_mono)
 		res->error = xstrdup(res->reason);
 	run_backscatter(r);
 }
+
+/* 10,000 probes in flight hold about a hundred each (see struct run_att). */
+_Static_assert(sizeof(struct run_att) <= 28, "struct run_att grew");

@@ -10,6 +10,7 @@
 #include "probe-engine/catalogue.h"
 #include "probe-engine/domains.h"
 #include "probe-engine/probe.h"
+#include "probe-engine/txbuf.h"
 
 #define RUN_HOST_MAX 256
 #define RUN_BREAKS_MAX 3   /* connection losses one attempt may suffer before it is an error */
@@ -29,12 +30,51 @@ enum att_state {
 	ATT_DONE,
 };
 
+/*
+ * The replies an attempt keeps while it runs (probe_attempt's mail, rcpt,
+ * data, eod). MAIL and RCPT in the attempt; DATA and end of data, which
+ * only the few attempts a server accepted get, in the run's late table.
+ */
+enum run_reply_slot { RUN_REPLY_MAIL, RUN_REPLY_RCPT, RUN_REPLY_DATA, RUN_REPLY_EOD, RUN_REPLY__COUNT };
+
+struct run_late_reply {
+	uint16_t pos;      /* the attempt's position */
+	uint16_t data, eod; /* 1 + position in run->replies; 0: none */
+};
+
+#define RUN_ADDR_MAX 512 /* a rendered MAIL FROM or RCPT TO argument */
+
+/*
+ * One attempt while the probe runs, in 28 bytes: what it is (the
+ * catalogue's sender and form, its sender domain, its index and MAC) and
+ * how it went. Its addresses are rendered when they are sent, and its
+ * replies are positions in the run's table of distinct replies; run_finish
+ * builds the probe_attempt records (some 200 bytes each, with every address
+ * and reply text) only for the result. 10,000 probes in flight each hold
+ * about a hundred of these.
+ */
 struct run_att {
-	uint8_t state;   /* enum att_state */
-	uint8_t breaks;  /* connection lost while running */
-	uint8_t temps;   /* 4xx replies seen */
-	bool rcpt_ok;    /* RCPT accepted in the current transaction */
-	int64_t retry_at;
+	uint32_t retry_at;   /* ms after start_mono: when ATT_WAIT_RETRY runs again */
+	uint16_t reply[2];   /* MAIL, RCPT: 1 + position in run->replies; 0: none */
+	uint8_t mac[TOKEN_MAC_BYTES]; /* the token is rebuilt from probe id, index and this */
+	uint8_t index;       /* attempt number (the token's) */
+	int8_t sender;       /* catalogue_sender(), -1 for the backscatter attempts */
+	int8_t form;         /* catalogue_form(), -1 for the backscatter attempts */
+	uint8_t dom;         /* 1 + position in run->spoof (spoof-domain) or run->domains
+				(backscatter); 0: none (backscatter: H) */
+	uint8_t resend_of;   /* 1 + position of the attempt this one re-sends alone; 0: none */
+	uint8_t tries;       /* > 1 after greylisting retries or reconnects */
+	uint8_t rcpts;       /* recipients accepted in its transaction */
+	unsigned state : 2;     /* enum att_state */
+	unsigned outcome : 4;   /* enum attempt_outcome */
+	unsigned stage : 4;     /* enum probe_stage */
+	unsigned helo_kind : 2; /* enum probe_helo */
+	unsigned breaks : 2;    /* connection lost while running (< RUN_BREAKS_MAX) */
+	unsigned temps : 2;     /* 4xx replies seen (a second one decides) */
+	unsigned rcpt_ok : 1;   /* RCPT accepted in the current transaction */
+	unsigned tls : 1;       /* its last try ran inside TLS */
+	unsigned alone : 1;     /* a transaction of its own (late forms, re-sends) */
+	unsigned backscatter : 1;
 };
 
 struct reply_view {
@@ -46,13 +86,21 @@ struct reply_view {
 struct probe_run {
 	struct probe_result *res;
 	const struct probe_params *params; /* the engine's; outlives the run */
-	struct run_att *st;                /* parallel to res->attempts */
-	size_t nrelay;                     /* res->attempts[0..nrelay): the combined relay attempts */
+	struct run_att *st;                /* the attempts while the probe runs (res->attempts
+					      is built from them by run_finish) */
+	size_t natt;                       /* attempts in st */
+	struct smtp_reply_rec *replies;    /* the distinct replies seen (texts in res->strings) */
+	struct run_late_reply *late;       /* DATA and end-of-data replies, by attempt */
+	size_t nlate, late_cap;
+	size_t nreplies, replies_cap;
+	uint16_t helo_reply[PROBE_HELO__COUNT]; /* a refused greeting's reply (1 + position) */
+	size_t nrelay;                     /* st[0..nrelay): the combined relay attempts */
 	size_t nback;                      /* then the backscatter ones; then late forms, re-sends */
 	size_t nresend;                    /* re-sends alone added so far */
 	const char *const *domains;        /* customer domains, copied */
 	size_t ndomains;
-	char (*spoof)[DOMAINS_NAME_MAX];   /* spoof-domain sender domains (run_prepare) */
+	char *spoof;                       /* spoof-domain sender domains (run_prepare), one
+					      after the other, each NUL-terminated */
 	size_t nspoof;
 	enum probe_helo helo_kind;         /* this connection's greeting (set by the session) */
 	bool relay_accepted; /* a relay attempt was accepted: optional attempts are skipped */
@@ -66,11 +114,11 @@ struct probe_run {
 	bool rcpt_ok_seen;   /* some RCPT was accepted: the server looks open */
 	int err_budget;      /* learned from 421s: errors one connection may make */
 	int64_t start_mono, deadline_mono;
+	int64_t end_mono;    /* when the engine was done with it (run_take_result) */
 	int decided;         /* attempts decided so far, to tell progress */
 	int no_progress;     /* consecutive connections that decided nothing */
 	size_t transcript_cap;   /* bytes of the transcript as shown (res->transcript_len counts them) */
-	char *tx;                /* the transcript while the probe runs, packed (run_log) */
-	size_t tx_used, tx_size;
+	struct txbuf tx;         /* the transcript while the probe runs, packed (run_log) */
 	bool banner_seen;    /* a whole greeting arrived once */
 	bool bytes_seen;     /* any byte arrived once */
 	enum probe_verdict conn_verdict; /* when no attempt could run */
@@ -136,11 +184,27 @@ void run_set_conn(struct probe_run *r, enum probe_verdict v, enum probe_stage st
  * probe runs, res->transcript holds it from run_finish on. */
 void run_log(struct probe_run *r, char dir, const char *text, size_t len);
 
-/* Sets verdict, backscatter, trick, stage, reason from the attempts; order-independent. */
+/* Sets verdict, backscatter, trick, stage, reason from the attempts; order-independent.
+ * Builds res->attempts from the run's compact attempts. */
 void run_finish(struct probe_run *r, int64_t now_mono);
 
-/* Stores a censored, bounded copy of a reply in rec (the text in res's arena). */
-void reply_rec_set(struct probe_result *res, struct smtp_reply_rec *rec,
-		   const struct reply_view *rv);
+/* What session.c sends for the attempt at position i (prepared runs only). */
+enum run_addr { RUN_ADDR_FROM, RUN_ADDR_RCPT, RUN_ADDR_LAST };
+/* MAIL FROM, RCPT TO or the local recipient after it into out (RUN_ADDR_MAX); "" when none. */
+void run_att_addr(const struct probe_run *r, size_t i, enum run_addr which, char *out);
+/* The attempt's token (TOKEN_BUFLEN). */
+void run_att_token(const struct probe_run *r, size_t i, char *out);
+/*
+ * The finished result for the caller: run_finish as of r->end_mono, then r
+ * is freed. The engine calls it as late as it can, when the result is handed
+ * over, so that finished probes waiting for delivery stay compact.
+ */
+struct probe_result *run_take_result(struct probe_run *r);
+/* Attempts that went on the wire (not "not run", not skipped). */
+size_t run_attempts_made(const struct probe_run *r);
+/* The record attempt i gets in the result (run_finish), strings in res's arena. */
+void run_att_record(struct probe_run *r, size_t i, struct probe_attempt *a);
+/* Whether a local recipient follows the attempt's own (the local-last forms). */
+bool run_att_has_last(const struct probe_run *r, size_t i);
 
 #endif

@@ -102,8 +102,8 @@ struct session {
 	SSL_CTX *tls_ctx;
 	bool implicit_tls, tls;
 	struct bufferevent *bev;
-	char banner_host[RUN_HOST_MAX];
-	char ehlo_host[RUN_HOST_MAX];
+	char *banner_host; /* H as the greeting and the EHLO reply name it (NULL: none) */
+	char *ehlo_host;
 	enum probe_helo helo; /* this connection's greeting, chosen once after the banner */
 };
 
@@ -294,26 +294,26 @@ session_send_plan(struct session *s)
 {
 	while (s->sent < s->nplan && (s->pipelining || s->sent == s->answered)) {
 		size_t k = s->sent++;
-		const struct probe_attempt *a;
+		char addr[RUN_ADDR_MAX];
 
 		switch (s->plan[k]) {
 		case PLAN_RSET:
 			session_cmd(s, "RSET", NULL);
 			break;
 		case PLAN_MAIL:
-			a = &s->run->res->attempts[s->batch[0]];
-			session_cmd(s, "MAIL FROM:", a->mail_from);
+			run_att_addr(s->run, s->batch[0], RUN_ADDR_FROM, addr);
+			session_cmd(s, "MAIL FROM:", addr);
 			break;
 		case PLAN_DATA:
 			session_cmd(s, "DATA", NULL);
 			break;
 		case PLAN_RCPT_LOCAL:
-			a = &s->run->res->attempts[s->batch[0]];
-			session_cmd(s, "RCPT TO:", a->rcpt_last);
+			run_att_addr(s->run, s->batch[0], RUN_ADDR_LAST, addr);
+			session_cmd(s, "RCPT TO:", addr);
 			break;
 		default:
-			a = &s->run->res->attempts[s->batch[k - s->rcpt_base]];
-			session_cmd(s, "RCPT TO:", a->rcpt_to);
+			run_att_addr(s->run, s->batch[k - s->rcpt_base], RUN_ADDR_RCPT, addr);
+			session_cmd(s, "RCPT TO:", addr);
 			break;
 		}
 	}
@@ -336,8 +336,7 @@ static void
 session_send_body(struct session *s)
 {
 	const struct probe_params *p = s->run->params;
-	const struct probe_attempt *first = NULL;
-	char date[64], buf[4096];
+	char date[64], buf[4096], first[TOKEN_BUFLEN] = "", token[TOKEN_BUFLEN];
 	time_t now = time(NULL);
 	struct tm tm;
 	size_t n = 0;
@@ -349,15 +348,15 @@ session_send_body(struct session *s)
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	for (size_t i = 0; i < s->nbatch; i++) {
 		if (s->run->st[s->batch[i]].rcpt_ok) {
-			if (first == NULL)
-				first = &s->run->res->attempts[s->batch[i]];
+			if (company == 0)
+				run_att_token(s->run, s->batch[i], first);
 			company++;
 		}
 	}
 	/* Attribution: a form relayed in company may relay only because of the others. */
 	for (size_t i = 0; i < s->nbatch; i++) {
 		if (s->run->st[s->batch[i]].rcpt_ok)
-			s->run->res->attempts[s->batch[i]].rcpts = (int)company;
+			s->run->st[s->batch[i]].rcpts = (uint8_t)company;
 	}
 	w = snprintf(buf, sizeof(buf),
 		     "From: relayaudit relay test <%s>\r\n"
@@ -367,16 +366,15 @@ session_send_body(struct session *s)
 		     "Subject: relayaudit open relay test %s\r\n"
 		     "Auto-Submitted: auto-generated\r\n"
 		     "X-Relayaudit-Tokens:",
-		     p->contact, first->token, p->sink_domain, date, first->token, p->helo_name,
-		     first->token);
+		     p->contact, first, p->sink_domain, date, first, p->helo_name, first);
 	if (w < 0 || (size_t)w >= sizeof(buf))
 		fatal("test message headers too long");
 	n = (size_t)w;
 	for (size_t i = 0; i < s->nbatch; i++) {
 		if (!s->run->st[s->batch[i]].rcpt_ok)
 			continue;
-		w = snprintf(buf + n, sizeof(buf) - n, "\r\n %s",
-			     s->run->res->attempts[s->batch[i]].token);
+		run_att_token(s->run, s->batch[i], token);
+		w = snprintf(buf + n, sizeof(buf) - n, "\r\n %s", token);
 		if (w < 0 || (size_t)w >= sizeof(buf) - n)
 			fatal("test message headers too long");
 		n += (size_t)w;
@@ -452,7 +450,7 @@ session_next(struct session *s)
 		return;
 	}
 	for (size_t i = 0; i < s->nbatch; i++)
-		r->res->attempts[s->batch[i]].tls = s->tls;
+		r->st[s->batch[i]].tls = s->tls;
 	s->nplan = 0;
 	if (s->transactions > 0)
 		s->plan[s->nplan++] = PLAN_RSET;
@@ -460,7 +458,7 @@ session_next(struct session *s)
 	s->rcpt_base = s->nplan;
 	for (size_t i = 0; i < s->nbatch; i++)
 		s->plan[s->nplan++] = PLAN_RCPT;
-	if (s->nbatch == 1 && r->res->attempts[s->batch[0]].rcpt_last != NULL)
+	if (s->nbatch == 1 && run_att_has_last(r, s->batch[0]))
 		s->plan[s->nplan++] = PLAN_RCPT_LOCAL;
 	if (pipe_data)
 		s->plan[s->nplan++] = PLAN_DATA;
@@ -480,8 +478,8 @@ static int
 session_prepare_run(struct session *s, const char **why)
 {
 	struct probe_run *r = s->run;
-	const char *host = s->banner_host[0]  ? s->banner_host
-			   : s->ehlo_host[0]  ? s->ehlo_host
+	const char *host = s->banner_host     ? s->banner_host
+			   : s->ehlo_host     ? s->ehlo_host
 			   : r->res->name     ? r->res->name
 					      : r->literal;
 	char note[128];
@@ -744,15 +742,19 @@ static void
 session_line(struct session *s, int code, const char *text, bool final)
 {
 	struct probe_run *r = s->run;
+	char host[RUN_HOST_MAX];
 
-	if (s->state == SS_BANNER && s->banner_host[0] == '\0' && !s->greeted &&
-	    s->parser.nlines == 1)
-		catalogue_host_from_text(text, s->banner_host, sizeof(s->banner_host));
+	if (s->state == SS_BANNER && s->banner_host == NULL && !s->greeted &&
+	    s->parser.nlines == 1 && catalogue_host_from_text(text, host, sizeof(host)) == 0)
+		s->banner_host = xstrdup(host);
 	if (s->state != SS_EHLO || !reply_ok(code))
 		return;
 	if (s->ehlo_first) {
 		/* the evidence is the latest connection's EHLO reply */
-		catalogue_host_from_text(text, s->ehlo_host, sizeof(s->ehlo_host));
+		if (catalogue_host_from_text(text, host, sizeof(host)) == 0) {
+			free(s->ehlo_host);
+			s->ehlo_host = xstrdup(host);
+		}
 		s->ehlo_first = false;
 		free(r->res->ehlo);
 		r->res->ehlo = xmalloc(1);
@@ -1050,5 +1052,7 @@ session_free(struct session *s)
 	event_free(s->timer);
 	event_free(s->done_ev);
 	free(s->out);
+	free(s->banner_host);
+	free(s->ehlo_host);
 	free(s);
 }

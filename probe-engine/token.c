@@ -11,8 +11,6 @@
 #include <strings.h>
 #include <string.h>
 
-#define TOKEN_MAC_BYTES 8
-
 void
 token_key_init(struct token_key *k, const void *secret, size_t len)
 {
@@ -40,20 +38,38 @@ token_mac(const struct token_key *k, uint64_t probe_id, unsigned attempt,
 }
 
 void
-token_make(const struct token_key *k, uint64_t probe_id, unsigned attempt,
-	   char out[TOKEN_BUFLEN])
+token_mac_part(const struct token_key *k, uint64_t probe_id, unsigned attempt,
+	       uint8_t out[TOKEN_MAC_BYTES])
 {
-	uint8_t id[7], mac[SHA256_LEN];
+	uint8_t mac[SHA256_LEN];
+
+	token_mac(k, probe_id & TOKEN_PROBE_ID_MAX, attempt & TOKEN_ATTEMPT_MAX, mac);
+	memcpy(out, mac, TOKEN_MAC_BYTES);
+}
+
+void
+token_format(uint64_t probe_id, unsigned attempt, const uint8_t mac[TOKEN_MAC_BYTES],
+	     char out[TOKEN_BUFLEN])
+{
+	uint8_t id[7];
 
 	probe_id &= TOKEN_PROBE_ID_MAX;
-	attempt &= TOKEN_ATTEMPT_MAX;
 	for (int i = 0; i < 6; i++)
 		id[i] = (uint8_t)(probe_id >> (40 - 8 * i));
-	id[6] = (uint8_t)attempt;
-	token_mac(k, probe_id, attempt, mac);
+	id[6] = (uint8_t)(attempt & TOKEN_ATTEMPT_MAX);
 	memcpy(out, TOKEN_PREFIX, 2);
 	hex_encode(id, 7, out + 2);
 	hex_encode(mac, TOKEN_MAC_BYTES, out + 16);
+}
+
+void
+token_make(const struct token_key *k, uint64_t probe_id, unsigned attempt,
+	   char out[TOKEN_BUFLEN])
+{
+	uint8_t mac[TOKEN_MAC_BYTES];
+
+	token_mac_part(k, probe_id, attempt, mac);
+	token_format(probe_id, attempt, mac, out);
 }
 
 int

@@ -16,6 +16,7 @@
 #define TOKEN_BUFLEN (TOKEN_LEN + 1)
 #define TOKEN_PROBE_ID_MAX ((UINT64_C(1) << 48) - 1)
 #define TOKEN_ATTEMPT_MAX 255
+#define TOKEN_MAC_BYTES 8 /* the MAC part: 16 hex digits */
 
 struct token_key {
 	uint8_t key[64];
@@ -26,6 +27,14 @@ void token_key_init(struct token_key *k, const void *secret, size_t len);
 /* probe_id <= TOKEN_PROBE_ID_MAX, attempt <= TOKEN_ATTEMPT_MAX. */
 void token_make(const struct token_key *k, uint64_t probe_id, unsigned attempt,
 		char out[TOKEN_BUFLEN]);
+/*
+ * token_make in two halves, for a prober that keeps many tokens: the MAC
+ * part (the HMAC, the costly half) as 8 bytes, and the token from it.
+ */
+void token_mac_part(const struct token_key *k, uint64_t probe_id, unsigned attempt,
+		    uint8_t out[TOKEN_MAC_BYTES]);
+void token_format(uint64_t probe_id, unsigned attempt, const uint8_t mac[TOKEN_MAC_BYTES],
+		  char out[TOKEN_BUFLEN]);
 /* s must start with a whole token (case-insensitive); 0 when its MAC verifies. */
 int token_verify(const struct token_key *k, const char *s, uint64_t *probe_id,
 		 unsigned *attempt);

@@ -27,10 +27,10 @@ token_usage(FILE *out)
 
 static int
 token_run(struct pstmt *db, const struct pstmt_stmt *st, const char *const *params,
-	  PGresult **res)
+	  struct pstmt_rows *res)
 {
 	char why[256];
-	int s = pstmt_exec(db, st, params, res, why, sizeof(why));
+	int s = pstmt_rows(db, st, params, res, why, sizeof(why));
 
 	if (s != PSTMT_OK) {
 		fprintf(stderr, "relayctl: token: %s\n", why);
@@ -45,7 +45,7 @@ token_create(struct pstmt *db, const char *name, const char *role)
 	uint8_t raw[TOKEN_RANDOM_BYTES];
 	char token[3 + 2 * TOKEN_RANDOM_BYTES + 1] = "ra_", hash[65];
 	const char *params[] = {name, role, hash};
-	PGresult *res;
+	struct pstmt_rows res;
 	int rows;
 
 	if (strcmp(role, "viewer") != 0 && strcmp(role, "operator") != 0 &&
@@ -58,8 +58,8 @@ token_create(struct pstmt *db, const char *name, const char *role)
 	api_token_hash_hex(token, hash);
 	if (token_run(db, &api_tokens_create, params, &res) < 0)
 		return 1;
-	rows = PQntuples(res);
-	PQclear(res);
+	rows = res.n;
+	pstmt_rows_free(&res);
 	if (rows != 1) {
 		fprintf(stderr, "relayctl: token: a live token named '%s' exists; revoke it first\n",
 			name);
@@ -74,13 +74,13 @@ static int
 token_revoke(struct pstmt *db, const char *name)
 {
 	const char *params[] = {name};
-	PGresult *res;
+	struct pstmt_rows res;
 	int rows;
 
 	if (token_run(db, &api_tokens_revoke, params, &res) < 0)
 		return 1;
-	rows = PQntuples(res);
-	PQclear(res);
+	rows = res.n;
+	pstmt_rows_free(&res);
 	if (rows != 1) {
 		fprintf(stderr, "relayctl: token: no live token named '%s'\n", name);
 		return 1;
@@ -92,15 +92,15 @@ token_revoke(struct pstmt *db, const char *name)
 static int
 token_list(struct pstmt *db)
 {
-	PGresult *res;
+	struct pstmt_rows res;
 
 	if (token_run(db, &api_tokens_list, NULL, &res) < 0)
 		return 1;
 	printf("%-24s %-9s %-21s %-21s %s\n", "NAME", "ROLE", "CREATED", "LAST USED", "REVOKED");
-	for (int i = 0; i < PQntuples(res); i++)
-		printf("%-24s %-9s %-21s %-21s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-		       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
-	PQclear(res);
+	for (int i = 0; i < res.n; i++)
+		printf("%-24s %-9s %-21s %-21s %s\n", pstmt_cell(&res, i, 0), pstmt_cell(&res, i, 1),
+		       pstmt_cell(&res, i, 2), pstmt_cell(&res, i, 3), pstmt_cell(&res, i, 4));
+	pstmt_rows_free(&res);
 	return 0;
 }
 

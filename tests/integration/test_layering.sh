@@ -62,10 +62,14 @@ check_eq "verdict_check_finds_compared_names" "$(verdict_cmps "$TEST_TMP/fake/v.
 hits=$(git ls-files '*.c' '*.h' | grep -vE '^(tests/|db/retests\.c$)' | xargs grep -nE 'INSERT[[:space:]]+INTO[[:space:]]+retest_requests')
 if [ -z "$hits" ]; then pass "retest_request_sql_only_in_db_retests"
 else fail "retest_request_sql_only_in_db_retests" "got: $(echo "$hits" | head -5 | tr '\n' ' ')"; fi
-# The API reads results through db/ (pstmt_text, pstmt_rows, domain functions), never libpq's.
+# The API and the daemon's and relayctl's code read results through db/ (pstmt_text,
+# pstmt_rows, domain functions), never libpq's.
 hits=$(grep -nE '\bPGresult\b|\bPQ(exec|getvalue|ntuples|clear|nfields|getisnull|cmdTuples)' api/*.[ch])
 if [ -z "$hits" ]; then pass "api_touches_no_pgresult"
 else fail "api_touches_no_pgresult" "got: $(echo "$hits" | head -5 | tr '\n' ' ')"; fi
+hits=$(git ls-files 'auditd/*.c' 'auditd/*.h' | xargs grep -nE '\bPGresult\b|\bPQ(exec|getvalue|ntuples|clear|nfields|getisnull|cmdTuples)')
+if [ -z "$hits" ]; then pass "auditd_and_relayctl_touch_no_pgresult"
+else fail "auditd_and_relayctl_touch_no_pgresult" "got: $(echo "$hits" | head -5 | tr '\n' ' ')"; fi
 # The check itself must be able to fail.
 mkdir -p "$TEST_TMP/fake"
 echo '#include <libpq-fe.h>' >"$TEST_TMP/fake/x.c"

@@ -53,10 +53,20 @@ run_one(struct probe_run *r, size_t i, int rcpt, int data, int eod, const char *
 		reply(r, i, STAGE_EOD, eod, enh, now);
 }
 
+/* Attempt i as the result will record it (the run keeps it compact until run_finish). */
+static struct probe_attempt
+att(struct probe_run *r, size_t i)
+{
+	struct probe_attempt a = {0};
+
+	run_att_record(r, i, &a);
+	return a;
+}
+
 static void
 refuse_all_but(struct probe_run *r, size_t skip)
 {
-	for (size_t i = 0; i < r->res->nattempts; i++) {
+	for (size_t i = 0; i < r->natt; i++) {
 		if (i != skip)
 			run_one(r, i, 554, 0, 0, "5.7.1", 0);
 	}
@@ -120,7 +130,7 @@ TEST(persistent_471_is_a_deferred_refusal_counted_closed)
 {
 	struct probe_run *r = new_run();
 
-	for (size_t i = 0; i < r->res->nattempts; i++) {
+	for (size_t i = 0; i < r->natt; i++) {
 		run_one(r, i, 454, 0, 0, "4.7.1", 0);
 		run_one(r, i, 454, 0, 0, "4.7.1", 2000);
 	}
@@ -164,7 +174,7 @@ TEST(no_time_left_for_a_retry_is_tempfail_at_once)
 	r->deadline_mono = 500;
 	run_one(r, 0, 450, 0, 0, "4.2.0", 0);
 	CHECK_INT(r->st[0].state, ATT_DONE);
-	CHECK_STR(outcome_name(r->res->attempts[0].outcome), "tempfail");
+	CHECK_STR(outcome_name(att(r, 0).outcome), "tempfail");
 	run_free(r);
 }
 
@@ -249,7 +259,7 @@ TEST(trick_inside_tls_is_marked_tls)
 	struct probe_run *r = new_run();
 
 	refuse_all_but(r, 3);
-	r->res->attempts[3].tls = true;
+	r->st[3].tls = true;
 	run_one(r, 3, 250, 354, 250, "2.0.0", 0);
 	run_finish(r, 10);
 	CHECK_STR(verdict_name(r->res->verdict), "accepted");
@@ -265,7 +275,7 @@ TEST(attempt_cut_off_three_times_is_an_error)
 		r->st[0].state = ATT_RUNNING;
 		run_interrupted(r, 0);
 	}
-	CHECK_STR(outcome_name(r->res->attempts[0].outcome), "error");
+	CHECK_STR(outcome_name(att(r, 0).outcome), "error");
 	refuse_all_but(r, 0);
 	run_finish(r, 10);
 	CHECK_STR(verdict_name(r->res->verdict), "error");
@@ -279,10 +289,10 @@ TEST(batch_takes_ready_attempts_sharing_one_sender)
 
 	CHECK_INT(n, 16);
 	for (size_t i = 0; i < n; i++) {
-		CHECK_STR(r->res->attempts[idx[i]].sender, "null");
+		CHECK_STR(att(r, idx[i]).sender, "null");
 		CHECK_INT(r->st[idx[i]].state, ATT_RUNNING);
 	}
-	CHECK_INT(r->res->attempts[idx[0]].tries, 1);
+	CHECK_INT(att(r, idx[0]).tries, 1);
 	run_free(r);
 }
 
@@ -295,7 +305,7 @@ TEST(verdict_does_not_depend_on_attempt_order)
 
 	for (int round = 0; round < 20; round++) {
 		struct probe_run *r = new_run();
-		size_t n = r->res->nattempts, order[256];
+		size_t n = r->natt, order[256];
 
 		for (size_t i = 0; i < n; i++)
 			order[i] = i;
@@ -344,13 +354,13 @@ TEST(local_last_runs_alone_with_a_local_recipient_after_its_own)
 {
 	struct probe_run *r = new_run();
 	size_t idx[16], n, late = r->nrelay + r->nback;
-	const struct probe_attempt *a = &r->res->attempts[late];
+	struct probe_attempt a = att(r, late);
 
-	CHECK_STR(a->form, "local-last");
-	CHECK_INT(a->index, (int)catalogue_late_base());
-	CHECK(a->alone);
-	CHECK_CONTAINS(a->rcpt_to, "@sink.relayaudit.test>");
-	CHECK_STR(a->rcpt_last, "<postmaster@mx.example.org>");
+	CHECK_STR(a.form, "local-last");
+	CHECK_INT(a.index, (int)catalogue_late_base());
+	CHECK(a.alone);
+	CHECK_CONTAINS(a.rcpt_to, "@sink.relayaudit.test>");
+	CHECK_STR(a.rcpt_last, "<postmaster@mx.example.org>");
 	/* everything before it refused: the next batch is that attempt on its own */
 	for (size_t i = 0; i < late; i++)
 		run_one(r, i, 554, 0, 0, "5.7.1", 0);
@@ -364,26 +374,27 @@ TEST(local_last_runs_alone_with_a_local_recipient_after_its_own)
 TEST(form_accepted_in_company_is_resent_alone)
 {
 	struct probe_run *r = new_run();
-	size_t before = r->res->nattempts;
-	const struct probe_attempt *re;
+	size_t before = r->natt;
+	struct probe_attempt re;
 
-	r->res->attempts[0].rcpts = 3;
+	r->st[0].rcpts = 3;
 	run_one(r, 0, 250, 354, 250, "2.0.0", 0);
-	CHECK_INT(r->res->nattempts, before + 1);
-	re = &r->res->attempts[before];
-	CHECK_INT(re->resend_of, 0);
-	CHECK(re->alone);
-	CHECK_STR(re->sender, "null");
-	CHECK_STR(re->form, "plain");
-	CHECK(strcmp(re->token, r->res->attempts[0].token) != 0);
+	CHECK_INT(r->natt, before + 1);
+	re = att(r, before);
+	CHECK_INT(re.resend_of, 0);
+	CHECK(re.alone);
+	CHECK_STR(re.sender, "null");
+	CHECK_STR(re.form, "plain");
+	CHECK_INT(re.index, (int)catalogue_resend_base());
+	CHECK(strcmp(re.token, att(r, 0).token) != 0);
 	/* accepted again in company: no second re-send of the same form */
 	r->st[0].state = ATT_RUNNING;
 	reply(r, 0, STAGE_EOD, 250, "2.0.0", 0);
-	CHECK_INT(r->res->nattempts, before + 1);
+	CHECK_INT(r->natt, before + 1);
 	/* a form sent alone is not re-sent */
-	r->res->attempts[4].rcpts = 1;
+	r->st[4].rcpts = 1;
 	run_one(r, 4, 250, 354, 250, "2.0.0", 0);
-	CHECK_INT(r->res->nattempts, before + 1);
+	CHECK_INT(r->natt, before + 1);
 	run_free(r);
 }
 
@@ -412,10 +423,10 @@ TEST(host_name_too_long_for_the_forms_is_an_error_not_an_exit)
 	r = run_new(&params, &t, 25, 42, 0);
 	CHECK_INT(run_prepare(r, host, &why), -1);
 	CHECK_MSG(why != NULL && strstr(why, "does not fit") != NULL, "why: got %s", why ? why : "(null)");
-	CHECK_INT(r->res->nattempts, 0);
+	CHECK_INT(r->natt, 0);
 	/* The address literal always fits: the probe goes on with it. */
 	CHECK_INT(run_prepare(r, r->literal, &why), 0);
-	CHECK(r->res->nattempts > 0);
+	CHECK(r->natt > 0);
 	CHECK_STR(r->res->host, "[192.0.2.9]");
 	run_free(r);
 }
@@ -440,13 +451,12 @@ new_run_for(const char *host, const char *const *domains, size_t ndomains)
 }
 
 static size_t
-count_sender(const struct probe_run *r, const char *sender, enum probe_helo helo)
+count_sender(struct probe_run *r, const char *sender, enum probe_helo helo)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < r->res->nattempts; i++)
-		n += strcmp(r->res->attempts[i].sender, sender) == 0 &&
-		     r->res->attempts[i].helo_kind == helo;
+	for (size_t i = 0; i < r->natt; i++)
+		n += strcmp(att(r, i).sender, sender) == 0 && r->st[i].helo_kind == helo;
 	return n;
 }
 
@@ -455,8 +465,8 @@ count_helo(const struct probe_run *r, enum probe_helo helo)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < r->res->nattempts; i++)
-		n += r->res->attempts[i].helo_kind == helo;
+	for (size_t i = 0; i < r->natt; i++)
+		n += r->st[i].helo_kind == helo;
 	return n;
 }
 
@@ -464,18 +474,18 @@ TEST(spoof_domain_forges_registrable_record_and_between_with_core_forms)
 {
 	const char *rec[] = {"kunde.example"};
 	struct probe_run *r = new_run_for("mx1.mail.example.co.uk", rec, 1);
-	const struct probe_attempt *a = NULL;
+	struct probe_attempt a = {0};
 
 	CHECK_INT(count_sender(r, "spoof-domain", PROBE_HELO_OURS), 3 * catalogue_nspoof_forms());
-	for (size_t i = 0; i < r->res->nattempts; i++) {
-		if (r->res->attempts[i].index == catalogue_spoof_index(1, 0))
-			a = &r->res->attempts[i];
+	for (size_t i = 0; i < r->natt; i++) {
+		if (r->st[i].index == catalogue_spoof_index(1, 0))
+			a = att(r, i);
 	}
-	CHECK(a != NULL);
-	CHECK_STR(a->sender, "spoof-domain");
-	CHECK_STR(a->form, "plain");
-	CHECK_STR(a->mail_from, "<postmaster@kunde.example>");
-	CHECK_STR(a->helo, "relayaudit.invalid");
+	CHECK(a.sender != NULL);
+	CHECK_STR(a.sender, "spoof-domain");
+	CHECK_STR(a.form, "plain");
+	CHECK_STR(a.mail_from, "<postmaster@kunde.example>");
+	CHECK_STR(a.helo, "relayaudit.invalid");
 	run_free(r);
 }
 
@@ -514,16 +524,16 @@ TEST(batches_keep_to_the_connections_greeting)
 	struct probe_run *r = new_run_for("mx.example.org", NULL, 0);
 	size_t idx[16], n;
 
-	for (size_t i = 0; i < r->res->nattempts; i++) {
-		if (r->res->attempts[i].helo_kind == PROBE_HELO_OURS)
+	for (size_t i = 0; i < r->natt; i++) {
+		if (r->st[i].helo_kind == PROBE_HELO_OURS)
 			r->st[i].state = ATT_DONE;
 	}
 	CHECK_INT(run_next_helo(r, 0), PROBE_HELO_HOST);
 	r->helo_kind = PROBE_HELO_LITERAL;
 	n = run_next_batch(r, 0, idx, 16);
 	CHECK_INT(n, 1);
-	CHECK_INT(r->res->attempts[idx[0]].helo_kind, PROBE_HELO_LITERAL);
-	CHECK_STR(r->res->attempts[idx[0]].helo, "[192.0.2.9]");
+	CHECK_INT(att(r, idx[0]).helo_kind, PROBE_HELO_LITERAL);
+	CHECK_STR(att(r, idx[0]).helo, "[192.0.2.9]");
 	run_free(r);
 }
 
@@ -535,20 +545,21 @@ TEST(refused_greeting_refuses_its_attempts_at_ehlo_only)
 
 	run_greeting_refused(r, PROBE_HELO_LOCALHOST, &rv);
 	run_greeting_refused(r, PROBE_HELO_OURS, &rv); /* never */
-	for (size_t i = 0; i < r->res->nattempts; i++) {
-		const struct probe_attempt *a = &r->res->attempts[i];
+	for (size_t i = 0; i < r->natt; i++) {
+		struct probe_attempt a = att(r, i);
 
-		if (a->helo_kind == PROBE_HELO_LOCALHOST) {
-			CHECK_INT(a->outcome, OUTCOME_REFUSED);
-			CHECK_INT(a->stage, STAGE_EHLO);
-			CHECK_INT(a->helo_reply.code, 550);
+		if (a.helo_kind == PROBE_HELO_LOCALHOST) {
+			CHECK_INT(a.outcome, OUTCOME_REFUSED);
+			CHECK_INT(a.stage, STAGE_EHLO);
+			CHECK_INT(a.helo_reply.code, 550);
+			CHECK_STR(a.helo_reply.text, "Helo command rejected");
 			refused++;
 		} else {
 			others += r->st[i].state != ATT_DONE;
 		}
 	}
 	CHECK_INT(refused, 4);
-	CHECK_INT(others, r->res->nattempts - 4);
+	CHECK_INT(others, r->natt - 4);
 	run_free(r);
 }
 
@@ -558,20 +569,54 @@ TEST(widening_attempts_are_skipped_once_a_relay_is_accepted)
 	struct probe_run *r = new_run_for("mx.example.org", rec, 1);
 
 	run_one(r, 0, 250, 354, 250, "2.0.0", 0);
-	for (size_t i = 0; i < r->res->nattempts; i++) {
-		const struct probe_attempt *a = &r->res->attempts[i];
-		bool widening = a->helo_kind != PROBE_HELO_OURS || strcmp(a->sender, "spoof-domain") == 0;
+	for (size_t i = 0; i < r->natt; i++) {
+		struct probe_attempt a = att(r, i);
+		bool widening = a.helo_kind != PROBE_HELO_OURS || strcmp(a.sender, "spoof-domain") == 0;
 
 		if (widening)
-			CHECK_MSG(a->outcome == OUTCOME_SKIPPED, "attempt %u: outcome %s, want skipped",
-				  a->index, outcome_name(a->outcome));
+			CHECK_MSG(a.outcome == OUTCOME_SKIPPED, "attempt %u: outcome %s, want skipped",
+				  a.index, outcome_name(a.outcome));
 		else if (i > 0)
-			CHECK_MSG(r->st[i].state == ATT_PENDING, "attempt %u not pending", a->index);
+			CHECK_MSG(r->st[i].state == ATT_PENDING, "attempt %u not pending", a.index);
 	}
 	refuse_all_but(r, 0);
 	run_finish(r, 10);
 	CHECK_INT(r->res->verdict, VERDICT_ACCEPTED);
 	CHECK_STR(r->res->trick, "null/plain");
+	run_free(r);
+}
+
+/*
+ * While the probe runs a reply is kept once per target, with the attempt's
+ * own address as a marker; the result has every text as the server sent it.
+ */
+TEST(replies_echoing_the_address_come_back_whole_in_the_result)
+{
+	struct probe_run *r = new_run();
+	char rcpt[RUN_ADDR_MAX], text[700];
+	size_t used;
+
+	for (size_t i = 0; i < r->natt; i++) {
+		run_att_addr(r, i, RUN_ADDR_RCPT, rcpt);
+		str_fmt(text, sizeof(text), "5.7.1 %s: Relay access denied", rcpt);
+		r->st[i].state = ATT_RUNNING;
+		reply_text(r, i, STAGE_MAIL, 250, "2.1.0", "2.1.0 Ok");
+		reply_text(r, i, STAGE_RCPT, 554, "5.7.1", text);
+	}
+	used = r->nreplies;
+	CHECK_INT(used, 2); /* "2.1.0 Ok" and "5.7.1 \1: Relay access denied" */
+	run_finish(r, 10);
+	for (size_t i = 0; i < r->res->nattempts; i++) {
+		const struct probe_attempt *a = &r->res->attempts[i];
+
+		str_fmt(text, sizeof(text), "5.7.1 %s: Relay access denied", a->rcpt_to);
+		CHECK_STR(a->rcpt.text, text);
+		CHECK_INT(a->rcpt.code, 554);
+		CHECK_STR(a->rcpt.enhanced, "5.7.1");
+		CHECK_STR(a->mail.text, "2.1.0 Ok");
+		CHECK_CONTAINS(a->rcpt_to, a->token + 16); /* backscatter recipients: the MAC part */
+	}
+	CHECK_STR(verdict_name(r->res->verdict), "closed");
 	run_free(r);
 }
 
@@ -626,5 +671,6 @@ main(void)
 	RUN(refused_greeting_refuses_its_attempts_at_ehlo_only);
 	RUN(widening_attempts_are_skipped_once_a_relay_is_accepted);
 	RUN(trick_names_the_greeting_before_tls);
+	RUN(replies_echoing_the_address_come_back_whole_in_the_result);
 	return test_summary();
 }

@@ -589,6 +589,37 @@ TEST(per_peer_limit_answers_421_only_to_that_peer)
 	harness_stop(h);
 }
 
+/*
+ * With several loops each has a listener on the port (SO_REUSEPORT); the
+ * kernel would spread one peer's connections over them, and each loop
+ * counts only its own. The steering program sends all of a peer's
+ * connections to one loop, so per_peer holds for the sink as a whole.
+ */
+TEST(per_peer_limit_holds_across_the_sinks_loops)
+{
+	struct sink_params p;
+	struct harness *h;
+	int fds[8][3];
+	char peer[32];
+
+	harness_params(&p);
+	p.threads = 3;
+	p.per_peer = 2;
+	h = harness_start(&p);
+	for (int i = 0; i < 8; i++) {
+		snprintf(peer, sizeof(peer), "127.0.30.%d", 40 + i);
+		fds[i][0] = client_ready(h, peer);
+		fds[i][1] = client_ready(h, peer);
+		fds[i][2] = client_connect(peer, h->port);
+		CHECK_MSG(client_reply(fds[i][2], NULL, 0) == 421,
+			  "peer %s: a third connection was let in (per_peer counted per loop)", peer);
+	}
+	for (int i = 0; i < 8; i++)
+		for (int k = 0; k < 3; k++)
+			close(fds[i][k]);
+	harness_stop(h);
+}
+
 TEST(idle_session_times_out)
 {
 	struct sink_params p;
@@ -831,6 +862,7 @@ main(void)
 	RUN(endless_line_without_newline_is_bounded);
 	RUN(session_limit_answers_421);
 	RUN(per_peer_limit_answers_421_only_to_that_peer);
+	RUN(per_peer_limit_holds_across_the_sinks_loops);
 	RUN(idle_session_times_out);
 	RUN(trickling_session_hits_whole_session_limit);
 	RUN(bad_sequence_503_and_too_many_errors_421);
