@@ -56,19 +56,31 @@ struct sim_mark {
 };
 
 struct sim_session {
+	/* what every read and write touches first, together at the front */
 	struct sim_session *next, *prev;
 	struct sim *sim;
 	struct sim_listener *l;
+	const struct sim_behaviour *b;
+	enum session_state state;
 	int fd;                  /* plain sessions */
 	struct bufferevent *bev; /* implicit TLS sessions only */
 	struct event *rd, *wr;   /* plain sessions: persistent read (idle timeout), write when full */
 	struct event *later_ev;  /* --delay: the next reply falls due */
+	bool wr_armed, later_armed; /* the write event / the --delay timer is pending */
+	bool timeouts_off; /* the 421 for an idle client is out: no second timeout */
+	char *out; /* reply bytes not yet written, in order: out_inline, or the heap when more */
+	size_t outlen, outcap;
+	struct sim_mark *marks; /* --delay: when each stretch of out may leave (marks_inline, or heap) */
+	size_t nmarks, marks_cap;
+	struct sim_mark marks_inline[4];
+	int64_t cause_us; /* --delay: when what is being answered arrived */
+	struct evbuffer *slow; /* bytes still to trickle out */
+	char *part; /* an unfinished input line between reads (at most SESSION_MAX_LINE) */
+	size_t partlen;
+
 	struct addr peer;
 	char peer_str[ADDR_STRLEN];
-	enum session_state state;
-	const struct sim_behaviour *b;
 	bool drop_at_mail;
-	bool timeouts_off; /* the 421 for an idle client is out: no second timeout */
 
 	char helo[128];
 	bool have_mail;
@@ -81,16 +93,6 @@ struct sim_session {
 	bool msg_too_big;
 	int errors;
 
-	char *part; /* an unfinished input line between reads (at most SESSION_MAX_LINE) */
-	size_t partlen;
-	char *out; /* reply bytes not yet written, in order: out_inline, or the heap when more */
-	size_t outlen, outcap;
-	bool wr_armed, later_armed; /* the write event / the --delay timer is pending */
-	struct sim_mark *marks; /* --delay: when each stretch of out may leave */
-	size_t nmarks, marks_cap;
-	int64_t cause_us; /* --delay: when what is being answered arrived */
-
-	struct evbuffer *slow; /* bytes still to trickle out */
 	struct event *slow_ev;
 	struct event *greet_ev;
 	size_t streamed;
@@ -148,7 +150,8 @@ session_free(struct sim_session *s)
 	free(s->part);
 	if (s->out != s->out_inline)
 		free(s->out);
-	free(s->marks);
+	if (s->marks != s->marks_inline)
+		free(s->marks);
 	free(s); /* its events live in the same block, all deleted above */
 }
 
@@ -224,8 +227,13 @@ session_out_add(struct sim_session *s, const char *buf, size_t len, int64_t due_
 		return;
 	}
 	if (s->nmarks == s->marks_cap) {
-		s->marks_cap = s->marks_cap ? s->marks_cap * 2 : 4;
-		s->marks = xrealloc(s->marks, s->marks_cap * sizeof(*s->marks));
+		s->marks_cap *= 2;
+		if (s->marks == s->marks_inline) {
+			s->marks = xmalloc(s->marks_cap * sizeof(*s->marks));
+			memcpy(s->marks, s->marks_inline, sizeof(s->marks_inline));
+		} else {
+			s->marks = xrealloc(s->marks, s->marks_cap * sizeof(*s->marks));
+		}
 	}
 	s->marks[s->nmarks++] = (struct sim_mark){.due_us = due_us, .end = s->outlen};
 }
@@ -1252,6 +1260,8 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 	s->fd = fd;
 	s->out = s->out_inline;
 	s->outcap = sizeof(s->out_inline);
+	s->marks = s->marks_inline;
+	s->marks_cap = ARRAY_LEN(s->marks_inline);
 	s->sim = sim;
 	s->l = l;
 	s->b = l->b;
