@@ -7,6 +7,7 @@ Prints one line per check: "ok NAME" or "bad NAME: got ..., want ...".
     sim_pipeline_client.py big       HOST PORT   a ~28 KB group: every reply, in order
     sim_pipeline_client.py tls       HOST PORT   the group over implicit TLS: every reply, in order
     sim_pipeline_client.py delay MS  HOST PORT   no line leaves before MS after its cause
+    sim_pipeline_client.py idle SECS HOST PORT   a silent client gets 421 after SECS, then EOF
 """
 import select, socket, ssl, sys, time
 
@@ -23,12 +24,19 @@ def connect(host, port):
     return s
 
 
+def wait_readable(s, end):
+    """Bytes to read before `end` (a TLS socket may hold a record's rest already)."""
+    if isinstance(s, ssl.SSLSocket) and s.pending() > 0:
+        return True
+    r, _, _ = select.select([s], [], [], max(0.0, end - time.monotonic()))
+    return bool(r)
+
+
 def read_lines(s, n, stamps=None):
     """n reply lines (bounded by TIMEOUT); with stamps, each line's arrival time."""
     buf, lines, end = b"", [], time.monotonic() + TIMEOUT
     while len(lines) < n and time.monotonic() < end:
-        r, _, _ = select.select([s], [], [], max(0.0, end - time.monotonic()))
-        if not r:
+        if not wait_readable(s, end):
             break
         data = s.recv(65536)
         now = time.monotonic()
@@ -61,10 +69,35 @@ def closed_group():
     return "".join(c + "\r\n" for c in cmds).encode(), want
 
 
+def read_reply(s):
+    """One whole (multi-line) reply, as bytes arrive: lines until "NNN " (bounded)."""
+    lines = []
+    while True:
+        line = read_lines_once(s)
+        if line is None:
+            return lines
+        lines.append(line)
+        if len(line) < 4 or line[3] != "-":
+            return lines
+
+
+def read_lines_once(s):
+    """Exactly one line, read a byte at a time so that nothing after it is consumed."""
+    buf, end = b"", time.monotonic() + TIMEOUT
+    while not buf.endswith(b"\r\n") and time.monotonic() < end:
+        if not wait_readable(s, end):
+            return None
+        c = s.recv(1)
+        if not c:
+            return None
+        buf += c
+    return buf[:-2].decode("latin-1") if buf.endswith(b"\r\n") else None
+
+
 def greet_and_ehlo(s):
-    read_lines(s, 1)
+    read_reply(s)
     s.sendall(b"EHLO client.test\r\n")
-    got = read_lines(s, 6)
+    got = read_reply(s)
     return got and got[-1].startswith("250 ")
 
 
@@ -119,7 +152,7 @@ def delay(ms, host, port):
 
     # A whole group in one write: all replies together, none early.
     s.sendall(b"EHLO client.test\r\n")
-    read_lines(s, 6)
+    read_reply(s)
     data, want = closed_group()
     t1 = time.monotonic()
     s.sendall(data)
@@ -147,9 +180,24 @@ def delay(ms, host, port):
     s.close()
 
 
+def idle(secs, host, port):
+    s = connect(host, port)
+    read_reply(s)
+    t0 = time.monotonic()  # relaysim reads the EHLO after this: its idle time starts later
+    s.sendall(b"EHLO client.test\r\n")
+    read_reply(s)
+    got = read_lines(s, 1)  # nothing more sent: the next line is the timeout's
+    waited = time.monotonic() - t0
+    want = ["421 4.4.2 Error: timeout exceeded"]
+    out("idle_client_gets_421", got == want, got, want)
+    out("idle_timeout_after_idle_secs", secs <= waited < secs + 2.5, f"{waited:.2f} s",
+        f"{secs} to {secs + 2.5} s")
+    out("idle_421_then_close", eof_next(s), "no EOF", "EOF")
+
+
 def main():
-    if sys.argv[1] == "delay":
-        delay(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+    if sys.argv[1] in ("delay", "idle"):
+        {"delay": delay, "idle": idle}[sys.argv[1]](int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     else:
         {"group": group, "big": big, "tls": tls}[sys.argv[1]](sys.argv[2], int(sys.argv[3]))
 
