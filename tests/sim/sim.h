@@ -169,6 +169,9 @@ struct sim {
 	struct sim_listener *listeners;
 	size_t nlisteners;
 	struct sim_session *sessions; /* list of live sessions */
+	int epfd;                     /* plain sessions' epoll set, one libevent event for all */
+	struct event *ep_ev, *idle_ev;
+	struct sim_session *idle_head, *idle_tail; /* plain sessions by last read, oldest first */
 	int nsessions;
 	uint64_t accepted_total;
 	uint64_t refused_total; /* connections closed at once: max_sessions reached */

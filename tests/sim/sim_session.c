@@ -12,6 +12,7 @@
  * socket is full.
  */
 #include <errno.h>
+#include <sys/epoll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -34,6 +35,7 @@
 #define SESSION_MAX_LINE 2048          /* command line, and a DATA line */
 #define SESSION_READ_MAX 16384         /* bytes per recv() */
 #define SESSION_READS_PER_WAKE 4       /* then back through the loop: no client starves others */
+#define SESSION_EPOLL_BATCH 256        /* ready sessions handled per wake-up of the loop */
 #define SESSION_STREAM_CHUNK 16384     /* endless/hugereply refill */
 #define SESSION_STREAM_ROUNDS 4        /* refills per wake-up */
 #define SESSION_STREAM_MAX (32u << 20) /* give up streaming after this many bytes */
@@ -64,9 +66,12 @@ struct sim_session {
 	enum session_state state;
 	int fd;                  /* plain sessions */
 	struct bufferevent *bev; /* implicit TLS sessions only */
-	struct event *rd, *wr;   /* plain sessions: persistent read (idle timeout), write when full */
+	struct event *wr_to;     /* plain sessions: write timeout while the socket is full */
 	struct event *later_ev;  /* --delay: the next reply falls due */
-	bool wr_armed, later_armed; /* the write event / the --delay timer is pending */
+	bool wr_armed, later_armed; /* socket full (EPOLLOUT asked) / the --delay timer is pending */
+	bool in_idle;               /* on sim->idle_head's list (plain sessions that read) */
+	struct sim_session *idle_prev, *idle_next; /* by last read, oldest first */
+	int64_t last_read_ms;
 	bool timeouts_off; /* the 421 for an idle client is out: no second timeout */
 	char *out; /* reply bytes not yet written, in order: out_inline, or the heap when more */
 	size_t outlen, outcap;
@@ -106,6 +111,68 @@ static char session_rbuf[SESSION_MAX_LINE + 1 + SESSION_READ_MAX];
 
 static void session_kill(struct sim_session *s, const char *why);
 static void session_flush(struct sim_session *s);
+static void session_idle_unlink(struct sim_session *s);
+
+/* ---- plain sessions: one epoll set of their own, idle clients on one list ---- */
+
+static void
+session_idle_unlink(struct sim_session *s)
+{
+	struct sim *sim = s->sim;
+
+	if (!s->in_idle)
+		return;
+	if (s->idle_prev)
+		s->idle_prev->idle_next = s->idle_next;
+	else
+		sim->idle_head = s->idle_next;
+	if (s->idle_next)
+		s->idle_next->idle_prev = s->idle_prev;
+	else
+		sim->idle_tail = s->idle_prev;
+	s->idle_prev = s->idle_next = NULL;
+	s->in_idle = false;
+}
+
+static void
+session_idle_arm(struct sim *sim, int64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	evtimer_add(sim->idle_ev, &tv);
+}
+
+/*
+ * The client sent something: its idle time starts again. One list ordered by
+ * the last read, so one timer (at the oldest one's deadline) serves them all.
+ */
+static void
+session_idle_touch(struct sim_session *s)
+{
+	struct sim *sim = s->sim;
+
+	if (s->timeouts_off)
+		return;
+	session_idle_unlink(s);
+	s->last_read_ms = now_mono_ms();
+	s->idle_prev = sim->idle_tail;
+	if (sim->idle_tail)
+		sim->idle_tail->idle_next = s;
+	else
+		sim->idle_head = s;
+	sim->idle_tail = s;
+	s->in_idle = true;
+	if (!evtimer_pending(sim->idle_ev, NULL))
+		session_idle_arm(sim, (int64_t)sim->opts.idle_secs * 1000);
+}
+
+static int
+session_epoll_set(struct sim_session *s, int op, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = s};
+
+	return epoll_ctl(s->sim->epfd, op, s->fd, &ev);
+}
 
 static int64_t
 session_clock_us(void)
@@ -131,9 +198,9 @@ session_free(struct sim_session *s)
 	if (s->bev) {
 		bufferevent_free(s->bev);
 	} else {
-		event_del(s->rd);
-		event_del(s->wr);
-		close(s->fd);
+		session_idle_unlink(s);
+		event_del(s->wr_to);
+		close(s->fd); /* leaves sim->epfd with it */
 	}
 	event_del(s->later_ev);
 	if (s->slow_ev)
@@ -298,11 +365,30 @@ session_out_ready(struct sim_session *s)
 	return i > 0 ? s->marks[i - 1].end : 0;
 }
 
+/* The socket is full: wait for room (EPOLLOUT) and start (or restart) the write timeout. */
 static void
 session_wr_arm(struct sim_session *s)
 {
-	event_add(s->wr, s->timeouts_off ? NULL : s->sim->idle_tv);
-	s->wr_armed = true;
+	if (!s->wr_armed) {
+		if (session_epoll_set(s, EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT) != 0) {
+			session_kill(s, "error");
+			return;
+		}
+		s->wr_armed = true;
+	}
+	if (!s->timeouts_off)
+		event_add(s->wr_to, s->sim->idle_tv);
+}
+
+static void
+session_wr_disarm(struct sim_session *s)
+{
+	if (!s->wr_armed)
+		return;
+	s->wr_armed = false;
+	event_del(s->wr_to);
+	if (session_epoll_set(s, EPOLL_CTL_MOD, EPOLLIN) != 0)
+		session_kill(s, "error");
 }
 
 /*
@@ -341,13 +427,10 @@ session_out_write(struct sim_session *s, size_t ready)
 	session_out_consume(s, (size_t)n);
 	if ((size_t)n < ready) {
 		session_wr_arm(s); /* again: the write timeout counts from the last progress */
-		return 1;
+		return s->state == SS_DEAD ? -1 : 1;
 	}
-	if (s->wr_armed) {
-		event_del(s->wr); /* nothing blocked any more: no write timeout */
-		s->wr_armed = false;
-	}
-	return 0;
+	session_wr_disarm(s); /* nothing blocked any more: no write timeout */
+	return s->state == SS_DEAD ? -1 : 0;
 }
 
 /* ---- streaming replies (endless line, huge multi-line reply) ---- */
@@ -1051,12 +1134,8 @@ session_timeout(struct sim_session *s)
 	if (s->bev != NULL) {
 		bufferevent_set_timeouts(s->bev, NULL, NULL);
 	} else {
-		event_del(s->rd);
-		event_add(s->rd, NULL);
-		if (s->wr_armed) {
-			event_del(s->wr);
-			event_add(s->wr, NULL);
-		}
+		session_idle_unlink(s);
+		event_del(s->wr_to);
 	}
 	session_out_raw(s, "421 4.4.2 Error: timeout exceeded\r\n", 35);
 	session_close_after_output(s);
@@ -1065,15 +1144,10 @@ session_timeout(struct sim_session *s)
 
 /* Plain sessions: what arrived (a few reads' worth), then one write of all it caused. */
 static void
-session_rd_cb(evutil_socket_t fd, short what, void *arg)
+session_readable(struct sim_session *s)
 {
-	struct sim_session *s = arg;
+	int fd = s->fd;
 
-	if (what & EV_TIMEOUT) {
-		session_timeout(s);
-		session_done(s);
-		return;
-	}
 	for (int i = 0; i < SESSION_READS_PER_WAKE && s->state != SS_DEAD; i++) {
 		size_t have = s->partlen;
 		ssize_t n;
@@ -1090,6 +1164,8 @@ session_rd_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		s->partlen = 0;
+		if (i == 0)
+			session_idle_touch(s);
 		if (s->sim->opts.delay_ms > 0)
 			s->cause_us = session_clock_us();
 		session_input(s, session_rbuf, have + (size_t)n);
@@ -1097,20 +1173,77 @@ session_rd_cb(evutil_socket_t fd, short what, void *arg)
 			break; /* the socket is drained: no read() just to hear EAGAIN */
 	}
 	session_flush(s);
+}
+
+/*
+ * The plain sessions' epoll set is readable: every ready session in one pass,
+ * without an event (and its epoll_ctl() calls) per session in libevent.
+ */
+static void
+session_epoll_cb(evutil_socket_t epfd, short what, void *arg)
+{
+	struct epoll_event evs[SESSION_EPOLL_BATCH];
+	int n;
+
+	do
+		n = epoll_wait(epfd, evs, SESSION_EPOLL_BATCH, 0);
+	while (n < 0 && errno == EINTR);
+	for (int i = 0; i < n; i++) {
+		struct sim_session *s = evs[i].data.ptr;
+
+		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			session_readable(s); /* EOF and errors show in recv() */
+		else if (evs[i].events & EPOLLOUT)
+			session_flush(s);
+		session_done(s);
+	}
+}
+
+/* A client silent for --idle-secs (the oldest first), then the timer for the next one. */
+static void
+session_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim *sim = arg;
+	int64_t limit = (int64_t)sim->opts.idle_secs * 1000, now = now_mono_ms();
+
+	while (sim->idle_head != NULL && sim->idle_head->last_read_ms + limit <= now) {
+		struct sim_session *s = sim->idle_head;
+
+		session_idle_unlink(s);
+		session_timeout(s);
+		session_done(s);
+	}
+	if (sim->idle_head != NULL)
+		session_idle_arm(sim, sim->idle_head->last_read_ms + limit - now);
+}
+
+/* The socket stayed full for --idle-secs. */
+static void
+session_wr_to_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_session *s = arg;
+
+	session_timeout(s);
 	session_done(s);
 }
 
 static void
-session_wr_cb(evutil_socket_t fd, short what, void *arg)
+session_epoll_init(struct sim *sim)
 {
-	struct sim_session *s = arg;
-
-	s->wr_armed = false; /* not persistent: it fired */
-	if (what & EV_TIMEOUT)
-		session_timeout(s);
-	else
-		session_flush(s);
-	session_done(s);
+	sim->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (sim->epfd < 0)
+		fatal("epoll_create1: %s", strerror(errno));
+	sim->ep_ev = event_new(sim->base, sim->epfd, EV_READ | EV_PERSIST, session_epoll_cb, sim);
+	sim->idle_ev = evtimer_new(sim->base, session_idle_cb, sim);
+	if (sim->ep_ev == NULL || sim->idle_ev == NULL)
+		fatal("event_new failed");
+	/*
+	 * --peaks: sessions before listeners, so that a connection's end is seen
+	 * before its successor's start (a busy farm would starve its listeners so)
+	 */
+	if (sim->count_nets)
+		event_priority_set(sim->ep_ev, 0);
+	event_add(sim->ep_ev, NULL);
 }
 
 /* Implicit TLS sessions: the same, through the OpenSSL bufferevent. */
@@ -1235,6 +1368,7 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 	struct sim_session *s;
 	/* the session's three events live in its own block: one allocation per session */
 	size_t evsz = (event_get_struct_event_size() + 15) & ~(size_t)15;
+	bool tls = sim->tls != NULL && l->port == sim->opts.tls_port;
 	int port;
 
 	if (sim->nsessions >= sim->opts.max_sessions) {
@@ -1253,10 +1387,11 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 		if (sim->idle_tv == NULL)
 			fatal("event_base_init_common_timeout failed");
 	}
-	s = xcalloc(1, sizeof(*s) + 3 * evsz);
+	if (sim->ep_ev == NULL)
+		session_epoll_init(sim);
+	s = xcalloc(1, sizeof(*s) + 2 * evsz);
 	s->later_ev = (struct event *)(void *)((char *)s + sizeof(*s));
-	s->rd = (struct event *)(void *)((char *)s + sizeof(*s) + evsz);
-	s->wr = (struct event *)(void *)((char *)s + sizeof(*s) + 2 * evsz);
+	s->wr_to = (struct event *)(void *)((char *)s + sizeof(*s) + evsz);
 	s->fd = fd;
 	s->out = s->out_inline;
 	s->outcap = sizeof(s->out_inline);
@@ -1274,7 +1409,7 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 	else
 		snprintf(s->peer_str, sizeof(s->peer_str), "unknown");
 	session_nodelay(fd);
-	if (sim->tls != NULL && l->port == sim->opts.tls_port) {
+	if (tls) {
 		/* implicit TLS: the greeting waits in the output until the handshake is done */
 		SSL *ssl = SSL_new(sim->tls);
 
@@ -1291,8 +1426,14 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 		}
 		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	} else {
-		event_assign(s->rd, sim->base, fd, EV_READ | EV_PERSIST, session_rd_cb, s);
-		event_assign(s->wr, sim->base, fd, EV_WRITE, session_wr_cb, s);
+		evtimer_assign(s->wr_to, sim->base, session_wr_to_cb, s);
+		if (session_epoll_set(s, EPOLL_CTL_ADD, EPOLLIN) != 0) {
+			log_warn("sim_session_refused", "listener=%s why=epoll error=%s", l->literal,
+			         strerror(errno));
+			close(fd);
+			free(s);
+			return;
+		}
 	}
 	evtimer_assign(s->later_ev, sim->base, session_later_cb, s);
 	if (s->b->output == OUT_TARPIT || s->b->output == OUT_SPLIT) {
@@ -1319,15 +1460,7 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 		bufferevent_set_timeouts(s->bev, &idle, &idle);
 		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	} else {
-		/*
-		 * --peaks: sessions before listeners, so that a connection's end is seen
-		 * before its successor's start (a busy farm would starve its listeners so)
-		 */
-		if (sim->count_nets) {
-			event_priority_set(s->rd, 0);
-			event_priority_set(s->wr, 0);
-		}
-		event_add(s->rd, sim->idle_tv); /* persistent: the idle timeout restarts at each read */
+		session_idle_touch(s); /* the idle time counts from the connection */
 	}
 	log_debug("sim_session_start", "listener=%s peer=%s behaviour=%s", l->literal, s->peer_str,
 	          s->b->name);
@@ -1343,6 +1476,12 @@ sim_session_free_all(struct sim *sim)
 {
 	while (sim->sessions)
 		session_free(sim->sessions);
+	if (sim->ep_ev != NULL) {
+		event_free(sim->ep_ev);
+		event_free(sim->idle_ev);
+		close(sim->epfd);
+		sim->ep_ev = sim->idle_ev = NULL;
+	}
 }
 
 void
