@@ -197,11 +197,20 @@ confirm_waiting(const struct probe_result *res)
 {
 	if (res->verdict == VERDICT_ACCEPTED || res->backscatter == BACKSCATTER_ACCEPTED)
 		return true;
-	/* Confirmed only in company: a form re-sent alone may still name the trick. */
-	if (res->verdict == VERDICT_RELAY_CONFIRMED && !res->trick_alone) {
+	/*
+	 * Confirmed only in company, or alone but by a form a simpler one may
+	 * still beat: a form re-sent alone whose message is still on its way
+	 * may name the trick. The trick must not depend on which of them the
+	 * relay delivers first (bounded by the confirmation window).
+	 */
+	if (res->verdict == VERDICT_RELAY_CONFIRMED) {
+		size_t named = res->trick_alone ? confirm_trick_rank(res->trick) : SIZE_MAX;
+
 		for (size_t i = 0; i < res->nattempts; i++) {
-			if (res->attempts[i].resend_of >= 0 &&
-			    res->attempts[i].outcome == OUTCOME_ACCEPTED)
+			const struct probe_attempt *a = &res->attempts[i];
+
+			if (a->resend_of >= 0 && a->outcome == OUTCOME_ACCEPTED &&
+			    (!res->trick_alone || catalogue_rank(a->sender, a->form) < named))
 				return true;
 		}
 	}

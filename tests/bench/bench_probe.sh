@@ -15,10 +15,12 @@
 # Environment: BENCH_PORT (587), BENCH_CONCURRENCY (10000 at 20 ms; 1000 at 0 ms),
 # BENCH_DELAYS ("0 20"), BENCH_TARGETS (10000), BENCH_NMAP=0 to skip nmap,
 # BENCH_NMAP_TARGETS ("2048 256": at 0 ms, at 20 ms), BENCH_SKIP_TLS=1 to skip
-# part 2. Only loopback addresses are used.
+# part 2, BENCH_SIM=PATH another relaysim binary for the farm (an older build, to
+# compare the simulator's CPU per target). Only loopback addresses are used.
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
+SIM=${BENCH_SIM:-bin/relaysim}
 PORT=${BENCH_PORT:-587}
 NT=${BENCH_TARGETS:-10000}
 TMP=$(mktemp -d /tmp/relayaudit-bench.XXXXXX)
@@ -31,12 +33,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-[ -x bin/relaysim ] && [ -x bin/relayctl ] || { echo "bench: build first (make)"; exit 1; }
+[ -x "$SIM" ] && [ -x bin/relayctl ] || { echo "bench: build first (make)"; exit 1; }
 [ "$NT" -le 10240 ] || { echo "bench: BENCH_TARGETS at most 10240 (the farm)"; exit 1; }
 
 sim() { # name args...: start relaysim, wait for "ready" (bounded)
 	local name=$1; shift
-	bin/relaysim "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+	"$SIM" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
 	PIDS+=($!)
 	for _ in $(seq 1 300); do
 		grep -qx ready "$TMP/$name.out" && return 0

@@ -14,8 +14,10 @@
 
 #include "common/addr.h"
 
+struct event;
 struct event_base;
 struct evbuffer;
+struct timeval;
 
 /* How the greeting goes. */
 enum sim_greet {
@@ -159,6 +161,7 @@ struct sim_session;
 
 struct sim {
 	struct event_base *base;
+	const struct timeval *idle_tv; /* --idle-secs as a libevent common timeout (first session) */
 	struct ssl_ctx_st *tls; /* --tls-cert/--tls-key: the implicit-TLS listeners' context */
 	struct sim_opts opts;
 	struct sim_forward *fwd; /* NULL without --sink */
@@ -166,6 +169,9 @@ struct sim {
 	struct sim_listener *listeners;
 	size_t nlisteners;
 	struct sim_session *sessions; /* list of live sessions */
+	int epfd;                     /* plain sessions' epoll set, one libevent event for all */
+	struct event *ep_ev, *idle_ev;
+	struct sim_session *idle_head, *idle_tail; /* plain sessions by last read, oldest first */
 	int nsessions;
 	uint64_t accepted_total;
 	uint64_t refused_total; /* connections closed at once: max_sessions reached */
@@ -177,7 +183,8 @@ struct sim {
 
 struct sim_listener {
 	struct sim *sim;
-	struct evconnlistener *lev;
+	int fd;           /* the listening socket */
+	struct event *ev; /* readable: one connection to accept */
 	struct addr addr;
 	int port;
 	const struct sim_behaviour *b;

@@ -3,6 +3,8 @@
  * loopback ranges), binds them all, prints "ready" and runs until SIGTERM.
  */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <getopt.h>
 #include <openssl/ssl.h>
 #include <signal.h>
@@ -12,7 +14,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -161,22 +162,55 @@ spec_file(struct sim *sim, const char *path, size_t *cap)
 		fclose(f);
 }
 
+/*
+ * One connection per wake-up: a listener with more waiting stays readable, and
+ * with thousands of listeners of one connection each, a second accept() would
+ * mostly find none and cost as much as the first.
+ */
 static void
-accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
-{
-	sim_session_start(arg, fd, sa);
-}
-
-/* EMFILE and friends: log and keep serving; the listener retries on the next event. */
-static void
-accept_error_cb(struct evconnlistener *lev, void *arg)
+accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct sim_listener *l = arg;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+	if (fd >= 0) {
+		sim_session_start(l, fd, (struct sockaddr *)&ss);
+		return;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+		return;
+	/* EMFILE and friends: log and keep serving; the listener retries on the next event. */
 	if (l->sim->accept_errors++ % 1000 == 0)
 		log_warn("sim_accept_error", "listener=%s error=%s accept_errors=%llu", l->literal,
-		         evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
-		         (unsigned long long)l->sim->accept_errors);
+		         strerror(errno), (unsigned long long)l->sim->accept_errors);
+}
+
+/* A non-blocking listening socket; TCP_NODELAY on it is inherited by what it accepts. */
+static int
+listener_open(struct sim *sim, struct sim_listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = addr_to_sockaddr(&l->addr, l->port, &ss);
+	int one = 1, err;
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 128) != 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	l->fd = fd;
+	l->ev = event_new(sim->base, fd, EV_READ | EV_PERSIST, accept_cb, l);
+	if (l->ev == NULL || event_add(l->ev, NULL) != 0)
+		fatal("event_new failed for a listener");
+	return 0;
 }
 
 static void
@@ -392,15 +426,8 @@ main(int argc, char **argv)
 
 	for (size_t i = 0; i < sim.nlisteners; i++) {
 		struct sim_listener *l = &sim.listeners[i];
-		struct sockaddr_storage ss;
-		socklen_t len = addr_to_sockaddr(&l->addr, l->port, &ss);
-		l->lev = evconnlistener_new_bind(sim.base, accept_cb, l,
-		                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-		                                     LEV_OPT_CLOSE_ON_EXEC,
-		                                 128, (struct sockaddr *)&ss, (int)len);
-		if (l->lev == NULL)
+		if (listener_open(&sim, l) != 0)
 			fatal("cannot listen on %s:%d: %s", l->literal, l->port, strerror(errno));
-		evconnlistener_set_error_cb(l->lev, accept_error_cb);
 	}
 
 	struct event *sigterm = evsignal_new(sim.base, SIGTERM, signal_cb, sim.base);
@@ -429,12 +456,15 @@ main(int argc, char **argv)
 		peaks_write(&sim, peaks);
 	free(sim.nets);
 	sim_forward_free(sim.fwd);
-	for (size_t i = 0; i < sim.nlisteners; i++)
-		evconnlistener_free(sim.listeners[i].lev);
+	for (size_t i = 0; i < sim.nlisteners; i++) {
+		event_free(sim.listeners[i].ev);
+		close(sim.listeners[i].fd);
+	}
 	free(sim.listeners);
 	sim_greylist_free(sim.grey);
 	event_free(sigterm);
 	event_free(sigint);
-	event_base_free(sim.base);
+	event_base_free(sim.base); /* runs the TLS bufferevents' finalizers: SSL objects first */
+	SSL_CTX_free(sim.tls);
 	return 0;
 }

@@ -3,7 +3,6 @@
  * (percent hack, source route, quotes, bang path, hidden @) and where a
  * permissive relay would finally deliver it.
  */
-#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -35,8 +34,9 @@ rcpt_strip_own_domain(char *buf, const char *myname, const char *myliteral)
 static void
 rcpt_clean_final(char *final)
 {
+	/* printable ASCII only (isprint() of the C locale, without its table look-up per byte) */
 	for (char *c = final; *c; c++)
-		if (!isprint((unsigned char)*c) || *c == ' ' || *c == '<' || *c == '>')
+		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f || *c == '<' || *c == '>')
 			*c = '_';
 }
 
@@ -48,8 +48,9 @@ sim_rcpt_parse(const char *arg, const char *myname, const char *myliteral, struc
 	bool bracketed = false, route = false, quoted = false, trimmed = false;
 	size_t n = 0;
 
-	memset(out, 0, sizeof(*out));
+	/* not a memset of the whole record: its two buffers are 1 KB, set whenever kind is valid */
 	out->kind = RCPT_KIND_INVALID;
+	out->local[0] = out->final[0] = '\0';
 	while (*p == ' ')
 		p++;
 	if (*p == '<') {

@@ -3,8 +3,16 @@
  * the listener's behaviour row, and writes replies normally, trickled (tarpit,
  * split), as noise, or as an endless stream; with --delay every reply leaves
  * that long after the command (or connection) that caused it.
+ *
+ * Cheap per session, because the benchmark's farm shares the cores with the
+ * prober it measures: plain sockets with one persistent read event (no
+ * bufferevent; implicit TLS keeps one), everything a read caused is written in
+ * one send() at the end of the read, as a real MTA answers a pipelined group
+ * once its input is drained, and the write event is armed only while the
+ * socket is full.
  */
 #include <errno.h>
+#include <sys/epoll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -25,7 +33,11 @@
 #include "tests/sim/sim.h"
 
 #define SESSION_MAX_LINE 2048          /* command line, and a DATA line */
+#define SESSION_READ_MAX 16384         /* bytes per recv() */
+#define SESSION_READS_PER_WAKE 4       /* then back through the loop: no client starves others */
+#define SESSION_EPOLL_BATCH 256        /* ready sessions handled per wake-up of the loop */
 #define SESSION_STREAM_CHUNK 16384     /* endless/hugereply refill */
+#define SESSION_STREAM_ROUNDS 4        /* refills per wake-up */
 #define SESSION_STREAM_MAX (32u << 20) /* give up streaming after this many bytes */
 #define SESSION_ARG_MAX 510
 
@@ -36,26 +48,43 @@ enum session_state {
 	SS_REJECTED, /* after a 554 greeting */
 	SS_STREAMING,
 	SS_CLOSING, /* close once the output has drained */
-	SS_DEAD,
+	SS_DEAD,    /* freed when the callback that killed it returns (session_done) */
 };
 
-/* Reply bytes held back by --delay until due (FIFO: one delay, so due times only grow). */
-struct sim_later {
-	struct sim_later *next;
-	int64_t due_ms;
-	size_t len;
-	char data[];
+/* --delay: the output bytes before `end` may leave at `due_us` (FIFO: due times only grow). */
+struct sim_mark {
+	int64_t due_us;
+	size_t end;
 };
 
 struct sim_session {
+	/* what every read and write touches first, together at the front */
 	struct sim_session *next, *prev;
 	struct sim *sim;
 	struct sim_listener *l;
-	struct bufferevent *bev;
+	const struct sim_behaviour *b;
+	enum session_state state;
+	int fd;                  /* plain sessions */
+	struct bufferevent *bev; /* implicit TLS sessions only */
+	struct event *wr_to;     /* plain sessions: write timeout while the socket is full */
+	struct event *later_ev;  /* --delay: the next reply falls due */
+	bool wr_armed, later_armed; /* socket full (EPOLLOUT asked) / the --delay timer is pending */
+	bool in_idle;               /* on sim->idle_head's list (plain sessions that read) */
+	struct sim_session *idle_prev, *idle_next; /* by last read, oldest first */
+	int64_t last_read_ms;
+	bool timeouts_off; /* the 421 for an idle client is out: no second timeout */
+	char *out; /* reply bytes not yet written, in order: out_inline, or the heap when more */
+	size_t outlen, outcap;
+	struct sim_mark *marks; /* --delay: when each stretch of out may leave (marks_inline, or heap) */
+	size_t nmarks, marks_cap;
+	struct sim_mark marks_inline[4];
+	int64_t cause_us; /* --delay: when what is being answered arrived */
+	struct evbuffer *slow; /* bytes still to trickle out */
+	char *part; /* an unfinished input line between reads (at most SESSION_MAX_LINE) */
+	size_t partlen;
+
 	struct addr peer;
 	char peer_str[ADDR_STRLEN];
-	enum session_state state;
-	const struct sim_behaviour *b;
 	bool drop_at_mail;
 
 	char helo[128];
@@ -69,24 +98,94 @@ struct sim_session {
 	bool msg_too_big;
 	int errors;
 
-	struct evbuffer *slow; /* bytes still to trickle out */
 	struct event *slow_ev;
 	struct event *greet_ev;
 	size_t streamed;
 	bool greeted; /* the final greeting line has been queued */
 	bool net_counted; /* counted in sim->nets (--peaks) */
-
-	struct sim_later *later, *later_tail; /* --delay: replies not yet due */
-	struct event *later_ev;
+	char out_inline[1024]; /* a pipelined group's replies fit: no allocation per session */
 };
 
-static void session_write_cb(struct bufferevent *bev, void *arg);
+/* Input of the read being handled: one loop thread, one read at a time. */
+static char session_rbuf[SESSION_MAX_LINE + 1 + SESSION_READ_MAX];
+
 static void session_kill(struct sim_session *s, const char *why);
+static void session_flush(struct sim_session *s);
+static void session_idle_unlink(struct sim_session *s);
+
+/* ---- plain sessions: one epoll set of their own, idle clients on one list ---- */
 
 static void
-session_free_cb(evutil_socket_t fd, short what, void *arg)
+session_idle_unlink(struct sim_session *s)
 {
-	struct sim_session *s = arg;
+	struct sim *sim = s->sim;
+
+	if (!s->in_idle)
+		return;
+	if (s->idle_prev)
+		s->idle_prev->idle_next = s->idle_next;
+	else
+		sim->idle_head = s->idle_next;
+	if (s->idle_next)
+		s->idle_next->idle_prev = s->idle_prev;
+	else
+		sim->idle_tail = s->idle_prev;
+	s->idle_prev = s->idle_next = NULL;
+	s->in_idle = false;
+}
+
+static void
+session_idle_arm(struct sim *sim, int64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	evtimer_add(sim->idle_ev, &tv);
+}
+
+/*
+ * The client sent something: its idle time starts again. One list ordered by
+ * the last read, so one timer (at the oldest one's deadline) serves them all.
+ */
+static void
+session_idle_touch(struct sim_session *s)
+{
+	struct sim *sim = s->sim;
+
+	if (s->timeouts_off)
+		return;
+	session_idle_unlink(s);
+	s->last_read_ms = now_mono_ms();
+	s->idle_prev = sim->idle_tail;
+	if (sim->idle_tail)
+		sim->idle_tail->idle_next = s;
+	else
+		sim->idle_head = s;
+	sim->idle_tail = s;
+	s->in_idle = true;
+	if (!evtimer_pending(sim->idle_ev, NULL))
+		session_idle_arm(sim, (int64_t)sim->opts.idle_secs * 1000);
+}
+
+static int
+session_epoll_set(struct sim_session *s, int op, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = s};
+
+	return epoll_ctl(s->sim->epfd, op, s->fd, &ev);
+}
+
+static int64_t
+session_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+session_free(struct sim_session *s)
+{
 	struct sim *sim = s->sim;
 
 	if (s->prev)
@@ -96,19 +195,18 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->next)
 		s->next->prev = s->prev;
 	sim->nsessions--;
-	if (s->bev)
+	if (s->bev) {
 		bufferevent_free(s->bev);
+	} else {
+		session_idle_unlink(s);
+		event_del(s->wr_to);
+		close(s->fd); /* leaves sim->epfd with it */
+	}
+	event_del(s->later_ev);
 	if (s->slow_ev)
 		event_free(s->slow_ev);
 	if (s->greet_ev)
 		event_free(s->greet_ev);
-	if (s->later_ev)
-		event_free(s->later_ev);
-	while (s->later) {
-		struct sim_later *n = s->later->next;
-		free(s->later);
-		s->later = n;
-	}
 	if (s->slow)
 		evbuffer_free(s->slow);
 	if (s->msg)
@@ -116,15 +214,30 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 	for (size_t i = 0; i < s->nrcpt; i++)
 		free(s->rcpts[i]);
 	free(s->rcpts);
-	free(s);
+	free(s->part);
+	if (s->out != s->out_inline)
+		free(s->out);
+	if (s->marks != s->marks_inline)
+		free(s->marks);
+	free(s); /* its events live in the same block, all deleted above */
 }
 
-/* Never frees inside a callback of the session's own bufferevent: defers to the loop. */
+/*
+ * Every callback of a session ends here: a session killed while it ran is freed
+ * now that nothing of the callback uses it (its events are deleted first, which
+ * libevent allows from inside their own callbacks).
+ */
+static void
+session_done(struct sim_session *s)
+{
+	if (s->state == SS_DEAD)
+		session_free(s);
+}
+
+/* Marks the session dead; the running callback frees it on its way out (session_done). */
 static void
 session_kill(struct sim_session *s, const char *why)
 {
-	static const struct timeval now = {0, 0};
-
 	if (s->state == SS_DEAD)
 		return;
 	log_debug("sim_session_end", "listener=%s peer=%s why=%s", s->l->literal, s->peer_str, why);
@@ -133,22 +246,13 @@ session_kill(struct sim_session *s, const char *why)
 		sim_net_count(s->sim, &s->l->addr, -1);
 		s->net_counted = false;
 	}
-	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-	if (s->later_ev)
-		event_del(s->later_ev);
-	if (s->slow_ev)
-		event_del(s->slow_ev);
-	if (s->greet_ev)
-		event_del(s->greet_ev);
-	if (event_base_once(s->sim->base, -1, EV_TIMEOUT, session_free_cb, s, &now) != 0)
-		fatal("event_base_once failed");
 }
 
 static bool
 session_output_idle(struct sim_session *s)
 {
-	return (s->slow == NULL || evbuffer_get_length(s->slow) == 0) && s->later == NULL &&
-	       evbuffer_get_length(bufferevent_get_output(s->bev)) == 0;
+	return (s->slow == NULL || evbuffer_get_length(s->slow) == 0) && s->outlen == 0 &&
+	       (s->bev == NULL || evbuffer_get_length(bufferevent_get_output(s->bev)) == 0);
 }
 
 static void
@@ -159,6 +263,233 @@ session_close_after_output(struct sim_session *s)
 	s->state = SS_CLOSING;
 	/* reading goes on (input is drained): a client that leaves ends the session at once */
 	if (session_output_idle(s))
+		session_kill(s, "closed");
+}
+
+/* ---- output: one buffer, written when the cause has been handled ---- */
+
+/* Appends reply bytes that may leave at due_us (--delay; ignored without it). */
+static void
+session_out_add(struct sim_session *s, const char *buf, size_t len, int64_t due_us)
+{
+	if (s->outlen + len > s->outcap) {
+		size_t cap = s->outcap * 2;
+		while (cap < s->outlen + len)
+			cap *= 2;
+		if (s->out == s->out_inline) {
+			s->out = xmalloc(cap);
+			memcpy(s->out, s->out_inline, s->outlen);
+		} else {
+			s->out = xrealloc(s->out, cap);
+		}
+		s->outcap = cap;
+	}
+	memcpy(s->out + s->outlen, buf, len);
+	s->outlen += len;
+	if (s->sim->opts.delay_ms <= 0)
+		return;
+	/* due no later than the stretch before it: it leaves with that one (order is kept) */
+	if (s->nmarks > 0 && due_us <= s->marks[s->nmarks - 1].due_us) {
+		s->marks[s->nmarks - 1].end = s->outlen;
+		return;
+	}
+	if (s->nmarks == s->marks_cap) {
+		s->marks_cap *= 2;
+		if (s->marks == s->marks_inline) {
+			s->marks = xmalloc(s->marks_cap * sizeof(*s->marks));
+			memcpy(s->marks, s->marks_inline, sizeof(s->marks_inline));
+		} else {
+			s->marks = xrealloc(s->marks, s->marks_cap * sizeof(*s->marks));
+		}
+	}
+	s->marks[s->nmarks++] = (struct sim_mark){.due_us = due_us, .end = s->outlen};
+}
+
+/* Reply bytes onto the wire: at once, or --delay ms after their cause. */
+static void
+session_emit(struct sim_session *s, const char *buf, size_t len)
+{
+	session_out_add(s, buf, len, s->cause_us + (int64_t)s->sim->opts.delay_ms * 1000);
+}
+
+/* Bytes outside the reply pace (streams, trickles, the idle 421): due now, behind what is queued. */
+static void
+session_out_raw(struct sim_session *s, const char *buf, size_t len)
+{
+	session_out_add(s, buf, len, s->sim->opts.delay_ms > 0 ? session_clock_us() : 0);
+}
+
+static void
+session_out_consume(struct sim_session *s, size_t n)
+{
+	size_t k = 0;
+
+	memmove(s->out, s->out + n, s->outlen - n);
+	s->outlen -= n;
+	for (size_t i = 0; i < s->nmarks; i++) {
+		if (s->marks[i].end > n)
+			s->marks[k++] = (struct sim_mark){s->marks[i].due_us, s->marks[i].end - n};
+	}
+	s->nmarks = k;
+}
+
+static void
+session_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_session *s = arg;
+
+	s->later_armed = false;
+	session_flush(s);
+	session_done(s);
+}
+
+/* How many leading output bytes may leave now; arms the --delay timer for the next stretch. */
+static size_t
+session_out_ready(struct sim_session *s)
+{
+	int64_t now;
+	size_t i = 0;
+
+	if (s->sim->opts.delay_ms <= 0)
+		return s->outlen;
+	now = session_clock_us();
+	while (i < s->nmarks && s->marks[i].due_us <= now)
+		i++;
+	if (i < s->nmarks && !s->later_armed) {
+		/* libevent may wake a little early (its cached clock): flush checks again */
+		int64_t us = s->marks[i].due_us - now;
+		struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+		evtimer_add(s->later_ev, &tv);
+		s->later_armed = true;
+	}
+	return i > 0 ? s->marks[i - 1].end : 0;
+}
+
+/* The socket is full: wait for room (EPOLLOUT) and start (or restart) the write timeout. */
+static void
+session_wr_arm(struct sim_session *s)
+{
+	if (!s->wr_armed) {
+		if (session_epoll_set(s, EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT) != 0) {
+			session_kill(s, "error");
+			return;
+		}
+		s->wr_armed = true;
+	}
+	if (!s->timeouts_off)
+		event_add(s->wr_to, s->sim->idle_tv);
+}
+
+static void
+session_wr_disarm(struct sim_session *s)
+{
+	if (!s->wr_armed)
+		return;
+	s->wr_armed = false;
+	event_del(s->wr_to);
+	if (session_epoll_set(s, EPOLL_CTL_MOD, EPOLLIN) != 0)
+		session_kill(s, "error");
+}
+
+/*
+ * Writes the first `ready` output bytes: 0 when all left, 1 when the socket is
+ * full (the write event is armed), -1 when the session died.
+ */
+static int
+session_out_write(struct sim_session *s, size_t ready)
+{
+	int flags = MSG_NOSIGNAL;
+	ssize_t n;
+
+	if (s->bev != NULL) {
+		bufferevent_write(s->bev, s->out, ready);
+		session_out_consume(s, ready);
+		return 0;
+	}
+	/*
+	 * The last bytes before closing (221, 421, 500): held back so that close()
+	 * sends them with its FIN in one segment, as the data and FIN of a server
+	 * that closes at once often go; the bytes on the wire are the same.
+	 */
+	if (s->state == SS_CLOSING && ready == s->outlen &&
+	    (s->slow == NULL || evbuffer_get_length(s->slow) == 0))
+		flags |= MSG_MORE;
+	do
+		n = send(s->fd, s->out, ready, flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			session_kill(s, "error");
+			return -1;
+		}
+		n = 0;
+	}
+	session_out_consume(s, (size_t)n);
+	if ((size_t)n < ready) {
+		session_wr_arm(s); /* again: the write timeout counts from the last progress */
+		return s->state == SS_DEAD ? -1 : 1;
+	}
+	session_wr_disarm(s); /* nothing blocked any more: no write timeout */
+	return s->state == SS_DEAD ? -1 : 0;
+}
+
+/* ---- streaming replies (endless line, huge multi-line reply) ---- */
+
+static void
+session_stream_refill(struct sim_session *s)
+{
+	char chunk[SESSION_STREAM_CHUNK];
+	size_t n = 0;
+
+	if (s->streamed >= SESSION_STREAM_MAX) {
+		if (s->b->ehlo == EHLO_HUGE)
+			session_out_raw(s, "250 HUGE\r\n", 10);
+		session_close_after_output(s);
+		return;
+	}
+	if (s->b->ehlo == EHLO_ENDLESS) {
+		memset(chunk, 'A', sizeof(chunk));
+		n = sizeof(chunk);
+	} else {
+		while (n + 64 < sizeof(chunk)) {
+			int w =
+			    snprintf(chunk + n, sizeof(chunk) - n,
+			             "250-X-RELAYSIM-HUGE-REPLY-LINE %010zu\r\n", s->streamed + n);
+			if (w < 0)
+				break;
+			n += (size_t)w;
+		}
+	}
+	s->streamed += n;
+	session_out_raw(s, chunk, n);
+}
+
+/*
+ * Writes what is due; the end of every callback that made output. A stream is
+ * refilled while the client takes it (a few chunks per wake-up), and a closing
+ * session ends once everything is out.
+ */
+static void
+session_flush(struct sim_session *s)
+{
+	for (int round = 0; s->state != SS_DEAD; round++) {
+		size_t ready = session_out_ready(s);
+
+		if (ready > 0 && session_out_write(s, ready) != 0)
+			return; /* blocked (the write event is armed) or dead */
+		if (s->outlen > 0)
+			return; /* not yet due: the --delay timer is armed */
+		if (s->state != SS_STREAMING)
+			break;
+		if (s->bev != NULL && evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+			return; /* the TLS write callback comes back for more */
+		if (round == SESSION_STREAM_ROUNDS) {
+			session_wr_arm(s); /* more on the loop's next pass */
+			return;
+		}
+		session_stream_refill(s);
+	}
+	if (s->state == SS_CLOSING && session_output_idle(s))
 		session_kill(s, "closed");
 }
 
@@ -183,68 +514,11 @@ session_slow_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->state == SS_DEAD || evbuffer_remove(s->slow, &c, 1) != 1)
 		return;
-	bufferevent_write(s->bev, &c, 1);
+	session_out_raw(s, &c, 1);
 	if (evbuffer_get_length(s->slow) > 0)
 		session_slow_arm(s);
-}
-
-static void
-session_later_arm(struct sim_session *s, int64_t now)
-{
-	int64_t ms = s->later->due_ms - now;
-	struct timeval tv;
-
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(s->later_ev, &tv);
-}
-
-/* --delay: writes every reply that is due, then waits for the next one. */
-static void
-session_later_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct sim_session *s = arg;
-	int64_t now = now_mono_ms();
-
-	while (s->later != NULL && s->later->due_ms <= now && s->state != SS_DEAD) {
-		struct sim_later *n = s->later;
-
-		s->later = n->next;
-		if (s->later == NULL)
-			s->later_tail = NULL;
-		bufferevent_write(s->bev, n->data, n->len);
-		free(n);
-	}
-	if (s->later != NULL && s->state != SS_DEAD)
-		session_later_arm(s, now);
-}
-
-/* Reply bytes onto the wire: at once, or --delay ms after their cause (now). */
-static void
-session_emit(struct sim_session *s, const char *buf, size_t len)
-{
-	struct sim_later *n;
-
-	if (s->sim->opts.delay_ms <= 0) {
-		bufferevent_write(s->bev, buf, len);
-		return;
-	}
-	n = xmalloc(sizeof(*n) + len);
-	n->next = NULL;
-	n->due_ms = now_mono_ms() + s->sim->opts.delay_ms;
-	n->len = len;
-	memcpy(n->data, buf, len);
-	if (s->later_tail)
-		s->later_tail->next = n;
-	else
-		s->later = n;
-	s->later_tail = n;
-	if (s->later_ev == NULL)
-		s->later_ev = evtimer_new(s->sim->base, session_later_cb, s);
-	if (!evtimer_pending(s->later_ev, NULL))
-		session_later_arm(s, n->due_ms - s->sim->opts.delay_ms);
+	session_flush(s);
+	session_done(s);
 }
 
 /* Bytes of noise with no reply code in them: digits are never produced. */
@@ -302,11 +576,17 @@ session_reply(struct sim_session *s, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
+	if (strchr(fmt, '%') == NULL) {
+		/* most replies are constant: no formatting */
+		n = (int)strnlen(fmt, sizeof(line) - 3);
+		memcpy(line, fmt, (size_t)n);
+	} else {
+		va_start(ap, fmt);
+		n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+	}
 	if ((size_t)n > sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
 	line[n++] = '\r';
@@ -329,48 +609,6 @@ session_reset_transaction(struct sim_session *s)
 		evbuffer_drain(s->msg, evbuffer_get_length(s->msg));
 	s->msg_bytes = 0;
 	s->msg_too_big = false;
-}
-
-/* ---- streaming replies (endless line, huge multi-line reply) ---- */
-
-static void
-session_stream_refill(struct sim_session *s)
-{
-	char chunk[SESSION_STREAM_CHUNK];
-	size_t n = 0;
-
-	if (s->streamed >= SESSION_STREAM_MAX) {
-		if (s->b->ehlo == EHLO_HUGE)
-			bufferevent_write(s->bev, "250 HUGE\r\n", 10);
-		session_close_after_output(s);
-		return;
-	}
-	if (s->b->ehlo == EHLO_ENDLESS) {
-		memset(chunk, 'A', sizeof(chunk));
-		n = sizeof(chunk);
-	} else {
-		while (n + 64 < sizeof(chunk)) {
-			int w =
-			    snprintf(chunk + n, sizeof(chunk) - n,
-			             "250-X-RELAYSIM-HUGE-REPLY-LINE %010zu\r\n", s->streamed + n);
-			if (w < 0)
-				break;
-			n += (size_t)w;
-		}
-	}
-	s->streamed += n;
-	bufferevent_write(s->bev, chunk, n);
-}
-
-static void
-session_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct sim_session *s = arg;
-
-	if (s->state == SS_STREAMING)
-		session_stream_refill(s);
-	else if (s->state == SS_CLOSING && session_output_idle(s))
-		session_kill(s, "closed");
 }
 
 /* ---- commands ---- */
@@ -407,7 +645,7 @@ cmd_ehlo(struct sim_session *s, const char *arg)
 		session_reply(s, "502 5.5.2 Error: command not recognized");
 		return;
 	case EHLO_ENDLESS:
-		bufferevent_write(s->bev, "250-", 4);
+		session_out_raw(s, "250-", 4);
 		s->state = SS_STREAMING;
 		session_stream_refill(s);
 		return;
@@ -727,7 +965,9 @@ session_command(struct sim_session *s, char *line)
 		return;
 	}
 	for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
-		if (strcasecmp(line, commands[i].verb) == 0) {
+		/* the first letter (ASCII, either case) before the whole verb */
+		if ((line[0] | 0x20) == (commands[i].verb[0] | 0x20) &&
+		    strcasecmp(line, commands[i].verb) == 0) {
 			commands[i].fn(s, arg);
 			return;
 		}
@@ -827,65 +1067,237 @@ session_data_line(struct sim_session *s, const char *line, size_t len)
 /* ---- input ---- */
 
 static void
-session_read_cb(struct bufferevent *bev, void *arg)
+session_line_too_long(struct sim_session *s)
 {
-	struct sim_session *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	session_reply(s, "500 5.5.0 Error: line too long");
+	session_close_after_output(s);
+}
+
+/*
+ * Handles every complete line of buf (lines end in LF or CRLF); an unfinished
+ * last line is kept for the next read. buf is the read buffer and is written to.
+ */
+static void
+session_input(struct sim_session *s, char *buf, size_t len)
+{
+	size_t pos = 0;
 
 	if (s->state == SS_GREETING) {
 		log_info("sim_pregreet", "listener=%s peer=%s", s->l->literal, s->peer_str);
 		session_kill(s, "pregreet");
 		return;
 	}
-	/* Bounded: at most this many lines per wake-up, so one client cannot starve others. */
-	for (int i = 0; i < 256; i++) {
-		if (s->state != SS_COMMAND && s->state != SS_DATA && s->state != SS_REJECTED) {
-			evbuffer_drain(in, evbuffer_get_length(in));
-			return;
-		}
-		size_t len;
-		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
-		if (line == NULL) {
-			if (evbuffer_get_length(in) > SESSION_MAX_LINE) {
-				session_reply(s, "500 5.5.0 Error: line too long");
-				session_close_after_output(s);
+	while (pos < len) {
+		char *line = buf + pos, *nl;
+		size_t n;
+
+		if (s->state != SS_COMMAND && s->state != SS_DATA && s->state != SS_REJECTED)
+			return; /* after QUIT, during a stream, dead: input is drained */
+		nl = memchr(line, '\n', len - pos);
+		if (nl == NULL) {
+			n = len - pos;
+			if (n > SESSION_MAX_LINE) {
+				session_line_too_long(s);
+				return;
 			}
+			if (s->part == NULL)
+				s->part = xmalloc(SESSION_MAX_LINE + 1);
+			memcpy(s->part, line, n);
+			s->partlen = n;
 			return;
 		}
-		if (len > SESSION_MAX_LINE) {
-			free(line);
-			session_reply(s, "500 5.5.0 Error: line too long");
-			session_close_after_output(s);
+		pos = (size_t)(nl - buf) + 1;
+		n = (size_t)(nl - line);
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		if (n > SESSION_MAX_LINE) {
+			session_line_too_long(s);
 			return;
 		}
+		line[n] = '\0';
 		if (s->state == SS_DATA)
-			session_data_line(s, line, len);
+			session_data_line(s, line, n);
 		else
 			session_command(s, line);
-		free(line);
 	}
-	/* More lines waiting: come back through the loop. */
-	bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* The client said nothing (or took nothing) for --idle-secs. */
+static void
+session_timeout(struct sim_session *s)
+{
+	if (s->state != SS_COMMAND && s->state != SS_DATA) {
+		session_kill(s, "timeout");
+		return;
+	}
+	s->timeouts_off = true;
+	if (s->bev != NULL) {
+		bufferevent_set_timeouts(s->bev, NULL, NULL);
+	} else {
+		session_idle_unlink(s);
+		event_del(s->wr_to);
+	}
+	session_out_raw(s, "421 4.4.2 Error: timeout exceeded\r\n", 35);
+	session_close_after_output(s);
+	session_flush(s);
+}
+
+/* Plain sessions: what arrived (a few reads' worth), then one write of all it caused. */
+static void
+session_readable(struct sim_session *s)
+{
+	int fd = s->fd;
+
+	for (int i = 0; i < SESSION_READS_PER_WAKE && s->state != SS_DEAD; i++) {
+		size_t have = s->partlen;
+		ssize_t n;
+
+		if (have > 0)
+			memcpy(session_rbuf, s->part, have);
+		do
+			n = recv(fd, session_rbuf + have, SESSION_READ_MAX, 0);
+		while (n < 0 && errno == EINTR);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			session_kill(s, n == 0 ? "eof" : "error");
+			break;
+		}
+		s->partlen = 0;
+		if (i == 0)
+			session_idle_touch(s);
+		if (s->sim->opts.delay_ms > 0)
+			s->cause_us = session_clock_us();
+		session_input(s, session_rbuf, have + (size_t)n);
+		if (n < SESSION_READ_MAX)
+			break; /* the socket is drained: no read() just to hear EAGAIN */
+	}
+	session_flush(s);
+}
+
+/*
+ * The plain sessions' epoll set is readable: every ready session in one pass,
+ * without an event (and its epoll_ctl() calls) per session in libevent.
+ */
+static void
+session_epoll_cb(evutil_socket_t epfd, short what, void *arg)
+{
+	struct epoll_event evs[SESSION_EPOLL_BATCH];
+	int n;
+
+	do
+		n = epoll_wait(epfd, evs, SESSION_EPOLL_BATCH, 0);
+	while (n < 0 && errno == EINTR);
+	for (int i = 0; i < n; i++) {
+		struct sim_session *s = evs[i].data.ptr;
+
+		if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			session_readable(s); /* EOF and errors show in recv() */
+		else if (evs[i].events & EPOLLOUT)
+			session_flush(s);
+		session_done(s);
+	}
+}
+
+/* A client silent for --idle-secs (the oldest first), then the timer for the next one. */
+static void
+session_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim *sim = arg;
+	int64_t limit = (int64_t)sim->opts.idle_secs * 1000, now = now_mono_ms();
+
+	while (sim->idle_head != NULL && sim->idle_head->last_read_ms + limit <= now) {
+		struct sim_session *s = sim->idle_head;
+
+		session_idle_unlink(s);
+		session_timeout(s);
+		session_done(s);
+	}
+	if (sim->idle_head != NULL)
+		session_idle_arm(sim, sim->idle_head->last_read_ms + limit - now);
+}
+
+/* The socket stayed full for --idle-secs. */
+static void
+session_wr_to_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_session *s = arg;
+
+	session_timeout(s);
+	session_done(s);
 }
 
 static void
-session_event_cb(struct bufferevent *bev, short what, void *arg)
+session_epoll_init(struct sim *sim)
+{
+	sim->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (sim->epfd < 0)
+		fatal("epoll_create1: %s", strerror(errno));
+	sim->ep_ev = event_new(sim->base, sim->epfd, EV_READ | EV_PERSIST, session_epoll_cb, sim);
+	sim->idle_ev = evtimer_new(sim->base, session_idle_cb, sim);
+	if (sim->ep_ev == NULL || sim->idle_ev == NULL)
+		fatal("event_new failed");
+	/*
+	 * --peaks: sessions before listeners, so that a connection's end is seen
+	 * before its successor's start (a busy farm would starve its listeners so)
+	 */
+	if (sim->count_nets)
+		event_priority_set(sim->ep_ev, 0);
+	event_add(sim->ep_ev, NULL);
+}
+
+/* Implicit TLS sessions: the same, through the OpenSSL bufferevent. */
+static void
+session_bev_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct sim_session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	for (int i = 0; i < SESSION_READS_PER_WAKE && s->state != SS_DEAD &&
+	                evbuffer_get_length(in) > 0;
+	     i++) {
+		size_t have = s->partlen;
+		int n;
+
+		if (have > 0)
+			memcpy(session_rbuf, s->part, have);
+		n = evbuffer_remove(in, session_rbuf + have, SESSION_READ_MAX);
+		if (n <= 0)
+			break;
+		s->partlen = 0;
+		if (s->sim->opts.delay_ms > 0)
+			s->cause_us = session_clock_us();
+		session_input(s, session_rbuf, have + (size_t)n);
+	}
+	if (s->state != SS_COMMAND && s->state != SS_DATA && s->state != SS_REJECTED)
+		evbuffer_drain(in, evbuffer_get_length(in));
+	else if (evbuffer_get_length(in) > 0)
+		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+	session_flush(s);
+	session_done(s);
+}
+
+static void
+session_bev_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct sim_session *s = arg;
+
+	session_flush(s);
+	session_done(s);
+}
+
+static void
+session_bev_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct sim_session *s = arg;
 
 	if (what & BEV_EVENT_CONNECTED)
 		return; /* implicit TLS: the handshake is done, the greeting goes out */
-	if (what & BEV_EVENT_TIMEOUT) {
-		if (s->state == SS_COMMAND || s->state == SS_DATA) {
-			bufferevent_write(bev, "421 4.4.2 Error: timeout exceeded\r\n", 35);
-			bufferevent_set_timeouts(bev, NULL, NULL);
-			session_close_after_output(s);
-		} else {
-			session_kill(s, "timeout");
-		}
-		return;
-	}
-	session_kill(s, what & BEV_EVENT_EOF ? "eof" : "error");
+	if (what & BEV_EVENT_TIMEOUT)
+		session_timeout(s);
+	else
+		session_kill(s, what & BEV_EVENT_EOF ? "eof" : "error");
+	session_done(s);
 }
 
 /* ---- greeting ---- */
@@ -898,8 +1310,12 @@ session_greet_final_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->state != SS_GREETING)
 		return;
 	s->state = SS_COMMAND;
+	if (s->sim->opts.delay_ms > 0)
+		s->cause_us = session_clock_us();
 	session_reply(s, "220 %s ESMTP relaysim", shown_name(s));
 	s->greeted = true;
+	session_flush(s);
+	session_done(s);
 }
 
 static void
@@ -931,13 +1347,29 @@ session_greet(struct sim_session *s)
 	}
 }
 
+/* Accepted sockets inherit TCP_NODELAY from the listener on Linux; checked once, else set. */
+static void
+session_nodelay(int fd)
+{
+	static int inherited = -1;
+	int one = 1, v = 0;
+	socklen_t len = sizeof(v);
+
+	if (inherited < 0)
+		inherited = getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0 && v != 0;
+	if (!inherited)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 void
 sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 {
 	struct sim *sim = l->sim;
 	struct sim_session *s;
-	struct timeval idle = {sim->opts.idle_secs, 0};
-	int one = 1, port;
+	/* the session's three events live in its own block: one allocation per session */
+	size_t evsz = (event_get_struct_event_size() + 15) & ~(size_t)15;
+	bool tls = sim->tls != NULL && l->port == sim->opts.tls_port;
+	int port;
 
 	if (sim->nsessions >= sim->opts.max_sessions) {
 		/* One line per thousand refusals: a flood must not turn into a log flood. */
@@ -948,7 +1380,23 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 		close(fd);
 		return;
 	}
-	s = xcalloc(1, sizeof(*s));
+	if (sim->idle_tv == NULL) {
+		/* one duration for every session: libevent queues these instead of a heap */
+		struct timeval idle = {sim->opts.idle_secs, 0};
+		sim->idle_tv = event_base_init_common_timeout(sim->base, &idle);
+		if (sim->idle_tv == NULL)
+			fatal("event_base_init_common_timeout failed");
+	}
+	if (sim->ep_ev == NULL)
+		session_epoll_init(sim);
+	s = xcalloc(1, sizeof(*s) + 2 * evsz);
+	s->later_ev = (struct event *)(void *)((char *)s + sizeof(*s));
+	s->wr_to = (struct event *)(void *)((char *)s + sizeof(*s) + evsz);
+	s->fd = fd;
+	s->out = s->out_inline;
+	s->outcap = sizeof(s->out_inline);
+	s->marks = s->marks_inline;
+	s->marks_cap = ARRAY_LEN(s->marks_inline);
 	s->sim = sim;
 	s->l = l;
 	s->b = l->b;
@@ -960,8 +1408,8 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 		addr_format(&s->peer, s->peer_str, sizeof(s->peer_str));
 	else
 		snprintf(s->peer_str, sizeof(s->peer_str), "unknown");
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (sim->tls != NULL && l->port == sim->opts.tls_port) {
+	session_nodelay(fd);
+	if (tls) {
 		/* implicit TLS: the greeting waits in the output until the handshake is done */
 		SSL *ssl = SSL_new(sim->tls);
 
@@ -971,16 +1419,23 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 		             : NULL;
 		if (s->bev == NULL && ssl != NULL)
 			SSL_free(ssl);
-		if (s->bev != NULL)
-			bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+		if (s->bev == NULL) {
+			close(fd);
+			free(s);
+			return;
+		}
+		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	} else {
-		s->bev = bufferevent_socket_new(sim->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		evtimer_assign(s->wr_to, sim->base, session_wr_to_cb, s);
+		if (session_epoll_set(s, EPOLL_CTL_ADD, EPOLLIN) != 0) {
+			log_warn("sim_session_refused", "listener=%s why=epoll error=%s", l->literal,
+			         strerror(errno));
+			close(fd);
+			free(s);
+			return;
+		}
 	}
-	if (s->bev == NULL) {
-		close(fd);
-		free(s);
-		return;
-	}
+	evtimer_assign(s->later_ev, sim->base, session_later_cb, s);
 	if (s->b->output == OUT_TARPIT || s->b->output == OUT_SPLIT) {
 		s->slow = evbuffer_new();
 		s->slow_ev = evtimer_new(sim->base, session_slow_cb, s);
@@ -994,25 +1449,39 @@ sim_session_start(struct sim_listener *l, int fd, const struct sockaddr *peer)
 		sim_net_count(sim, &l->addr, +1);
 		s->net_counted = true;
 	}
-	/*
-	 * --peaks: sessions before listeners, so that a connection's end is seen
-	 * before its successor's start (a busy farm would starve its listeners so)
-	 */
-	if (sim->count_nets)
-		bufferevent_priority_set(s->bev, 0);
-	bufferevent_setcb(s->bev, session_read_cb, session_write_cb, session_event_cb, s);
-	bufferevent_set_timeouts(s->bev, &idle, &idle);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	if (s->bev != NULL) {
+		struct timeval idle = {sim->opts.idle_secs, 0};
+
+		/* --peaks: sessions before listeners (see below) */
+		if (sim->count_nets)
+			bufferevent_priority_set(s->bev, 0);
+		bufferevent_setcb(s->bev, session_bev_read_cb, session_bev_write_cb,
+		                  session_bev_event_cb, s);
+		bufferevent_set_timeouts(s->bev, &idle, &idle);
+		bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	} else {
+		session_idle_touch(s); /* the idle time counts from the connection */
+	}
 	log_debug("sim_session_start", "listener=%s peer=%s behaviour=%s", l->literal, s->peer_str,
 	          s->b->name);
+	if (sim->opts.delay_ms > 0)
+		s->cause_us = session_clock_us();
 	session_greet(s);
+	session_flush(s);
+	session_done(s);
 }
 
 void
 sim_session_free_all(struct sim *sim)
 {
 	while (sim->sessions)
-		session_free_cb(-1, 0, sim->sessions);
+		session_free(sim->sessions);
+	if (sim->ep_ev != NULL) {
+		event_free(sim->ep_ev);
+		event_free(sim->idle_ev);
+		close(sim->epfd);
+		sim->ep_ev = sim->idle_ev = NULL;
+	}
 }
 
 void

@@ -5,6 +5,7 @@
  */
 #include "common/log.h"
 #include "common/util.h"
+#include "probe-engine/catalogue.h"
 #include "probe-engine/confirm.h"
 #include "tests/test.h"
 
@@ -352,6 +353,36 @@ TEST(trick_sent_alone_replaces_one_sent_in_company)
 	result_free(res);
 }
 
+/*
+ * Two forms re-sent alone, both accepted: whichever message the relay
+ * delivers first, the result waits for the simpler one while its message
+ * may still come, so the trick named does not depend on delivery order.
+ */
+TEST(simpler_form_resent_alone_is_waited_for_whatever_arrives_first)
+{
+	struct probe_result *res = result_new(1002);
+	struct sink_receipt *later_form = delivery(1002, 2), *simpler = delivery(1002, 1);
+
+	res->backscatter = BACKSCATTER_REFUSED;
+	for (size_t i = 1; i <= 2; i++) {
+		res->attempts[i].eod.code = 250;
+		res->attempts[i].outcome = OUTCOME_ACCEPTED;
+		res->attempts[i].rcpts = 1;
+		res->attempts[i].resend_of = 40 + (int)i;
+	}
+	CHECK(catalogue_rank("outside", "plain") < catalogue_rank("spoof-ip", "percent-ip"));
+	confirm_apply(res, later_form, NULL);
+	CHECK_STR(res->trick, "spoof-ip/percent-ip");
+	CHECK(res->trick_alone);
+	CHECK(confirm_waiting(res)); /* outside/plain's message may still come */
+	confirm_apply(res, simpler, NULL);
+	CHECK_STR(res->trick, "outside/plain");
+	CHECK(!confirm_waiting(res));
+	sink_receipt_free(later_form);
+	sink_receipt_free(simpler);
+	result_free(res);
+}
+
 TEST(received_chain_check_matches_whole_addresses_only)
 {
 	const char *chain = "from sim-127-0-20-1 ([127.0.20.1]) by sink\n"
@@ -559,6 +590,7 @@ main(void)
 	RUN(token_used_twice_is_a_replay);
 	RUN(receipt_after_the_window_is_an_anomaly);
 	RUN(trick_sent_alone_replaces_one_sent_in_company);
+	RUN(simpler_form_resent_alone_is_waited_for_whatever_arrives_first);
 	RUN(received_chain_check_matches_whole_addresses_only);
 	RUN(token_redact_keeps_probe_and_attempt_drops_the_mac);
 	RUN(expire_leaves_other_verdicts_alone);
