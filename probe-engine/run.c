@@ -640,7 +640,15 @@ run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct re
 	if (st->state != ATT_RUNNING)
 		return;
 	if (slot == RUN_REPLY_MAIL || slot == RUN_REPLY_RCPT) {
-		run_att_addr(r, i, slot == RUN_REPLY_MAIL ? RUN_ADDR_FROM : RUN_ADDR_RCPT, addr);
+		/*
+		 * Only a text that could repeat the address is searched for it
+		 * (every address sent has a "<" or an "@"): "250 2.1.0 Ok" is not
+		 * worth rendering the address for. Stored as is, it is the same.
+		 */
+		addr[0] = '\0';
+		if (rv->text != NULL && strpbrk(rv->text, "<@") != NULL)
+			run_att_addr(r, i, slot == RUN_REPLY_MAIL ? RUN_ADDR_FROM : RUN_ADDR_RCPT,
+				     addr);
 		st->reply[slot] = run_reply_store(r, rv, addr,
 						  slot == RUN_REPLY_RCPT ? RUN_MARK_RCPT : RUN_MARK_MAIL);
 	} else {
