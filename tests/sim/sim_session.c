@@ -71,7 +71,7 @@ struct sim_session {
 	bool wr_armed, later_armed; /* socket full (EPOLLOUT asked) / the --delay timer is pending */
 	bool in_idle;               /* on sim->idle_head's list (plain sessions that read) */
 	struct sim_session *idle_prev, *idle_next; /* by last read, oldest first */
-	int64_t last_read_ms;
+	int64_t last_read_us; /* microseconds: a millisecond clock let the 421 leave up to 1 ms early */
 	bool timeouts_off; /* the 421 for an idle client is out: no second timeout */
 	char *out; /* reply bytes not yet written, in order: out_inline, or the heap when more */
 	size_t outlen, outcap;
@@ -135,12 +135,14 @@ session_idle_unlink(struct sim_session *s)
 }
 
 static void
-session_idle_arm(struct sim *sim, int64_t ms)
+session_idle_arm(struct sim *sim, int64_t us)
 {
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
 
 	evtimer_add(sim->idle_ev, &tv);
 }
+
+static int64_t session_clock_us(void);
 
 /*
  * The client sent something: its idle time starts again. One list ordered by
@@ -154,7 +156,7 @@ session_idle_touch(struct sim_session *s)
 	if (s->timeouts_off)
 		return;
 	session_idle_unlink(s);
-	s->last_read_ms = now_mono_ms();
+	s->last_read_us = session_clock_us();
 	s->idle_prev = sim->idle_tail;
 	if (sim->idle_tail)
 		sim->idle_tail->idle_next = s;
@@ -163,7 +165,7 @@ session_idle_touch(struct sim_session *s)
 	sim->idle_tail = s;
 	s->in_idle = true;
 	if (!evtimer_pending(sim->idle_ev, NULL))
-		session_idle_arm(sim, (int64_t)sim->opts.idle_secs * 1000);
+		session_idle_arm(sim, (int64_t)sim->opts.idle_secs * 1000000);
 }
 
 static int
@@ -1204,9 +1206,10 @@ static void
 session_idle_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim *sim = arg;
-	int64_t limit = (int64_t)sim->opts.idle_secs * 1000, now = now_mono_ms();
+	int64_t limit = (int64_t)sim->opts.idle_secs * 1000000, now = session_clock_us();
 
-	while (sim->idle_head != NULL && sim->idle_head->last_read_ms + limit <= now) {
+	/* libevent's timer may wake a little early: the clock decides, never the timer */
+	while (sim->idle_head != NULL && sim->idle_head->last_read_us + limit <= now) {
 		struct sim_session *s = sim->idle_head;
 
 		session_idle_unlink(s);
@@ -1214,7 +1217,7 @@ session_idle_cb(evutil_socket_t fd, short what, void *arg)
 		session_done(s);
 	}
 	if (sim->idle_head != NULL)
-		session_idle_arm(sim, sim->idle_head->last_read_ms + limit - now);
+		session_idle_arm(sim, sim->idle_head->last_read_us + limit - now);
 }
 
 /* The socket stayed full for --idle-secs. */
