@@ -115,7 +115,7 @@ static int
 run_att_render(const struct probe_run *r, size_t i, enum run_addr which, char *out)
 {
 	const struct run_att *st = &r->st[i];
-	char token[TOKEN_BUFLEN], from[RUN_ADDR_MAX], rcpt[RUN_ADDR_MAX];
+	char token[TOKEN_BUFLEN], scratch[RUN_ADDR_MAX];
 	struct form_ctx ctx = {token, r->params->sink_domain, r->res->host, r->literal,
 			       r->params->outside_domain, NULL};
 	const struct rcpt_form *f;
@@ -125,13 +125,13 @@ run_att_render(const struct probe_run *r, size_t i, enum run_addr which, char *o
 	if (st->backscatter) {
 		const char *dom = st->dom > 0 ? r->domains[st->dom - 1] : NULL;
 
-		if (catalogue_backscatter(&ctx, dom, from, sizeof(from), rcpt, sizeof(rcpt)) < 0)
-			return -1;
 		out[0] = '\0';
-		if (which != RUN_ADDR_LAST)
-			memcpy(out, which == RUN_ADDR_FROM ? from : rcpt,
-			       strlen(which == RUN_ADDR_FROM ? from : rcpt) + 1);
-		return 0;
+		if (which == RUN_ADDR_LAST)
+			return 0;
+		/* the pair is rendered together: the address not asked for goes to scratch */
+		return catalogue_backscatter(&ctx, dom, which == RUN_ADDR_FROM ? out : scratch,
+					     RUN_ADDR_MAX, which == RUN_ADDR_RCPT ? out : scratch,
+					     RUN_ADDR_MAX);
 	}
 	if (st->dom > 0)
 		ctx.domain = run_spoof_domain(r, st->dom - 1);

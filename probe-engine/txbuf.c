@@ -53,23 +53,20 @@ txbuf_put(struct txbuf *b, const void *p, size_t n)
 static bool
 txbuf_deflate(struct txbuf *b)
 {
+	uint8_t out[TXBUF_HDR + 4 * TXBUF_BLOCK]; /* a block's lengths fit in 16 bits */
 	z_stream z = {0};
-	uLong bound;
 	bool ok = false;
 
 	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, TXBUF_WINDOW, TXBUF_MEMLEVEL,
 			 Z_DEFAULT_STRATEGY) != Z_OK)
 		return false;
-	bound = deflateBound(&z, b->tail_used);
-	if (bound <= UINT16_MAX &&
+	if (deflateBound(&z, b->tail_used) <= sizeof(out) - TXBUF_HDR &&
 	    deflateSetDictionary(&z, (const Bytef *)txbuf_dict, sizeof(txbuf_dict) - 1) == Z_OK) {
-		uint8_t out[TXBUF_HDR + 4 * TXBUF_BLOCK];
-
 		z.next_in = (Bytef *)b->tail;
 		z.avail_in = b->tail_used;
 		z.next_out = out + TXBUF_HDR;
 		z.avail_out = (uInt)(sizeof(out) - TXBUF_HDR);
-		if (bound <= sizeof(out) - TXBUF_HDR && deflate(&z, Z_FINISH) == Z_STREAM_END) {
+		if (deflate(&z, Z_FINISH) == Z_STREAM_END) {
 			uint16_t zlen = (uint16_t)z.total_out, raw = (uint16_t)b->tail_used;
 
 			memcpy(out, &zlen, 2);
