@@ -6,10 +6,16 @@
 
 #include <string.h>
 
+/* The counters are 16-bit: every bound must fit with one to spare. */
+_Static_assert(REPLY_TOTAL_MAX < UINT16_MAX && REPLY_LINE_MAX < UINT16_MAX &&
+		       REPLY_LINES_MAX < UINT16_MAX && REPLY_KEEP < UINT16_MAX,
+	       "reply bounds exceed the parser's counters");
+
 void
-reply_init(struct reply_parser *p)
+reply_init(struct reply_parser *p, char *text)
 {
 	memset(p, 0, sizeof(*p));
+	p->text = text;
 }
 
 static enum reply_event
@@ -114,9 +120,9 @@ reply_feed(struct reply_parser *p, const char *buf, size_t len, size_t *used)
 				if (keep > n)
 					keep = n;
 				memcpy(p->text + p->textlen, buf + i, keep);
-				p->textlen += keep;
-				p->total += n;
-				p->linelen += n;
+				p->textlen = (uint16_t)(p->textlen + keep);
+				p->total = (uint16_t)(p->total + n);
+				p->linelen = (uint16_t)(p->linelen + n);
 				p->last_cr = buf[i + n - 1] == '\r';
 				i += n - 1;
 				continue;

@@ -2,12 +2,15 @@
  * Incremental SMTP reply parser: bytes in, one event per complete line out,
  * however TCP split them. Pure (no I/O, no allocation) so it can be fuzzed,
  * and bounded: line length, lines per reply and bytes per reply are capped.
+ * The line's text lives in a buffer the caller lends, so that ten thousand
+ * idle dialogues need not hold one each.
  */
 #ifndef RELAYAUDIT_REPLY_H
 #define RELAYAUDIT_REPLY_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define REPLY_LINE_MAX 2048   /* longest line accepted (RFC 5321 asks for 512) */
 #define REPLY_KEEP 512        /* bytes of each line's text kept for the caller */
@@ -22,21 +25,28 @@ enum reply_event {
 	REPLY_ERROR,     /* malformed or over a bound: p->why; the parser is stuck */
 };
 
+/*
+ * text: REPLY_KEEP + 1 bytes lent by the caller; between feeds only
+ * text[0..textlen) matters (the current line so far), so the caller may
+ * move those bytes elsewhere and point text at them, as long as text is
+ * REPLY_KEEP + 1 bytes again when the next byte is fed.
+ */
 struct reply_parser {
-	char text[REPLY_KEEP + 1]; /* the current line after "ddd-"/"ddd ", raw */
-	size_t textlen;
-	size_t linelen;   /* bytes of the current line seen so far */
-	char head[4];     /* the first four bytes of the current line */
+	char *text;       /* the current line after "ddd-"/"ddd ", raw */
+	const char *why;  /* after REPLY_ERROR */
+	uint16_t textlen; /* <= REPLY_KEEP */
+	uint16_t linelen; /* bytes of the current line seen so far, <= REPLY_LINE_MAX */
+	uint16_t total;   /* bytes of the reply so far, <= REPLY_TOTAL_MAX + 1 */
+	uint16_t nlines;  /* lines of the reply so far, <= REPLY_LINES_MAX + 1 */
 	int code;         /* code of the reply in progress / just finished */
-	int nlines;       /* lines of the reply so far */
-	size_t total;     /* bytes of the reply so far */
+	char head[4];     /* the first four bytes of the current line */
 	char enhanced[REPLY_ENH_LEN]; /* "4.7.1" from the final line (or first), or "" */
 	bool last_cr;     /* the last byte stored was CR */
 	bool done;        /* the last event was REPLY_FINAL: next byte starts a new reply */
-	const char *why;  /* after REPLY_ERROR */
 };
 
-void reply_init(struct reply_parser *p);
+/* text: the caller's REPLY_KEEP + 1 bytes (see above). */
+void reply_init(struct reply_parser *p, char *text);
 /*
  * Consumes bytes from buf up to and including at most one line end and
  * says what that completed. *used is how many bytes were consumed; call

@@ -3,13 +3,17 @@
  * commands (one transaction, or with PIPELINING before any RCPT was accepted
  * every transaction of the connection and QUIT) and session_send_plan()
  * writes it at once; session_reply() picks the next state from each final
- * reply; session_io_cb()/session_timer_cb() map I/O events onto those two.
+ * reply; session_io_cb() maps I/O events and timeouts onto those two.
  * Before TLS the session reads and writes the socket itself, through one
  * edge-triggered event for the connection's life; from the handshake on, an
  * OpenSSL bufferevent owns the socket and
  * session_bev_read_cb()/session_bev_event_cb() feed the same parser.
  * Every wait has a per-state timeout (table below) capped by the probe's
  * overall deadline; every byte read goes through the bounded reply parser.
+ * Ten thousand sessions may wait at once, so each holds one libevent event,
+ * in its own allocation: the socket's, which also carries the state's
+ * timeout, then the timer alone once TLS owns the socket, and last the
+ * deferred call of the owner's end callback.
  */
 #include "probe-engine/session.h"
 #include "common/log.h"
@@ -87,12 +91,13 @@ struct session {
 	struct event_base *base;
 	struct probe_run *run;
 	int fd, port;
-	struct event *ev, *timer, *done_ev;
+	int64_t due; /* the state's deadline (monotonic ms): reads do not push it back */
+	/* text: NULL, the line a read cut kept at its length, or session_rtext while fed */
 	struct reply_parser parser;
 	enum session_state state;
 	enum session_end end, quit_end;
 	enum session_state end_state;
-	char detail[160];
+	char *detail; /* set when the session ends */
 	session_end_fn end_fn;
 	void *end_arg;
 
@@ -126,7 +131,73 @@ struct session {
 	char *banner_host; /* H as the greeting and the EHLO reply name it (NULL: none) */
 	char *ehlo_host;
 	enum probe_helo helo; /* this connection's greeting, chosen once after the banner */
+	/* followed by the session's event (event_get_struct_event_size() bytes) */
 };
+
+/* The session's one event, allocated with it (session_start). */
+static struct event *
+session_ev(struct session *s)
+{
+	return (struct event *)(s + 1);
+}
+
+/*
+ * The line text of the reply being parsed, lent to the session being fed:
+ * replies nearly always come whole in one read, so only a session whose
+ * read ended inside a line holds text of its own, a copy of its length.
+ * One per event-loop thread.
+ */
+static __thread struct {
+	const struct session *owner;
+	char text[REPLY_KEEP + 1];
+} session_rtext;
+
+/* Lends session_rtext to s's parser; false if s holds it already (a nested feed). */
+static bool
+session_text_take(struct session *s)
+{
+	if (session_rtext.owner == s)
+		return false;
+	if (session_rtext.owner != NULL) {
+		/* another session is being fed on this thread: s gets a whole buffer of its own */
+		s->parser.text = xrealloc(s->parser.text, REPLY_KEEP + 1);
+		return false;
+	}
+	if (s->parser.text != NULL) {
+		memcpy(session_rtext.text, s->parser.text, s->parser.textlen);
+		free(s->parser.text);
+	}
+	s->parser.text = session_rtext.text;
+	session_rtext.owner = s;
+	return true;
+}
+
+/* Takes session_rtext back: a line the read cut keeps its start, in a copy of its length. */
+static void
+session_text_give(struct session *s)
+{
+	size_t n = s->parser.textlen;
+
+	session_rtext.owner = NULL;
+	s->parser.text = NULL;
+	if (n > 0) {
+		s->parser.text = xmalloc(n);
+		memcpy(s->parser.text, session_rtext.text, n);
+	}
+}
+
+/* A fresh parser (after STARTTLS), keeping the lent buffer if s holds it. */
+static void
+session_text_reset(struct session *s)
+{
+	char *text = s->parser.text;
+
+	if (session_rtext.owner != s) {
+		free(text);
+		text = NULL;
+	}
+	reply_init(&s->parser, text);
+}
 
 const char *
 session_state_name(enum session_state s)
@@ -158,27 +229,45 @@ session_end_name(enum session_end e)
 
 enum session_end session_end_reason(const struct session *s) { return s->end; }
 enum session_state session_end_state(const struct session *s) { return s->end_state; }
-const char *session_end_detail(const struct session *s) { return s->detail; }
+const char *session_end_detail(const struct session *s) { return s->detail ? s->detail : ""; }
 int session_errors(const struct session *s) { return s->errors; }
 bool session_greeted(const struct session *s) { return s->greeted; }
 
 static void session_next(struct session *s);
+static void session_io_cb(evutil_socket_t fd, short what, void *arg);
 
-/* Arms the state's timer, capped by the probe deadline. */
+/*
+ * (Re)adds the event with what is left of the state's time: a persistent
+ * event's timeout starts again at each activation, the state's must not.
+ */
+static void
+session_schedule(struct session *s)
+{
+	int64_t ms = s->due - now_mono_ms();
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(session_ev(s), &tv);
+}
+
+/* Starts the state's time, capped by the probe deadline. */
 static void
 session_arm(struct session *s)
 {
 	int64_t now = now_mono_ms();
 	int64_t ms = session_state_timeout(s->state, s->run->params->timeout_ms);
-	struct timeval tv;
 
+	if (s->state == SS_DONE)
+		return; /* the event waits to tell the owner */
 	if (now + ms > s->run->deadline_mono)
 		ms = s->run->deadline_mono - now;
 	if (ms < 0)
 		ms = 0;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	event_add(s->timer, &tv);
+	s->due = now + ms;
+	session_schedule(s);
 }
 
 /*
@@ -225,14 +314,16 @@ static void
 session_finish(struct session *s, enum session_end why, const char *fmt, ...)
 {
 	va_list ap;
+	char detail[160];
 
 	if (s->state == SS_DONE)
 		return;
 	s->end = why;
 	s->end_state = s->state;
 	va_start(ap, fmt);
-	vsnprintf(s->detail, sizeof(s->detail), fmt, ap);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	s->detail = xstrdup(detail);
 	/*
 	 * Attempts whose commands were on the wire run again on the next
 	 * connection: those of the transaction being answered count the break;
@@ -251,8 +342,7 @@ session_finish(struct session *s, enum session_end why, const char *fmt, ...)
 	}
 	s->nbatch = 0;
 	s->state = SS_DONE;
-	event_del(s->ev);
-	event_del(s->timer);
+	event_del(session_ev(s));
 	if (s->bev) {
 		/* libevent allows this from the bufferevent's own callback; it closes fd */
 		bufferevent_free(s->bev);
@@ -267,15 +357,13 @@ session_finish(struct session *s, enum session_end why, const char *fmt, ...)
 	s->outlen = s->outoff = 0;
 	if (session_wbuf.owner == s)
 		session_wbuf.len = 0;
-	event_active(s->done_ev, EV_TIMEOUT, 0);
-}
-
-static void
-session_done_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-
-	s->end_fn(s, s->end_arg);
+	/*
+	 * The event's last use: the owner is told from a later callback of it.
+	 * Reassigning it from inside its own callback is safe: deleted, it is
+	 * neither pending nor active, and libevent does not touch it afterwards.
+	 */
+	event_assign(session_ev(s), s->base, -1, 0, session_io_cb, s);
+	event_active(session_ev(s), EV_TIMEOUT, 0);
 }
 
 /*
@@ -288,10 +376,10 @@ session_watch_write(struct session *s, bool on)
 	if (s->edge || s->want_write == on || s->fd < 0)
 		return;
 	s->want_write = on;
-	event_del(s->ev);
-	event_assign(s->ev, s->base, s->fd, EV_READ | EV_PERSIST | (on ? EV_WRITE : 0),
-		     event_get_callback(s->ev), s);
-	event_add(s->ev, NULL);
+	event_del(session_ev(s));
+	event_assign(session_ev(s), s->base, s->fd, EV_READ | EV_PERSIST | (on ? EV_WRITE : 0),
+		     session_io_cb, s);
+	session_schedule(s);
 }
 
 /* Appends to the session's own buffer of unwritten bytes. */
@@ -1072,7 +1160,7 @@ static void
 session_feed(struct session *s, const char *buf, size_t n)
 {
 	size_t off = 0;
-	bool answered = false;
+	bool answered = false, lent = session_text_take(s);
 
 	s->run->bytes_seen = true;
 	while (off < n && s->state != SS_DONE && s->state != SS_TLS) {
@@ -1086,7 +1174,7 @@ session_feed(struct session *s, const char *buf, size_t n)
 		if (ev == REPLY_ERROR) {
 			session_finish(s, SE_PROTOCOL, "%s in %s", s->parser.why,
 				       session_state_name(s->state));
-			return;
+			break;
 		}
 		size_t tl = strlen(s->parser.text);
 
@@ -1105,7 +1193,7 @@ session_feed(struct session *s, const char *buf, size_t n)
 			/* a reply to nothing we said (only the QUIT path may see one) */
 			session_finish(s, SE_PROTOCOL, "unexpected reply %d in %s", s->parser.code,
 				       session_state_name(s->state));
-			return;
+			break;
 		}
 		struct reply_view rv = {s->parser.code, s->parser.enhanced, s->parser.text};
 		session_reply(s, &rv);
@@ -1116,12 +1204,13 @@ session_feed(struct session *s, const char *buf, size_t n)
 		session_arm(s);
 	if (s->state == SS_TLS) {
 		/* bytes after the 220 would be read as if they came through TLS (CVE-2011-0411) */
-		if (off < n) {
+		if (off < n)
 			session_finish(s, SE_PROTOCOL, "data after the STARTTLS reply");
-			return;
-		}
-		session_tls_start(s);
+		else
+			session_tls_start(s);
 	}
+	if (lent)
+		session_text_give(s);
 }
 
 static void session_connected(struct session *s);
@@ -1229,8 +1318,10 @@ session_tls_start(struct session *s)
 		session_finish(s, SE_TLS, "SSL_new failed");
 		return;
 	}
-	event_del(s->ev);
-	reply_init(&s->parser);
+	/* the event stays as the state's timer alone */
+	event_del(session_ev(s));
+	event_assign(session_ev(s), s->base, -1, 0, session_io_cb, s);
+	session_text_reset(s);
 	s->bev = bufferevent_openssl_socket_new(s->base, s->fd, ssl, BUFFEREVENT_SSL_CONNECTING,
 						BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL) {
@@ -1246,11 +1337,10 @@ session_tls_start(struct session *s)
 	session_arm(s);
 }
 
+/* The state's time ran out. */
 static void
-session_timer_cb(evutil_socket_t fd, short what, void *arg)
+session_timeout(struct session *s)
 {
-	struct session *s = arg;
-
 	if (s->state == SS_QUIT) {
 		session_finish(s, s->quit_end, "no reply to QUIT");
 		return;
@@ -1278,16 +1368,14 @@ session_connected(struct session *s)
 }
 
 /*
- * The socket's one event until TLS takes it over: edge-triggered for both
- * directions from connect to close (two epoll_ctl calls per connection).
- * Writable and not readable while connecting is a connect that succeeded
- * (an error raises both); readable, the read tells.
+ * The socket until TLS takes it over: edge-triggered for both directions
+ * from connect to close (two epoll_ctl calls per connection). Writable and
+ * not readable while connecting is a connect that succeeded (an error
+ * raises both); readable, the read tells.
  */
 static void
-session_io_cb(evutil_socket_t fd, short what, void *arg)
+session_io(struct session *s, short what)
 {
-	struct session *s = arg;
-
 	if (s->state == SS_CONNECT && (!(what & EV_READ) || s->implicit_tls)) {
 		int err = 0;
 		socklen_t len = sizeof(err);
@@ -1308,11 +1396,35 @@ session_io_cb(evutil_socket_t fd, short what, void *arg)
 		session_read(s);
 }
 
+/* The session's one event: the socket, the state's timeout, then the end. */
+static void
+session_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	int64_t due = s->due;
+
+	if (s->state == SS_DONE) {
+		/* session_finish's deferred call: the event was reassigned to it */
+		s->end_fn(s, s->end_arg);
+		return;
+	}
+	if (what & (EV_READ | EV_WRITE))
+		session_io(s, what);
+	if (s->state == SS_DONE)
+		return;
+	/* a timeout that came with the bytes answering the state it timed is stale */
+	if ((what & EV_TIMEOUT) && s->due == due) {
+		session_timeout(s);
+		return;
+	}
+	session_schedule(s);
+}
+
 struct session *
 session_start(struct event_base *base, struct probe_run *run, int port, SSL_CTX *tls,
 	      bool implicit_tls, session_end_fn end, void *arg)
 {
-	struct session *s = xcalloc(1, sizeof(*s));
+	struct session *s = xcalloc(1, sizeof(*s) + event_get_struct_event_size());
 	struct sockaddr_storage ss;
 	socklen_t sl = addr_to_sockaddr(&run->res->addr, port, &ss);
 
@@ -1327,12 +1439,11 @@ session_start(struct event_base *base, struct probe_run *run, int port, SSL_CTX 
 	/* epoll: one registration for the connection's life; other backends re-arm writes */
 	s->edge = (event_base_get_features(base) & EV_FEATURE_ET) != 0;
 	s->want_write = !s->edge;
-	reply_init(&s->parser);
-	s->timer = evtimer_new(base, session_timer_cb, s);
-	s->done_ev = event_new(base, -1, 0, session_done_cb, s);
+	reply_init(&s->parser, NULL);
+	/* assigned from the start: session_finish and session_free use it */
+	event_assign(session_ev(s), base, -1, 0, session_io_cb, s);
 	s->fd = socket(run->res->addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0) {
-		s->ev = event_new(base, -1, 0, session_io_cb, s);
 		session_finish(s, (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 				   errno == ENOMEM)
 					  ? SE_RESOURCE
@@ -1340,8 +1451,8 @@ session_start(struct event_base *base, struct probe_run *run, int port, SSL_CTX 
 			       "socket: %s", strerror(errno));
 		return s;
 	}
-	s->ev = event_new(base, s->fd, EV_READ | EV_WRITE | EV_PERSIST | (s->edge ? EV_ET : 0),
-			  session_io_cb, s);
+	event_assign(session_ev(s), base, s->fd,
+		     EV_READ | EV_WRITE | EV_PERSIST | (s->edge ? EV_ET : 0), session_io_cb, s);
 	run->res->connections++;
 	if (connect(s->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
 		int e = errno;
@@ -1350,7 +1461,7 @@ session_start(struct event_base *base, struct probe_run *run, int port, SSL_CTX 
 			       "connect: %s", strerror(e));
 		return s;
 	}
-	event_add(s->ev, NULL);
+	/* added with the connect's timeout */
 	session_arm(s);
 	return s;
 }
@@ -1364,9 +1475,13 @@ session_free(struct session *s)
 		bufferevent_free(s->bev);
 	if (s->fd >= 0)
 		close(s->fd);
-	event_free(s->ev);
-	event_free(s->timer);
-	event_free(s->done_ev);
+	event_del(session_ev(s));
+	event_debug_unassign(session_ev(s));
+	if (session_rtext.owner == s)
+		session_rtext.owner = NULL;
+	else
+		free(s->parser.text);
+	free(s->detail);
 	free(s->out);
 	free(s->banner_host);
 	free(s->ehlo_host);

@@ -13,6 +13,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct reply_parser p;
+	char text[REPLY_KEEP + 1];
 	size_t off = 0, step = 1;
 
 	if (size > 0) {
@@ -20,7 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data++;
 		size--;
 	}
-	reply_init(&p);
+	reply_init(&p, text);
 	while (off < size) {
 		size_t chunk = size - off < step ? size - off : step;
 		size_t pos = 0;

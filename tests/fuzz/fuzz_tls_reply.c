@@ -22,6 +22,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static bool init;
 	struct probe_target t = {0};
 	struct reply_parser rp;
+	char rtext[REPLY_KEEP + 1];
 	struct probe_run *r;
 	size_t off = 1;
 
@@ -40,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	r->starttls_offered = data[0] & 1;
 	r->in_tls = data[0] & 2;
-	reply_init(&rp);
+	reply_init(&rp, rtext);
 	while (off < size) {
 		size_t used = 0;
 		enum reply_event ev = reply_feed(&rp, (const char *)data + off, size - off, &used);

@@ -55,10 +55,11 @@ feed(struct reply_parser *p, const char *buf, size_t len, size_t step, struct ev
 TEST(single_line_reply_gives_code_enhanced_and_text)
 {
 	struct reply_parser p;
+	char text[REPLY_KEEP + 1];
 	struct events ev;
 	const char *r = "250 2.1.0 Sender ok\r\n";
 
-	reply_init(&p);
+	reply_init(&p, text);
 	feed(&p, r, strlen(r), 0, &ev);
 	CHECK_INT(ev.finals, 1);
 	CHECK_INT(ev.lines, 0);
@@ -73,9 +74,10 @@ static const char ehlo[] = "250-mx.example.org Hello\r\n250-PIPELINING\r\n250-SI
 TEST(multi_line_reply_ends_only_at_final_line)
 {
 	struct reply_parser p;
+	char text[REPLY_KEEP + 1];
 	struct events ev;
 
-	reply_init(&p);
+	reply_init(&p, text);
 	feed(&p, ehlo, strlen(ehlo), 0, &ev);
 	CHECK_INT(ev.lines, 4);
 	CHECK_INT(ev.finals, 1);
@@ -87,9 +89,10 @@ TEST(multi_line_reply_split_byte_by_byte_gives_same_events)
 {
 	for (size_t step = 1; step <= 7; step++) {
 		struct reply_parser p;
+		char text[REPLY_KEEP + 1];
 		struct events ev;
 
-		reply_init(&p);
+		reply_init(&p, text);
 		feed(&p, ehlo, strlen(ehlo), step, &ev);
 		CHECK_MSG(ev.lines == 4 && ev.finals == 1 && ev.code == 250,
 			  "step %zu: got %d lines %d finals code %d, want 4 1 250", step, ev.lines,
@@ -101,11 +104,12 @@ TEST(multi_line_reply_split_byte_by_byte_gives_same_events)
 TEST(pipelined_replies_in_one_segment_are_read_one_by_one)
 {
 	struct reply_parser p;
+	char text[REPLY_KEEP + 1];
 	const char *buf = "250 2.1.0 ok\r\n554 5.7.1 Relay access denied\r\n250 ok\r\n";
 	size_t off = 0, used;
 	int codes[3], n = 0;
 
-	reply_init(&p);
+	reply_init(&p, text);
 	while (off < strlen(buf) && n < 3) {
 		enum reply_event e = reply_feed(&p, buf + off, strlen(buf) - off, &used);
 
@@ -141,9 +145,10 @@ TEST(enhanced_code_from_final_line_and_class_must_match)
 TEST(bare_code_and_bare_lf_are_accepted)
 {
 	struct reply_parser p;
+	char text[REPLY_KEEP + 1];
 	struct events ev;
 
-	reply_init(&p);
+	reply_init(&p, text);
 	feed(&p, "250\n", 4, 0, &ev);
 	CHECK_INT(ev.finals, 1);
 	CHECK_INT(ev.code, 250);
@@ -156,12 +161,13 @@ TEST(bare_code_and_bare_lf_are_accepted)
 TEST(overlong_line_is_an_error)
 {
 	struct reply_parser p;
+	char text[REPLY_KEEP + 1];
 	struct events ev;
 	static char buf[REPLY_LINE_MAX + 100];
 
 	memset(buf, 'x', sizeof(buf));
 	memcpy(buf, "220 ", 4);
-	reply_init(&p);
+	reply_init(&p, text);
 	feed(&p, buf, sizeof(buf), 100, &ev);
 	CHECK_INT(ev.errors, 1);
 	CHECK_STR(ev.why, "reply line too long");
@@ -170,6 +176,7 @@ TEST(overlong_line_is_an_error)
 TEST(too_many_lines_is_an_error)
 {
 	struct reply_parser p;
+	char text[REPLY_KEEP + 1];
 	struct events ev;
 	static char buf[(REPLY_LINES_MAX + 2) * 8];
 	size_t n = 0;
@@ -178,7 +185,7 @@ TEST(too_many_lines_is_an_error)
 		memcpy(buf + n, "250-ab\r\n", 8);
 		n += 8;
 	}
-	reply_init(&p);
+	reply_init(&p, text);
 	feed(&p, buf, n, 0, &ev);
 	CHECK_INT(ev.errors, 1);
 	CHECK_STR(ev.why, "too many lines in one reply");
@@ -187,6 +194,7 @@ TEST(too_many_lines_is_an_error)
 TEST(huge_multi_line_total_is_an_error)
 {
 	struct reply_parser p;
+	char text[REPLY_KEEP + 1];
 	struct events ev;
 	static char buf[REPLY_TOTAL_MAX + 2048];
 	size_t n = 0;
@@ -198,7 +206,7 @@ TEST(huge_multi_line_total_is_an_error)
 		memcpy(buf + n + 202, "\r\n", 2);
 		n += 204;
 	}
-	reply_init(&p);
+	reply_init(&p, text);
 	feed(&p, buf, n, 0, &ev);
 	CHECK_INT(ev.errors, 1);
 	CHECK_STR(ev.why, "multi-line reply too long");
@@ -212,9 +220,10 @@ TEST(garbage_is_an_error)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct reply_parser p;
+		char text[REPLY_KEEP + 1];
 		struct events ev;
 
-		reply_init(&p);
+		reply_init(&p, text);
 		feed(&p, bad[i], strlen(bad[i]), 0, &ev);
 		CHECK_MSG(ev.errors == 1 && ev.finals == 0, "case %zu: got %d errors %d finals", i,
 			  ev.errors, ev.finals);
@@ -224,10 +233,11 @@ TEST(garbage_is_an_error)
 TEST(code_change_within_multi_line_is_an_error)
 {
 	struct reply_parser p;
+	char text[REPLY_KEEP + 1];
 	struct events ev;
 	const char *r = "250-a\r\n550 b\r\n";
 
-	reply_init(&p);
+	reply_init(&p, text);
 	feed(&p, r, strlen(r), 0, &ev);
 	CHECK_INT(ev.errors, 1);
 	CHECK_STR(ev.why, "reply code changed within a multi-line reply");
@@ -236,9 +246,10 @@ TEST(code_change_within_multi_line_is_an_error)
 TEST(error_is_sticky)
 {
 	struct reply_parser p;
+	char text[REPLY_KEEP + 1];
 	size_t used;
 
-	reply_init(&p);
+	reply_init(&p, text);
 	CHECK_INT(reply_feed(&p, "xyz\r\n", 5, &used), REPLY_ERROR);
 	CHECK_INT(reply_feed(&p, "250 ok\r\n", 8, &used), REPLY_ERROR);
 	CHECK_INT(used, 0);
@@ -247,16 +258,52 @@ TEST(error_is_sticky)
 TEST(long_line_text_is_truncated_but_accepted)
 {
 	struct reply_parser p;
+	char text[REPLY_KEEP + 1];
 	struct events ev;
 	static char buf[REPLY_KEEP + 300];
 
 	memset(buf, 'z', sizeof(buf));
 	memcpy(buf, "250 ", 4);
 	memcpy(buf + sizeof(buf) - 2, "\r\n", 2);
-	reply_init(&p);
+	reply_init(&p, text);
 	feed(&p, buf, sizeof(buf), 0, &ev);
 	CHECK_INT(ev.finals, 1);
 	CHECK_INT(strlen(ev.text), REPLY_KEEP);
+}
+
+/*
+ * The contract the session relies on: between feeds the caller may move the
+ * line so far (text[0..textlen)) to another buffer. Cut at every byte and
+ * moved at the cut, a reply still gives the events it gives whole.
+ */
+TEST(line_text_moved_between_feeds_gives_same_events)
+{
+	static const char r[] = "250-mx.example.org Hello\r\n250-PIPELINING\r\n"
+				"250 2.0.0 DSN and more text\r\n554 5.7.1 <a@b> Relay denied\n";
+	struct events whole;
+	struct reply_parser p;
+	char text[REPLY_KEEP + 1];
+
+	reply_init(&p, text);
+	feed(&p, r, strlen(r), 0, &whole);
+	for (size_t cut = 1; cut < strlen(r); cut++) {
+		struct events a, b;
+		char moved[REPLY_KEEP + 1];
+
+		reply_init(&p, text);
+		feed(&p, r, cut, 0, &a);
+		memcpy(moved, p.text, p.textlen);
+		memset(text, '#', sizeof(text)); /* the old buffer is reused by someone else */
+		p.text = moved;
+		feed(&p, r + cut, strlen(r) - cut, 0, &b);
+		CHECK_MSG(a.lines + b.lines == whole.lines && a.finals + b.finals == whole.finals &&
+				  b.code == whole.code && strcmp(b.text, whole.text) == 0 &&
+				  strcmp(b.enhanced, whole.enhanced) == 0 && a.errors + b.errors == 0,
+			  "cut %zu: got %d+%d lines %d+%d finals code %d text \"%s\" enh \"%s\", want "
+			  "%d lines %d finals code %d text \"%s\" enh \"%s\"",
+			  cut, a.lines, b.lines, a.finals, b.finals, b.code, b.text, b.enhanced,
+			  whole.lines, whole.finals, whole.code, whole.text, whole.enhanced);
+	}
 }
 
 int
@@ -276,5 +323,6 @@ main(void)
 	RUN(code_change_within_multi_line_is_an_error);
 	RUN(error_is_sticky);
 	RUN(long_line_text_is_truncated_but_accepted);
+	RUN(line_text_moved_between_feeds_gives_same_events);
 	return test_summary();
 }
