@@ -4,6 +4,8 @@
  * HELO, reads replies split anywhere, labels its timeouts, gives back the
  * attempts a 421 interrupted, and writes a connection's transactions in one
  * pipelined group where the server allows it (one command a write where not).
+ * A trickle does not stretch a state's time; the end callback comes from the
+ * loop, and never once the session is freed.
  */
 #include "common/log.h"
 #include "common/util.h"
@@ -15,6 +17,7 @@
 #include <event2/listener.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,10 +27,13 @@ struct peer {
 	struct evconnlistener *lis;
 	int port;
 	int fd;
-	struct event *rev, *later;
+	struct event *rev, *later, *dripper;
 	const char *(*script)(struct peer *p, const char *cmd);
 	const char *greeting;      /* sent at accept */
-	const char *greeting_rest; /* sent 200 ms later */
+	const char *greeting_rest; /* sent rest_ms (default 200) later */
+	int rest_ms;
+	const char *drip; /* from accept on, one byte of it every 10 ms, round and round */
+	size_t dripped;
 	bool spoke_early;          /* the client wrote before greeting_rest */
 	bool split;                /* send replies one byte per write */
 	int commands, rcpts, errors;
@@ -129,10 +135,20 @@ peer_later(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+peer_drip(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	if (p->fd >= 0 && write(p->fd, p->drip + p->dripped % strlen(p->drip), 1) == 1)
+		p->dripped++;
+}
+
+static void
 peer_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
 {
 	struct peer *p = arg;
-	struct timeval tv = {0, 200000};
+	int ms = p->rest_ms ? p->rest_ms : 200;
+	struct timeval tv = {ms / 1000, ms % 1000 * 1000}, drip_tv = {0, 10000};
 
 	/* one connection at a time: a new one replaces the last */
 	peer_close(p);
@@ -146,6 +162,10 @@ peer_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, i
 	if (p->greeting_rest) {
 		p->later = evtimer_new(p->base, peer_later, p);
 		evtimer_add(p->later, &tv);
+	}
+	if (p->drip) {
+		p->dripper = event_new(p->base, -1, EV_PERSIST, peer_drip, p);
+		event_add(p->dripper, &drip_tv);
 	}
 }
 
@@ -174,6 +194,8 @@ peer_stop(struct peer *p)
 		event_free(p->rev);
 	if (p->later)
 		event_free(p->later);
+	if (p->dripper)
+		event_free(p->dripper);
 	evconnlistener_free(p->lis);
 }
 
@@ -555,6 +577,111 @@ TEST(connect_refused_ends_as_connect_failed)
 	event_base_free(base);
 }
 
+TEST(greeting_cut_in_two_reads_at_any_byte_keeps_its_whole_text)
+{
+	static const char whole[] = "220 peer.example.org ESMTP Postfix (Debian/GNU) ready\r\n";
+
+	for (size_t cut = 1; cut < sizeof(whole) - 1; cut++) {
+		struct event_base *base = event_base_new();
+		char head[sizeof(whole)];
+		struct peer p = {.script = script_closed, .greeting = head,
+				 .greeting_rest = whole + cut, .rest_ms = 20};
+		struct outcome o = {0};
+		struct probe_run *r = make_run("127.0.10.21");
+
+		snprintf(head, sizeof(head), "%.*s", (int)cut, whole);
+		peer_start(&p, base, "127.0.10.21");
+		struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
+		drive(base, s, &o);
+		CHECK_MSG(o.why == SE_BUDGET && r->res->banner != NULL &&
+				  strcmp(r->res->banner,
+					 "peer.example.org ESMTP Postfix (Debian/GNU) ready") == 0,
+			  "cut %zu: got end %s banner \"%s\", want error_budget and the whole text", cut,
+			  session_end_name(o.why), r->res->banner ? r->res->banner : "(none)");
+		session_free(s);
+		run_free(r);
+		peer_stop(&p);
+		event_base_free(base);
+	}
+}
+
+TEST(trickled_greeting_lines_do_not_stretch_the_greeting_time)
+{
+	struct event_base *base = event_base_new();
+	/* a line every 70 ms, a byte every 10: alive, never done (128 lines would take 9 s) */
+	struct peer p = {.script = script_closed, .drip = "220-a\r\n"};
+	struct outcome o = {0};
+	struct probe_run *r = make_run("127.0.10.22");
+
+	params.timeout_ms = 300;
+	peer_start(&p, base, "127.0.10.22");
+	int64_t t0 = now_mono_ms();
+	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
+	drive(base, s, &o);
+	int64_t took = now_mono_ms() - t0;
+
+	CHECK_STR(session_end_name(o.why), "timeout");
+	CHECK_STR(session_state_name(o.state), "banner");
+	CHECK_STR(o.detail, "timeout while waiting for the greeting");
+	CHECK_MSG(took >= 290 && took < 900, "ended after %lld ms, want the greeting's 300",
+		  (long long)took);
+	CHECK_MSG(p.dripped > 10, "the peer dripped %zu bytes, want a steady trickle", p.dripped);
+	session_free(s);
+	run_free(r);
+	peer_stop(&p);
+	event_base_free(base);
+}
+
+/* Starts a session while no descriptor is left (the soft limit at the lowest free one). */
+static struct session *
+start_without_descriptors(struct event_base *base, struct probe_run *r, struct outcome *o)
+{
+	struct rlimit old, low;
+	int lowest = dup(0);
+	struct session *s;
+
+	close(lowest);
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = (rlim_t)lowest;
+	setrlimit(RLIMIT_NOFILE, &low);
+	s = session_start(base, r, 25, NULL, false, on_end, o);
+	setrlimit(RLIMIT_NOFILE, &old);
+	return s;
+}
+
+TEST(no_descriptor_ends_as_resource_from_the_loop_not_inside_start)
+{
+	struct event_base *base = event_base_new();
+	struct outcome o = {0};
+	struct probe_run *r = make_run("127.0.10.23");
+	struct session *s = start_without_descriptors(base, r, &o);
+
+	CHECK_MSG(!o.ended, "the end callback ran inside session_start");
+	drive(base, s, &o);
+	CHECK_STR(session_end_name(o.why), "resource");
+	CHECK_CONTAINS(o.detail, "socket: ");
+	session_free(s);
+	run_free(r);
+	event_base_free(base);
+}
+
+TEST(session_freed_while_its_end_is_queued_is_never_called_back)
+{
+	struct event_base *base = event_base_new();
+	struct outcome o = {0};
+	struct probe_run *r = make_run("127.0.10.24");
+	struct session *s = start_without_descriptors(base, r, &o);
+
+	/* ended, its end callback queued for the next loop turn: the owner gives up on it */
+	session_free(s);
+	for (int i = 0; i < 5; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	CHECK_MSG(!o.ended, "the end callback ran for a freed session");
+	run_free(r);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -570,5 +697,9 @@ main(void)
 	RUN(closed_pipelining_server_gets_every_transaction_and_quit_in_one_write);
 	RUN(server_without_pipelining_gets_one_command_per_write);
 	RUN(connect_refused_ends_as_connect_failed);
+	RUN(greeting_cut_in_two_reads_at_any_byte_keeps_its_whole_text);
+	RUN(trickled_greeting_lines_do_not_stretch_the_greeting_time);
+	RUN(no_descriptor_ends_as_resource_from_the_loop_not_inside_start);
+	RUN(session_freed_while_its_end_is_queued_is_never_called_back);
 	return test_summary();
 }
