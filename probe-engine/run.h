@@ -45,26 +45,24 @@ struct run_late_reply {
 #define RUN_ADDR_MAX 512 /* a rendered MAIL FROM or RCPT TO argument */
 
 /*
- * One attempt while the probe runs, in 28 bytes: what it is (the
- * catalogue's sender and form, its sender domain, its index and MAC) and
- * how it went. Its addresses are rendered when they are sent, and its
- * replies are positions in the run's table of distinct replies; run_finish
- * builds the probe_attempt records (some 200 bytes each, with every address
- * and reply text) only for the result. 10,000 probes in flight each hold
- * about a hundred of these.
+ * One attempt while the probe runs, in 16 bytes: what it is (the
+ * catalogue's sender and form, its sender domain, its index) and how it
+ * went. Its token's MAC is in the run's mac array, its addresses are
+ * rendered when they are sent, and its replies are positions in the run's
+ * table of distinct replies; run_finish builds the probe_attempt records
+ * (some 200 bytes each, with every address and reply text) only for the
+ * result. 10,000 probes in flight each hold about a hundred of these.
  */
 struct run_att {
-	uint32_t retry_at;   /* ms after start_mono: when ATT_WAIT_RETRY runs again */
 	uint16_t reply[2];   /* MAIL, RCPT: 1 + position in run->replies; 0: none */
-	uint8_t mac[TOKEN_MAC_BYTES]; /* the token is rebuilt from probe id, index and this */
+	uint16_t retry_at;   /* when ATT_WAIT_RETRY runs again: run->retry_unit ms after
+				start_mono, rounded up */
 	uint8_t index;       /* attempt number (the token's) */
 	int8_t sender;       /* catalogue_sender(), -1 for the backscatter attempts */
 	int8_t form;         /* catalogue_form(), -1 for the backscatter attempts */
 	uint8_t dom;         /* 1 + position in run->spoof (spoof-domain) or run->domains
 				(backscatter); 0: none (backscatter: H) */
 	uint8_t resend_of;   /* 1 + position of the attempt this one re-sends alone; 0: none */
-	uint8_t tries;       /* > 1 after greylisting retries or reconnects */
-	uint8_t rcpts;       /* recipients accepted in its transaction */
 	unsigned state : 2;     /* enum att_state */
 	unsigned outcome : 4;   /* enum attempt_outcome */
 	unsigned stage : 4;     /* enum probe_stage */
@@ -75,7 +73,12 @@ struct run_att {
 	unsigned tls : 1;       /* its last try ran inside TLS */
 	unsigned alone : 1;     /* a transaction of its own (late forms, re-sends) */
 	unsigned backscatter : 1;
+	unsigned tries : 4;     /* > 1 after greylisting retries or reconnects (at most RUN_TRIES_MAX) */
+	unsigned rcpts : 6;     /* recipients accepted in its transaction (at most RUN_RCPTS_MAX) */
 };
+
+#define RUN_TRIES_MAX 15
+#define RUN_RCPTS_MAX 63
 
 struct reply_view {
 	int code;
@@ -88,7 +91,9 @@ struct probe_run {
 	const struct probe_params *params; /* the engine's; outlives the run */
 	struct run_att *st;                /* the attempts while the probe runs (res->attempts
 					      is built from them by run_finish) */
-	size_t natt;                       /* attempts in st */
+	uint8_t (*mac)[TOKEN_MAC_BYTES];   /* st[i]'s token is rebuilt from probe id, index, mac[i] */
+	size_t natt, att_cap;              /* attempts in st (and mac), room for */
+	uint32_t retry_unit;               /* ms: st[].retry_at's unit, so a day fits 16 bits */
 	struct smtp_reply_rec *replies;    /* the distinct replies seen (texts in res->strings) */
 	struct run_late_reply *late;       /* DATA and end-of-data replies, by attempt */
 	size_t nlate, late_cap;
