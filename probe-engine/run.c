@@ -58,7 +58,6 @@ run_free(struct probe_run *r)
 	free((void *)r->domains);
 	free(r->spoof);
 	free(r->st);
-	free(r->mac);
 	free(r->replies);
 	free(r->late);
 	free(r->conn_reason);
@@ -83,13 +82,12 @@ run_att_init(struct probe_run *r, size_t i, size_t index, int sender, int form, 
 	st->helo_kind = (uint8_t)helo;
 	st->alone = form >= 0 && catalogue_form((size_t)form)->last != NULL;
 	st->state = ATT_PENDING;
-	token_mac_part(&r->params->key, r->res->probe_id, (unsigned)index, r->mac[i]);
 }
 
 void
 run_att_token(const struct probe_run *r, size_t i, char *out)
 {
-	token_format(r->res->probe_id, r->st[i].index, r->mac[i], out);
+	token_make_recent(&r->params->key, r->res->probe_id, r->st[i].index, out);
 }
 
 bool
@@ -195,7 +193,6 @@ run_unprepare(struct probe_run *r)
 	struct probe_result *res = r->res;
 
 	free(r->st);
-	free(r->mac);
 	free(res->host);
 	free(r->spoof);
 	for (size_t i = 0; i < PROBE_HELO__COUNT; i++) {
@@ -203,7 +200,6 @@ run_unprepare(struct probe_run *r)
 		res->helo_names[i] = NULL;
 	}
 	r->st = NULL;
-	r->mac = NULL;
 	r->natt = r->att_cap = 0;
 	r->spoof = NULL;
 	r->nspoof = 0;
@@ -259,7 +255,6 @@ run_prepare(struct probe_run *r, const char *host, const char **why)
 	r->nback = nback;
 	total = nrelay + nback + nlate + r->nspoof * nsf + ngreet * ngs;
 	r->st = xcalloc(total, sizeof(*r->st));
-	r->mac = xcalloc(total, sizeof(*r->mac));
 	r->natt = r->att_cap = total;
 	for (size_t i = 0; i < nrelay; i++, n++) {
 		catalogue_relay(i, &ca);
@@ -357,7 +352,6 @@ run_resend_alone(struct probe_run *r, size_t i)
 		/* re-sends are few (RUN_RESEND_MAX): grown by need; callers hold positions */
 		r->att_cap = n + 1;
 		r->st = xrealloc(r->st, r->att_cap * sizeof(*r->st));
-		r->mac = xrealloc(r->mac, r->att_cap * sizeof(*r->mac));
 		orig = &r->st[i];
 	}
 	run_att_init(r, n, catalogue_resend_base() + r->nresend, orig->sender, orig->form,
@@ -1082,11 +1076,9 @@ run_records(struct probe_run *r)
 	for (size_t i = 0; i < r->natt; i++)
 		run_att_record(r, i, &res->attempts[i]);
 	free(r->st);
-	free(r->mac);
 	free(r->replies);
 	free(r->late);
 	r->st = NULL;
-	r->mac = NULL;
 	r->replies = NULL;
 	r->late = NULL;
 	r->natt = r->nreplies = r->replies_cap = r->nlate = r->late_cap = 0;

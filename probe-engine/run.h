@@ -47,7 +47,8 @@ struct run_late_reply {
 /*
  * One attempt while the probe runs, in 16 bytes: what it is (the
  * catalogue's sender and form, its sender domain, its index) and how it
- * went. Its token's MAC is in the run's mac array, its addresses are
+ * went. Its token is made again when it is needed (token_make_recent
+ * remembers the MACs of the last few thousand), its addresses are
  * rendered when they are sent, and its replies are positions in the run's
  * table of distinct replies; run_finish builds the probe_attempt records
  * (some 200 bytes each, with every address and reply text) only for the
@@ -91,8 +92,7 @@ struct probe_run {
 	const struct probe_params *params; /* the engine's; outlives the run */
 	struct run_att *st;                /* the attempts while the probe runs (res->attempts
 					      is built from them by run_finish) */
-	uint8_t (*mac)[TOKEN_MAC_BYTES];   /* st[i]'s token is rebuilt from probe id, index, mac[i] */
-	size_t natt, att_cap;              /* attempts in st (and mac), room for */
+	size_t natt, att_cap;              /* attempts in st, room for */
 	uint32_t retry_unit;               /* ms: st[].retry_at's unit, so a day fits 16 bits */
 	struct smtp_reply_rec *replies;    /* the distinct replies seen (texts in res->strings) */
 	struct run_late_reply *late;       /* DATA and end-of-data replies, by attempt */
