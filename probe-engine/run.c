@@ -562,7 +562,7 @@ run_reply_store(struct probe_run *r, const struct reply_view *rv, const char *ad
 	if (r->nreplies >= UINT16_MAX)
 		return 0;
 	if (r->nreplies == r->replies_cap) {
-		r->replies_cap = r->replies_cap ? r->replies_cap * 2 : 8;
+		r->replies_cap = r->replies_cap ? r->replies_cap * 2 : 4; /* a closed server gives three or four */
 		r->replies = xrealloc(r->replies, r->replies_cap * sizeof(*r->replies));
 	}
 	rec = &r->replies[r->nreplies++];
