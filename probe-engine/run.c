@@ -35,7 +35,7 @@ run_new(const struct probe_params *p, const struct probe_target *t, int port, ui
 	r->start_mono = now_mono;
 	r->deadline_mono = now_mono + p->deadline_ms;
 	r->retry_unit = (uint32_t)(p->deadline_ms / UINT16_MAX + 1);
-	r->transcript_cap = p->max_transcript;
+	r->transcript_cap = p->max_transcript < UINT32_MAX ? (uint32_t)p->max_transcript : UINT32_MAX;
 	addr_literal(&t->addr, r->literal, sizeof(r->literal));
 	if (nd > 0) {
 		char **d = xcalloc(nd, sizeof(*d));

@@ -92,21 +92,21 @@ struct probe_run {
 	const struct probe_params *params; /* the engine's; outlives the run */
 	struct run_att *st;                /* the attempts while the probe runs (res->attempts
 					      is built from them by run_finish) */
-	size_t natt, att_cap;              /* attempts in st, room for */
+	uint32_t natt, att_cap;            /* attempts in st, room for */
 	uint32_t retry_unit;               /* ms: st[].retry_at's unit, so a day fits 16 bits */
 	struct smtp_reply_rec *replies;    /* the distinct replies seen (texts in res->strings) */
 	struct run_late_reply *late;       /* DATA and end-of-data replies, by attempt */
-	size_t nlate, late_cap;
-	size_t nreplies, replies_cap;
+	uint32_t nlate, late_cap;
+	uint32_t nreplies, replies_cap;
 	uint16_t helo_reply[PROBE_HELO__COUNT]; /* a refused greeting's reply (1 + position) */
-	size_t nrelay;                     /* st[0..nrelay): the combined relay attempts */
-	size_t nback;                      /* then the backscatter ones; then late forms, re-sends */
-	size_t nresend;                    /* re-sends alone added so far */
+	uint32_t nrelay;                   /* st[0..nrelay): the combined relay attempts */
+	uint32_t nback;                    /* then the backscatter ones; then late forms, re-sends */
+	uint32_t nresend;                  /* re-sends alone added so far */
 	const char *const *domains;        /* customer domains, copied */
-	size_t ndomains;
+	uint32_t ndomains;
 	char *spoof;                       /* spoof-domain sender domains (run_prepare), one
 					      after the other, each NUL-terminated */
-	size_t nspoof;
+	uint32_t nspoof;
 	enum probe_helo helo_kind;         /* this connection's greeting (set by the session) */
 	bool relay_accepted; /* a relay attempt was accepted: optional attempts are skipped */
 	char literal[ADDR_STRLEN];
@@ -125,7 +125,7 @@ struct probe_run {
 	int64_t end_mono;    /* when the engine was done with it (run_take_result) */
 	int decided;         /* attempts decided so far, to tell progress */
 	int no_progress;     /* consecutive connections that decided nothing */
-	size_t transcript_cap;   /* bytes of the transcript as shown (res->transcript_len counts them) */
+	uint32_t transcript_cap; /* bytes of the transcript as shown (res->transcript_len counts them) */
 	struct txbuf tx;         /* the transcript while the probe runs, packed (run_log) */
 	bool banner_seen;    /* a whole greeting arrived once */
 	bool bytes_seen;     /* any byte arrived once */

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,86 @@ enum {
 	TXBUF_DICT = sizeof(txbuf_dict) - 1,
 	TXBUF_SEGMENT_MAX = 4 * TXBUF_BLOCK, /* a longer tail stays raw (lines are shorter) */
 };
+
+/*
+ * Each thread's deflate and inflate streams, made once and reset for each
+ * segment: setting one up allocates some 10 KB, and tens of thousands of
+ * those coming and going between the probes' small blocks fragmented the
+ * heap. Freed with the thread.
+ */
+struct txbuf_streams {
+	z_stream def, inf;
+	bool def_ok, inf_ok;
+};
+
+static pthread_key_t streams_key;
+static pthread_once_t streams_once = PTHREAD_ONCE_INIT;
+static bool streams_key_ok;
+
+static void
+txbuf_streams_free(void *p)
+{
+	struct txbuf_streams *t = p;
+
+	if (t->def_ok)
+		deflateEnd(&t->def);
+	if (t->inf_ok)
+		inflateEnd(&t->inf);
+	free(t);
+}
+
+static void
+txbuf_streams_init(void)
+{
+	streams_key_ok = pthread_key_create(&streams_key, txbuf_streams_free) == 0;
+}
+
+static struct txbuf_streams *
+txbuf_streams(void)
+{
+	struct txbuf_streams *t;
+
+	pthread_once(&streams_once, txbuf_streams_init);
+	if (!streams_key_ok)
+		return NULL;
+	if ((t = pthread_getspecific(streams_key)) == NULL) {
+		if ((t = calloc(1, sizeof(*t))) == NULL || pthread_setspecific(streams_key, t) != 0) {
+			free(t);
+			return NULL;
+		}
+	}
+	return t;
+}
+
+/* This thread's inflate stream, reset; NULL when zlib cannot make one. */
+static z_stream *
+txbuf_inflater(void)
+{
+	struct txbuf_streams *t = txbuf_streams();
+
+	if (t == NULL)
+		return NULL;
+	if (!t->inf_ok)
+		return (t->inf_ok = inflateInit2(&t->inf, TXBUF_WINDOW) == Z_OK) ? &t->inf : NULL;
+	return inflateReset(&t->inf) == Z_OK ? &t->inf : NULL;
+}
+
+/* This thread's deflate stream, reset; NULL when zlib cannot make one. */
+static z_stream *
+txbuf_deflater(void)
+{
+	struct txbuf_streams *t = txbuf_streams();
+
+	if (t == NULL)
+		return NULL;
+	if (!t->def_ok)
+		return (t->def_ok = deflateInit2(&t->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+						 TXBUF_WINDOW, TXBUF_MEMLEVEL,
+						 Z_DEFAULT_STRATEGY) == Z_OK)
+			       ? &t->def
+			       : NULL;
+	return deflateReset(&t->def) == Z_OK ? &t->def : NULL;
+}
 
 /* buf with room for need bytes (*size updated). */
 static void *
@@ -76,22 +157,19 @@ txbuf_header(const uint8_t *h, uint16_t *zlen, uint16_t *raw)
 static bool
 txbuf_inflate(const uint8_t *in, uint16_t zlen, char *out, uint16_t raw)
 {
-	z_stream z = {0};
+	z_stream *z = txbuf_inflater();
 	int rc;
-	bool ok;
 
-	if (inflateInit2(&z, TXBUF_WINDOW) != Z_OK)
+	if (z == NULL)
 		return false;
-	z.next_in = (Bytef *)in;
-	z.avail_in = zlen;
-	z.next_out = (Bytef *)out;
-	z.avail_out = raw;
-	rc = inflateSetDictionary(&z, (const Bytef *)txbuf_dict, TXBUF_DICT);
+	z->next_in = (Bytef *)in;
+	z->avail_in = zlen;
+	z->next_out = (Bytef *)out;
+	z->avail_out = raw;
+	rc = inflateSetDictionary(z, (const Bytef *)txbuf_dict, TXBUF_DICT);
 	if (rc == Z_OK && raw > 0)
-		rc = inflate(&z, Z_SYNC_FLUSH);
-	ok = (rc == Z_OK || rc == Z_BUF_ERROR) && z.total_out == raw && z.avail_in == 0;
-	inflateEnd(&z);
-	return ok;
+		rc = inflate(z, Z_SYNC_FLUSH);
+	return (rc == Z_OK || rc == Z_BUF_ERROR) && z->total_out == raw && z->avail_in == 0;
 }
 
 /*
@@ -105,7 +183,7 @@ txbuf_deflate(struct txbuf *b)
 	char text[TXBUF_DICT + TXBUF_CHAIN + TXBUF_SEGMENT_MAX];
 	uint16_t zlen = 0, raw = 0;
 	uint32_t at, room;
-	z_stream z = {0};
+	z_stream *z;
 	size_t dict;
 	bool fresh = b->z_used == 0, ok = false;
 
@@ -120,36 +198,34 @@ txbuf_deflate(struct txbuf *b)
 	if (fresh)
 		zlen = raw = 0;
 	dict = TXBUF_DICT + raw < TXBUF_WINDOW_BYTES ? TXBUF_DICT + raw : TXBUF_WINDOW_BYTES;
-	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, TXBUF_WINDOW, TXBUF_MEMLEVEL,
-			 Z_DEFAULT_STRATEGY) != Z_OK)
+	if ((z = txbuf_deflater()) == NULL)
 		return false;
 	/* a sync flush adds at most 5 bytes to the bound, an empty stored block 5 more */
-	room = (uint32_t)deflateBound(&z, b->tail_used) + 16;
+	room = (uint32_t)deflateBound(z, b->tail_used) + 16;
 	at = b->z_used + (fresh ? TXBUF_HDR : 0);
-	if (deflateSetDictionary(&z, (const Bytef *)text + TXBUF_DICT + raw - dict, (uInt)dict) ==
+	if (deflateSetDictionary(z, (const Bytef *)text + TXBUF_DICT + raw - dict, (uInt)dict) ==
 	    Z_OK) {
 		b->z = txbuf_reserve(b->z, &b->z_size, at + room);
-		z.next_in = (Bytef *)b->tail;
-		z.avail_in = b->tail_used;
-		z.next_out = b->z + at;
-		z.avail_out = room;
+		z->next_in = (Bytef *)b->tail;
+		z->avail_in = b->tail_used;
+		z->next_out = b->z + at;
+		z->avail_out = room;
 		/* all of it out, ending on a byte boundary: the next segment continues the stream */
-		ok = deflate(&z, Z_SYNC_FLUSH) == Z_OK && z.avail_in == 0 && z.avail_out > 0 &&
-		     zlen + z.total_out <= UINT16_MAX;
+		ok = deflate(z, Z_SYNC_FLUSH) == Z_OK && z->avail_in == 0 && z->avail_out > 0 &&
+		     zlen + z->total_out <= UINT16_MAX;
 	}
 	if (ok) {
-		uint16_t nz = (uint16_t)(zlen + z.total_out), nraw = (uint16_t)(raw + b->tail_used);
+		uint16_t nz = (uint16_t)(zlen + z->total_out), nraw = (uint16_t)(raw + b->tail_used);
 
 		if (fresh)
 			b->chain = b->z_used;
 		memcpy(b->z + b->chain, &nz, 2);
 		memcpy(b->z + b->chain + 2, &nraw, 2);
-		b->z_used = at + (uint32_t)z.total_out;
+		b->z_used = at + (uint32_t)z->total_out;
 		/* room for the next segment is reserved when it comes: keep only what is used */
 		b->z_size = (b->z_used + 63) / 64 * 64;
 		b->z = xrealloc(b->z, b->z_size);
 	}
-	deflateEnd(&z);
 	return ok;
 }
 
