@@ -214,7 +214,7 @@ reply_rec_free(struct smtp_reply_rec *r)
  * while its dialogue runs), and the recent few looked up before a copy.
  */
 #define STRINGS_RECENT 8
-#define STRINGS_CHUNK_MIN 256
+#define STRINGS_CHUNK_MIN 128
 #define STRINGS_CHUNK_MAX 2048
 
 struct strings_chunk {

@@ -34,7 +34,8 @@ run_new(const struct probe_params *p, const struct probe_target *t, int port, ui
 	r->err_budget = RUN_ERR_BUDGET;
 	r->start_mono = now_mono;
 	r->deadline_mono = now_mono + p->deadline_ms;
-	r->transcript_cap = p->max_transcript;
+	r->retry_unit = (uint32_t)(p->deadline_ms / UINT16_MAX + 1);
+	r->transcript_cap = p->max_transcript < UINT32_MAX ? (uint32_t)p->max_transcript : UINT32_MAX;
 	addr_literal(&t->addr, r->literal, sizeof(r->literal));
 	if (nd > 0) {
 		char **d = xcalloc(nd, sizeof(*d));
@@ -81,13 +82,12 @@ run_att_init(struct probe_run *r, size_t i, size_t index, int sender, int form, 
 	st->helo_kind = (uint8_t)helo;
 	st->alone = form >= 0 && catalogue_form((size_t)form)->last != NULL;
 	st->state = ATT_PENDING;
-	token_mac_part(&r->params->key, r->res->probe_id, (unsigned)index, st->mac);
 }
 
 void
 run_att_token(const struct probe_run *r, size_t i, char *out)
 {
-	token_format(r->res->probe_id, r->st[i].index, r->st[i].mac, out);
+	token_make_recent(&r->params->key, r->res->probe_id, r->st[i].index, out);
 }
 
 bool
@@ -200,7 +200,7 @@ run_unprepare(struct probe_run *r)
 		res->helo_names[i] = NULL;
 	}
 	r->st = NULL;
-	r->natt = 0;
+	r->natt = r->att_cap = 0;
 	r->spoof = NULL;
 	r->nspoof = 0;
 	res->host = NULL;
@@ -254,9 +254,8 @@ run_prepare(struct probe_run *r, const char *host, const char **why)
 	r->nrelay = nrelay;
 	r->nback = nback;
 	total = nrelay + nback + nlate + r->nspoof * nsf + ngreet * ngs;
-	/* Room for the re-sends alone, so adding one never moves the array. */
-	r->st = xcalloc(total + RUN_RESEND_MAX, sizeof(*r->st));
-	r->natt = total;
+	r->st = xcalloc(total, sizeof(*r->st));
+	r->natt = r->att_cap = total;
 	for (size_t i = 0; i < nrelay; i++, n++) {
 		catalogue_relay(i, &ca);
 		if (!run_add_relay(r, n, i, &ca, PROBE_HELO_OURS, 0))
@@ -349,6 +348,12 @@ run_resend_alone(struct probe_run *r, size_t i)
 		if (r->st[k].resend_of == i + 1)
 			return;
 	}
+	if (n == r->att_cap) {
+		/* re-sends are few (RUN_RESEND_MAX): grown by need; callers hold positions */
+		r->att_cap = n + 1;
+		r->st = xrealloc(r->st, r->att_cap * sizeof(*r->st));
+		orig = &r->st[i];
+	}
 	run_att_init(r, n, catalogue_resend_base() + r->nresend, orig->sender, orig->form,
 		     orig->dom, (enum probe_helo)orig->helo_kind);
 	r->st[n].resend_of = (uint8_t)(i + 1);
@@ -362,11 +367,28 @@ run_resend_alone(struct probe_run *r, size_t i)
 	r->nresend++;
 }
 
+/* Attempt st's commands go on the wire: another try. */
+static void
+run_att_start(struct run_att *st)
+{
+	st->state = ATT_RUNNING;
+	st->rcpt_ok = false;
+	if (st->tries < RUN_TRIES_MAX) /* tries are few (breaks and 4xx end an attempt); a cap all the same */
+		st->tries++;
+}
+
+/* When attempt st (ATT_WAIT_RETRY) runs again. */
+static int64_t
+run_retry_time(const struct probe_run *r, const struct run_att *st)
+{
+	return r->start_mono + (int64_t)st->retry_at * r->retry_unit;
+}
+
 static bool
 run_ready(const struct probe_run *r, const struct run_att *st, int64_t now)
 {
 	return st->state == ATT_PENDING ||
-	       (st->state == ATT_WAIT_RETRY && r->start_mono + st->retry_at <= now);
+	       (st->state == ATT_WAIT_RETRY && run_retry_time(r, st) <= now);
 }
 
 /* Attempts a and b send the same MAIL FROM (a sender with no token in it). */
@@ -405,9 +427,7 @@ run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max)
 			/* its own transaction: the first thing picked, or left for later */
 			if (n > 0)
 				continue;
-			st->state = ATT_RUNNING;
-			st->rcpt_ok = false;
-			st->tries++;
+			run_att_start(st);
 			idx[n++] = i;
 			return n;
 		}
@@ -415,9 +435,7 @@ run_next_batch(struct probe_run *r, int64_t now, size_t *idx, size_t max)
 			first = st;
 		else if (!run_same_sender(first, st))
 			continue;
-		st->state = ATT_RUNNING;
-		st->rcpt_ok = false;
-		st->tries++;
+		run_att_start(st);
 		idx[n++] = i;
 	}
 	return n;
@@ -477,8 +495,8 @@ run_unfinished(const struct probe_run *r, int64_t now, size_t *ready, int64_t *n
 		n++;
 		if (run_ready(r, st, now))
 			rd++;
-		else if (st->state == ATT_WAIT_RETRY && r->start_mono + st->retry_at > next)
-			next = r->start_mono + st->retry_at;
+		else if (st->state == ATT_WAIT_RETRY && run_retry_time(r, st) > next)
+			next = run_retry_time(r, st);
 	}
 	if (ready)
 		*ready = rd;
@@ -544,7 +562,7 @@ run_reply_store(struct probe_run *r, const struct reply_view *rv, const char *ad
 	if (r->nreplies >= UINT16_MAX)
 		return 0;
 	if (r->nreplies == r->replies_cap) {
-		r->replies_cap = r->replies_cap ? r->replies_cap * 2 : 8;
+		r->replies_cap = r->replies_cap ? r->replies_cap * 2 : 4; /* a closed server gives three or four */
 		r->replies = xrealloc(r->replies, r->replies_cap * sizeof(*r->replies));
 	}
 	rec = &r->replies[r->nreplies++];
@@ -679,12 +697,16 @@ run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct re
 			/* no time left to retry: unconcluded */
 			run_decide(r, i, OUTCOME_TEMPFAIL, stage);
 		} else {
+			int64_t due = now + r->params->greylist_wait_ms - r->start_mono;
+
 			st->state = ATT_WAIT_RETRY;
-			st->retry_at = (uint32_t)(now + r->params->greylist_wait_ms - r->start_mono);
+			/* rounded up: never before the wait is over; within the deadline, so it fits */
+			st->retry_at = (uint16_t)((due + r->retry_unit - 1) / r->retry_unit);
 		}
 	} else if (stage == STAGE_EOD && reply_ok(rv->code)) {
 		run_decide(r, i, OUTCOME_ACCEPTED, stage);
 		run_resend_alone(r, i);
+		st = &r->st[i]; /* a re-send may have moved the array */
 		if (!st->backscatter && !r->relay_accepted) {
 			r->relay_accepted = true;
 			run_skip_optional(r);
@@ -1135,4 +1157,4 @@ run_finish(struct probe_run *r, int64_t now_mono)
 }
 
 /* 10,000 probes in flight hold about a hundred each (see struct run_att). */
-_Static_assert(sizeof(struct run_att) <= 28, "struct run_att grew");
+_Static_assert(sizeof(struct run_att) <= 16, "struct run_att grew");

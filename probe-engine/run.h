@@ -45,26 +45,25 @@ struct run_late_reply {
 #define RUN_ADDR_MAX 512 /* a rendered MAIL FROM or RCPT TO argument */
 
 /*
- * One attempt while the probe runs, in 28 bytes: what it is (the
- * catalogue's sender and form, its sender domain, its index and MAC) and
- * how it went. Its addresses are rendered when they are sent, and its
- * replies are positions in the run's table of distinct replies; run_finish
- * builds the probe_attempt records (some 200 bytes each, with every address
- * and reply text) only for the result. 10,000 probes in flight each hold
- * about a hundred of these.
+ * One attempt while the probe runs, in 16 bytes: what it is (the
+ * catalogue's sender and form, its sender domain, its index) and how it
+ * went. Its token is made again when it is needed (token_make_recent
+ * remembers the MACs of the last few thousand), its addresses are
+ * rendered when they are sent, and its replies are positions in the run's
+ * table of distinct replies; run_finish builds the probe_attempt records
+ * (some 200 bytes each, with every address and reply text) only for the
+ * result. 10,000 probes in flight each hold about a hundred of these.
  */
 struct run_att {
-	uint32_t retry_at;   /* ms after start_mono: when ATT_WAIT_RETRY runs again */
 	uint16_t reply[2];   /* MAIL, RCPT: 1 + position in run->replies; 0: none */
-	uint8_t mac[TOKEN_MAC_BYTES]; /* the token is rebuilt from probe id, index and this */
+	uint16_t retry_at;   /* when ATT_WAIT_RETRY runs again: run->retry_unit ms after
+				start_mono, rounded up */
 	uint8_t index;       /* attempt number (the token's) */
 	int8_t sender;       /* catalogue_sender(), -1 for the backscatter attempts */
 	int8_t form;         /* catalogue_form(), -1 for the backscatter attempts */
 	uint8_t dom;         /* 1 + position in run->spoof (spoof-domain) or run->domains
 				(backscatter); 0: none (backscatter: H) */
 	uint8_t resend_of;   /* 1 + position of the attempt this one re-sends alone; 0: none */
-	uint8_t tries;       /* > 1 after greylisting retries or reconnects */
-	uint8_t rcpts;       /* recipients accepted in its transaction */
 	unsigned state : 2;     /* enum att_state */
 	unsigned outcome : 4;   /* enum attempt_outcome */
 	unsigned stage : 4;     /* enum probe_stage */
@@ -75,7 +74,12 @@ struct run_att {
 	unsigned tls : 1;       /* its last try ran inside TLS */
 	unsigned alone : 1;     /* a transaction of its own (late forms, re-sends) */
 	unsigned backscatter : 1;
+	unsigned tries : 4;     /* > 1 after greylisting retries or reconnects (at most RUN_TRIES_MAX) */
+	unsigned rcpts : 6;     /* recipients accepted in its transaction (at most RUN_RCPTS_MAX) */
 };
+
+#define RUN_TRIES_MAX 15
+#define RUN_RCPTS_MAX 63
 
 struct reply_view {
 	int code;
@@ -88,20 +92,21 @@ struct probe_run {
 	const struct probe_params *params; /* the engine's; outlives the run */
 	struct run_att *st;                /* the attempts while the probe runs (res->attempts
 					      is built from them by run_finish) */
-	size_t natt;                       /* attempts in st */
+	uint32_t natt, att_cap;            /* attempts in st, room for */
+	uint32_t retry_unit;               /* ms: st[].retry_at's unit, so a day fits 16 bits */
 	struct smtp_reply_rec *replies;    /* the distinct replies seen (texts in res->strings) */
 	struct run_late_reply *late;       /* DATA and end-of-data replies, by attempt */
-	size_t nlate, late_cap;
-	size_t nreplies, replies_cap;
+	uint32_t nlate, late_cap;
+	uint32_t nreplies, replies_cap;
 	uint16_t helo_reply[PROBE_HELO__COUNT]; /* a refused greeting's reply (1 + position) */
-	size_t nrelay;                     /* st[0..nrelay): the combined relay attempts */
-	size_t nback;                      /* then the backscatter ones; then late forms, re-sends */
-	size_t nresend;                    /* re-sends alone added so far */
+	uint32_t nrelay;                   /* st[0..nrelay): the combined relay attempts */
+	uint32_t nback;                    /* then the backscatter ones; then late forms, re-sends */
+	uint32_t nresend;                  /* re-sends alone added so far */
 	const char *const *domains;        /* customer domains, copied */
-	size_t ndomains;
+	uint32_t ndomains;
 	char *spoof;                       /* spoof-domain sender domains (run_prepare), one
 					      after the other, each NUL-terminated */
-	size_t nspoof;
+	uint32_t nspoof;
 	enum probe_helo helo_kind;         /* this connection's greeting (set by the session) */
 	bool relay_accepted; /* a relay attempt was accepted: optional attempts are skipped */
 	char literal[ADDR_STRLEN];
@@ -120,7 +125,7 @@ struct probe_run {
 	int64_t end_mono;    /* when the engine was done with it (run_take_result) */
 	int decided;         /* attempts decided so far, to tell progress */
 	int no_progress;     /* consecutive connections that decided nothing */
-	size_t transcript_cap;   /* bytes of the transcript as shown (res->transcript_len counts them) */
+	uint32_t transcript_cap; /* bytes of the transcript as shown (res->transcript_len counts them) */
 	struct txbuf tx;         /* the transcript while the probe runs, packed (run_log) */
 	bool banner_seen;    /* a whole greeting arrived once */
 	bool bytes_seen;     /* any byte arrived once */

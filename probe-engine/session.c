@@ -583,7 +583,7 @@ session_send_body(struct session *s)
 	/* Attribution: a form relayed in company may relay only because of the others. */
 	for (size_t i = s->tx_first; i < (size_t)s->tx_first + s->tx_n; i++) {
 		if (s->run->st[s->batch[i]].rcpt_ok)
-			s->run->st[s->batch[i]].rcpts = (uint8_t)company;
+			s->run->st[s->batch[i]].rcpts = company < RUN_RCPTS_MAX ? company : RUN_RCPTS_MAX;
 	}
 	w = snprintf(buf, sizeof(buf),
 		     "From: relayaudit relay test <%s>\r\n"

@@ -7,7 +7,9 @@
 #include "common/util.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <strings.h>
 #include <string.h>
 
@@ -37,7 +39,7 @@ token_mac(const struct token_key *k, uint64_t probe_id, unsigned attempt,
 	hmac_sha256(k->key, k->len, msg, sizeof(msg), mac);
 }
 
-void
+static void
 token_mac_part(const struct token_key *k, uint64_t probe_id, unsigned attempt,
 	       uint8_t out[TOKEN_MAC_BYTES])
 {
@@ -47,7 +49,7 @@ token_mac_part(const struct token_key *k, uint64_t probe_id, unsigned attempt,
 	memcpy(out, mac, TOKEN_MAC_BYTES);
 }
 
-void
+static void
 token_format(uint64_t probe_id, unsigned attempt, const uint8_t mac[TOKEN_MAC_BYTES],
 	     char out[TOKEN_BUFLEN])
 {
@@ -70,6 +72,78 @@ token_make(const struct token_key *k, uint64_t probe_id, unsigned attempt,
 
 	token_mac_part(k, probe_id, attempt, mac);
 	token_format(probe_id, attempt, mac, out);
+}
+
+/*
+ * The recent MACs: direct-mapped by probe id and attempt. 4,096 entries
+ * hold what a loop renders between sending a command and reading the
+ * reply that echoes it; a probe's last pass over its tokens (the result)
+ * mostly misses and computes them again.
+ */
+#define RECENT_SLOTS 4096
+
+struct token_recent {
+	struct token_key key; /* the key the entries were made with */
+	struct {
+		uint64_t tag; /* 1 + (probe id << 8 | attempt); 0: empty */
+		uint8_t mac[TOKEN_MAC_BYTES];
+	} slot[RECENT_SLOTS];
+};
+
+static pthread_key_t recent_key;
+static pthread_once_t recent_once = PTHREAD_ONCE_INIT;
+static bool recent_ok;
+
+static void
+recent_init(void)
+{
+	recent_ok = pthread_key_create(&recent_key, free) == 0;
+}
+
+/* This thread's table for key k (emptied when the key is another), or NULL. */
+static struct token_recent *
+recent_table(const struct token_key *k)
+{
+	struct token_recent *t;
+
+	pthread_once(&recent_once, recent_init);
+	if (!recent_ok)
+		return NULL;
+	t = pthread_getspecific(recent_key);
+	if (t == NULL) {
+		if ((t = calloc(1, sizeof(*t))) == NULL || pthread_setspecific(recent_key, t) != 0) {
+			free(t);
+			return NULL;
+		}
+	}
+	if (t->key.len != k->len || memcmp(t->key.key, k->key, k->len) != 0) {
+		memset(t->slot, 0, sizeof(t->slot));
+		t->key = *k;
+	}
+	return t;
+}
+
+void
+token_make_recent(const struct token_key *k, uint64_t probe_id, unsigned attempt,
+		  char out[TOKEN_BUFLEN])
+{
+	struct token_recent *t = recent_table(k);
+	uint64_t tag;
+	size_t at;
+
+	probe_id &= TOKEN_PROBE_ID_MAX;
+	attempt &= TOKEN_ATTEMPT_MAX;
+	if (t == NULL) {
+		token_make(k, probe_id, attempt, out);
+		return;
+	}
+	tag = (probe_id << 8 | attempt) + 1;
+	at = (size_t)((tag * UINT64_C(0x9e3779b97f4a7c15)) >> 52) % RECENT_SLOTS;
+	if (t->slot[at].tag != tag) {
+		token_mac_part(k, probe_id, attempt, t->slot[at].mac);
+		t->slot[at].tag = tag;
+	}
+	token_format(probe_id, attempt, t->slot[at].mac, out);
 }
 
 int

@@ -28,13 +28,13 @@ void token_key_init(struct token_key *k, const void *secret, size_t len);
 void token_make(const struct token_key *k, uint64_t probe_id, unsigned attempt,
 		char out[TOKEN_BUFLEN]);
 /*
- * token_make in two halves, for a prober that keeps many tokens: the MAC
- * part (the HMAC, the costly half) as 8 bytes, and the token from it.
+ * token_make for a prober that renders each token several times within
+ * moments (the command, the reply that echoes it, the transcript) and
+ * keeps none: this thread remembers the MACs (the HMAC, the costly part)
+ * of the last few thousand tokens it made.
  */
-void token_mac_part(const struct token_key *k, uint64_t probe_id, unsigned attempt,
-		    uint8_t out[TOKEN_MAC_BYTES]);
-void token_format(uint64_t probe_id, unsigned attempt, const uint8_t mac[TOKEN_MAC_BYTES],
-		  char out[TOKEN_BUFLEN]);
+void token_make_recent(const struct token_key *k, uint64_t probe_id, unsigned attempt,
+		       char out[TOKEN_BUFLEN]);
 /* s must start with a whole token (case-insensitive); 0 when its MAC verifies. */
 int token_verify(const struct token_key *k, const char *s, uint64_t *probe_id,
 		 unsigned *attempt);

@@ -1,22 +1,24 @@
 /*
- * Transcript blocks deflated with zlib as the probe goes (raw deflate, a
- * small window and a preset dictionary of what SMTP relay-test transcripts
- * are made of), inflated once when the result is built.
+ * Transcript segments deflated with zlib as the probe goes (raw deflate,
+ * each segment with its chain's text so far and a preset dictionary of what
+ * SMTP relay-test transcripts are made of), inflated once when the result
+ * is built.
  */
 #include "probe-engine/txbuf.h"
 #include "common/log.h"
 #include "common/util.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 /*
- * Blocks are small, so each starts from this dictionary rather than from
- * nothing: the words every relay-test transcript repeats, the commonest
- * last (deflate finds near matches cheaper). Changing it changes nothing
- * kept beyond one process: blocks never leave it.
+ * A chain starts from this dictionary rather than from nothing: the words
+ * every relay-test transcript repeats, the commonest last (deflate finds
+ * near matches cheaper). Changing it changes nothing kept beyond one
+ * process: chains never leave it.
  */
 static const char txbuf_dict[] =
 	"S: 250-STARTTLS\nS: 250-AUTH PLAIN LOGIN\nS: 250-SIZE 10240000\nS: 250-VRFY\nS: 250-ETRN\n"
@@ -27,7 +29,99 @@ static const char txbuf_dict[] =
 	"C: RSET\nS: 250 2.0.0 Ok\nC: MAIL FROM:<postmaster@>\nS: 250 2.1.0 Ok\n"
 	"C: RCPT TO:<\"%@>\nS: 554 5.7.1 <>: Relay access denied\nC: RCPT TO:<@>\n";
 
-enum { TXBUF_WINDOW = -9, TXBUF_MEMLEVEL = 1, TXBUF_HDR = 4 };
+/*
+ * A segment may refer 2 KB back (its window); its dictionary is the last 2
+ * KB of the preset dictionary and its chain so far. memLevel 1 keeps
+ * deflate's set-up small: segments are half a kilobyte.
+ */
+enum {
+	TXBUF_WINDOW = -11,
+	TXBUF_WINDOW_BYTES = 1 << 11,
+	TXBUF_MEMLEVEL = 1,
+	TXBUF_HDR = 4,
+	TXBUF_DICT = sizeof(txbuf_dict) - 1,
+	TXBUF_SEGMENT_MAX = 4 * TXBUF_BLOCK, /* a longer tail stays raw (lines are shorter) */
+};
+
+/*
+ * Each thread's deflate and inflate streams, made once and reset for each
+ * segment: setting one up allocates some 10 KB, and tens of thousands of
+ * those coming and going between the probes' small blocks fragmented the
+ * heap. Freed with the thread.
+ */
+struct txbuf_streams {
+	z_stream def, inf;
+	bool def_ok, inf_ok;
+};
+
+static pthread_key_t streams_key;
+static pthread_once_t streams_once = PTHREAD_ONCE_INIT;
+static bool streams_key_ok;
+
+static void
+txbuf_streams_free(void *p)
+{
+	struct txbuf_streams *t = p;
+
+	if (t->def_ok)
+		deflateEnd(&t->def);
+	if (t->inf_ok)
+		inflateEnd(&t->inf);
+	free(t);
+}
+
+static void
+txbuf_streams_init(void)
+{
+	streams_key_ok = pthread_key_create(&streams_key, txbuf_streams_free) == 0;
+}
+
+static struct txbuf_streams *
+txbuf_streams(void)
+{
+	struct txbuf_streams *t;
+
+	pthread_once(&streams_once, txbuf_streams_init);
+	if (!streams_key_ok)
+		return NULL;
+	if ((t = pthread_getspecific(streams_key)) == NULL) {
+		if ((t = calloc(1, sizeof(*t))) == NULL || pthread_setspecific(streams_key, t) != 0) {
+			free(t);
+			return NULL;
+		}
+	}
+	return t;
+}
+
+/* This thread's inflate stream, reset; NULL when zlib cannot make one. */
+static z_stream *
+txbuf_inflater(void)
+{
+	struct txbuf_streams *t = txbuf_streams();
+
+	if (t == NULL)
+		return NULL;
+	if (!t->inf_ok)
+		return (t->inf_ok = inflateInit2(&t->inf, TXBUF_WINDOW) == Z_OK) ? &t->inf : NULL;
+	return inflateReset(&t->inf) == Z_OK ? &t->inf : NULL;
+}
+
+/* This thread's deflate stream, reset; NULL when zlib cannot make one. */
+static z_stream *
+txbuf_deflater(void)
+{
+	struct txbuf_streams *t = txbuf_streams();
+
+	if (t == NULL)
+		return NULL;
+	if (!t->def_ok)
+		return (t->def_ok = deflateInit2(&t->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+						 TXBUF_WINDOW, TXBUF_MEMLEVEL,
+						 Z_DEFAULT_STRATEGY) == Z_OK)
+			       ? &t->def
+			       : NULL;
+	return deflateReset(&t->def) == Z_OK ? &t->def : NULL;
+}
 
 /* buf with room for need bytes (*size updated). */
 static void *
@@ -35,8 +129,8 @@ txbuf_reserve(void *buf, uint32_t *size, uint32_t need)
 {
 	if (need <= *size)
 		return buf;
-	/* in steps of 256: the buffers are many and small, doubling would waste a third */
-	*size = (need + 255) / 256 * 256;
+	/* in steps of 64: the buffers are many and small, doubling would waste a third */
+	*size = (need + 63) / 64 * 64;
 	return xrealloc(buf, *size);
 }
 
@@ -49,43 +143,97 @@ txbuf_put(struct txbuf *b, const void *p, size_t n)
 	b->total += (uint32_t)n;
 }
 
-/* The tail as one deflated block; false when zlib cannot (then the tail stays as it is). */
+static void
+txbuf_header(const uint8_t *h, uint16_t *zlen, uint16_t *raw)
+{
+	memcpy(zlen, h, 2);
+	memcpy(raw, h + 2, 2);
+}
+
+/*
+ * Inflates one chain (zlen deflated bytes at in) into out, which holds
+ * exactly its raw bytes; false when it does not come out whole.
+ */
+static bool
+txbuf_inflate(const uint8_t *in, uint16_t zlen, char *out, uint16_t raw)
+{
+	z_stream *z = txbuf_inflater();
+	int rc;
+
+	if (z == NULL)
+		return false;
+	z->next_in = (Bytef *)in;
+	z->avail_in = zlen;
+	z->next_out = (Bytef *)out;
+	z->avail_out = raw;
+	rc = inflateSetDictionary(z, (const Bytef *)txbuf_dict, TXBUF_DICT);
+	if (rc == Z_OK && raw > 0)
+		rc = inflate(z, Z_SYNC_FLUSH);
+	return (rc == Z_OK || rc == Z_BUF_ERROR) && z->total_out == raw && z->avail_in == 0;
+}
+
+/*
+ * The tail deflated as the last chain's next segment, or as a new chain's
+ * first; false when zlib cannot (then the tail stays as it is).
+ */
 static bool
 txbuf_deflate(struct txbuf *b)
 {
-	uint8_t out[TXBUF_HDR + 4 * TXBUF_BLOCK]; /* a block's lengths fit in 16 bits */
-	z_stream z = {0};
-	bool ok = false;
+	/* the preset dictionary, then the chain's raw text: a segment's dictionary is their end */
+	char text[TXBUF_DICT + TXBUF_CHAIN + TXBUF_SEGMENT_MAX];
+	uint16_t zlen = 0, raw = 0;
+	uint32_t at, room;
+	z_stream *z;
+	size_t dict;
+	bool fresh = b->z_used == 0, ok = false;
 
-	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, TXBUF_WINDOW, TXBUF_MEMLEVEL,
-			 Z_DEFAULT_STRATEGY) != Z_OK)
-		return false;
-	if (deflateBound(&z, b->tail_used) <= sizeof(out) - TXBUF_HDR &&
-	    deflateSetDictionary(&z, (const Bytef *)txbuf_dict, sizeof(txbuf_dict) - 1) == Z_OK) {
-		z.next_in = (Bytef *)b->tail;
-		z.avail_in = b->tail_used;
-		z.next_out = out + TXBUF_HDR;
-		z.avail_out = (uInt)(sizeof(out) - TXBUF_HDR);
-		if (deflate(&z, Z_FINISH) == Z_STREAM_END) {
-			uint16_t zlen = (uint16_t)z.total_out, raw = (uint16_t)b->tail_used;
-
-			memcpy(out, &zlen, 2);
-			memcpy(out + 2, &raw, 2);
-			b->z = txbuf_reserve(b->z, &b->z_size, b->z_used + TXBUF_HDR + zlen);
-			memcpy(b->z + b->z_used, out, TXBUF_HDR + zlen);
-			b->z_used += TXBUF_HDR + zlen;
-			ok = true;
-		}
+	memcpy(text, txbuf_dict, TXBUF_DICT);
+	if (!fresh) {
+		txbuf_header(b->z + b->chain, &zlen, &raw);
+		fresh = raw >= TXBUF_CHAIN;
 	}
-	deflateEnd(&z);
+	/* our own bytes, deflated by this process: failing to inflate them is a bug */
+	if (!fresh && !txbuf_inflate(b->z + b->chain + TXBUF_HDR, zlen, text + TXBUF_DICT, raw))
+		fatal("transcript chain at %u does not inflate", b->chain);
+	if (fresh)
+		zlen = raw = 0;
+	dict = TXBUF_DICT + raw < TXBUF_WINDOW_BYTES ? TXBUF_DICT + raw : TXBUF_WINDOW_BYTES;
+	if ((z = txbuf_deflater()) == NULL)
+		return false;
+	/* a sync flush adds at most 5 bytes to the bound, an empty stored block 5 more */
+	room = (uint32_t)deflateBound(z, b->tail_used) + 16;
+	at = b->z_used + (fresh ? TXBUF_HDR : 0);
+	if (deflateSetDictionary(z, (const Bytef *)text + TXBUF_DICT + raw - dict, (uInt)dict) ==
+	    Z_OK) {
+		b->z = txbuf_reserve(b->z, &b->z_size, at + room);
+		z->next_in = (Bytef *)b->tail;
+		z->avail_in = b->tail_used;
+		z->next_out = b->z + at;
+		z->avail_out = room;
+		/* all of it out, ending on a byte boundary: the next segment continues the stream */
+		ok = deflate(z, Z_SYNC_FLUSH) == Z_OK && z->avail_in == 0 && z->avail_out > 0 &&
+		     zlen + z->total_out <= UINT16_MAX;
+	}
+	if (ok) {
+		uint16_t nz = (uint16_t)(zlen + z->total_out), nraw = (uint16_t)(raw + b->tail_used);
+
+		if (fresh)
+			b->chain = b->z_used;
+		memcpy(b->z + b->chain, &nz, 2);
+		memcpy(b->z + b->chain + 2, &nraw, 2);
+		b->z_used = at + (uint32_t)z->total_out;
+		/* room for the next segment is reserved when it comes: keep only what is used */
+		b->z_size = (b->z_used + 63) / 64 * 64;
+		b->z = xrealloc(b->z, b->z_size);
+	}
 	return ok;
 }
 
-/* The tail deflated into a block of its own, when it is one (at most 4 KB: lines are shorter). */
+/* The tail deflated, when it is not too long for a segment. */
 static void
-txbuf_block(struct txbuf *b)
+txbuf_segment(struct txbuf *b)
 {
-	if (b->tail_used == 0 || b->tail_used > 4 * TXBUF_BLOCK - 64 || !txbuf_deflate(b))
+	if (b->tail_used == 0 || b->tail_used > TXBUF_SEGMENT_MAX || !txbuf_deflate(b))
 		return;
 	free(b->tail);
 	b->tail = NULL;
@@ -96,35 +244,13 @@ void
 txbuf_seal(struct txbuf *b)
 {
 	if (b->tail_used >= TXBUF_BLOCK)
-		txbuf_block(b);
+		txbuf_segment(b);
 }
 
 void
 txbuf_close(struct txbuf *b)
 {
-	txbuf_block(b);
-}
-
-/* Inflates one block of raw bytes into out; false when it does not come out whole. */
-static bool
-txbuf_inflate(const uint8_t *in, uint16_t zlen, char *out, uint16_t raw)
-{
-	z_stream z = {0};
-	int rc;
-	bool ok;
-
-	if (inflateInit2(&z, TXBUF_WINDOW) != Z_OK)
-		return false;
-	z.next_in = (Bytef *)in;
-	z.avail_in = zlen;
-	z.next_out = (Bytef *)out;
-	z.avail_out = raw;
-	rc = inflateSetDictionary(&z, (const Bytef *)txbuf_dict, sizeof(txbuf_dict) - 1);
-	if (rc == Z_OK)
-		rc = inflate(&z, Z_FINISH);
-	ok = rc == Z_STREAM_END && z.total_out == raw;
-	inflateEnd(&z);
-	return ok;
+	txbuf_segment(b);
 }
 
 char *
@@ -136,11 +262,9 @@ txbuf_take(struct txbuf *b, size_t *len)
 	for (uint32_t i = 0; i + TXBUF_HDR <= b->z_used;) {
 		uint16_t zlen, raw;
 
-		memcpy(&zlen, b->z + i, 2);
-		memcpy(&raw, b->z + i + 2, 2);
-		/* our own blocks, deflated by this process: failing to inflate one is a bug */
+		txbuf_header(b->z + i, &zlen, &raw);
 		if (o + raw > b->total || !txbuf_inflate(b->z + i + TXBUF_HDR, zlen, out + o, raw))
-			fatal("transcript block %u does not inflate", i);
+			fatal("transcript chain at %u does not inflate", i);
 		o += raw;
 		i += TXBUF_HDR + zlen;
 	}

@@ -119,7 +119,8 @@ TEST(first_4xx_waits_for_a_retry)
 
 	run_one(r, 0, 450, 0, 0, "4.2.0", 100);
 	CHECK_INT(r->st[0].state, ATT_WAIT_RETRY);
-	CHECK_INT(r->st[0].retry_at, 1100);
+	/* kept in units of retry_unit ms, rounded up: due at 100 + greylist_wait_ms */
+	CHECK_INT(r->start_mono + (int64_t)r->st[0].retry_at * r->retry_unit, 1100);
 	r->st[1].state = ATT_DONE; /* others do not matter here */
 	run_unfinished(r, 500, &ready, &next);
 	CHECK_INT(next, 1100); /* the latest waiting one */

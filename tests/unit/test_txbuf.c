@@ -1,6 +1,6 @@
 /*
  * The in-flight transcript buffer: what goes in comes out byte for byte,
- * in blocks deflated as it grows, and it holds less than it was given.
+ * in segments deflated as it grows, and it holds less than it was given.
  */
 #include "probe-engine/txbuf.h"
 #include "tests/test.h"
@@ -52,7 +52,7 @@ TEST(what_goes_in_comes_out_byte_for_byte)
 	free(out);
 }
 
-TEST(an_eight_kilobyte_transcript_is_held_in_under_half)
+TEST(an_eight_kilobyte_transcript_is_held_in_under_a_fifth)
 {
 	static char in[8192];
 	struct txbuf b = {0};
@@ -63,8 +63,59 @@ TEST(an_eight_kilobyte_transcript_is_held_in_under_half)
 		txbuf_put(&b, in + off, n - off < 64 ? n - off : 64);
 		txbuf_seal(&b);
 	}
-	CHECK_MSG(b.tail_size + b.z_size < n / 2, "held %u + %u bytes of %zu", b.tail_size,
+	CHECK_MSG(b.tail_size + b.z_size < n / 5, "held %u + %u bytes of %zu", b.tail_size,
 		  b.z_size, n);
+	out = txbuf_take(&b, &len);
+	CHECK_INT(len, n);
+	CHECK(memcmp(out, in, n) == 0);
+	free(out);
+}
+
+/* The next connection's dialogue repeats the last one's: its segment refers back to it. */
+TEST(a_segment_repeating_the_chain_costs_a_few_bytes)
+{
+	static char in[2 * TXBUF_BLOCK];
+	struct txbuf b = {0};
+	size_t n = dialogue(in, sizeof(in), 20), len;
+	uint32_t first;
+	char *out;
+
+	CHECK(n >= TXBUF_BLOCK);
+	txbuf_put(&b, in, n);
+	txbuf_seal(&b);
+	first = b.z_used;
+	CHECK(first > 0 && b.tail_used == 0);
+	txbuf_put(&b, in, n);
+	txbuf_seal(&b);
+	CHECK_MSG(b.z_used - first < 24, "the repeat took %u bytes (the first %u)", b.z_used - first,
+		  first);
+	out = txbuf_take(&b, &len);
+	CHECK_INT(len, 2 * n);
+	CHECK(memcmp(out, in, n) == 0 && memcmp(out + n, in, n) == 0);
+	free(out);
+}
+
+/* A chain ends after TXBUF_CHAIN raw bytes: what a segment re-reads stays bounded. */
+TEST(chains_restart_and_each_comes_back)
+{
+	static char in[6 * TXBUF_CHAIN];
+	struct txbuf b = {0};
+	size_t n = dialogue(in, sizeof(in), 1000), len, chains = 0;
+	char *out;
+
+	for (size_t off = 0; off < n; off += 100) {
+		txbuf_put(&b, in + off, n - off < 100 ? n - off : 100);
+		txbuf_seal(&b);
+	}
+	for (uint32_t i = 0; i + 4 <= b.z_used; chains++) {
+		uint16_t zlen, raw;
+
+		memcpy(&zlen, b.z + i, 2);
+		memcpy(&raw, b.z + i + 2, 2);
+		CHECK_MSG(raw < TXBUF_CHAIN + 4 * TXBUF_BLOCK, "chain of %u raw bytes", raw);
+		i += 4 + zlen;
+	}
+	CHECK_MSG(chains >= n / (TXBUF_CHAIN + TXBUF_BLOCK), "%zu chains for %zu bytes", chains, n);
 	out = txbuf_take(&b, &len);
 	CHECK_INT(len, n);
 	CHECK(memcmp(out, in, n) == 0);
@@ -104,7 +155,9 @@ main(void)
 {
 	test_suite = "txbuf";
 	RUN(what_goes_in_comes_out_byte_for_byte);
-	RUN(an_eight_kilobyte_transcript_is_held_in_under_half);
+	RUN(an_eight_kilobyte_transcript_is_held_in_under_a_fifth);
+	RUN(a_segment_repeating_the_chain_costs_a_few_bytes);
+	RUN(chains_restart_and_each_comes_back);
 	RUN(closed_buffer_holds_no_raw_tail);
 	RUN(nothing_put_is_an_empty_string);
 	return test_summary();
