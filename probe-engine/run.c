@@ -15,6 +15,18 @@
 static void run_decide(struct probe_run *r, size_t i, enum attempt_outcome o,
 		       enum probe_stage stage);
 
+/* The probe id's 12 hex digits as in "rt" + id + attempt + MAC. */
+static void
+run_token_id(uint64_t probe_id, char out[13])
+{
+	uint8_t id[6];
+
+	probe_id &= TOKEN_PROBE_ID_MAX;
+	for (int i = 0; i < 6; i++)
+		id[i] = (uint8_t)(probe_id >> (40 - 8 * i));
+	hex_encode(id, sizeof(id), out);
+}
+
 struct probe_run *
 run_new(const struct probe_params *p, const struct probe_target *t, int port, uint64_t probe_id,
 	int64_t now_mono)
@@ -37,6 +49,7 @@ run_new(const struct probe_params *p, const struct probe_target *t, int port, ui
 	r->retry_unit = (uint32_t)(p->deadline_ms / UINT16_MAX + 1);
 	r->transcript_cap = p->max_transcript < UINT32_MAX ? (uint32_t)p->max_transcript : UINT32_MAX;
 	addr_literal(&t->addr, r->literal, sizeof(r->literal));
+	run_token_id(probe_id, r->token_id);
 	if (nd > 0) {
 		char **d = xcalloc(nd, sizeof(*d));
 
@@ -818,10 +831,8 @@ run_tx_token(const struct probe_run *r, const char *s, size_t left)
 	unsigned hi, lo;
 
 	/* "rt", the probe id (the same in every token of the probe), the attempt index, a MAC */
-	if (left < TOKEN_LEN || s[0] != 'r' || s[1] != 't' || !r->prepared || r->natt == 0)
-		return -1;
-	run_att_token(r, 0, token);
-	if (memcmp(s, token, 14) != 0)
+	if (left < TOKEN_LEN || s[0] != 'r' || s[1] != 't' || !r->prepared || r->natt == 0 ||
+	    memcmp(s + 2, r->token_id, 12) != 0)
 		return -1;
 	hi = (unsigned)(s[14] <= '9' ? s[14] - '0' : (s[14] | 0x20) - 'a' + 10);
 	lo = (unsigned)(s[15] <= '9' ? s[15] - '0' : (s[15] | 0x20) - 'a' + 10);
