@@ -71,6 +71,7 @@ run_free(struct probe_run *r)
 	free((void *)r->domains);
 	free(r->spoof);
 	free(r->st);
+	free(r->retry_at);
 	free(r->replies);
 	free(r->late);
 	free(r->conn_reason);
@@ -206,6 +207,7 @@ run_unprepare(struct probe_run *r)
 	struct probe_result *res = r->res;
 
 	free(r->st);
+	free(r->retry_at);
 	free(res->host);
 	free(r->spoof);
 	for (size_t i = 0; i < PROBE_HELO__COUNT; i++) {
@@ -213,6 +215,7 @@ run_unprepare(struct probe_run *r)
 		res->helo_names[i] = NULL;
 	}
 	r->st = NULL;
+	r->retry_at = NULL;
 	r->natt = r->att_cap = 0;
 	r->spoof = NULL;
 	r->nspoof = 0;
@@ -268,7 +271,7 @@ run_prepare(struct probe_run *r, const char *host, const char **why)
 	r->nback = nback;
 	total = nrelay + nback + nlate + r->nspoof * nsf + ngreet * ngs;
 	r->st = xcalloc(total, sizeof(*r->st));
-	r->natt = r->att_cap = total;
+	r->natt = r->att_cap = r->resend_base = total;
 	for (size_t i = 0; i < nrelay; i++, n++) {
 		catalogue_relay(i, &ca);
 		if (!run_add_relay(r, n, i, &ca, PROBE_HELO_OURS, 0))
@@ -316,10 +319,21 @@ toolong:
  * Attempts that only widen the search: spoof-domain and the greetings as the
  * target. A re-send alone is not one: it names the trick.
  */
-static bool
-run_optional(const struct run_att *st)
+/* 1 + position of the attempt that i re-sends alone; 0: none. */
+static size_t
+run_resend_of(const struct probe_run *r, size_t i)
 {
-	return st->resend_of == 0 &&
+	return i >= r->resend_base && i - r->resend_base < RUN_RESEND_MAX
+		       ? r->resend_of[i - r->resend_base]
+		       : 0;
+}
+
+static bool
+run_optional(const struct probe_run *r, size_t i)
+{
+	const struct run_att *st = &r->st[i];
+
+	return run_resend_of(r, i) == 0 &&
 	       (st->helo_kind != PROBE_HELO_OURS ||
 		(st->sender >= 0 && strcmp(catalogue_sender((size_t)st->sender)->name,
 					   "spoof-domain") == 0));
@@ -336,7 +350,7 @@ run_skip_optional(struct probe_run *r)
 	for (size_t i = 0; i < r->natt; i++) {
 		struct run_att *st = &r->st[i];
 
-		if (st->state == ATT_DONE || st->state == ATT_RUNNING || !run_optional(st))
+		if (st->state == ATT_DONE || st->state == ATT_RUNNING || !run_optional(r, i))
 			continue;
 		st->outcome = OUTCOME_SKIPPED;
 		st->stage = STAGE_NONE;
@@ -355,27 +369,29 @@ run_resend_alone(struct probe_run *r, size_t i)
 	size_t n = r->natt;
 
 	if (r->nresend >= RUN_RESEND_MAX || orig->backscatter || orig->rcpts <= 1 ||
-	    orig->resend_of != 0)
+	    run_resend_of(r, i) != 0)
 		return;
-	for (size_t k = 0; k < n; k++) {
-		if (r->st[k].resend_of == i + 1)
+	for (size_t k = 0; k < r->nresend; k++) {
+		if (r->resend_of[k] == i + 1)
 			return;
 	}
 	if (n == r->att_cap) {
 		/* re-sends are few (RUN_RESEND_MAX): grown by need; callers hold positions */
 		r->att_cap = n + 1;
 		r->st = xrealloc(r->st, r->att_cap * sizeof(*r->st));
+		if (r->retry_at != NULL)
+			r->retry_at = xrealloc(r->retry_at, r->att_cap * sizeof(*r->retry_at));
 		orig = &r->st[i];
 	}
 	run_att_init(r, n, catalogue_resend_base() + r->nresend, orig->sender, orig->form,
 		     orig->dom, (enum probe_helo)orig->helo_kind);
-	r->st[n].resend_of = (uint8_t)(i + 1);
 	r->st[n].alone = true;
 	if (!run_att_fits(r, n)) {
 		/* it fitted once with this H; keep the slot unused if it ever does not */
 		memset(&r->st[n], 0, sizeof(r->st[n]));
 		return;
 	}
+	r->resend_of[r->nresend] = (uint8_t)(i + 1);
 	r->natt++;
 	r->nresend++;
 }
@@ -394,7 +410,7 @@ run_att_start(struct run_att *st)
 static int64_t
 run_retry_time(const struct probe_run *r, const struct run_att *st)
 {
-	return r->start_mono + (int64_t)st->retry_at * r->retry_unit;
+	return r->start_mono + (int64_t)r->retry_at[st - r->st] * r->retry_unit;
 }
 
 static bool
@@ -615,8 +631,35 @@ run_late(struct probe_run *r, size_t i, bool add)
 		r->late_cap = r->late_cap ? r->late_cap * 2 : 4;
 		r->late = xrealloc(r->late, r->late_cap * sizeof(*r->late));
 	}
-	r->late[r->nlate] = (struct run_late_reply){(uint16_t)i, 0, 0};
+	r->late[r->nlate] = (struct run_late_reply){(uint16_t)i, 0, 0, 0, 0};
 	return &r->late[r->nlate++];
+}
+
+/* Attempt i's MAIL or RCPT reply: 1 + position in r->replies, 0: none. */
+static void
+run_att_set_reply(struct probe_run *r, size_t i, int slot, uint16_t v)
+{
+	struct run_late_reply *lr;
+
+	if (v < RUN_REPLY_FAR) {
+		r->st[i].reply[slot] = (uint8_t)v;
+		return;
+	}
+	/* a server of more than 254 distinct replies: kept beside */
+	lr = run_late(r, i, true);
+	*(slot == RUN_REPLY_MAIL ? &lr->mail : &lr->rcpt) = v;
+	r->st[i].reply[slot] = RUN_REPLY_FAR;
+}
+
+static uint16_t
+run_att_reply(struct probe_run *r, size_t i, int slot)
+{
+	const struct run_late_reply *lr;
+
+	if (r->st[i].reply[slot] != RUN_REPLY_FAR)
+		return r->st[i].reply[slot];
+	lr = run_late(r, i, false);
+	return lr == NULL ? 0 : slot == RUN_REPLY_MAIL ? lr->mail : lr->rcpt;
 }
 
 static void
@@ -680,8 +723,9 @@ run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct re
 		if (rv->text != NULL && strpbrk(rv->text, "<@") != NULL)
 			run_att_addr(r, i, slot == RUN_REPLY_MAIL ? RUN_ADDR_FROM : RUN_ADDR_RCPT,
 				     addr);
-		st->reply[slot] = run_reply_store(r, rv, addr,
-						  slot == RUN_REPLY_RCPT ? RUN_MARK_RCPT : RUN_MARK_MAIL);
+		run_att_set_reply(r, i, slot,
+				  run_reply_store(r, rv, addr,
+						  slot == RUN_REPLY_RCPT ? RUN_MARK_RCPT : RUN_MARK_MAIL));
 	} else {
 		struct run_late_reply *lr = run_late(r, i, true);
 
@@ -714,7 +758,9 @@ run_reply(struct probe_run *r, size_t i, enum probe_stage stage, const struct re
 
 			st->state = ATT_WAIT_RETRY;
 			/* rounded up: never before the wait is over; within the deadline, so it fits */
-			st->retry_at = (uint16_t)((due + r->retry_unit - 1) / r->retry_unit);
+			if (r->retry_at == NULL) /* only servers that say 4xx need these */
+				r->retry_at = xcalloc(r->att_cap, sizeof(*r->retry_at));
+			r->retry_at[i] = (uint16_t)((due + r->retry_unit - 1) / r->retry_unit);
 		}
 	} else if (stage == STAGE_EOD && reply_ok(rv->code)) {
 		run_decide(r, i, OUTCOME_ACCEPTED, stage);
@@ -1055,8 +1101,8 @@ run_att_record(struct probe_run *r, size_t i, struct probe_attempt *a)
 	a->rcpt_last = last[0] != '\0' ? probe_strings_dup(&res->strings, last) : NULL;
 	a->helo_kind = (enum probe_helo)st->helo_kind;
 	a->helo = res->helo_names[st->helo_kind];
-	run_reply_unpack(r, st->reply[RUN_REPLY_MAIL], from, &a->mail);
-	run_reply_unpack(r, st->reply[RUN_REPLY_RCPT], rcpt, &a->rcpt);
+	run_reply_unpack(r, run_att_reply(r, i, RUN_REPLY_MAIL), from, &a->mail);
+	run_reply_unpack(r, run_att_reply(r, i, RUN_REPLY_RCPT), rcpt, &a->rcpt);
 	if ((late = run_late(r, i, false)) != NULL) {
 		run_reply_unpack(r, late->data, NULL, &a->data);
 		run_reply_unpack(r, late->eod, NULL, &a->eod);
@@ -1069,7 +1115,7 @@ run_att_record(struct probe_run *r, size_t i, struct probe_attempt *a)
 	a->outcome = (enum attempt_outcome)st->outcome;
 	a->tries = st->tries;
 	a->rcpts = st->rcpts;
-	a->resend_of = st->resend_of > 0 ? (int)r->st[st->resend_of - 1].index : -1;
+	a->resend_of = run_resend_of(r, i) > 0 ? (int)r->st[run_resend_of(r, i) - 1].index : -1;
 	run_att_token(r, i, a->token);
 	a->backscatter = st->backscatter;
 	a->tls = st->tls;
@@ -1087,9 +1133,11 @@ run_records(struct probe_run *r)
 	for (size_t i = 0; i < r->natt; i++)
 		run_att_record(r, i, &res->attempts[i]);
 	free(r->st);
+	free(r->retry_at);
 	free(r->replies);
 	free(r->late);
 	r->st = NULL;
+	r->retry_at = NULL;
 	r->replies = NULL;
 	r->late = NULL;
 	r->natt = r->nreplies = r->replies_cap = r->nlate = r->late_cap = 0;
@@ -1168,4 +1216,4 @@ run_finish(struct probe_run *r, int64_t now_mono)
 }
 
 /* 10,000 probes in flight hold about a hundred each (see struct run_att). */
-_Static_assert(sizeof(struct run_att) <= 16, "struct run_att grew");
+_Static_assert(sizeof(struct run_att) <= 10, "struct run_att grew");

@@ -38,44 +38,49 @@ enum att_state {
 enum run_reply_slot { RUN_REPLY_MAIL, RUN_REPLY_RCPT, RUN_REPLY_DATA, RUN_REPLY_EOD, RUN_REPLY__COUNT };
 
 struct run_late_reply {
-	uint16_t pos;      /* the attempt's position */
+	uint16_t pos;       /* the attempt's position */
 	uint16_t data, eod; /* 1 + position in run->replies; 0: none */
+	uint16_t mail, rcpt; /* the MAIL and RCPT replies of an attempt whose byte says RUN_REPLY_FAR */
 };
+
+/* st->reply[]: the reply's position is beyond a byte, it is in the attempt's late entry */
+#define RUN_REPLY_FAR 255
 
 #define RUN_ADDR_MAX 512 /* a rendered MAIL FROM or RCPT TO argument */
 
 /*
- * One attempt while the probe runs, in 16 bytes: what it is (the
+ * One attempt while the probe runs, in 10 bytes: what it is (the
  * catalogue's sender and form, its sender domain, its index) and how it
  * went. Its token is made again when it is needed (token_make_recent
- * remembers the MACs of the last few thousand), its addresses are
- * rendered when they are sent, and its replies are positions in the run's
- * table of distinct replies; run_finish builds the probe_attempt records
- * (some 200 bytes each, with every address and reply text) only for the
- * result. 10,000 probes in flight each hold about a hundred of these.
+ * remembers the MACs of the last few thousand), its addresses are rendered
+ * when they are sent, and its replies are positions in the run's table of
+ * distinct replies (a closed server gives three or four; past 254, in the
+ * late table). What few attempts have is kept beside: the retry time of
+ * those a 4xx made wait (run->retry_at), the original of a re-send alone
+ * (run->resend_of). run_finish builds the probe_attempt records (some 200
+ * bytes each, with every address and reply text) only for the result.
+ * 10,000 probes in flight each hold about a hundred of these.
  */
 struct run_att {
-	uint16_t reply[2];   /* MAIL, RCPT: 1 + position in run->replies; 0: none */
-	uint16_t retry_at;   /* when ATT_WAIT_RETRY runs again: run->retry_unit ms after
-				start_mono, rounded up */
+	uint8_t reply[2];    /* MAIL, RCPT: 1 + position in run->replies, RUN_REPLY_FAR; 0: none */
 	uint8_t index;       /* attempt number (the token's) */
 	int8_t sender;       /* catalogue_sender(), -1 for the backscatter attempts */
 	int8_t form;         /* catalogue_form(), -1 for the backscatter attempts */
 	uint8_t dom;         /* 1 + position in run->spoof (spoof-domain) or run->domains
 				(backscatter); 0: none (backscatter: H) */
-	uint8_t resend_of;   /* 1 + position of the attempt this one re-sends alone; 0: none */
-	unsigned state : 2;     /* enum att_state */
-	unsigned outcome : 4;   /* enum attempt_outcome */
-	unsigned stage : 4;     /* enum probe_stage */
-	unsigned helo_kind : 2; /* enum probe_helo */
-	unsigned breaks : 2;    /* connection lost while running (< RUN_BREAKS_MAX) */
-	unsigned temps : 2;     /* 4xx replies seen (a second one decides) */
-	unsigned rcpt_ok : 1;   /* RCPT accepted in the current transaction (PENDING: put back, runs first) */
-	unsigned tls : 1;       /* its last try ran inside TLS */
-	unsigned alone : 1;     /* a transaction of its own (late forms, re-sends) */
-	unsigned backscatter : 1;
-	unsigned tries : 4;     /* > 1 after greylisting retries or reconnects (at most RUN_TRIES_MAX) */
-	unsigned rcpts : 6;     /* recipients accepted in its transaction (at most RUN_RCPTS_MAX) */
+	/* 16-bit units (a GCC and Clang extension to C11) keep the struct at 10 bytes */
+	uint16_t state : 2;     /* enum att_state */
+	uint16_t outcome : 4;   /* enum attempt_outcome */
+	uint16_t stage : 4;     /* enum probe_stage */
+	uint16_t helo_kind : 2; /* enum probe_helo */
+	uint16_t breaks : 2;    /* connection lost while running (< RUN_BREAKS_MAX) */
+	uint16_t temps : 2;     /* 4xx replies seen (a second one decides) */
+	uint16_t rcpt_ok : 1;   /* RCPT accepted in the current transaction (PENDING: put back, runs first) */
+	uint16_t tls : 1;       /* its last try ran inside TLS */
+	uint16_t alone : 1;     /* a transaction of its own (late forms, re-sends) */
+	uint16_t backscatter : 1;
+	uint16_t tries : 4;     /* > 1 after greylisting retries or reconnects (at most RUN_TRIES_MAX) */
+	uint16_t rcpts : 6;     /* recipients accepted in its transaction (at most RUN_RCPTS_MAX) */
 };
 
 #define RUN_TRIES_MAX 15
@@ -93,7 +98,12 @@ struct probe_run {
 	struct run_att *st;                /* the attempts while the probe runs (res->attempts
 					      is built from them by run_finish) */
 	uint32_t natt, att_cap;            /* attempts in st, room for */
-	uint32_t retry_unit;               /* ms: st[].retry_at's unit, so a day fits 16 bits */
+	uint16_t *retry_at;                /* by attempt (made when one first waits): when an
+					      ATT_WAIT_RETRY one runs again, in retry_unit ms
+					      after start_mono, rounded up */
+	uint32_t retry_unit;               /* ms: so that a day fits 16 bits */
+	uint32_t resend_base;              /* st[resend_base..natt): the re-sends alone */
+	uint8_t resend_of[RUN_RESEND_MAX]; /* 1 + position of the attempt each re-sends */
 	struct smtp_reply_rec *replies;    /* the distinct replies seen (texts in res->strings) */
 	struct run_late_reply *late;       /* DATA and end-of-data replies, by attempt */
 	uint32_t nlate, late_cap;

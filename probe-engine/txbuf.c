@@ -43,6 +43,8 @@ enum {
 	TXBUF_HDR = 4,
 	TXBUF_DICT = sizeof(txbuf_dict) - 1,
 	TXBUF_SEGMENT_MAX = 4 * TXBUF_BLOCK, /* a longer tail stays raw (lines are shorter) */
+	TXBUF_TAIL = TXBUF_BLOCK + 128,      /* the tail's size: a block and most lines */
+	TXBUF_Z_STEP = 128,                  /* the deflated chains grow by this much */
 };
 
 /*
@@ -125,21 +127,25 @@ txbuf_deflater(void)
 	return deflateReset(&t->def) == Z_OK ? &t->def : NULL;
 }
 
-/* buf with room for need bytes (*size updated). */
+/*
+ * buf with room for need bytes (*size updated), grown in steps of step.
+ * The buffers are many and small: doubling would waste a third, and steps
+ * of a few common sizes let one probe's freed block serve the next's.
+ */
 static void *
-txbuf_reserve(void *buf, uint32_t *size, uint32_t need)
+txbuf_reserve(void *buf, uint32_t *size, uint32_t need, uint32_t step)
 {
 	if (need <= *size)
 		return buf;
-	/* in steps of 64: the buffers are many and small, doubling would waste a third */
-	*size = (need + 63) / 64 * 64;
+	*size = (need + step - 1) / step * step;
 	return xrealloc(buf, *size);
 }
 
 void
 txbuf_put(struct txbuf *b, const void *p, size_t n)
 {
-	b->tail = txbuf_reserve(b->tail, &b->tail_size, b->tail_used + (uint32_t)n);
+	/* one tail for the whole transcript, sized for a block and a line: no growing by lines */
+	b->tail = txbuf_reserve(b->tail, &b->tail_size, b->tail_used + (uint32_t)n, TXBUF_TAIL);
 	memcpy(b->tail + b->tail_used, p, n);
 	b->tail_used += (uint32_t)n;
 	b->total += (uint32_t)n;
@@ -183,8 +189,9 @@ txbuf_deflate(struct txbuf *b)
 {
 	/* the preset dictionary, then the chain's raw text: a segment's dictionary is their end */
 	char text[TXBUF_DICT + TXBUF_CHAIN + TXBUF_SEGMENT_MAX];
+	/* a segment deflated: at most its length and a little (stored blocks), and the flush */
+	uint8_t out[TXBUF_SEGMENT_MAX + TXBUF_SEGMENT_MAX / 8 + 64];
 	uint16_t zlen = 0, raw = 0;
-	uint32_t at, room;
 	z_stream *z;
 	size_t dict;
 	bool fresh = b->z_used == 0, ok = false;
@@ -202,31 +209,27 @@ txbuf_deflate(struct txbuf *b)
 	dict = TXBUF_DICT + raw < TXBUF_DICT_USE ? TXBUF_DICT + raw : TXBUF_DICT_USE;
 	if ((z = txbuf_deflater()) == NULL)
 		return false;
-	/* a sync flush adds at most 5 bytes to the bound, an empty stored block 5 more */
-	room = (uint32_t)deflateBound(z, b->tail_used) + 16;
-	at = b->z_used + (fresh ? TXBUF_HDR : 0);
 	if (deflateSetDictionary(z, (const Bytef *)text + TXBUF_DICT + raw - dict, (uInt)dict) ==
 	    Z_OK) {
-		b->z = txbuf_reserve(b->z, &b->z_size, at + room);
 		z->next_in = (Bytef *)b->tail;
 		z->avail_in = b->tail_used;
-		z->next_out = b->z + at;
-		z->avail_out = room;
+		z->next_out = out;
+		z->avail_out = sizeof(out);
 		/* all of it out, ending on a byte boundary: the next segment continues the stream */
 		ok = deflate(z, Z_SYNC_FLUSH) == Z_OK && z->avail_in == 0 && z->avail_out > 0 &&
 		     zlen + z->total_out <= UINT16_MAX;
 	}
 	if (ok) {
 		uint16_t nz = (uint16_t)(zlen + z->total_out), nraw = (uint16_t)(raw + b->tail_used);
+		uint32_t at = b->z_used + (fresh ? TXBUF_HDR : 0);
 
+		b->z = txbuf_reserve(b->z, &b->z_size, at + (uint32_t)z->total_out, TXBUF_Z_STEP);
+		memcpy(b->z + at, out, z->total_out);
 		if (fresh)
 			b->chain = b->z_used;
 		memcpy(b->z + b->chain, &nz, 2);
 		memcpy(b->z + b->chain + 2, &nraw, 2);
 		b->z_used = at + (uint32_t)z->total_out;
-		/* room for the next segment is reserved when it comes: keep only what is used */
-		b->z_size = (b->z_used + 63) / 64 * 64;
-		b->z = xrealloc(b->z, b->z_size);
 	}
 	return ok;
 }
@@ -237,9 +240,7 @@ txbuf_segment(struct txbuf *b)
 {
 	if (b->tail_used == 0 || b->tail_used > TXBUF_SEGMENT_MAX || !txbuf_deflate(b))
 		return;
-	free(b->tail);
-	b->tail = NULL;
-	b->tail_used = b->tail_size = 0;
+	b->tail_used = 0; /* the tail serves the next segment */
 }
 
 void
@@ -253,6 +254,11 @@ void
 txbuf_close(struct txbuf *b)
 {
 	txbuf_segment(b);
+	if (b->tail_used == 0) {
+		free(b->tail);
+		b->tail = NULL;
+		b->tail_size = 0;
+	}
 }
 
 char *

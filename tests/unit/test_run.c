@@ -120,7 +120,7 @@ TEST(first_4xx_waits_for_a_retry)
 	run_one(r, 0, 450, 0, 0, "4.2.0", 100);
 	CHECK_INT(r->st[0].state, ATT_WAIT_RETRY);
 	/* kept in units of retry_unit ms, rounded up: due at 100 + greylist_wait_ms */
-	CHECK_INT(r->start_mono + (int64_t)r->st[0].retry_at * r->retry_unit, 1100);
+	CHECK_INT(r->start_mono + (int64_t)r->retry_at[0] * r->retry_unit, 1100);
 	r->st[1].state = ATT_DONE; /* others do not matter here */
 	run_unfinished(r, 500, &ready, &next);
 	CHECK_INT(next, 1100); /* the latest waiting one */
@@ -621,6 +621,42 @@ TEST(replies_echoing_the_address_come_back_whole_in_the_result)
 	run_free(r);
 }
 
+/* Past 254 distinct replies an attempt's reply positions no longer fit its bytes: kept beside. */
+TEST(a_server_of_many_distinct_replies_keeps_every_one)
+{
+	struct probe_run *r = new_run();
+	char text[64];
+
+	CHECK(r->natt >= 90);
+	/* a first try of each, put back (a pipelined group cut short): its replies fill the table */
+	for (size_t i = 0; i < r->natt; i++) {
+		r->st[i].state = ATT_RUNNING;
+		str_fmt(text, sizeof(text), "2.1.0 first try #%zu", i);
+		reply_text(r, i, STAGE_MAIL, 250, "2.1.0", text);
+		run_put_back(r, i);
+	}
+	for (size_t i = 0; i < r->natt; i++) {
+		r->st[i].state = ATT_RUNNING;
+		str_fmt(text, sizeof(text), "2.1.0 sender ok #%zu", i);
+		reply_text(r, i, STAGE_MAIL, 250, "2.1.0", text);
+		str_fmt(text, sizeof(text), "5.7.1 no relaying, refusal #%zu", 1000 + i);
+		reply_text(r, i, STAGE_RCPT, 554, "5.7.1", text);
+	}
+	CHECK_MSG(r->nreplies > 270, "%u distinct replies", (unsigned)r->nreplies);
+	CHECK_INT(r->st[r->natt - 1].reply[RUN_REPLY_RCPT], RUN_REPLY_FAR);
+	run_finish(r, 10);
+	for (size_t i = 0; i < r->res->nattempts; i++) {
+		const struct probe_attempt *a = &r->res->attempts[i];
+
+		str_fmt(text, sizeof(text), "2.1.0 sender ok #%zu", i);
+		CHECK_STR(a->mail.text, text);
+		str_fmt(text, sizeof(text), "5.7.1 no relaying, refusal #%zu", 1000 + i);
+		CHECK_STR(a->rcpt.text, text);
+		CHECK_INT(a->rcpt.code, 554);
+	}
+	run_free(r);
+}
+
 TEST(trick_names_the_greeting_before_tls)
 {
 	struct probe_attempt a = {.sender = "null", .form = "plain", .helo_kind = PROBE_HELO_HOST};
@@ -673,5 +709,6 @@ main(void)
 	RUN(widening_attempts_are_skipped_once_a_relay_is_accepted);
 	RUN(trick_names_the_greeting_before_tls);
 	RUN(replies_echoing_the_address_come_back_whole_in_the_result);
+	RUN(a_server_of_many_distinct_replies_keeps_every_one);
 	return test_summary();
 }
