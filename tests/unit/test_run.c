@@ -127,6 +127,36 @@ TEST(first_4xx_waits_for_a_retry)
 	run_free(r);
 }
 
+/* A day-long deadline keeps retry times in 16 bits of 1.3 s: rounded up, never early. */
+TEST(a_retry_under_a_day_long_deadline_is_never_early)
+{
+	struct probe_target t = {0};
+	struct probe_run *r;
+	const char *why = NULL;
+	size_t ready;
+	int64_t next = 0;
+
+	probe_params_defaults(&params);
+	token_key_init(&params.key, "0123456789abcdef", 16);
+	params.greylist_wait_ms = 1000;
+	params.deadline_ms = 86400000;
+	addr_parse("192.0.2.9", &t.addr);
+	r = run_new(&params, &t, 25, 42, 0);
+	CHECK(run_prepare(r, "mx.example.org", &why) == 0);
+	run_one(r, 0, 450, 0, 0, "4.2.0", 100);
+	CHECK_INT(r->st[0].state, ATT_WAIT_RETRY);
+	for (size_t i = 1; i < r->natt; i++)
+		r->st[i].state = ATT_DONE;
+	run_unfinished(r, 500, &ready, &next);
+	CHECK_MSG(next >= 1100 && next < 1100 + (int64_t)r->retry_unit, "due at %lld, unit %u",
+		  (long long)next, r->retry_unit);
+	run_unfinished(r, next - 1, &ready, &next);
+	CHECK_INT(ready, 0);
+	run_unfinished(r, next, &ready, &next);
+	CHECK_INT(ready, 1);
+	run_free(r);
+}
+
 TEST(persistent_471_is_a_deferred_refusal_counted_closed)
 {
 	struct probe_run *r = new_run();
@@ -686,6 +716,7 @@ main(void)
 	RUN(accepted_through_eod_is_accepted_with_its_trick);
 	RUN(rcpt_accepted_but_refused_after_the_dot_is_closed_at_eod);
 	RUN(first_4xx_waits_for_a_retry);
+	RUN(a_retry_under_a_day_long_deadline_is_never_early);
 	RUN(persistent_471_is_a_deferred_refusal_counted_closed);
 	RUN(other_persistent_4xx_is_tempfail);
 	RUN(greylisted_then_accepted_is_accepted);
