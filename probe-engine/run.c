@@ -135,13 +135,13 @@ run_att_render(const struct probe_run *r, size_t i, enum run_addr which, char *o
 	const struct rcpt_form *f;
 	const char *pattern;
 
-	run_att_token(r, i, token);
 	if (st->backscatter) {
 		const char *dom = st->dom > 0 ? r->domains[st->dom - 1] : NULL;
 
 		out[0] = '\0';
 		if (which == RUN_ADDR_LAST)
 			return 0;
+		run_att_token(r, i, token);
 		/* the pair is rendered together: the address not asked for goes to scratch */
 		return catalogue_backscatter(&ctx, dom, which == RUN_ADDR_FROM ? out : scratch,
 					     RUN_ADDR_MAX, which == RUN_ADDR_RCPT ? out : scratch,
@@ -157,6 +157,10 @@ run_att_render(const struct probe_run *r, size_t i, enum run_addr which, char *o
 		out[0] = '\0';
 		return 0;
 	}
+	/* most senders carry no token: none is made for them */
+	token[0] = '\0';
+	if (strstr(pattern, "{T}") != NULL)
+		run_att_token(r, i, token);
 	return catalogue_render(pattern, &ctx, out, RUN_ADDR_MAX);
 }
 
