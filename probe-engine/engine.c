@@ -55,16 +55,11 @@ enum job_state {
 struct job {
 	struct job *next, *prev; /* in the list its state belongs to */
 	enum job_state state;
+	int port;
 	struct shard *e;
-	struct probe_target_copy {
-		struct addr addr;
-		int port;
-		uint64_t probe_id;
-	} t;
-	struct probe_target tgt; /* for run_new */
-	char *name;
-	char **domains;
-	size_t ndomains;
+	uint64_t probe_id;
+	/* the target: its name and domains are the job's own copies until run_new copies them */
+	struct probe_target tgt;
 	struct probe_run *run;
 	struct session *sess;
 	struct event *sleep_ev;
@@ -249,13 +244,23 @@ job_move(struct job *j, enum job_state s)
 	list_push(engine_list(j->e, s), j);
 }
 
+/* The job's copies of the target's name and domains (the run has its own once it exists). */
+static void
+job_free_target(struct job *j)
+{
+	for (size_t i = 0; i < j->tgt.ndomains; i++)
+		free((char *)j->tgt.domains[i]);
+	free((void *)j->tgt.domains);
+	free((char *)j->tgt.name);
+	j->tgt.domains = NULL;
+	j->tgt.ndomains = 0;
+	j->tgt.name = NULL;
+}
+
 static void
 job_free(struct job *j)
 {
-	for (size_t i = 0; i < j->ndomains; i++)
-		free(j->domains[i]);
-	free(j->domains);
-	free(j->name);
+	job_free_target(j);
 	if (j->sleep_ev)
 		event_free(j->sleep_ev);
 	run_free(j->run);
@@ -610,10 +615,8 @@ engine_rdns_cb(const char *name, void *arg)
 {
 	struct job *j = arg;
 
-	if (name != NULL && j->name == NULL) {
-		j->name = xstrdup(name);
-		j->tgt.name = j->name;
-	}
+	if (name != NULL && j->tgt.name == NULL)
+		j->tgt.name = xstrdup(name);
 	engine_hand_over(j);
 }
 
@@ -624,27 +627,28 @@ engine_queue_one(struct probe_engine *f, const struct probe_target *t, int port,
 	struct shard *e = engine_shard_of(f, &t->addr);
 
 	j->e = e;
-	j->t.addr = t->addr;
-	j->t.port = port;
-	j->t.probe_id = id;
-	j->name = t->name ? xstrdup(t->name) : NULL;
-	if (t->ndomains > 0) {
-		j->domains = xcalloc(t->ndomains, sizeof(char *));
-		for (size_t i = 0; i < t->ndomains; i++)
-			j->domains[i] = xstrdup(t->domains[i]);
-		j->ndomains = t->ndomains;
-	}
+	j->port = port;
+	j->probe_id = id;
 	j->tgt = *t;
-	j->tgt.name = j->name;
-	j->tgt.domains = (const char *const *)j->domains;
+	j->tgt.name = t->name ? xstrdup(t->name) : NULL;
+	j->tgt.domains = NULL;
+	j->tgt.ndomains = 0;
+	if (t->ndomains > 0) {
+		char **d = xcalloc(t->ndomains, sizeof(char *));
+
+		for (size_t i = 0; i < t->ndomains; i++)
+			d[i] = xstrdup(t->domains[i]);
+		j->tgt.domains = (const char *const *)d;
+		j->tgt.ndomains = t->ndomains;
+	}
 	/* the caller's loop waits for results only while some are due */
 	if (f->threaded && f->submitted == f->delivered)
 		event_add(f->out_wake.ev, NULL);
 	f->submitted++;
 	/* first its reverse DNS name when it has none and a resolver is given */
 	j->state = JOB_RESOLVING;
-	if (f->p.rdns == NULL || j->name != NULL ||
-	    rdns_lookup(f->p.rdns, &j->t.addr, engine_rdns_cb, j) < 0)
+	if (f->p.rdns == NULL || j->tgt.name != NULL ||
+	    rdns_lookup(f->p.rdns, &j->tgt.addr, engine_rdns_cb, j) < 0)
 		engine_hand_over(j);
 }
 
@@ -735,18 +739,18 @@ engine_give_slot(struct shard *e)
 static void
 engine_hold(struct shard *e, struct job *j, int delta)
 {
-	count_add(&e->by_addr, addr_hash(&j->t.addr), &j->t.addr, delta);
-	count_add(&e->by_net, addr_net_key(&j->t.addr) ^ (uint64_t)j->t.addr.family << 62, NULL,
+	count_add(&e->by_addr, addr_hash(&j->tgt.addr), &j->tgt.addr, delta);
+	count_add(&e->by_net, addr_net_key(&j->tgt.addr) ^ (uint64_t)j->tgt.addr.family << 62, NULL,
 		  delta);
 }
 
 static bool
 engine_admissible(struct shard *e, const struct job *j)
 {
-	if (count_get(&e->by_addr, addr_hash(&j->t.addr), &j->t.addr) > 0)
+	if (count_get(&e->by_addr, addr_hash(&j->tgt.addr), &j->tgt.addr) > 0)
 		return false;
 	if (e->p.per_net > 0 &&
-	    count_get(&e->by_net, addr_net_key(&j->t.addr) ^ (uint64_t)j->t.addr.family << 62,
+	    count_get(&e->by_net, addr_net_key(&j->tgt.addr) ^ (uint64_t)j->tgt.addr.family << 62,
 		      NULL) >= e->p.per_net)
 		return false;
 	return true;
@@ -974,7 +978,7 @@ engine_connect(struct shard *e, struct job *j)
 	job_move(j, JOB_CONNECTED);
 	j->decided_before = j->run->decided;
 	e->connects++;
-	j->sess = session_start(e->base, j->run, j->t.port, e->tls, engine_implicit_tls(e, j->t.port),
+	j->sess = session_start(e->base, j->run, j->port, e->tls, engine_implicit_tls(e, j->port),
 				engine_session_end, j);
 }
 
@@ -1075,7 +1079,8 @@ engine_pump_cb(evutil_socket_t fd, short what, void *arg)
 			e->in_flight++;
 			if (e->in_flight > e->peak_in_flight)
 				e->peak_in_flight = e->in_flight;
-			j->run = run_new(&e->p, &j->tgt, j->t.port, j->t.probe_id, now);
+			j->run = run_new(&e->p, &j->tgt, j->port, j->probe_id, now);
+			job_free_target(j); /* the run keeps its own copies */
 			job_move(j, JOB_CONNECT_WAIT);
 			admitted++;
 		}
