@@ -5,13 +5,13 @@
  */
 #include "common/hmac.h"
 #include "common/log.h"
+#include "common/util.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -28,25 +28,24 @@ struct hmac_cache {
 	size_t keylen;
 };
 
-static pthread_key_t hmac_key;
 static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
 static EVP_MAC *hmac_mac; /* fetched once; EVP_MAC objects may be shared by threads */
 
 static void
-hmac_cache_free(void *p)
+hmac_cache_release(void *p)
 {
 	struct hmac_cache *c = p;
 
 	EVP_MAC_CTX_free(c->ctx);
 	OPENSSL_cleanse(c->key, sizeof(c->key));
-	free(c);
 }
+
+static struct thread_slot hmac_slot =
+	THREAD_SLOT_INIT(sizeof(struct hmac_cache), hmac_cache_release);
 
 static void
 hmac_init_once(void)
 {
-	if (pthread_key_create(&hmac_key, hmac_cache_free) != 0)
-		fatal("pthread_key_create failed");
 	hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 }
 
@@ -65,17 +64,10 @@ hmac_keyed(const void *key, size_t keylen)
 	pthread_once(&hmac_once, hmac_init_once);
 	if (hmac_mac == NULL)
 		return NULL;
-	c = pthread_getspecific(hmac_key);
-	if (c == NULL) {
-		if ((c = calloc(1, sizeof(*c))) == NULL)
-			return NULL;
-		if ((c->ctx = EVP_MAC_CTX_new(hmac_mac)) == NULL ||
-		    pthread_setspecific(hmac_key, c) != 0) {
-			EVP_MAC_CTX_free(c->ctx);
-			free(c);
-			return NULL;
-		}
-	}
+	if ((c = thread_slot_get(&hmac_slot)) == NULL)
+		return NULL;
+	if (c->ctx == NULL && (c->ctx = EVP_MAC_CTX_new(hmac_mac)) == NULL)
+		return NULL;
 	if (c->keylen == keylen && CRYPTO_memcmp(c->key, key, keylen) == 0)
 		return EVP_MAC_init(c->ctx, NULL, 0, NULL) == 1 ? c->ctx : NULL;
 	c->keylen = 0;

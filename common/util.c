@@ -155,6 +155,49 @@ str_fmt(char *buf, size_t len, const char *fmt, ...)
 	return (n < 0 || (size_t)n >= len) ? -1 : 0;
 }
 
+/* Put before the object, so that the key's destructor knows how to release it. */
+struct thread_obj {
+	void (*release)(void *obj);
+	max_align_t data[];
+};
+
+static void
+thread_obj_free(void *p)
+{
+	struct thread_obj *o = p;
+
+	if (o->release != NULL)
+		o->release(o->data);
+	free(o);
+}
+
+void *
+thread_slot_get(struct thread_slot *s)
+{
+	struct thread_obj *o;
+
+	if (!atomic_load_explicit(&s->made, memory_order_acquire)) {
+		pthread_mutex_lock(&s->mu);
+		if (!atomic_load_explicit(&s->made, memory_order_relaxed)) {
+			s->ok = pthread_key_create(&s->key, thread_obj_free) == 0;
+			atomic_store_explicit(&s->made, true, memory_order_release);
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	if (!s->ok)
+		return NULL;
+	if ((o = pthread_getspecific(s->key)) == NULL) {
+		if ((o = calloc(1, sizeof(*o) + s->size)) == NULL)
+			return NULL;
+		o->release = s->release;
+		if (pthread_setspecific(s->key, o) != 0) {
+			free(o);
+			return NULL;
+		}
+	}
+	return o->data;
+}
+
 int64_t
 now_mono_ms(void)
 {

@@ -5,6 +5,8 @@
 #ifndef RELAYAUDIT_UTIL_H
 #define RELAYAUDIT_UTIL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -27,6 +29,23 @@ int parse_bool(const char *s, bool *out);
 
 /* snprintf into buf; -1 if it did not fit. */
 int str_fmt(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * An object each thread makes for itself on first use (size bytes, zeroed)
+ * and releases when it exits: release (NULL: none) runs on it before it is
+ * freed. One static slot per kind of object, THREAD_SLOT_INIT(size, release).
+ */
+struct thread_slot {
+	size_t size;
+	void (*release)(void *obj);
+	pthread_mutex_t mu;
+	atomic_bool made; /* key made (or found impossible): ok says which */
+	bool ok;
+	pthread_key_t key;
+};
+#define THREAD_SLOT_INIT(sz, rel) {(sz), (rel), PTHREAD_MUTEX_INITIALIZER, false, false, 0}
+/* This thread's object, or NULL when none can be made (the caller does without). */
+void *thread_slot_get(struct thread_slot *s);
 
 /* Monotonic and wall clocks in milliseconds. */
 int64_t now_mono_ms(void);

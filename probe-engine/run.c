@@ -15,18 +15,6 @@
 static void run_decide(struct probe_run *r, size_t i, enum attempt_outcome o,
 		       enum probe_stage stage);
 
-/* The probe id's 12 hex digits as in "rt" + id + attempt + MAC. */
-static void
-run_token_id(uint64_t probe_id, char out[13])
-{
-	uint8_t id[6];
-
-	probe_id &= TOKEN_PROBE_ID_MAX;
-	for (int i = 0; i < 6; i++)
-		id[i] = (uint8_t)(probe_id >> (40 - 8 * i));
-	hex_encode(id, sizeof(id), out);
-}
-
 struct probe_run *
 run_new(const struct probe_params *p, const struct probe_target *t, int port, uint64_t probe_id,
 	int64_t now_mono)
@@ -49,7 +37,7 @@ run_new(const struct probe_params *p, const struct probe_target *t, int port, ui
 	r->retry_unit = (uint32_t)(p->deadline_ms / UINT16_MAX + 1);
 	r->transcript_cap = p->max_transcript < UINT32_MAX ? (uint32_t)p->max_transcript : UINT32_MAX;
 	addr_literal(&t->addr, r->literal, sizeof(r->literal));
-	run_token_id(probe_id, r->token_id);
+	token_id_digits(probe_id, r->token_id);
 	if (nd > 0) {
 		char **d = xcalloc(nd, sizeof(*d));
 
@@ -94,7 +82,7 @@ run_att_init(struct probe_run *r, size_t i, size_t index, int sender, int form, 
 	st->dom = (uint8_t)dom;
 	st->backscatter = sender < 0;
 	st->helo_kind = (uint8_t)helo;
-	st->alone = form >= 0 && catalogue_form((size_t)form)->last != NULL;
+	st->alone = run_att_has_last(r, i);
 	st->state = ATT_PENDING;
 }
 
@@ -319,10 +307,6 @@ toolong:
 	return -1;
 }
 
-/*
- * Attempts that only widen the search: spoof-domain and the greetings as the
- * target. A re-send alone is not one: it names the trick.
- */
 /* 1 + position of the attempt that i re-sends alone; 0: none. */
 static size_t
 run_resend_of(const struct probe_run *r, size_t i)
@@ -332,6 +316,10 @@ run_resend_of(const struct probe_run *r, size_t i)
 		       : 0;
 }
 
+/*
+ * Attempts that only widen the search: spoof-domain and the greetings as the
+ * target. A re-send alone is not one: it names the trick.
+ */
 static bool
 run_optional(const struct probe_run *r, size_t i)
 {
@@ -882,7 +870,7 @@ run_tx_token(const struct probe_run *r, const char *s, size_t left)
 
 	/* "rt", the probe id (the same in every token of the probe), the attempt index, a MAC */
 	if (left < TOKEN_LEN || s[0] != 'r' || s[1] != 't' || !r->prepared || r->natt == 0 ||
-	    memcmp(s + 2, r->token_id, 12) != 0)
+	    memcmp(s + 2, r->token_id, TOKEN_ID_DIGITS) != 0)
 		return -1;
 	hi = (unsigned)(s[14] <= '9' ? s[14] - '0' : (s[14] | 0x20) - 'a' + 10);
 	lo = (unsigned)(s[15] <= '9' ? s[15] - '0' : (s[15] | 0x20) - 'a' + 10);

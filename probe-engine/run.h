@@ -120,7 +120,7 @@ struct probe_run {
 	enum probe_helo helo_kind;         /* this connection's greeting (set by the session) */
 	bool relay_accepted; /* a relay attempt was accepted: optional attempts are skipped */
 	char literal[ADDR_STRLEN];
-	char token_id[13];   /* the probe id as its tokens spell it (12 hex digits) */
+	char token_id[TOKEN_ID_DIGITS + 1]; /* the probe id as its tokens spell it */
 	bool prepared;       /* attempts rendered (H known) */
 	bool relay_stop;     /* 530: no more attempts */
 	bool pipelining;

@@ -7,9 +7,7 @@
 #include "common/util.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdbool.h>
-#include <stdlib.h>
 #include <strings.h>
 #include <string.h>
 
@@ -49,19 +47,27 @@ token_mac_part(const struct token_key *k, uint64_t probe_id, unsigned attempt,
 	memcpy(out, mac, TOKEN_MAC_BYTES);
 }
 
-static void
-token_format(uint64_t probe_id, unsigned attempt, const uint8_t mac[TOKEN_MAC_BYTES],
-	     char out[TOKEN_BUFLEN])
+void
+token_id_digits(uint64_t probe_id, char out[TOKEN_ID_DIGITS + 1])
 {
-	uint8_t id[7];
+	uint8_t id[TOKEN_ID_DIGITS / 2];
 
 	probe_id &= TOKEN_PROBE_ID_MAX;
 	for (int i = 0; i < 6; i++)
 		id[i] = (uint8_t)(probe_id >> (40 - 8 * i));
-	id[6] = (uint8_t)(attempt & TOKEN_ATTEMPT_MAX);
+	hex_encode(id, sizeof(id), out);
+}
+
+static void
+token_format(uint64_t probe_id, unsigned attempt, const uint8_t mac[TOKEN_MAC_BYTES],
+	     char out[TOKEN_BUFLEN])
+{
+	uint8_t a = (uint8_t)(attempt & TOKEN_ATTEMPT_MAX);
+
 	memcpy(out, TOKEN_PREFIX, 2);
-	hex_encode(id, 7, out + 2);
-	hex_encode(mac, TOKEN_MAC_BYTES, out + 16);
+	token_id_digits(probe_id, out + 2);
+	hex_encode(&a, 1, out + 2 + TOKEN_ID_DIGITS);
+	hex_encode(mac, TOKEN_MAC_BYTES, out + 4 + TOKEN_ID_DIGITS);
 }
 
 void
@@ -90,33 +96,15 @@ struct token_recent {
 	} slot[RECENT_SLOTS];
 };
 
-static pthread_key_t recent_key;
-static pthread_once_t recent_once = PTHREAD_ONCE_INIT;
-static bool recent_ok;
-
-static void
-recent_init(void)
-{
-	recent_ok = pthread_key_create(&recent_key, free) == 0;
-}
+static struct thread_slot recent_slot = THREAD_SLOT_INIT(sizeof(struct token_recent), NULL);
 
 /* This thread's table for key k (emptied when the key is another), or NULL. */
 static struct token_recent *
 recent_table(const struct token_key *k)
 {
-	struct token_recent *t;
+	struct token_recent *t = thread_slot_get(&recent_slot);
 
-	pthread_once(&recent_once, recent_init);
-	if (!recent_ok)
-		return NULL;
-	t = pthread_getspecific(recent_key);
-	if (t == NULL) {
-		if ((t = calloc(1, sizeof(*t))) == NULL || pthread_setspecific(recent_key, t) != 0) {
-			free(t);
-			return NULL;
-		}
-	}
-	if (t->key.len != k->len || memcmp(t->key.key, k->key, k->len) != 0) {
+	if (t != NULL && (t->key.len != k->len || memcmp(t->key.key, k->key, k->len) != 0)) {
 		memset(t->slot, 0, sizeof(t->slot));
 		t->key = *k;
 	}

@@ -17,6 +17,7 @@
 #define TOKEN_PROBE_ID_MAX ((UINT64_C(1) << 48) - 1)
 #define TOKEN_ATTEMPT_MAX 255
 #define TOKEN_MAC_BYTES 8 /* the MAC part: 16 hex digits */
+#define TOKEN_ID_DIGITS 12 /* the probe id part, after "rt" */
 
 struct token_key {
 	uint8_t key[64];
@@ -35,6 +36,8 @@ void token_make(const struct token_key *k, uint64_t probe_id, unsigned attempt,
  */
 void token_make_recent(const struct token_key *k, uint64_t probe_id, unsigned attempt,
 		       char out[TOKEN_BUFLEN]);
+/* The probe id as its tokens spell it: TOKEN_ID_DIGITS hex digits and a NUL. */
+void token_id_digits(uint64_t probe_id, char out[TOKEN_ID_DIGITS + 1]);
 /* s must start with a whole token (case-insensitive); 0 when its MAC verifies. */
 int token_verify(const struct token_key *k, const char *s, uint64_t *probe_id,
 		 unsigned *attempt);

@@ -8,7 +8,6 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,12 +57,8 @@ struct txbuf_streams {
 	bool def_ok, inf_ok;
 };
 
-static pthread_key_t streams_key;
-static pthread_once_t streams_once = PTHREAD_ONCE_INIT;
-static bool streams_key_ok;
-
 static void
-txbuf_streams_free(void *p)
+txbuf_streams_release(void *p)
 {
 	struct txbuf_streams *t = p;
 
@@ -71,37 +66,16 @@ txbuf_streams_free(void *p)
 		deflateEnd(&t->def);
 	if (t->inf_ok)
 		inflateEnd(&t->inf);
-	free(t);
 }
 
-static void
-txbuf_streams_init(void)
-{
-	streams_key_ok = pthread_key_create(&streams_key, txbuf_streams_free) == 0;
-}
-
-static struct txbuf_streams *
-txbuf_streams(void)
-{
-	struct txbuf_streams *t;
-
-	pthread_once(&streams_once, txbuf_streams_init);
-	if (!streams_key_ok)
-		return NULL;
-	if ((t = pthread_getspecific(streams_key)) == NULL) {
-		if ((t = calloc(1, sizeof(*t))) == NULL || pthread_setspecific(streams_key, t) != 0) {
-			free(t);
-			return NULL;
-		}
-	}
-	return t;
-}
+static struct thread_slot streams_slot =
+	THREAD_SLOT_INIT(sizeof(struct txbuf_streams), txbuf_streams_release);
 
 /* This thread's inflate stream, reset; NULL when zlib cannot make one. */
 static z_stream *
 txbuf_inflater(void)
 {
-	struct txbuf_streams *t = txbuf_streams();
+	struct txbuf_streams *t = thread_slot_get(&streams_slot);
 
 	if (t == NULL)
 		return NULL;
@@ -114,7 +88,7 @@ txbuf_inflater(void)
 static z_stream *
 txbuf_deflater(void)
 {
-	struct txbuf_streams *t = txbuf_streams();
+	struct txbuf_streams *t = thread_slot_get(&streams_slot);
 
 	if (t == NULL)
 		return NULL;

@@ -7,6 +7,8 @@
 #include "common/util.h"
 #include "tests/test.h"
 
+#include <pthread.h>
+
 TEST(parse_i64_checks_range_and_whole_string)
 {
 	int64_t v;
@@ -131,6 +133,55 @@ TEST(str_fmt_copies_and_says_when_it_cut)
 	CHECK_STR(buf, "abcde");
 }
 
+static atomic_int slot_released;
+
+static void
+slot_release(void *obj)
+{
+	if (*(int *)obj == 7)
+		atomic_fetch_add(&slot_released, 1);
+}
+
+static struct thread_slot test_slot = THREAD_SLOT_INIT(sizeof(int) * 16, slot_release);
+static pthread_barrier_t slot_barrier; /* both threads hold their objects at once */
+
+static void *
+slot_thread(void *arg)
+{
+	int *a = thread_slot_get(&test_slot), *b = thread_slot_get(&test_slot);
+	bool zero = true;
+
+	for (int i = 0; i < 16; i++)
+		zero = zero && a[i] == 0;
+	*(int **)arg = zero && a == b ? a : NULL;
+	a[0] = 7; /* released at the thread's exit */
+	pthread_barrier_wait(&slot_barrier);
+	pthread_barrier_wait(&slot_barrier);
+	return NULL;
+}
+
+TEST(thread_slot_gives_each_thread_its_own_object_and_releases_it)
+{
+	pthread_t t[2];
+	int *seen[2] = {NULL, NULL}, *mine = thread_slot_get(&test_slot);
+
+	CHECK(mine != NULL);
+	pthread_barrier_init(&slot_barrier, NULL, 3);
+	for (int i = 0; i < 2; i++)
+		CHECK_INT(pthread_create(&t[i], NULL, slot_thread, &seen[i]), 0);
+	pthread_barrier_wait(&slot_barrier);
+	/* each thread got a zeroed object of its own, the same one on every call */
+	CHECK(seen[0] != NULL && seen[1] != NULL);
+	CHECK(seen[0] != seen[1] && seen[0] != mine && seen[1] != mine);
+	CHECK_INT(atomic_load(&slot_released), 0);
+	pthread_barrier_wait(&slot_barrier);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&slot_barrier);
+	CHECK(thread_slot_get(&test_slot) == mine);
+	CHECK_INT(atomic_load(&slot_released), 2);
+}
+
 int
 main(void)
 {
@@ -144,5 +195,6 @@ main(void)
 	RUN(loopback_is_recognised);
 	RUN(hex_round_trips);
 	RUN(str_fmt_copies_and_says_when_it_cut);
+	RUN(thread_slot_gives_each_thread_its_own_object_and_releases_it);
 	return test_summary();
 }
