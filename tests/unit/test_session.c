@@ -319,6 +319,55 @@ att(struct probe_run *r, size_t i)
 	return a;
 }
 
+/* A test's loop, run, scripted peer (NULL: none) and its current session. */
+struct fixture {
+	struct event_base *base;
+	struct peer *p;
+	struct probe_run *r;
+	struct session *s;
+	struct outcome o;
+};
+
+/* The loop and a run for ip; p (when given) listens there. */
+static void
+fx_start(struct fixture *f, struct peer *p, const char *ip)
+{
+	*f = (struct fixture){.base = event_base_new(), .p = p, .r = make_run(ip)};
+	if (p != NULL)
+		peer_start(p, f->base, ip);
+}
+
+/* One connection to the peer (port 1 without one) driven to its end; the one before is freed. */
+static void
+fx_connect(struct fixture *f)
+{
+	if (f->s != NULL)
+		session_free(f->s);
+	f->o = (struct outcome){0};
+	f->s = session_start(f->base, f->r, f->p != NULL ? f->p->port : 1, NULL, false, on_end,
+			     &f->o);
+	drive(f->base, f->s, &f->o);
+}
+
+/* Until the peer has read what we sent and closed, at most 1 s. */
+static void
+fx_peer_closed(struct fixture *f)
+{
+	for (int64_t until = now_mono_ms() + 1000; f->p->fd >= 0 && now_mono_ms() < until;)
+		event_base_loop(f->base, EVLOOP_ONCE);
+}
+
+static void
+fx_end(struct fixture *f)
+{
+	if (f->s != NULL)
+		session_free(f->s);
+	run_free(f->r);
+	if (f->p != NULL)
+		peer_stop(f->p);
+	event_base_free(f->base);
+}
+
 TEST(state_table_names_every_state)
 {
 	for (int s = 0; s < SS__COUNT; s++) {
@@ -334,193 +383,143 @@ TEST(state_table_names_every_state)
 
 TEST(waits_for_the_final_greeting_line_before_speaking)
 {
-	struct event_base *base = event_base_new();
 	struct peer p = {.script = script_closed, .greeting = "220-peer.example.org hold on\r\n",
 			 .greeting_rest = "220 peer.example.org ESMTP\r\n"};
-	struct outcome o = {0};
-	struct probe_run *r = make_run("127.0.10.11");
+	struct fixture f;
 
-	peer_start(&p, base, "127.0.10.11");
-	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
-	drive(base, s, &o);
-	CHECK(o.ended);
+	fx_start(&f, &p, "127.0.10.11");
+	fx_connect(&f);
+	CHECK(f.o.ended);
 	CHECK_MSG(!p.spoke_early, "client spoke before the final greeting line");
 	CHECK(p.commands > 0);
-	CHECK_STR(r->res->banner, "peer.example.org ESMTP");
-	session_free(s);
-	run_free(r);
-	peer_stop(&p);
-	event_base_free(base);
+	CHECK_STR(f.r->res->banner, "peer.example.org ESMTP");
+	fx_end(&f);
 }
 
 TEST(ehlo_502_falls_back_to_helo_and_continues)
 {
-	struct event_base *base = event_base_new();
 	struct peer p = {.script = script_no_ehlo, .greeting = "220 peer.example.org ESMTP\r\n"};
-	struct outcome o = {0};
-	struct probe_run *r = make_run("127.0.10.12");
+	struct fixture f;
 
-	peer_start(&p, base, "127.0.10.12");
-	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
-	drive(base, s, &o);
+	fx_start(&f, &p, "127.0.10.12");
+	fx_connect(&f);
 	CHECK_CONTAINS(p.log, "EHLO relayaudit.invalid\nHELO relayaudit.invalid\nMAIL FROM:");
 	CHECK(p.rcpts > 0);
-	CHECK(!r->pipelining);
+	CHECK(!f.r->pipelining);
 	/* without PIPELINING, never more than one command in flight: replies kept in step */
-	CHECK_INT(o.why, SE_BUDGET);
-	session_free(s);
-	run_free(r);
-	peer_stop(&p);
-	event_base_free(base);
+	CHECK_INT(f.o.why, SE_BUDGET);
+	fx_end(&f);
 }
 
 TEST(error_budget_keeps_under_postfix_soft_limit)
 {
-	struct event_base *base = event_base_new();
 	struct peer p = {.script = script_closed, .greeting = "220 peer.example.org\r\n"};
-	struct outcome o = {0};
-	struct probe_run *r = make_run("127.0.10.13");
+	struct fixture f;
 
-	peer_start(&p, base, "127.0.10.13");
-	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
-	drive(base, s, &o);
-	CHECK_INT(o.why, SE_BUDGET);
+	fx_start(&f, &p, "127.0.10.13");
+	fx_connect(&f);
+	CHECK_INT(f.o.why, SE_BUDGET);
 	/* the peer reads the QUIT we sent before closing */
-	for (int64_t until = now_mono_ms() + 1000; p.fd >= 0 && now_mono_ms() < until;)
-		event_base_loop(base, EVLOOP_ONCE);
+	fx_peer_closed(&f);
 	CHECK_MSG(p.errors < 10, "got %d errors on one connection, want < 10", p.errors);
 	CHECK(p.errors >= 8);
 	CHECK_CONTAINS(p.log, "QUIT\n");
-	session_free(s);
-	run_free(r);
-	peer_stop(&p);
-	event_base_free(base);
+	fx_end(&f);
 }
 
 TEST(replies_split_byte_by_byte_keep_the_dialogue_in_step)
 {
-	struct event_base *base = event_base_new();
 	struct peer p = {.script = script_closed, .greeting = "220-peer.example.org\r\n220 ok\r\n",
 			 .split = true};
-	struct outcome o = {0};
-	struct probe_run *r = make_run("127.0.10.14");
+	struct fixture f;
 
-	peer_start(&p, base, "127.0.10.14");
-	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
-	drive(base, s, &o);
-	CHECK_INT(o.why, SE_BUDGET);
-	CHECK(r->pipelining);
-	CHECK_INT(att(r, 0).rcpt.code, 554);
-	CHECK_STR(att(r, 0).rcpt.enhanced, "5.7.1");
-	CHECK_STR(outcome_name(att(r, 0).outcome), "refused");
-	session_free(s);
-	run_free(r);
-	peer_stop(&p);
-	event_base_free(base);
+	fx_start(&f, &p, "127.0.10.14");
+	fx_connect(&f);
+	CHECK_INT(f.o.why, SE_BUDGET);
+	CHECK(f.r->pipelining);
+	CHECK_INT(att(f.r, 0).rcpt.code, 554);
+	CHECK_STR(att(f.r, 0).rcpt.enhanced, "5.7.1");
+	CHECK_STR(outcome_name(att(f.r, 0).outcome), "refused");
+	fx_end(&f);
 }
 
 TEST(open_server_gets_data_pipelined_after_its_first_accepted_recipient)
 {
-	struct event_base *base = event_base_new();
 	struct peer p = {.script = script_open, .greeting = "220 peer.example.org\r\n"};
-	struct outcome o = {0};
-	struct probe_run *r = make_run("127.0.10.18");
+	struct fixture f;
 
-	peer_start(&p, base, "127.0.10.18");
+	fx_start(&f, &p, "127.0.10.18");
 	/* the first connection's group, sent before any RCPT was accepted, has no DATA */
-	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
-	drive(base, s, &o);
-	CHECK_INT(o.why, SE_BUDGET);
+	fx_connect(&f);
+	CHECK_INT(f.o.why, SE_BUDGET);
 	CHECK_INT(p.datas, 0);
-	CHECK(r->rcpt_ok_seen);
+	CHECK(f.r->rcpt_ok_seen);
 	/* the accepted attempts were put back, not counted as tries; the next transaction is theirs */
-	CHECK_INT(r->st[0].state, ATT_PENDING);
-	CHECK_INT(r->st[0].tries, 0);
-	CHECK_INT(att(r, 0).rcpt.code, 0);
-	CHECK(run_replay_pending(r));
-	session_free(s);
+	CHECK_INT(f.r->st[0].state, ATT_PENDING);
+	CHECK_INT(f.r->st[0].tries, 0);
+	CHECK_INT(att(f.r, 0).rcpt.code, 0);
+	CHECK(run_replay_pending(f.r));
 	/* the second connection runs them again, with DATA */
-	o = (struct outcome){0};
-	s = session_start(base, r, p.port, NULL, false, on_end, &o);
-	drive(base, s, &o);
+	fx_connect(&f);
 	CHECK(p.datas >= 2);
-	CHECK_INT(r->st[0].tries, 1);
+	CHECK_INT(f.r->st[0].tries, 1);
 	/* the first DATA waits for the RCPT replies; later ones ride in the group */
 	CHECK_INT(p.data_in_group, p.datas - 1);
-	CHECK_STR(outcome_name(att(r, 0).outcome), "accepted");
-	CHECK_INT(att(r, 0).data.code, 354);
-	CHECK_INT(att(r, 0).eod.code, 250);
-	CHECK_STR(outcome_name(att(r, 1).outcome), "accepted");
-	session_free(s);
-	run_free(r);
-	peer_stop(&p);
-	event_base_free(base);
+	CHECK_STR(outcome_name(att(f.r, 0).outcome), "accepted");
+	CHECK_INT(att(f.r, 0).data.code, 354);
+	CHECK_INT(att(f.r, 0).eod.code, 250);
+	CHECK_STR(outcome_name(att(f.r, 1).outcome), "accepted");
+	fx_end(&f);
 }
 
 TEST(reply_timeout_is_labelled_with_its_state)
 {
-	struct event_base *base = event_base_new();
 	struct peer p = {.script = script_silent_after_ehlo, .greeting = "220 peer.example.org\r\n"};
-	struct outcome o = {0};
-	struct probe_run *r = make_run("127.0.10.15");
+	struct fixture f;
 
+	fx_start(&f, &p, "127.0.10.15");
 	params.timeout_ms = 300;
-	peer_start(&p, base, "127.0.10.15");
 	int64_t t0 = now_mono_ms();
-	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
-	drive(base, s, &o);
-	CHECK_INT(o.why, SE_TIMEOUT);
-	CHECK_STR(session_state_name(o.state), "ehlo");
-	CHECK_STR(o.detail, "timeout while waiting for the EHLO reply");
+	fx_connect(&f);
+	CHECK_INT(f.o.why, SE_TIMEOUT);
+	CHECK_STR(session_state_name(f.o.state), "ehlo");
+	CHECK_STR(f.o.detail, "timeout while waiting for the EHLO reply");
 	CHECK(now_mono_ms() - t0 < 2000);
-	session_free(s);
-	run_free(r);
-	peer_stop(&p);
-	event_base_free(base);
+	fx_end(&f);
 }
 
 TEST(reply_421_ends_the_connection_and_returns_running_attempts)
 {
-	struct event_base *base = event_base_new();
 	struct peer p = {.script = script_421_after_2_errors, .greeting = "220 peer.example.org\r\n"};
-	struct outcome o = {0};
-	struct probe_run *r = make_run("127.0.10.16");
+	struct fixture f;
 	size_t ready = 0;
 
-	peer_start(&p, base, "127.0.10.16");
-	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
-	drive(base, s, &o);
-	CHECK_INT(o.why, SE_DROPPED);
-	CHECK_INT(session_errors(s), 2);
-	CHECK_INT(r->decided, 2);
+	fx_start(&f, &p, "127.0.10.16");
+	fx_connect(&f);
+	CHECK_INT(f.o.why, SE_DROPPED);
+	CHECK_INT(session_errors(f.s), 2);
+	CHECK_INT(f.r->decided, 2);
 	/* the transaction being answered counts the break (attempt 8: its third RCPT) */
-	CHECK_INT(r->st[8].breaks, 1);
+	CHECK_INT(f.r->st[8].breaks, 1);
 	/* the group's next transaction (attempt 1), not yet reached, is put back untried */
-	CHECK_INT(r->st[1].breaks, 0);
-	CHECK_INT(r->st[1].tries, 0);
+	CHECK_INT(f.r->st[1].breaks, 0);
+	CHECK_INT(f.r->st[1].tries, 0);
 	/* nothing stays "running" after the connection is gone */
-	for (size_t i = 0; i < r->natt; i++)
-		CHECK(r->st[i].state != ATT_RUNNING);
-	CHECK_INT(run_unfinished(r, now_mono_ms(), &ready, NULL), r->natt - 2);
-	session_free(s);
-	run_free(r);
-	peer_stop(&p);
-	event_base_free(base);
+	for (size_t i = 0; i < f.r->natt; i++)
+		CHECK(f.r->st[i].state != ATT_RUNNING);
+	CHECK_INT(run_unfinished(f.r, now_mono_ms(), &ready, NULL), f.r->natt - 2);
+	fx_end(&f);
 }
 
 TEST(closed_pipelining_server_gets_every_transaction_and_quit_in_one_write)
 {
-	struct event_base *base = event_base_new();
 	struct peer p = {.script = script_closed, .greeting = "220 peer.example.org\r\n"};
-	struct outcome o = {0};
-	struct probe_run *r = make_run("127.0.10.19");
+	struct fixture f;
 
-	peer_start(&p, base, "127.0.10.19");
-	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
-	drive(base, s, &o);
-	for (int64_t until = now_mono_ms() + 1000; p.fd >= 0 && now_mono_ms() < until;)
-		event_base_loop(base, EVLOOP_ONCE);
-	CHECK_INT(o.why, SE_BUDGET);
+	fx_start(&f, &p, "127.0.10.19");
+	fx_connect(&f);
+	fx_peer_closed(&f);
+	CHECK_INT(f.o.why, SE_BUDGET);
 	/* EHLO alone, then MAIL, 8 RCPT, RSET, MAIL, RCPT, QUIT in one read */
 	CHECK_STR(p.groups, "1 13 ");
 	CHECK_INT(p.reads, 2);
@@ -529,52 +528,38 @@ TEST(closed_pipelining_server_gets_every_transaction_and_quit_in_one_write)
 	CHECK(strstr(p.log, "QUIT\n") != NULL && strcmp(strstr(p.log, "QUIT\n"), "QUIT\n") == 0);
 	/* the same attempts as one transaction at a time: 8 under <>, 1 under the next sender */
 	for (size_t i = 0; i < 32; i += 4)
-		CHECK_STR(outcome_name(att(r, i).outcome), "refused");
-	CHECK_STR(outcome_name(att(r, 1).outcome), "refused");
-	CHECK_INT(r->decided, 9);
-	session_free(s);
-	run_free(r);
-	peer_stop(&p);
-	event_base_free(base);
+		CHECK_STR(outcome_name(att(f.r, i).outcome), "refused");
+	CHECK_STR(outcome_name(att(f.r, 1).outcome), "refused");
+	CHECK_INT(f.r->decided, 9);
+	fx_end(&f);
 }
 
 TEST(server_without_pipelining_gets_one_command_per_write)
 {
-	struct event_base *base = event_base_new();
 	struct peer p = {.script = script_no_ehlo, .greeting = "220 peer.example.org ESMTP\r\n"};
-	struct outcome o = {0};
-	struct probe_run *r = make_run("127.0.10.20");
+	struct fixture f;
 
-	peer_start(&p, base, "127.0.10.20");
-	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
-	drive(base, s, &o);
-	for (int64_t until = now_mono_ms() + 1000; p.fd >= 0 && now_mono_ms() < until;)
-		event_base_loop(base, EVLOOP_ONCE);
-	CHECK_INT(o.why, SE_BUDGET);
+	fx_start(&f, &p, "127.0.10.20");
+	fx_connect(&f);
+	fx_peer_closed(&f);
+	CHECK_INT(f.o.why, SE_BUDGET);
 	CHECK(p.commands > 10);
 	CHECK_MSG(p.reads == p.commands, "got %d commands in %d reads (%s), want one a read",
 		  p.commands, p.reads, p.groups);
 	/* the refused EHLO is one error of the nine */
-	CHECK_INT(r->decided, 8);
-	session_free(s);
-	run_free(r);
-	peer_stop(&p);
-	event_base_free(base);
+	CHECK_INT(f.r->decided, 8);
+	fx_end(&f);
 }
 
 TEST(connect_refused_ends_as_connect_failed)
 {
-	struct event_base *base = event_base_new();
-	struct outcome o = {0};
-	struct probe_run *r = make_run("127.0.10.17");
+	struct fixture f;
 
+	fx_start(&f, NULL, "127.0.10.17");
 	/* port 1 on a loopback address nobody listens on */
-	struct session *s = session_start(base, r, 1, NULL, false, on_end, &o);
-	drive(base, s, &o);
-	CHECK_INT(o.why, SE_CONNECT_FAILED);
-	session_free(s);
-	run_free(r);
-	event_base_free(base);
+	fx_connect(&f);
+	CHECK_INT(f.o.why, SE_CONNECT_FAILED);
+	fx_end(&f);
 }
 
 TEST(greeting_cut_in_two_reads_at_any_byte_keeps_its_whole_text)
@@ -582,54 +567,42 @@ TEST(greeting_cut_in_two_reads_at_any_byte_keeps_its_whole_text)
 	static const char whole[] = "220 peer.example.org ESMTP Postfix (Debian/GNU) ready\r\n";
 
 	for (size_t cut = 1; cut < sizeof(whole) - 1; cut++) {
-		struct event_base *base = event_base_new();
 		char head[sizeof(whole)];
 		struct peer p = {.script = script_closed, .greeting = head,
 				 .greeting_rest = whole + cut, .rest_ms = 20};
-		struct outcome o = {0};
-		struct probe_run *r = make_run("127.0.10.21");
+		struct fixture f;
 
 		snprintf(head, sizeof(head), "%.*s", (int)cut, whole);
-		peer_start(&p, base, "127.0.10.21");
-		struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
-		drive(base, s, &o);
-		CHECK_MSG(o.why == SE_BUDGET && r->res->banner != NULL &&
-				  strcmp(r->res->banner,
+		fx_start(&f, &p, "127.0.10.21");
+		fx_connect(&f);
+		CHECK_MSG(f.o.why == SE_BUDGET && f.r->res->banner != NULL &&
+				  strcmp(f.r->res->banner,
 					 "peer.example.org ESMTP Postfix (Debian/GNU) ready") == 0,
 			  "cut %zu: got end %s banner \"%s\", want error_budget and the whole text", cut,
-			  session_end_name(o.why), r->res->banner ? r->res->banner : "(none)");
-		session_free(s);
-		run_free(r);
-		peer_stop(&p);
-		event_base_free(base);
+			  session_end_name(f.o.why), f.r->res->banner ? f.r->res->banner : "(none)");
+		fx_end(&f);
 	}
 }
 
 TEST(trickled_greeting_lines_do_not_stretch_the_greeting_time)
 {
-	struct event_base *base = event_base_new();
 	/* a line every 70 ms, a byte every 10: alive, never done (128 lines would take 9 s) */
 	struct peer p = {.script = script_closed, .drip = "220-a\r\n"};
-	struct outcome o = {0};
-	struct probe_run *r = make_run("127.0.10.22");
+	struct fixture f;
 
+	fx_start(&f, &p, "127.0.10.22");
 	params.timeout_ms = 300;
-	peer_start(&p, base, "127.0.10.22");
 	int64_t t0 = now_mono_ms();
-	struct session *s = session_start(base, r, p.port, NULL, false, on_end, &o);
-	drive(base, s, &o);
+	fx_connect(&f);
 	int64_t took = now_mono_ms() - t0;
 
-	CHECK_STR(session_end_name(o.why), "timeout");
-	CHECK_STR(session_state_name(o.state), "banner");
-	CHECK_STR(o.detail, "timeout while waiting for the greeting");
+	CHECK_STR(session_end_name(f.o.why), "timeout");
+	CHECK_STR(session_state_name(f.o.state), "banner");
+	CHECK_STR(f.o.detail, "timeout while waiting for the greeting");
 	CHECK_MSG(took >= 290 && took < 900, "ended after %lld ms, want the greeting's 300",
 		  (long long)took);
 	CHECK_MSG(p.dripped > 10, "the peer dripped %zu bytes, want a steady trickle", p.dripped);
-	session_free(s);
-	run_free(r);
-	peer_stop(&p);
-	event_base_free(base);
+	fx_end(&f);
 }
 
 /* Starts a session while no descriptor is left (the soft limit at the lowest free one). */
